@@ -1,0 +1,33 @@
+//! Turns `connector.toml` (at the workspace root) into Rust statics, so the wasm page carries
+//! no TOML parser and page and server share one definition. A malformed file stops the build
+//! with the line and the problem.
+
+#[path = "../src/pattern.rs"]
+#[allow(dead_code)]
+mod pattern;
+mod spec;
+
+use std::path::PathBuf;
+
+fn main() {
+    let path = std::env::var_os("CONNECTOR_TOML").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../connector.toml")
+    });
+    println!("cargo:rerun-if-changed={}", path.display());
+    println!("cargo:rerun-if-env-changed=CONNECTOR_TOML");
+    let src = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) => fail(&format!("cannot read {}: {e}", path.display())),
+    };
+    let spec = match spec::parse(&src) {
+        Ok(s) => s,
+        Err(e) => fail(&e.to_string()),
+    };
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("connector.rs");
+    std::fs::write(&out, spec::to_rust(&spec)).unwrap();
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("\nerror: {message}\n");
+    std::process::exit(1);
+}

@@ -1,0 +1,440 @@
+//! Reads `connector.toml` into an owned model, checks every rule a connector developer can
+//! break, and writes the model as Rust statics. Used by the build script, and by the
+//! crate's unit tests so each malformed-file error is tested natively.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::pattern::Pattern;
+
+/// A problem in `connector.toml`, at a 1-based line.
+#[derive(Debug, PartialEq)]
+pub struct SpecError {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for SpecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "connector.toml:{}: {}", self.line, self.message)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    connector: Spanned<RawConnector>,
+    #[serde(default)]
+    field: Vec<Spanned<RawField>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnector {
+    id: Spanned<String>,
+    name: Spanned<String>,
+    short_description: Spanned<String>,
+    full_description: Spanned<String>,
+    accent_color: Spanned<String>,
+    developer_name: String,
+    website_url: Spanned<String>,
+    privacy_url: Spanned<String>,
+    terms_url: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawText {
+    Plain(String),
+    Localized(BTreeMap<String, String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOption {
+    value: String,
+    label: RawText,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    id: Spanned<String>,
+    kind: Spanned<String>,
+    label: Spanned<RawText>,
+    help: Spanned<RawText>,
+    required: Option<Spanned<bool>>,
+    min_length: Option<Spanned<u32>>,
+    max_length: Option<Spanned<u32>>,
+    pattern: Option<Spanned<String>>,
+    pattern_help: Option<Spanned<RawText>>,
+    config_name: Option<Spanned<bool>>,
+    min_selected: Option<Spanned<u32>>,
+    options: Option<Spanned<Vec<RawOption>>>,
+    default: Option<Spanned<toml::Value>>,
+}
+
+/// A translated text: `(locale, text)` pairs, English first.
+pub type Text = Vec<(String, String)>;
+
+#[derive(Debug)]
+pub struct Spec {
+    pub id: String,
+    pub name: String,
+    pub short_description: String,
+    pub full_description: String,
+    pub accent_color: String,
+    pub developer_name: String,
+    pub website_url: String,
+    pub privacy_url: String,
+    pub terms_url: String,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Debug)]
+pub struct Field {
+    pub id: String,
+    pub label: Text,
+    pub help: Text,
+    pub kind: Kind,
+}
+
+#[derive(Debug)]
+pub enum Kind {
+    Text {
+        required: bool,
+        min_length: u32,
+        max_length: u32,
+        pattern: Option<String>,
+        pattern_help: Option<Text>,
+        config_name: bool,
+    },
+    SingleChoice {
+        options: Vec<(String, Text)>,
+        default: Option<String>,
+    },
+    MultiChoice {
+        options: Vec<(String, Text)>,
+        min_selected: u32,
+        default: Vec<String>,
+    },
+    Toggle {
+        default: bool,
+    },
+}
+
+/// The longest text a field may allow; keeps stored settings and cards small.
+const MAX_TEXT: u32 = 1000;
+
+struct Lines<'a>(&'a str);
+
+impl Lines<'_> {
+    fn at(&self, offset: usize) -> usize {
+        self.0[..offset.min(self.0.len())].matches('\n').count() + 1
+    }
+    fn err<T>(&self, offset: usize, message: impl Into<String>) -> Result<T, SpecError> {
+        Err(SpecError { line: self.at(offset), message: message.into() })
+    }
+}
+
+/// Parses and checks the whole file.
+pub fn parse(src: &str) -> Result<Spec, SpecError> {
+    let lines = Lines(src);
+    let raw: RawFile = toml::from_str(src).map_err(|e| SpecError {
+        line: e.span().map_or(1, |s| lines.at(s.start)),
+        message: e.message().trim_end_matches('\n').to_string(),
+    })?;
+    let c = raw.connector.get_ref();
+    let nonempty = |s: &Spanned<String>, what: &str| -> Result<String, SpecError> {
+        if s.get_ref().trim().is_empty() {
+            lines.err(s.span().start, format!("connector {what} must not be empty"))
+        } else {
+            Ok(s.get_ref().clone())
+        }
+    };
+    let id = nonempty(&c.id, "id")?;
+    if !id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-') {
+        return lines.err(c.id.span().start, format!("connector id '{id}' may hold only a-z, 0-9 and '-'"));
+    }
+    let name = nonempty(&c.name, "name")?;
+    if name.chars().count() > 30 {
+        return lines.err(c.name.span().start, format!("connector name '{name}' is longer than Teams' 30 characters"));
+    }
+    let short_description = nonempty(&c.short_description, "short_description")?;
+    if short_description.chars().count() > 80 {
+        return lines.err(c.short_description.span().start, "short_description is longer than Teams' 80 characters");
+    }
+    let full_description = nonempty(&c.full_description, "full_description")?;
+    let accent = c.accent_color.get_ref();
+    if !(accent.len() == 7 && accent.starts_with('#') && accent[1..].chars().all(|ch| ch.is_ascii_hexdigit())) {
+        return lines.err(c.accent_color.span().start, format!("accent_color '{accent}' is not a colour like #5B5FC7"));
+    }
+    for (url, what) in [(&c.website_url, "website_url"), (&c.privacy_url, "privacy_url"), (&c.terms_url, "terms_url")] {
+        if !url.get_ref().starts_with("https://") {
+            return lines.err(url.span().start, format!("{what} '{}' must start with https://", url.get_ref()));
+        }
+    }
+    if raw.field.is_empty() {
+        return lines.err(raw.connector.span().start, "the form has no [[field]]");
+    }
+    let mut fields = Vec::new();
+    let mut ids = BTreeSet::new();
+    for f in &raw.field {
+        let field = parse_field(f, &lines)?;
+        if !ids.insert(field.id.clone()) {
+            return lines.err(f.get_ref().id.span().start, format!("field id '{}' is used twice", field.id));
+        }
+        fields.push(field);
+    }
+    let names = fields.iter().filter(|f| matches!(f.kind, Kind::Text { config_name: true, .. })).count();
+    if names != 1 {
+        return lines.err(
+            raw.connector.span().start,
+            format!("exactly one text field needs config_name = true (it becomes Teams' configName); found {names}"),
+        );
+    }
+    Ok(Spec {
+        id,
+        name,
+        short_description,
+        full_description,
+        accent_color: accent.to_uppercase(),
+        developer_name: c.developer_name.clone(),
+        website_url: c.website_url.get_ref().clone(),
+        privacy_url: c.privacy_url.get_ref().clone(),
+        terms_url: c.terms_url.get_ref().clone(),
+        fields,
+    })
+}
+
+fn text(t: &Spanned<RawText>, what: &str, lines: &Lines) -> Result<Text, SpecError> {
+    let out: Text = match t.get_ref() {
+        RawText::Plain(s) => vec![("en".into(), s.clone())],
+        RawText::Localized(map) => {
+            let Some(en) = map.get("en") else {
+                return lines.err(t.span().start, format!("{what} has no English text (key 'en')"));
+            };
+            let mut v = vec![("en".to_string(), en.clone())];
+            for (k, s) in map {
+                if !(k.len() == 2 && k.chars().all(|c| c.is_ascii_lowercase())) {
+                    return lines.err(t.span().start, format!("{what} has locale '{k}'; use a two-letter language like 'de'"));
+                }
+                if k != "en" {
+                    v.push((k.clone(), s.clone()));
+                }
+            }
+            v
+        }
+    };
+    if out.iter().any(|(_, s)| s.trim().is_empty()) {
+        return lines.err(t.span().start, format!("{what} must not be empty"));
+    }
+    Ok(out)
+}
+
+fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError> {
+    let f = sf.get_ref();
+    let id = f.id.get_ref().clone();
+    let ok_id = id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !ok_id {
+        return lines.err(f.id.span().start, format!("field id '{id}' must be snake_case (a-z, 0-9, _; starting with a letter)"));
+    }
+    let kind_name = f.kind.get_ref().as_str();
+    // Keys that only make sense for some kinds: naming a key the kind ignores is a mistake.
+    let allowed: &[&str] = match kind_name {
+        "text" => &["required", "min_length", "max_length", "pattern", "pattern_help", "config_name", "default"],
+        "single_choice" => &["options", "default"],
+        "multi_choice" => &["options", "min_selected", "default"],
+        "toggle" => &["default"],
+        other => {
+            return lines.err(
+                f.kind.span().start,
+                format!("field '{id}' has kind '{other}'; expected text, single_choice, multi_choice or toggle"),
+            )
+        }
+    };
+    let present: [(&str, Option<usize>); 8] = [
+        ("required", f.required.as_ref().map(|s| s.span().start)),
+        ("min_length", f.min_length.as_ref().map(|s| s.span().start)),
+        ("max_length", f.max_length.as_ref().map(|s| s.span().start)),
+        ("pattern", f.pattern.as_ref().map(|s| s.span().start)),
+        ("pattern_help", f.pattern_help.as_ref().map(|s| s.span().start)),
+        ("config_name", f.config_name.as_ref().map(|s| s.span().start)),
+        ("min_selected", f.min_selected.as_ref().map(|s| s.span().start)),
+        ("options", f.options.as_ref().map(|s| s.span().start)),
+    ];
+    for (key, at) in present {
+        if let Some(at) = at {
+            if !allowed.contains(&key) {
+                return lines.err(at, format!("'{key}' does not apply to field '{id}' of kind {kind_name}"));
+            }
+        }
+    }
+    let label = text(&f.label, &format!("label of field '{id}'"), lines)?;
+    let help = text(&f.help, &format!("help of field '{id}'"), lines)?;
+    let default_at = f.default.as_ref().map_or(sf.span().start, |d| d.span().start);
+    let kind = match kind_name {
+        "text" => {
+            let required = f.required.as_ref().is_some_and(|r| *r.get_ref());
+            let min_length = f.min_length.as_ref().map_or(u32::from(required), |m| *m.get_ref());
+            let max_length = f.max_length.as_ref().map_or(200, |m| *m.get_ref());
+            if max_length == 0 || max_length > MAX_TEXT {
+                let at = f.max_length.as_ref().map_or(sf.span().start, |m| m.span().start);
+                return lines.err(at, format!("max_length of field '{id}' must be between 1 and {MAX_TEXT}"));
+            }
+            if min_length > max_length {
+                let at = f.min_length.as_ref().map_or(sf.span().start, |m| m.span().start);
+                return lines.err(at, format!("min_length {min_length} of field '{id}' is more than its max_length {max_length}"));
+            }
+            let pattern = match &f.pattern {
+                Some(p) => {
+                    Pattern::parse(p.get_ref()).map_err(|e| SpecError {
+                        line: lines.at(p.span().start),
+                        message: format!("pattern of field '{id}': {e}"),
+                    })?;
+                    Some(p.get_ref().clone())
+                }
+                None => None,
+            };
+            let pattern_help = match &f.pattern_help {
+                Some(t) => Some(text(t, &format!("pattern_help of field '{id}'"), lines)?),
+                None => None,
+            };
+            let config_name = f.config_name.as_ref().is_some_and(|c| *c.get_ref());
+            if config_name && !required {
+                let at = f.config_name.as_ref().map_or(sf.span().start, |c| c.span().start);
+                return lines.err(at, format!("field '{id}' is the config_name, so it must be required = true"));
+            }
+            if f.default.is_some() {
+                return lines.err(default_at, format!("'default' does not apply to field '{id}' of kind text"));
+            }
+            Kind::Text { required, min_length, max_length, pattern, pattern_help, config_name }
+        }
+        "single_choice" | "multi_choice" => {
+            let Some(opts) = &f.options else {
+                return lines.err(sf.span().start, format!("field '{id}' of kind {kind_name} needs options"));
+            };
+            if opts.get_ref().len() < 2 {
+                return lines.err(opts.span().start, format!("field '{id}' needs at least two options"));
+            }
+            let mut options = Vec::new();
+            let mut seen = BTreeSet::new();
+            for o in opts.get_ref() {
+                if o.value.trim().is_empty() || !seen.insert(o.value.clone()) {
+                    return lines.err(opts.span().start, format!("option value '{}' of field '{id}' is empty or used twice", o.value));
+                }
+                let label = match &o.label {
+                    RawText::Plain(s) => vec![("en".to_string(), s.clone())],
+                    RawText::Localized(m) => {
+                        let Some(en) = m.get("en") else {
+                            return lines.err(opts.span().start, format!("option '{}' of field '{id}' has no English label", o.value));
+                        };
+                        let mut v = vec![("en".to_string(), en.clone())];
+                        v.extend(m.iter().filter(|(k, _)| *k != "en").map(|(k, s)| (k.clone(), s.clone())));
+                        v
+                    }
+                };
+                options.push((o.value.clone(), label));
+            }
+            let is_option = |v: &str| seen.contains(v);
+            if kind_name == "single_choice" {
+                let default = match f.default.as_ref().map(|d| d.get_ref()) {
+                    None => None,
+                    Some(toml::Value::String(s)) if is_option(s) => Some(s.clone()),
+                    Some(other) => {
+                        return lines.err(default_at, format!("default {other} of field '{id}' is not one of its option values"))
+                    }
+                };
+                Kind::SingleChoice { options, default }
+            } else {
+                let min_selected = f.min_selected.as_ref().map_or(0, |m| *m.get_ref());
+                if min_selected as usize > options.len() {
+                    let at = f.min_selected.as_ref().map_or(sf.span().start, |m| m.span().start);
+                    return lines.err(at, format!("min_selected {min_selected} of field '{id}' is more than its {} options", options.len()));
+                }
+                let default = match f.default.as_ref().map(|d| d.get_ref()) {
+                    None => Vec::new(),
+                    Some(toml::Value::Array(items)) => {
+                        let mut out = Vec::new();
+                        for item in items {
+                            match item {
+                                toml::Value::String(s) if is_option(s) => out.push(s.clone()),
+                                other => {
+                                    return lines.err(default_at, format!("default {other} of field '{id}' is not one of its option values"))
+                                }
+                            }
+                        }
+                        out
+                    }
+                    Some(other) => return lines.err(default_at, format!("default of field '{id}' must be a list of option values, not {other}")),
+                };
+                Kind::MultiChoice { options, min_selected, default }
+            }
+        }
+        _ => {
+            let default = match f.default.as_ref().map(|d| d.get_ref()) {
+                None => false,
+                Some(toml::Value::Boolean(b)) => *b,
+                Some(other) => return lines.err(default_at, format!("default of toggle '{id}' must be true or false, not {other}")),
+            };
+            Kind::Toggle { default }
+        }
+    };
+    Ok(Field { id, label, help, kind })
+}
+
+/// The spec as Rust source for the statics in `connector_settings::CONNECTOR`.
+pub fn to_rust(spec: &Spec) -> String {
+    fn text(t: &Text) -> String {
+        let pairs: Vec<String> = t.iter().map(|(l, s)| format!("({l:?}, {s:?})")).collect();
+        format!("Text(&[{}])", pairs.join(", "))
+    }
+    fn options(o: &[(String, Text)]) -> String {
+        let items: Vec<String> = o.iter().map(|(v, l)| format!("Choice {{ value: {v:?}, label: {} }}", text(l))).collect();
+        format!("&[{}]", items.join(", "))
+    }
+    let mut out = String::from("Connector {\n");
+    for (k, v) in [
+        ("id", &spec.id),
+        ("name", &spec.name),
+        ("short_description", &spec.short_description),
+        ("full_description", &spec.full_description),
+        ("accent_color", &spec.accent_color),
+        ("developer_name", &spec.developer_name),
+        ("website_url", &spec.website_url),
+        ("privacy_url", &spec.privacy_url),
+        ("terms_url", &spec.terms_url),
+    ] {
+        let _ = writeln!(out, "    {k}: {v:?},");
+    }
+    out.push_str("    fields: &[\n");
+    for f in &spec.fields {
+        let kind = match &f.kind {
+            Kind::Text { required, min_length, max_length, pattern, pattern_help, config_name } => format!(
+                "FieldKind::Text {{ required: {required}, min_length: {min_length}, max_length: {max_length}, pattern: {pattern:?}, pattern_help: {}, config_name: {config_name} }}",
+                pattern_help.as_ref().map_or("None".to_string(), |t| format!("Some({})", text(t)))
+            ),
+            Kind::SingleChoice { options: o, default } => {
+                format!("FieldKind::SingleChoice {{ options: {}, default: {default:?} }}", options(o))
+            }
+            Kind::MultiChoice { options: o, min_selected, default } => format!(
+                "FieldKind::MultiChoice {{ options: {}, min_selected: {min_selected}, default: &{default:?} }}",
+                options(o)
+            ),
+            Kind::Toggle { default } => format!("FieldKind::Toggle {{ default: {default} }}"),
+        };
+        let _ = writeln!(
+            out,
+            "        Field {{ id: {:?}, label: {}, help: {}, kind: {kind} }},",
+            f.id,
+            text(&f.label),
+            text(&f.help)
+        );
+    }
+    out.push_str("    ],\n}\n");
+    out
+}

@@ -1,0 +1,63 @@
+//! The JSON the page and the server exchange. The webhook URL travels only towards the
+//! server: no response type has a field for it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{FieldError, Locale, Values};
+
+/// Header that carries the channel's webhook URL: the capability to read, change or
+/// delete that channel's connection.
+pub const WEBHOOK_HEADER: &str = "x-teams-webhook-url";
+
+/// Body of `PUT /api/connections/{entityId}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SaveConnection {
+    /// The channel's webhook URL from `getSettings`.
+    pub webhook_url: String,
+    pub settings: Values,
+    /// `getSettings().appType`, when Teams gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_type: Option<String>,
+    /// `getSettings().userObjectId`: who configured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_object_id: Option<String>,
+}
+
+/// A stored connection as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub entity_id: String,
+    pub config_name: String,
+    pub settings: Values,
+    /// RFC 3339.
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Every error the API answers with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Machine-readable kind, e.g. `validation_failed`, `not_found`.
+    pub error: String,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// One entry per broken field rule, for `validation_failed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldProblem>,
+}
+
+/// One broken field rule in an [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub rule: String,
+    pub message: String,
+}
+
+impl From<&FieldError> for FieldProblem {
+    fn from(e: &FieldError) -> Self {
+        FieldProblem { field: e.field.clone(), rule: e.rule.code().to_string(), message: e.message(Locale::En) }
+    }
+}

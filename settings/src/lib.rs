@@ -1,0 +1,324 @@
+//! What a connection's settings are and when they are valid, generated from
+//! `connector.toml`: one definition that the page and the server both apply.
+
+pub mod api;
+mod messages;
+pub mod pattern;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use messages::Locale;
+
+/// A text from `connector.toml` in every language it was given: `(locale, text)`, English first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Text(pub &'static [(&'static str, &'static str)]);
+
+impl Text {
+    /// The text for `locale`, falling back to English.
+    pub fn get(&self, locale: Locale) -> &'static str {
+        self.0.iter().find(|(l, _)| *l == locale.code()).unwrap_or(&self.0[0]).1
+    }
+}
+
+/// The connector, as declared in `connector.toml`.
+#[derive(Debug)]
+pub struct Connector {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub short_description: &'static str,
+    pub full_description: &'static str,
+    /// `#RRGGBB`, upper case.
+    pub accent_color: &'static str,
+    pub developer_name: &'static str,
+    pub website_url: &'static str,
+    pub privacy_url: &'static str,
+    pub terms_url: &'static str,
+    pub fields: &'static [Field],
+}
+
+/// One control of the configuration form.
+#[derive(Debug)]
+pub struct Field {
+    /// snake_case key of the field in the stored settings.
+    pub id: &'static str,
+    pub label: Text,
+    pub help: Text,
+    pub kind: FieldKind,
+}
+
+/// A choice of a single- or multiple-choice field.
+#[derive(Debug)]
+pub struct Choice {
+    pub value: &'static str,
+    pub label: Text,
+}
+
+#[derive(Debug)]
+pub enum FieldKind {
+    Text {
+        required: bool,
+        min_length: u32,
+        max_length: u32,
+        pattern: Option<&'static str>,
+        /// Says what the pattern allows, in words.
+        pattern_help: Option<Text>,
+        /// This field's value becomes Teams' `configName`.
+        config_name: bool,
+    },
+    SingleChoice { options: &'static [Choice], default: Option<&'static str> },
+    MultiChoice { options: &'static [Choice], min_selected: u32, default: &'static [&'static str] },
+    Toggle { default: bool },
+}
+
+/// The connector declared in `connector.toml`.
+pub static CONNECTOR: Connector = include!(concat!(env!("OUT_DIR"), "/connector.rs"));
+
+/// A field's value as stored and sent: text, one choice (a string), several choices, or a toggle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Bool(bool),
+    Text(String),
+    List(Vec<String>),
+}
+
+/// Field id to value.
+pub type Values = BTreeMap<String, Value>;
+
+/// What is wrong with one field's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    Required,
+    MinLength(u32),
+    MaxLength(u32),
+    Pattern,
+    NotAnOption(String),
+    MinSelected(u32),
+    /// The value has the wrong JSON type; names the type the field wants.
+    WrongType(&'static str),
+    UnknownField,
+}
+
+impl Rule {
+    /// A stable machine-readable name of the rule, used in the API's error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rule::Required => "required",
+            Rule::MinLength(_) => "min_length",
+            Rule::MaxLength(_) => "max_length",
+            Rule::Pattern => "pattern",
+            Rule::NotAnOption(_) => "not_an_option",
+            Rule::MinSelected(_) => "min_selected",
+            Rule::WrongType(_) => "wrong_type",
+            Rule::UnknownField => "unknown_field",
+        }
+    }
+}
+
+/// A broken rule, with the id of the field that broke it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub rule: Rule,
+}
+
+impl Field {
+    /// The field with this id.
+    pub fn by_id(id: &str) -> Option<&'static Field> {
+        CONNECTOR.fields.iter().find(|f| f.id == id)
+    }
+
+    /// The value a new connection starts with.
+    pub fn default_value(&self) -> Value {
+        match &self.kind {
+            FieldKind::Text { .. } => Value::Text(String::new()),
+            FieldKind::SingleChoice { default, options } => {
+                Value::Text(default.unwrap_or(options[0].value).to_string())
+            }
+            FieldKind::MultiChoice { default, .. } => Value::List(default.iter().map(|s| s.to_string()).collect()),
+            FieldKind::Toggle { default } => Value::Bool(*default),
+        }
+    }
+
+    /// Checks one value against this field's rules; `None` is a missing value.
+    pub fn check(&self, value: Option<&Value>) -> Result<(), Rule> {
+        match (&self.kind, value) {
+            (FieldKind::Text { required, .. }, None) => {
+                if *required {
+                    Err(Rule::Required)
+                } else {
+                    Ok(())
+                }
+            }
+            (FieldKind::Text { required, min_length, max_length, pattern, .. }, Some(Value::Text(s))) => {
+                let len = s.trim().chars().count() as u32;
+                if len == 0 {
+                    return if *required { Err(Rule::Required) } else { Ok(()) };
+                }
+                if len < *min_length {
+                    return Err(Rule::MinLength(*min_length));
+                }
+                if s.chars().count() as u32 > *max_length {
+                    return Err(Rule::MaxLength(*max_length));
+                }
+                // Control characters never belong in a one-line setting, pattern or not.
+                if s.chars().any(char::is_control) {
+                    return Err(Rule::Pattern);
+                }
+                match pattern.map(pattern::Pattern::parse) {
+                    Some(Ok(p)) if !p.matches(s) => Err(Rule::Pattern),
+                    _ => Ok(()),
+                }
+            }
+            (FieldKind::Text { .. }, Some(_)) => Err(Rule::WrongType("text")),
+            (FieldKind::SingleChoice { .. }, None) => Err(Rule::Required),
+            (FieldKind::SingleChoice { options, .. }, Some(Value::Text(s))) => {
+                if options.iter().any(|o| o.value == s) {
+                    Ok(())
+                } else {
+                    Err(Rule::NotAnOption(s.clone()))
+                }
+            }
+            (FieldKind::SingleChoice { .. }, Some(_)) => Err(Rule::WrongType("one option value")),
+            (FieldKind::MultiChoice { min_selected, .. }, None) => {
+                if *min_selected > 0 {
+                    Err(Rule::MinSelected(*min_selected))
+                } else {
+                    Ok(())
+                }
+            }
+            (FieldKind::MultiChoice { options, min_selected, .. }, Some(Value::List(items))) => {
+                if let Some(bad) = items.iter().find(|s| !options.iter().any(|o| o.value == s.as_str())) {
+                    return Err(Rule::NotAnOption(bad.clone()));
+                }
+                let mut distinct: Vec<&String> = items.iter().collect();
+                distinct.sort();
+                distinct.dedup();
+                if (distinct.len() as u32) < *min_selected {
+                    Err(Rule::MinSelected(*min_selected))
+                } else {
+                    Ok(())
+                }
+            }
+            (FieldKind::MultiChoice { .. }, Some(_)) => Err(Rule::WrongType("a list of option values")),
+            (FieldKind::Toggle { .. }, None | Some(Value::Bool(_))) => Ok(()),
+            (FieldKind::Toggle { .. }, Some(_)) => Err(Rule::WrongType("true or false")),
+        }
+    }
+}
+
+/// Settings that passed every rule of `connector.toml`, normalised: every field present,
+/// texts trimmed, choices de-duplicated in declaration order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Settings(Values);
+
+impl Settings {
+    /// Checks `values` against every field; all broken rules are returned, in form order.
+    pub fn parse(values: Values) -> Result<Settings, Vec<FieldError>> {
+        let mut errors: Vec<FieldError> = values
+            .keys()
+            .filter(|k| Field::by_id(k).is_none())
+            .map(|k| FieldError { field: k.clone(), rule: Rule::UnknownField })
+            .collect();
+        let mut out = Values::new();
+        for field in CONNECTOR.fields {
+            let value = values.get(field.id);
+            if let Err(rule) = field.check(value) {
+                errors.push(FieldError { field: field.id.to_string(), rule });
+                continue;
+            }
+            let normal = match (value, &field.kind) {
+                (None, FieldKind::Text { .. }) => Value::Text(String::new()),
+                (None, FieldKind::MultiChoice { .. }) => Value::List(Vec::new()),
+                (None, FieldKind::Toggle { .. }) => Value::Bool(false),
+                (Some(Value::Text(s)), FieldKind::Text { .. }) => Value::Text(s.trim().to_string()),
+                (Some(Value::List(items)), FieldKind::MultiChoice { options, .. }) => Value::List(
+                    options.iter().filter(|o| items.iter().any(|i| i == o.value)).map(|o| o.value.to_string()).collect(),
+                ),
+                (Some(v), _) => v.clone(),
+                (None, _) => unreachable!("a missing single choice fails its check"),
+            };
+            out.insert(field.id.to_string(), normal);
+        }
+        if errors.is_empty() {
+            Ok(Settings(out))
+        } else {
+            Err(errors)
+        }
+    }
+
+    pub fn values(&self) -> &Values {
+        &self.0
+    }
+
+    pub fn into_values(self) -> Values {
+        self.0
+    }
+
+    /// The value of the `config_name` field: the name Teams shows for the connection.
+    pub fn config_name(&self) -> &str {
+        config_name(&self.0).unwrap_or_default()
+    }
+}
+
+/// The `config_name` field's value in `values`, if it is a text.
+pub fn config_name(values: &Values) -> Option<&str> {
+    let field = CONNECTOR.fields.iter().find(|f| matches!(f.kind, FieldKind::Text { config_name: true, .. }))?;
+    match values.get(field.id) {
+        Some(Value::Text(s)) => Some(s.trim()),
+        _ => None,
+    }
+}
+
+/// The values a new connection's form starts with.
+pub fn default_values() -> Values {
+    CONNECTOR.fields.iter().map(|f| (f.id.to_string(), f.default_value())).collect()
+}
+
+/// A connection's id: Teams' `entityId`. Kept to URL-safe characters because it travels in
+/// paths and in `contentUrl`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct EntityId(String);
+
+impl EntityId {
+    pub const MAX_LEN: usize = 100;
+
+    pub fn parse(s: &str) -> Result<EntityId, String> {
+        if s.is_empty() || s.len() > Self::MAX_LEN {
+            return Err(format!("entity id '{}' must be 1 to {} characters", truncate(s), Self::MAX_LEN));
+        }
+        if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')) {
+            return Err(format!("entity id '{}' may hold only letters, digits and - _ . ~", truncate(s)));
+        }
+        Ok(EntityId(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for EntityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn truncate(s: &str) -> String {
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+#[path = "../build/spec.rs"]
+mod spec;
+
+#[cfg(test)]
+mod tests;
