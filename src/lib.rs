@@ -1,1 +1,9 @@
-//! placeholder
+//! The Teams connector configuration page: a Leptos app that Teams loads in its iframe.
+
+pub mod api;
+mod app;
+mod form;
+mod i18n;
+mod teams;
+
+pub use app::App;

@@ -1,1 +1,44 @@
-fn main(){}
+//! `cargo xtask <task>`: the project's tasks. `run` and `test` first install whatever is
+//! missing (and say what they install), so a fresh machine needs only these two commands.
+
+mod setup;
+mod size;
+mod tasks;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  run [--port N] [--release]   build the page, start page + server + Teams host emulator on SQLite
+  test                         run every test (settings, server, page in Chromium, end-to-end)
+  build [--release] [--public-url PATH]
+                               build the page into dist/
+  size                         build the release page and print each file's bytes raw, gzip, brotli
+  setup                        only install what is missing";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => tasks::run(&args[1..]),
+        Some("test") => tasks::test(&args[1..]),
+        Some("build") => tasks::build_cmd(&args[1..]),
+        Some("size") => size::report(),
+        Some("setup") => setup::all(),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown task '{other}'\n{USAGE}")),
+        None => Err(anyhow::anyhow!("{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole chain on one line, as ripgrep does.
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("xtask: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! The page: start-up against the Teams host, then the new/edit form with its save flow,
+//! or the remove flow, or the outside-Teams explanation.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use connector_settings::api::SaveConnection;
+use connector_settings::{default_values, Locale, Settings, CONNECTOR};
+use futures::future::{select, Either};
+use gloo_timers::future::TimeoutFuture;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::{self, Api, RuntimeConfig};
+use crate::form::{ConfigForm, FormState};
+use crate::i18n::{reason, strings};
+use crate::teams::{self, FrameContext, Handlers, NewSettings, RemoveEvent, SaveEvent, Theme};
+
+/// Where the page is in its life.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    Starting,
+    /// No Teams host answered.
+    OutsideTeams,
+    /// The stored settings could not be loaded; the person may retry.
+    LoadFailed(String),
+    /// The form is shown (new or edit).
+    Ready,
+    /// Frame context `remove`: waiting for Teams' remove event, then removing.
+    Remove,
+}
+
+/// A message bar's kind and text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    Info(String),
+    Success(String),
+    Error(String),
+}
+
+/// The page's state; `Copy`, so handlers and tasks capture it freely.
+#[derive(Clone, Copy)]
+struct Page {
+    phase: RwSignal<Phase>,
+    theme: RwSignal<Theme>,
+    form: FormState,
+    notice: RwSignal<Option<Notice>>,
+    saving: RwSignal<bool>,
+    /// The entityId this page saves to: the stored one when editing, a new one otherwise.
+    entity_id: RwSignal<String>,
+    /// Whether the connection was stored before this page opened.
+    existing: RwSignal<bool>,
+    api: StoredValue<Api>,
+}
+
+/// The configuration page.
+#[component]
+pub fn App(
+    /// How long to wait for a Teams host before saying the page is outside Teams.
+    #[prop(default = 4000)]
+    host_timeout_ms: u32,
+    /// Skip the "is there a parent frame" check (browser tests run the page unframed).
+    #[prop(optional)]
+    assume_framed: bool,
+) -> impl IntoView {
+    let locale = RwSignal::new(Locale::En);
+    let form = FormState::new(default_values(), locale);
+    provide_context(form);
+    let page = Page {
+        phase: RwSignal::new(Phase::Starting),
+        theme: RwSignal::new(Theme::Default),
+        form,
+        notice: RwSignal::new(None),
+        saving: RwSignal::new(false),
+        entity_id: RwSignal::new(String::new()),
+        existing: RwSignal::new(false),
+        api: StoredValue::new(Api::new(&RuntimeConfig::default())),
+    };
+    // The SDK keeps calling these handlers for the page's whole life.
+    let handlers = Rc::new(RefCell::new(Handlers::default()));
+    let _keep = StoredValue::new_local(handlers.clone());
+
+    Effect::new(move |_| {
+        let theme = page.theme.get();
+        let lang = locale.get();
+        if let Some(root) = document().document_element() {
+            let _ = root.set_attribute("data-theme", theme.as_str());
+            let _ = root.set_attribute("lang", lang.code());
+        }
+    });
+    Effect::new(move |_| {
+        let valid = form.is_valid();
+        if page.phase.get() == Phase::Ready {
+            let _ = teams::set_validity_state(valid);
+        }
+    });
+    Effect::new(move |_| form.disabled.set(page.saving.get()));
+
+    spawn_local(start(page, handlers, host_timeout_ms, assume_framed));
+
+    view! {
+        <main class="page" aria-busy=move || (page.phase.get() == Phase::Starting || page.saving.get()).to_string()>
+            {move || match page.phase.get() {
+                Phase::Starting => view! { <Skeleton /> }.into_any(),
+                Phase::OutsideTeams => view! { <OutsideTeams /> }.into_any(),
+                Phase::LoadFailed(why) => {
+                    let s = strings(locale.get());
+                    view! {
+                        <Heading />
+                        <div class="message-bar error" role="alert">
+                            <span>{format!("{}: {why}", s.load_failed)}</span>
+                            <button class="button secondary" type="button" on:click=move |_| {
+                                page.phase.set(Phase::Starting);
+                                spawn_local(load(page));
+                            }>{s.retry}</button>
+                        </div>
+                    }
+                    .into_any()
+                }
+                Phase::Ready => view! {
+                    <Heading />
+                    <NoticeBar notice=page.notice saving=page.saving />
+                    <ConfigForm />
+                }
+                .into_any(),
+                Phase::Remove => view! {
+                    <Heading />
+                    <NoticeBar notice=page.notice saving=page.saving />
+                }
+                .into_any(),
+            }}
+        </main>
+    }
+}
+
+#[component]
+fn Heading() -> impl IntoView {
+    view! {
+        <header class="heading">
+            <h1 class="title">{CONNECTOR.name}</h1>
+            <p class="subtitle">{CONNECTOR.short_description}</p>
+        </header>
+    }
+}
+
+/// The message bar under the heading, with a spinner while saving.
+#[component]
+fn NoticeBar(
+    /// The current message, if any.
+    notice: RwSignal<Option<Notice>>,
+    /// Whether a save is running.
+    saving: RwSignal<bool>,
+) -> impl IntoView {
+    let form = expect_context::<FormState>();
+    view! {
+        <div class="notice-slot" aria-live="polite">
+            {move || {
+                if saving.get() {
+                    let text = strings(form.locale.get()).saving;
+                    return Some(view! {
+                        <div class="message-bar info" role="status">
+                            <span class="spinner" aria-hidden="true"></span>
+                            <span>{text}</span>
+                        </div>
+                    }.into_any());
+                }
+                notice.get().map(|n| {
+                    let (class, role, text) = match n {
+                        Notice::Info(t) => ("message-bar info", "status", t),
+                        Notice::Success(t) => ("message-bar success", "status", t),
+                        Notice::Error(t) => ("message-bar error", "alert", t),
+                    };
+                    view! { <div class=class role=role>{text}</div> }.into_any()
+                })
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn Skeleton() -> impl IntoView {
+    let form = expect_context::<FormState>();
+    view! {
+        <div class="skeleton" role="status">
+            <span class="visually-hidden">{move || strings(form.locale.get()).loading}</span>
+            <div class="skeleton-line wide" aria-hidden="true"></div>
+            <div class="skeleton-line" aria-hidden="true"></div>
+            {CONNECTOR.fields.iter().map(|_| view! { <div class="skeleton-block" aria-hidden="true"></div> }).collect_view()}
+        </div>
+    }
+}
+
+#[component]
+fn OutsideTeams() -> impl IntoView {
+    let form = expect_context::<FormState>();
+    let s = move || strings(form.locale.get());
+    view! {
+        <section class="outside" data-testid="outside-teams">
+            <h1 class="title">{move || s().outside_title}</h1>
+            <p>{move || s().outside_intro} " " <strong>{CONNECTOR.name}</strong> ": " {CONNECTOR.short_description}</p>
+            <p>{move || s().outside_how}</p>
+            <p class="help">{move || s().outside_dev}</p>
+        </section>
+    }
+}
+
+async fn start(page: Page, handlers: Rc<RefCell<Handlers>>, timeout_ms: u32, assume_framed: bool) {
+    let config = api::runtime_config().await.unwrap_or_else(|e| {
+        leptos::logging::warn!("config.json unreadable, using the page's origin: {e:?}");
+        RuntimeConfig::default()
+    });
+    page.api.set_value(Api::new(&config));
+    if !assume_framed && !teams::is_framed() {
+        page.phase.set(Phase::OutsideTeams);
+        return;
+    }
+    let init = Box::pin(teams::initialize(&config.valid_message_origins));
+    match select(init, TimeoutFuture::new(timeout_ms)).await {
+        Either::Left((Ok(()), _)) => {}
+        Either::Left((Err(e), _)) => {
+            leptos::logging::warn!("teams initialize failed: {e}");
+            page.phase.set(Phase::OutsideTeams);
+            return;
+        }
+        Either::Right(_) => {
+            page.phase.set(Phase::OutsideTeams);
+            return;
+        }
+    }
+    let context = teams::context().await;
+    let (frame, context_entity) = match context {
+        Ok(c) => {
+            page.form.locale.set(Locale::from_tag(&c.locale));
+            page.theme.set(c.theme);
+            (c.frame_context, c.entity_id)
+        }
+        Err(e) => {
+            leptos::logging::warn!("{e}");
+            (FrameContext::Settings, None)
+        }
+    };
+    let mut h = handlers.borrow_mut();
+    if let Err(e) = h.on_theme_change(move |t| page.theme.set(t)) {
+        leptos::logging::warn!("{e}");
+    }
+    // Register only what the frame context allows: in `remove`, registering a save handler
+    // throws and the remove handler would never be registered.
+    if frame == FrameContext::Remove {
+        if let Err(e) = h.on_remove(move |event| spawn_local(remove(page, event))) {
+            page.phase.set(Phase::LoadFailed(e.to_string()));
+        } else {
+            page.phase.set(Phase::Remove);
+        }
+        drop(h);
+    } else {
+        let registered = h.on_save(move |event| spawn_local(save(page, event)));
+        drop(h);
+        if let Err(e) = registered {
+            page.phase.set(Phase::LoadFailed(e.to_string()));
+        } else {
+            if let Some(id) = query_entity_id().or(context_entity) {
+                page.entity_id.set(id);
+            }
+            load(page).await;
+        }
+    }
+    if let Err(e) = teams::notify_app_loaded() {
+        leptos::logging::warn!("{e}");
+    }
+}
+
+/// Finds which connection this page edits and pre-fills the form from the server.
+async fn load(page: Page) {
+    let s = strings(page.form.locale.get_untracked());
+    let instance = teams::get_settings().await.unwrap_or_default();
+    if page.entity_id.get_untracked().is_empty() {
+        // Teams may load the configurationUrl instead of the stored contentUrl when editing:
+        // its own settings still carry the entityId.
+        match instance.entity_id {
+            Some(id) => page.entity_id.set(id),
+            None => {
+                page.entity_id.set(new_entity_id());
+                page.phase.set(Phase::Ready);
+                return;
+            }
+        }
+    }
+    let Some(webhook) = instance.webhook_url else {
+        page.notice.set(Some(Notice::Error(s.no_webhook.into())));
+        page.phase.set(Phase::Ready);
+        return;
+    };
+    let id = page.entity_id.get_untracked();
+    match page.api.get_value().load(&id, &webhook).await {
+        Ok(conn) => {
+            let mut values = default_values();
+            values.extend(conn.settings);
+            page.form.values.set(values);
+            page.existing.set(true);
+            page.phase.set(Phase::Ready);
+        }
+        Err(e) if e.is_not_found() => {
+            page.notice.set(Some(Notice::Info(s.not_found.into())));
+            page.phase.set(Phase::Ready);
+        }
+        Err(e) => page.phase.set(Phase::LoadFailed(reason(&e, page.form.locale.get_untracked()))),
+    }
+}
+
+/// Teams' Save: store on the server, then hand Teams the settings, then answer.
+async fn save(page: Page, event: SaveEvent) {
+    let locale = page.form.locale.get_untracked();
+    let s = strings(locale);
+    page.form.show_all.set(true);
+    page.notice.set(None);
+    let outcome = match Settings::parse(page.form.values.get_untracked()) {
+        Err(_) => Err(s.invalid_form.to_string()),
+        Ok(settings) => {
+            page.saving.set(true);
+            let outcome = store(page, settings).await;
+            page.saving.set(false);
+            outcome
+        }
+    };
+    match outcome {
+        Ok(()) => {
+            page.existing.set(true);
+            page.notice.set(Some(Notice::Success(s.saved.into())));
+            if let Err(e) = event.notify_success() {
+                leptos::logging::warn!("{e}");
+            }
+        }
+        Err(why) => {
+            let text = format!("{}: {why}", s.save_failed);
+            page.notice.set(Some(Notice::Error(text.clone())));
+            if let Err(e) = event.notify_failure(&text) {
+                leptos::logging::warn!("{e}");
+            }
+        }
+    }
+}
+
+async fn store(page: Page, settings: Settings) -> Result<(), String> {
+    let locale = page.form.locale.get_untracked();
+    let instance = teams::get_settings().await.map_err(|e| e.to_string())?;
+    let webhook_url = instance.webhook_url.ok_or_else(|| strings(locale).no_webhook.to_string())?;
+    let entity_id = page.entity_id.get_untracked();
+    let api = page.api.get_value();
+    let body = SaveConnection {
+        webhook_url: webhook_url.clone(),
+        settings: settings.into_values(),
+        app_type: instance.app_type,
+        user_object_id: instance.user_object_id,
+    };
+    let conn = api.save(&entity_id, &body).await.map_err(|e| reason(&e, locale))?;
+    let new = NewSettings { entity_id: entity_id.clone(), config_name: conn.config_name, content_url: content_url(&entity_id) };
+    if let Err(e) = teams::set_settings(&new).await {
+        // Teams did not take it: a connection Teams never learned of must not stay stored.
+        if !page.existing.get_untracked() {
+            let _ = api.delete(&entity_id, &webhook_url).await;
+        }
+        return Err(e.to_string());
+    }
+    Ok(())
+}
+
+/// Teams' remove: delete the connection on the server, then answer.
+async fn remove(page: Page, event: RemoveEvent) {
+    let locale = page.form.locale.get_untracked();
+    let s = strings(locale);
+    page.saving.set(true);
+    page.notice.set(Some(Notice::Info(s.removing.into())));
+    let outcome = async {
+        let instance = teams::get_settings().await.map_err(|e| e.to_string())?;
+        let webhook = instance.webhook_url.ok_or_else(|| s.no_webhook.to_string())?;
+        let id = instance.entity_id.or_else(query_entity_id).ok_or_else(|| s.no_webhook.to_string())?;
+        match page.api.get_value().delete(&id, &webhook).await {
+            // Already gone is what removing wants.
+            Err(e) if !e.is_not_found() => Err(reason(&e, locale)),
+            _ => Ok(()),
+        }
+    }
+    .await;
+    page.saving.set(false);
+    match outcome {
+        Ok(()) => {
+            page.notice.set(Some(Notice::Success(s.removed.into())));
+            let _ = event.notify_success();
+        }
+        Err(why) => {
+            let text = format!("{}: {why}", s.remove_failed);
+            page.notice.set(Some(Notice::Error(text.clone())));
+            let _ = event.notify_failure(&text);
+        }
+    }
+}
+
+/// The `entityId` query parameter of this page's URL (set in the `contentUrl` we hand Teams).
+fn query_entity_id() -> Option<String> {
+    let search = window().location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    params.get("entityId").filter(|s| !s.is_empty())
+}
+
+/// This page's URL carrying `entity_id`: what Teams loads to edit the connection.
+fn content_url(entity_id: &str) -> String {
+    let location = window().location();
+    let origin = location.origin().unwrap_or_default();
+    let path = location.pathname().unwrap_or_default();
+    format!("{origin}{path}?entityId={entity_id}")
+}
+
+fn new_entity_id() -> String {
+    window().crypto().map(|c| c.random_uuid()).unwrap_or_else(|_| format!("{:x}", js_sys::Date::now() as u64))
+}

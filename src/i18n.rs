@@ -1,0 +1,98 @@
+//! The page's message catalogue: every string a person reads, in each shipped locale.
+//! Field labels and help come from `connector.toml`; field rule messages from the
+//! settings crate.
+
+use connector_settings::Locale;
+
+use crate::api::ApiError;
+
+/// The page's strings in one language.
+pub struct Strings {
+    pub loading: &'static str,
+    pub outside_title: &'static str,
+    /// Followed by the connector's name.
+    pub outside_intro: &'static str,
+    pub outside_how: &'static str,
+    pub outside_dev: &'static str,
+    pub load_failed: &'static str,
+    pub retry: &'static str,
+    pub not_found: &'static str,
+    pub saving: &'static str,
+    pub save_failed: &'static str,
+    pub saved: &'static str,
+    pub network: &'static str,
+    pub server_fault: &'static str,
+    pub forbidden: &'static str,
+    pub no_webhook: &'static str,
+    pub invalid_form: &'static str,
+    pub removing: &'static str,
+    pub removed: &'static str,
+    pub remove_failed: &'static str,
+}
+
+static EN: Strings = Strings {
+    loading: "Loading…",
+    outside_title: "Open this page from Microsoft Teams",
+    outside_intro: "This is the configuration page of the connector",
+    outside_how: "Teams shows it when a channel adds or edits the connector: in a channel, choose ••• › Connectors (or Manage channel › Connectors), find the connector and choose Configure.",
+    outside_dev: "To try it without Teams, run `cargo xtask run` and open the emulator address it prints.",
+    load_failed: "The saved settings could not be loaded",
+    retry: "Try again",
+    not_found: "This connection is no longer stored; saving creates it again.",
+    saving: "Saving…",
+    save_failed: "Could not save",
+    saved: "Saved.",
+    network: "the server could not be reached; check the connection and try again",
+    server_fault: "the server had a problem; please try again in a moment",
+    forbidden: "this connection belongs to another channel or webhook",
+    no_webhook: "Teams did not provide a webhook URL for this channel",
+    invalid_form: "some fields need attention",
+    removing: "Removing the connection…",
+    removed: "The connection was removed.",
+    remove_failed: "Could not remove the connection",
+};
+
+static DE: Strings = Strings {
+    loading: "Wird geladen…",
+    outside_title: "Öffnen Sie diese Seite aus Microsoft Teams",
+    outside_intro: "Dies ist die Konfigurationsseite des Connectors",
+    outside_how: "Teams zeigt sie an, wenn ein Kanal den Connector hinzufügt oder bearbeitet: Wählen Sie im Kanal ••• › Connectors (oder Kanal verwalten › Connectors), suchen Sie den Connector und wählen Sie Konfigurieren.",
+    outside_dev: "Zum Ausprobieren ohne Teams führen Sie `cargo xtask run` aus und öffnen die ausgegebene Emulator-Adresse.",
+    load_failed: "Die gespeicherten Einstellungen konnten nicht geladen werden",
+    retry: "Erneut versuchen",
+    not_found: "Diese Verbindung ist nicht mehr gespeichert; beim Speichern wird sie neu angelegt.",
+    saving: "Wird gespeichert…",
+    save_failed: "Speichern fehlgeschlagen",
+    saved: "Gespeichert.",
+    network: "der Server ist nicht erreichbar; bitte Verbindung prüfen und erneut versuchen",
+    server_fault: "beim Server ist ein Fehler aufgetreten; bitte gleich erneut versuchen",
+    forbidden: "diese Verbindung gehört zu einem anderen Kanal oder Webhook",
+    no_webhook: "Teams hat für diesen Kanal keine Webhook-URL übergeben",
+    invalid_form: "einige Felder müssen korrigiert werden",
+    removing: "Verbindung wird entfernt…",
+    removed: "Die Verbindung wurde entfernt.",
+    remove_failed: "Die Verbindung konnte nicht entfernt werden",
+};
+
+/// The strings for `locale`.
+pub fn strings(locale: Locale) -> &'static Strings {
+    match locale {
+        Locale::En => &EN,
+        Locale::De => &DE,
+    }
+}
+
+/// Why an API call failed, in words for the person.
+pub fn reason(e: &ApiError, locale: Locale) -> String {
+    let s = strings(locale);
+    match e {
+        ApiError::Network(_) => s.network.to_string(),
+        ApiError::Server { status } => format!("{} (HTTP {status})", s.server_fault),
+        ApiError::Refused { status: 403, .. } => s.forbidden.to_string(),
+        ApiError::Refused { body, .. } if !body.fields.is_empty() => {
+            let parts: Vec<String> = body.fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+            parts.join("; ")
+        }
+        ApiError::Refused { body, .. } => body.message.clone(),
+    }
+}

@@ -1,0 +1,263 @@
+//! The Teams JavaScript SDK as Rust: typed values, `Result`s and futures over the
+//! `microsoftTeams` global. The only module of the page that touches `JsValue`.
+
+mod sys;
+
+use std::cell::RefCell;
+
+use futures::channel::oneshot;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+/// Something the SDK or the host refused or could not do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamsError(pub String);
+
+impl std::fmt::Display for TeamsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err(what: &str, e: JsValue) -> TeamsError {
+    TeamsError(format!("{what}: {}", sys::describe(&e)))
+}
+
+/// Whether a parent window exists that could be Teams.
+pub fn is_framed() -> bool {
+    sys::is_framed()
+}
+
+/// `app.initialize(validMessageOrigins)`: the handshake with the host.
+pub async fn initialize(valid_message_origins: &[String]) -> Result<(), TeamsError> {
+    let origins = if valid_message_origins.is_empty() {
+        JsValue::UNDEFINED
+    } else {
+        valid_message_origins.iter().map(|o| JsValue::from_str(o)).collect::<js_sys::Array>().into()
+    };
+    let promise = sys::initialize(&origins).map_err(|e| err("teams sdk not available", e))?;
+    JsFuture::from(promise).await.map_err(|e| err("initialize failed", e))?;
+    Ok(())
+}
+
+/// The page's frame context: where Teams shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameContext {
+    /// Adding or editing a connection.
+    Settings,
+    /// The connector is being removed.
+    Remove,
+    Other,
+}
+
+/// Teams' theme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Theme {
+    #[default]
+    Default,
+    Dark,
+    Contrast,
+}
+
+impl Theme {
+    pub fn parse(s: &str) -> Theme {
+        match s {
+            "dark" => Theme::Dark,
+            "contrast" => Theme::Contrast,
+            _ => Theme::Default,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Default => "default",
+            Theme::Dark => "dark",
+            Theme::Contrast => "contrast",
+        }
+    }
+}
+
+/// What the page needs of `app.getContext()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
+    pub locale: String,
+    pub theme: Theme,
+    pub frame_context: FrameContext,
+    /// `page.id`: the entityId Teams stored for this configuration, if any.
+    pub entity_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawContext {
+    app: RawApp,
+    page: RawPage,
+}
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawApp {
+    locale: String,
+    theme: String,
+}
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RawPage {
+    id: String,
+    frame_context: String,
+}
+
+/// `app.getContext()`.
+pub async fn context() -> Result<Context, TeamsError> {
+    let promise = sys::get_context().map_err(|e| err("getContext failed", e))?;
+    let value = JsFuture::from(promise).await.map_err(|e| err("getContext failed", e))?;
+    let raw: RawContext =
+        serde_wasm_bindgen::from_value(value).map_err(|e| TeamsError(format!("unexpected context: {e}")))?;
+    Ok(Context {
+        locale: raw.app.locale,
+        theme: Theme::parse(&raw.app.theme),
+        frame_context: match raw.page.frame_context.as_str() {
+            "settings" => FrameContext::Settings,
+            "remove" => FrameContext::Remove,
+            _ => FrameContext::Other,
+        },
+        entity_id: Some(raw.page.id).filter(|s| !s.is_empty()),
+    })
+}
+
+/// `app.notifySuccess()`: the page is ready; Teams hides its loading indicator.
+pub fn notify_app_loaded() -> Result<(), TeamsError> {
+    sys::notify_success().map(drop).map_err(|e| err("notifySuccess failed", e))
+}
+
+/// What `settings.getSettings` returns. Every field is optional: the v2 types omit
+/// `webhookUrl`, `appType` and `userObjectId`, but hosts pass them through.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct InstanceSettings {
+    pub entity_id: Option<String>,
+    pub config_name: Option<String>,
+    pub content_url: Option<String>,
+    pub webhook_url: Option<String>,
+    pub app_type: Option<String>,
+    pub user_object_id: Option<String>,
+}
+
+/// `settings.getSettings()`.
+pub async fn get_settings() -> Result<InstanceSettings, TeamsError> {
+    let (tx, rx) = oneshot::channel();
+    let tx = RefCell::new(Some(tx));
+    let callback = Closure::<dyn FnMut(JsValue)>::new(move |value: JsValue| {
+        if let Some(tx) = tx.borrow_mut().take() {
+            let _ = tx.send(value);
+        }
+    });
+    sys::get_settings(&callback).map_err(|e| err("getSettings failed", e))?;
+    // `callback` lives until the answer arrives, then is dropped with this future.
+    let value = rx.await.map_err(|_| TeamsError("getSettings was never answered".into()))?;
+    drop(callback);
+    let mut settings: InstanceSettings =
+        serde_wasm_bindgen::from_value(value).map_err(|e| TeamsError(format!("unexpected settings: {e}")))?;
+    for f in [&mut settings.entity_id, &mut settings.config_name, &mut settings.content_url, &mut settings.webhook_url] {
+        if f.as_deref() == Some("") {
+            *f = None;
+        }
+    }
+    Ok(settings)
+}
+
+/// What the page hands Teams with `settings.setSettings`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewSettings {
+    pub entity_id: String,
+    pub config_name: String,
+    pub content_url: String,
+}
+
+/// `settings.setSettings(settings, callback)`: the callback form, because without it the SDK
+/// throws when the host answers with a failure.
+pub async fn set_settings(settings: &NewSettings) -> Result<(), TeamsError> {
+    let value = settings
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| TeamsError(e.to_string()))?;
+    let (tx, rx) = oneshot::channel::<Result<(), String>>();
+    let tx = RefCell::new(Some(tx));
+    let callback = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |status: JsValue, reason: JsValue| {
+        let answer = if status.as_bool() == Some(true) || status.is_null() || status.is_undefined() {
+            Ok(())
+        } else {
+            Err(reason.as_string().or_else(|| status.as_string()).unwrap_or_else(|| "the host refused the settings".into()))
+        };
+        if let Some(tx) = tx.borrow_mut().take() {
+            let _ = tx.send(answer);
+        }
+    });
+    sys::set_settings(&value, &callback).map_err(|e| err("setSettings failed", e))?;
+    let answer = rx.await.map_err(|_| TeamsError("setSettings was never answered".into()))?;
+    drop(callback);
+    answer.map_err(|reason| TeamsError(format!("teams refused the settings: {reason}")))
+}
+
+/// `settings.setValidityState(valid)`: enables or disables Teams' Save button.
+pub fn set_validity_state(valid: bool) -> Result<(), TeamsError> {
+    sys::set_validity_state(valid).map_err(|e| err("setValidityState failed", e))
+}
+
+/// One press of Teams' Save button; answer it exactly once.
+pub struct SaveEvent(sys::SaveEvent);
+
+impl SaveEvent {
+    pub fn notify_success(self) -> Result<(), TeamsError> {
+        self.0.notify_success().map_err(|e| err("save notifySuccess failed", e))
+    }
+    pub fn notify_failure(self, reason: &str) -> Result<(), TeamsError> {
+        self.0.notify_failure(reason).map_err(|e| err("save notifyFailure failed", e))
+    }
+}
+
+/// The removal of the connector; answer it exactly once.
+pub struct RemoveEvent(sys::RemoveEvent);
+
+impl RemoveEvent {
+    pub fn notify_success(self) -> Result<(), TeamsError> {
+        self.0.notify_success().map_err(|e| err("remove notifySuccess failed", e))
+    }
+    pub fn notify_failure(self, reason: &str) -> Result<(), TeamsError> {
+        self.0.notify_failure(reason).map_err(|e| err("remove notifyFailure failed", e))
+    }
+}
+
+/// Owns the page's long-lived SDK handlers: dropping it would leave the SDK calling freed
+/// closures, so the page holds exactly one for its whole life.
+#[derive(Default)]
+pub struct Handlers {
+    save: Option<Closure<dyn FnMut(sys::SaveEvent)>>,
+    remove: Option<Closure<dyn FnMut(sys::RemoveEvent)>>,
+    theme: Option<Closure<dyn FnMut(String)>>,
+}
+
+impl Handlers {
+    /// `settings.registerOnSaveHandler`. Only the last registered handler counts.
+    pub fn on_save(&mut self, mut handler: impl FnMut(SaveEvent) + 'static) -> Result<(), TeamsError> {
+        let closure = Closure::<dyn FnMut(sys::SaveEvent)>::new(move |e| handler(SaveEvent(e)));
+        sys::register_on_save_handler(&closure).map_err(|e| err("registerOnSaveHandler failed", e))?;
+        self.save = Some(closure);
+        Ok(())
+    }
+
+    /// `settings.registerOnRemoveHandler`; allowed only in the `remove` frame context.
+    pub fn on_remove(&mut self, mut handler: impl FnMut(RemoveEvent) + 'static) -> Result<(), TeamsError> {
+        let closure = Closure::<dyn FnMut(sys::RemoveEvent)>::new(move |e| handler(RemoveEvent(e)));
+        sys::register_on_remove_handler(&closure).map_err(|e| err("registerOnRemoveHandler failed", e))?;
+        self.remove = Some(closure);
+        Ok(())
+    }
+
+    /// `app.registerOnThemeChangeHandler`.
+    pub fn on_theme_change(&mut self, mut handler: impl FnMut(Theme) + 'static) -> Result<(), TeamsError> {
+        let closure = Closure::<dyn FnMut(String)>::new(move |t: String| handler(Theme::parse(&t)));
+        sys::register_on_theme_change_handler(&closure).map_err(|e| err("registerOnThemeChangeHandler failed", e))?;
+        self.theme = Some(closure);
+        Ok(())
+    }
+}

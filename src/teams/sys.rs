@@ -1,0 +1,66 @@
+//! The raw `microsoftTeams` global as teams-js 2.x defines it. Private to `teams`: every
+//! call that can throw is `catch`, and nothing here leaves the module.
+
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = ["microsoftTeams", "app"], js_name = initialize, catch)]
+    pub fn initialize(valid_message_origins: &JsValue) -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["microsoftTeams", "app"], js_name = getContext, catch)]
+    pub fn get_context() -> Result<Promise, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["microsoftTeams", "app"], js_name = notifySuccess, catch)]
+    pub fn notify_success() -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["microsoftTeams", "app"], js_name = registerOnThemeChangeHandler, catch)]
+    pub fn register_on_theme_change_handler(handler: &Closure<dyn FnMut(String)>) -> Result<(), JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["microsoftTeams", "settings"], js_name = getSettings, catch)]
+    pub fn get_settings(callback: &Closure<dyn FnMut(JsValue)>) -> Result<(), JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["microsoftTeams", "settings"], js_name = setSettings, catch)]
+    pub fn set_settings(settings: &JsValue, callback: &Closure<dyn FnMut(JsValue, JsValue)>) -> Result<(), JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["microsoftTeams", "settings"], js_name = setValidityState, catch)]
+    pub fn set_validity_state(valid: bool) -> Result<(), JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["microsoftTeams", "settings"], js_name = registerOnSaveHandler, catch)]
+    pub fn register_on_save_handler(handler: &Closure<dyn FnMut(SaveEvent)>) -> Result<(), JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["microsoftTeams", "settings"], js_name = registerOnRemoveHandler, catch)]
+    pub fn register_on_remove_handler(handler: &Closure<dyn FnMut(RemoveEvent)>) -> Result<(), JsValue>;
+
+    pub type SaveEvent;
+    #[wasm_bindgen(method, js_name = notifySuccess, catch)]
+    pub fn notify_success(this: &SaveEvent) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, js_name = notifyFailure, catch)]
+    pub fn notify_failure(this: &SaveEvent, reason: &str) -> Result<(), JsValue>;
+
+    pub type RemoveEvent;
+    #[wasm_bindgen(method, js_name = notifySuccess, catch)]
+    pub fn notify_success(this: &RemoveEvent) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, js_name = notifyFailure, catch)]
+    pub fn notify_failure(this: &RemoveEvent, reason: &str) -> Result<(), JsValue>;
+}
+
+/// Whether the page runs inside another window's frame, as it does in Teams.
+pub fn is_framed() -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    match window.parent() {
+        Ok(Some(parent)) => !JsValue::from(parent).eq(&JsValue::from(window)),
+        // A cross-origin parent can make the access itself throw: still framed.
+        Err(_) => true,
+        Ok(None) => false,
+    }
+}
+
+/// The readable text of a thrown JS value (an `Error`'s message, or the value as a string).
+pub fn describe(err: &JsValue) -> String {
+    if let Some(e) = err.dyn_ref::<js_sys::Error>() {
+        return String::from(e.message());
+    }
+    err.as_string().unwrap_or_else(|| format!("{err:?}"))
+}

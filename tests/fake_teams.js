@@ -1,0 +1,79 @@
+// A small fake of `window.microsoftTeams` (teams-js 2.x) and of `fetch`, installed by the
+// page's browser tests, which then inspect what the page did through `state`.
+let state = null;
+
+export function install(json) {
+  const o = JSON.parse(json);
+  state = { validity: [], setSettings: [], requests: [], notified: [], registered: [], appSuccess: 0 };
+  let save = null, remove = null, theme = null;
+  state.handlers = () => ({ save, remove, theme });
+  const context = {
+    app: { locale: o.locale || 'en-US', theme: o.theme || 'default', host: { clientType: 'web' } },
+    page: { id: o.contextEntityId || '', frameContext: o.frameContext || 'settings' },
+    user: { id: 'user-1', tenant: { id: 'tenant-1' } },
+  };
+  window.microsoftTeams = {
+    app: {
+      initialize: () => (o.hostSilent ? new Promise(() => {}) : Promise.resolve()),
+      getContext: () => Promise.resolve(context),
+      notifySuccess: () => { state.appSuccess += 1; },
+      registerOnThemeChangeHandler: (h) => { state.registered.push('themeChange'); theme = h; },
+    },
+    settings: {
+      getSettings: (cb) => setTimeout(() => cb({
+        entityId: o.entityId || '', configName: '', contentUrl: '',
+        webhookUrl: 'webhookUrl' in o ? o.webhookUrl : 'https://contoso.webhook.office.com/webhookb2/g@t/IncomingWebhook/abc/u',
+        appType: 'Connector', userObjectId: 'user-1',
+      }), 0),
+      setSettings: (s, cb) => {
+        state.setSettings.push(s);
+        setTimeout(() => (o.setSettingsFails ? cb(false, 'host said no') : cb(true)), 0);
+      },
+      setValidityState: (v) => { state.validity.push(v); },
+      registerOnSaveHandler: (h) => {
+        if (context.page.frameContext !== 'settings') throw new Error('only allowed in following contexts: settings');
+        state.registered.push('save'); save = h;
+      },
+      registerOnRemoveHandler: (h) => { state.registered.push('remove'); remove = h; },
+    },
+  };
+  const responses = o.responses || {};
+  window.fetch = async (input, init) => {
+    const req = input instanceof Request ? input : new Request(input, init);
+    const url = new URL(req.url, location.href);
+    const body = req.method === 'PUT' ? await req.text() : null;
+    state.requests.push({ method: req.method, path: url.pathname, body, webhook: req.headers.get('x-teams-webhook-url') });
+    const json = (status, value) => new Response(value === null ? null : JSON.stringify(value),
+      { status, headers: { 'content-type': 'application/json' } });
+    if (url.pathname.endsWith('/config.json')) return json(404, { error: 'not_found', message: 'no config' });
+    const r = responses[req.method];
+    if (!r) return json(404, { error: 'not_found', message: 'connection not found' });
+    if (r.network) throw new TypeError('Failed to fetch');
+    if (r.echo) {
+      const sent = JSON.parse(body);
+      const id = decodeURIComponent(url.pathname.split('/').pop());
+      return json(201, { entityId: id, configName: sent.settings.subscription_name, settings: sent.settings,
+        createdAt: '2026-11-24T12:00:00Z', updatedAt: '2026-11-24T12:00:00Z' });
+    }
+    return json(r.status, r.body === undefined ? null : r.body);
+  };
+}
+
+export function state_json() {
+  return JSON.stringify(state);
+}
+
+function pressEvent(kind) {
+  return new Promise((resolve) => {
+    const h = state.handlers()[kind];
+    if (!h) { resolve('no handler'); return; }
+    h({
+      notifySuccess: () => { state.notified.push([kind, 'success']); resolve('success'); },
+      notifyFailure: (reason) => { state.notified.push([kind, 'failure', reason]); resolve('failure'); },
+    });
+  });
+}
+
+export function press_save() { return pressEvent('save'); }
+export function press_remove() { return pressEvent('remove'); }
+export function change_theme(t) { state.handlers().theme(t); }

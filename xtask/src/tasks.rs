@@ -1,0 +1,115 @@
+//! The build, run and test tasks.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::setup::{self, root, run as sh, tool_path};
+
+/// Options of `build`.
+#[derive(Default)]
+pub struct Build {
+    pub release: bool,
+    pub public_url: Option<String>,
+    pub dist: Option<String>,
+}
+
+pub fn build_cmd(args: &[String]) -> Result<()> {
+    setup::for_run()?;
+    let mut opts = Build::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--release" => opts.release = true,
+            "--public-url" => opts.public_url = Some(it.next().context("--public-url needs a path")?.clone()),
+            other => bail!("unknown build option '{other}'"),
+        }
+    }
+    build_page(&opts)
+}
+
+/// Builds the page with Trunk into `dist/` (or `opts.dist`).
+pub fn build_page(opts: &Build) -> Result<()> {
+    // Trunk runs cargo offline (Trunk.toml), so fetch first.
+    sh(Command::new("cargo").arg("fetch").current_dir(root()))?;
+    let mut cmd = Command::new("trunk");
+    cmd.arg("build").current_dir(root()).env("PATH", tool_path());
+    if opts.release {
+        cmd.arg("--release");
+    }
+    if let Some(url) = &opts.public_url {
+        cmd.args(["--public-url", url]);
+    }
+    if let Some(dist) = &opts.dist {
+        cmd.args(["--dist", dist]);
+    }
+    sh(&mut cmd)
+}
+
+fn build_server() -> Result<()> {
+    sh(Command::new("cargo").args(["build", "--quiet", "-p", "connector-server"]).current_dir(root()))
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let mut port = "8080".to_string();
+    let mut release = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--port" => port = it.next().context("--port needs a number")?.clone(),
+            "--release" => release = true,
+            other => bail!("unknown run option '{other}'"),
+        }
+    }
+    port.parse::<u16>().with_context(|| format!("--port '{port}' is not a port number"))?;
+    setup::for_run()?;
+    build_page(&Build { release, ..Build::default() })?;
+    build_server()?;
+    let root = root();
+    std::fs::create_dir_all(root.join("build"))?;
+    println!("xtask: starting the server in dev mode (Ctrl-C stops it); data in build/dev.sqlite");
+    sh(Command::new(root.join("target/debug/connector-server"))
+        .args(["--dev", "--port", &port, "--db", "build/dev.sqlite", "--dist", "dist", "--emulator-dir", "emulator"])
+        .current_dir(&root))
+}
+
+pub fn test(args: &[String]) -> Result<()> {
+    if let Some(a) = args.first() {
+        bail!("unknown test option '{a}'");
+    }
+    setup::all()?;
+    let root = root();
+    println!("xtask: native tests (settings, server, xtask)");
+    sh(Command::new("cargo")
+        .args(["test", "-p", "connector-settings", "-p", "connector-server", "-p", "xtask"])
+        .current_dir(&root))?;
+
+    println!("xtask: page tests in headless Chromium (wasm-bindgen-test)");
+    sh(Command::new("cargo")
+        .args(["test", "-p", "teams-connector", "--target", "wasm32-unknown-unknown"])
+        .current_dir(&root)
+        .env("PATH", tool_path())
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
+
+    println!("xtask: end-to-end tests (real server, emulator, teams-js, Chromium)");
+    build_page(&Build::default())?;
+    build_server()?;
+    let tests: Vec<String> = std::fs::read_dir(root.join("e2e"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        .map(|p| p.display().to_string())
+        .collect();
+    if tests.is_empty() {
+        bail!("no end-to-end tests found in e2e/");
+    }
+    sh(Command::new("node")
+        .args(["--test", "--test-concurrency=1"])
+        .args(&tests)
+        .current_dir(&root)
+        .env("SERVER_BIN", root.join("target/debug/connector-server"))
+        .env("DIST_DIR", root.join("dist")))?;
+    println!("xtask: all tests passed");
+    Ok(())
+}
