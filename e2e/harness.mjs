@@ -1,0 +1,100 @@
+// Starts the real server (dev mode, fresh SQLite file, random port) and Debian's Chromium
+// through playwright-core, for the end-to-end tests. Everything listens on 127.0.0.1 and
+// stops by itself when a test ends.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = resolve(import.meta.dirname, '..');
+const serverBin = process.env.SERVER_BIN ?? join(root, 'target/debug/connector-server');
+const distDir = process.env.DIST_DIR ?? join(root, 'dist');
+export const screenshotDir = join(root, 'build/e2e-screenshots');
+mkdirSync(screenshotDir, { recursive: true });
+
+/** Starts the server; resolves once it prints its address. */
+export async function startServer({ db, port = 0, extraArgs = [] } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'connector-e2e-'));
+  db ??= join(dir, 'test.sqlite');
+  const args = ['--dev', '--host', '127.0.0.1', '--port', String(port), '--db', db,
+    '--dist', distDir, '--emulator-dir', join(root, 'emulator'), ...extraArgs];
+  const proc = spawn(serverBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+  let log = '';
+  proc.stderr.on('data', (d) => { log += d; });
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`server did not start in 20 s:\n${log}`)), 20000);
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[^\s]+?)\/?\s/);
+      if (m) { clearTimeout(timer); ok(m[1]); }
+    });
+    proc.on('exit', (code) => { clearTimeout(timer); fail(new Error(`server exited with ${code}:\n${log}`)); });
+  });
+  const exited = new Promise((ok) => proc.on('exit', ok));
+  return {
+    url, db, log: () => log,
+    async stop() { if (proc.exitCode === null) { proc.kill('SIGTERM'); await exited; } },
+  };
+}
+
+/** Debian's Chromium, headless, with no background traffic. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Rows in the connections table, read straight from the SQLite file. */
+export function countConnections(db) {
+  const out = execFileSync('python3', ['-c',
+    'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from connections").fetchone()[0])', db]);
+  return Number(String(out).trim());
+}
+
+/** A fresh browser context, its page on the emulator, and clean-up. */
+export async function openEmulator(browser, server, query = '') {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${server.url}/emulator/${query}`);
+  return { context, page, errors };
+}
+
+/** The configuration page inside the emulator's iframe. */
+export function configFrame(page) {
+  return page.frameLocator('#host-frame');
+}
+
+export async function screenshot(page, name) {
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`) });
+}
+
+/** Opens "Add connector", fills a valid form, and returns the frame. */
+export async function fillNewConnection(page, name = 'Nightly builds') {
+  await page.click('#add-connector');
+  const frame = configFrame(page);
+  await frame.locator('#field-subscription_name').fill(name);
+  return frame;
+}
+
+/** Waits until the emulator's dialog is closed. */
+export async function dialogClosed(page) {
+  await page.waitForFunction(() => document.querySelector('#host-dialog')?.hidden === true, null, { timeout: 15000 });
+}
+
+/** The emulator's stored instances. */
+export function instances(page) {
+  return page.evaluate(() => window.emulator.instances());
+}
+
+/** GET a connection through the API with its webhook URL. */
+export async function getConnection(server, entityId, webhookUrl) {
+  const res = await fetch(`${server.url}/api/connections/${encodeURIComponent(entityId)}`,
+    { headers: { 'x-teams-webhook-url': webhookUrl } });
+  return { status: res.status, body: res.status === 200 ? await res.json() : null };
+}
