@@ -43,7 +43,9 @@ pub fn build_page(opts: &Build) -> Result<()> {
     if let Some(dist) = &opts.dist {
         cmd.args(["--dist", dist]);
     }
-    sh(&mut cmd)
+    sh(&mut cmd)?;
+    let dist = opts.dist.as_ref().map_or_else(|| root().join("dist"), std::path::PathBuf::from);
+    crate::headers::write(&dist, None)
 }
 
 fn build_server() -> Result<()> {
