@@ -1,1 +1,36 @@
-fn main(){}
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use connector_server::config::Config;
+use connector_server::startup::Application;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,tower_http=warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config::parse();
+    let dev = config.dev;
+    match run(config, dev).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("connector-server: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config, dev: bool) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    // Tools (xtask, the end-to-end tests) read these lines.
+    println!("listening on {}/", app.url());
+    if dev {
+        println!("emulator: {}/emulator/", app.url());
+    }
+    std::io::stdout().flush()?;
+    app.run_until_stopped().await?;
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! Flags and environment variables.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// The connector server.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "connector-server", version)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "CONNECTOR_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, env = "CONNECTOR_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// SQLite database file, created on first start.
+    #[arg(long, env = "CONNECTOR_DB", default_value = "connector.sqlite")]
+    pub db: PathBuf,
+    /// The built page (Trunk's dist/).
+    #[arg(long, env = "CONNECTOR_DIST", default_value = "dist")]
+    pub dist: PathBuf,
+    /// Dev mode: serve the Teams host emulator and its webhook inboxes.
+    #[arg(long, env = "CONNECTOR_DEV")]
+    pub dev: bool,
+    /// The emulator's static files (dev mode).
+    #[arg(long, env = "CONNECTOR_EMULATOR_DIR", default_value = "emulator")]
+    pub emulator_dir: PathBuf,
+    /// File holding the 32-byte key for the keyed hash of webhook URLs; created if missing.
+    /// Defaults to the database path with `.key` appended.
+    #[arg(long, env = "CONNECTOR_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// The key as 64 hex characters (takes precedence over --key-file).
+    #[arg(long, env = "CONNECTOR_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+}
+
+impl Config {
+    /// A config for tests: random port, the given database, dev mode as asked.
+    pub fn for_tests(db: PathBuf, dist: PathBuf, dev: bool) -> Config {
+        Config {
+            host: "127.0.0.1".into(),
+            port: 0,
+            db,
+            dist,
+            dev,
+            emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
+            key_file: None,
+            secret_key: None,
+        }
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| {
+            let mut p = self.db.clone().into_os_string();
+            p.push(".key");
+            PathBuf::from(p)
+        })
+    }
+}

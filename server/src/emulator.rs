@@ -1,0 +1,123 @@
+//! Dev mode only: the Teams host emulator's files, and a webhook inbox per instance that
+//! answers like a connector webhook and keeps what it received, for people and tests.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use connector_settings::CONNECTOR;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use tower_http::services::ServeDir;
+
+use crate::error::AppError;
+use crate::startup::AppState;
+
+/// What Teams answers a throttled connector webhook with: HTTP 200 and this text.
+pub const THROTTLED_BODY: &str =
+    "Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0,server=msgapi-production-eus-azsc2-4-170,cv=deadbeef.0..";
+
+/// Received cards kept per inbox; older ones are dropped.
+const KEEP: usize = 500;
+
+#[derive(Default)]
+struct Inbox {
+    mode: Mode,
+    messages: Vec<Value>,
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    #[default]
+    Ok,
+    Throttled,
+    Gone,
+    Error,
+    Slow,
+}
+
+/// Every inbox, by the webhook URL's path after `/emulator/webhook/`.
+#[derive(Default, Clone)]
+pub struct Inboxes(Arc<Mutex<HashMap<String, Inbox>>>);
+
+pub fn router(dir: &Path) -> Router<AppState> {
+    Router::new()
+        .route("/emulator/api/connector", get(connector))
+        .route("/emulator/webhook/{*path}", post(receive).layer(DefaultBodyLimit::max(64 * 1024)))
+        .route("/emulator/api/inbox/{*path}", get(inbox))
+        .route("/emulator/api/inbox-mode/{*path}", put(set_mode))
+        .nest_service("/emulator", ServeDir::new(dir))
+}
+
+async fn connector() -> Json<Value> {
+    Json(json!({
+        "name": CONNECTOR.name,
+        "shortDescription": CONNECTOR.short_description,
+        "accentColor": CONNECTOR.accent_color,
+    }))
+}
+
+async fn receive(State(state): State<AppState>, UrlPath(path): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let parsed = serde_json::from_slice::<Value>(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+    let message = json!({
+        "receivedAt": time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+        "headers": { "content-type": header("content-type"), "idempotency-key": header("idempotency-key") },
+        "body": parsed,
+    });
+    let mode = {
+        let mut all = state.inboxes.0.lock().expect("inbox lock");
+        let inbox = all.entry(path).or_default();
+        if inbox.mode != Mode::Gone {
+            inbox.messages.push(message);
+            if inbox.messages.len() > KEEP {
+                inbox.messages.remove(0);
+            }
+        }
+        inbox.mode
+    };
+    match mode {
+        Mode::Ok => (StatusCode::OK, "1").into_response(),
+        Mode::Throttled => (StatusCode::OK, THROTTLED_BODY).into_response(),
+        Mode::Gone => (StatusCode::GONE, "connector removed").into_response(),
+        Mode::Error => (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response(),
+        Mode::Slow => {
+            tokio::time::sleep(Duration::from_secs(15)).await;
+            (StatusCode::OK, "1").into_response()
+        }
+    }
+}
+
+async fn inbox(State(state): State<AppState>, UrlPath(path): UrlPath<String>) -> Json<Value> {
+    let all = state.inboxes.0.lock().expect("inbox lock");
+    let (mode, messages) = all.get(&path).map_or((Mode::Ok, Vec::new()), |i| (i.mode, i.messages.clone()));
+    Json(json!({ "mode": mode, "messages": messages }))
+}
+
+#[derive(Deserialize)]
+struct SetMode {
+    mode: String,
+}
+
+async fn set_mode(
+    State(state): State<AppState>,
+    UrlPath(path): UrlPath<String>,
+    Json(body): Json<SetMode>,
+) -> Result<StatusCode, AppError> {
+    let mode: Mode = serde_json::from_value(Value::String(body.mode.clone())).map_err(|_| AppError::BadRequest {
+        code: "invalid_mode",
+        message: format!("mode '{}' is not one of ok, throttled, gone, error, slow", body.mode),
+        fields: vec![],
+    })?;
+    state.inboxes.0.lock().expect("inbox lock").entry(path).or_default().mode = mode;
+    Ok(StatusCode::NO_CONTENT)
+}

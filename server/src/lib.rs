@@ -1,0 +1,11 @@
+//! The connector's server: the connection API over a storage trait (SQLite by default),
+//! the built page, and in dev mode the Teams host emulator with its webhook inboxes.
+
+pub mod config;
+pub mod domain;
+mod emulator;
+pub mod error;
+mod extract;
+mod routes;
+pub mod startup;
+pub mod store;

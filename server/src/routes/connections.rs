@@ -1,0 +1,128 @@
+//! `/api/connections/{entityId}`: create or update, read and delete a channel's connection.
+//! Reading, changing and deleting need the channel's webhook URL (header
+//! `x-teams-webhook-url`): the entityId alone grants nothing.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::put;
+use axum::{Json, Router};
+use connector_settings::api::{Connection, FieldProblem, SaveConnection, WEBHOOK_HEADER};
+use connector_settings::{EntityId, Settings};
+use time::format_description::well_known::Rfc3339;
+
+use crate::domain::WebhookUrl;
+use crate::error::AppError;
+use crate::extract::JsonBody;
+use crate::startup::AppState;
+use crate::store::{Record, Upsert};
+
+/// The longest `appType` / `userObjectId` kept.
+const MAX_META: usize = 100;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/connections/{entity_id}", put(save).get(read).delete(remove))
+}
+
+fn entity_id(raw: &str) -> Result<EntityId, AppError> {
+    EntityId::parse(raw).map_err(|message| AppError::BadRequest { code: "invalid_entity_id", message, fields: vec![] })
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+}
+
+fn view(r: Record) -> Connection {
+    Connection {
+        entity_id: r.entity_id.to_string(),
+        config_name: r.config_name,
+        settings: r.settings,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+async fn save(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    JsonBody(body): JsonBody<SaveConnection>,
+) -> Result<(StatusCode, Json<Connection>), AppError> {
+    let id = entity_id(&raw_id)?;
+    let mut fields = Vec::new();
+    let webhook = WebhookUrl::parse(&body.webhook_url, state.dev_port).map_err(|message| {
+        fields.push(FieldProblem { field: "webhookUrl".into(), rule: "webhook_url".into(), message });
+    });
+    for (name, value) in [("appType", &body.app_type), ("userObjectId", &body.user_object_id)] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > MAX_META) {
+            fields.push(FieldProblem {
+                field: name.into(),
+                rule: "max_length".into(),
+                message: format!("{name} is longer than {MAX_META} characters"),
+            });
+        }
+    }
+    let settings = Settings::parse(body.settings);
+    if let Err(errors) = &settings {
+        fields.extend(errors.iter().map(FieldProblem::from));
+    }
+    let (Ok(webhook), Ok(settings), true) = (webhook, settings, fields.is_empty()) else {
+        let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        return Err(AppError::Invalid { message: format!("invalid: {}", names.join(", ")), fields });
+    };
+    let stamp = now();
+    let record = Record {
+        entity_id: id.clone(),
+        webhook_hash: state.key.hash(&webhook),
+        config_name: settings.config_name().to_string(),
+        settings: settings.into_values(),
+        webhook_url: webhook,
+        app_type: body.app_type,
+        user_object_id: body.user_object_id,
+        created_at: stamp.clone(),
+        updated_at: stamp,
+    };
+    match state.store.upsert(record).await? {
+        Upsert::Created(r) => {
+            tracing::info!(entity_id = %id, webhook = %r.webhook_url, "connection created");
+            Ok((StatusCode::CREATED, Json(view(r))))
+        }
+        Upsert::Updated(r) => {
+            tracing::info!(entity_id = %id, "connection updated");
+            Ok((StatusCode::OK, Json(view(r))))
+        }
+        Upsert::Forbidden => Err(AppError::Forbidden(format!(
+            "connection '{id}' belongs to another webhook url; it was not changed"
+        ))),
+    }
+}
+
+/// The stored record, if the request's webhook URL is the one it was stored with. An
+/// unknown id and a wrong URL answer alike, so ids cannot be probed.
+async fn authorised(state: &AppState, headers: &HeaderMap, id: &EntityId) -> Result<Record, AppError> {
+    let Some(raw) = headers.get(WEBHOOK_HEADER) else {
+        return Err(AppError::Unauthorized(format!("the '{WEBHOOK_HEADER}' header with the channel's webhook url is required")));
+    };
+    let not_found = || AppError::NotFound(format!("no connection '{id}' for this webhook url"));
+    let url = raw.to_str().ok().and_then(|s| WebhookUrl::parse(s, state.dev_port).ok()).ok_or_else(not_found)?;
+    let record = state.store.get(id).await?.ok_or_else(not_found)?;
+    if !record.webhook_hash.matches(&state.key.hash(&url)) {
+        return Err(not_found());
+    }
+    Ok(record)
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Connection>, AppError> {
+    let id = entity_id(&raw_id)?;
+    Ok(Json(view(authorised(&state, &headers, &id).await?)))
+}
+
+async fn remove(State(state): State<AppState>, Path(raw_id): Path<String>, headers: HeaderMap) -> Result<StatusCode, AppError> {
+    let id = entity_id(&raw_id)?;
+    authorised(&state, &headers, &id).await?;
+    state.store.delete(&id).await?;
+    tracing::info!(entity_id = %id, "connection deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,105 @@
+//! Builds the application: state, router, listener.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::domain::HashKey;
+use crate::emulator::{self, Inboxes};
+use crate::extract::BODY_LIMIT;
+use crate::routes::{connections, health, static_files};
+use crate::store::{SqliteStore, Store};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub key: HashKey,
+    /// In dev mode, this server's port: webhook URLs of its own emulator inbox are allowed.
+    pub dev_port: Option<u16>,
+    pub page_policy: Arc<String>,
+    pub inboxes: Inboxes,
+}
+
+/// All routes.
+pub fn router(state: AppState, config: &Config) -> Router {
+    let mut app = Router::new().merge(connections::router()).merge(health::router());
+    app = app.route("/api/{*rest}", axum::routing::any(static_files::api_not_found));
+    if config.dev {
+        app = app.merge(emulator::router(&config.emulator_dir));
+    }
+    app.merge(static_files::router(&config.dist))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), static_files::headers))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The server, bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+    host: String,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let store = SqliteStore::open(&config.db).with_context(|| format!("cannot open database {}", config.db.display()))?;
+        let key = match &config.secret_key {
+            Some(hex) => HashKey::from_hex(hex).context("CONNECTOR_SECRET_KEY")?,
+            None => HashKey::load_or_create(&config.key_path())?,
+        };
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+        let port = listener.local_addr()?.port();
+        if config.dev {
+            tracing::warn!(port, "dev mode: serving the Teams host emulator; webhook urls of its own inbox are allowed");
+        }
+        let state = AppState {
+            store: Arc::new(store),
+            key,
+            dev_port: config.dev.then_some(port),
+            page_policy: Arc::new(static_files::page_policy(&config.dist, config.dev)),
+            inboxes: Inboxes::default(),
+        };
+        let router = router(state, &config);
+        Ok(Application { listener, router, port, host: config.host })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://host:port` without a trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown()).await
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
