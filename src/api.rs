@@ -38,7 +38,10 @@ impl ApiError {
 pub async fn runtime_config() -> Result<RuntimeConfig, ApiError> {
     let resp = Request::get("config.json").send().await.map_err(network)?;
     match resp.status() {
-        200 => resp.json().await.map_err(|_| ApiError::Server { status: 200 }),
+        200 => resp
+            .json()
+            .await
+            .map_err(|_| ApiError::Server { status: 200 }),
         404 => Ok(RuntimeConfig::default()),
         status => Err(ApiError::Server { status }),
     }
@@ -52,7 +55,9 @@ pub struct Api {
 
 impl Api {
     pub fn new(config: &RuntimeConfig) -> Api {
-        Api { base: config.api_base_url.trim_end_matches('/').to_string() }
+        Api {
+            base: config.api_base_url.trim_end_matches('/').to_string(),
+        }
     }
 
     fn url(&self, entity_id: &str) -> String {
@@ -60,23 +65,35 @@ impl Api {
     }
 
     /// Creates or updates the connection `entity_id` (idempotent).
-    pub async fn save(&self, entity_id: &str, body: &SaveConnection) -> Result<Connection, ApiError> {
-        let req = Request::put(&self.url(entity_id)).json(body).map_err(|e| ApiError::Network(e.to_string()))?;
+    pub async fn save(
+        &self,
+        entity_id: &str,
+        body: &SaveConnection,
+    ) -> Result<Connection, ApiError> {
+        let req = Request::put(&self.url(entity_id))
+            .json(body)
+            .map_err(|e| ApiError::Network(e.to_string()))?;
         let resp = req.send().await.map_err(network)?;
         decode(resp).await
     }
 
     /// The stored connection, proven ours by its webhook URL.
     pub async fn load(&self, entity_id: &str, webhook_url: &str) -> Result<Connection, ApiError> {
-        let resp =
-            Request::get(&self.url(entity_id)).header(WEBHOOK_HEADER, webhook_url).send().await.map_err(network)?;
+        let resp = Request::get(&self.url(entity_id))
+            .header(WEBHOOK_HEADER, webhook_url)
+            .send()
+            .await
+            .map_err(network)?;
         decode(resp).await
     }
 
     /// Deletes the connection.
     pub async fn delete(&self, entity_id: &str, webhook_url: &str) -> Result<(), ApiError> {
-        let resp =
-            Request::delete(&self.url(entity_id)).header(WEBHOOK_HEADER, webhook_url).send().await.map_err(network)?;
+        let resp = Request::delete(&self.url(entity_id))
+            .header(WEBHOOK_HEADER, webhook_url)
+            .send()
+            .await
+            .map_err(network)?;
         if resp.ok() {
             Ok(())
         } else {
@@ -100,11 +117,14 @@ async fn decode<T: for<'de> Deserialize<'de>>(resp: Response) -> Result<T, ApiEr
 async fn failure(resp: Response) -> ApiError {
     let status = resp.status();
     if (400..500).contains(&status) {
-        let body = resp.json::<ErrorBody>().await.unwrap_or_else(|_| ErrorBody {
-            error: "http_error".into(),
-            message: format!("the server answered {status}"),
-            fields: Vec::new(),
-        });
+        let body = resp
+            .json::<ErrorBody>()
+            .await
+            .unwrap_or_else(|_| ErrorBody {
+                error: "http_error".into(),
+                message: format!("the server answered {status}"),
+                fields: Vec::new(),
+            });
         ApiError::Refused { status, body }
     } else {
         ApiError::Server { status }
@@ -116,7 +136,9 @@ async fn failure(resp: Response) -> ApiError {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

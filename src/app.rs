@@ -239,25 +239,23 @@ async fn start(page: Page, handlers: Rc<RefCell<Handlers>>, timeout_ms: u32, ass
             (FrameContext::Settings, None)
         }
     };
-    let mut h = handlers.borrow_mut();
-    if let Err(e) = h.on_theme_change(move |t| page.theme.set(t)) {
-        leptos::logging::warn!("{e}");
-    }
     // Register only what the frame context allows: in `remove`, registering a save handler
     // throws and the remove handler would never be registered.
-    if frame == FrameContext::Remove {
-        if let Err(e) = h.on_remove(move |event| spawn_local(remove(page, event))) {
-            page.phase.set(Phase::LoadFailed(e.to_string()));
-        } else {
-            page.phase.set(Phase::Remove);
+    let registered = {
+        let mut h = handlers.borrow_mut();
+        if let Err(e) = h.on_theme_change(move |t| page.theme.set(t)) {
+            leptos::logging::warn!("{e}");
         }
-        drop(h);
-    } else {
-        let registered = h.on_save(move |event| spawn_local(save(page, event)));
-        drop(h);
-        if let Err(e) = registered {
-            page.phase.set(Phase::LoadFailed(e.to_string()));
+        if frame == FrameContext::Remove {
+            h.on_remove(move |event| spawn_local(remove(page, event)))
         } else {
+            h.on_save(move |event| spawn_local(save(page, event)))
+        }
+    };
+    match registered {
+        Err(e) => page.phase.set(Phase::LoadFailed(e.to_string())),
+        Ok(()) if frame == FrameContext::Remove => page.phase.set(Phase::Remove),
+        Ok(()) => {
             if let Some(id) = query_entity_id().or(context_entity) {
                 page.entity_id.set(id);
             }
@@ -303,7 +301,10 @@ async fn load(page: Page) {
             page.notice.set(Some(Notice::Info(s.not_found.into())));
             page.phase.set(Phase::Ready);
         }
-        Err(e) => page.phase.set(Phase::LoadFailed(reason(&e, page.form.locale.get_untracked()))),
+        Err(e) => page.phase.set(Phase::LoadFailed(reason(
+            &e,
+            page.form.locale.get_untracked(),
+        ))),
     }
 }
 
@@ -343,7 +344,9 @@ async fn save(page: Page, event: SaveEvent) {
 async fn store(page: Page, settings: Settings) -> Result<(), String> {
     let locale = page.form.locale.get_untracked();
     let instance = teams::get_settings().await.map_err(|e| e.to_string())?;
-    let webhook_url = instance.webhook_url.ok_or_else(|| strings(locale).no_webhook.to_string())?;
+    let webhook_url = instance
+        .webhook_url
+        .ok_or_else(|| strings(locale).no_webhook.to_string())?;
     let entity_id = page.entity_id.get_untracked();
     let api = page.api.get_value();
     let body = SaveConnection {
@@ -352,8 +355,15 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
         app_type: instance.app_type,
         user_object_id: instance.user_object_id,
     };
-    let conn = api.save(&entity_id, &body).await.map_err(|e| reason(&e, locale))?;
-    let new = NewSettings { entity_id: entity_id.clone(), config_name: conn.config_name, content_url: content_url(&entity_id) };
+    let conn = api
+        .save(&entity_id, &body)
+        .await
+        .map_err(|e| reason(&e, locale))?;
+    let new = NewSettings {
+        entity_id: entity_id.clone(),
+        config_name: conn.config_name,
+        content_url: content_url(&entity_id),
+    };
     if let Err(e) = teams::set_settings(&new).await {
         // Teams did not take it: a connection Teams never learned of must not stay stored.
         if !page.existing.get_untracked() {
@@ -372,8 +382,13 @@ async fn remove(page: Page, event: RemoveEvent) {
     page.notice.set(Some(Notice::Info(s.removing.into())));
     let outcome = async {
         let instance = teams::get_settings().await.map_err(|e| e.to_string())?;
-        let webhook = instance.webhook_url.ok_or_else(|| s.no_webhook.to_string())?;
-        let id = instance.entity_id.or_else(query_entity_id).ok_or_else(|| s.no_webhook.to_string())?;
+        let webhook = instance
+            .webhook_url
+            .ok_or_else(|| s.no_webhook.to_string())?;
+        let id = instance
+            .entity_id
+            .or_else(query_entity_id)
+            .ok_or_else(|| s.no_webhook.to_string())?;
         match page.api.get_value().delete(&id, &webhook).await {
             // Already gone is what removing wants.
             Err(e) if !e.is_not_found() => Err(reason(&e, locale)),
@@ -411,5 +426,8 @@ fn content_url(entity_id: &str) -> String {
 }
 
 fn new_entity_id() -> String {
-    window().crypto().map(|c| c.random_uuid()).unwrap_or_else(|_| format!("{:x}", js_sys::Date::now() as u64))
+    window()
+        .crypto()
+        .map(|c| c.random_uuid())
+        .unwrap_or_else(|_| format!("{:x}", js_sys::Date::now() as u64))
 }

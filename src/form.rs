@@ -3,7 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use connector_settings::{Field, FieldError, FieldKind, Locale, Settings, Value, Values, CONNECTOR};
+use connector_settings::{
+    Field, FieldError, FieldKind, Locale, Settings, Value, Values, CONNECTOR,
+};
 use leptos::prelude::*;
 
 /// The form's state, shared through context.
@@ -84,7 +86,8 @@ impl FormState {
     }
 
     fn toggled(&self, id: &'static str) -> bool {
-        self.values.with(|v| matches!(v.get(id), Some(Value::Bool(true))))
+        self.values
+            .with(|v| matches!(v.get(id), Some(Value::Bool(true))))
     }
 }
 

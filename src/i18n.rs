@@ -90,7 +90,11 @@ pub fn reason(e: &ApiError, locale: Locale) -> String {
         ApiError::Server { status } => format!("{} (HTTP {status})", s.server_fault),
         ApiError::Refused { status: 403, .. } => s.forbidden.to_string(),
         ApiError::Refused { body, .. } if !body.fields.is_empty() => {
-            let parts: Vec<String> = body.fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+            let parts: Vec<String> = body
+                .fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect();
             parts.join("; ")
         }
         ApiError::Refused { body, .. } => body.message.clone(),

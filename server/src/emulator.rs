@@ -52,7 +52,10 @@ pub struct Inboxes(Arc<Mutex<HashMap<String, Inbox>>>);
 pub fn router(dir: &Path) -> Router<AppState> {
     Router::new()
         .route("/emulator/api/connector", get(connector))
-        .route("/emulator/webhook/{*path}", post(receive).layer(DefaultBodyLimit::max(64 * 1024)))
+        .route(
+            "/emulator/webhook/{*path}",
+            post(receive).layer(DefaultBodyLimit::max(64 * 1024)),
+        )
         .route("/emulator/api/inbox/{*path}", get(inbox))
         .route("/emulator/api/inbox-mode/{*path}", put(set_mode))
         .nest_service("/emulator", ServeDir::new(dir))
@@ -66,9 +69,20 @@ async fn connector() -> Json<Value> {
     }))
 }
 
-async fn receive(State(state): State<AppState>, UrlPath(path): UrlPath<String>, headers: HeaderMap, body: Bytes) -> Response {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let parsed = serde_json::from_slice::<Value>(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+async fn receive(
+    State(state): State<AppState>,
+    UrlPath(path): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let parsed = serde_json::from_slice::<Value>(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     let message = json!({
         "receivedAt": time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
         "headers": { "content-type": header("content-type"), "idempotency-key": header("idempotency-key") },
@@ -99,7 +113,9 @@ async fn receive(State(state): State<AppState>, UrlPath(path): UrlPath<String>, 
 
 async fn inbox(State(state): State<AppState>, UrlPath(path): UrlPath<String>) -> Json<Value> {
     let all = state.inboxes.0.lock().expect("inbox lock");
-    let (mode, messages) = all.get(&path).map_or((Mode::Ok, Vec::new()), |i| (i.mode, i.messages.clone()));
+    let (mode, messages) = all
+        .get(&path)
+        .map_or((Mode::Ok, Vec::new()), |i| (i.mode, i.messages.clone()));
     Json(json!({ "mode": mode, "messages": messages }))
 }
 
@@ -113,11 +129,23 @@ async fn set_mode(
     UrlPath(path): UrlPath<String>,
     Json(body): Json<SetMode>,
 ) -> Result<StatusCode, AppError> {
-    let mode: Mode = serde_json::from_value(Value::String(body.mode.clone())).map_err(|_| AppError::BadRequest {
-        code: "invalid_mode",
-        message: format!("mode '{}' is not one of ok, throttled, gone, error, slow", body.mode),
-        fields: vec![],
+    let mode: Mode = serde_json::from_value(Value::String(body.mode.clone())).map_err(|_| {
+        AppError::BadRequest {
+            code: "invalid_mode",
+            message: format!(
+                "mode '{}' is not one of ok, throttled, gone, error, slow",
+                body.mode
+            ),
+            fields: vec![],
+        }
     })?;
-    state.inboxes.0.lock().expect("inbox lock").entry(path).or_default().mode = mode;
+    state
+        .inboxes
+        .0
+        .lock()
+        .expect("inbox lock")
+        .entry(path)
+        .or_default()
+        .mode = mode;
     Ok(StatusCode::NO_CONTENT)
 }

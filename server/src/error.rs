@@ -9,9 +9,16 @@ use connector_settings::api::{ErrorBody, FieldProblem};
 #[derive(Debug)]
 pub enum AppError {
     /// 400 with a machine-readable code and a message for people.
-    BadRequest { code: &'static str, message: String, fields: Vec<FieldProblem> },
+    BadRequest {
+        code: &'static str,
+        message: String,
+        fields: Vec<FieldProblem>,
+    },
     /// 422: the settings or the webhook URL broke a rule.
-    Invalid { message: String, fields: Vec<FieldProblem> },
+    Invalid {
+        message: String,
+        fields: Vec<FieldProblem>,
+    },
     Unauthorized(String),
     Forbidden(String),
     NotFound(String),
@@ -30,14 +37,28 @@ impl From<crate::store::StoreError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code, message, fields) = match self {
-            AppError::BadRequest { code, message, fields } => (StatusCode::BAD_REQUEST, code, message, fields),
-            AppError::Invalid { message, fields } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message, fields),
-            AppError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "webhook_url_required", m, vec![]),
+            AppError::BadRequest {
+                code,
+                message,
+                fields,
+            } => (StatusCode::BAD_REQUEST, code, message, fields),
+            AppError::Invalid { message, fields } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+                fields,
+            ),
+            AppError::Unauthorized(m) => {
+                (StatusCode::UNAUTHORIZED, "webhook_url_required", m, vec![])
+            }
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, vec![]),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
-            AppError::PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is larger than 16 KiB".into(), vec![])
-            }
+            AppError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is larger than 16 KiB".into(),
+                vec![],
+            ),
             AppError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -46,9 +67,22 @@ impl IntoResponse for AppError {
             ),
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".into(), vec![])
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error".into(),
+                    vec![],
+                )
             }
         };
-        (status, Json(ErrorBody { error: code.into(), message, fields })).into_response()
+        (
+            status,
+            Json(ErrorBody {
+                error: code.into(),
+                message,
+                fields,
+            }),
+        )
+            .into_response()
     }
 }

@@ -28,13 +28,21 @@ pub struct AppState {
 
 /// All routes.
 pub fn router(state: AppState, config: &Config) -> Router {
-    let mut app = Router::new().merge(connections::router()).merge(health::router());
-    app = app.route("/api/{*rest}", axum::routing::any(static_files::api_not_found));
+    let mut app = Router::new()
+        .merge(connections::router())
+        .merge(health::router());
+    app = app.route(
+        "/api/{*rest}",
+        axum::routing::any(static_files::api_not_found),
+    );
     if config.dev {
         app = app.merge(emulator::router(&config.emulator_dir));
     }
     app.merge(static_files::router(&config.dist))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), static_files::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            static_files::headers,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -50,7 +58,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let store = SqliteStore::open(&config.db).with_context(|| format!("cannot open database {}", config.db.display()))?;
+        let store = SqliteStore::open(&config.db)
+            .with_context(|| format!("cannot open database {}", config.db.display()))?;
         let key = match &config.secret_key {
             Some(hex) => HashKey::from_hex(hex).context("CONNECTOR_SECRET_KEY")?,
             None => HashKey::load_or_create(&config.key_path())?,
@@ -70,7 +79,12 @@ impl Application {
             inboxes: Inboxes::default(),
         };
         let router = router(state, &config);
-        Ok(Application { listener, router, port, host: config.host })
+        Ok(Application {
+            listener,
+            router,
+            port,
+            host: config.host,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -84,7 +98,9 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown()).await
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown())
+            .await
     }
 }
 
@@ -94,7 +110,8 @@ async fn shutdown() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -34,10 +34,16 @@ pub async fn initialize(valid_message_origins: &[String]) -> Result<(), TeamsErr
     let origins = if valid_message_origins.is_empty() {
         JsValue::UNDEFINED
     } else {
-        valid_message_origins.iter().map(|o| JsValue::from_str(o)).collect::<js_sys::Array>().into()
+        valid_message_origins
+            .iter()
+            .map(|o| JsValue::from_str(o))
+            .collect::<js_sys::Array>()
+            .into()
     };
     let promise = sys::initialize(&origins).map_err(|e| err("teams sdk not available", e))?;
-    JsFuture::from(promise).await.map_err(|e| err("initialize failed", e))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| err("initialize failed", e))?;
     Ok(())
 }
 
@@ -109,9 +115,11 @@ struct RawPage {
 /// `app.getContext()`.
 pub async fn context() -> Result<Context, TeamsError> {
     let promise = sys::get_context().map_err(|e| err("getContext failed", e))?;
-    let value = JsFuture::from(promise).await.map_err(|e| err("getContext failed", e))?;
-    let raw: RawContext =
-        serde_wasm_bindgen::from_value(value).map_err(|e| TeamsError(format!("unexpected context: {e}")))?;
+    let value = JsFuture::from(promise)
+        .await
+        .map_err(|e| err("getContext failed", e))?;
+    let raw: RawContext = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| TeamsError(format!("unexpected context: {e}")))?;
     Ok(Context {
         locale: raw.app.locale,
         theme: Theme::parse(&raw.app.theme),
@@ -126,7 +134,9 @@ pub async fn context() -> Result<Context, TeamsError> {
 
 /// `app.notifySuccess()`: the page is ready; Teams hides its loading indicator.
 pub fn notify_app_loaded() -> Result<(), TeamsError> {
-    sys::notify_success().map(drop).map_err(|e| err("notifySuccess failed", e))
+    sys::notify_success()
+        .map(drop)
+        .map_err(|e| err("notifySuccess failed", e))
 }
 
 /// What `settings.getSettings` returns. Every field is optional: the v2 types omit
@@ -153,11 +163,18 @@ pub async fn get_settings() -> Result<InstanceSettings, TeamsError> {
     });
     sys::get_settings(&callback).map_err(|e| err("getSettings failed", e))?;
     // `callback` lives until the answer arrives, then is dropped with this future.
-    let value = rx.await.map_err(|_| TeamsError("getSettings was never answered".into()))?;
+    let value = rx
+        .await
+        .map_err(|_| TeamsError("getSettings was never answered".into()))?;
     drop(callback);
-    let mut settings: InstanceSettings =
-        serde_wasm_bindgen::from_value(value).map_err(|e| TeamsError(format!("unexpected settings: {e}")))?;
-    for f in [&mut settings.entity_id, &mut settings.config_name, &mut settings.content_url, &mut settings.webhook_url] {
+    let mut settings: InstanceSettings = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| TeamsError(format!("unexpected settings: {e}")))?;
+    for f in [
+        &mut settings.entity_id,
+        &mut settings.config_name,
+        &mut settings.content_url,
+        &mut settings.webhook_url,
+    ] {
         if f.as_deref() == Some("") {
             *f = None;
         }
@@ -182,18 +199,25 @@ pub async fn set_settings(settings: &NewSettings) -> Result<(), TeamsError> {
         .map_err(|e| TeamsError(e.to_string()))?;
     let (tx, rx) = oneshot::channel::<Result<(), String>>();
     let tx = RefCell::new(Some(tx));
-    let callback = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |status: JsValue, reason: JsValue| {
-        let answer = if status.as_bool() == Some(true) || status.is_null() || status.is_undefined() {
-            Ok(())
-        } else {
-            Err(reason.as_string().or_else(|| status.as_string()).unwrap_or_else(|| "the host refused the settings".into()))
-        };
-        if let Some(tx) = tx.borrow_mut().take() {
-            let _ = tx.send(answer);
-        }
-    });
+    let callback =
+        Closure::<dyn FnMut(JsValue, JsValue)>::new(move |status: JsValue, reason: JsValue| {
+            let answer =
+                if status.as_bool() == Some(true) || status.is_null() || status.is_undefined() {
+                    Ok(())
+                } else {
+                    Err(reason
+                        .as_string()
+                        .or_else(|| status.as_string())
+                        .unwrap_or_else(|| "the host refused the settings".into()))
+                };
+            if let Some(tx) = tx.borrow_mut().take() {
+                let _ = tx.send(answer);
+            }
+        });
     sys::set_settings(&value, &callback).map_err(|e| err("setSettings failed", e))?;
-    let answer = rx.await.map_err(|_| TeamsError("setSettings was never answered".into()))?;
+    let answer = rx
+        .await
+        .map_err(|_| TeamsError("setSettings was never answered".into()))?;
     drop(callback);
     answer.map_err(|reason| TeamsError(format!("teams refused the settings: {reason}")))
 }
@@ -208,10 +232,14 @@ pub struct SaveEvent(sys::SaveEvent);
 
 impl SaveEvent {
     pub fn notify_success(self) -> Result<(), TeamsError> {
-        self.0.notify_success().map_err(|e| err("save notifySuccess failed", e))
+        self.0
+            .notify_success()
+            .map_err(|e| err("save notifySuccess failed", e))
     }
     pub fn notify_failure(self, reason: &str) -> Result<(), TeamsError> {
-        self.0.notify_failure(reason).map_err(|e| err("save notifyFailure failed", e))
+        self.0
+            .notify_failure(reason)
+            .map_err(|e| err("save notifyFailure failed", e))
     }
 }
 
@@ -220,10 +248,14 @@ pub struct RemoveEvent(sys::RemoveEvent);
 
 impl RemoveEvent {
     pub fn notify_success(self) -> Result<(), TeamsError> {
-        self.0.notify_success().map_err(|e| err("remove notifySuccess failed", e))
+        self.0
+            .notify_success()
+            .map_err(|e| err("remove notifySuccess failed", e))
     }
     pub fn notify_failure(self, reason: &str) -> Result<(), TeamsError> {
-        self.0.notify_failure(reason).map_err(|e| err("remove notifyFailure failed", e))
+        self.0
+            .notify_failure(reason)
+            .map_err(|e| err("remove notifyFailure failed", e))
     }
 }
 
@@ -238,25 +270,37 @@ pub struct Handlers {
 
 impl Handlers {
     /// `settings.registerOnSaveHandler`. Only the last registered handler counts.
-    pub fn on_save(&mut self, mut handler: impl FnMut(SaveEvent) + 'static) -> Result<(), TeamsError> {
+    pub fn on_save(
+        &mut self,
+        mut handler: impl FnMut(SaveEvent) + 'static,
+    ) -> Result<(), TeamsError> {
         let closure = Closure::<dyn FnMut(sys::SaveEvent)>::new(move |e| handler(SaveEvent(e)));
-        sys::register_on_save_handler(&closure).map_err(|e| err("registerOnSaveHandler failed", e))?;
+        sys::register_on_save_handler(&closure)
+            .map_err(|e| err("registerOnSaveHandler failed", e))?;
         self.save = Some(closure);
         Ok(())
     }
 
     /// `settings.registerOnRemoveHandler`; allowed only in the `remove` frame context.
-    pub fn on_remove(&mut self, mut handler: impl FnMut(RemoveEvent) + 'static) -> Result<(), TeamsError> {
+    pub fn on_remove(
+        &mut self,
+        mut handler: impl FnMut(RemoveEvent) + 'static,
+    ) -> Result<(), TeamsError> {
         let closure = Closure::<dyn FnMut(sys::RemoveEvent)>::new(move |e| handler(RemoveEvent(e)));
-        sys::register_on_remove_handler(&closure).map_err(|e| err("registerOnRemoveHandler failed", e))?;
+        sys::register_on_remove_handler(&closure)
+            .map_err(|e| err("registerOnRemoveHandler failed", e))?;
         self.remove = Some(closure);
         Ok(())
     }
 
     /// `app.registerOnThemeChangeHandler`.
-    pub fn on_theme_change(&mut self, mut handler: impl FnMut(Theme) + 'static) -> Result<(), TeamsError> {
+    pub fn on_theme_change(
+        &mut self,
+        mut handler: impl FnMut(Theme) + 'static,
+    ) -> Result<(), TeamsError> {
         let closure = Closure::<dyn FnMut(String)>::new(move |t: String| handler(Theme::parse(&t)));
-        sys::register_on_theme_change_handler(&closure).map_err(|e| err("registerOnThemeChangeHandler failed", e))?;
+        sys::register_on_theme_change_handler(&closure)
+            .map_err(|e| err("registerOnThemeChangeHandler failed", e))?;
         self.theme = Some(closure);
         Ok(())
     }

@@ -16,22 +16,30 @@ extern "C" {
     pub fn notify_success() -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(js_namespace = ["microsoftTeams", "app"], js_name = registerOnThemeChangeHandler, catch)]
-    pub fn register_on_theme_change_handler(handler: &Closure<dyn FnMut(String)>) -> Result<(), JsValue>;
+    pub fn register_on_theme_change_handler(
+        handler: &Closure<dyn FnMut(String)>,
+    ) -> Result<(), JsValue>;
 
     #[wasm_bindgen(js_namespace = ["microsoftTeams", "settings"], js_name = getSettings, catch)]
     pub fn get_settings(callback: &Closure<dyn FnMut(JsValue)>) -> Result<(), JsValue>;
 
     #[wasm_bindgen(js_namespace = ["microsoftTeams", "settings"], js_name = setSettings, catch)]
-    pub fn set_settings(settings: &JsValue, callback: &Closure<dyn FnMut(JsValue, JsValue)>) -> Result<(), JsValue>;
+    pub fn set_settings(
+        settings: &JsValue,
+        callback: &Closure<dyn FnMut(JsValue, JsValue)>,
+    ) -> Result<(), JsValue>;
 
     #[wasm_bindgen(js_namespace = ["microsoftTeams", "settings"], js_name = setValidityState, catch)]
     pub fn set_validity_state(valid: bool) -> Result<(), JsValue>;
 
     #[wasm_bindgen(js_namespace = ["microsoftTeams", "settings"], js_name = registerOnSaveHandler, catch)]
-    pub fn register_on_save_handler(handler: &Closure<dyn FnMut(SaveEvent)>) -> Result<(), JsValue>;
+    pub fn register_on_save_handler(handler: &Closure<dyn FnMut(SaveEvent)>)
+        -> Result<(), JsValue>;
 
     #[wasm_bindgen(js_namespace = ["microsoftTeams", "settings"], js_name = registerOnRemoveHandler, catch)]
-    pub fn register_on_remove_handler(handler: &Closure<dyn FnMut(RemoveEvent)>) -> Result<(), JsValue>;
+    pub fn register_on_remove_handler(
+        handler: &Closure<dyn FnMut(RemoveEvent)>,
+    ) -> Result<(), JsValue>;
 
     pub type SaveEvent;
     #[wasm_bindgen(method, js_name = notifySuccess, catch)]
@@ -48,7 +56,9 @@ extern "C" {
 
 /// Whether the page runs inside another window's frame, as it does in Teams.
 pub fn is_framed() -> bool {
-    let Some(window) = web_sys::window() else { return false };
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
     match window.parent() {
         Ok(Some(parent)) => !JsValue::from(parent).eq(&JsValue::from(window)),
         // A cross-origin parent can make the access itself throw: still framed.
@@ -62,5 +72,7 @@ pub fn describe(err: &JsValue) -> String {
     if let Some(e) = err.dyn_ref::<js_sys::Error>() {
         return String::from(e.message());
     }
-    err.as_string().unwrap_or_else(|| format!("{err:?}"))
+    // Not `{:?}`: JsValue's Debug pulls float formatting into the wasm.
+    err.as_string()
+        .unwrap_or_else(|| "unknown error".to_string())
 }

@@ -22,7 +22,10 @@ impl HashKey {
     pub fn from_hex(hex_key: &str) -> Result<HashKey> {
         let bytes = hex::decode(hex_key.trim()).context("the secret key is not hex")?;
         let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) else {
-            bail!("the secret key must be 32 bytes (64 hex characters), not {}", bytes.len());
+            bail!(
+                "the secret key must be 32 bytes (64 hex characters), not {}",
+                bytes.len()
+            );
         };
         Ok(HashKey(key))
     }
@@ -30,14 +33,17 @@ impl HashKey {
     /// Reads the key file, or creates it with a random key (readable by the owner only).
     pub fn load_or_create(path: &Path) -> Result<HashKey> {
         if path.exists() {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?;
-            return HashKey::from_hex(&text).with_context(|| format!("key file {}", path.display()));
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read key file {}", path.display()))?;
+            return HashKey::from_hex(&text)
+                .with_context(|| format!("key file {}", path.display()));
         }
         let key: [u8; 32] = rand::random();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        std::fs::write(path, hex::encode(key)).with_context(|| format!("cannot write key file {}", path.display()))?;
+        std::fs::write(path, hex::encode(key))
+            .with_context(|| format!("cannot write key file {}", path.display()))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -54,10 +60,20 @@ impl HashKey {
     }
 }
 
+impl std::fmt::Debug for HashKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HashKey(…)")
+    }
+}
+
 impl WebhookHash {
     /// Compares in constant time, so timing tells nothing about how much matched.
     pub fn matches(&self, other: &WebhookHash) -> bool {
-        self.0.iter().zip(other.0.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
     }
 }
 
@@ -79,7 +95,10 @@ mod tests {
     #[test]
     fn bad_keys_are_refused() {
         assert!(HashKey::from_hex("zz").is_err());
-        assert!(HashKey::from_hex("abcd").unwrap_err().to_string().contains("32 bytes"));
+        assert!(HashKey::from_hex("abcd")
+            .unwrap_err()
+            .to_string()
+            .contains("32 bytes"));
     }
 
     #[test]

@@ -16,7 +16,10 @@ impl WebhookUrl {
             return Err(format!("webhook url is longer than {MAX_LEN} characters"));
         }
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("webhook url '{}' contains spaces or control characters", mask(s)));
+            return Err(format!(
+                "webhook url '{}' contains spaces or control characters",
+                mask(s)
+            ));
         }
         if let Some(port) = dev_inbox {
             for host in ["127.0.0.1", "localhost"] {
@@ -27,14 +30,24 @@ impl WebhookUrl {
             }
         }
         let Some(rest) = s.strip_prefix("https://") else {
-            return Err(format!("webhook url '{}' must start with https://", mask(s)));
+            return Err(format!(
+                "webhook url '{}' must start with https://",
+                mask(s)
+            ));
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         if authority.contains('@') {
-            return Err(format!("webhook url '{}' must not contain user info", mask(s)));
+            return Err(format!(
+                "webhook url '{}' must not contain user info",
+                mask(s)
+            ));
         }
         let host = authority.split(':').next().unwrap_or("");
-        if host.is_empty() || !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') {
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        {
             return Err(format!("webhook url '{}' has no valid host name", mask(s)));
         }
         Ok(WebhookUrl(s.to_string()))
@@ -74,7 +87,8 @@ impl std::fmt::Display for WebhookUrl {
 mod tests {
     use super::*;
 
-    const REAL: &str = "https://contoso.webhook.office.com/webhookb2/0b4f@72f9/IncomingWebhook/8c2a/e3c1";
+    const REAL: &str =
+        "https://contoso.webhook.office.com/webhookb2/0b4f@72f9/IncomingWebhook/8c2a/e3c1";
 
     #[test]
     fn accepts_a_real_connector_webhook() {
@@ -83,10 +97,20 @@ mod tests {
 
     #[test]
     fn refuses_other_shapes_naming_the_problem() {
-        assert!(WebhookUrl::parse("http://contoso.webhook.office.com/x", None).unwrap_err().contains("https://"));
-        assert!(WebhookUrl::parse("https://user:pw@evil.com/x", None).unwrap_err().contains("user info"));
-        assert!(WebhookUrl::parse("https:///x", None).unwrap_err().contains("host"));
-        assert!(WebhookUrl::parse("https://a b/x", None).unwrap_err().contains("spaces"));
+        assert!(
+            WebhookUrl::parse("http://contoso.webhook.office.com/x", None)
+                .unwrap_err()
+                .contains("https://")
+        );
+        assert!(WebhookUrl::parse("https://user:pw@evil.com/x", None)
+            .unwrap_err()
+            .contains("user info"));
+        assert!(WebhookUrl::parse("https:///x", None)
+            .unwrap_err()
+            .contains("host"));
+        assert!(WebhookUrl::parse("https://a b/x", None)
+            .unwrap_err()
+            .contains("spaces"));
         assert!(WebhookUrl::parse(&format!("https://a.com/{}", "x".repeat(3000)), None).is_err());
     }
 

@@ -20,15 +20,24 @@ use crate::store::{Record, Upsert};
 const MAX_META: usize = 100;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/connections/{entity_id}", put(save).get(read).delete(remove))
+    Router::new().route(
+        "/api/connections/{entity_id}",
+        put(save).get(read).delete(remove),
+    )
 }
 
 fn entity_id(raw: &str) -> Result<EntityId, AppError> {
-    EntityId::parse(raw).map_err(|message| AppError::BadRequest { code: "invalid_entity_id", message, fields: vec![] })
+    EntityId::parse(raw).map_err(|message| AppError::BadRequest {
+        code: "invalid_entity_id",
+        message,
+        fields: vec![],
+    })
 }
 
 fn now() -> String {
-    time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 fn view(r: Record) -> Connection {
@@ -49,9 +58,16 @@ async fn save(
     let id = entity_id(&raw_id)?;
     let mut fields = Vec::new();
     let webhook = WebhookUrl::parse(&body.webhook_url, state.dev_port).map_err(|message| {
-        fields.push(FieldProblem { field: "webhookUrl".into(), rule: "webhook_url".into(), message });
+        fields.push(FieldProblem {
+            field: "webhookUrl".into(),
+            rule: "webhook_url".into(),
+            message,
+        });
     });
-    for (name, value) in [("appType", &body.app_type), ("userObjectId", &body.user_object_id)] {
+    for (name, value) in [
+        ("appType", &body.app_type),
+        ("userObjectId", &body.user_object_id),
+    ] {
         if value.as_ref().is_some_and(|v| v.chars().count() > MAX_META) {
             fields.push(FieldProblem {
                 field: name.into(),
@@ -66,7 +82,10 @@ async fn save(
     }
     let (Ok(webhook), Ok(settings), true) = (webhook, settings, fields.is_empty()) else {
         let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
-        return Err(AppError::Invalid { message: format!("invalid: {}", names.join(", ")), fields });
+        return Err(AppError::Invalid {
+            message: format!("invalid: {}", names.join(", ")),
+            fields,
+        });
     };
     let stamp = now();
     let record = Record {
@@ -97,12 +116,22 @@ async fn save(
 
 /// The stored record, if the request's webhook URL is the one it was stored with. An
 /// unknown id and a wrong URL answer alike, so ids cannot be probed.
-async fn authorised(state: &AppState, headers: &HeaderMap, id: &EntityId) -> Result<Record, AppError> {
+async fn authorised(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &EntityId,
+) -> Result<Record, AppError> {
     let Some(raw) = headers.get(WEBHOOK_HEADER) else {
-        return Err(AppError::Unauthorized(format!("the '{WEBHOOK_HEADER}' header with the channel's webhook url is required")));
+        return Err(AppError::Unauthorized(format!(
+            "the '{WEBHOOK_HEADER}' header with the channel's webhook url is required"
+        )));
     };
     let not_found = || AppError::NotFound(format!("no connection '{id}' for this webhook url"));
-    let url = raw.to_str().ok().and_then(|s| WebhookUrl::parse(s, state.dev_port).ok()).ok_or_else(not_found)?;
+    let url = raw
+        .to_str()
+        .ok()
+        .and_then(|s| WebhookUrl::parse(s, state.dev_port).ok())
+        .ok_or_else(not_found)?;
     let record = state.store.get(id).await?.ok_or_else(not_found)?;
     if !record.webhook_hash.matches(&state.key.hash(&url)) {
         return Err(not_found());
@@ -119,7 +148,11 @@ async fn read(
     Ok(Json(view(authorised(&state, &headers, &id).await?)))
 }
 
-async fn remove(State(state): State<AppState>, Path(raw_id): Path<String>, headers: HeaderMap) -> Result<StatusCode, AppError> {
+async fn remove(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
     let id = entity_id(&raw_id)?;
     authorised(&state, &headers, &id).await?;
     state.store.delete(&id).await?;

@@ -12,7 +12,9 @@ use crate::startup::AppState;
 const OPENAPI: &str = include_str!("../../openapi.json");
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/health", get(health)).route("/api/openapi.json", get(openapi))
+    Router::new()
+        .route("/api/health", get(health))
+        .route("/api/openapi.json", get(openapi))
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
@@ -21,5 +23,9 @@ async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>
 }
 
 async fn openapi() -> impl IntoResponse {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], OPENAPI)
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
 }

@@ -22,7 +22,10 @@ pub fn router(dist: &Path) -> Router<AppState> {
     } else {
         let shown = dist.display().to_string();
         Router::new().fallback(move || async move {
-            (StatusCode::SERVICE_UNAVAILABLE, format!("the page is not built: no {shown}/index.html; run `cargo xtask run`"))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the page is not built: no {shown}/index.html; run `cargo xtask run`"),
+            )
         })
     }
 }
@@ -31,19 +34,21 @@ pub fn router(dist: &Path) -> Router<AppState> {
 /// build time with the hashes of the page's inline loader), else `frame-ancestors` alone.
 /// In dev mode the server's own origin may frame the page too (the emulator).
 pub fn page_policy(dist: &Path, dev: bool) -> String {
-    let from_file = std::fs::read_to_string(dist.join("_headers")).ok().and_then(|text| {
-        let mut in_all = false;
-        for line in text.lines() {
-            if !line.starts_with(' ') {
-                in_all = line.trim() == "/*";
-            } else if in_all {
-                if let Some(v) = line.trim().strip_prefix("Content-Security-Policy:") {
-                    return Some(v.trim().to_string());
+    let from_file = std::fs::read_to_string(dist.join("_headers"))
+        .ok()
+        .and_then(|text| {
+            let mut in_all = false;
+            for line in text.lines() {
+                if !line.starts_with(' ') {
+                    in_all = line.trim() == "/*";
+                } else if in_all {
+                    if let Some(v) = line.trim().strip_prefix("Content-Security-Policy:") {
+                        return Some(v.trim().to_string());
+                    }
                 }
             }
-        }
-        None
-    });
+            None
+        });
     let policy = from_file.unwrap_or_else(|| format!("frame-ancestors {FRAME_ANCESTORS}"));
     if dev {
         policy.replacen("frame-ancestors ", "frame-ancestors 'self' ", 1)
@@ -60,16 +65,29 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     let path = req.uri().path().to_string();
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    let csp = if path.starts_with("/emulator") { EMULATOR_POLICY } else { state.page_policy.as_str() };
+    let csp = if path.starts_with("/emulator") {
+        EMULATOR_POLICY
+    } else {
+        state.page_policy.as_str()
+    };
     if let Ok(v) = HeaderValue::from_str(csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
     if path.starts_with("/api/") {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     } else if is_hashed(&path) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
     } else if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
@@ -79,8 +97,12 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
 /// Trunk names assets `name-<16 hex>.ext` (and `name-<hash>_bg.wasm`).
 fn is_hashed(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or("");
-    let stem = file.split('.').next().unwrap_or("").trim_end_matches("_bg");
-    stem.rsplit_once('-').is_some_and(|(_, h)| h.len() >= 12 && h.chars().all(|c| c.is_ascii_hexdigit()))
+    let stem = file
+        .rsplit_once('.')
+        .map_or(file, |(stem, _)| stem)
+        .trim_end_matches("_bg");
+    stem.rsplit_once('-')
+        .is_some_and(|(_, h)| h.len() >= 12 && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// A plain-text 404 for unknown `/api` paths, in the API's JSON shape.
@@ -92,7 +114,9 @@ pub async fn api_not_found() -> impl IntoResponse {
 mod tests {
     #[test]
     fn hashed_asset_names_are_recognised() {
-        assert!(super::is_hashed("/teams-connector-2fcbe94a16a2bb27_bg.wasm"));
+        assert!(super::is_hashed(
+            "/teams-connector-2fcbe94a16a2bb27_bg.wasm"
+        ));
         assert!(super::is_hashed("/main-cdc294d455620e5d.css"));
         assert!(super::is_hashed("/MicrosoftTeams.min-31742d6426004e4.js"));
         assert!(!super::is_hashed("/index.html"));

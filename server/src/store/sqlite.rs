@@ -50,7 +50,9 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", i + 1)?;
             tx.commit()?;
         }
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)) })
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     async fn with<T: Send + 'static>(
@@ -59,7 +61,9 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Database("connection lock poisoned".into()))?;
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Database("connection lock poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -67,17 +71,40 @@ impl SqliteStore {
     }
 }
 
-fn read(row: &rusqlite::Row) -> rusqlite::Result<(String, Vec<u8>, String, String, String, Option<String>, Option<String>, String, String)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?, row.get(8)?))
+fn read(row: &rusqlite::Row) -> rusqlite::Result<Row> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
 }
 
-type Row = (String, Vec<u8>, String, String, String, Option<String>, Option<String>, String, String);
+type Row = (
+    String,
+    Vec<u8>,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
 
 fn record(r: Row) -> Result<Record, StoreError> {
     let (id, hash, url, name, settings, app_type, user, created, updated) = r;
     Ok(Record {
         entity_id: EntityId::parse(&id).map_err(db)?,
-        webhook_hash: WebhookHash(hash.try_into().map_err(|_| db("stored webhook hash is not 32 bytes"))?),
+        webhook_hash: WebhookHash(
+            hash.try_into()
+                .map_err(|_| db("stored webhook hash is not 32 bytes"))?,
+        ),
         // Stored values were checked when stored; re-parse without the dev allowance would
         // refuse emulator inboxes, so any stored value is taken as it is.
         webhook_url: WebhookUrl::parse(&url, url_port(&url)).map_err(db)?,
@@ -139,7 +166,11 @@ impl Store for SqliteStore {
     async fn get(&self, id: &EntityId) -> Result<Option<Record>, StoreError> {
         let id = id.clone();
         self.with(move |conn| {
-            conn.query_row(SELECT, [id.as_str()], read).optional().map_err(db)?.map(record).transpose()
+            conn.query_row(SELECT, [id.as_str()], read)
+                .optional()
+                .map_err(db)?
+                .map(record)
+                .transpose()
         })
         .await
     }
@@ -147,12 +178,19 @@ impl Store for SqliteStore {
     async fn delete(&self, id: &EntityId) -> Result<bool, StoreError> {
         let id = id.clone();
         self.with(move |conn| {
-            Ok(conn.execute("DELETE FROM connections WHERE entity_id = ?1", [id.as_str()]).map_err(db)? > 0)
+            Ok(conn
+                .execute(
+                    "DELETE FROM connections WHERE entity_id = ?1",
+                    [id.as_str()],
+                )
+                .map_err(db)?
+                > 0)
         })
         .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.with(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db)).await
+        self.with(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
+            .await
     }
 }
