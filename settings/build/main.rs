@@ -10,9 +10,11 @@ mod spec;
 use std::path::PathBuf;
 
 fn main() {
-    let path = std::env::var_os("CONNECTOR_TOML").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../connector.toml")
-    });
+    let path = std::env::var_os("CONNECTOR_TOML")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../connector.toml")
+        });
     println!("cargo:rerun-if-changed={}", path.display());
     println!("cargo:rerun-if-env-changed=CONNECTOR_TOML");
     let src = match std::fs::read_to_string(&path) {

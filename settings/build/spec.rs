@@ -136,7 +136,10 @@ impl Lines<'_> {
         self.0[..offset.min(self.0.len())].matches('\n').count() + 1
     }
     fn err<T>(&self, offset: usize, message: impl Into<String>) -> Result<T, SpecError> {
-        Err(SpecError { line: self.at(offset), message: message.into() })
+        Err(SpecError {
+            line: self.at(offset),
+            message: message.into(),
+        })
     }
 }
 
@@ -150,31 +153,59 @@ pub fn parse(src: &str) -> Result<Spec, SpecError> {
     let c = raw.connector.get_ref();
     let nonempty = |s: &Spanned<String>, what: &str| -> Result<String, SpecError> {
         if s.get_ref().trim().is_empty() {
-            lines.err(s.span().start, format!("connector {what} must not be empty"))
+            lines.err(
+                s.span().start,
+                format!("connector {what} must not be empty"),
+            )
         } else {
             Ok(s.get_ref().clone())
         }
     };
     let id = nonempty(&c.id, "id")?;
-    if !id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-') {
-        return lines.err(c.id.span().start, format!("connector id '{id}' may hold only a-z, 0-9 and '-'"));
+    if !id
+        .chars()
+        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+    {
+        return lines.err(
+            c.id.span().start,
+            format!("connector id '{id}' may hold only a-z, 0-9 and '-'"),
+        );
     }
     let name = nonempty(&c.name, "name")?;
     if name.chars().count() > 30 {
-        return lines.err(c.name.span().start, format!("connector name '{name}' is longer than Teams' 30 characters"));
+        return lines.err(
+            c.name.span().start,
+            format!("connector name '{name}' is longer than Teams' 30 characters"),
+        );
     }
     let short_description = nonempty(&c.short_description, "short_description")?;
     if short_description.chars().count() > 80 {
-        return lines.err(c.short_description.span().start, "short_description is longer than Teams' 80 characters");
+        return lines.err(
+            c.short_description.span().start,
+            "short_description is longer than Teams' 80 characters",
+        );
     }
     let full_description = nonempty(&c.full_description, "full_description")?;
     let accent = c.accent_color.get_ref();
-    if !(accent.len() == 7 && accent.starts_with('#') && accent[1..].chars().all(|ch| ch.is_ascii_hexdigit())) {
-        return lines.err(c.accent_color.span().start, format!("accent_color '{accent}' is not a colour like #5B5FC7"));
+    if !(accent.len() == 7
+        && accent.starts_with('#')
+        && accent[1..].chars().all(|ch| ch.is_ascii_hexdigit()))
+    {
+        return lines.err(
+            c.accent_color.span().start,
+            format!("accent_color '{accent}' is not a colour like #5B5FC7"),
+        );
     }
-    for (url, what) in [(&c.website_url, "website_url"), (&c.privacy_url, "privacy_url"), (&c.terms_url, "terms_url")] {
+    for (url, what) in [
+        (&c.website_url, "website_url"),
+        (&c.privacy_url, "privacy_url"),
+        (&c.terms_url, "terms_url"),
+    ] {
         if !url.get_ref().starts_with("https://") {
-            return lines.err(url.span().start, format!("{what} '{}' must start with https://", url.get_ref()));
+            return lines.err(
+                url.span().start,
+                format!("{what} '{}' must start with https://", url.get_ref()),
+            );
         }
     }
     if raw.field.is_empty() {
@@ -185,11 +216,25 @@ pub fn parse(src: &str) -> Result<Spec, SpecError> {
     for f in &raw.field {
         let field = parse_field(f, &lines)?;
         if !ids.insert(field.id.clone()) {
-            return lines.err(f.get_ref().id.span().start, format!("field id '{}' is used twice", field.id));
+            return lines.err(
+                f.get_ref().id.span().start,
+                format!("field id '{}' is used twice", field.id),
+            );
         }
         fields.push(field);
     }
-    let names = fields.iter().filter(|f| matches!(f.kind, Kind::Text { config_name: true, .. })).count();
+    let names = fields
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                Kind::Text {
+                    config_name: true,
+                    ..
+                }
+            )
+        })
+        .count();
     if names != 1 {
         return lines.err(
             raw.connector.span().start,
@@ -215,12 +260,18 @@ fn text(t: &Spanned<RawText>, what: &str, lines: &Lines) -> Result<Text, SpecErr
         RawText::Plain(s) => vec![("en".into(), s.clone())],
         RawText::Localized(map) => {
             let Some(en) = map.get("en") else {
-                return lines.err(t.span().start, format!("{what} has no English text (key 'en')"));
+                return lines.err(
+                    t.span().start,
+                    format!("{what} has no English text (key 'en')"),
+                );
             };
             let mut v = vec![("en".to_string(), en.clone())];
             for (k, s) in map {
                 if !(k.len() == 2 && k.chars().all(|c| c.is_ascii_lowercase())) {
-                    return lines.err(t.span().start, format!("{what} has locale '{k}'; use a two-letter language like 'de'"));
+                    return lines.err(
+                        t.span().start,
+                        format!("{what} has locale '{k}'; use a two-letter language like 'de'"),
+                    );
                 }
                 if k != "en" {
                     v.push((k.clone(), s.clone()));
@@ -239,9 +290,14 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
     let f = sf.get_ref();
     let id = f.id.get_ref().clone();
     let ok_id = id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !ok_id {
-        return lines.err(f.id.span().start, format!("field id '{id}' must be snake_case (a-z, 0-9, _; starting with a letter)"));
+        return lines.err(
+            f.id.span().start,
+            format!("field id '{id}' must be snake_case (a-z, 0-9, _; starting with a letter)"),
+        );
     }
     let kind_name = f.kind.get_ref().as_str();
     // Keys that only make sense for some kinds: naming a key the kind ignores is a mistake.
@@ -262,32 +318,59 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
         ("min_length", f.min_length.as_ref().map(|s| s.span().start)),
         ("max_length", f.max_length.as_ref().map(|s| s.span().start)),
         ("pattern", f.pattern.as_ref().map(|s| s.span().start)),
-        ("pattern_help", f.pattern_help.as_ref().map(|s| s.span().start)),
-        ("config_name", f.config_name.as_ref().map(|s| s.span().start)),
-        ("min_selected", f.min_selected.as_ref().map(|s| s.span().start)),
+        (
+            "pattern_help",
+            f.pattern_help.as_ref().map(|s| s.span().start),
+        ),
+        (
+            "config_name",
+            f.config_name.as_ref().map(|s| s.span().start),
+        ),
+        (
+            "min_selected",
+            f.min_selected.as_ref().map(|s| s.span().start),
+        ),
         ("options", f.options.as_ref().map(|s| s.span().start)),
     ];
     for (key, at) in present {
         if let Some(at) = at {
             if !allowed.contains(&key) {
-                return lines.err(at, format!("'{key}' does not apply to field '{id}' of kind {kind_name}"));
+                return lines.err(
+                    at,
+                    format!("'{key}' does not apply to field '{id}' of kind {kind_name}"),
+                );
             }
         }
     }
     let label = text(&f.label, &format!("label of field '{id}'"), lines)?;
     let help = text(&f.help, &format!("help of field '{id}'"), lines)?;
-    let default_at = f.default.as_ref().map_or(sf.span().start, |d| d.span().start);
+    let default_at = f
+        .default
+        .as_ref()
+        .map_or(sf.span().start, |d| d.span().start);
     let kind = match kind_name {
         "text" => {
             let required = f.required.as_ref().is_some_and(|r| *r.get_ref());
-            let min_length = f.min_length.as_ref().map_or(u32::from(required), |m| *m.get_ref());
+            let min_length = f
+                .min_length
+                .as_ref()
+                .map_or(u32::from(required), |m| *m.get_ref());
             let max_length = f.max_length.as_ref().map_or(200, |m| *m.get_ref());
             if max_length == 0 || max_length > MAX_TEXT {
-                let at = f.max_length.as_ref().map_or(sf.span().start, |m| m.span().start);
-                return lines.err(at, format!("max_length of field '{id}' must be between 1 and {MAX_TEXT}"));
+                let at = f
+                    .max_length
+                    .as_ref()
+                    .map_or(sf.span().start, |m| m.span().start);
+                return lines.err(
+                    at,
+                    format!("max_length of field '{id}' must be between 1 and {MAX_TEXT}"),
+                );
             }
             if min_length > max_length {
-                let at = f.min_length.as_ref().map_or(sf.span().start, |m| m.span().start);
+                let at = f
+                    .min_length
+                    .as_ref()
+                    .map_or(sf.span().start, |m| m.span().start);
                 return lines.err(at, format!("min_length {min_length} of field '{id}' is more than its max_length {max_length}"));
             }
             let pattern = match &f.pattern {
@@ -306,35 +389,73 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
             };
             let config_name = f.config_name.as_ref().is_some_and(|c| *c.get_ref());
             if config_name && !required {
-                let at = f.config_name.as_ref().map_or(sf.span().start, |c| c.span().start);
-                return lines.err(at, format!("field '{id}' is the config_name, so it must be required = true"));
+                let at = f
+                    .config_name
+                    .as_ref()
+                    .map_or(sf.span().start, |c| c.span().start);
+                return lines.err(
+                    at,
+                    format!("field '{id}' is the config_name, so it must be required = true"),
+                );
             }
             if f.default.is_some() {
-                return lines.err(default_at, format!("'default' does not apply to field '{id}' of kind text"));
+                return lines.err(
+                    default_at,
+                    format!("'default' does not apply to field '{id}' of kind text"),
+                );
             }
-            Kind::Text { required, min_length, max_length, pattern, pattern_help, config_name }
+            Kind::Text {
+                required,
+                min_length,
+                max_length,
+                pattern,
+                pattern_help,
+                config_name,
+            }
         }
         "single_choice" | "multi_choice" => {
             let Some(opts) = &f.options else {
-                return lines.err(sf.span().start, format!("field '{id}' of kind {kind_name} needs options"));
+                return lines.err(
+                    sf.span().start,
+                    format!("field '{id}' of kind {kind_name} needs options"),
+                );
             };
             if opts.get_ref().len() < 2 {
-                return lines.err(opts.span().start, format!("field '{id}' needs at least two options"));
+                return lines.err(
+                    opts.span().start,
+                    format!("field '{id}' needs at least two options"),
+                );
             }
             let mut options = Vec::new();
             let mut seen = BTreeSet::new();
             for o in opts.get_ref() {
                 if o.value.trim().is_empty() || !seen.insert(o.value.clone()) {
-                    return lines.err(opts.span().start, format!("option value '{}' of field '{id}' is empty or used twice", o.value));
+                    return lines.err(
+                        opts.span().start,
+                        format!(
+                            "option value '{}' of field '{id}' is empty or used twice",
+                            o.value
+                        ),
+                    );
                 }
                 let label = match &o.label {
                     RawText::Plain(s) => vec![("en".to_string(), s.clone())],
                     RawText::Localized(m) => {
                         let Some(en) = m.get("en") else {
-                            return lines.err(opts.span().start, format!("option '{}' of field '{id}' has no English label", o.value));
+                            return lines.err(
+                                opts.span().start,
+                                format!(
+                                    "option '{}' of field '{id}' has no English label",
+                                    o.value
+                                ),
+                            );
                         };
                         let mut v = vec![("en".to_string(), en.clone())];
-                        v.extend(m.iter().filter(|(k, _)| *k != "en").map(|(k, s)| (k.clone(), s.clone())));
+                        v.extend(
+                            m.iter()
+                                .filter(|(k, _)| *k != "en")
+                                .map(|(k, s)| (k.clone(), s.clone())),
+                        );
                         v
                     }
                 };
@@ -346,14 +467,22 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
                     None => None,
                     Some(toml::Value::String(s)) if is_option(s) => Some(s.clone()),
                     Some(other) => {
-                        return lines.err(default_at, format!("default {other} of field '{id}' is not one of its option values"))
+                        return lines.err(
+                            default_at,
+                            format!(
+                                "default {other} of field '{id}' is not one of its option values"
+                            ),
+                        )
                     }
                 };
                 Kind::SingleChoice { options, default }
             } else {
                 let min_selected = f.min_selected.as_ref().map_or(0, |m| *m.get_ref());
                 if min_selected as usize > options.len() {
-                    let at = f.min_selected.as_ref().map_or(sf.span().start, |m| m.span().start);
+                    let at = f
+                        .min_selected
+                        .as_ref()
+                        .map_or(sf.span().start, |m| m.span().start);
                     return lines.err(at, format!("min_selected {min_selected} of field '{id}' is more than its {} options", options.len()));
                 }
                 let default = match f.default.as_ref().map(|d| d.get_ref()) {
@@ -370,21 +499,42 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
                         }
                         out
                     }
-                    Some(other) => return lines.err(default_at, format!("default of field '{id}' must be a list of option values, not {other}")),
+                    Some(other) => {
+                        return lines.err(
+                            default_at,
+                            format!(
+                            "default of field '{id}' must be a list of option values, not {other}"
+                        ),
+                        )
+                    }
                 };
-                Kind::MultiChoice { options, min_selected, default }
+                Kind::MultiChoice {
+                    options,
+                    min_selected,
+                    default,
+                }
             }
         }
         _ => {
             let default = match f.default.as_ref().map(|d| d.get_ref()) {
                 None => false,
                 Some(toml::Value::Boolean(b)) => *b,
-                Some(other) => return lines.err(default_at, format!("default of toggle '{id}' must be true or false, not {other}")),
+                Some(other) => {
+                    return lines.err(
+                        default_at,
+                        format!("default of toggle '{id}' must be true or false, not {other}"),
+                    )
+                }
             };
             Kind::Toggle { default }
         }
     };
-    Ok(Field { id, label, help, kind })
+    Ok(Field {
+        id,
+        label,
+        help,
+        kind,
+    })
 }
 
 /// The spec as Rust source for the statics in `connector_settings::CONNECTOR`.
@@ -394,7 +544,10 @@ pub fn to_rust(spec: &Spec) -> String {
         format!("Text(&[{}])", pairs.join(", "))
     }
     fn options(o: &[(String, Text)]) -> String {
-        let items: Vec<String> = o.iter().map(|(v, l)| format!("Choice {{ value: {v:?}, label: {} }}", text(l))).collect();
+        let items: Vec<String> = o
+            .iter()
+            .map(|(v, l)| format!("Choice {{ value: {v:?}, label: {} }}", text(l)))
+            .collect();
         format!("&[{}]", items.join(", "))
     }
     let mut out = String::from("Connector {\n");

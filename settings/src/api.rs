@@ -58,6 +58,10 @@ pub struct FieldProblem {
 
 impl From<&FieldError> for FieldProblem {
     fn from(e: &FieldError) -> Self {
-        FieldProblem { field: e.field.clone(), rule: e.rule.code().to_string(), message: e.message(Locale::En) }
+        FieldProblem {
+            field: e.field.clone(),
+            rule: e.rule.code().to_string(),
+            message: e.message(Locale::En),
+        }
     }
 }

@@ -18,7 +18,11 @@ pub struct Text(pub &'static [(&'static str, &'static str)]);
 impl Text {
     /// The text for `locale`, falling back to English.
     pub fn get(&self, locale: Locale) -> &'static str {
-        self.0.iter().find(|(l, _)| *l == locale.code()).unwrap_or(&self.0[0]).1
+        self.0
+            .iter()
+            .find(|(l, _)| *l == locale.code())
+            .unwrap_or(&self.0[0])
+            .1
     }
 }
 
@@ -67,9 +71,18 @@ pub enum FieldKind {
         /// This field's value becomes Teams' `configName`.
         config_name: bool,
     },
-    SingleChoice { options: &'static [Choice], default: Option<&'static str> },
-    MultiChoice { options: &'static [Choice], min_selected: u32, default: &'static [&'static str] },
-    Toggle { default: bool },
+    SingleChoice {
+        options: &'static [Choice],
+        default: Option<&'static str>,
+    },
+    MultiChoice {
+        options: &'static [Choice],
+        min_selected: u32,
+        default: &'static [&'static str],
+    },
+    Toggle {
+        default: bool,
+    },
 }
 
 /// The connector declared in `connector.toml`.
@@ -137,7 +150,9 @@ impl Field {
             FieldKind::SingleChoice { default, options } => {
                 Value::Text(default.unwrap_or(options[0].value).to_string())
             }
-            FieldKind::MultiChoice { default, .. } => Value::List(default.iter().map(|s| s.to_string()).collect()),
+            FieldKind::MultiChoice { default, .. } => {
+                Value::List(default.iter().map(|s| s.to_string()).collect())
+            }
             FieldKind::Toggle { default } => Value::Bool(*default),
         }
     }
@@ -152,10 +167,23 @@ impl Field {
                     Ok(())
                 }
             }
-            (FieldKind::Text { required, min_length, max_length, pattern, .. }, Some(Value::Text(s))) => {
+            (
+                FieldKind::Text {
+                    required,
+                    min_length,
+                    max_length,
+                    pattern,
+                    ..
+                },
+                Some(Value::Text(s)),
+            ) => {
                 let len = s.trim().chars().count() as u32;
                 if len == 0 {
-                    return if *required { Err(Rule::Required) } else { Ok(()) };
+                    return if *required {
+                        Err(Rule::Required)
+                    } else {
+                        Ok(())
+                    };
                 }
                 if len < *min_length {
                     return Err(Rule::MinLength(*min_length));
@@ -189,8 +217,18 @@ impl Field {
                     Ok(())
                 }
             }
-            (FieldKind::MultiChoice { options, min_selected, .. }, Some(Value::List(items))) => {
-                if let Some(bad) = items.iter().find(|s| !options.iter().any(|o| o.value == s.as_str())) {
+            (
+                FieldKind::MultiChoice {
+                    options,
+                    min_selected,
+                    ..
+                },
+                Some(Value::List(items)),
+            ) => {
+                if let Some(bad) = items
+                    .iter()
+                    .find(|s| !options.iter().any(|o| o.value == s.as_str()))
+                {
                     return Err(Rule::NotAnOption(bad.clone()));
                 }
                 let mut distinct: Vec<&String> = items.iter().collect();
@@ -202,7 +240,9 @@ impl Field {
                     Ok(())
                 }
             }
-            (FieldKind::MultiChoice { .. }, Some(_)) => Err(Rule::WrongType("a list of option values")),
+            (FieldKind::MultiChoice { .. }, Some(_)) => {
+                Err(Rule::WrongType("a list of option values"))
+            }
             (FieldKind::Toggle { .. }, None | Some(Value::Bool(_))) => Ok(()),
             (FieldKind::Toggle { .. }, Some(_)) => Err(Rule::WrongType("true or false")),
         }
@@ -221,13 +261,19 @@ impl Settings {
         let mut errors: Vec<FieldError> = values
             .keys()
             .filter(|k| Field::by_id(k).is_none())
-            .map(|k| FieldError { field: k.clone(), rule: Rule::UnknownField })
+            .map(|k| FieldError {
+                field: k.clone(),
+                rule: Rule::UnknownField,
+            })
             .collect();
         let mut out = Values::new();
         for field in CONNECTOR.fields {
             let value = values.get(field.id);
             if let Err(rule) = field.check(value) {
-                errors.push(FieldError { field: field.id.to_string(), rule });
+                errors.push(FieldError {
+                    field: field.id.to_string(),
+                    rule,
+                });
                 continue;
             }
             let normal = match (value, &field.kind) {
@@ -236,7 +282,11 @@ impl Settings {
                 (None, FieldKind::Toggle { .. }) => Value::Bool(false),
                 (Some(Value::Text(s)), FieldKind::Text { .. }) => Value::Text(s.trim().to_string()),
                 (Some(Value::List(items)), FieldKind::MultiChoice { options, .. }) => Value::List(
-                    options.iter().filter(|o| items.iter().any(|i| i == o.value)).map(|o| o.value.to_string()).collect(),
+                    options
+                        .iter()
+                        .filter(|o| items.iter().any(|i| i == o.value))
+                        .map(|o| o.value.to_string())
+                        .collect(),
                 ),
                 (Some(v), _) => v.clone(),
                 (None, _) => unreachable!("a missing single choice fails its check"),
@@ -266,7 +316,15 @@ impl Settings {
 
 /// The `config_name` field's value in `values`, if it is a text.
 pub fn config_name(values: &Values) -> Option<&str> {
-    let field = CONNECTOR.fields.iter().find(|f| matches!(f.kind, FieldKind::Text { config_name: true, .. }))?;
+    let field = CONNECTOR.fields.iter().find(|f| {
+        matches!(
+            f.kind,
+            FieldKind::Text {
+                config_name: true,
+                ..
+            }
+        )
+    })?;
     match values.get(field.id) {
         Some(Value::Text(s)) => Some(s.trim()),
         _ => None,
@@ -275,7 +333,11 @@ pub fn config_name(values: &Values) -> Option<&str> {
 
 /// The values a new connection's form starts with.
 pub fn default_values() -> Values {
-    CONNECTOR.fields.iter().map(|f| (f.id.to_string(), f.default_value())).collect()
+    CONNECTOR
+        .fields
+        .iter()
+        .map(|f| (f.id.to_string(), f.default_value()))
+        .collect()
 }
 
 /// A connection's id: Teams' `entityId`. Kept to URL-safe characters because it travels in
@@ -289,10 +351,20 @@ impl EntityId {
 
     pub fn parse(s: &str) -> Result<EntityId, String> {
         if s.is_empty() || s.len() > Self::MAX_LEN {
-            return Err(format!("entity id '{}' must be 1 to {} characters", truncate(s), Self::MAX_LEN));
+            return Err(format!(
+                "entity id '{}' must be 1 to {} characters",
+                truncate(s),
+                Self::MAX_LEN
+            ));
         }
-        if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')) {
-            return Err(format!("entity id '{}' may hold only letters, digits and - _ . ~", truncate(s)));
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
+        {
+            return Err(format!(
+                "entity id '{}' may hold only letters, digits and - _ . ~",
+                truncate(s)
+            ));
         }
         Ok(EntityId(s.to_string()))
     }

@@ -13,7 +13,11 @@ pub enum Locale {
 impl Locale {
     /// The best locale for a BCP 47 tag such as Teams' `de-DE`: the language, else English.
     pub fn from_tag(tag: &str) -> Locale {
-        let lang = tag.split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+        let lang = tag
+            .split(['-', '_'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         match lang.as_str() {
             "de" => Locale::De,
             _ => Locale::En,
@@ -41,7 +45,10 @@ impl FieldError {
             Rule::MaxLength(n) if de => format!("Höchstens {n} Zeichen."),
             Rule::MaxLength(n) => format!("Use at most {n} characters."),
             Rule::Pattern => match field.map(|f| &f.kind) {
-                Some(FieldKind::Text { pattern_help: Some(help), .. }) => help.get(locale).to_string(),
+                Some(FieldKind::Text {
+                    pattern_help: Some(help),
+                    ..
+                }) => help.get(locale).to_string(),
                 _ if de => "Enthält nicht erlaubte Zeichen.".into(),
                 _ => "Contains characters that are not allowed.".into(),
             },

@@ -21,7 +21,10 @@ struct Item {
 enum Atom {
     Any,
     Char(char),
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 impl Atom {
@@ -59,9 +62,13 @@ impl Pattern {
                     atom
                 }
                 c @ ('(' | ')' | '|') => {
-                    return Err(format!("'{c}' is not supported: a simple pattern has no groups or alternatives"))
+                    return Err(format!(
+                        "'{c}' is not supported: a simple pattern has no groups or alternatives"
+                    ))
                 }
-                c @ ('*' | '+' | '?' | '{') => return Err(format!("'{c}' at position {} has nothing to repeat", i + 1)),
+                c @ ('*' | '+' | '?' | '{') => {
+                    return Err(format!("'{c}' at position {} has nothing to repeat", i + 1))
+                }
                 '^' | '$' if i == 0 || i == chars.len() - 1 => {
                     // Anchors are implied; accept them where a regex user would write them.
                     i += 1;
@@ -161,9 +168,9 @@ fn parse_quantifier(chars: &[char], i: usize) -> Result<(usize, usize, usize), S
                 + i;
             let body: String = chars[i + 1..close].iter().collect();
             let number = |s: &str| {
-                s.trim()
-                    .parse::<usize>()
-                    .map_err(|_| format!("'{{{body}}}' is not a repetition like {{2}}, {{2,}} or {{2,5}}"))
+                s.trim().parse::<usize>().map_err(|_| {
+                    format!("'{{{body}}}' is not a repetition like {{2}}, {{2,}} or {{2,5}}")
+                })
             };
             let (min, max) = match body.split_once(',') {
                 None => {
@@ -174,7 +181,9 @@ fn parse_quantifier(chars: &[char], i: usize) -> Result<(usize, usize, usize), S
                 Some((lo, hi)) => (number(lo)?, number(hi)?),
             };
             if max < min {
-                return Err(format!("'{{{body}}}' repeats at most fewer times than at least"));
+                return Err(format!(
+                    "'{{{body}}}' repeats at most fewer times than at least"
+                ));
             }
             Ok((min, max, close + 1))
         }
@@ -216,7 +225,9 @@ mod tests {
     #[test]
     fn malformed_patterns_say_what_is_wrong() {
         assert!(Pattern::parse("[a-z").unwrap_err().contains("never closed"));
-        assert!(Pattern::parse("+a").unwrap_err().contains("nothing to repeat"));
+        assert!(Pattern::parse("+a")
+            .unwrap_err()
+            .contains("nothing to repeat"));
         assert!(Pattern::parse("(a|b)").unwrap_err().contains("no groups"));
         assert!(Pattern::parse("[z-a]").unwrap_err().contains("backwards"));
         assert!(Pattern::parse("a{x}").unwrap_err().contains("repetition"));

@@ -14,7 +14,11 @@ fn valid() -> Values {
     v
 }
 fn rules(values: Values) -> Vec<(String, Rule)> {
-    Settings::parse(values).unwrap_err().into_iter().map(|e| (e.field, e.rule)).collect()
+    Settings::parse(values)
+        .unwrap_err()
+        .into_iter()
+        .map(|e| (e.field, e.rule))
+        .collect()
 }
 fn with(key: &str, value: Value) -> Values {
     let mut v = valid();
@@ -25,49 +29,97 @@ fn with(key: &str, value: Value) -> Values {
 #[test]
 fn the_default_connector_toml_describes_the_notification_form() {
     let ids: Vec<_> = CONNECTOR.fields.iter().map(|f| f.id).collect();
-    assert_eq!(ids, ["subscription_name", "events", "filter", "card_style", "mention_channel"]);
+    assert_eq!(
+        ids,
+        [
+            "subscription_name",
+            "events",
+            "filter",
+            "card_style",
+            "mention_channel"
+        ]
+    );
     assert_eq!(CONNECTOR.name, "Build Notifications");
-    assert_eq!(Field::by_id("events").unwrap().label.get(Locale::De), "Empfangene Ereignisse");
+    assert_eq!(
+        Field::by_id("events").unwrap().label.get(Locale::De),
+        "Empfangene Ereignisse"
+    );
 }
 
 #[test]
 fn valid_settings_parse_and_are_normalised() {
     let mut v = valid();
     v.insert("subscription_name".into(), text("  Nightly builds "));
-    v.insert("events".into(), list(&["incident_opened", "build_failed", "build_failed"]));
+    v.insert(
+        "events".into(),
+        list(&["incident_opened", "build_failed", "build_failed"]),
+    );
     v.remove("filter");
     let s = Settings::parse(v).unwrap();
     assert_eq!(s.config_name(), "Nightly builds");
-    assert_eq!(s.values()["events"], list(&["build_failed", "incident_opened"]));
+    assert_eq!(
+        s.values()["events"],
+        list(&["build_failed", "incident_opened"])
+    );
     assert_eq!(s.values()["filter"], text(""));
 }
 
 #[test]
 fn defaults_are_invalid_only_because_the_name_is_empty() {
-    assert_eq!(rules(default_values()), [("subscription_name".into(), Rule::Required)]);
+    assert_eq!(
+        rules(default_values()),
+        [("subscription_name".into(), Rule::Required)]
+    );
 }
 
 #[test]
 fn text_rules() {
-    assert_eq!(rules(with("subscription_name", text("ab"))), [("subscription_name".into(), Rule::MinLength(3))]);
-    assert_eq!(rules(with("subscription_name", text("   "))), [("subscription_name".into(), Rule::Required)]);
+    assert_eq!(
+        rules(with("subscription_name", text("ab"))),
+        [("subscription_name".into(), Rule::MinLength(3))]
+    );
+    assert_eq!(
+        rules(with("subscription_name", text("   "))),
+        [("subscription_name".into(), Rule::Required)]
+    );
     assert_eq!(
         rules(with("subscription_name", text(&"a".repeat(61)))),
         [("subscription_name".into(), Rule::MaxLength(60))]
     );
-    assert_eq!(rules(with("subscription_name", text("<script>"))), [("subscription_name".into(), Rule::Pattern)]);
-    assert_eq!(rules(with("filter", text("a\u{7}b"))), [("filter".into(), Rule::Pattern)]);
-    assert_eq!(rules(with("subscription_name", Value::Bool(true))), [("subscription_name".into(), Rule::WrongType("text"))]);
+    assert_eq!(
+        rules(with("subscription_name", text("<script>"))),
+        [("subscription_name".into(), Rule::Pattern)]
+    );
+    assert_eq!(
+        rules(with("filter", text("a\u{7}b"))),
+        [("filter".into(), Rule::Pattern)]
+    );
+    assert_eq!(
+        rules(with("subscription_name", Value::Bool(true))),
+        [("subscription_name".into(), Rule::WrongType("text"))]
+    );
     assert!(Settings::parse(with("filter", text(""))).is_ok());
     assert!(Settings::parse(with("subscription_name", text("Größe (prod) v1.2"))).is_ok());
 }
 
 #[test]
 fn choice_rules() {
-    assert_eq!(rules(with("events", list(&[]))), [("events".into(), Rule::MinSelected(1))]);
-    assert_eq!(rules(with("events", list(&["nope"]))), [("events".into(), Rule::NotAnOption("nope".into()))]);
-    assert_eq!(rules(with("events", text("build_failed"))), [("events".into(), Rule::WrongType("a list of option values"))]);
-    assert_eq!(rules(with("card_style", text("huge"))), [("card_style".into(), Rule::NotAnOption("huge".into()))]);
+    assert_eq!(
+        rules(with("events", list(&[]))),
+        [("events".into(), Rule::MinSelected(1))]
+    );
+    assert_eq!(
+        rules(with("events", list(&["nope"]))),
+        [("events".into(), Rule::NotAnOption("nope".into()))]
+    );
+    assert_eq!(
+        rules(with("events", text("build_failed"))),
+        [("events".into(), Rule::WrongType("a list of option values"))]
+    );
+    assert_eq!(
+        rules(with("card_style", text("huge"))),
+        [("card_style".into(), Rule::NotAnOption("huge".into()))]
+    );
     let mut v = valid();
     v.remove("card_style");
     assert_eq!(rules(v), [("card_style".into(), Rule::Required)]);
@@ -75,8 +127,14 @@ fn choice_rules() {
 
 #[test]
 fn toggle_and_unknown_fields() {
-    assert_eq!(rules(with("mention_channel", text("yes"))), [("mention_channel".into(), Rule::WrongType("true or false"))]);
-    assert_eq!(rules(with("colour", text("red"))), [("colour".into(), Rule::UnknownField)]);
+    assert_eq!(
+        rules(with("mention_channel", text("yes"))),
+        [("mention_channel".into(), Rule::WrongType("true or false"))]
+    );
+    assert_eq!(
+        rules(with("colour", text("red"))),
+        [("colour".into(), Rule::UnknownField)]
+    );
 }
 
 #[test]
@@ -86,15 +144,24 @@ fn every_broken_rule_is_reported_at_once_with_a_message() {
     let errs = Settings::parse(v).unwrap_err();
     assert_eq!(errs.len(), 2);
     assert_eq!(errs[1].message(Locale::En), "Choose at least one.");
-    assert_eq!(errs[1].message(Locale::De), "Bitte mindestens eine Möglichkeit wählen.");
-    let pattern = FieldError { field: "subscription_name".into(), rule: Rule::Pattern };
+    assert_eq!(
+        errs[1].message(Locale::De),
+        "Bitte mindestens eine Möglichkeit wählen."
+    );
+    let pattern = FieldError {
+        field: "subscription_name".into(),
+        rule: Rule::Pattern,
+    };
     assert!(pattern.message(Locale::En).contains("letters, digits"));
 }
 
 #[test]
 fn values_round_trip_as_plain_json() {
     let json = serde_json::to_string(&valid()).unwrap();
-    assert!(json.contains(r#""events":["build_failed","incident_opened"]"#), "{json}");
+    assert!(
+        json.contains(r#""events":["build_failed","incident_opened"]"#),
+        "{json}"
+    );
     let back: Values = serde_json::from_str(&json).unwrap();
     assert_eq!(back, valid());
 }
@@ -145,7 +212,8 @@ fn spec_err(extra: &str) -> spec::SpecError {
 
 #[test]
 fn the_shipped_file_parses_and_generates_code() {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../connector.toml")).unwrap();
+    let src =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../connector.toml")).unwrap();
     let s = spec::parse(&src).unwrap();
     assert_eq!(s.fields.len(), 5);
     assert!(spec::to_rust(&s).contains("FieldKind::MultiChoice"));
@@ -165,7 +233,9 @@ fn toml_syntax_errors_name_the_line() {
 
 #[test]
 fn unknown_keys_name_the_key_and_line() {
-    let e = spec_err("\n[[field]]\nid = \"a\"\nkind = \"toggle\"\nlabel = \"A\"\nhelp = \"h\"\ncolour = 1\n");
+    let e = spec_err(
+        "\n[[field]]\nid = \"a\"\nkind = \"toggle\"\nlabel = \"A\"\nhelp = \"h\"\ncolour = 1\n",
+    );
     assert!(e.message.contains("colour"), "{e}");
     assert!(e.line >= 21, "{e}");
 }
@@ -191,7 +261,9 @@ fn semantic_errors_name_the_line_and_the_problem() {
         let e = spec_err(extra);
         assert!(e.message.contains(want), "expected '{want}' in '{e}'");
         assert_eq!(e.line, *line, "line of '{e}'");
-        assert!(e.to_string().starts_with(&format!("connector.toml:{line}: ")));
+        assert!(e
+            .to_string()
+            .starts_with(&format!("connector.toml:{line}: ")));
     }
 }
 
@@ -199,12 +271,27 @@ fn semantic_errors_name_the_line_and_the_problem() {
 fn connector_block_errors() {
     let bad_colour = HEAD.replace("#112233", "blue");
     let e = spec::parse(&format!("{bad_colour}{NAME_FIELD}")).unwrap_err();
-    assert!(e.message.contains("accent_color 'blue'") && e.line == 6, "{e}");
+    assert!(
+        e.message.contains("accent_color 'blue'") && e.line == 6,
+        "{e}"
+    );
     let http = HEAD.replace("https://e.com/p", "http://e.com/p");
-    assert!(spec::parse(&format!("{http}{NAME_FIELD}")).unwrap_err().message.contains("https://"));
-    assert!(spec::parse(HEAD).unwrap_err().message.contains("no [[field]]"));
+    assert!(spec::parse(&format!("{http}{NAME_FIELD}"))
+        .unwrap_err()
+        .message
+        .contains("https://"));
+    assert!(spec::parse(HEAD)
+        .unwrap_err()
+        .message
+        .contains("no [[field]]"));
     let no_name = NAME_FIELD.replace("config_name = true\n", "");
-    assert!(spec::parse(&format!("{HEAD}{no_name}")).unwrap_err().message.contains("config_name"));
+    assert!(spec::parse(&format!("{HEAD}{no_name}"))
+        .unwrap_err()
+        .message
+        .contains("config_name"));
     let missing = HEAD.replace("name = \"X\"\n", "");
-    assert!(spec::parse(&format!("{missing}{NAME_FIELD}")).unwrap_err().message.contains("name"));
+    assert!(spec::parse(&format!("{missing}{NAME_FIELD}"))
+        .unwrap_err()
+        .message
+        .contains("name"));
 }

@@ -32,7 +32,8 @@ pub fn content_security_policy(index_html: &str, api_origin: Option<&str>) -> St
 
 /// Writes `_headers` into `dist`.
 pub fn write(dist: &Path, api_origin: Option<&str>) -> Result<()> {
-    let index = std::fs::read_to_string(dist.join("index.html")).context("cannot read dist/index.html")?;
+    let index =
+        std::fs::read_to_string(dist.join("index.html")).context("cannot read dist/index.html")?;
     let csp = content_security_policy(&index, api_origin);
     let text = format!(
         "/*\n  Content-Security-Policy: {csp}\n  X-Content-Type-Options: nosniff\n  Referrer-Policy: strict-origin-when-cross-origin\n\
@@ -50,10 +51,14 @@ fn inline_scripts(html: &str) -> Vec<&str> {
     let mut rest = html;
     while let Some(start) = rest.find("<script") {
         let after = &rest[start..];
-        let Some(open_end) = after.find('>') else { break };
+        let Some(open_end) = after.find('>') else {
+            break;
+        };
         let tag = &after[..open_end];
         let body_start = open_end + 1;
-        let Some(close) = after[body_start..].find("</script>") else { break };
+        let Some(close) = after[body_start..].find("</script>") else {
+            break;
+        };
         if !tag.contains(" src=") {
             out.push(&after[body_start..body_start + close]);
         }
@@ -74,7 +79,10 @@ mod tests {
 
     #[test]
     fn hashes_are_csp_sha256_sources() {
-        assert_eq!(sha256_base64(b"abc"), "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+        assert_eq!(
+            sha256_base64(b"abc"),
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
+        );
     }
 
     #[test]
@@ -83,7 +91,9 @@ mod tests {
         let csp = content_security_policy(html, Some("https://api.example.com"));
         assert!(csp.contains(&format!("'sha256-{}'", sha256_base64(b"init()"))));
         assert!(!csp.contains("unsafe-inline") && !csp.contains("'unsafe-eval'"));
-        assert!(csp.contains("connect-src 'self' https://res.cdn.office.net https://api.example.com"));
+        assert!(
+            csp.contains("connect-src 'self' https://res.cdn.office.net https://api.example.com")
+        );
         assert!(csp.contains("frame-ancestors teams.microsoft.com"));
     }
 }

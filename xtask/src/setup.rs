@@ -10,13 +10,18 @@ pub const TRUNK_VERSION: &str = "0.21.14";
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Runs `cmd`, failing with its name when it fails.
 pub fn run(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
         bail!("{shown} failed with {status}");
     }
@@ -25,7 +30,9 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 
 fn output(cmd: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(cmd).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn say(what: &str) {
@@ -50,7 +57,10 @@ pub fn all() -> Result<()> {
 
 fn wasm_target() -> Result<()> {
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if !installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    if !installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         say("the wasm32-unknown-unknown target (rustup)");
         run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
@@ -60,15 +70,22 @@ fn wasm_target() -> Result<()> {
 fn trunk() -> Result<()> {
     let have = output("trunk", &["--version"]).unwrap_or_default();
     if !have.contains(TRUNK_VERSION) {
-        say(&format!("trunk {TRUNK_VERSION} (cargo install, about 10 minutes)"));
-        run(Command::new("cargo").args(["install", &format!("trunk@{TRUNK_VERSION}"), "--locked"]))?;
+        say(&format!(
+            "trunk {TRUNK_VERSION} (cargo install, about 10 minutes)"
+        ));
+        run(Command::new("cargo").args([
+            "install",
+            &format!("trunk@{TRUNK_VERSION}"),
+            "--locked",
+        ]))?;
     }
     Ok(())
 }
 
 /// The wasm-bindgen version in Cargo.lock: the CLI must match it exactly.
 pub fn wasm_bindgen_version() -> Result<String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock")).context("cannot read Cargo.lock")?;
+    let lock =
+        std::fs::read_to_string(root().join("Cargo.lock")).context("cannot read Cargo.lock")?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line == "name = \"wasm-bindgen\"" {
@@ -85,7 +102,9 @@ fn wasm_bindgen() -> Result<()> {
     let have = output("wasm-bindgen", &["--version"]).unwrap_or_default();
     let runner = output("wasm-bindgen-test-runner", &["--version"]).unwrap_or_default();
     if !have.contains(&want) || !runner.contains(&want) {
-        say(&format!("wasm-bindgen-cli {want} (cargo install, about 3 minutes)"));
+        say(&format!(
+            "wasm-bindgen-cli {want} (cargo install, about 3 minutes)"
+        ));
         // Not --locked: the CLI's own lock file pins dependencies that no longer build.
         run(Command::new("cargo").args(["install", &format!("wasm-bindgen-cli@{want}")]))?;
     }
@@ -96,13 +115,18 @@ fn wasm_bindgen() -> Result<()> {
 fn npm_packages() -> Result<()> {
     let root = root();
     let stamp = root.join("node_modules/.package-lock.json");
-    let fresh = match (std::fs::metadata(&stamp), std::fs::metadata(root.join("package-lock.json"))) {
+    let fresh = match (
+        std::fs::metadata(&stamp),
+        std::fs::metadata(root.join("package-lock.json")),
+    ) {
         (Ok(s), Ok(l)) => s.modified()? >= l.modified()?,
         _ => false,
     };
     if !fresh || !root.join("node_modules/.bin/wasm-opt").exists() {
         say("npm packages from package-lock.json (npm ci)");
-        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&root))?;
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&root))?;
     }
     Ok(())
 }
@@ -113,16 +137,19 @@ fn chromium() -> Result<()> {
     }
     say("Debian's chromium and chromium-driver (apt-get)");
     run(Command::new("apt-get").arg("update"))?;
-    run(Command::new("apt-get").args(["install", "-y", "chromium", "chromium-driver"]).env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "chromium", "chromium-driver"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
     Ok(())
 }
 
 /// PATH with `node_modules/.bin` (wasm-opt) and cargo's bin directory first.
 pub fn tool_path() -> String {
     let mut parts = vec![root().join("node_modules/.bin").display().to_string()];
-    if let Some(home) = std::env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| {
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo"))
-    }) {
+    if let Some(home) = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+    {
         parts.push(home.join("bin").display().to_string());
     }
     parts.push(std::env::var("PATH").unwrap_or_default());

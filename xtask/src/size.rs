@@ -10,7 +10,11 @@ use crate::tasks::{build_page, Build};
 pub fn report() -> Result<()> {
     setup::for_run()?;
     let dist = root().join("target/size-dist");
-    build_page(&Build { release: true, dist: Some(dist.display().to_string()), ..Build::default() })?;
+    build_page(&Build {
+        release: true,
+        dist: Some(dist.display().to_string()),
+        ..Build::default()
+    })?;
     let mut rows = Vec::new();
     for entry in std::fs::read_dir(&dist)? {
         let path = entry?.path();
@@ -32,7 +36,10 @@ pub fn report() -> Result<()> {
         rows.push((kind, name, bytes.len(), gzip(&bytes)?, brotli(&bytes)?));
     }
     rows.sort();
-    println!("{:<9} {:>9} {:>9} {:>9}  file", "kind", "raw", "gzip", "brotli");
+    println!(
+        "{:<9} {:>9} {:>9} {:>9}  file",
+        "kind", "raw", "gzip", "brotli"
+    );
     let mut total = (0, 0, 0);
     for (kind, name, raw, gz, br) in &rows {
         println!("{kind:<9} {raw:>9} {gz:>9} {br:>9}  {name}");
@@ -40,7 +47,10 @@ pub fn report() -> Result<()> {
             total = (total.0 + raw, total.1 + gz, total.2 + br);
         }
     }
-    println!("{:<9} {:>9} {:>9} {:>9}  first-party page (wasm + js + css)", "total", total.0, total.1, total.2);
+    println!(
+        "{:<9} {:>9} {:>9} {:>9}  first-party page (wasm + js + css)",
+        "total", total.0, total.1, total.2
+    );
     Ok(())
 }
 
@@ -52,7 +62,11 @@ fn gzip(bytes: &[u8]) -> Result<usize> {
 
 fn brotli(bytes: &[u8]) -> Result<usize> {
     let mut out = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
     brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
     Ok(out.len())
 }

@@ -21,7 +21,9 @@ pub fn build_cmd(args: &[String]) -> Result<()> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--release" => opts.release = true,
-            "--public-url" => opts.public_url = Some(it.next().context("--public-url needs a path")?.clone()),
+            "--public-url" => {
+                opts.public_url = Some(it.next().context("--public-url needs a path")?.clone())
+            }
             other => bail!("unknown build option '{other}'"),
         }
     }
@@ -33,7 +35,9 @@ pub fn build_page(opts: &Build) -> Result<()> {
     // Trunk runs cargo offline (Trunk.toml), so fetch first.
     sh(Command::new("cargo").arg("fetch").current_dir(root()))?;
     let mut cmd = Command::new("trunk");
-    cmd.arg("build").current_dir(root()).env("PATH", tool_path());
+    cmd.arg("build")
+        .current_dir(root())
+        .env("PATH", tool_path());
     if opts.release {
         cmd.arg("--release");
     }
@@ -44,12 +48,17 @@ pub fn build_page(opts: &Build) -> Result<()> {
         cmd.args(["--dist", dist]);
     }
     sh(&mut cmd)?;
-    let dist = opts.dist.as_ref().map_or_else(|| root().join("dist"), std::path::PathBuf::from);
+    let dist = opts
+        .dist
+        .as_ref()
+        .map_or_else(|| root().join("dist"), std::path::PathBuf::from);
     crate::headers::write(&dist, None)
 }
 
 fn build_server() -> Result<()> {
-    sh(Command::new("cargo").args(["build", "--quiet", "-p", "connector-server"]).current_dir(root()))
+    sh(Command::new("cargo")
+        .args(["build", "--quiet", "-p", "connector-server"])
+        .current_dir(root()))
 }
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -63,15 +72,29 @@ pub fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown run option '{other}'"),
         }
     }
-    port.parse::<u16>().with_context(|| format!("--port '{port}' is not a port number"))?;
+    port.parse::<u16>()
+        .with_context(|| format!("--port '{port}' is not a port number"))?;
     setup::for_run()?;
-    build_page(&Build { release, ..Build::default() })?;
+    build_page(&Build {
+        release,
+        ..Build::default()
+    })?;
     build_server()?;
     let root = root();
     std::fs::create_dir_all(root.join("build"))?;
     println!("xtask: starting the server in dev mode (Ctrl-C stops it); data in build/dev.sqlite");
     sh(Command::new(root.join("target/debug/connector-server"))
-        .args(["--dev", "--port", &port, "--db", "build/dev.sqlite", "--dist", "dist", "--emulator-dir", "emulator"])
+        .args([
+            "--dev",
+            "--port",
+            &port,
+            "--db",
+            "build/dev.sqlite",
+            "--dist",
+            "dist",
+            "--emulator-dir",
+            "emulator",
+        ])
         .current_dir(&root))
 }
 
@@ -83,15 +106,32 @@ pub fn test(args: &[String]) -> Result<()> {
     let root = root();
     println!("xtask: native tests (settings, server, xtask)");
     sh(Command::new("cargo")
-        .args(["test", "-p", "connector-settings", "-p", "connector-server", "-p", "xtask"])
+        .args([
+            "test",
+            "-p",
+            "connector-settings",
+            "-p",
+            "connector-server",
+            "-p",
+            "xtask",
+        ])
         .current_dir(&root))?;
 
     println!("xtask: page tests in headless Chromium (wasm-bindgen-test)");
     sh(Command::new("cargo")
-        .args(["test", "-p", "teams-connector", "--target", "wasm32-unknown-unknown"])
+        .args([
+            "test",
+            "-p",
+            "teams-connector",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
         .current_dir(&root)
         .env("PATH", tool_path())
-        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
 
