@@ -407,6 +407,5 @@ renderInstances();
 fetch('/emulator/api/connector').then((r) => (r.ok ? r.json() : null)).then((c) => {
   if (!c) return;
   connector = c;
-  $('#dialog-icon').style.setProperty('background', c.accentColor);
   $('#dialog-title').textContent = c.name;
 }).catch(() => {});

@@ -39,8 +39,8 @@ fn say(what: &str) {
     println!("xtask: installing {what}");
 }
 
-/// Everything `run` needs.
-pub fn for_run() -> Result<()> {
+/// Everything a page build needs.
+pub fn page_tools() -> Result<()> {
     wasm_target()?;
     npm_packages()?;
     wasm_bindgen()?;
@@ -48,9 +48,9 @@ pub fn for_run() -> Result<()> {
     Ok(())
 }
 
-/// Everything `test` needs: what `run` needs plus the browser.
+/// Everything `run` and `test` need: the page's tools plus the browser.
 pub fn all() -> Result<()> {
-    for_run()?;
+    page_tools()?;
     chromium()?;
     Ok(())
 }

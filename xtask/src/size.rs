@@ -8,7 +8,7 @@ use crate::setup::{self, root};
 use crate::tasks::{build_page, Build};
 
 pub fn report() -> Result<()> {
-    setup::for_run()?;
+    setup::page_tools()?;
     let dist = root().join("target/size-dist");
     build_page(&Build {
         release: true,

@@ -15,7 +15,7 @@ pub struct Build {
 }
 
 pub fn build_cmd(args: &[String]) -> Result<()> {
-    setup::for_run()?;
+    setup::page_tools()?;
     let mut opts = Build::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -74,7 +74,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     port.parse::<u16>()
         .with_context(|| format!("--port '{port}' is not a port number"))?;
-    setup::for_run()?;
+    setup::all()?;
     build_page(&Build {
         release,
         ..Build::default()
