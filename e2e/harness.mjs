@@ -98,3 +98,24 @@ export async function getConnection(server, entityId, webhookUrl) {
     { headers: { 'x-teams-webhook-url': webhookUrl } });
   return { status: res.status, body: res.status === 200 ? await res.json() : null };
 }
+
+/** A plain static file server (not ours) serving `dir` under `prefix`, on a random port. */
+export async function startStaticServer(dir, prefix) {
+  const { createServer } = await import('node:http');
+  const { readFile } = await import('node:fs/promises');
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
+    '.json': 'application/json', '.svg': 'image/svg+xml' };
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    if (!path.startsWith(prefix) || path.includes('..')) { res.writeHead(404).end('not found'); return; }
+    let file = path.slice(prefix.length) || 'index.html';
+    if (file.endsWith('/')) file += 'index.html';
+    try {
+      const body = await readFile(join(dir, file));
+      const ext = file.slice(file.lastIndexOf('.'));
+      res.writeHead(200, { 'content-type': types[ext] ?? 'application/octet-stream' }).end(body);
+    } catch { res.writeHead(404).end('not found'); }
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${server.address().port}`, stop: () => new Promise((ok) => server.close(ok)) };
+}

@@ -30,6 +30,14 @@ pub struct Config {
     /// Defaults to the database path with `.key` appended.
     #[arg(long, env = "CONNECTOR_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// Origins of pages served elsewhere (a CDN) that may call the API; repeat the flag or
+    /// separate with commas. The page's own origin needs no entry.
+    #[arg(
+        long = "cors-origin",
+        env = "CONNECTOR_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
     /// The key as 64 hex characters (takes precedence over --key-file).
     #[arg(long, env = "CONNECTOR_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
@@ -46,6 +54,7 @@ impl Config {
             dev,
             emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
             key_file: None,
+            cors_origins: Vec::new(),
             secret_key: None,
         }
     }

@@ -4,8 +4,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::Router;
+use connector_settings::api::WEBHOOK_HEADER;
 use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -39,6 +42,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         app = app.merge(emulator::router(&config.emulator_dir));
     }
     app.merge(static_files::router(&config.dist))
+        .layer(cors(&config.cors_origins))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             static_files::headers,
@@ -46,6 +50,22 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// CORS for exactly the configured page origins; none configured means same origin only.
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim().trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static(WEBHOOK_HEADER),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// The server, bound and ready to run.
@@ -68,6 +88,13 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
+        for origin in &config.cors_origins {
+            if !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                anyhow::bail!(
+                    "cors origin '{origin}' must be an origin like https://cdn.example.com"
+                );
+            }
+        }
         if config.dev {
             tracing::warn!(port, "dev mode: serving the Teams host emulator; webhook urls of its own inbox are allowed");
         }

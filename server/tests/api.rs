@@ -644,3 +644,62 @@ async fn dev_mode_accepts_exactly_its_own_inbox_as_webhook() {
     let res = app.put("dev-2", &json!({ "webhookUrl": "http://127.0.0.1:1/emulator/webhook/x", "settings": settings() })).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn cors_allows_exactly_the_configured_page_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(dir.path().join("t.sqlite"), dir.path().join("dist"), false);
+    config.cors_origins = vec!["https://cdn.example.com".into()];
+    let app = Application::build(config).await.unwrap();
+    let url = app.url();
+    tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{url}/api/connections/c1"),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header(
+                "access-control-request-headers",
+                "content-type,x-teams-webhook-url",
+            )
+            .send()
+    };
+    let ok = preflight("https://cdn.example.com").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://cdn.example.com"
+    );
+    let methods = ok.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        methods.contains("PUT") && methods.contains("DELETE"),
+        "{methods}"
+    );
+    let evil = preflight("https://evil.example.com").await.unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    let get = client
+        .get(format!("{url}/api/health"))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(get.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn a_malformed_cors_origin_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(dir.path().join("t.sqlite"), dir.path().join("dist"), false);
+    config.cors_origins = vec!["cdn.example.com".into()];
+    let err = Application::build(config).await.err().expect("refused");
+    assert!(
+        err.to_string().contains("cors origin 'cdn.example.com'"),
+        "{err}"
+    );
+}

@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: the project's tasks. `run` and `test` first install whatever is
 //! missing (and say what they install), so a fresh machine needs only these two commands.
 
+mod dist;
 mod headers;
 mod setup;
 mod size;
@@ -15,6 +16,9 @@ tasks:
   test                         run every test (settings, server, page in Chromium, end-to-end)
   build [--release] [--public-url PATH]
                                build the page into dist/
+  dist --api-url URL [--public-url /path/] [--valid-origin ORIGIN]... [--out DIR]
+                               build a deployable dist/ for a static host or CDN, with
+                               config.json and _headers for that API
   size                         build the release page and print each file's bytes raw, gzip, brotli
   setup                        only install what is missing";
 
@@ -25,6 +29,7 @@ fn main() -> ExitCode {
         Some("test") => tasks::test(&args[1..]),
         Some("build") => tasks::build_cmd(&args[1..]),
         Some("size") => size::report(),
+        Some("dist") => dist::run(&args[1..]),
         Some("setup") => setup::all(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -137,6 +137,13 @@ pub fn test(args: &[String]) -> Result<()> {
 
     println!("xtask: end-to-end tests (real server, emulator, teams-js, Chromium)");
     build_page(&Build::default())?;
+    // The same page as a static host would serve it: under a sub-path, API elsewhere.
+    let subpath_dist = root.join("build/e2e-dist");
+    build_page(&Build {
+        public_url: Some("/connector/".into()),
+        dist: Some(subpath_dist.display().to_string()),
+        ..Build::default()
+    })?;
     build_server()?;
     let tests: Vec<String> = std::fs::read_dir(root.join("e2e"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -151,7 +158,8 @@ pub fn test(args: &[String]) -> Result<()> {
         .args(&tests)
         .current_dir(&root)
         .env("SERVER_BIN", root.join("target/debug/connector-server"))
-        .env("DIST_DIR", root.join("dist")))?;
+        .env("DIST_DIR", root.join("dist"))
+        .env("SUBPATH_DIST_DIR", &subpath_dist))?;
     println!("xtask: all tests passed");
     Ok(())
 }
