@@ -3,6 +3,7 @@
 
 mod dist;
 mod headers;
+mod package;
 mod setup;
 mod size;
 mod tasks;
@@ -19,6 +20,11 @@ tasks:
   dist --api-url URL [--public-url /path/] [--valid-origin ORIGIN]... [--out DIR]
                                build a deployable dist/ for a static host or CDN, with
                                config.json and _headers for that API
+  package --page-url https://... [--connector-id ID] [--app-id GUID] [--version X.Y.Z] [--tab]
+          [--out FILE.zip] [--color-icon PNG] [--outline-icon PNG]
+          [--sso-client-id GUID --sso-resource api://...]
+                               write the Teams app package, validated against the official schema
+  package --check FILE.zip     validate an existing package
   size                         build the release page and print each file's bytes raw, gzip, brotli
   setup                        only install what is missing";
 
@@ -30,6 +36,7 @@ fn main() -> ExitCode {
         Some("build") => tasks::build_cmd(&args[1..]),
         Some("size") => size::report(),
         Some("dist") => dist::run(&args[1..]),
+        Some("package") => package::run(&args[1..]),
         Some("setup") => setup::all(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

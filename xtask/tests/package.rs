@@ -1,0 +1,286 @@
+//! `cargo xtask package` end to end: the real command, the official schema from npm, zips
+//! read back.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn xtask(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn newest_shipped_schema() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../node_modules/@microsoft/app-manifest/build/json-schemas/teams");
+    let mut versions: Vec<(u32, u32)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{} is missing ({e}): run npm ci", dir.display()))
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            let (a, b) = name.strip_prefix('v')?.split_once('.')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .collect();
+    versions.sort();
+    let (a, b) = versions.last().unwrap();
+    format!("{a}.{b}")
+}
+
+fn entries(zip: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    (0..archive.len())
+        .map(|i| {
+            let mut f = archive.by_index(i).unwrap();
+            let mut buf = Vec::new();
+            f.read_to_end(&mut buf).unwrap();
+            (f.name().to_string(), buf)
+        })
+        .collect()
+}
+
+fn manifest_of(zip: &Path) -> Value {
+    let e = entries(zip);
+    serde_json::from_slice(&e.iter().find(|(n, _)| n == "manifest.json").unwrap().1).unwrap()
+}
+
+fn build(dir: &Path, extra: &[&str]) -> PathBuf {
+    let out = dir.join("app.zip");
+    let mut args = vec![
+        "package",
+        "--page-url",
+        "https://connector.example.com/config/",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let (ok, text) = xtask(&args);
+    assert!(ok, "{text}");
+    out
+}
+
+#[test]
+fn a_package_is_written_with_the_newest_schema_and_passes_check() {
+    let dir = tmp();
+    let zip = build(dir.path(), &[]);
+    let names: Vec<String> = entries(&zip).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        ["manifest.json", "color.png", "outline.png"],
+        "three files at the root"
+    );
+    let m = manifest_of(&zip);
+    let version = newest_shipped_schema();
+    assert_eq!(m["manifestVersion"], version.as_str());
+    assert_eq!(m["$schema"], format!("https://developer.microsoft.com/en-us/json-schemas/teams/v{version}/MicrosoftTeams.schema.json"));
+    assert_eq!(
+        m["connectors"][0]["configurationUrl"],
+        "https://connector.example.com/config/"
+    );
+    assert_eq!(m["connectors"][0]["scopes"], serde_json::json!(["team"]));
+    assert_eq!(
+        m["validDomains"],
+        serde_json::json!(["connector.example.com"])
+    );
+    assert_eq!(m["name"]["short"], "Build Notifications");
+    assert_eq!(m["accentColor"], "#5B5FC7");
+    assert!(m.get("configurableTabs").is_none() && m.get("webApplicationInfo").is_none());
+    let (ok, text) = xtask(&["package", "--check", zip.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("is valid (manifest v{version})")),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_icons_have_teams_sizes_and_the_outline_is_white_on_transparent() {
+    let dir = tmp();
+    let zip = build(dir.path(), &[]);
+    let files = entries(&zip);
+    let color = image::load_from_memory(&files[1].1).unwrap();
+    assert_eq!((color.width(), color.height()), (192, 192));
+    let outline = image::load_from_memory(&files[2].1).unwrap().to_rgba8();
+    assert_eq!(outline.dimensions(), (32, 32));
+    assert!(outline
+        .pixels()
+        .all(|p| p[3] == 0 || (p[0], p[1], p[2]) == (255, 255, 255)));
+    assert!(outline.pixels().any(|p| p[3] > 0));
+}
+
+#[test]
+fn tab_builds_a_configurable_tab_instead_of_a_connector() {
+    let dir = tmp();
+    let m = manifest_of(&build(dir.path(), &["--tab"]));
+    assert!(m.get("connectors").is_none());
+    assert_eq!(
+        m["configurableTabs"][0]["configurationUrl"],
+        "https://connector.example.com/config/"
+    );
+    assert_eq!(m["configurableTabs"][0]["canUpdateConfiguration"], true);
+}
+
+#[test]
+fn given_ids_version_and_sso_are_used() {
+    let dir = tmp();
+    let m = manifest_of(&build(
+        dir.path(),
+        &[
+            "--app-id",
+            "1f0c5ab4-3c1e-4f6b-9d3a-0a6c1b2d3e4f",
+            "--version",
+            "2.3.4",
+            "--connector-id",
+            "my-connector",
+            "--sso-client-id",
+            "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+            "--sso-resource",
+            "api://connector.example.com/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+        ],
+    ));
+    assert_eq!(m["id"], "1f0c5ab4-3c1e-4f6b-9d3a-0a6c1b2d3e4f");
+    assert_eq!(m["version"], "2.3.4");
+    assert_eq!(m["connectors"][0]["connectorId"], "my-connector");
+    assert_eq!(
+        m["webApplicationInfo"]["id"],
+        "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+    );
+}
+
+fn refused(dir: &Path, extra: &[&str], want: &str) {
+    let out = dir.join("bad.zip");
+    let mut args = vec!["package", "--out", out.to_str().unwrap()];
+    if !extra.contains(&"--page-url") {
+        args.extend_from_slice(&["--page-url", "https://connector.example.com/"]);
+    }
+    args.extend_from_slice(extra);
+    let (ok, text) = xtask(&args);
+    assert!(!ok, "{args:?} should fail");
+    assert!(text.contains(want), "expected '{want}' in: {text}");
+    assert!(!out.exists(), "no zip written for {args:?}");
+    assert!(!dir.join("bad.zip.partial").exists());
+}
+
+#[test]
+fn each_bad_input_gets_its_error_and_no_zip() {
+    let dir = tmp();
+    refused(
+        dir.path(),
+        &["--page-url", "http://connector.example.com/"],
+        "page url 'http://connector.example.com/' must be https",
+    );
+    refused(
+        dir.path(),
+        &["--app-id", "not-a-guid"],
+        "app id 'not-a-guid' is not a guid",
+    );
+    refused(
+        dir.path(),
+        &["--version", "1.0"],
+        "version '1.0' is not X.Y.Z",
+    );
+    refused(
+        dir.path(),
+        &["--color-icon", "/nonexistent/color.png"],
+        "icon '/nonexistent/color.png' cannot be read",
+    );
+    refused(
+        dir.path(),
+        &["--sso-client-id", "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"],
+        "go together",
+    );
+
+    let red = dir.path().join("red.png");
+    image::RgbaImage::from_pixel(32, 32, image::Rgba([255, 0, 0, 255]))
+        .save(&red)
+        .unwrap();
+    refused(
+        dir.path(),
+        &["--outline-icon", red.to_str().unwrap()],
+        "must be white on transparent",
+    );
+    let not_png = dir.path().join("icon.png");
+    std::fs::write(&not_png, b"GIF89a").unwrap();
+    refused(
+        dir.path(),
+        &["--color-icon", not_png.to_str().unwrap()],
+        "is not a png",
+    );
+}
+
+fn rewrite(zip: &Path, out: &Path, edit: impl Fn(&mut Value), folder: bool) {
+    let files = entries(zip);
+    let mut w = zip::ZipWriter::new(std::fs::File::create(out).unwrap());
+    for (name, bytes) in files {
+        let opts = zip::write::SimpleFileOptions::default();
+        if name == "manifest.json" {
+            let mut m: Value = serde_json::from_slice(&bytes).unwrap();
+            edit(&mut m);
+            w.start_file(name, opts).unwrap();
+            w.write_all(serde_json::to_string(&m).unwrap().as_bytes())
+                .unwrap();
+        } else {
+            w.start_file(
+                if folder {
+                    format!("icons/{name}")
+                } else {
+                    name
+                },
+                opts,
+            )
+            .unwrap();
+            w.write_all(&bytes).unwrap();
+        }
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn check_lists_every_schema_violation_with_its_json_path() {
+    let dir = tmp();
+    let zip = build(dir.path(), &[]);
+    let broken = dir.path().join("broken.zip");
+    rewrite(
+        &zip,
+        &broken,
+        |m| {
+            m["accentColor"] = "purple".into();
+            m["name"]["short"] = "x".repeat(40).into();
+            m.as_object_mut().unwrap().remove("developer");
+        },
+        false,
+    );
+    let (ok, text) = xtask(&["package", "--check", broken.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(text.contains("/accentColor"), "{text}");
+    assert!(text.contains("/name/short"), "{text}");
+    assert!(text.contains("developer"), "{text}");
+}
+
+#[test]
+fn check_refuses_icons_in_a_folder() {
+    let dir = tmp();
+    let zip = build(dir.path(), &[]);
+    let foldered = dir.path().join("folder.zip");
+    rewrite(&zip, &foldered, |_| {}, true);
+    let (ok, text) = xtask(&["package", "--check", foldered.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(text.contains("'icons/color.png' is in a folder"), "{text}");
+    assert!(
+        text.contains("/icons/color: 'color.png' is not in the zip root"),
+        "{text}"
+    );
+}
