@@ -38,6 +38,14 @@ pub struct Config {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// File of AES-256-GCM keys for webhook URLs at rest, one `id:hex` per line, the first
+    /// sealing new values; created with one random key if missing. Defaults to the database
+    /// path with `.keys` appended.
+    #[arg(long, env = "CONNECTOR_ENCRYPTION_KEY_FILE")]
+    pub encryption_key_file: Option<PathBuf>,
+    /// The same keys inline, comma-separated (takes precedence over the file).
+    #[arg(long, env = "CONNECTOR_ENCRYPTION_KEYS", hide_env_values = true)]
+    pub encryption_keys: Option<String>,
     /// The key as 64 hex characters (takes precedence over --key-file).
     #[arg(long, env = "CONNECTOR_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
@@ -55,8 +63,18 @@ impl Config {
             emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
             key_file: None,
             cors_origins: Vec::new(),
+            encryption_key_file: None,
+            encryption_keys: None,
             secret_key: None,
         }
+    }
+
+    pub fn encryption_key_path(&self) -> PathBuf {
+        self.encryption_key_file.clone().unwrap_or_else(|| {
+            let mut p = self.db.clone().into_os_string();
+            p.push(".keys");
+            PathBuf::from(p)
+        })
     }
 
     pub fn key_path(&self) -> PathBuf {

@@ -12,7 +12,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
-use crate::domain::HashKey;
+use crate::domain::{HashKey, Keyring};
 use crate::emulator::{self, Inboxes};
 use crate::extract::BODY_LIMIT;
 use crate::routes::{connections, health, static_files};
@@ -78,7 +78,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let store = SqliteStore::open(&config.db)
+        let keyring = match &config.encryption_keys {
+            Some(ring) => Keyring::parse(ring).context("CONNECTOR_ENCRYPTION_KEYS")?,
+            None => Keyring::load_or_create(&config.encryption_key_path())?,
+        };
+        let store = SqliteStore::open(&config.db, keyring)
             .with_context(|| format!("cannot open database {}", config.db.display()))?;
         let key = match &config.secret_key {
             Some(hex) => HashKey::from_hex(hex).context("CONNECTOR_SECRET_KEY")?,

@@ -39,16 +39,7 @@ impl HashKey {
                 .with_context(|| format!("key file {}", path.display()));
         }
         let key: [u8; 32] = rand::random();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(path, hex::encode(key))
-            .with_context(|| format!("cannot write key file {}", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-        }
+        write_private(path, &hex::encode(key))?;
         tracing::info!(path = %path.display(), "created a new secret key file");
         Ok(HashKey(key))
     }
@@ -58,6 +49,21 @@ impl HashKey {
         mac.update(url.as_str().as_bytes());
         WebhookHash(mac.finalize().into_bytes().into())
     }
+}
+
+/// Writes a secret file readable by its owner only.
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text)
+        .with_context(|| format!("cannot write key file {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for HashKey {

@@ -1,7 +1,9 @@
 //! Parse-don't-validate types of the server's domain.
 
 mod key;
+mod keyring;
 mod webhook_url;
 
 pub use key::{HashKey, WebhookHash};
+pub use keyring::Keyring;
 pub use webhook_url::WebhookUrl;

@@ -8,13 +8,15 @@ use connector_settings::EntityId;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Record, Store, StoreError, Upsert};
-use crate::domain::{WebhookHash, WebhookUrl};
+use crate::domain::{Keyring, WebhookHash, WebhookUrl};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &["CREATE TABLE connections (
         entity_id TEXT PRIMARY KEY,
         webhook_hash BLOB NOT NULL,
-        webhook_url TEXT NOT NULL,
+        -- nonce and AES-256-GCM ciphertext of the webhook URL, and the id of the key that sealed it
+        webhook_secret BLOB NOT NULL,
+        webhook_key_id TEXT NOT NULL,
         config_name TEXT NOT NULL,
         settings TEXT NOT NULL,
         app_type TEXT,
@@ -27,6 +29,7 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE connections (
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    keys: Keyring,
 }
 
 fn db(e: impl std::fmt::Display) -> StoreError {
@@ -35,7 +38,7 @@ fn db(e: impl std::fmt::Display) -> StoreError {
 
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`.
-    pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+    pub fn open(path: &Path, keys: Keyring) -> anyhow::Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
@@ -50,8 +53,17 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", i + 1)?;
             tx.commit()?;
         }
+        let resealed = reseal(&mut conn, &keys)?;
+        if resealed > 0 {
+            tracing::info!(
+                resealed,
+                key = keys.current_id(),
+                "re-encrypted webhook urls with the current key"
+            );
+        }
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            keys,
         })
     }
 
@@ -71,76 +83,99 @@ impl SqliteStore {
     }
 }
 
-fn read(row: &rusqlite::Row) -> rusqlite::Result<Row> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
+/// A row of `connections` in SELECT order.
+struct Row {
+    entity_id: String,
+    hash: Vec<u8>,
+    sealed: Vec<u8>,
+    key_id: String,
+    config_name: String,
+    settings: String,
+    app_type: Option<String>,
+    user_object_id: Option<String>,
+    created_at: String,
+    updated_at: String,
 }
 
-type Row = (
-    String,
-    Vec<u8>,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-);
+const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name, settings, app_type,
+    user_object_id, created_at, updated_at FROM connections WHERE entity_id = ?1";
 
-fn record(r: Row) -> Result<Record, StoreError> {
-    let (id, hash, url, name, settings, app_type, user, created, updated) = r;
-    Ok(Record {
-        entity_id: EntityId::parse(&id).map_err(db)?,
-        webhook_hash: WebhookHash(
-            hash.try_into()
-                .map_err(|_| db("stored webhook hash is not 32 bytes"))?,
-        ),
-        // Stored values were checked when stored; re-parse without the dev allowance would
-        // refuse emulator inboxes, so any stored value is taken as it is.
-        webhook_url: WebhookUrl::parse(&url, url_port(&url)).map_err(db)?,
-        config_name: name,
-        settings: serde_json::from_str(&settings).map_err(db)?,
-        app_type,
-        user_object_id: user,
-        created_at: created,
-        updated_at: updated,
+fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
+    Ok(Row {
+        entity_id: r.get(0)?,
+        hash: r.get(1)?,
+        sealed: r.get(2)?,
+        key_id: r.get(3)?,
+        config_name: r.get(4)?,
+        settings: r.get(5)?,
+        app_type: r.get(6)?,
+        user_object_id: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
     })
 }
 
-fn url_port(url: &str) -> Option<u16> {
-    let rest = url.strip_prefix("http://")?;
-    rest.split('/').next()?.rsplit(':').next()?.parse().ok()
+fn record(r: Row, keys: &Keyring) -> Result<Record, StoreError> {
+    let url = keys.open(&r.key_id, &r.sealed, &r.entity_id).map_err(db)?;
+    Ok(Record {
+        entity_id: EntityId::parse(&r.entity_id).map_err(db)?,
+        webhook_hash: WebhookHash(
+            r.hash
+                .try_into()
+                .map_err(|_| db("stored webhook hash is not 32 bytes"))?,
+        ),
+        // Checked when stored (the dev inbox included), so taken as it is.
+        webhook_url: WebhookUrl::trusted(url),
+        config_name: r.config_name,
+        settings: serde_json::from_str(&r.settings).map_err(db)?,
+        app_type: r.app_type,
+        user_object_id: r.user_object_id,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
 }
 
-const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_url, config_name, settings, app_type, user_object_id, created_at, updated_at FROM connections WHERE entity_id = ?1";
+/// Re-encrypts every value sealed with a key other than the current one (key rotation).
+fn reseal(conn: &mut Connection, keys: &Keyring) -> anyhow::Result<usize> {
+    let tx = conn.transaction()?;
+    let stale: Vec<(String, Vec<u8>, String)> = {
+        let mut q = tx.prepare("SELECT entity_id, webhook_secret, webhook_key_id FROM connections WHERE webhook_key_id != ?1")?;
+        let rows = q.query_map([keys.current_id()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, sealed, key_id) in &stale {
+        let plain = keys.open(key_id, sealed, id)?;
+        let (new_id, resealed) = keys.seal(&plain, id);
+        tx.execute(
+            "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3 WHERE entity_id = ?1",
+            params![id, resealed, new_id],
+        )?;
+    }
+    tx.commit()?;
+    Ok(stale.len())
+}
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn upsert(&self, rec: Record) -> Result<Upsert, StoreError> {
+        let keys = self.keys.clone();
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
             let existing = tx.query_row(SELECT, [rec.entity_id.as_str()], read).optional().map_err(db)?;
             let settings = serde_json::to_string(&rec.settings).map_err(db)?;
+            let (key_id, sealed) = keys.seal(rec.webhook_url.as_str(), rec.entity_id.as_str());
             let outcome = match existing {
-                Some(row) => {
-                    let old = record(row)?;
-                    if !old.webhook_hash.matches(&rec.webhook_hash) {
+                Some(old) => {
+                    let old_hash = WebhookHash(old.hash.try_into().map_err(|_| db("stored webhook hash is not 32 bytes"))?);
+                    if !old_hash.matches(&rec.webhook_hash) {
                         return Ok(Upsert::Forbidden);
                     }
                     tx.execute(
-                        "UPDATE connections SET webhook_url = ?2, config_name = ?3, settings = ?4, app_type = ?5,
-                         user_object_id = ?6, updated_at = ?7 WHERE entity_id = ?1",
-                        params![rec.entity_id.as_str(), rec.webhook_url.as_str(), rec.config_name, settings,
+                        "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
+                         app_type = ?6, user_object_id = ?7, updated_at = ?8 WHERE entity_id = ?1",
+                        params![rec.entity_id.as_str(), sealed, key_id, rec.config_name, settings,
                             rec.app_type, rec.user_object_id, rec.updated_at],
                     )
                     .map_err(db)?;
@@ -148,9 +183,10 @@ impl Store for SqliteStore {
                 }
                 None => {
                     tx.execute(
-                        "INSERT INTO connections (entity_id, webhook_hash, webhook_url, config_name, settings, app_type,
-                         user_object_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                        params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec(), rec.webhook_url.as_str(),
+                        "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
+                         settings, app_type, user_object_id, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec(), sealed, key_id,
                             rec.config_name, settings, rec.app_type, rec.user_object_id, rec.created_at, rec.updated_at],
                     )
                     .map_err(db)?;
@@ -165,11 +201,12 @@ impl Store for SqliteStore {
 
     async fn get(&self, id: &EntityId) -> Result<Option<Record>, StoreError> {
         let id = id.clone();
+        let keys = self.keys.clone();
         self.with(move |conn| {
             conn.query_row(SELECT, [id.as_str()], read)
                 .optional()
                 .map_err(db)?
-                .map(record)
+                .map(|r| record(r, &keys))
                 .transpose()
         })
         .await
