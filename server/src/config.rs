@@ -30,6 +30,20 @@ pub struct Config {
     /// Defaults to the database path with `.key` appended.
     #[arg(long, env = "CONNECTOR_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// Hosts webhook URLs may point at; `*.example.com` matches subdomains. Repeat the flag
+    /// or separate with commas. Defaults to Microsoft's connector and Workflows hosts.
+    #[arg(long = "webhook-host", env = "CONNECTOR_WEBHOOK_HOSTS", value_delimiter = ',',
+          default_values_t = crate::domain::DEFAULT_HOSTS.iter().map(|h| h.to_string()).collect::<Vec<_>>())]
+    pub webhook_hosts: Vec<String>,
+    /// Writes (save, delete) allowed per minute from one client address; 0 turns it off.
+    #[arg(long, env = "CONNECTOR_WRITE_RATE", default_value_t = 30)]
+    pub write_rate: u32,
+    /// Writes allowed per minute for one tenant (from the webhook URL); 0 turns it off.
+    #[arg(long, env = "CONNECTOR_TENANT_WRITE_RATE", default_value_t = 300)]
+    pub tenant_write_rate: u32,
+    /// Take the client address from the first X-Forwarded-For entry (behind a trusted proxy).
+    #[arg(long, env = "CONNECTOR_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
     /// Origins of pages served elsewhere (a CDN) that may call the API; repeat the flag or
     /// separate with commas. The page's own origin needs no entry.
     #[arg(
@@ -63,6 +77,13 @@ impl Config {
             emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
             key_file: None,
             cors_origins: Vec::new(),
+            write_rate: 30,
+            tenant_write_rate: 300,
+            trust_forwarded_for: false,
+            webhook_hosts: crate::domain::DEFAULT_HOSTS
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
             encryption_key_file: None,
             encryption_keys: None,
             secret_key: None,

@@ -23,6 +23,8 @@ pub enum AppError {
     Forbidden(String),
     NotFound(String),
     PayloadTooLarge,
+    /// 429 with `Retry-After`.
+    TooManyRequests(std::time::Duration),
     UnsupportedMediaType,
     /// 500; the text goes to the log only.
     Internal(String),
@@ -36,6 +38,20 @@ impl From<crate::store::StoreError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let AppError::TooManyRequests(wait) = self {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let body = ErrorBody {
+                error: "rate_limited".into(),
+                message: format!("too many changes; try again in {secs} s"),
+                fields: vec![],
+            };
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(axum::http::header::RETRY_AFTER, secs.to_string())],
+                Json(body),
+            )
+                .into_response();
+        }
         let (status, code, message, fields) = match self {
             AppError::BadRequest {
                 code,
@@ -65,6 +81,7 @@ impl IntoResponse for AppError {
                 "the request body must be application/json".into(),
                 vec![],
             ),
+            AppError::TooManyRequests(_) => unreachable!("answered above"),
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (

@@ -6,6 +6,7 @@ pub mod domain;
 mod emulator;
 pub mod error;
 mod extract;
+mod rate_limit;
 mod routes;
 pub mod startup;
 pub mod store;

@@ -12,9 +12,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
-use crate::domain::{HashKey, Keyring};
+use crate::domain::{HashKey, Keyring, WebhookPolicy};
 use crate::emulator::{self, Inboxes};
 use crate::extract::BODY_LIMIT;
+use crate::rate_limit::RateLimiter;
 use crate::routes::{connections, health, static_files};
 use crate::store::{SqliteStore, Store};
 
@@ -23,8 +24,11 @@ use crate::store::{SqliteStore, Store};
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub key: HashKey,
-    /// In dev mode, this server's port: webhook URLs of its own emulator inbox are allowed.
-    pub dev_port: Option<u16>,
+    /// Which webhook URLs are taken (in dev mode also this server's own emulator inbox).
+    pub webhooks: WebhookPolicy,
+    pub address_limit: Arc<RateLimiter>,
+    pub tenant_limit: Arc<RateLimiter>,
+    pub trust_forwarded_for: bool,
     pub page_policy: Arc<String>,
     pub inboxes: Inboxes,
 }
@@ -105,7 +109,11 @@ impl Application {
         let state = AppState {
             store: Arc::new(store),
             key,
-            dev_port: config.dev.then_some(port),
+            webhooks: WebhookPolicy::new(&config.webhook_hosts, config.dev.then_some(port))
+                .map_err(|e| anyhow::anyhow!(e))?,
+            address_limit: Arc::new(RateLimiter::new(config.write_rate)),
+            tenant_limit: Arc::new(RateLimiter::new(config.tenant_write_rate)),
+            trust_forwarded_for: config.trust_forwarded_for,
             page_policy: Arc::new(static_files::page_policy(&config.dist, config.dev)),
             inboxes: Inboxes::default(),
         };
@@ -129,9 +137,13 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown())
-            .await
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown())
+        .await
     }
 }
 

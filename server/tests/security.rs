@@ -34,7 +34,12 @@ fn db_bytes(dir: &Path) -> Vec<u8> {
 }
 
 async fn put(url: &str, id: &str, body: &Value) -> reqwest::Response {
-    reqwest::Client::new().put(format!("{url}/api/connections/{id}")).json(body).send().await.unwrap()
+    reqwest::Client::new()
+        .put(format!("{url}/api/connections/{id}"))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn get(url: &str, id: &str, hook: &str) -> reqwest::Response {
@@ -50,11 +55,23 @@ async fn get(url: &str, id: &str, hook: &str) -> reqwest::Response {
 async fn webhook_urls_are_encrypted_at_rest() {
     let dir = tempfile::tempdir().unwrap();
     let url = start(config(dir.path())).await;
-    assert_eq!(put(&url, "c1", &json!({ "webhookUrl": HOOK, "settings": settings() })).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        put(
+            &url,
+            "c1",
+            &json!({ "webhookUrl": HOOK, "settings": settings() })
+        )
+        .await
+        .status(),
+        StatusCode::CREATED
+    );
     let bytes = db_bytes(dir.path());
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains("Nightly builds"), "the row is there");
-    assert!(!text.contains("IncomingWebhook") && !text.contains("webhook.office.com"), "but not the webhook url");
+    assert!(
+        !text.contains("IncomingWebhook") && !text.contains("webhook.office.com"),
+        "but not the webhook url"
+    );
 }
 
 #[tokio::test]
@@ -65,7 +82,12 @@ async fn keys_rotate_without_losing_a_connection() {
     first.encryption_keys = Some(old.clone());
     first.secret_key = Some("ab".repeat(32));
     let url = start(first).await;
-    put(&url, "c1", &json!({ "webhookUrl": HOOK, "settings": settings() })).await;
+    put(
+        &url,
+        "c1",
+        &json!({ "webhookUrl": HOOK, "settings": settings() }),
+    )
+    .await;
 
     let mut rotated = config(dir.path());
     rotated.encryption_keys = Some(format!("k2:{},{old}", "22".repeat(32)));
@@ -87,9 +109,278 @@ async fn a_missing_key_stops_the_start_instead_of_losing_data() {
     let mut first = config(dir.path());
     first.encryption_keys = Some(format!("k1:{}", "11".repeat(32)));
     let url = start(first).await;
-    put(&url, "c1", &json!({ "webhookUrl": HOOK, "settings": settings() })).await;
+    put(
+        &url,
+        "c1",
+        &json!({ "webhookUrl": HOOK, "settings": settings() }),
+    )
+    .await;
     let mut wrong = config(dir.path());
     wrong.encryption_keys = Some(format!("k2:{}", "22".repeat(32)));
     let err = Application::build(wrong).await.err().expect("refused");
-    assert!(format!("{err:#}").contains("'k1' is not in the key ring"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("'k1' is not in the key ring"),
+        "{err:#}"
+    );
+}
+
+async fn count(url: &str, id: &str, hook: &str) -> StatusCode {
+    get(url, id, hook).await.status()
+}
+
+#[tokio::test]
+async fn every_refused_webhook_url_shape_is_422_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.webhook_hosts.push("localhost".into());
+    c.write_rate = 0;
+    let url = start(c).await;
+    let shapes = [
+        (
+            "http",
+            "http://contoso.webhook.office.com/webhookb2/a@b/IncomingWebhook/c/d",
+            "https://",
+        ),
+        ("ip literal", "https://52.96.0.1/webhookb2/x", "ip address"),
+        ("loopback", "https://127.0.0.1/x", "ip address"),
+        ("private 10.x", "https://10.0.0.5/x", "ip address"),
+        (
+            "link-local metadata",
+            "https://169.254.169.254/latest/meta-data",
+            "ip address",
+        ),
+        ("ipv6 loopback", "https://[::1]/x", "ip address"),
+        ("decimal ip", "https://2130706433/x", "ip address"),
+        ("resolves to loopback", "https://localhost/x", "non-public"),
+        (
+            "userinfo",
+            "https://attacker@contoso.webhook.office.com/x",
+            "user info",
+        ),
+        (
+            "odd port",
+            "https://contoso.webhook.office.com:8443/x",
+            "port 8443",
+        ),
+        (
+            "not allowed host",
+            "https://hooks.evil.example/x",
+            "not on an allowed host",
+        ),
+        (
+            "suffix trick",
+            "https://contoso.webhook.office.com.evil.example/x",
+            "not on an allowed host",
+        ),
+    ];
+    for (i, (name, hook, want)) in shapes.iter().enumerate() {
+        let id = format!("shape-{i}");
+        let res = put(
+            &url,
+            &id,
+            &json!({ "webhookUrl": hook, "settings": settings() }),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["fields"][0]["field"], "webhookUrl", "{name}");
+        let message = body["fields"][0]["message"].as_str().unwrap();
+        assert!(message.contains(want), "{name}: {message}");
+        assert!(
+            !message.contains("/x") && !message.contains("meta-data"),
+            "{name}: the url is masked: {message}"
+        );
+        assert_eq!(
+            count(&url, &id, HOOK).await,
+            StatusCode::NOT_FOUND,
+            "{name}: nothing stored"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_entity_id_alone_grants_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = start(config(dir.path())).await;
+    put(
+        &url,
+        "c1",
+        &json!({ "webhookUrl": HOOK, "settings": settings() }),
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let read = client
+        .get(format!("{url}/api/connections/c1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), StatusCode::UNAUTHORIZED);
+    let delete = client
+        .delete(format!("{url}/api/connections/c1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        count(&url, "c1", HOOK).await,
+        StatusCode::OK,
+        "still stored"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_webhook_url_can_neither_read_change_nor_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = start(config(dir.path())).await;
+    put(
+        &url,
+        "c1",
+        &json!({ "webhookUrl": HOOK, "settings": settings() }),
+    )
+    .await;
+    let wrong = HOOK.replace("8c2a9d", "000000");
+    assert_eq!(
+        get(&url, "c1", &wrong).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let mut s = settings();
+    s["subscription_name"] = json!("Taken over");
+    assert_eq!(
+        put(&url, "c1", &json!({ "webhookUrl": wrong, "settings": s }))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let del = reqwest::Client::new()
+        .delete(format!("{url}/api/connections/c1"))
+        .header("x-teams-webhook-url", &wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::NOT_FOUND);
+    let stored: Value = get(&url, "c1", HOOK).await.json().await.unwrap();
+    assert_eq!(stored["configName"], "Nightly builds", "unchanged");
+}
+
+#[tokio::test]
+async fn an_oversize_body_is_413_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = start(config(dir.path())).await;
+    let mut s = settings();
+    s["filter"] = json!("x".repeat(17 * 1024));
+    let res = put(&url, "big", &json!({ "webhookUrl": HOOK, "settings": s })).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(count(&url, "big", HOOK).await, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_write_flood_from_one_address_reaches_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.write_rate = 5;
+    let url = start(c).await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for i in 0..10 {
+        let res = put(
+            &url,
+            &format!("flood-{i}"),
+            &json!({ "webhookUrl": HOOK, "settings": settings() }),
+        )
+        .await;
+        statuses.push(res.status());
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry_after = res
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            assert_eq!(res.json::<Value>().await.unwrap()["error"], "rate_limited");
+        }
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        5,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[5..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    assert!((1..=12).contains(&secs), "{secs}");
+    assert_eq!(
+        count(&url, "flood-9", HOOK).await,
+        StatusCode::NOT_FOUND,
+        "refused writes store nothing"
+    );
+}
+
+#[tokio::test]
+async fn one_tenant_cannot_flood_from_many_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.tenant_write_rate = 3;
+    c.trust_forwarded_for = true;
+    let url = start(c).await;
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let res = client
+            .put(format!("{url}/api/connections/t-{i}"))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .json(&json!({ "webhookUrl": HOOK, "settings": settings() }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status());
+    }
+    assert_eq!(statuses[..3], [StatusCode::CREATED; 3]);
+    assert_eq!(statuses[3..], [StatusCode::TOO_MANY_REQUESTS; 2]);
+}
+
+#[tokio::test]
+async fn script_and_markdown_payloads_are_refused_or_kept_as_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = start(config(dir.path())).await;
+    let payloads = [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "[click](javascript:alert(1))",
+        "**bold** _it_",
+    ];
+    for (i, p) in payloads.iter().enumerate() {
+        // The name's pattern refuses markup outright.
+        let mut s = settings();
+        s["subscription_name"] = json!(p);
+        let res = put(
+            &url,
+            &format!("n-{i}"),
+            &json!({ "webhookUrl": HOOK, "settings": s }),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        // The free-text filter keeps it verbatim, as JSON text, never as markup.
+        let mut s = settings();
+        s["filter"] = json!(p);
+        let res = put(
+            &url,
+            &format!("f-{i}"),
+            &json!({ "webhookUrl": HOOK, "settings": s }),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{p}");
+        let got = get(&url, &format!("f-{i}"), HOOK).await;
+        assert!(got.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        assert_eq!(got.headers()["x-content-type-options"], "nosniff");
+        let body: Value = got.json().await.unwrap();
+        assert_eq!(body["settings"]["filter"], *p);
+    }
 }

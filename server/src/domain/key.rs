@@ -90,8 +90,8 @@ mod tests {
     #[test]
     fn the_same_url_hashes_alike_and_others_do_not() {
         let key = HashKey::from_hex(&"ab".repeat(32)).unwrap();
-        let a = WebhookUrl::parse("https://a.webhook.office.com/x", None).unwrap();
-        let b = WebhookUrl::parse("https://a.webhook.office.com/y", None).unwrap();
+        let a = WebhookUrl::trusted("https://a.webhook.office.com/x".into());
+        let b = WebhookUrl::trusted("https://a.webhook.office.com/y".into());
         assert!(key.hash(&a).matches(&key.hash(&a)));
         assert!(!key.hash(&a).matches(&key.hash(&b)));
         let other = HashKey::from_hex(&"cd".repeat(32)).unwrap();

@@ -6,4 +6,4 @@ mod webhook_url;
 
 pub use key::{HashKey, WebhookHash};
 pub use keyring::Keyring;
-pub use webhook_url::WebhookUrl;
+pub use webhook_url::{WebhookPolicy, WebhookUrl, DEFAULT_HOSTS};

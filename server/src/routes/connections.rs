@@ -2,7 +2,9 @@
 //! Reading, changing and deleting need the channel's webhook URL (header
 //! `x-teams-webhook-url`): the entityId alone grants nothing.
 
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::put;
 use axum::{Json, Router};
@@ -50,14 +52,49 @@ fn view(r: Record) -> Connection {
     }
 }
 
+/// Takes a write token for the client address and, when known, the tenant.
+fn limit_writes(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    tenant: Option<&str>,
+) -> Result<(), AppError> {
+    let forwarded = state
+        .trust_forwarded_for
+        .then(|| {
+            headers
+                .get("x-forwarded-for")?
+                .to_str()
+                .ok()?
+                .split(',')
+                .next()
+                .map(|s| s.trim().to_string())
+        })
+        .flatten();
+    let address = forwarded.unwrap_or_else(|| peer.ip().to_string());
+    state
+        .address_limit
+        .check(&address)
+        .map_err(AppError::TooManyRequests)?;
+    if let Some(tenant) = tenant {
+        state
+            .tenant_limit
+            .check(tenant)
+            .map_err(AppError::TooManyRequests)?;
+    }
+    Ok(())
+}
+
 async fn save(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path(raw_id): Path<String>,
     JsonBody(body): JsonBody<SaveConnection>,
 ) -> Result<(StatusCode, Json<Connection>), AppError> {
     let id = entity_id(&raw_id)?;
     let mut fields = Vec::new();
-    let webhook = WebhookUrl::parse(&body.webhook_url, state.dev_port).map_err(|message| {
+    let webhook = WebhookUrl::parse(&body.webhook_url, &state.webhooks).map_err(|message| {
         fields.push(FieldProblem {
             field: "webhookUrl".into(),
             rule: "webhook_url".into(),
@@ -87,6 +124,18 @@ async fn save(
             fields,
         });
     };
+    limit_writes(&state, peer, &headers, webhook.tenant())?;
+    if let Err(message) = webhook.check_resolves_publicly(&state.webhooks).await {
+        let field = FieldProblem {
+            field: "webhookUrl".into(),
+            rule: "webhook_url".into(),
+            message: message.clone(),
+        };
+        return Err(AppError::Invalid {
+            message,
+            fields: vec![field],
+        });
+    }
     let stamp = now();
     let record = Record {
         entity_id: id.clone(),
@@ -130,7 +179,7 @@ async fn authorised(
     let url = raw
         .to_str()
         .ok()
-        .and_then(|s| WebhookUrl::parse(s, state.dev_port).ok())
+        .and_then(|s| WebhookUrl::parse(s, &state.webhooks).ok())
         .ok_or_else(not_found)?;
     let record = state.store.get(id).await?.ok_or_else(not_found)?;
     if !record.webhook_hash.matches(&state.key.hash(&url)) {
@@ -150,11 +199,13 @@ async fn read(
 
 async fn remove(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(raw_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
     let id = entity_id(&raw_id)?;
-    authorised(&state, &headers, &id).await?;
+    let record = authorised(&state, &headers, &id).await?;
+    limit_writes(&state, peer, &headers, record.webhook_url.tenant())?;
     state.store.delete(&id).await?;
     tracing::info!(entity_id = %id, "connection deleted");
     Ok(StatusCode::NO_CONTENT)
