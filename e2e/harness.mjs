@@ -14,10 +14,10 @@ export const screenshotDir = join(root, 'build/e2e-screenshots');
 mkdirSync(screenshotDir, { recursive: true });
 
 /** Starts the server; resolves once it prints its address. */
-export async function startServer({ db, port = 0, extraArgs = [] } = {}) {
+export async function startServer({ db, port = 0, extraArgs = [], dev = true } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'connector-e2e-'));
   db ??= join(dir, 'test.sqlite');
-  const args = ['--dev', '--host', '127.0.0.1', '--port', String(port), '--db', db,
+  const args = [...(dev ? ['--dev'] : []), '--host', '127.0.0.1', '--port', String(port), '--db', db,
     '--dist', distDir, '--emulator-dir', join(root, 'emulator'), ...extraArgs];
   const proc = spawn(serverBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   let log = '';

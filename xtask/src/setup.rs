@@ -55,6 +55,24 @@ pub fn all() -> Result<()> {
     Ok(())
 }
 
+/// Schemathesis, which `test` runs against the server's OpenAPI document.
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+pub fn schemathesis() -> Result<()> {
+    let have = output("schemathesis", &["--version"]).unwrap_or_default();
+    if !have.contains(SCHEMATHESIS_VERSION) {
+        say(&format!("schemathesis {SCHEMATHESIS_VERSION} (pip)"));
+        run(Command::new("python3").args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+        ]))?;
+    }
+    Ok(())
+}
+
 fn wasm_target() -> Result<()> {
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
     if !installed
