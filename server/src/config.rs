@@ -30,6 +30,27 @@ pub struct Config {
     /// Defaults to the database path with `.key` appended.
     #[arg(long, env = "CONNECTOR_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// Turns on Teams single sign-on: the `aud` tokens must carry (the Entra app's
+    /// Application ID URI, as in the manifest's webApplicationInfo.resource).
+    #[arg(long, env = "CONNECTOR_SSO_AUDIENCE")]
+    pub sso_audience: Option<String>,
+    /// The `iss` tokens must carry; `{tid}` stands for the token's tenant.
+    #[arg(
+        long,
+        env = "CONNECTOR_SSO_ISSUER",
+        default_value = "https://login.microsoftonline.com/{tid}/v2.0"
+    )]
+    pub sso_issuer: String,
+    /// Where the signing keys are published.
+    #[arg(
+        long,
+        env = "CONNECTOR_SSO_JWKS_URL",
+        default_value = "https://login.microsoftonline.com/common/discovery/v2.0/keys"
+    )]
+    pub sso_jwks_url: String,
+    /// Dev mode: single sign-on against the emulator's own identity provider.
+    #[arg(long, env = "CONNECTOR_DEV_SSO", requires = "dev")]
+    pub dev_sso: bool,
     /// Hosts webhook URLs may point at; `*.example.com` matches subdomains. Repeat the flag
     /// or separate with commas. Defaults to Microsoft's connector and Workflows hosts.
     #[arg(long = "webhook-host", env = "CONNECTOR_WEBHOOK_HOSTS", value_delimiter = ',',
@@ -77,6 +98,10 @@ impl Config {
             emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
             key_file: None,
             cors_origins: Vec::new(),
+            sso_audience: None,
+            sso_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
+            sso_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
+            dev_sso: false,
             write_rate: 30,
             tenant_write_rate: 300,
             trust_forwarded_for: false,

@@ -20,7 +20,11 @@ pub enum AppError {
         fields: Vec<FieldProblem>,
     },
     Unauthorized(String),
+    /// 401 for a missing or refused sign-in token.
+    Unauthenticated(String),
     Forbidden(String),
+    /// 403: single sign-on says the connection belongs to another tenant.
+    OtherTenant,
     NotFound(String),
     PayloadTooLarge,
     /// 429 with `Retry-After`.
@@ -67,6 +71,13 @@ impl IntoResponse for AppError {
             AppError::Unauthorized(m) => {
                 (StatusCode::UNAUTHORIZED, "webhook_url_required", m, vec![])
             }
+            AppError::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, "invalid_token", m, vec![]),
+            AppError::OtherTenant => (
+                StatusCode::FORBIDDEN,
+                "other_tenant",
+                "this connection belongs to another organisation (tenant)".into(),
+                vec![],
+            ),
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, vec![]),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
             AppError::PayloadTooLarge => (

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{SsoSettings, Verifier};
 use crate::config::Config;
 use crate::domain::{HashKey, Keyring, WebhookPolicy};
 use crate::emulator::{self, Inboxes};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub key: HashKey,
     /// Which webhook URLs are taken (in dev mode also this server's own emulator inbox).
     pub webhooks: WebhookPolicy,
+    /// Single sign-on, when configured.
+    pub sso: Option<Arc<Verifier>>,
     pub address_limit: Arc<RateLimiter>,
     pub tenant_limit: Arc<RateLimiter>,
     pub trust_forwarded_for: bool,
@@ -45,6 +48,17 @@ pub fn router(state: AppState, config: &Config) -> Router {
     if config.dev {
         app = app.merge(emulator::router(&config.emulator_dir));
     }
+    if config.dev_sso {
+        // The built page's config.json says nothing of sign-on; in this mode it must.
+        app = app.route(
+            "/config.json",
+            axum::routing::get(|| async {
+                axum::Json(
+                    serde_json::json!({ "apiBaseUrl": "", "validMessageOrigins": [], "sso": true }),
+                )
+            }),
+        );
+    }
     app.merge(static_files::router(&config.dist))
         .layer(cors(&config.cors_origins))
         .layer(axum::middleware::from_fn_with_state(
@@ -54,6 +68,25 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The single sign-on settings: the emulator's identity provider with `--dev-sso`, Entra's
+/// with `--sso-audience`, else none.
+fn sso(config: &Config, port: u16) -> anyhow::Result<Option<SsoSettings>> {
+    if config.dev_sso {
+        if !config.dev {
+            anyhow::bail!("--dev-sso needs --dev");
+        }
+        tracing::warn!(
+            "dev mode: single sign-on trusts the emulator's development identity provider"
+        );
+        return Ok(Some(crate::emulator::idp::settings(port)));
+    }
+    Ok(config.sso_audience.as_ref().map(|audience| SsoSettings {
+        audience: audience.clone(),
+        issuer_pattern: config.sso_issuer.clone(),
+        jwks_url: config.sso_jwks_url.clone(),
+    }))
 }
 
 /// CORS for exactly the configured page origins; none configured means same origin only.
@@ -111,6 +144,7 @@ impl Application {
             key,
             webhooks: WebhookPolicy::new(&config.webhook_hosts, config.dev.then_some(port))
                 .map_err(|e| anyhow::anyhow!(e))?,
+            sso: sso(&config, port)?.map(|s| Arc::new(Verifier::new(s))),
             address_limit: Arc::new(RateLimiter::new(config.write_rate)),
             tenant_limit: Arc::new(RateLimiter::new(config.tenant_write_rate)),
             trust_forwarded_for: config.trust_forwarded_for,

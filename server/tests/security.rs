@@ -384,3 +384,180 @@ async fn script_and_markdown_payloads_are_refused_or_kept_as_plain_text() {
         assert_eq!(body["settings"]["filter"], *p);
     }
 }
+
+// ---- single sign-on, against the emulator's identity provider (the same validation code
+// as production, with the dev key set) ----
+
+const TENANT: &str = "72f9bf00-0000-4000-8000-000000000001";
+const USER: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+
+async fn sso_server(dir: &Path) -> String {
+    let mut c = Config::for_tests(dir.join("t.sqlite"), dir.join("dist"), true);
+    c.dev_sso = true;
+    start(c).await
+}
+
+async fn token(url: &str, variant: &str) -> String {
+    let res: Value = reqwest::get(format!(
+        "{url}/emulator/idp/token?tid={TENANT}&oid={USER}&variant={variant}"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    res["token"].as_str().unwrap().to_string()
+}
+
+async fn put_as(url: &str, id: &str, bearer: Option<&str>, name: &str) -> reqwest::Response {
+    let mut s = settings();
+    s["subscription_name"] = json!(name);
+    let mut req = reqwest::Client::new()
+        .put(format!("{url}/api/connections/{id}"))
+        .json(&json!({ "webhookUrl": HOOK, "settings": s }));
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
+async fn get_as(url: &str, id: &str, bearer: Option<&str>) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .get(format!("{url}/api/connections/{id}"))
+        .header("x-teams-webhook-url", HOOK);
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
+async fn stored_name(url: &str, id: &str) -> String {
+    let valid = token(url, "valid").await;
+    let body: Value = get_as(url, id, Some(&valid)).await.json().await.unwrap();
+    body["configName"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_valid_token_saves_reads_and_binds_the_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sso_server(dir.path()).await;
+    let valid = token(&url, "valid").await;
+    assert_eq!(
+        put_as(&url, "c1", Some(&valid), "Nightly builds")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        get_as(&url, "c1", Some(&valid)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        put_as(&url, "c1", Some(&valid), "Renamed").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(stored_name(&url, "c1").await, "Renamed");
+}
+
+async fn refused_token(variant: Option<&str>, want: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sso_server(dir.path()).await;
+    let valid = token(&url, "valid").await;
+    put_as(&url, "c1", Some(&valid), "Nightly builds").await;
+    let bad = match variant {
+        Some(v) => Some(token(&url, v).await),
+        None => None,
+    };
+    for res in [
+        put_as(&url, "c1", bad.as_deref(), "Changed").await,
+        get_as(&url, "c1", bad.as_deref()).await,
+    ] {
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{variant:?}");
+        assert!(res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_token");
+        assert!(
+            body["message"].as_str().unwrap().contains(want),
+            "{variant:?}: {body}"
+        );
+    }
+    assert_eq!(stored_name(&url, "c1").await, "Nightly builds", "unchanged");
+}
+
+#[tokio::test]
+async fn a_missing_token_is_refused() {
+    refused_token(None, "sign-in token is required").await;
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    refused_token(Some("expired"), "has expired").await;
+}
+
+#[tokio::test]
+async fn a_token_not_valid_yet_is_refused() {
+    refused_token(Some("not-yet-valid"), "not valid yet").await;
+}
+
+#[tokio::test]
+async fn a_wrong_audience_token_is_refused() {
+    refused_token(Some("wrong-audience"), "another application").await;
+}
+
+#[tokio::test]
+async fn a_wrong_issuer_token_is_refused() {
+    refused_token(Some("wrong-issuer"), "issuer").await;
+}
+
+#[tokio::test]
+async fn a_badly_signed_token_is_refused() {
+    refused_token(Some("bad-signature"), "signature is invalid").await;
+}
+
+#[tokio::test]
+async fn a_token_from_another_tenant_never_reaches_this_tenants_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sso_server(dir.path()).await;
+    let valid = token(&url, "valid").await;
+    put_as(&url, "c1", Some(&valid), "Nightly builds").await;
+    let other = token(&url, "other-tenant").await;
+    for res in [
+        put_as(&url, "c1", Some(&other), "Taken").await,
+        get_as(&url, "c1", Some(&other)).await,
+    ] {
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "other_tenant");
+        assert!(body["message"]
+            .as_str()
+            .unwrap()
+            .contains("another organisation"));
+    }
+    let del = reqwest::Client::new()
+        .delete(format!("{url}/api/connections/c1"))
+        .header("x-teams-webhook-url", HOOK)
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), StatusCode::FORBIDDEN);
+    assert_eq!(stored_name(&url, "c1").await, "Nightly builds", "unchanged");
+}
+
+#[tokio::test]
+async fn a_forged_unsigned_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sso_server(dir.path()).await;
+    use base64::Engine as _;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let forged = format!(
+        "{}.{}.",
+        b64(&json!({ "alg": "none", "typ": "JWT" })),
+        b64(&json!({ "tid": TENANT, "oid": USER }))
+    );
+    let res = put_as(&url, "c1", Some(&forged), "Forged").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}

@@ -12,6 +12,7 @@ use connector_settings::api::{Connection, FieldProblem, SaveConnection, WEBHOOK_
 use connector_settings::{EntityId, Settings};
 use time::format_description::well_known::Rfc3339;
 
+use crate::auth::Identity;
 use crate::domain::WebhookUrl;
 use crate::error::AppError;
 use crate::extract::JsonBody;
@@ -136,6 +137,10 @@ async fn save(
             fields: vec![field],
         });
     }
+    let identity = identify(&state, &headers).await?;
+    if let (Some(existing), Some(who)) = (state.store.get(&id).await?, &identity) {
+        same_tenant(&existing, who)?;
+    }
     let stamp = now();
     let record = Record {
         entity_id: id.clone(),
@@ -145,6 +150,8 @@ async fn save(
         webhook_url: webhook,
         app_type: body.app_type,
         user_object_id: body.user_object_id,
+        tenant_id: identity.as_ref().map(|i| i.tenant.clone()),
+        owner_oid: identity.map(|i| i.user),
         created_at: stamp.clone(),
         updated_at: stamp,
     };
@@ -163,13 +170,38 @@ async fn save(
     }
 }
 
-/// The stored record, if the request's webhook URL is the one it was stored with. An
-/// unknown id and a wrong URL answer alike, so ids cannot be probed.
+/// With single sign-on, the identity of the request's token (refused without a valid one).
+async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, AppError> {
+    match &state.sso {
+        None => Ok(None),
+        Some(v) => v
+            .verify_headers(headers)
+            .await
+            .map(Some)
+            .map_err(|e| AppError::Unauthenticated(e.0)),
+    }
+}
+
+/// A connection bound to a tenant is reachable only with that tenant's tokens.
+fn same_tenant(record: &Record, who: &Identity) -> Result<(), AppError> {
+    match &record.tenant_id {
+        Some(t) if *t != who.tenant => {
+            tracing::warn!(entity_id = %record.entity_id, "refused a token from another tenant");
+            Err(AppError::OtherTenant)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The stored record, if the request's webhook URL is the one it was stored with (and, with
+/// single sign-on, its token is from the record's tenant). An unknown id and a wrong URL
+/// answer alike, so ids cannot be probed.
 async fn authorised(
     state: &AppState,
     headers: &HeaderMap,
     id: &EntityId,
 ) -> Result<Record, AppError> {
+    let identity = identify(state, headers).await?;
     let Some(raw) = headers.get(WEBHOOK_HEADER) else {
         return Err(AppError::Unauthorized(format!(
             "the '{WEBHOOK_HEADER}' header with the channel's webhook url is required"
@@ -184,6 +216,9 @@ async fn authorised(
     let record = state.store.get(id).await?.ok_or_else(not_found)?;
     if !record.webhook_hash.matches(&state.key.hash(&url)) {
         return Err(not_found());
+    }
+    if let Some(who) = &identity {
+        same_tenant(&record, who)?;
     }
     Ok(record)
 }

@@ -18,6 +18,9 @@ pub struct Record {
     pub config_name: String,
     pub settings: Values,
     pub app_type: Option<String>,
+    /// With single sign-on: the tenant (`tid`) and user (`oid`) that created it.
+    pub tenant_id: Option<String>,
+    pub owner_oid: Option<String>,
     pub user_object_id: Option<String>,
     /// RFC 3339.
     pub created_at: String,

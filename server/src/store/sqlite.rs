@@ -11,7 +11,8 @@ use super::{Record, Store, StoreError, Upsert};
 use crate::domain::{Keyring, WebhookHash, WebhookUrl};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &["CREATE TABLE connections (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE connections (
         entity_id TEXT PRIMARY KEY,
         webhook_hash BLOB NOT NULL,
         -- nonce and AES-256-GCM ciphertext of the webhook URL, and the id of the key that sealed it
@@ -24,7 +25,10 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE connections (
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL
     );
-    CREATE INDEX connections_webhook_hash ON connections (webhook_hash);"];
+    CREATE INDEX connections_webhook_hash ON connections (webhook_hash);",
+    "ALTER TABLE connections ADD COLUMN tenant_id TEXT;
+    ALTER TABLE connections ADD COLUMN owner_oid TEXT;",
+];
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -95,10 +99,12 @@ struct Row {
     user_object_id: Option<String>,
     created_at: String,
     updated_at: String,
+    tenant_id: Option<String>,
+    owner_oid: Option<String>,
 }
 
 const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name, settings, app_type,
-    user_object_id, created_at, updated_at FROM connections WHERE entity_id = ?1";
+    user_object_id, created_at, updated_at, tenant_id, owner_oid FROM connections WHERE entity_id = ?1";
 
 fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -112,6 +118,8 @@ fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         user_object_id: r.get(7)?,
         created_at: r.get(8)?,
         updated_at: r.get(9)?,
+        tenant_id: r.get(10)?,
+        owner_oid: r.get(11)?,
     })
 }
 
@@ -132,6 +140,8 @@ fn record(r: Row, keys: &Keyring) -> Result<Record, StoreError> {
         user_object_id: r.user_object_id,
         created_at: r.created_at,
         updated_at: r.updated_at,
+        tenant_id: r.tenant_id,
+        owner_oid: r.owner_oid,
     })
 }
 
@@ -179,15 +189,16 @@ impl Store for SqliteStore {
                             rec.app_type, rec.user_object_id, rec.updated_at],
                     )
                     .map_err(db)?;
-                    Upsert::Updated(Record { created_at: old.created_at, ..rec })
+                    Upsert::Updated(Record { created_at: old.created_at, tenant_id: old.tenant_id, owner_oid: old.owner_oid, ..rec })
                 }
                 None => {
                     tx.execute(
                         "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
-                         settings, app_type, user_object_id, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                         params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec(), sealed, key_id,
-                            rec.config_name, settings, rec.app_type, rec.user_object_id, rec.created_at, rec.updated_at],
+                            rec.config_name, settings, rec.app_type, rec.user_object_id, rec.created_at, rec.updated_at,
+                            rec.tenant_id, rec.owner_oid],
                     )
                     .map_err(db)?;
                     Upsert::Created(rec)

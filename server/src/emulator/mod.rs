@@ -49,8 +49,12 @@ enum Mode {
 #[derive(Default, Clone)]
 pub struct Inboxes(Arc<Mutex<HashMap<String, Inbox>>>);
 
+pub mod idp;
+
 pub fn router(dir: &Path) -> Router<AppState> {
     Router::new()
+        .route("/emulator/idp/jwks", get(idp::jwks))
+        .route("/emulator/idp/token", get(idp::token))
         .route("/emulator/api/connector", get(connector))
         .route(
             "/emulator/webhook/{*path}",

@@ -1,0 +1,184 @@
+//! Teams single sign-on: the page sends the token `authentication.getAuthToken()` gave it,
+//! and the server checks its RS256 signature against a JWKS (fetched, cached, refreshed on
+//! an unknown key id), its issuer, audience, expiry and not-before, and reads the tenant
+//! (`tid`) and user (`oid`) the connection is bound to.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::RwLock;
+
+/// Where tokens come from and whom they are for.
+#[derive(Debug, Clone)]
+pub struct SsoSettings {
+    /// The `aud` the tokens must carry: the app's `webApplicationInfo.resource` or client id.
+    pub audience: String,
+    /// The `iss` expected, with `{tid}` standing for the token's tenant.
+    pub issuer_pattern: String,
+    pub jwks_url: String,
+}
+
+/// Who a valid token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub tenant: String,
+    pub user: String,
+}
+
+/// Why a token was refused; the text is shown to the person.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TokenError(pub String);
+
+#[derive(Deserialize)]
+struct Claims {
+    iss: String,
+    tid: String,
+    oid: String,
+}
+
+#[derive(Deserialize)]
+struct Jwks {
+    keys: Vec<Jwk>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kid: Option<String>,
+    kty: String,
+    n: Option<String>,
+    e: Option<String>,
+}
+
+/// Refetching the key set for an unknown key id happens at most this often.
+const REFRESH_GAP: Duration = Duration::from_secs(30);
+
+pub struct Verifier {
+    settings: SsoSettings,
+    client: reqwest::Client,
+    keys: RwLock<(HashMap<String, DecodingKey>, Option<Instant>)>,
+}
+
+impl Verifier {
+    pub fn new(settings: SsoSettings) -> Verifier {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Verifier {
+            settings,
+            client,
+            keys: RwLock::new((HashMap::new(), None)),
+        }
+    }
+
+    /// The identity of the `Authorization: Bearer` token in `headers`.
+    pub async fn verify_headers(&self, headers: &HeaderMap) -> Result<Identity, TokenError> {
+        let token = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                TokenError("a teams sign-in token is required (Authorization: Bearer)".into())
+            })?;
+        self.verify(token).await
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Identity, TokenError> {
+        let header = decode_header(token)
+            .map_err(|_| TokenError("the sign-in token is malformed".into()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenError(format!(
+                "sign-in tokens must be signed with RS256, not {:?}",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| TokenError("the sign-in token names no signing key".into()))?;
+        let key = self.key(&kid).await?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&[&self.settings.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss"]);
+        validation.validate_nbf = true;
+        validation.leeway = 60;
+        let data = decode::<Claims>(token, &key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind::*;
+            TokenError(
+                match e.kind() {
+                    ExpiredSignature => "the sign-in token has expired",
+                    ImmatureSignature => "the sign-in token is not valid yet",
+                    InvalidAudience => "the sign-in token is for another application (audience)",
+                    InvalidSignature => "the sign-in token's signature is invalid",
+                    MissingRequiredClaim(_) => "the sign-in token lacks a required claim",
+                    _ => "the sign-in token is invalid",
+                }
+                .into(),
+            )
+        })?;
+        let claims = data.claims;
+        let expected = self.settings.issuer_pattern.replace("{tid}", &claims.tid);
+        if claims.iss != expected || claims.tid.is_empty() {
+            return Err(TokenError(format!(
+                "the sign-in token's issuer '{}' is not accepted",
+                claims.iss
+            )));
+        }
+        if claims.oid.is_empty() {
+            return Err(TokenError("the sign-in token names no user".into()));
+        }
+        Ok(Identity {
+            tenant: claims.tid,
+            user: claims.oid,
+        })
+    }
+
+    async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
+        if let Some(k) = self.keys.read().await.0.get(kid) {
+            return Ok(k.clone());
+        }
+        let mut guard = self.keys.write().await;
+        let recently = guard.1.is_some_and(|t| t.elapsed() < REFRESH_GAP);
+        if !recently {
+            guard.1 = Some(Instant::now());
+            match self.fetch().await {
+                Ok(keys) => guard.0 = keys,
+                Err(e) => {
+                    tracing::warn!(error = %e, url = %self.settings.jwks_url, "cannot fetch the sign-in key set")
+                }
+            }
+        }
+        guard
+            .0
+            .get(kid)
+            .cloned()
+            .ok_or_else(|| TokenError("the sign-in token's signing key is unknown".into()))
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, String> {
+        let jwks: Jwks = self
+            .client
+            .get(&self.settings.jwks_url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = HashMap::new();
+        for k in jwks.keys {
+            if let (Some(kid), "RSA", Some(n), Some(e)) = (k.kid, k.kty.as_str(), k.n, k.e) {
+                if let Ok(key) = DecodingKey::from_rsa_components(&n, &e) {
+                    out.insert(kid, key);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
