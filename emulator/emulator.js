@@ -18,6 +18,7 @@ const defaultContext = {
   userObjectId: '3f2504e0-4f89-41d3-9a0c-0305e82c3301', userPrincipalName: 'megan@contoso.example',
   teamId: '19:8f4c2a1e0b7d4c559e617a0d3f1b2c4d@thread.tacv2', channelId: '19:5d7e9a2b3c4f4e1a8b6c0d2e4f6a8b0c@thread.tacv2',
   channelName: 'General', teamName: 'Contoso Engineering', hostClientType: 'web',
+  tokenVariant: 'valid',
 };
 
 function load(key, fallback) {
@@ -52,7 +53,9 @@ function inboxPath(url) {
 
 /** Shows a webhook URL's origin and first path segment only: it is a credential. */
 function maskUrl(s) {
-  return s.replace(/(https?:\/\/[^/\s"]+\/[^/\s"]+\/)[^\s"]+/g, '$1…');
+  return s.replace(/(https?:\/\/[^/\s"]+\/[^/\s"]+\/)[^\s"]+/g, '$1…')
+    // Sign-in tokens are credentials too.
+    .replace(/(eyJ[\w-]{6})[\w-]*\.[\w-]+\.[\w-]*/g, '$1…');
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -122,7 +125,7 @@ const handlers = {
   registerHandler: (req) => { session.handlers.add(req.args?.[0]); },
   'appInitialization.success': () => { session.loaded = true; },
   'appInitialization.failure': (req) => showError(`the page reported a load failure: ${req.args?.[0]?.message ?? req.args?.[0] ?? ''}`),
-  'authentication.getAuthToken': (req) => respond(req, [false, 'sso is not configured in this emulator']),
+  'authentication.getAuthToken': (req) => issueToken(req),
   'settings.save.success': () => finishSave(),
   'settings.save.failure': (req) => failEvent(req.args?.[0]),
   'settings.remove.success': () => finishRemove(),
@@ -138,6 +141,18 @@ window.addEventListener('message', (event) => {
   if (handler) handler(msg);
   else if (typeof msg.id === 'number') respond(msg, [false, `not supported by the emulator: ${msg.func}`]);
 });
+
+/** Answers getAuthToken with a token from the dev identity provider (the server signs it). */
+async function issueToken(req) {
+  const q = new URLSearchParams({ tid: context.tid, oid: context.userObjectId, variant: context.tokenVariant });
+  try {
+    const res = await fetch(`/emulator/idp/token?${q}`);
+    if (!res.ok) throw new Error(`identity provider answered ${res.status}`);
+    respond(req, [true, (await res.json()).token]);
+  } catch (e) {
+    respond(req, [false, `sign-in failed: ${e.message}`]);
+  }
+}
 
 // ---- the dialog ----
 
@@ -243,6 +258,7 @@ $('#host-theme').addEventListener('change', (e) => {
 const contextFields = [
   ['locale', 'Locale'], ['tid', 'Tenant id'], ['userObjectId', 'User object id'], ['teamId', 'Team id'],
   ['channelId', 'Channel id'], ['hostClientType', 'Host client type', ['web', 'desktop', 'android', 'ios']],
+  ['tokenVariant', 'Sign-in token (getAuthToken)', ['valid', 'expired', 'not-yet-valid', 'wrong-audience', 'wrong-issuer', 'other-tenant', 'bad-signature']],
 ];
 function renderContextForm() {
   const form = $('#context-form');

@@ -15,6 +15,8 @@ pub struct RuntimeConfig {
     pub api_base_url: String,
     /// Extra host origins passed to `app.initialize` (e.g. an emulator on another origin).
     pub valid_message_origins: Vec<String>,
+    /// Teams single sign-on: send a token from `authentication.getAuthToken` with each call.
+    pub sso: bool,
 }
 
 /// Why an API call failed.
@@ -69,8 +71,9 @@ impl Api {
         &self,
         entity_id: &str,
         body: &SaveConnection,
+        token: Option<&str>,
     ) -> Result<Connection, ApiError> {
-        let req = Request::put(&self.url(entity_id))
+        let req = bearer(Request::put(&self.url(entity_id)), token)
             .json(body)
             .map_err(|e| ApiError::Network(e.to_string()))?;
         let resp = req.send().await.map_err(network)?;
@@ -78,8 +81,13 @@ impl Api {
     }
 
     /// The stored connection, proven ours by its webhook URL.
-    pub async fn load(&self, entity_id: &str, webhook_url: &str) -> Result<Connection, ApiError> {
-        let resp = Request::get(&self.url(entity_id))
+    pub async fn load(
+        &self,
+        entity_id: &str,
+        webhook_url: &str,
+        token: Option<&str>,
+    ) -> Result<Connection, ApiError> {
+        let resp = bearer(Request::get(&self.url(entity_id)), token)
             .header(WEBHOOK_HEADER, webhook_url)
             .send()
             .await
@@ -88,8 +96,13 @@ impl Api {
     }
 
     /// Deletes the connection.
-    pub async fn delete(&self, entity_id: &str, webhook_url: &str) -> Result<(), ApiError> {
-        let resp = Request::delete(&self.url(entity_id))
+    pub async fn delete(
+        &self,
+        entity_id: &str,
+        webhook_url: &str,
+        token: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let resp = bearer(Request::delete(&self.url(entity_id)), token)
             .header(WEBHOOK_HEADER, webhook_url)
             .send()
             .await
@@ -99,6 +112,16 @@ impl Api {
         } else {
             Err(failure(resp).await)
         }
+    }
+}
+
+fn bearer(
+    req: gloo_net::http::RequestBuilder,
+    token: Option<&str>,
+) -> gloo_net::http::RequestBuilder {
+    match token {
+        Some(t) => req.header("authorization", &format!("Bearer {t}")),
+        None => req,
     }
 }
 

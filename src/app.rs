@@ -51,6 +51,8 @@ struct Page {
     /// Whether the connection was stored before this page opened.
     existing: RwSignal<bool>,
     api: StoredValue<Api>,
+    /// Whether API calls carry a Teams sign-on token.
+    sso: StoredValue<bool>,
 }
 
 /// The configuration page.
@@ -75,6 +77,7 @@ pub fn App(
         entity_id: RwSignal::new(String::new()),
         existing: RwSignal::new(false),
         api: StoredValue::new(Api::new(&RuntimeConfig::default())),
+        sso: StoredValue::new(false),
     };
     // The SDK keeps calling these handlers for the page's whole life.
     let handlers = Rc::new(RefCell::new(Handlers::default()));
@@ -210,6 +213,7 @@ async fn start(page: Page, handlers: Rc<RefCell<Handlers>>, timeout_ms: u32, ass
         RuntimeConfig::default()
     });
     page.api.set_value(Api::new(&config));
+    page.sso.set_value(config.sso);
     if !assume_framed && !teams::is_framed() {
         page.phase.set(Phase::OutsideTeams);
         return;
@@ -267,6 +271,18 @@ async fn start(page: Page, handlers: Rc<RefCell<Handlers>>, timeout_ms: u32, ass
     }
 }
 
+/// With single sign-on, a fresh token from Teams; else none.
+async fn sign_in(page: Page) -> Result<Option<String>, String> {
+    if !page.sso.get_value() {
+        return Ok(None);
+    }
+    let s = strings(page.form.locale.get_untracked());
+    teams::auth_token()
+        .await
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", s.sign_in_failed))
+}
+
 /// Finds which connection this page edits and pre-fills the form from the server.
 async fn load(page: Page) {
     let s = strings(page.form.locale.get_untracked());
@@ -289,7 +305,19 @@ async fn load(page: Page) {
         return;
     };
     let id = page.entity_id.get_untracked();
-    match page.api.get_value().load(&id, &webhook).await {
+    let token = match sign_in(page).await {
+        Ok(t) => t,
+        Err(why) => {
+            page.phase.set(Phase::LoadFailed(why));
+            return;
+        }
+    };
+    match page
+        .api
+        .get_value()
+        .load(&id, &webhook, token.as_deref())
+        .await
+    {
         Ok(conn) => {
             let mut values = default_values();
             values.extend(conn.settings);
@@ -355,8 +383,9 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
         app_type: instance.app_type,
         user_object_id: instance.user_object_id,
     };
+    let token = sign_in(page).await?;
     let conn = api
-        .save(&entity_id, &body)
+        .save(&entity_id, &body, token.as_deref())
         .await
         .map_err(|e| reason(&e, locale))?;
     let new = NewSettings {
@@ -367,7 +396,7 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
     if let Err(e) = teams::set_settings(&new).await {
         // Teams did not take it: a connection Teams never learned of must not stay stored.
         if !page.existing.get_untracked() {
-            let _ = api.delete(&entity_id, &webhook_url).await;
+            let _ = api.delete(&entity_id, &webhook_url, token.as_deref()).await;
         }
         return Err(e.to_string());
     }
@@ -389,7 +418,13 @@ async fn remove(page: Page, event: RemoveEvent) {
             .entity_id
             .or_else(query_entity_id)
             .ok_or_else(|| s.no_webhook.to_string())?;
-        match page.api.get_value().delete(&id, &webhook).await {
+        let token = sign_in(page).await?;
+        match page
+            .api
+            .get_value()
+            .delete(&id, &webhook, token.as_deref())
+            .await
+        {
             // Already gone is what removing wants.
             Err(e) if !e.is_not_found() => Err(reason(&e, locale)),
             _ => Ok(()),

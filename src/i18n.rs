@@ -27,6 +27,8 @@ pub struct Strings {
     pub invalid_form: &'static str,
     pub removing: &'static str,
     pub removed: &'static str,
+    pub other_tenant: &'static str,
+    pub sign_in_failed: &'static str,
     pub remove_failed: &'static str,
 }
 
@@ -49,6 +51,8 @@ static EN: Strings = Strings {
     invalid_form: "some fields need attention",
     removing: "Removing the connection…",
     removed: "The connection was removed.",
+    other_tenant: "this connection belongs to another organisation; sign in with an account of that organisation",
+    sign_in_failed: "signing in with Teams failed",
     remove_failed: "Could not remove the connection",
 };
 
@@ -71,6 +75,8 @@ static DE: Strings = Strings {
     invalid_form: "einige Felder müssen korrigiert werden",
     removing: "Verbindung wird entfernt…",
     removed: "Die Verbindung wurde entfernt.",
+    other_tenant: "diese Verbindung gehört zu einer anderen Organisation; melden Sie sich mit einem Konto dieser Organisation an",
+    sign_in_failed: "die Anmeldung über Teams ist fehlgeschlagen",
     remove_failed: "Die Verbindung konnte nicht entfernt werden",
 };
 
@@ -88,7 +94,13 @@ pub fn reason(e: &ApiError, locale: Locale) -> String {
     match e {
         ApiError::Network(_) => s.network.to_string(),
         ApiError::Server { status } => format!("{} (HTTP {status})", s.server_fault),
+        ApiError::Refused { status: 403, body } if body.error == "other_tenant" => {
+            s.other_tenant.to_string()
+        }
         ApiError::Refused { status: 403, .. } => s.forbidden.to_string(),
+        ApiError::Refused { status: 401, body } if body.error == "invalid_token" => {
+            format!("{}: {}", s.sign_in_failed, body.message)
+        }
         ApiError::Refused { body, .. } if !body.fields.is_empty() => {
             let parts: Vec<String> = body
                 .fields

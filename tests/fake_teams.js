@@ -19,6 +19,9 @@ export function install(json) {
       notifySuccess: () => { state.appSuccess += 1; },
       registerOnThemeChangeHandler: (h) => { state.registered.push('themeChange'); theme = h; },
     },
+    authentication: {
+      getAuthToken: () => (o.tokenFails ? Promise.reject(new Error('consent required')) : Promise.resolve('token-for-tests')),
+    },
     settings: {
       getSettings: (cb) => setTimeout(() => cb({
         entityId: o.entityId || '', configName: '', contentUrl: '',
@@ -42,10 +45,13 @@ export function install(json) {
     const req = input instanceof Request ? input : new Request(input, init);
     const url = new URL(req.url, location.href);
     const body = req.method === 'PUT' ? await req.text() : null;
-    state.requests.push({ method: req.method, path: url.pathname, body, webhook: req.headers.get('x-teams-webhook-url') });
+    state.requests.push({ method: req.method, path: url.pathname, body, webhook: req.headers.get('x-teams-webhook-url'),
+      authorization: req.headers.get('authorization') });
     const json = (status, value) => new Response(value === null ? null : JSON.stringify(value),
       { status, headers: { 'content-type': 'application/json' } });
-    if (url.pathname.endsWith('/config.json')) return json(404, { error: 'not_found', message: 'no config' });
+    if (url.pathname.endsWith('/config.json')) {
+      return o.config ? json(200, o.config) : json(404, { error: 'not_found', message: 'no config' });
+    }
     const r = responses[req.method];
     if (!r) return json(404, { error: 'not_found', message: 'connection not found' });
     if (r.network) throw new TypeError('Failed to fetch');

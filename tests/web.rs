@@ -448,3 +448,51 @@ async fn the_theme_follows_context_and_theme_changes() {
     change_theme("contrast");
     until("contrast", || theme() == "contrast").await;
 }
+
+#[wasm_bindgen_test]
+async fn with_sso_every_api_call_carries_the_teams_token() {
+    let _h =
+        mount_form(json!({ "config": { "sso": true }, "responses": { "PUT": { "echo": true } } }))
+            .await;
+    type_into(NAME, "Nightly builds").await;
+    assert_eq!(press_save().await.as_string().as_deref(), Some("success"));
+    let s = state();
+    let put = s["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["method"] == "PUT")
+        .cloned()
+        .unwrap();
+    assert_eq!(put["authorization"], "Bearer token-for-tests");
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_sign_in_fails_the_save_with_a_reason() {
+    let _h = mount_form(json!({ "config": { "sso": true }, "tokenFails": true, "responses": { "PUT": { "echo": true } } })).await;
+    type_into(NAME, "Nightly builds").await;
+    assert_eq!(press_save().await.as_string().as_deref(), Some("failure"));
+    let s = state();
+    assert!(s["notified"][0][2]
+        .as_str()
+        .unwrap()
+        .contains("signing in with Teams failed"));
+    assert!(
+        s["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["method"] != "PUT"),
+        "nothing sent without a token"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_connection_of_another_tenant_says_so_when_editing() {
+    let body = json!({ "error": "other_tenant", "message": "this connection belongs to another organisation (tenant)" });
+    let _h = mount(json!({ "config": { "sso": true }, "entityId": "conn-1", "responses": { "GET": { "status": 403, "body": body } } }), 2000).await;
+    until("the load error", || {
+        body_text().contains("belongs to another organisation")
+    })
+    .await;
+}

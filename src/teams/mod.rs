@@ -139,6 +139,17 @@ pub fn notify_app_loaded() -> Result<(), TeamsError> {
         .map_err(|e| err("notifySuccess failed", e))
 }
 
+/// `authentication.getAuthToken()`: a Microsoft Entra token for this app, for the server.
+pub async fn auth_token() -> Result<String, TeamsError> {
+    let promise = sys::get_auth_token().map_err(|e| err("getAuthToken failed", e))?;
+    let value = JsFuture::from(promise)
+        .await
+        .map_err(|e| err("sign-in failed", e))?;
+    value
+        .as_string()
+        .ok_or_else(|| TeamsError("sign-in returned no token".into()))
+}
+
 /// What `settings.getSettings` returns. Every field is optional: the v2 types omit
 /// `webhookUrl`, `appType` and `userObjectId`, but hosts pass them through.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

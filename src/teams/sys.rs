@@ -41,6 +41,9 @@ extern "C" {
         handler: &Closure<dyn FnMut(RemoveEvent)>,
     ) -> Result<(), JsValue>;
 
+    #[wasm_bindgen(js_namespace = ["microsoftTeams", "authentication"], js_name = getAuthToken, catch)]
+    pub fn get_auth_token() -> Result<Promise, JsValue>;
+
     pub type SaveEvent;
     #[wasm_bindgen(method, js_name = notifySuccess, catch)]
     pub fn notify_success(this: &SaveEvent) -> Result<(), JsValue>;
