@@ -2,8 +2,10 @@
 
 mod key;
 mod keyring;
+mod webhook_client;
 mod webhook_url;
 
 pub use key::{HashKey, WebhookHash};
 pub use keyring::Keyring;
+pub use webhook_client::{dev_inbox_client, webhook_client};
 pub use webhook_url::{WebhookPolicy, WebhookUrl, DEFAULT_HOSTS};
