@@ -51,6 +51,9 @@ pub struct Config {
     /// Dev mode: single sign-on against the emulator's own identity provider.
     #[arg(long, env = "CONNECTOR_DEV_SSO", requires = "dev")]
     pub dev_sso: bool,
+    /// The shared secret events are signed with (HMAC-SHA256); without it /api/events is off.
+    #[arg(long, env = "CONNECTOR_EVENTS_SECRET", hide_env_values = true)]
+    pub events_secret: Option<String>,
     /// Hosts webhook URLs may point at; `*.example.com` matches subdomains. Repeat the flag
     /// or separate with commas. Defaults to Microsoft's connector and Workflows hosts.
     #[arg(long = "webhook-host", env = "CONNECTOR_WEBHOOK_HOSTS", value_delimiter = ',',
@@ -98,6 +101,7 @@ impl Config {
             emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
             key_file: None,
             cors_origins: Vec::new(),
+            events_secret: Some("test-events-secret".into()),
             sso_audience: None,
             sso_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
             sso_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod delivery;
 pub mod domain;
 mod emulator;
 pub mod error;
@@ -11,3 +12,6 @@ mod rate_limit;
 mod routes;
 pub mod startup;
 pub mod store;
+
+/// How the connector developer's service signs an event (for clients and tests).
+pub use routes::events::sign as sign_event;

@@ -13,11 +13,12 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{SsoSettings, Verifier};
 use crate::config::Config;
+use crate::delivery::Wake;
 use crate::domain::{HashKey, Keyring, WebhookPolicy};
 use crate::emulator::{self, Inboxes};
 use crate::extract::BODY_LIMIT;
 use crate::rate_limit::RateLimiter;
-use crate::routes::{connections, health, static_files};
+use crate::routes::{connections, events, health, static_files};
 use crate::store::{SqliteStore, Store};
 
 /// What every handler can reach.
@@ -27,6 +28,9 @@ pub struct AppState {
     pub key: HashKey,
     /// Which webhook URLs are taken (in dev mode also this server's own emulator inbox).
     pub webhooks: WebhookPolicy,
+    pub events_secret: Option<Arc<str>>,
+    /// Wakes the delivery workers.
+    pub wake: Wake,
     /// Single sign-on, when configured.
     pub sso: Option<Arc<Verifier>>,
     pub address_limit: Arc<RateLimiter>,
@@ -40,6 +44,7 @@ pub struct AppState {
 pub fn router(state: AppState, config: &Config) -> Router {
     let mut app = Router::new()
         .merge(connections::router())
+        .merge(events::router())
         .merge(health::router());
     app = app.route(
         "/api/{*rest}",
@@ -107,6 +112,8 @@ fn cors(origins: &[String]) -> CorsLayer {
 
 /// The server, bound and ready to run.
 pub struct Application {
+    store: Arc<dyn Store>,
+    wake: Wake,
     listener: TcpListener,
     router: Router,
     port: u16,
@@ -144,6 +151,8 @@ impl Application {
             key,
             webhooks: WebhookPolicy::new(&config.webhook_hosts, config.dev.then_some(port))
                 .map_err(|e| anyhow::anyhow!(e))?,
+            events_secret: config.events_secret.as_deref().map(Arc::from),
+            wake: Wake::default(),
             sso: sso(&config, port)?.map(|s| Arc::new(Verifier::new(s))),
             address_limit: Arc::new(RateLimiter::new(config.write_rate)),
             tenant_limit: Arc::new(RateLimiter::new(config.tenant_write_rate)),
@@ -151,12 +160,16 @@ impl Application {
             page_policy: Arc::new(static_files::page_policy(&config.dist, config.dev)),
             inboxes: Inboxes::default(),
         };
+        let store = state.store.clone();
+        let wake = state.wake.clone();
         let router = router(state, &config);
         Ok(Application {
             listener,
             router,
             port,
             host: config.host,
+            store,
+            wake,
         })
     }
 
@@ -171,6 +184,7 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        crate::delivery::spawn(self.store, self.wake).await;
         axum::serve(
             self.listener,
             self.router

@@ -35,7 +35,7 @@ struct Inbox {
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 enum Mode {
     #[default]
     Ok,
@@ -43,6 +43,10 @@ enum Mode {
     Gone,
     Error,
     Slow,
+    /// 429 with `Retry-After: 1` (Workflows webhooks throttle this way).
+    RateLimited,
+    /// 404, as a deleted Workflows webhook answers.
+    NotFound,
 }
 
 /// Every inbox, by the webhook URL's path after `/emulator/webhook/`.
@@ -95,7 +99,7 @@ async fn receive(
     let mode = {
         let mut all = state.inboxes.0.lock().expect("inbox lock");
         let inbox = all.entry(path).or_default();
-        if inbox.mode != Mode::Gone {
+        if !matches!(inbox.mode, Mode::Gone | Mode::NotFound) {
             inbox.messages.push(message);
             if inbox.messages.len() > KEEP {
                 inbox.messages.remove(0);
@@ -107,6 +111,13 @@ async fn receive(
         Mode::Ok => (StatusCode::OK, "1").into_response(),
         Mode::Throttled => (StatusCode::OK, THROTTLED_BODY).into_response(),
         Mode::Gone => (StatusCode::GONE, "connector removed").into_response(),
+        Mode::NotFound => (StatusCode::NOT_FOUND, "not found").into_response(),
+        Mode::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            "too many requests",
+        )
+            .into_response(),
         Mode::Error => (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response(),
         Mode::Slow => {
             tokio::time::sleep(Duration::from_secs(15)).await;
@@ -137,7 +148,7 @@ async fn set_mode(
         AppError::BadRequest {
             code: "invalid_mode",
             message: format!(
-                "mode '{}' is not one of ok, throttled, gone, error, slow",
+                "mode '{}' is not one of ok, throttled, rate-limited, gone, not-found, error, slow",
                 body.mode
             ),
             fields: vec![],

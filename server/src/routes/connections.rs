@@ -23,10 +23,15 @@ use crate::store::{Record, Upsert};
 const MAX_META: usize = 100;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/connections/{entity_id}",
-        put(save).get(read).delete(remove),
-    )
+    Router::new()
+        .route(
+            "/api/connections/{entity_id}/deliveries",
+            axum::routing::get(deliveries),
+        )
+        .route(
+            "/api/connections/{entity_id}",
+            put(save).get(read).delete(remove),
+        )
 }
 
 fn entity_id(raw: &str) -> Result<EntityId, AppError> {
@@ -244,4 +249,15 @@ async fn remove(
     state.store.delete(&id).await?;
     tracing::info!(entity_id = %id, "connection deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Delivery counts, last error and whether the connection is disabled.
+async fn deliveries(
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<crate::store::DeliveryStatus>, AppError> {
+    let id = entity_id(&raw_id)?;
+    authorised(&state, &headers, &id).await?;
+    Ok(Json(state.store.delivery_status(&id).await?))
 }

@@ -1,5 +1,6 @@
 //! One file per resource.
 
 pub mod connections;
+pub mod events;
 pub mod health;
 pub mod static_files;

@@ -1,5 +1,6 @@
 //! Where connections are kept. The trait lets a PostgreSQL store join the SQLite one.
 
+mod outbox;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -48,8 +49,100 @@ pub enum StoreError {
     Database(String),
 }
 
+/// An accepted event, stored with its deliveries in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: String,
+    /// The event as received (JSON), for building cards.
+    pub body: String,
+    pub received_at: String,
+}
+
+/// What accepting an event did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Accepted {
+    pub deliveries: usize,
+    /// The event id was accepted before: nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// A delivery claimed by a worker.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub delivery_id: i64,
+    pub event_id: String,
+    pub entity_id: String,
+    pub webhook_url: WebhookUrl,
+    pub settings: Values,
+    pub event: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Try again at `at_ms` (unix milliseconds).
+    Retry {
+        at_ms: i64,
+        error: String,
+    },
+    /// Over a rate window: wait until `at_ms`; not an attempt.
+    Postpone {
+        at_ms: i64,
+    },
+    Dead {
+        error: String,
+    },
+    /// The webhook is gone: the delivery is dead and the connection disabled.
+    Disable {
+        error: String,
+    },
+}
+
+/// Per-connection delivery counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryStatus {
+    pub pending: u64,
+    pub delivered: u64,
+    pub dead: u64,
+    pub last_error: Option<String>,
+    /// Why the connection is disabled (its webhook answered 404 or 410), if it is.
+    pub disabled: Option<String>,
+}
+
+/// Which stored settings an event goes to.
+pub type Matcher = Box<dyn Fn(&Values) -> bool + Send>;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Stores the event and one delivery per matching, enabled connection; a known event id
+    /// stores nothing and says so.
+    async fn accept_event(
+        &self,
+        event: NewEvent,
+        matches: Matcher,
+        now_ms: i64,
+    ) -> Result<Accepted, StoreError>;
+    /// Claims up to `limit` due deliveries for `lease_ms` (a crashed worker's claims expire).
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<Due>, StoreError>;
+    async fn finish(
+        &self,
+        delivery_id: i64,
+        outcome: Outcome,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
+    async fn delivery_status(&self, id: &EntityId) -> Result<DeliveryStatus, StoreError>;
+    /// `(entity id, delivered at ms)` since `since_ms`, to restore rate windows after a restart.
+    async fn recent_deliveries(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError>;
+
     /// Creates or updates by entity id, in one transaction; refuses another webhook's id.
     async fn upsert(&self, record: Record) -> Result<Upsert, StoreError>;
     async fn get(&self, id: &EntityId) -> Result<Option<Record>, StoreError>;

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use connector_settings::EntityId;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{Record, Store, StoreError, Upsert};
+use super::{
+    Accepted, DeliveryStatus, Due, Matcher, NewEvent, Outcome, Record, Store, StoreError, Upsert,
+};
 use crate::domain::{Keyring, WebhookHash, WebhookUrl};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
@@ -28,6 +30,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX connections_webhook_hash ON connections (webhook_hash);",
     "ALTER TABLE connections ADD COLUMN tenant_id TEXT;
     ALTER TABLE connections ADD COLUMN owner_oid TEXT;",
+    "CREATE TABLE events (id TEXT PRIMARY KEY, body TEXT NOT NULL, received_at TEXT NOT NULL);
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL REFERENCES events (id),
+        entity_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        claimed_until INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        delivered_at INTEGER,
+        UNIQUE (event_id, entity_id)
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, next_at);
+    CREATE INDEX deliveries_entity ON deliveries (entity_id, status);
+    ALTER TABLE connections ADD COLUMN disabled_reason TEXT;",
 ];
 
 #[derive(Clone)]
@@ -36,11 +54,15 @@ pub struct SqliteStore {
     keys: Keyring,
 }
 
-fn db(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
 impl SqliteStore {
+    pub(super) fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path, keys: Keyring) -> anyhow::Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -71,7 +93,7 @@ impl SqliteStore {
         })
     }
 
-    async fn with<T: Send + 'static>(
+    pub(super) async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -184,7 +206,7 @@ impl Store for SqliteStore {
                     }
                     tx.execute(
                         "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
-                         app_type = ?6, user_object_id = ?7, updated_at = ?8 WHERE entity_id = ?1",
+                         app_type = ?6, user_object_id = ?7, updated_at = ?8, disabled_reason = NULL WHERE entity_id = ?1",
                         params![rec.entity_id.as_str(), sealed, key_id, rec.config_name, settings,
                             rec.app_type, rec.user_object_id, rec.updated_at],
                     )
@@ -235,6 +257,41 @@ impl Store for SqliteStore {
                 > 0)
         })
         .await
+    }
+
+    async fn accept_event(
+        &self,
+        event: NewEvent,
+        matches: Matcher,
+        now_ms: i64,
+    ) -> Result<Accepted, StoreError> {
+        self.outbox_accept(event, matches, now_ms).await
+    }
+
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<Due>, StoreError> {
+        self.outbox_claim(now_ms, limit, lease_ms).await
+    }
+
+    async fn finish(
+        &self,
+        delivery_id: i64,
+        outcome: Outcome,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.outbox_finish(delivery_id, outcome, now_ms).await
+    }
+
+    async fn delivery_status(&self, id: &EntityId) -> Result<DeliveryStatus, StoreError> {
+        self.outbox_status(id.as_str().to_string()).await
+    }
+
+    async fn recent_deliveries(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        self.outbox_recent(since_ms).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,0 +1,254 @@
+//! Cards built from an event and a connection's settings: a MessageCard for connector
+//! webhooks, an Adaptive Card message for Workflows webhooks; always under Teams' size limit.
+
+use connector_settings::{Value as Setting, Values};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Card JSON above this many bytes does not get through Teams reliably.
+pub const MAX_CARD_BYTES: usize = 20_000;
+
+/// An event from the connector developer's service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// Repeating an id repeats nothing: the event is accepted once.
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    #[serde(default)]
+    pub text: String,
+    #[serde(default)]
+    pub link: Option<String>,
+    #[serde(default)]
+    pub facts: Vec<Fact>,
+    /// What each connection's project filter is matched against.
+    #[serde(default)]
+    pub project: String,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fact {
+    pub name: String,
+    pub value: String,
+}
+
+/// Whether a connection with `settings` wants `event` (its event types and its filter).
+pub fn matches(event_kind: &str, project: &str, settings: &Values) -> bool {
+    let wanted = matches!(settings.get("events"), Some(Setting::List(kinds)) if kinds.iter().any(|k| k == event_kind));
+    let filter = match settings.get("filter") {
+        Some(Setting::Text(f)) => f.trim().to_lowercase(),
+        _ => String::new(),
+    };
+    wanted && (filter.is_empty() || project.to_lowercase().contains(&filter))
+}
+
+/// Connector webhooks take MessageCards; everything else (Workflows) Adaptive Cards.
+fn is_connector_webhook(url: &str) -> bool {
+    let host = url
+        .split("://")
+        .nth(1)
+        .and_then(|r| r.split(['/', ':']).next())
+        .unwrap_or("");
+    host.ends_with(".webhook.office.com")
+        || host == "outlook.office.com"
+        || url.contains("/emulator/webhook/")
+}
+
+/// The card for `event` as `settings` wants it, for the webhook at `url`.
+pub fn card(event: &Event, settings: &Values, url: &str) -> Value {
+    let detailed = matches!(settings.get("card_style"), Some(Setting::Text(s)) if s == "detailed");
+    let urgent = event.kind == "incident_opened"
+        && matches!(settings.get("mention_channel"), Some(Setting::Bool(true)));
+    let build = |text: &str, facts: &[Fact]| {
+        if is_connector_webhook(url) {
+            message_card(event, detailed, urgent, text, facts)
+        } else {
+            adaptive_card(event, detailed, urgent, text, facts)
+        }
+    };
+    let mut text = event.text.clone();
+    let mut facts = event.facts.clone();
+    loop {
+        let card = build(&text, &facts);
+        let size = card.to_string().len();
+        if size <= MAX_CARD_BYTES {
+            return card;
+        }
+        // Cut the text first, then the facts, keeping what fits and marking the cut.
+        let over = size - MAX_CARD_BYTES;
+        if text.chars().count() > 1 {
+            let keep = text.chars().count().saturating_sub(over + 16);
+            text = text.chars().take(keep).collect::<String>() + "…";
+        } else if !facts.is_empty() {
+            facts.pop();
+        } else {
+            let title: String = event.title.chars().take(200).collect();
+            return build(&format!("{title}…"), &[]);
+        }
+    }
+}
+
+fn message_card(e: &Event, detailed: bool, urgent: bool, text: &str, facts: &[Fact]) -> Value {
+    let mut section = json!({ "activityTitle": e.title });
+    if detailed {
+        section["text"] = json!(text);
+        section["facts"] = json!(facts);
+    }
+    if urgent {
+        section["activitySubtitle"] = json!("Urgent");
+    }
+    let mut card = json!({
+        "@type": "MessageCard",
+        "@context": "https://schema.org/extensions",
+        "summary": e.title,
+        "themeColor": if urgent { "C4314B" } else { "5B5FC7" },
+        "title": e.title,
+        "sections": [section],
+    });
+    if let Some(link) = e.link.as_deref() {
+        card["potentialAction"] = json!([{ "@type": "OpenUri", "name": "Open", "targets": [{ "os": "default", "uri": link }] }]);
+    }
+    card
+}
+
+fn adaptive_card(e: &Event, detailed: bool, urgent: bool, text: &str, facts: &[Fact]) -> Value {
+    let mut body = vec![
+        json!({ "type": "TextBlock", "text": e.title, "weight": "Bolder", "size": "Medium", "wrap": true }),
+    ];
+    if urgent {
+        body.push(json!({ "type": "TextBlock", "text": "Urgent", "color": "Attention", "weight": "Bolder" }));
+    }
+    if detailed {
+        if !text.is_empty() {
+            body.push(json!({ "type": "TextBlock", "text": text, "wrap": true }));
+        }
+        if !facts.is_empty() {
+            let facts: Vec<Value> = facts
+                .iter()
+                .map(|f| json!({ "title": f.name, "value": f.value }))
+                .collect();
+            body.push(json!({ "type": "FactSet", "facts": facts }));
+        }
+    }
+    let mut content = json!({
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    });
+    if let Some(link) = e.link.as_deref() {
+        content["actions"] = json!([{ "type": "Action.OpenUrl", "title": "Open", "url": link }]);
+    }
+    json!({ "type": "message", "attachments": [{ "contentType": "application/vnd.microsoft.card.adaptive", "content": content }] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(style: &str, filter: &str) -> Values {
+        let mut v = Values::new();
+        v.insert(
+            "events".into(),
+            Setting::List(vec!["build_failed".into(), "incident_opened".into()]),
+        );
+        v.insert("filter".into(), Setting::Text(filter.into()));
+        v.insert("card_style".into(), Setting::Text(style.into()));
+        v.insert("mention_channel".into(), Setting::Bool(true));
+        v
+    }
+
+    fn event(kind: &str, text: &str) -> Event {
+        Event {
+            id: None,
+            kind: kind.into(),
+            title: "Build 42 failed".into(),
+            text: text.into(),
+            link: Some("https://ci.example.com/42".into()),
+            facts: vec![Fact {
+                name: "Branch".into(),
+                value: "main".into(),
+            }],
+            project: "api-gateway".into(),
+        }
+    }
+
+    #[test]
+    fn connections_get_the_event_types_they_chose_filtered_by_project() {
+        assert!(matches(
+            "build_failed",
+            "api-gateway",
+            &settings("compact", "")
+        ));
+        assert!(matches(
+            "build_failed",
+            "api-gateway",
+            &settings("compact", "API")
+        ));
+        assert!(!matches("build_failed", "web", &settings("compact", "api")));
+        assert!(!matches(
+            "deployment_finished",
+            "api",
+            &settings("compact", "")
+        ));
+    }
+
+    #[test]
+    fn connector_webhooks_get_message_cards_and_workflows_adaptive_cards() {
+        let s = settings("detailed", "");
+        let m = card(
+            &event("build_failed", "log"),
+            &s,
+            "https://contoso.webhook.office.com/webhookb2/x",
+        );
+        assert_eq!(m["@type"], "MessageCard");
+        assert_eq!(m["sections"][0]["facts"][0]["name"], "Branch");
+        let a = card(
+            &event("build_failed", "log"),
+            &s,
+            "https://prod-1.westeurope.logic.azure.com/workflows/x",
+        );
+        assert_eq!(a["type"], "message");
+        assert_eq!(a["attachments"][0]["content"]["type"], "AdaptiveCard");
+        assert_eq!(
+            a["attachments"][0]["content"]["actions"][0]["url"],
+            "https://ci.example.com/42"
+        );
+    }
+
+    #[test]
+    fn compact_cards_leave_out_text_and_facts_and_incidents_can_be_urgent() {
+        let m = card(
+            &event("incident_opened", "details"),
+            &settings("compact", ""),
+            "https://a.webhook.office.com/x",
+        );
+        assert!(m["sections"][0].get("text").is_none());
+        assert_eq!(m["sections"][0]["activitySubtitle"], "Urgent");
+        assert_eq!(m["themeColor"], "C4314B");
+    }
+
+    #[test]
+    fn long_text_is_cut_with_an_ellipsis_to_stay_under_the_size_cap() {
+        for url in [
+            "https://a.webhook.office.com/x",
+            "https://b.logic.azure.com/x",
+        ] {
+            let c = card(
+                &event("build_failed", &"x".repeat(100_000)),
+                &settings("detailed", ""),
+                url,
+            );
+            let size = c.to_string().len();
+            assert!(
+                size <= MAX_CARD_BYTES && size > MAX_CARD_BYTES - 200,
+                "{url}: {size}"
+            );
+            assert!(c.to_string().contains("x…"), "{url}");
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! `POST /api/events`: events from the connector developer's service, signed with
+//! HMAC-SHA256 over `<timestamp>.<raw body>`. Answered 202 only once the event and its
+//! deliveries are stored; a repeated event id is accepted once.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use connector_settings::{Field, FieldKind};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use time::format_description::well_known::Rfc3339;
+
+use crate::delivery::cards::{self, Event};
+use crate::delivery::now_ms;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::NewEvent;
+
+/// Signatures older or newer than this are refused (replays).
+const MAX_SKEW_SECS: i64 = 300;
+pub const TIMESTAMP_HEADER: &str = "x-connector-timestamp";
+pub const SIGNATURE_HEADER: &str = "x-connector-signature";
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/api/events",
+        post(accept).layer(DefaultBodyLimit::max(64 * 1024)),
+    )
+}
+
+/// `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>").
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn bad(code: &'static str, message: String) -> AppError {
+    AppError::BadRequest {
+        code,
+        message,
+        fields: vec![],
+    }
+}
+
+async fn accept(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let Some(secret) = state.events_secret.as_deref() else {
+        return Err(AppError::NotFound(
+            "events are not enabled on this server (set CONNECTOR_EVENTS_SECRET)".into(),
+        ));
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let timestamp: i64 = header(TIMESTAMP_HEADER)
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| {
+            AppError::Unauthenticated(format!(
+                "the '{TIMESTAMP_HEADER}' header (unix seconds) is required"
+            ))
+        })?;
+    if (now_ms() / 1000 - timestamp).abs() > MAX_SKEW_SECS {
+        return Err(AppError::Unauthenticated(format!(
+            "timestamp {timestamp} is more than {MAX_SKEW_SECS} s away from now"
+        )));
+    }
+    let given = header(SIGNATURE_HEADER).unwrap_or("");
+    let expected = sign(secret, timestamp, &body);
+    // Constant-time comparison of equal-length strings.
+    let same = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |a, (x, y)| a | (x ^ y))
+            == 0;
+    if !same {
+        return Err(AppError::Unauthenticated(
+            "the event signature does not match".into(),
+        ));
+    }
+    let event: Event =
+        serde_json::from_slice(&body).map_err(|e| bad("invalid_event", format!("event: {e}")))?;
+    check(&event)?;
+    let id = match &event.id {
+        Some(id) => id.clone(),
+        None => format!("evt-{}", hex::encode(rand::random::<[u8; 12]>())),
+    };
+    let (kind, project) = (event.kind.clone(), event.project.clone());
+    let accepted = state
+        .store
+        .accept_event(
+            NewEvent {
+                id: id.clone(),
+                body: String::from_utf8_lossy(&body).into_owned(),
+                received_at: time::OffsetDateTime::now_utc()
+                    .format(&Rfc3339)
+                    .unwrap_or_default(),
+            },
+            Box::new(move |settings| cards::matches(&kind, &project, settings)),
+            now_ms(),
+        )
+        .await?;
+    state.wake.wake();
+    tracing::info!(event_id = %id, deliveries = accepted.deliveries, duplicate = accepted.duplicate, "event accepted");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(
+            json!({ "eventId": id, "deliveries": accepted.deliveries, "duplicate": accepted.duplicate }),
+        ),
+    ))
+}
+
+/// The event types are the options of the `events` field of `connector.toml`.
+fn check(e: &Event) -> Result<(), AppError> {
+    let types: Vec<&str> = match Field::by_id("events").map(|f| &f.kind) {
+        Some(FieldKind::MultiChoice { options, .. }) => options.iter().map(|o| o.value).collect(),
+        _ => Vec::new(),
+    };
+    if !types.contains(&e.kind.as_str()) {
+        return Err(bad(
+            "invalid_event",
+            format!(
+                "event type '{}' is not one of: {}",
+                e.kind,
+                types.join(", ")
+            ),
+        ));
+    }
+    if e.title.trim().is_empty() || e.title.chars().count() > 256 {
+        return Err(bad(
+            "invalid_event",
+            "event title must be 1 to 256 characters".into(),
+        ));
+    }
+    if let Some(id) = &e.id {
+        if id.is_empty()
+            || id.len() > 100
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:~".contains(c))
+        {
+            return Err(bad(
+                "invalid_event",
+                format!(
+                    "event id '{}' must be 1 to 100 letters, digits or - _ . : ~",
+                    id.chars().take(40).collect::<String>()
+                ),
+            ));
+        }
+    }
+    if let Some(link) = &e.link {
+        if !link.starts_with("https://") {
+            return Err(bad(
+                "invalid_event",
+                format!(
+                    "event link '{}' must start with https://",
+                    link.chars().take(60).collect::<String>()
+                ),
+            ));
+        }
+    }
+    if e.facts.len() > 30 {
+        return Err(bad(
+            "invalid_event",
+            format!("an event has at most 30 facts, not {}", e.facts.len()),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! Events in, cards out: signed events, matching, the outbox and every kind of webhook
+//! answer, against the emulator's webhook inbox on the same server (dev mode).
+
+use std::time::Duration;
+
+use connector_server::config::Config;
+use connector_server::sign_event as sign;
+use connector_server::startup::Application;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const SECRET: &str = "test-events-secret";
+
+struct Dev {
+    url: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn dev() -> Dev {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Config::for_tests(dir.path().join("t.sqlite"), dir.path().join("dist"), true);
+    c.write_rate = 0;
+    let app = Application::build(c).await.unwrap();
+    let url = app.url();
+    tokio::spawn(app.run_until_stopped());
+    Dev {
+        url,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl Dev {
+    fn hook(&self, name: &str) -> String {
+        format!(
+            "{}/emulator/webhook/webhookb2/{name}@tenant-1/IncomingWebhook/abc/user-1",
+            self.url
+        )
+    }
+
+    async fn connect(&self, id: &str, events: &[&str], filter: &str, style: &str) -> String {
+        let hook = self.hook(id);
+        let settings = json!({ "subscription_name": format!("Sub {id}"), "events": events, "filter": filter,
+            "card_style": style, "mention_channel": false });
+        let res = self
+            .client
+            .put(format!("{}/api/connections/{id}", self.url))
+            .json(&json!({ "webhookUrl": hook, "settings": settings }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        hook
+    }
+
+    async fn send(&self, event: &Value) -> reqwest::Response {
+        let body = event.to_string();
+        let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.client
+            .post(format!("{}/api/events", self.url))
+            .header("content-type", "application/json")
+            .header("x-connector-timestamp", ts.to_string())
+            .header("x-connector-signature", sign(SECRET, ts, body.as_bytes()))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn inbox(&self, hook: &str) -> Vec<Value> {
+        let path = hook.split("/emulator/webhook/").nth(1).unwrap();
+        let v: Value = self
+            .client
+            .get(format!("{}/emulator/api/inbox/{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["messages"].as_array().unwrap().clone()
+    }
+
+    async fn mode(&self, hook: &str, mode: &str) {
+        let path = hook.split("/emulator/webhook/").nth(1).unwrap();
+        let res = self
+            .client
+            .put(format!("{}/emulator/api/inbox-mode/{path}", self.url))
+            .json(&json!({ "mode": mode }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    }
+
+    async fn status(&self, id: &str, hook: &str) -> Value {
+        self.client
+            .get(format!("{}/api/connections/{id}/deliveries", self.url))
+            .header("x-teams-webhook-url", hook)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn until(&self, what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
+        for _ in 0..secs * 10 {
+            if f().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+}
+
+fn event(kind: &str, project: &str) -> Value {
+    json!({ "type": kind, "title": "Build 42 failed", "text": "Step 'test' failed", "link": "https://ci.example.com/42",
+            "facts": [{ "name": "Branch", "value": "main" }], "project": project })
+}
+
+#[tokio::test]
+async fn unsigned_badly_signed_and_old_events_are_refused() {
+    let d = dev().await;
+    let body = event("build_failed", "api").to_string();
+    let post = |ts: i64, sig: String| {
+        d.client
+            .post(format!("{}/api/events", d.url))
+            .header("x-connector-timestamp", ts.to_string())
+            .header("x-connector-signature", sig)
+            .body(body.clone())
+            .send()
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let missing = d
+        .client
+        .post(format!("{}/api/events", d.url))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    let wrong = post(now, sign("another-secret", now, body.as_bytes()))
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong
+        .text()
+        .await
+        .unwrap()
+        .contains("signature does not match"));
+    let old = post(now - 3600, sign(SECRET, now - 3600, body.as_bytes()))
+        .await
+        .unwrap();
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED);
+    assert!(old.text().await.unwrap().contains("away from now"));
+}
+
+#[tokio::test]
+async fn an_event_of_an_undeclared_type_is_400() {
+    let d = dev().await;
+    let res = d.send(&event("coffee_ready", "")).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("event type 'coffee_ready' is not one of: build_failed"));
+}
+
+#[tokio::test]
+async fn an_event_reaches_exactly_the_matching_connections_as_a_card() {
+    let d = dev().await;
+    let wants = d
+        .connect("wants", &["build_failed"], "api", "detailed")
+        .await;
+    let other_type = d
+        .connect("other-type", &["incident_opened"], "", "compact")
+        .await;
+    let other_project = d
+        .connect("other-project", &["build_failed"], "web", "compact")
+        .await;
+    let res = d.send(&event("build_failed", "api-gateway")).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let accepted: Value = res.json().await.unwrap();
+    assert_eq!(accepted["deliveries"], 1);
+    d.until("the card", 10, async || !d.inbox(&wants).await.is_empty())
+        .await;
+    let card = &d.inbox(&wants).await[0];
+    assert_eq!(card["body"]["@type"], "MessageCard");
+    assert_eq!(card["body"]["title"], "Build 42 failed");
+    assert_eq!(card["body"]["sections"][0]["facts"][0]["value"], "main");
+    let key = card["headers"]["idempotency-key"].as_str().unwrap();
+    assert_eq!(
+        key,
+        format!("{}:wants", accepted["eventId"].as_str().unwrap())
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(d.inbox(&other_type).await.is_empty());
+    assert!(d.inbox(&other_project).await.is_empty());
+    assert_eq!(d.status("wants", &wants).await["delivered"], 1);
+}
+
+#[tokio::test]
+async fn a_repeated_event_id_is_accepted_once() {
+    let d = dev().await;
+    let hook = d.connect("c", &["build_failed"], "", "compact").await;
+    let mut e = event("build_failed", "");
+    e["id"] = json!("build-42");
+    let first: Value = d.send(&e).await.json().await.unwrap();
+    let again = d.send(&e).await;
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(
+        (first["duplicate"].clone(), again["duplicate"].clone()),
+        (json!(false), json!(true))
+    );
+    d.until("the card", 10, async || !d.inbox(&hook).await.is_empty())
+        .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(d.inbox(&hook).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_gone_webhook_disables_the_connection_until_it_is_saved_again() {
+    let d = dev().await;
+    let hook = d.connect("c", &["build_failed"], "", "compact").await;
+    d.mode(&hook, "gone").await;
+    d.send(&event("build_failed", "")).await;
+    d.until("disabled", 10, async || {
+        d.status("c", &hook).await["disabled"].is_string()
+    })
+    .await;
+    let s = d.status("c", &hook).await;
+    assert_eq!(s["dead"], 1);
+    assert!(s["disabled"].as_str().unwrap().contains("410"));
+    // Disabled connections get nothing more.
+    let res: Value = d
+        .send(&event("build_failed", ""))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["deliveries"], 0);
+    // Saving re-enables it.
+    d.mode(&hook, "ok").await;
+    let settings = json!({ "subscription_name": "Sub c", "events": ["build_failed"], "filter": "", "card_style": "compact", "mention_channel": false });
+    d.client
+        .put(format!("{}/api/connections/c", d.url))
+        .json(&json!({ "webhookUrl": hook, "settings": settings }))
+        .send()
+        .await
+        .unwrap();
+    assert!(d.status("c", &hook).await["disabled"].is_null());
+    let res: Value = d
+        .send(&event("build_failed", ""))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["deliveries"], 1);
+}
+
+#[tokio::test]
+async fn a_404_webhook_disables_the_connection_too() {
+    let d = dev().await;
+    let hook = d.connect("c", &["build_failed"], "", "compact").await;
+    d.mode(&hook, "not-found").await;
+    d.send(&event("build_failed", "")).await;
+    d.until("disabled", 10, async || {
+        d.status("c", &hook).await["disabled"].is_string()
+    })
+    .await;
+}
+
+async fn retried_then_delivered(mode: &str, error: &str) {
+    let d = dev().await;
+    let hook = d.connect("c", &["build_failed"], "", "compact").await;
+    d.mode(&hook, mode).await;
+    d.send(&event("build_failed", "")).await;
+    d.until("a failed attempt", 10, async || {
+        d.status("c", &hook).await["lastError"].is_string()
+    })
+    .await;
+    let s = d.status("c", &hook).await;
+    assert_eq!(s["pending"], 1, "{mode}: kept for a retry, not dropped");
+    assert!(
+        s["lastError"].as_str().unwrap().contains(error),
+        "{mode}: {s}"
+    );
+    d.mode(&hook, "ok").await;
+    d.until("the retry", 15, async || {
+        d.status("c", &hook).await["delivered"] == 1
+    })
+    .await;
+    // Every attempt carried the same idempotency key.
+    let keys: Vec<Value> = d
+        .inbox(&hook)
+        .await
+        .iter()
+        .map(|m| m["headers"]["idempotency-key"].clone())
+        .collect();
+    assert!(
+        keys.len() >= 2 && keys.iter().all(|k| *k == keys[0]),
+        "{keys:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_5xx_answer_is_retried_with_backoff() {
+    retried_then_delivered("error", "webhook answered 500").await;
+}
+
+#[tokio::test]
+async fn the_teams_throttle_text_is_retried() {
+    retried_then_delivered("throttled", "throttled by teams").await;
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_retry_after() {
+    retried_then_delivered("rate-limited", "throttled by teams (429)").await;
+}
+
+#[tokio::test]
+async fn the_per_second_rate_window_is_never_exceeded() {
+    let d = dev().await;
+    let hook = d.connect("c", &["build_failed"], "", "compact").await;
+    for _ in 0..10 {
+        assert_eq!(
+            d.send(&event("build_failed", "")).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    d.until("ten cards", 20, async || d.inbox(&hook).await.len() == 10)
+        .await;
+    let times: Vec<time::OffsetDateTime> = d
+        .inbox(&hook)
+        .await
+        .iter()
+        .map(|m| {
+            time::OffsetDateTime::parse(
+                m["receivedAt"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        })
+        .collect();
+    for (i, t) in times.iter().enumerate() {
+        let in_second = times[i..]
+            .iter()
+            .take_while(|u| **u - *t < time::Duration::seconds(1))
+            .count();
+        assert!(
+            in_second <= 4,
+            "{in_second} posts within one second from post {i}"
+        );
+    }
+}
