@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::Args;
 
 /// The connector server.
-#[derive(Debug, Clone, Parser)]
-#[command(name = "connector-server", version)]
+#[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "CONNECTOR_HOST", default_value = "127.0.0.1")]

@@ -22,6 +22,8 @@ pub enum AppError {
     Unauthorized(String),
     /// 401 for a missing or refused sign-in token.
     Unauthenticated(String),
+    /// 401 for an event whose signature or timestamp is refused.
+    BadSignature(String),
     Forbidden(String),
     /// 403: single sign-on says the connection belongs to another tenant.
     OtherTenant,
@@ -71,6 +73,7 @@ impl IntoResponse for AppError {
             AppError::Unauthorized(m) => {
                 (StatusCode::UNAUTHORIZED, "webhook_url_required", m, vec![])
             }
+            AppError::BadSignature(m) => (StatusCode::UNAUTHORIZED, "invalid_signature", m, vec![]),
             AppError::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, "invalid_token", m, vec![]),
             AppError::OtherTenant => (
                 StatusCode::FORBIDDEN,

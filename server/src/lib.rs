@@ -2,6 +2,7 @@
 //! the built page, and in dev mode the Teams host emulator with its webhook inboxes.
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod domain;

@@ -2,8 +2,19 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use connector_server::cli::{self, Command};
 use connector_server::config::Config;
 use connector_server::startup::Application;
+
+/// The connector server; with a command, a client of a running one.
+#[derive(Parser)]
+#[command(name = "connector-server", version)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -14,9 +25,15 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = Config::parse();
-    let dev = config.dev;
-    match run(config, dev).await {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(command) => cli::run(command).await,
+        None => {
+            let dev = cli.config.dev;
+            run(cli.config, dev).await
+        }
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();

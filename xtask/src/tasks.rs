@@ -61,6 +61,9 @@ fn build_server() -> Result<()> {
         .current_dir(root()))
 }
 
+/// The events secret of the local dev server (never of a deployment).
+const DEV_EVENTS_SECRET: &str = "dev-events-secret";
+
 pub fn run(args: &[String]) -> Result<()> {
     let mut port = "8080".to_string();
     let mut release = false;
@@ -83,6 +86,9 @@ pub fn run(args: &[String]) -> Result<()> {
     let root = root();
     std::fs::create_dir_all(root.join("build"))?;
     println!("xtask: starting the server in dev mode (Ctrl-C stops it); data in build/dev.sqlite");
+    println!(
+        "xtask: send an event with: target/debug/connector-server send-event --server http://127.0.0.1:{port} \\\n         --secret {DEV_EVENTS_SECRET} --type build_failed --title 'Build 42 failed'"
+    );
     sh(Command::new(root.join("target/debug/connector-server"))
         .args([
             "--dev",
@@ -94,6 +100,8 @@ pub fn run(args: &[String]) -> Result<()> {
             "dist",
             "--emulator-dir",
             "emulator",
+            "--events-secret",
+            DEV_EVENTS_SECRET,
         ])
         .current_dir(&root))
 }

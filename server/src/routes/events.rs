@@ -66,12 +66,12 @@ async fn accept(
     let timestamp: i64 = header(TIMESTAMP_HEADER)
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| {
-            AppError::Unauthenticated(format!(
+            AppError::BadSignature(format!(
                 "the '{TIMESTAMP_HEADER}' header (unix seconds) is required"
             ))
         })?;
     if (now_ms() / 1000 - timestamp).abs() > MAX_SKEW_SECS {
-        return Err(AppError::Unauthenticated(format!(
+        return Err(AppError::BadSignature(format!(
             "timestamp {timestamp} is more than {MAX_SKEW_SECS} s away from now"
         )));
     }
@@ -85,7 +85,7 @@ async fn accept(
             .fold(0u8, |a, (x, y)| a | (x ^ y))
             == 0;
     if !same {
-        return Err(AppError::Unauthenticated(
+        return Err(AppError::BadSignature(
             "the event signature does not match".into(),
         ));
     }
