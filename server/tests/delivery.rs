@@ -359,3 +359,33 @@ async fn the_per_second_rate_window_is_never_exceeded() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
+    let d = dev().await;
+    let hook = d.connect("c", &["incident_opened"], "", "compact").await;
+    let res = d
+        .client
+        .post(format!("{}/api/connections/c/test-card", d.url))
+        .header("x-teams-webhook-url", &hook)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let event_id = res.json::<Value>().await.unwrap()["eventId"].as_str().unwrap().to_string();
+    let status = async || -> Value {
+        d.client
+            .get(format!("{}/api/connections/c/deliveries?event={event_id}", d.url))
+            .header("x-teams-webhook-url", &hook)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    d.until("the test card", 10, async || status().await["delivered"] == 1).await;
+    assert!(d.inbox(&hook).await[0]["body"]["title"].as_str().unwrap().starts_with("Test card from Build Notifications"));
+    let no_hook = d.client.post(format!("{}/api/connections/c/test-card", d.url)).send().await.unwrap();
+    assert_eq!(no_hook.status(), StatusCode::UNAUTHORIZED, "the webhook url is needed");
+}

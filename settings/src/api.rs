@@ -34,6 +34,27 @@ pub struct Connection {
     /// RFC 3339.
     pub created_at: String,
     pub updated_at: String,
+    /// Why deliveries stopped (the webhook answered 404 or 410); saving enables it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<String>,
+}
+
+/// Answer of `POST /api/connections/{entityId}/test-card`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestCard {
+    pub event_id: String,
+}
+
+/// Delivery counts of a connection (or of one event to it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryStatus {
+    pub pending: u64,
+    pub delivered: u64,
+    pub dead: u64,
+    pub last_error: Option<String>,
+    pub disabled: Option<String>,
 }
 
 /// Every error the API answers with.

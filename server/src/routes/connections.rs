@@ -8,7 +8,9 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::put;
 use axum::{Json, Router};
-use connector_settings::api::{Connection, FieldProblem, SaveConnection, WEBHOOK_HEADER};
+use connector_settings::api::{
+    Connection, DeliveryStatus, FieldProblem, SaveConnection, TestCard, WEBHOOK_HEADER,
+};
 use connector_settings::{EntityId, Settings};
 use time::format_description::well_known::Rfc3339;
 
@@ -27,6 +29,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/connections/{entity_id}/deliveries",
             axum::routing::get(deliveries),
+        )
+        .route(
+            "/api/connections/{entity_id}/test-card",
+            axum::routing::post(test_card),
         )
         .route(
             "/api/connections/{entity_id}",
@@ -55,6 +61,7 @@ fn view(r: Record) -> Connection {
         settings: r.settings,
         created_at: r.created_at,
         updated_at: r.updated_at,
+        disabled: r.disabled_reason,
     }
 }
 
@@ -157,6 +164,7 @@ async fn save(
         user_object_id: body.user_object_id,
         tenant_id: identity.as_ref().map(|i| i.tenant.clone()),
         owner_oid: identity.map(|i| i.user),
+        disabled_reason: None,
         created_at: stamp.clone(),
         updated_at: stamp,
     };
@@ -251,13 +259,55 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Delivery counts, last error and whether the connection is disabled.
+#[derive(serde::Deserialize)]
+struct EventQuery {
+    event: Option<String>,
+}
+
+/// Delivery counts (of one event with `?event=`), last error and whether the connection is
+/// disabled.
 async fn deliveries(
     State(state): State<AppState>,
     Path(raw_id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<EventQuery>,
     headers: HeaderMap,
-) -> Result<Json<crate::store::DeliveryStatus>, AppError> {
+) -> Result<Json<DeliveryStatus>, AppError> {
     let id = entity_id(&raw_id)?;
     authorised(&state, &headers, &id).await?;
-    Ok(Json(state.store.delivery_status(&id).await?))
+    Ok(Json(state.store.delivery_status(&id, q.event).await?))
+}
+
+/// Queues a test card to this connection through the same outbox as real events.
+async fn test_card(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(raw_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<(StatusCode, Json<TestCard>), AppError> {
+    let id = entity_id(&raw_id)?;
+    let record = authorised(&state, &headers, &id).await?;
+    limit_writes(&state, peer, &headers, record.webhook_url.tenant())?;
+    let kind = match record.settings.get("events") {
+        Some(connector_settings::Value::List(kinds)) if !kinds.is_empty() => kinds[0].clone(),
+        _ => "build_failed".into(),
+    };
+    let name = connector_settings::CONNECTOR.name;
+    let event = serde_json::json!({
+        "type": kind,
+        "title": format!("Test card from {name}"),
+        "text": format!("If you can read this, {name} can post to this channel ({}).", record.config_name),
+        "facts": [{ "name": "Subscription", "value": record.config_name }],
+    });
+    let event_id = format!("test-{}", hex::encode(rand::random::<[u8; 12]>()));
+    let new = crate::store::NewEvent {
+        id: event_id.clone(),
+        body: event.to_string(),
+        received_at: now(),
+    };
+    state
+        .store
+        .enqueue_one(new, &id, crate::delivery::now_ms())
+        .await?;
+    state.wake.wake();
+    Ok((StatusCode::ACCEPTED, Json(TestCard { event_id })))
 }

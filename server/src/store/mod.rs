@@ -22,6 +22,8 @@ pub struct Record {
     /// With single sign-on: the tenant (`tid`) and user (`oid`) that created it.
     pub tenant_id: Option<String>,
     pub owner_oid: Option<String>,
+    /// Set when the webhook answered 404 or 410; cleared by saving.
+    pub disabled_reason: Option<String>,
     pub user_object_id: Option<String>,
     /// RFC 3339.
     pub created_at: String,
@@ -101,17 +103,7 @@ pub enum Outcome {
     },
 }
 
-/// Per-connection delivery counts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeliveryStatus {
-    pub pending: u64,
-    pub delivered: u64,
-    pub dead: u64,
-    pub last_error: Option<String>,
-    /// Why the connection is disabled (its webhook answered 404 or 410), if it is.
-    pub disabled: Option<String>,
-}
+pub use connector_settings::api::DeliveryStatus;
 
 /// Which stored settings an event goes to.
 pub type Matcher = Box<dyn Fn(&Values) -> bool + Send>;
@@ -139,7 +131,19 @@ pub trait Store: Send + Sync + 'static {
         outcome: Outcome,
         now_ms: i64,
     ) -> Result<(), StoreError>;
-    async fn delivery_status(&self, id: &EntityId) -> Result<DeliveryStatus, StoreError>;
+    /// Counts for the connection, or for one event to it.
+    async fn delivery_status(
+        &self,
+        id: &EntityId,
+        event_id: Option<String>,
+    ) -> Result<DeliveryStatus, StoreError>;
+    /// Stores `event` with one delivery, to `entity_id` only (the test card).
+    async fn enqueue_one(
+        &self,
+        event: NewEvent,
+        entity_id: &EntityId,
+        now_ms: i64,
+    ) -> Result<(), StoreError>;
     /// `(entity id, delivered at ms)` since `since_ms`, to restore rate windows after a restart.
     async fn recent_deliveries(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError>;
 

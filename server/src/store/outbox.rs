@@ -153,16 +153,42 @@ impl SqliteStore {
         .await
     }
 
+    pub(super) async fn outbox_enqueue_one(
+        &self,
+        event: NewEvent,
+        entity_id: String,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(db)?;
+            tx.execute("INSERT INTO events (id, body, received_at) VALUES (?1, ?2, ?3)", params![event.id, event.body, event.received_at])
+                .map_err(db)?;
+            tx.execute(
+                "INSERT INTO deliveries (event_id, entity_id, status, next_at) VALUES (?1, ?2, 'pending', ?3)",
+                params![event.id, entity_id, now_ms],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
     pub(super) async fn outbox_status(
         &self,
         entity_id: String,
+        event_id: Option<String>,
     ) -> Result<DeliveryStatus, StoreError> {
         self.with(move |conn| {
             let mut status = DeliveryStatus::default();
             let mut q = conn
-                .prepare("SELECT status, count(*) FROM deliveries WHERE entity_id = ?1 GROUP BY status")
+                .prepare(
+                    "SELECT status, count(*) FROM deliveries WHERE entity_id = ?1 AND (?2 IS NULL OR event_id = ?2)
+                     GROUP BY status",
+                )
                 .map_err(db)?;
-            let rows = q.query_map([&entity_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?))).map_err(db)?;
+            let rows = q
+                .query_map(params![&entity_id, &event_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))
+                .map_err(db)?;
             for row in rows {
                 match row.map_err(db)? {
                     (s, n) if s == "pending" => status.pending = n,
@@ -172,8 +198,9 @@ impl SqliteStore {
             }
             status.last_error = conn
                 .query_row(
-                    "SELECT last_error FROM deliveries WHERE entity_id = ?1 AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
-                    [&entity_id],
+                    "SELECT last_error FROM deliveries WHERE entity_id = ?1 AND (?2 IS NULL OR event_id = ?2)
+                     AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
+                    params![&entity_id, &event_id],
                     |r| r.get(0),
                 )
                 .optional()

@@ -123,10 +123,11 @@ struct Row {
     updated_at: String,
     tenant_id: Option<String>,
     owner_oid: Option<String>,
+    disabled_reason: Option<String>,
 }
 
 const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name, settings, app_type,
-    user_object_id, created_at, updated_at, tenant_id, owner_oid FROM connections WHERE entity_id = ?1";
+    user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason FROM connections WHERE entity_id = ?1";
 
 fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -142,6 +143,7 @@ fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         updated_at: r.get(9)?,
         tenant_id: r.get(10)?,
         owner_oid: r.get(11)?,
+        disabled_reason: r.get(12)?,
     })
 }
 
@@ -164,6 +166,7 @@ fn record(r: Row, keys: &Keyring) -> Result<Record, StoreError> {
         updated_at: r.updated_at,
         tenant_id: r.tenant_id,
         owner_oid: r.owner_oid,
+        disabled_reason: r.disabled_reason,
     })
 }
 
@@ -286,8 +289,22 @@ impl Store for SqliteStore {
         self.outbox_finish(delivery_id, outcome, now_ms).await
     }
 
-    async fn delivery_status(&self, id: &EntityId) -> Result<DeliveryStatus, StoreError> {
-        self.outbox_status(id.as_str().to_string()).await
+    async fn delivery_status(
+        &self,
+        id: &EntityId,
+        event_id: Option<String>,
+    ) -> Result<DeliveryStatus, StoreError> {
+        self.outbox_status(id.as_str().to_string(), event_id).await
+    }
+
+    async fn enqueue_one(
+        &self,
+        event: NewEvent,
+        entity_id: &EntityId,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.outbox_enqueue_one(event, entity_id.as_str().to_string(), now_ms)
+            .await
     }
 
     async fn recent_deliveries(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
