@@ -2,7 +2,9 @@
 //! network failure, a refusal with the server's message and a server fault apart, so the
 //! person is told which.
 
-use connector_settings::api::{Connection, ErrorBody, SaveConnection, WEBHOOK_HEADER};
+use connector_settings::api::{
+    Connection, DeliveryStatus, ErrorBody, SaveConnection, TestCard, WEBHOOK_HEADER,
+};
 use gloo_net::http::{Request, Response};
 use serde::Deserialize;
 
@@ -88,6 +90,45 @@ impl Api {
         token: Option<&str>,
     ) -> Result<Connection, ApiError> {
         let resp = bearer(Request::get(&self.url(entity_id)), token)
+            .header(WEBHOOK_HEADER, webhook_url)
+            .send()
+            .await
+            .map_err(network)?;
+        decode(resp).await
+    }
+
+    /// Queues a test card to the connection's channel.
+    pub async fn test_card(
+        &self,
+        entity_id: &str,
+        webhook_url: &str,
+        token: Option<&str>,
+    ) -> Result<TestCard, ApiError> {
+        let resp = bearer(
+            Request::post(&format!("{}/test-card", self.url(entity_id))),
+            token,
+        )
+        .header(WEBHOOK_HEADER, webhook_url)
+        .send()
+        .await
+        .map_err(network)?;
+        decode(resp).await
+    }
+
+    /// How the deliveries of `event_id` to the connection went.
+    pub async fn delivery_status(
+        &self,
+        entity_id: &str,
+        webhook_url: &str,
+        event_id: &str,
+        token: Option<&str>,
+    ) -> Result<DeliveryStatus, ApiError> {
+        let url = format!(
+            "{}/deliveries?event={}",
+            self.url(entity_id),
+            encode(event_id)
+        );
+        let resp = bearer(Request::get(&url), token)
             .header(WEBHOOK_HEADER, webhook_url)
             .send()
             .await

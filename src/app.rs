@@ -50,6 +50,8 @@ struct Page {
     entity_id: RwSignal<String>,
     /// Whether the connection was stored before this page opened.
     existing: RwSignal<bool>,
+    /// A test card is on its way.
+    testing: RwSignal<bool>,
     api: StoredValue<Api>,
     /// Whether API calls carry a Teams sign-on token.
     sso: StoredValue<bool>,
@@ -76,6 +78,7 @@ pub fn App(
         saving: RwSignal::new(false),
         entity_id: RwSignal::new(String::new()),
         existing: RwSignal::new(false),
+        testing: RwSignal::new(false),
         api: StoredValue::new(Api::new(&RuntimeConfig::default())),
         sso: StoredValue::new(false),
     };
@@ -124,6 +127,19 @@ pub fn App(
                     <Heading />
                     <NoticeBar notice=page.notice saving=page.saving />
                     <ConfigForm />
+                    <Show when=move || page.existing.get()>
+                        <div class="actions">
+                            <button
+                                class="button secondary"
+                                type="button"
+                                id="send-test-card"
+                                disabled=move || page.testing.get() || page.saving.get()
+                                on:click=move |_| spawn_local(send_test_card(page))
+                            >
+                                {move || strings(locale.get()).send_test}
+                            </button>
+                        </div>
+                    </Show>
                 }
                 .into_any(),
                 Phase::Remove => view! {
@@ -319,6 +335,10 @@ async fn load(page: Page) {
         .await
     {
         Ok(conn) => {
+            if let Some(why) = &conn.disabled {
+                page.notice
+                    .set(Some(Notice::Error(format!("{}: {why}", s.disabled))));
+            }
             let mut values = default_values();
             values.extend(conn.settings);
             page.form.values.set(values);
@@ -401,6 +421,54 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
         return Err(e.to_string());
     }
     Ok(())
+}
+
+/// "Send a test card": queue one through the server's outbox and follow it to its outcome.
+async fn send_test_card(page: Page) {
+    let locale = page.form.locale.get_untracked();
+    let s = strings(locale);
+    page.testing.set(true);
+    page.notice.set(Some(Notice::Info(s.test_sending.into())));
+    let outcome = async {
+        let instance = teams::get_settings().await.map_err(|e| e.to_string())?;
+        let webhook = instance
+            .webhook_url
+            .ok_or_else(|| s.no_webhook.to_string())?;
+        let id = page.entity_id.get_untracked();
+        let token = sign_in(page).await?;
+        let api = page.api.get_value();
+        let card = api
+            .test_card(&id, &webhook, token.as_deref())
+            .await
+            .map_err(|e| reason(&e, locale))?;
+        let mut last = None;
+        // Retries back off for minutes; a person waits about half a minute.
+        for _ in 0..30 {
+            TimeoutFuture::new(1_000).await;
+            let status = api
+                .delivery_status(&id, &webhook, &card.event_id, token.as_deref())
+                .await
+                .map_err(|e| reason(&e, locale))?;
+            if status.delivered > 0 {
+                return Ok(Notice::Success(s.test_delivered.into()));
+            }
+            if status.dead > 0 {
+                return Err(format!(
+                    "{}: {}",
+                    s.test_failed,
+                    status.last_error.unwrap_or_default()
+                ));
+            }
+            last = status.last_error;
+        }
+        Ok(Notice::Info(match last {
+            Some(why) => format!("{} ({why})", s.test_pending),
+            None => s.test_pending.to_string(),
+        }))
+    }
+    .await;
+    page.testing.set(false);
+    page.notice.set(Some(outcome.unwrap_or_else(Notice::Error)));
 }
 
 /// Teams' remove: delete the connection on the server, then answer.

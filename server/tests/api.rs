@@ -621,6 +621,7 @@ async fn inbox_records_cards_and_answers_per_mode() {
         .await
         .unwrap();
     assert_eq!(inbox["mode"], "error");
+    assert_eq!(res_headers_cache(&app, "/emulator/api/inbox/webhookb2/g@t/IncomingWebhook/abc/3f2504e0-4f89-41d3-9a0c-0305e82c3301").await, "no-store", "inboxes are never cached");
     let messages = inbox["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 3, "gone answers store nothing");
     assert_eq!(messages[0]["body"]["title"], "hi");
@@ -702,4 +703,14 @@ async fn a_malformed_cors_origin_stops_the_start() {
         err.to_string().contains("cors origin 'cdn.example.com'"),
         "{err}"
     );
+}
+
+async fn res_headers_cache(app: &TestApp, path: &str) -> String {
+    let res = app
+        .client
+        .get(format!("{}{path}", app.url))
+        .send()
+        .await
+        .unwrap();
+    res.headers()["cache-control"].to_str().unwrap().to_string()
 }

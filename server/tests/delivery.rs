@@ -372,10 +372,16 @@ async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let event_id = res.json::<Value>().await.unwrap()["eventId"].as_str().unwrap().to_string();
+    let event_id = res.json::<Value>().await.unwrap()["eventId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let status = async || -> Value {
         d.client
-            .get(format!("{}/api/connections/c/deliveries?event={event_id}", d.url))
+            .get(format!(
+                "{}/api/connections/c/deliveries?event={event_id}",
+                d.url
+            ))
             .header("x-teams-webhook-url", &hook)
             .send()
             .await
@@ -384,8 +390,23 @@ async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
             .await
             .unwrap()
     };
-    d.until("the test card", 10, async || status().await["delivered"] == 1).await;
-    assert!(d.inbox(&hook).await[0]["body"]["title"].as_str().unwrap().starts_with("Test card from Build Notifications"));
-    let no_hook = d.client.post(format!("{}/api/connections/c/test-card", d.url)).send().await.unwrap();
-    assert_eq!(no_hook.status(), StatusCode::UNAUTHORIZED, "the webhook url is needed");
+    d.until("the test card", 10, async || {
+        status().await["delivered"] == 1
+    })
+    .await;
+    assert!(d.inbox(&hook).await[0]["body"]["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("Test card from Build Notifications"));
+    let no_hook = d
+        .client
+        .post(format!("{}/api/connections/c/test-card", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        no_hook.status(),
+        StatusCode::UNAUTHORIZED,
+        "the webhook url is needed"
+    );
 }

@@ -81,7 +81,10 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
-    if path.starts_with("/api/") {
+    if path.starts_with("/api/")
+        || path.starts_with("/emulator/api/")
+        || path.starts_with("/emulator/webhook/")
+    {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     } else if is_hashed(&path) {
         h.insert(
