@@ -47,6 +47,10 @@ pub struct Config {
         default_value = "https://login.microsoftonline.com/common/discovery/v2.0/keys"
     )]
     pub sso_jwks_url: String,
+    /// Dev mode: webhook URLs may also point at the emulator inbox of another local server
+    /// (`http://127.0.0.1:PORT`), which outlives this one (crash tests, benchmarks).
+    #[arg(long, env = "CONNECTOR_DEV_INBOX_ORIGIN", requires = "dev")]
+    pub dev_inbox_origin: Option<String>,
     /// Dev mode: single sign-on against the emulator's own identity provider.
     #[arg(long, env = "CONNECTOR_DEV_SSO", requires = "dev")]
     pub dev_sso: bool,
@@ -105,6 +109,7 @@ impl Config {
             sso_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
             sso_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
             dev_sso: false,
+            dev_inbox_origin: None,
             write_rate: 30,
             tenant_write_rate: 300,
             trust_forwarded_for: false,

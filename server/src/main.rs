@@ -46,11 +46,13 @@ async fn main() -> ExitCode {
 async fn run(config: Config, dev: bool) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     // Tools (xtask, the end-to-end tests) read these lines.
-    println!("listening on {}/", app.url());
+    // Written, not println!: a closed stdout must not stop the server.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "listening on {}/", app.url());
     if dev {
-        println!("emulator: {}/emulator/", app.url());
+        let _ = writeln!(out, "emulator: {}/emulator/", app.url());
     }
-    std::io::stdout().flush()?;
+    let _ = out.flush();
     app.run_until_stopped().await?;
     Ok(())
 }

@@ -149,8 +149,16 @@ impl Application {
         let state = AppState {
             store: Arc::new(store),
             key,
-            webhooks: WebhookPolicy::new(&config.webhook_hosts, config.dev.then_some(port))
-                .map_err(|e| anyhow::anyhow!(e))?,
+            webhooks: {
+                let policy = WebhookPolicy::new(&config.webhook_hosts, config.dev.then_some(port))
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                match &config.dev_inbox_origin {
+                    Some(origin) => policy
+                        .with_inbox_origin(origin)
+                        .map_err(|e| anyhow::anyhow!(e))?,
+                    None => policy,
+                }
+            },
             events_secret: config.events_secret.as_deref().map(Arc::from),
             wake: Wake::default(),
             sso: sso(&config, port)?.map(|s| Arc::new(Verifier::new(s))),

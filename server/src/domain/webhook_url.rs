@@ -22,6 +22,8 @@ pub struct WebhookPolicy {
     hosts: Vec<String>,
     /// Dev mode: this server's port, whose own emulator inbox is allowed.
     dev_inbox: Option<u16>,
+    /// Dev mode: an emulator inbox served by another local process (`http://127.0.0.1:PORT`).
+    dev_inbox_origin: Option<String>,
 }
 
 impl WebhookPolicy {
@@ -44,7 +46,25 @@ impl WebhookPolicy {
                 ));
             }
         }
-        Ok(WebhookPolicy { hosts, dev_inbox })
+        Ok(WebhookPolicy {
+            hosts,
+            dev_inbox,
+            dev_inbox_origin: None,
+        })
+    }
+
+    /// Dev mode only: also take the emulator inbox at `origin` (a loopback origin).
+    pub fn with_inbox_origin(mut self, origin: &str) -> Result<WebhookPolicy, String> {
+        let port = origin
+            .strip_prefix("http://127.0.0.1:")
+            .and_then(|p| p.trim_end_matches('/').parse::<u16>().ok());
+        if self.dev_inbox.is_none() || port.is_none() {
+            return Err(format!(
+                "dev inbox origin '{origin}' needs dev mode and the form http://127.0.0.1:PORT"
+            ));
+        }
+        self.dev_inbox_origin = Some(origin.trim_end_matches('/').to_string());
+        Ok(self)
     }
 
     pub fn dev_inbox(&self) -> Option<u16> {
@@ -82,6 +102,15 @@ impl WebhookUrl {
                 "webhook url '{}' contains spaces or control characters",
                 mask(s)
             ));
+        }
+        if let Some(origin) = &policy.dev_inbox_origin {
+            let prefix = format!("{origin}/emulator/webhook/");
+            if s.starts_with(&prefix) && s.len() > prefix.len() {
+                return Ok(WebhookUrl {
+                    url: s.to_string(),
+                    host: "127.0.0.1".into(),
+                });
+            }
         }
         if let Some(port) = policy.dev_inbox {
             for host in ["127.0.0.1", "localhost"] {

@@ -79,6 +79,11 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", i + 1)?;
             tx.commit()?;
         }
+        // One process owns an SQLite file: claims left by a previous run (a crash) are void.
+        conn.execute(
+            "UPDATE deliveries SET claimed_until = 0 WHERE status = 'pending'",
+            [],
+        )?;
         let resealed = reseal(&mut conn, &keys)?;
         if resealed > 0 {
             tracing::info!(
