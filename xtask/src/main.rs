@@ -25,6 +25,9 @@ tasks:
           [--sso-client-id GUID --sso-resource api://...]
                                write the Teams app package, validated against the official schema
   package --check FILE.zip     validate an existing package
+  bench delivery [--connections N]
+                               N connections (default 10000) with local webhooks, one event to all:
+                               cards/s, p50/p99 latency, rate-window violations, peak memory
   size                         build the release page and print each file's bytes raw, gzip, brotli
   setup                        only install what is missing";
 
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Some("build") => tasks::build_cmd(&args[1..]),
         Some("size") => size::report(),
         Some("dist") => dist::run(&args[1..]),
+        Some("bench") => tasks::bench(&args[1..]),
         Some("package") => package::run(&args[1..]),
         Some("setup") => setup::all(),
         Some("-h" | "--help" | "help") => {

@@ -212,3 +212,25 @@ fn schemathesis(root: &std::path::Path) -> Result<()> {
     let _ = server.wait();
     result
 }
+
+/// `bench delivery`: builds the server in release mode and runs its benchmark binary.
+pub fn bench(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("delivery") => {}
+        _ => bail!("usage: cargo xtask bench delivery [--connections N]"),
+    }
+    let root = root();
+    sh(Command::new("cargo")
+        .args(["build", "--release", "-p", "connector-server", "--bins"])
+        .current_dir(&root))?;
+    sh(Command::new(root.join("target/release/bench-delivery"))
+        .args(&args[1..])
+        .args([
+            "--server",
+            &root
+                .join("target/release/connector-server")
+                .display()
+                .to_string(),
+        ])
+        .current_dir(&root))
+}
