@@ -146,6 +146,9 @@ impl Application {
         if config.dev {
             tracing::warn!(port, "dev mode: serving the Teams host emulator; webhook urls of its own inbox are allowed");
         }
+        if let Some(origin) = &config.dev_inbox_origin {
+            tracing::warn!(%origin, "dev mode: webhook urls of the emulator inbox at this origin are allowed too");
+        }
         let state = AppState {
             store: Arc::new(store),
             key,
