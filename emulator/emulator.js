@@ -368,7 +368,8 @@ function renderPost(message) {
 function renderMessageCard(card, c) {
   if (/^#?[0-9a-fA-F]{6}$/.test(c.themeColor ?? '')) card.style.setProperty('--accent', `#${c.themeColor.replace('#', '')}`);
   if (c.title) card.append(el('p', { class: 'title', text: c.title }));
-  if (c.text || c.summary) card.append(el('p', { class: 'text', text: c.text ?? c.summary }));
+  // Teams shows `summary` only in notifications, not in the post.
+  if (c.text) card.append(el('p', { class: 'text', text: c.text }));
   for (const s of c.sections ?? []) {
     if (s.activityImage) card.append(safeImage(s.activityImage, ''));
     if (s.activityTitle) card.append(el('p', { class: 'title', text: s.activityTitle }));

@@ -93,7 +93,7 @@ pub fn card(event: &Event, settings: &Values, url: &str) -> Value {
 }
 
 fn message_card(e: &Event, detailed: bool, urgent: bool, text: &str, facts: &[Fact]) -> Value {
-    let mut section = json!({ "activityTitle": e.title });
+    let mut section = json!({});
     if detailed {
         section["text"] = json!(text);
         section["facts"] = json!(facts);
