@@ -2,6 +2,7 @@
 
 pub mod api;
 mod app;
+mod flows;
 mod form;
 mod i18n;
 mod teams;
