@@ -1,108 +1,94 @@
 // The Teams host emulator: the host side of the teams-js protocol (see
 // shared/teams-sdk-protocol.md) around an iframe of the configuration page, the channel's
 // configured connector instances, a message log and the webhook inboxes.
-// Everything a user typed is shown with textContent, never as HTML.
+// Everything a user or the page typed is shown with textContent, never as HTML, and nothing
+// here is inline (script-src/style-src 'self').
 
-const STORE_INSTANCES = 'teams-emulator.instances';
-const STORE_CONTEXT = 'teams-emulator.context';
-const SAVE_TIMEOUT_MS = 30000;
+import {
+  loadInstances, saveInstances, loadContext, saveContext, guid, mintWebhookUrl, inboxPath, maskSecrets, httpUrl,
+} from './store.js';
+import { el, renderPost } from './cards.js';
+
+/** How long Teams waits for the page to answer a save or remove event. */
+const ANSWER_TIMEOUT_MS = 30000;
+const INBOX_POLL_MS = 2000;
 
 const $ = (sel) => document.querySelector(sel);
+
+// ---- where the configuration page is ----
+
+/**
+ * The configuration page: `/` on this origin, or `?page=<url>` for a page deployed elsewhere.
+ * Only http(s) is accepted: a `javascript:` src would run in this origin.
+ */
 const params = new URLSearchParams(location.search);
-/** The configuration page; `?page=` hosts a page served from another origin. */
-const pageUrl = new URL(params.get('page') || '/', location.href);
-const pageOrigin = pageUrl.origin;
+const pageUrl = httpUrl(params.get('page') || '/') ?? new URL('/', location.href);
 
-const defaultContext = {
-  locale: 'en-US', theme: 'default', tid: '72f988bf-86f1-41af-91ab-2d7cd011db47',
-  userObjectId: '3f2504e0-4f89-41d3-9a0c-0305e82c3301', userPrincipalName: 'megan@contoso.example',
-  teamId: '19:8f4c2a1e0b7d4c559e617a0d3f1b2c4d@thread.tacv2', channelId: '19:5d7e9a2b3c4f4e1a8b6c0d2e4f6a8b0c@thread.tacv2',
-  channelName: 'General', teamName: 'Contoso Engineering', hostClientType: 'web',
-  tokenVariant: 'valid',
-};
+let instances = loadInstances();
+const context = loadContext();
+let connector = { name: 'Connector', shortDescription: '', accentColor: '#5B5FC7' };
 
-function load(key, fallback) {
-  try { return JSON.parse(localStorage.getItem(key)) ?? fallback; } catch { return fallback; }
-}
-let instances = load(STORE_INSTANCES, []);
-let context = { ...defaultContext, ...load(STORE_CONTEXT, {}) };
-const saveInstances = () => localStorage.setItem(STORE_INSTANCES, JSON.stringify(instances));
-const saveContext = () => localStorage.setItem(STORE_CONTEXT, JSON.stringify(context));
-
-/** The dialog's current session: what Teams would know while the page is open. */
+/**
+ * The dialog's current session: what Teams knows while the page is open. `origin` is the
+ * origin of the URL loaded in the iframe; it is where we post and the only origin we accept.
+ */
 let session = null;
+/** The last settings object the page passed to setSettings (survives the dialog, for tests). */
+let lastSettings = null;
 const logEntries = [];
-let connector = { name: 'Connector', accentColor: '#5B5FC7' };
 
-// ---- helpers ----
+// ---- the message log ----
 
-function guid() { return crypto.randomUUID(); }
-function hex(n) { return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join(''); }
-
-/** A webhook URL in the real connector shape, pointing at this server's inbox. */
-function mintWebhookUrl() {
-  return `${location.origin}/emulator/webhook/webhookb2/${guid()}@${context.tid}/IncomingWebhook/${hex(16)}/${context.userObjectId}`;
-}
-
-/** The inbox key of a webhook URL: its path after /emulator/webhook/. */
-function inboxPath(url) {
-  const marker = '/emulator/webhook/';
-  const i = url.indexOf(marker);
-  return i < 0 ? null : url.slice(i + marker.length);
-}
-
-/** Shows a webhook URL's origin and first path segment only: it is a credential. */
-function maskUrl(s) {
-  return s.replace(/(https?:\/\/[^/\s"]+\/[^/\s"]+\/)[^\s"]+/g, '$1…')
-    // Sign-in tokens are credentials too.
-    .replace(/(eyJ[\w-]{6})[\w-]*\.[\w-]+\.[\w-]*/g, '$1…');
-}
-
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v; else if (k === 'text') e.textContent = v; else e.setAttribute(k, v);
-  }
-  for (const c of children) if (c != null) e.append(c);
-  return e;
-}
-
-// ---- log ----
-
-function log(dir, func, args) {
-  logEntries.push({ dir, func, args });
-  const text = maskUrl(JSON.stringify(args ?? []));
-  const li = el('li', { 'data-func': func, 'data-dir': dir },
-    el('span', { class: 'dir', text: dir === 'in' ? '→ host' : '← host' }),
+/**
+ * Logs one message. `kind` is request (page → host), response (host → page, answering a
+ * request; `func` is the request's func), event (host → page) or note (the emulator itself).
+ * Webhook URLs and tokens are masked in the visible log; `window.emulator.log()` keeps the
+ * raw args because tests need them.
+ */
+function log(dir, func, args, kind) {
+  const time = new Date();
+  logEntries.push({ dir, func, args: args ?? [], kind, time: time.toISOString() });
+  const arrow = dir === 'in' ? '→' : '←';
+  const who = dir === 'in' ? 'page → host' : kind === 'response' ? 'host → page (reply)' : 'host → page';
+  const li = el('li', { 'data-func': func, 'data-dir': dir, 'data-kind': kind, class: `entry ${dir} ${kind}` },
+    el('span', { class: 'dir', title: who }, el('span', { 'aria-hidden': 'true', text: arrow }), el('span', { class: 'sr-only', text: who })),
     el('span', { class: 'func', text: func }),
-    el('span', { class: 'time', text: ` ${new Date().toLocaleTimeString()}` }),
-    el('span', { class: 'args', text }));
+    el('time', { class: 'time', datetime: time.toISOString(), text: time.toLocaleTimeString() }),
+    el('span', { class: 'args', text: maskSecrets(JSON.stringify(args ?? [])) }));
   $('#host-log').prepend(li);
 }
+
+$('#log-clear').addEventListener('click', () => { logEntries.length = 0; $('#host-log').replaceChildren(); });
 
 // ---- talking to the page ----
 
 function frameWindow() { return $('#host-frame').contentWindow; }
 
-function post(msg) {
-  log('out', msg.func ?? `response #${msg.id}`, msg.args);
-  frameWindow()?.postMessage(msg, pageOrigin);
+function post(msg, func, kind) {
+  if (!session) return;
+  log('out', func, msg.args, kind);
+  frameWindow()?.postMessage(msg, session.origin);
 }
 
-function respond(req, args) { post({ id: req.id, uuidAsString: req.uuidAsString, args }); }
+/** Answers a request: the SDK matches answers by the numeric `id` (and `uuidAsString`). */
+function respond(req, args) { post({ id: req.id, uuidAsString: req.uuidAsString, args }, req.func, 'response'); }
 
-function emit(func, args) { post({ func, args }); }
+/** Host-initiated events carry no id. */
+function emit(func, args) { post({ func, args }, func, 'event'); }
 
+/** The flat legacy context the SDK maps to app.getContext()'s v2 shape. */
 function legacyContext() {
+  const { tokenVariant: _unused, ...ctx } = context;
   return {
-    ...context,
-    frameContext: session?.frameContext ?? 'settings',
-    entityId: session?.instance?.entityId ?? '',
-    appSessionId: session?.appSessionId, sessionId: session?.appSessionId,
-    isFullScreen: false, ringId: 'general',
+    ...ctx,
+    frameContext: session.frameContext,
+    entityId: session.instance?.entityId ?? '',
+    appSessionId: session.appSessionId, sessionId: session.appSessionId,
+    isFullScreen: false, ringId: 'general', userLicenseType: 'Unknown', teamType: 0,
   };
 }
 
+/** getSettings: empty ids for a new connection, the stored ones when configuring or removing. */
 function currentSettings() {
   const i = session.instance;
   return {
@@ -111,65 +97,99 @@ function currentSettings() {
   };
 }
 
+const RUNTIME = JSON.stringify({ apiVersion: 4, supports: { pages: { config: {} }, appInitialization: {}, authentication: {} } });
+
+/** What the host does with each func the page sends; a request not listed gets an error. */
 const handlers = {
   initialize: (req) => {
     session.initialized = true;
-    const runtime = JSON.stringify({ apiVersion: 4, supports: { pages: { config: {} }, appInitialization: {}, authentication: {} } });
-    respond(req, [session.frameContext, context.hostClientType, runtime, '2.0.0']);
+    respond(req, [session.frameContext, context.hostClientType, RUNTIME, '2.0.0']);
+    setStatus(`Connected (${session.frameContext})`);
     updateButtons();
   },
   getContext: (req) => respond(req, [legacyContext()]),
   'settings.getSettings': (req) => respond(req, [currentSettings()]),
-  'settings.setSettings': (req) => { session.pendingSettings = req.args?.[0] ?? null; respond(req, [true]); },
+  'settings.setSettings': (req) => {
+    const s = req.args?.[0];
+    session.pendingSettings = s && typeof s === 'object' ? s : null;
+    lastSettings = session.pendingSettings;
+    respond(req, [true]);
+  },
   'settings.setValidityState': (req) => { session.validity = req.args?.[0] === true; updateButtons(); },
-  registerHandler: (req) => { session.handlers.add(req.args?.[0]); },
-  'appInitialization.success': () => { session.loaded = true; },
-  'appInitialization.failure': (req) => showError(`the page reported a load failure: ${req.args?.[0]?.message ?? req.args?.[0] ?? ''}`),
+  registerHandler: (req) => { session.handlers.add(String(req.args?.[0])); },
+  'appInitialization.success': () => { session.loaded = true; setStatus('Page loaded'); },
+  'appInitialization.appLoaded': () => setStatus('Page loaded (still initializing)'),
+  // args: [reason, message]
+  'appInitialization.failure': (req) => showError(`the page reported a load failure: ${req.args?.filter(Boolean).join(': ') || 'no reason given'}`),
+  'appInitialization.expectedFailure': (req) => showError(`the page reported an expected failure: ${req.args?.filter(Boolean).join(': ') || 'no reason given'}`),
   'authentication.getAuthToken': (req) => issueToken(req),
   'settings.save.success': () => finishSave(),
-  'settings.save.failure': (req) => failEvent(req.args?.[0]),
+  'settings.save.failure': (req) => failEvent('save', req.args?.[0]),
   'settings.remove.success': () => finishRemove(),
-  'settings.remove.failure': (req) => failEvent(req.args?.[0]),
+  'settings.remove.failure': (req) => failEvent('remove', req.args?.[0]),
 };
 
 window.addEventListener('message', (event) => {
-  if (!session || event.source !== frameWindow() || event.origin !== pageOrigin) return;
+  // Only the framed page may talk to us, and only from the origin we loaded it from.
+  if (!session || event.source !== frameWindow() || event.origin !== session.origin) return;
   const msg = event.data;
   if (!msg || typeof msg !== 'object' || typeof msg.func !== 'string') return;
-  log('in', msg.func, msg.args);
-  const handler = handlers[msg.func];
-  if (handler) handler(msg);
+  log('in', msg.func, msg.args, typeof msg.id === 'number' ? 'request' : 'event');
+  if (Object.hasOwn(handlers, msg.func)) handlers[msg.func](msg);
   else if (typeof msg.id === 'number') respond(msg, [false, `not supported by the emulator: ${msg.func}`]);
 });
 
-/** Answers getAuthToken with a token from the dev identity provider (the server signs it). */
+/**
+ * getAuthToken: a token signed by the server's dev identity provider (`--dev-sso`), in the
+ * variant chosen in the context panel. Without it the page is told SSO is not configured.
+ */
 async function issueToken(req) {
   const q = new URLSearchParams({ tid: context.tid, oid: context.userObjectId, variant: context.tokenVariant });
+  const current = session;
   try {
     const res = await fetch(`/emulator/idp/token?${q}`);
-    if (!res.ok) throw new Error(`identity provider answered ${res.status}`);
-    respond(req, [true, (await res.json()).token]);
+    if (res.status === 404) throw new Error('sso is not configured in this emulator');
+    if (!res.ok) throw new Error(`sign-in failed: the identity provider answered ${res.status}`);
+    const token = (await res.json()).token;
+    if (session === current) respond(req, [true, token]);
   } catch (e) {
-    respond(req, [false, `sign-in failed: ${e.message}`]);
+    if (session === current) respond(req, [false, e.message]);
   }
 }
 
 // ---- the dialog ----
 
+let returnFocus = null;
+
+/** Which URL to frame: the stored contentUrl when there is a usable one, else the page. */
+function frameUrl(instance) {
+  const stored = instance?.contentUrl ? httpUrl(instance.contentUrl) : null;
+  if (instance?.contentUrl && !stored) log('out', 'emulator', [`stored contentUrl is not http(s); loading ${pageUrl.href}`], 'note');
+  return stored ?? pageUrl;
+}
+
+/** Opens the dialog for `mode` new | configure | remove. */
 function openDialog(mode, instance) {
+  if (session?.waiting) clearTimeout(session.waiting);
+  const url = frameUrl(instance);
   session = {
-    mode, instance, frameContext: mode === 'remove' ? 'remove' : 'settings',
-    webhookUrl: instance?.webhookUrl ?? mintWebhookUrl(), appSessionId: guid(),
-    validity: false, handlers: new Set(), pendingSettings: null, waiting: null, done: false,
+    mode, instance, origin: url.origin, frameContext: mode === 'remove' ? 'remove' : 'settings',
+    // Teams mints the webhook when the dialog opens for a new connection.
+    webhookUrl: instance?.webhookUrl ?? mintWebhookUrl(context), appSessionId: guid(),
+    initialized: false, loaded: false, validity: false, handlers: new Set(), pendingSettings: null, waiting: null, done: false,
   };
   $('#dialog-title').textContent = mode === 'remove' ? `Remove ${connector.name}` : connector.name;
+  $('#dialog-subtitle').textContent = mode === 'new' ? connector.shortDescription
+    : `${mode === 'remove' ? 'Removing' : 'Configuring'} "${instance.configName || instance.entityId}"`;
   hideError();
+  setStatus('Loading the page…');
   $('#host-remove').hidden = mode !== 'remove';
   $('#host-save').hidden = mode === 'remove';
   updateButtons();
-  const src = instance?.contentUrl || pageUrl.href;
-  $('#host-frame').src = src;
+  returnFocus = document.activeElement;
+  $('#host-frame').src = url.href;
   $('#host-dialog').hidden = false;
+  $('#host-cancel').focus();
 }
 
 function closeDialog() {
@@ -177,57 +197,78 @@ function closeDialog() {
   session = null;
   $('#host-dialog').hidden = true;
   $('#host-frame').src = 'about:blank';
+  if (returnFocus?.isConnected) returnFocus.focus();
+  returnFocus = null;
 }
 
+/** Save follows the page's last setValidityState; Remove needs only a connected page. */
 function updateButtons() {
   $('#host-save').disabled = !(session && session.initialized && session.validity);
   $('#host-remove').disabled = !(session && session.initialized);
 }
 
+function setStatus(text) { $('#host-status').textContent = text; }
 function showError(text) { const e = $('#host-error'); e.textContent = text; e.hidden = false; }
 function hideError() { const e = $('#host-error'); e.textContent = ''; e.hidden = true; }
 
+/** After sending save/remove: Teams gives the page 30 s to answer. */
 function startWaiting(what) {
   hideError();
   if (session.waiting) clearTimeout(session.waiting);
-  session.waiting = setTimeout(() => showError(`the page did not answer the ${what} within 30 seconds`), SAVE_TIMEOUT_MS);
+  setStatus(what === 'save' ? 'Saving…' : 'Removing…');
+  const current = session;
+  session.waiting = setTimeout(() => {
+    if (session !== current) return;
+    session.waiting = null;
+    setStatus('No answer');
+    showError(`the page did not answer the ${what} within 30 seconds`);
+  }, ANSWER_TIMEOUT_MS);
 }
 
-function failEvent(reason) {
+function failEvent(what, reason) {
   if (!session) return;
   clearTimeout(session.waiting);
-  showError(String(reason ?? 'the page reported a failure'));
+  session.waiting = null;
+  setStatus(`${what === 'save' ? 'Save' : 'Remove'} failed`);
+  showError(typeof reason === 'string' && reason ? reason : `the page reported a failed ${what} without a reason`);
 }
 
+/** save.success: store the instance from the page's last setSettings, then close. */
 function finishSave() {
-  if (!session || session.done) return;
+  if (!session || session.done || session.mode === 'remove') return;
   clearTimeout(session.waiting);
+  session.waiting = null;
   const s = session.pendingSettings;
-  if (!s || !s.entityId) { showError('the page did not call setSettings'); return; }
+  if (!s) { showError('the page did not call setSettings'); setStatus('Not saved'); return; }
+  if (!s.entityId) { showError('the page called setSettings without an entityId'); setStatus('Not saved'); return; }
   session.done = true;
   const record = {
-    entityId: s.entityId, configName: s.configName ?? '', contentUrl: s.contentUrl ?? '',
+    entityId: String(s.entityId), configName: String(s.configName ?? ''), contentUrl: String(s.contentUrl ?? ''),
     webhookUrl: session.webhookUrl, created: session.instance?.created ?? new Date().toISOString(),
   };
+  // One instance per entityId and per webhook: re-saving replaces, in place when configuring.
+  const at = instances.findIndex((i) => i.entityId === record.entityId || i.webhookUrl === record.webhookUrl);
   instances = instances.filter((i) => i.entityId !== record.entityId && i.webhookUrl !== record.webhookUrl);
-  instances.push(record);
-  saveInstances();
-  window.emulatorLastSettings = s;
+  instances.splice(at < 0 ? instances.length : Math.min(at, instances.length), 0, record);
+  saveInstances(instances);
   closeDialog();
   renderInstances();
+  if (shownInbox && shownInbox.webhookUrl === record.webhookUrl) showInbox(record);
 }
 
 function finishRemove() {
-  if (!session || session.done) return;
+  if (!session || session.done || session.mode !== 'remove') return;
   session.done = true;
   const gone = session.instance;
   instances = instances.filter((i) => i.entityId !== gone.entityId);
-  saveInstances();
+  saveInstances(instances);
   closeDialog();
   renderInstances();
-  if (shownInbox === gone.webhookUrl) showInbox(null);
+  if (shownInbox?.webhookUrl === gone.webhookUrl) showInbox(null);
 }
 
+// Save stays clickable while waiting, as a double click in Teams can reach the page twice:
+// the page must cope with it (an end-to-end test clicks twice on purpose).
 $('#host-save').addEventListener('click', () => {
   if (!session) return;
   startWaiting('save');
@@ -241,6 +282,30 @@ $('#host-remove').addEventListener('click', () => {
 });
 $('#host-cancel').addEventListener('click', closeDialog);
 $('#add-connector').addEventListener('click', () => openDialog('new', null));
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape' && session) { e.preventDefault(); closeDialog(); }
+});
+
+/**
+ * The connector's icon; a square in its accent colour when the icon cannot be loaded (a page
+ * hosted from elsewhere, or a server without the icon). The image may have failed before this
+ * module ran, so the current state is checked as well as the error event.
+ */
+function iconFallback() {
+  const img = $('#dialog-icon');
+  if (!(img instanceof HTMLImageElement)) return;
+  const square = el('span', { id: 'dialog-icon', class: 'app-icon', 'aria-hidden': 'true' });
+  accentSquare(square);
+  img.replaceWith(square);
+}
+function accentSquare(node) {
+  if (/^#[0-9a-fA-F]{3,6}$/.test(connector.accentColor ?? '')) node.style.setProperty('background', connector.accentColor);
+}
+{
+  const img = $('#dialog-icon');
+  img.addEventListener('error', iconFallback, { once: true });
+  if (img.complete && img.naturalWidth === 0) iconFallback();
+}
 
 // ---- theme and context ----
 
@@ -250,27 +315,41 @@ function applyTheme(theme) {
 }
 $('#host-theme').addEventListener('change', (e) => {
   context.theme = e.target.value;
-  saveContext();
+  saveContext(context);
   applyTheme(context.theme);
   if (session?.initialized) emit('themeChange', [context.theme]);
 });
 
+/** [key, label, options?, hint?]: the values getContext reports and webhook URLs are minted from. */
 const contextFields = [
-  ['locale', 'Locale'], ['tid', 'Tenant id'], ['userObjectId', 'User object id'], ['teamId', 'Team id'],
-  ['channelId', 'Channel id'], ['hostClientType', 'Host client type', ['web', 'desktop', 'android', 'ios']],
+  ['locale', 'Locale'], ['tid', 'Tenant id'], ['userObjectId', 'User object id'],
+  ['userPrincipalName', 'User principal name'], ['teamId', 'Team id'], ['teamName', 'Team name'],
+  ['channelId', 'Channel id'], ['channelName', 'Channel name'],
+  ['hostClientType', 'Host client type', ['web', 'desktop', 'android', 'ios']],
   ['tokenVariant', 'Sign-in token (getAuthToken)', ['valid', 'expired', 'not-yet-valid', 'wrong-audience', 'wrong-issuer', 'other-tenant', 'bad-signature']],
 ];
+
 function renderContextForm() {
   const form = $('#context-form');
   form.replaceChildren();
   for (const [key, label, options] of contextFields) {
     const input = options
       ? el('select', { name: key }, ...options.map((o) => el('option', { value: o, text: o })))
-      : el('input', { name: key, type: 'text' });
+      : el('input', { name: key, type: 'text', spellcheck: 'false', autocomplete: 'off' });
     input.value = context[key];
-    input.addEventListener('change', () => { context[key] = input.value; saveContext(); });
+    input.addEventListener('change', () => {
+      context[key] = input.value.trim();
+      saveContext(context);
+      renderChannel();
+    });
     form.append(el('label', {}, label, input));
   }
+  form.addEventListener('submit', (e) => e.preventDefault());
+}
+
+function renderChannel() {
+  $('#team-name').textContent = context.teamName;
+  $('#channel-name').textContent = `# ${context.channelName}`;
 }
 
 // ---- instances ----
@@ -279,150 +358,121 @@ function renderInstances() {
   const list = $('#instances');
   list.replaceChildren();
   for (const inst of instances) {
-    const button = (action, text) => {
-      const b = el('button', { class: 'button', type: 'button', 'data-action': action, text });
+    const button = (action, text, label) => {
+      const b = el('button', { class: 'button', type: 'button', 'data-action': action, 'aria-label': `${label} ${inst.configName || inst.entityId}`, text });
       b.addEventListener('click', () => {
-        if (action === 'inbox') showInbox(inst.webhookUrl); else openDialog(action, inst);
+        if (action === 'inbox') showInbox(inst); else openDialog(action, inst);
       });
       return b;
     };
-    list.append(el('li', { 'data-entity-id': inst.entityId },
+    const created = new Date(inst.created);
+    const li = el('li', { 'data-entity-id': inst.entityId, 'aria-current': shownInbox?.entityId === inst.entityId ? 'true' : null },
       el('span', { class: 'name', text: inst.configName || inst.entityId }),
-      el('span', { class: 'actions' }, button('configure', 'Configure'), button('remove', 'Remove'), button('inbox', 'Inbox'))));
+      el('span', { class: 'created', text: Number.isNaN(created.getTime()) ? '' : `added ${created.toLocaleString()}` }),
+      el('span', { class: 'actions' },
+        button('configure', 'Configure', 'Configure'), button('remove', 'Remove', 'Remove'), button('inbox', 'Inbox', 'Inbox of')));
+    list.append(li);
   }
+  $('#instances-empty').hidden = instances.length > 0;
 }
 
 // ---- webhook inbox ----
 
+/** The instance whose inbox is shown, or null. */
 let shownInbox = null;
 let pollTimer = null;
+/** A signature of what is rendered, so an unchanged inbox is not rebuilt (keeps scroll and focus). */
+let rendered = '';
+/** True while a mode change is on its way, so a poll does not flip the select back. */
+let modePending = false;
 
-function showInbox(webhookUrl) {
-  shownInbox = webhookUrl;
-  clearInterval(pollTimer);
+function showInbox(instance) {
+  shownInbox = instance;
+  clearTimeout(pollTimer);
+  rendered = '';
   $('#inbox').replaceChildren();
-  $('#inbox-hint').hidden = !!webhookUrl;
-  if (!webhookUrl) return;
+  $('#inbox-hint').hidden = !!instance;
+  $('#inbox-mode').disabled = !instance || !inboxPath(instance.webhookUrl);
+  $('#inbox-title').textContent = instance ? `Channel posts · ${instance.configName || instance.entityId}` : 'Channel posts';
+  $('#inbox-status').textContent = '';
+  renderInstances();
+  if (!instance) return;
+  if (!inboxPath(instance.webhookUrl)) {
+    $('#inbox-status').textContent = 'This webhook is not the emulator\'s inbox: its posts cannot be shown here.';
+    return;
+  }
   pollInbox();
-  pollTimer = setInterval(pollInbox, 2000);
 }
 
+/** Polls every 2 s while an inbox is shown and the tab is visible. */
 async function pollInbox() {
-  const path = shownInbox && inboxPath(shownInbox);
+  clearTimeout(pollTimer);
+  const current = shownInbox;
+  const path = current && inboxPath(current.webhookUrl);
   if (!path) return;
-  try {
-    const res = await fetch(`/emulator/api/inbox/${path}`);
-    if (!res.ok) return;
-    const data = await res.json();
-    $('#inbox-mode').value = data.mode;
-    const cards = data.messages.slice().reverse().map(renderPost);
-    $('#inbox').replaceChildren(...cards);
-  } catch { /* the server is restarting; the next poll tries again */ }
+  if (!document.hidden) {
+    try {
+      const res = await fetch(`/emulator/api/inbox/${path}`, { cache: 'no-store' });
+      if (!res.ok) throw new Error(`the inbox answered ${res.status}`);
+      const data = await res.json();
+      if (current !== shownInbox) return;
+      const messages = Array.isArray(data.messages) ? data.messages : [];
+      if (!modePending && data.mode) $('#inbox-mode').value = data.mode;
+      const last = messages.at(-1);
+      const signature = `${messages.length}|${last?.receivedAt ?? ''}|${last?.headers?.['idempotency-key'] ?? ''}`;
+      if (signature !== rendered) {
+        rendered = signature;
+        $('#inbox').replaceChildren(...messages.slice().reverse().map(renderPost));
+      }
+      $('#inbox-status').textContent = `${messages.length} post${messages.length === 1 ? '' : 's'} · webhook answers: ${data.mode ?? '?'}`;
+    } catch (e) {
+      // The server may be restarting; the next poll tries again.
+      if (current === shownInbox) $('#inbox-status').textContent = `Inbox not reachable (${e.message}); retrying…`;
+    }
+  }
+  if (current === shownInbox) pollTimer = setTimeout(pollInbox, INBOX_POLL_MS);
 }
+document.addEventListener('visibilitychange', () => { if (!document.hidden && shownInbox) pollInbox(); });
 
 $('#inbox-mode').addEventListener('change', async (e) => {
-  const path = shownInbox && inboxPath(shownInbox);
+  const path = shownInbox && inboxPath(shownInbox.webhookUrl);
   if (!path) return;
-  await fetch(`/emulator/api/inbox-mode/${path}`, {
-    method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: e.target.value }),
-  });
+  modePending = true;
+  try {
+    const res = await fetch(`/emulator/api/inbox-mode/${path}`, {
+      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: e.target.value }),
+    });
+    if (!res.ok) throw new Error(`answered ${res.status}`);
+  } catch (err) {
+    $('#inbox-status').textContent = `Could not change the webhook's answer (${err.message})`;
+  } finally {
+    modePending = false;
+  }
 });
-
-function safeLink(url, text) {
-  try {
-    const u = new URL(url);
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') return el('span', { text });
-    return el('a', { href: u.href, target: '_blank', rel: 'noopener noreferrer', class: 'button', text });
-  } catch { return el('span', { text }); }
-}
-
-function safeImage(url, alt) {
-  try {
-    const u = new URL(url);
-    return ['https:', 'http:', 'data:'].includes(u.protocol) ? el('img', { src: u.href, alt: alt ?? '' }) : null;
-  } catch { return null; }
-}
-
-function facts(list) {
-  if (!Array.isArray(list) || !list.length) return null;
-  const dl = el('dl');
-  for (const f of list) dl.append(el('dt', { text: String(f.name ?? f.title ?? '') }), el('dd', { text: String(f.value ?? '') }));
-  return dl;
-}
-
-/** One received POST, rendered like a Teams channel post. */
-function renderPost(message) {
-  const body = message.body;
-  const card = el('article', { class: 'card' });
-  card.append(el('div', { class: 'meta', text: `${new Date(message.receivedAt).toLocaleString()} · ${message.headers?.['idempotency-key'] ?? 'no idempotency key'}` }));
-  if (body && body['@type'] === 'MessageCard') renderMessageCard(card, body);
-  else if (body && body.type === 'message' && Array.isArray(body.attachments)) {
-    for (const a of body.attachments) {
-      if (a.contentType === 'application/vnd.microsoft.card.adaptive' && a.content) renderAdaptive(card, a.content);
-      else card.append(el('pre', { text: JSON.stringify(a, null, 2) }));
-    }
-  } else card.append(el('pre', { text: typeof body === 'string' ? body : JSON.stringify(body, null, 2) }));
-  return card;
-}
-
-function renderMessageCard(card, c) {
-  if (/^#?[0-9a-fA-F]{6}$/.test(c.themeColor ?? '')) card.style.setProperty('--accent', `#${c.themeColor.replace('#', '')}`);
-  if (c.title) card.append(el('p', { class: 'title', text: c.title }));
-  // Teams shows `summary` only in notifications, not in the post.
-  if (c.text) card.append(el('p', { class: 'text', text: c.text }));
-  for (const s of c.sections ?? []) {
-    if (s.activityImage) card.append(safeImage(s.activityImage, ''));
-    if (s.activityTitle) card.append(el('p', { class: 'title', text: s.activityTitle }));
-    if (s.activitySubtitle) card.append(el('p', { class: 'text', text: s.activitySubtitle }));
-    if (s.text) card.append(el('p', { class: 'text', text: s.text }));
-    card.append(facts(s.facts));
-    for (const img of s.images ?? []) card.append(safeImage(img.image, img.title));
-  }
-  const actions = el('div', { class: 'actions' });
-  for (const a of c.potentialAction ?? []) {
-    const target = a.targets?.[0]?.uri ?? a.target?.[0];
-    if (target) actions.append(safeLink(target, a.name ?? 'Open'));
-  }
-  if (actions.childElementCount) card.append(actions);
-}
-
-function renderAdaptiveElements(parent, items) {
-  for (const item of items ?? []) {
-    switch (item.type) {
-      case 'TextBlock': parent.append(el('p', { class: item.weight === 'Bolder' || item.size === 'Large' ? 'title' : 'text', text: String(item.text ?? '') })); break;
-      case 'FactSet': parent.append(facts(item.facts)); break;
-      case 'Image': parent.append(safeImage(item.url, item.altText)); break;
-      case 'Container': renderAdaptiveElements(parent, item.items); break;
-      case 'ColumnSet': for (const col of item.columns ?? []) renderAdaptiveElements(parent, col.items); break;
-      default: parent.append(el('pre', { text: JSON.stringify(item) }));
-    }
-  }
-}
-
-function renderAdaptive(card, content) {
-  renderAdaptiveElements(card, content.body);
-  const actions = el('div', { class: 'actions' });
-  for (const a of content.actions ?? []) if (a.type === 'Action.OpenUrl') actions.append(safeLink(a.url, a.title ?? 'Open'));
-  if (actions.childElementCount) card.append(actions);
-}
-
-$('#log-clear').addEventListener('click', () => { logEntries.length = 0; $('#host-log').replaceChildren(); });
 
 // ---- start ----
 
-/** Read-only hooks for automated tests. */
+/** Read-only hooks for automated tests (copies, so a test cannot change the emulator). */
 window.emulator = Object.freeze({
   instances: () => structuredClone(instances),
-  log: () => structuredClone(logEntries),
-  lastSettings: () => structuredClone(window.emulatorLastSettings ?? null),
+  log: () => logEntries.map(({ dir, func, args, kind, time }) => structuredClone({ dir, func, args, kind, time })),
+  lastSettings: () => structuredClone(lastSettings),
   validity: () => session?.validity ?? false,
+  pageUrl: () => pageUrl.href,
 });
 
 applyTheme(context.theme);
+renderChannel();
 renderContextForm();
 renderInstances();
+showInbox(null);
+if (params.get('page') && pageUrl.origin !== location.origin) {
+  log('out', 'emulator', [`hosting ${pageUrl.href}: the page must list ${location.origin} in app.initialize's validMessageOrigins`], 'note');
+}
 fetch('/emulator/api/connector').then((r) => (r.ok ? r.json() : null)).then((c) => {
-  if (!c) return;
-  connector = c;
-  $('#dialog-title').textContent = c.name;
-}).catch(() => {});
+  if (!c || typeof c !== 'object') return;
+  connector = { ...connector, ...c };
+  document.title = `${connector.name} · Teams host emulator`;
+  if (!session) $('#dialog-title').textContent = connector.name;
+  if (!($('#dialog-icon') instanceof HTMLImageElement)) accentSquare($('#dialog-icon'));
+}).catch(() => { /* no server API (a static check): keep the defaults */ });
