@@ -2,16 +2,17 @@
 //! network failure, a refusal with the server's message and a server fault apart, so the
 //! person is told which.
 
+use connector_settings::api::FieldProblem;
 use connector_settings::api::{
     Connection, DeliveryStatus, ErrorBody, SaveConnection, TestCard, WEBHOOK_HEADER,
 };
-use gloo_net::http::{Request, Response};
-use serde::Deserialize;
+
+use crate::fetch::{self, Reply};
+use crate::json::{Json, Object};
 
 /// Deployment values read at run time from `config.json` beside `index.html`, so one build
 /// serves several environments.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RuntimeConfig {
     /// The server's base URL, without a trailing slash; empty for the page's own origin.
     pub api_base_url: String,
@@ -40,12 +41,14 @@ impl ApiError {
 
 /// Reads `config.json`; a missing file means "same origin, defaults".
 pub async fn runtime_config() -> Result<RuntimeConfig, ApiError> {
-    let resp = Request::get("config.json").send().await.map_err(network)?;
-    match resp.status() {
-        200 => resp
+    let reply = fetch::send("GET", "config.json", &[], None)
+        .await
+        .map_err(ApiError::Network)?;
+    match reply.status {
+        200 => reply
             .json()
-            .await
-            .map_err(|_| ApiError::Server { status: 200 }),
+            .and_then(|j| runtime_config_from(&j))
+            .ok_or(ApiError::Server { status: 200 }),
         404 => Ok(RuntimeConfig::default()),
         status => Err(ApiError::Server { status }),
     }
@@ -65,7 +68,7 @@ impl Api {
     }
 
     fn url(&self, entity_id: &str) -> String {
-        format!("{}/api/connections/{}", self.base, encode(entity_id))
+        self.base.clone() + "/api/connections/" + &encode(entity_id)
     }
 
     /// Creates or updates the connection `entity_id` (idempotent).
@@ -75,11 +78,16 @@ impl Api {
         body: &SaveConnection,
         token: Option<&str>,
     ) -> Result<Connection, ApiError> {
-        let req = bearer(Request::put(&self.url(entity_id)), token)
-            .json(body)
-            .map_err(|e| ApiError::Network(e.to_string()))?;
-        let resp = req.send().await.map_err(network)?;
-        decode(resp).await
+        let body = Object::default()
+            .str("webhookUrl", &body.webhook_url)
+            .values("settings", &body.settings)
+            .opt_str("appType", body.app_type.as_deref())
+            .opt_str("userObjectId", body.user_object_id.as_deref())
+            .to_json();
+        let reply = self
+            .call("PUT", &self.url(entity_id), None, token, Some(&body))
+            .await?;
+        decode(reply, connection_from)
     }
 
     /// The stored connection, proven ours by its webhook URL.
@@ -89,12 +97,10 @@ impl Api {
         webhook_url: &str,
         token: Option<&str>,
     ) -> Result<Connection, ApiError> {
-        let resp = bearer(Request::get(&self.url(entity_id)), token)
-            .header(WEBHOOK_HEADER, webhook_url)
-            .send()
-            .await
-            .map_err(network)?;
-        decode(resp).await
+        let reply = self
+            .call("GET", &self.url(entity_id), Some(webhook_url), token, None)
+            .await?;
+        decode(reply, connection_from)
     }
 
     /// Queues a test card to the connection's channel.
@@ -104,15 +110,15 @@ impl Api {
         webhook_url: &str,
         token: Option<&str>,
     ) -> Result<TestCard, ApiError> {
-        let resp = bearer(
-            Request::post(&format!("{}/test-card", self.url(entity_id))),
-            token,
-        )
-        .header(WEBHOOK_HEADER, webhook_url)
-        .send()
-        .await
-        .map_err(network)?;
-        decode(resp).await
+        let url = self.url(entity_id) + "/test-card";
+        let reply = self
+            .call("POST", &url, Some(webhook_url), token, None)
+            .await?;
+        decode(reply, |j| {
+            Some(TestCard {
+                event_id: j.str("eventId")?,
+            })
+        })
     }
 
     /// How the deliveries of `event_id` to the connection went.
@@ -123,17 +129,11 @@ impl Api {
         event_id: &str,
         token: Option<&str>,
     ) -> Result<DeliveryStatus, ApiError> {
-        let url = format!(
-            "{}/deliveries?event={}",
-            self.url(entity_id),
-            encode(event_id)
-        );
-        let resp = bearer(Request::get(&url), token)
-            .header(WEBHOOK_HEADER, webhook_url)
-            .send()
-            .await
-            .map_err(network)?;
-        decode(resp).await
+        let url = self.url(entity_id) + "/deliveries?event=" + &encode(event_id);
+        let reply = self
+            .call("GET", &url, Some(webhook_url), token, None)
+            .await?;
+        decode(reply, delivery_status_from)
     }
 
     /// Deletes the connection.
@@ -143,50 +143,69 @@ impl Api {
         webhook_url: &str,
         token: Option<&str>,
     ) -> Result<(), ApiError> {
-        let resp = bearer(Request::delete(&self.url(entity_id)), token)
-            .header(WEBHOOK_HEADER, webhook_url)
-            .send()
-            .await
-            .map_err(network)?;
-        if resp.ok() {
+        let reply = self
+            .call(
+                "DELETE",
+                &self.url(entity_id),
+                Some(webhook_url),
+                token,
+                None,
+            )
+            .await?;
+        if reply.ok() {
             Ok(())
         } else {
-            Err(failure(resp).await)
+            Err(failure(reply))
         }
     }
-}
 
-fn bearer(
-    req: gloo_net::http::RequestBuilder,
-    token: Option<&str>,
-) -> gloo_net::http::RequestBuilder {
-    match token {
-        Some(t) => req.header("authorization", &format!("Bearer {t}")),
-        None => req,
-    }
-}
-
-fn network(e: gloo_net::Error) -> ApiError {
-    ApiError::Network(e.to_string())
-}
-
-async fn decode<T: for<'de> Deserialize<'de>>(resp: Response) -> Result<T, ApiError> {
-    if !resp.ok() {
-        return Err(failure(resp).await);
-    }
-    let status = resp.status();
-    resp.json().await.map_err(|_| ApiError::Server { status })
-}
-
-async fn failure(resp: Response) -> ApiError {
-    let status = resp.status();
-    if (400..500).contains(&status) {
-        let body = resp
-            .json::<ErrorBody>()
+    /// One request with the webhook URL header (the capability) and the sign-in token.
+    async fn call(
+        &self,
+        method: &str,
+        url: &str,
+        webhook_url: Option<&str>,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> Result<Reply, ApiError> {
+        let bearer = token.map(|t| "Bearer ".to_string() + t);
+        let mut headers = Vec::with_capacity(3);
+        if let Some(w) = webhook_url {
+            headers.push((WEBHOOK_HEADER, w));
+        }
+        if let Some(b) = &bearer {
+            headers.push(("authorization", b.as_str()));
+        }
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        fetch::send(method, url, &headers, body)
             .await
-            .unwrap_or_else(|_| ErrorBody {
+            .map_err(ApiError::Network)
+    }
+}
+
+/// A successful reply read by `read`; anything unreadable is a server fault.
+fn decode<T>(reply: Reply, read: fn(&Json) -> Option<T>) -> Result<T, ApiError> {
+    if !reply.ok() {
+        return Err(failure(reply));
+    }
+    let status = reply.status;
+    reply
+        .json()
+        .and_then(|j| read(&j))
+        .ok_or(ApiError::Server { status })
+}
+
+fn failure(reply: Reply) -> ApiError {
+    let status = reply.status;
+    if (400..500).contains(&status) {
+        let body = reply
+            .json()
+            .and_then(|j| error_body_from(&j))
+            .unwrap_or_else(|| ErrorBody {
                 error: "http_error".into(),
-                message: format!("the server answered {status}"),
+                message: "the server answered ".to_string() + &status.to_string(),
                 fields: Vec::new(),
             });
         ApiError::Refused { status, body }
@@ -195,15 +214,82 @@ async fn failure(resp: Response) -> ApiError {
     }
 }
 
+/// `config.json`; every member optional.
+fn runtime_config_from(j: &Json) -> Option<RuntimeConfig> {
+    let mut origins = Vec::new();
+    if let Some(list) = j.get("validMessageOrigins") {
+        for o in list.as_list()? {
+            origins.push(o.as_str()?);
+        }
+    }
+    Some(RuntimeConfig {
+        api_base_url: match j.get("apiBaseUrl") {
+            Some(v) => v.as_str()?,
+            None => String::new(),
+        },
+        valid_message_origins: origins,
+        sso: match j.get("sso") {
+            Some(v) => v.as_bool()?,
+            None => false,
+        },
+    })
+}
+
+fn connection_from(j: &Json) -> Option<Connection> {
+    Some(Connection {
+        entity_id: j.str("entityId")?,
+        config_name: j.str("configName")?,
+        settings: j.get("settings")?.as_values()?,
+        created_at: j.str("createdAt")?,
+        updated_at: j.str("updatedAt")?,
+        disabled: j.str("disabled"),
+    })
+}
+
+fn delivery_status_from(j: &Json) -> Option<DeliveryStatus> {
+    Some(DeliveryStatus {
+        pending: j.get("pending")?.as_u64()?,
+        delivered: j.get("delivered")?.as_u64()?,
+        dead: j.get("dead")?.as_u64()?,
+        last_error: j.str("lastError"),
+        disabled: j.str("disabled"),
+    })
+}
+
+fn error_body_from(j: &Json) -> Option<ErrorBody> {
+    let mut fields = Vec::new();
+    if let Some(list) = j.get("fields") {
+        for f in list.as_list()? {
+            fields.push(FieldProblem {
+                field: f.str("field")?,
+                rule: f.str("rule")?,
+                message: f.str("message")?,
+            });
+        }
+    }
+    Some(ErrorBody {
+        error: j.str("error")?,
+        message: j.str("message")?,
+        fields,
+    })
+}
+
 /// Percent-encodes a path segment (entity ids are URL-safe already; this keeps a hostile
 /// one from changing the path).
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
+                out.push(b as char)
             }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+            _ => {
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
+        }
+    }
+    out
 }

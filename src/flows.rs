@@ -23,7 +23,10 @@ pub(crate) async fn start(
     assume_framed: bool,
 ) {
     let config = api::runtime_config().await.unwrap_or_else(|e| {
-        leptos::logging::warn!("config.json unreadable, using the page's origin: {e:?}");
+        leptos::logging::warn!(
+            "config.json unreadable, using the page's origin: {}",
+            reason(&e, Locale::En)
+        );
         RuntimeConfig::default()
     });
     page.api.set_value(Api::new(&config));

@@ -29,7 +29,14 @@ impl FormState {
         let errors = Memo::new(move |_| {
             values.with(|v| match Settings::parse(v.clone()) {
                 Ok(_) => BTreeMap::new(),
-                Err(errs) => errs.into_iter().map(|e| (e.field.clone(), e)).collect(),
+                Err(errs) => {
+                    // A loop, not `collect`: collecting into a map sorts, and the sort costs KBs.
+                    let mut by_field = BTreeMap::new();
+                    for e in errs {
+                        by_field.insert(e.field.clone(), e);
+                    }
+                    by_field
+                }
             })
         });
         FormState {

@@ -2,9 +2,11 @@
 
 pub mod api;
 mod app;
+mod fetch;
 mod flows;
 mod form;
 mod i18n;
+mod json;
 mod teams;
 
 pub use app::App;

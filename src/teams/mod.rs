@@ -6,9 +6,10 @@ mod sys;
 use std::cell::RefCell;
 
 use futures::channel::oneshot;
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+
+use crate::json::{Json, Object};
 
 /// Something the SDK or the host refused or could not do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,42 +94,27 @@ pub struct Context {
     pub entity_id: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawContext {
-    app: RawApp,
-    page: RawPage,
-}
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RawApp {
-    locale: String,
-    theme: String,
-}
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct RawPage {
-    id: String,
-    frame_context: String,
-}
-
 /// `app.getContext()`.
 pub async fn context() -> Result<Context, TeamsError> {
     let promise = sys::get_context().map_err(|e| err("getContext failed", e))?;
     let value = JsFuture::from(promise)
         .await
         .map_err(|e| err("getContext failed", e))?;
-    let raw: RawContext = serde_wasm_bindgen::from_value(value)
-        .map_err(|e| TeamsError(format!("unexpected context: {e}")))?;
+    // Every member is optional: hosts fill what they know.
+    let context = Json::from_js(value);
+    let app = context.get("app");
+    let page = context.get("page");
+    let text =
+        |part: &Option<Json>, key: &str| part.as_ref().and_then(|p| p.str(key)).unwrap_or_default();
     Ok(Context {
-        locale: raw.app.locale,
-        theme: Theme::parse(&raw.app.theme),
-        frame_context: match raw.page.frame_context.as_str() {
+        locale: text(&app, "locale"),
+        theme: Theme::parse(&text(&app, "theme")),
+        frame_context: match text(&page, "frameContext").as_str() {
             "settings" => FrameContext::Settings,
             "remove" => FrameContext::Remove,
             _ => FrameContext::Other,
         },
-        entity_id: Some(raw.page.id).filter(|s| !s.is_empty()),
+        entity_id: Some(text(&page, "id")).filter(|s| !s.is_empty()),
     })
 }
 
@@ -152,8 +138,7 @@ pub async fn auth_token() -> Result<String, TeamsError> {
 
 /// What `settings.getSettings` returns. Every field is optional: the v2 types omit
 /// `webhookUrl`, `appType` and `userObjectId`, but hosts pass them through.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct InstanceSettings {
     pub entity_id: Option<String>,
     pub config_name: Option<String>,
@@ -178,24 +163,21 @@ pub async fn get_settings() -> Result<InstanceSettings, TeamsError> {
         .await
         .map_err(|_| TeamsError("getSettings was never answered".into()))?;
     drop(callback);
-    let mut settings: InstanceSettings = serde_wasm_bindgen::from_value(value)
-        .map_err(|e| TeamsError(format!("unexpected settings: {e}")))?;
-    for f in [
-        &mut settings.entity_id,
-        &mut settings.config_name,
-        &mut settings.content_url,
-        &mut settings.webhook_url,
-    ] {
-        if f.as_deref() == Some("") {
-            *f = None;
-        }
-    }
-    Ok(settings)
+    let value = Json::from_js(value);
+    // An empty text counts as absent, as the SDK's hosts send "" for unknown values.
+    let text = |key: &str| value.str(key).filter(|s| !s.is_empty());
+    Ok(InstanceSettings {
+        entity_id: text("entityId"),
+        config_name: text("configName"),
+        content_url: text("contentUrl"),
+        webhook_url: text("webhookUrl"),
+        app_type: text("appType"),
+        user_object_id: text("userObjectId"),
+    })
 }
 
 /// What the page hands Teams with `settings.setSettings`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct NewSettings {
     pub entity_id: String,
     pub config_name: String,
@@ -205,9 +187,11 @@ pub struct NewSettings {
 /// `settings.setSettings(settings, callback)`: the callback form, because without it the SDK
 /// throws when the host answers with a failure.
 pub async fn set_settings(settings: &NewSettings) -> Result<(), TeamsError> {
-    let value = settings
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| TeamsError(e.to_string()))?;
+    let value = Object::default()
+        .str("entityId", &settings.entity_id)
+        .str("configName", &settings.config_name)
+        .str("contentUrl", &settings.content_url)
+        .into_js();
     let (tx, rx) = oneshot::channel::<Result<(), String>>();
     let tx = RefCell::new(Some(tx));
     let callback =
