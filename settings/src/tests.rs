@@ -167,6 +167,18 @@ fn values_round_trip_as_plain_json() {
 }
 
 #[test]
+fn a_value_of_another_type_names_what_was_expected() {
+    for bad in ["5", "null", r#"{"a":1}"#, r#"["a",2]"#] {
+        let err = serde_json::from_str::<Value>(bad).unwrap_err().to_string();
+        assert!(
+            err.contains("a text, a list of texts, or true/false")
+                || err.contains("expected a string"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
 fn entity_ids_are_url_safe() {
     assert!(EntityId::parse("3f2a9c1e-0b7d-4c55-9e61-7a0d3f1b2c4d").is_ok());
     assert!(EntityId::parse("").unwrap_err().contains("1 to 100"));
