@@ -1,5 +1,6 @@
 //! The Teams JavaScript SDK as Rust: typed values, `Result`s and futures over the
-//! `microsoftTeams` global. The only module of the page that touches `JsValue`.
+//! `microsoftTeams` global. With `fetch` and `json`, the only modules of the page that touch
+//! `JsValue`.
 
 mod sys;
 
