@@ -85,11 +85,30 @@ impl FormState {
         })
     }
 
-    fn selected(&self, id: &'static str) -> Vec<String> {
+    /// Whether option `value` of choice field `id` is chosen (one text, or in a list).
+    fn has_choice(&self, id: &'static str, value: &str) -> bool {
         self.values.with(|v| match v.get(id) {
+            Some(Value::Text(s)) => s == value,
+            Some(Value::List(items)) => items.iter().any(|s| s == value),
+            _ => false,
+        })
+    }
+
+    /// A radio (`multi` false) or checkbox of field `id` changed to `on`.
+    fn choose(&self, id: &'static str, value: &str, multi: bool, on: bool) {
+        if !multi {
+            self.set(id, Value::Text(value.to_string()));
+            return;
+        }
+        let mut items = self.values.with_untracked(|v| match v.get(id) {
             Some(Value::List(items)) => items.clone(),
             _ => Vec::new(),
-        })
+        });
+        items.retain(|s| s != value);
+        if on {
+            items.push(value.to_string());
+        }
+        self.set(id, Value::List(items));
     }
 
     fn toggled(&self, id: &'static str) -> bool {
@@ -158,74 +177,40 @@ fn FieldView(
             }
             .into_any()
         }
-        FieldKind::SingleChoice { options, .. } => view! {
-            <fieldset class="field group" class:invalid=invalid aria-describedby=described>
-                <legend class="label">{label}</legend>
-                <div class="choices">
-                    {options
-                        .iter()
-                        .map(|o| {
-                            let value = o.value;
-                            view! {
-                                <label class="choice">
-                                    <input
-                                        type="radio"
-                                        id=format!("field-{id}-{value}")
-                                        name=id
-                                        value=value
-                                        aria-invalid=move || invalid().to_string()
-                                        disabled=disabled
-                                        prop:checked=move || form.text(id) == value
-                                        on:change=move |_| form.set(id, Value::Text(value.to_string()))
-                                    />
-                                    <span>{move || o.label.get(form.locale.get())}</span>
-                                </label>
-                            }
-                        })
-                        .collect_view()}
-                </div>
-                {footer}
-            </fieldset>
+        FieldKind::SingleChoice { options, .. } | FieldKind::MultiChoice { options, .. } => {
+            // One view for both: radios hold one value (a text), checkboxes several (a list).
+            let multi = matches!(field.kind, FieldKind::MultiChoice { .. });
+            view! {
+                <fieldset class="field group" class:invalid=invalid aria-describedby=described>
+                    <legend class="label">{label}</legend>
+                    <div class="choices">
+                        {options
+                            .iter()
+                            .map(|o| {
+                                let value = o.value;
+                                view! {
+                                    <label class="choice">
+                                        <input
+                                            type=if multi { "checkbox" } else { "radio" }
+                                            id=format!("field-{id}-{value}")
+                                            name=id
+                                            value=value
+                                            aria-invalid=move || invalid().to_string()
+                                            disabled=disabled
+                                            prop:checked=move || form.has_choice(id, value)
+                                            on:change=move |ev| form.choose(id, value, multi, event_target_checked(&ev))
+                                        />
+                                        <span>{move || o.label.get(form.locale.get())}</span>
+                                    </label>
+                                }
+                            })
+                            .collect_view()}
+                    </div>
+                    {footer}
+                </fieldset>
+            }
+            .into_any()
         }
-        .into_any(),
-        FieldKind::MultiChoice { options, .. } => view! {
-            <fieldset class="field group" class:invalid=invalid aria-describedby=described>
-                <legend class="label">{label}</legend>
-                <div class="choices">
-                    {options
-                        .iter()
-                        .map(|o| {
-                            let value = o.value;
-                            view! {
-                                <label class="choice">
-                                    <input
-                                        type="checkbox"
-                                        id=format!("field-{id}-{value}")
-                                        name=id
-                                        value=value
-                                        aria-invalid=move || invalid().to_string()
-                                        disabled=disabled
-                                        prop:checked=move || form.selected(id).iter().any(|s| s == value)
-                                        on:change=move |ev| {
-                                            let on = event_target_checked(&ev);
-                                            let mut items = form.selected(id);
-                                            items.retain(|s| s != value);
-                                            if on {
-                                                items.push(value.to_string());
-                                            }
-                                            form.set(id, Value::List(items));
-                                        }
-                                    />
-                                    <span>{move || o.label.get(form.locale.get())}</span>
-                                </label>
-                            }
-                        })
-                        .collect_view()}
-                </div>
-                {footer}
-            </fieldset>
-        }
-        .into_any(),
         FieldKind::Toggle { .. } => view! {
             <div class="field">
                 <label class="switch" for=label_for>

@@ -251,9 +251,6 @@ mod tests {
             crate_of("<&mut serde_json::de::Deserializer<R> as x>::f"),
             "serde_json"
         );
-        assert_eq!(
-            crate_of("__wbindgen_malloc"),
-            "(no crate in the name)"
-        );
+        assert_eq!(crate_of("__wbindgen_malloc"), "(no crate in the name)");
     }
 }
