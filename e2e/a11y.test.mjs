@@ -52,6 +52,10 @@ test('axe finds no violation in any theme in the new, edit, error and saving sta
     await page.waitForSelector('#host-save:enabled');
     await page.click('#host-save');
     await frame.getByText('Saving…').waitFor();
+    // The spinner keeps its 16 px circle beside the text (a flex rule once stretched it
+    // across the bar, drawn as a long rotating line).
+    const spinner = await frame.locator('.spinner').boundingBox();
+    assert.ok(spinner.width <= 24 && spinner.height <= 24, `spinner ${spinner.width}x${spinner.height}`);
     for (const t of ['default', 'dark', 'contrast']) {
       await theme(page, t);
       await axe(page, `saving, ${t}`);

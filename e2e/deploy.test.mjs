@@ -54,3 +54,39 @@ test('cors refuses a page origin that is not configured', async () => {
     await server.stop();
   }
 });
+
+test('a page that never answers save gets the host time-out, and the dialog stays open', async () => {
+  // An API that accepts connections and never answers, not even the CORS preflight: the page's
+  // save waits for it, so the page never answers Teams' save event.
+  const { createServer } = await import('node:http');
+  const silent = createServer(() => {});
+  await new Promise((ok) => silent.listen(0, '127.0.0.1', ok));
+  const silentUrl = `http://127.0.0.1:${silent.address().port}`;
+  const server = await startServer();
+  const statics = await startStaticServer(dist, '/connector/', {
+    'config.json': JSON.stringify({ apiBaseUrl: silentUrl, validMessageOrigins: [server.url] }),
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  try {
+    const pageUrl = `${statics.url}/connector/`;
+    await page.goto(`${server.url}/emulator/?answerTimeout=2&page=${encodeURIComponent(pageUrl)}`);
+    await page.click('#add-connector');
+    await configFrame(page).locator('#field-subscription_name').fill('Never answered');
+    await page.waitForSelector('#host-save:enabled');
+    await page.click('#host-save');
+    assert.equal(await page.textContent('#host-status'), 'Saving…');
+    await page.waitForSelector('#host-error:not([hidden])', { timeout: 10000 });
+    assert.match(await page.textContent('#host-error'), /did not answer the save within 2 seconds/);
+    assert.equal(await page.textContent('#host-status'), 'No answer');
+    assert.equal(await page.evaluate(() => document.querySelector('#host-dialog').hidden), false);
+    assert.deepEqual(await instances(page), []);
+    await screenshot(page, 'save-time-out');
+  } finally {
+    await context.close();
+    await statics.stop();
+    await server.stop();
+    silent.closeAllConnections();
+    await new Promise((ok) => silent.close(ok));
+  }
+});

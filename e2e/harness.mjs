@@ -99,8 +99,11 @@ export async function getConnection(server, entityId, webhookUrl) {
   return { status: res.status, body: res.status === 200 ? await res.json() : null };
 }
 
-/** A plain static file server (not ours) serving `dir` under `prefix`, on a random port. */
-export async function startStaticServer(dir, prefix) {
+/**
+ * A plain static file server (not ours) serving `dir` under `prefix`, on a random port;
+ * `overrides` maps a file name to the body served instead of the file's.
+ */
+export async function startStaticServer(dir, prefix, overrides = {}) {
   const { createServer } = await import('node:http');
   const { readFile } = await import('node:fs/promises');
   const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css',
@@ -111,7 +114,7 @@ export async function startStaticServer(dir, prefix) {
     let file = path.slice(prefix.length) || 'index.html';
     if (file.endsWith('/')) file += 'index.html';
     try {
-      const body = await readFile(join(dir, file));
+      const body = Object.hasOwn(overrides, file) ? overrides[file] : await readFile(join(dir, file));
       const ext = file.slice(file.lastIndexOf('.'));
       res.writeHead(200, { 'content-type': types[ext] ?? 'application/octet-stream' }).end(body);
     } catch { res.writeHead(404).end('not found'); }

@@ -9,8 +9,6 @@ import {
 } from './store.js';
 import { el, renderPost } from './cards.js';
 
-/** How long Teams waits for the page to answer a save or remove event. */
-const ANSWER_TIMEOUT_MS = 30000;
 const INBOX_POLL_MS = 2000;
 
 const $ = (sel) => document.querySelector(sel);
@@ -23,6 +21,15 @@ const $ = (sel) => document.querySelector(sel);
  */
 const params = new URLSearchParams(location.search);
 const pageUrl = httpUrl(params.get('page') || '/') ?? new URL('/', location.href);
+
+/**
+ * How long Teams waits for the page to answer a save or remove event: 30 s, or
+ * `?answerTimeout=<seconds>` (1 to 300) to see the time-out sooner.
+ */
+const ANSWER_TIMEOUT_S = (() => {
+  const n = Number(params.get('answerTimeout'));
+  return Number.isInteger(n) && n >= 1 && n <= 300 ? n : 30;
+})();
 
 let instances = loadInstances();
 const context = loadContext();
@@ -221,8 +228,8 @@ function startWaiting(what) {
     if (session !== current) return;
     session.waiting = null;
     setStatus('No answer');
-    showError(`the page did not answer the ${what} within 30 seconds`);
-  }, ANSWER_TIMEOUT_MS);
+    showError(`the page did not answer the ${what} within ${ANSWER_TIMEOUT_S} seconds`);
+  }, ANSWER_TIMEOUT_S * 1000);
 }
 
 function failEvent(what, reason) {
