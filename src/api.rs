@@ -7,7 +7,7 @@ use connector_settings::api::{
     Connection, DeliveryStatus, ErrorBody, SaveConnection, TestCard, WEBHOOK_HEADER,
 };
 
-use crate::fetch::{self, Reply};
+use crate::fetch::{self, Failure, Reply};
 use crate::json::{Json, Object};
 
 /// Deployment values read at run time from `config.json` beside `index.html`, so one build
@@ -27,10 +27,21 @@ pub struct RuntimeConfig {
 pub enum ApiError {
     /// The server could not be reached at all.
     Network(String),
+    /// The server did not answer within the time limit.
+    TimedOut,
     /// The server refused the request (4xx), with its explanation.
     Refused { status: u16, body: ErrorBody },
     /// The server failed (5xx) or answered with something unreadable.
     Server { status: u16 },
+}
+
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> ApiError {
+        match f {
+            Failure::Network(why) => ApiError::Network(why),
+            Failure::TimedOut => ApiError::TimedOut,
+        }
+    }
 }
 
 impl ApiError {
@@ -40,10 +51,10 @@ impl ApiError {
 }
 
 /// Reads `config.json`; a missing file means "same origin, defaults".
-pub async fn runtime_config() -> Result<RuntimeConfig, ApiError> {
-    let reply = fetch::send("GET", "config.json", &[], None)
+pub async fn runtime_config(timeout_ms: u32) -> Result<RuntimeConfig, ApiError> {
+    let reply = fetch::send("GET", "config.json", &[], None, timeout_ms)
         .await
-        .map_err(ApiError::Network)?;
+        .map_err(ApiError::from)?;
     match reply.status {
         200 => reply
             .json()
@@ -58,12 +69,19 @@ pub async fn runtime_config() -> Result<RuntimeConfig, ApiError> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Api {
     base: String,
+    timeout_ms: u32,
 }
 
+/// How long the page waits for the server: well inside the 30 s Teams gives the page to
+/// answer Save, so the person hears why instead of Teams' generic time-out.
+pub const TIMEOUT_MS: u32 = 20_000;
+
 impl Api {
-    pub fn new(config: &RuntimeConfig) -> Api {
+    /// The client for the configured server; each request gives up after `timeout_ms`.
+    pub fn new(config: &RuntimeConfig, timeout_ms: u32) -> Api {
         Api {
             base: config.api_base_url.trim_end_matches('/').to_string(),
+            timeout_ms,
         }
     }
 
@@ -179,9 +197,9 @@ impl Api {
         if body.is_some() {
             headers.push(("content-type", "application/json"));
         }
-        fetch::send(method, url, &headers, body)
+        fetch::send(method, url, &headers, body, self.timeout_ms)
             .await
-            .map_err(ApiError::Network)
+            .map_err(ApiError::from)
     }
 }
 

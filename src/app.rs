@@ -9,7 +9,7 @@ use connector_settings::{default_values, Locale, CONNECTOR};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{Api, RuntimeConfig};
+use crate::api::{self, Api, RuntimeConfig};
 use crate::flows::{load, send_test_card, start};
 use crate::form::{ConfigForm, FormState};
 use crate::i18n::strings;
@@ -65,6 +65,9 @@ pub fn App(
     /// Skip the "is there a parent frame" check (browser tests run the page unframed).
     #[prop(optional)]
     assume_framed: bool,
+    /// How long to wait for the server before telling the person it did not answer.
+    #[prop(default = api::TIMEOUT_MS)]
+    api_timeout_ms: u32,
 ) -> impl IntoView {
     let locale = RwSignal::new(Locale::En);
     let form = FormState::new(default_values(), locale);
@@ -78,7 +81,7 @@ pub fn App(
         entity_id: RwSignal::new(String::new()),
         existing: RwSignal::new(false),
         testing: RwSignal::new(false),
-        api: StoredValue::new(Api::new(&RuntimeConfig::default())),
+        api: StoredValue::new(Api::new(&RuntimeConfig::default(), api_timeout_ms)),
         sso: StoredValue::new(false),
     };
     // The SDK keeps calling these handlers for the page's whole life.
@@ -101,7 +104,13 @@ pub fn App(
     });
     Effect::new(move |_| form.disabled.set(page.saving.get()));
 
-    spawn_local(start(page, handlers, host_timeout_ms, assume_framed));
+    spawn_local(start(
+        page,
+        handlers,
+        host_timeout_ms,
+        api_timeout_ms,
+        assume_framed,
+    ));
 
     view! {
         <main class="page" aria-busy=move || (page.phase.get() == Phase::Starting || page.saving.get()).to_string()>

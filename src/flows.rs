@@ -20,16 +20,19 @@ pub(crate) async fn start(
     page: Page,
     handlers: Rc<RefCell<Handlers>>,
     timeout_ms: u32,
+    api_timeout_ms: u32,
     assume_framed: bool,
 ) {
-    let config = api::runtime_config().await.unwrap_or_else(|e| {
-        leptos::logging::warn!(
-            "config.json unreadable, using the page's origin: {}",
-            reason(&e, Locale::En)
-        );
-        RuntimeConfig::default()
-    });
-    page.api.set_value(Api::new(&config));
+    let config = api::runtime_config(api_timeout_ms)
+        .await
+        .unwrap_or_else(|e| {
+            leptos::logging::warn!(
+                "config.json unreadable, using the page's origin: {}",
+                reason(&e, Locale::En)
+            );
+            RuntimeConfig::default()
+        });
+    page.api.set_value(Api::new(&config, api_timeout_ms));
     page.sso.set_value(config.sso);
     if !assume_framed && !teams::is_framed() {
         page.phase.set(Phase::OutsideTeams);

@@ -21,6 +21,7 @@ pub struct Strings {
     pub save_failed: &'static str,
     pub saved: &'static str,
     pub network: &'static str,
+    pub timed_out: &'static str,
     pub server_fault: &'static str,
     pub forbidden: &'static str,
     pub no_webhook: &'static str,
@@ -51,6 +52,7 @@ static EN: Strings = Strings {
     save_failed: "Could not save",
     saved: "Saved.",
     network: "the server could not be reached; check the connection and try again",
+    timed_out: "the server did not answer in time; please try again",
     server_fault: "the server had a problem; please try again in a moment",
     forbidden: "this connection belongs to another channel or webhook",
     no_webhook: "Teams did not provide a webhook URL for this channel",
@@ -81,6 +83,7 @@ static DE: Strings = Strings {
     save_failed: "Speichern fehlgeschlagen",
     saved: "Gespeichert.",
     network: "der Server ist nicht erreichbar; bitte Verbindung prüfen und erneut versuchen",
+    timed_out: "der Server hat nicht rechtzeitig geantwortet; bitte erneut versuchen",
     server_fault: "beim Server ist ein Fehler aufgetreten; bitte gleich erneut versuchen",
     forbidden: "diese Verbindung gehört zu einem anderen Kanal oder Webhook",
     no_webhook: "Teams hat für diesen Kanal keine Webhook-URL übergeben",
@@ -111,6 +114,7 @@ pub fn reason(e: &ApiError, locale: Locale) -> String {
     let s = strings(locale);
     match e {
         ApiError::Network(_) => s.network.to_string(),
+        ApiError::TimedOut => s.timed_out.to_string(),
         ApiError::Server { status } => format!("{} (HTTP {status})", s.server_fault),
         ApiError::Refused { status: 403, body } if body.error == "other_tenant" => {
             s.other_tenant.to_string()

@@ -4,7 +4,7 @@ let state = null;
 
 export function install(json) {
   const o = JSON.parse(json);
-  state = { validity: [], setSettings: [], requests: [], notified: [], registered: [], appSuccess: 0 };
+  state = { validity: [], setSettings: [], requests: [], notified: [], registered: [], appSuccess: 0, aborted: [] };
   let save = null, remove = null, theme = null;
   state.handlers = () => ({ save, remove, theme });
   const context = {
@@ -55,6 +55,13 @@ export function install(json) {
     const r = responses[req.method];
     if (!r) return json(404, { error: 'not_found', message: 'connection not found' });
     if (r.network) throw new TypeError('Failed to fetch');
+    if (r.hang) {
+      // A server that never answers: only the page's abort ends the request.
+      return new Promise((_, reject) => req.signal.addEventListener('abort', () => {
+        state.aborted.push(req.method);
+        reject(new DOMException('The user aborted a request.', 'AbortError'));
+      }));
+    }
     if (r.echo) {
       const sent = JSON.parse(body);
       const id = decodeURIComponent(url.pathname.split('/').pop());

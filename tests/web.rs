@@ -92,10 +92,13 @@ async fn mount(options: Value, timeout_ms: u32) -> UnmountHandle<impl Mountable>
     install(&options.to_string());
     let parent: HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&parent).unwrap();
-    let handle = mount_to(
-        parent,
-        move || view! { <App host_timeout_ms=timeout_ms assume_framed=true /> },
-    );
+    // `apiTimeoutMs` in the options shortens the page's wait for the server.
+    let api_timeout_ms = options["apiTimeoutMs"]
+        .as_u64()
+        .map_or(20_000, |n| n as u32);
+    let handle = mount_to(parent, move || {
+        view! { <App host_timeout_ms=timeout_ms api_timeout_ms=api_timeout_ms assume_framed=true /> }
+    });
     leptos::task::tick().await;
     handle
 }
@@ -251,6 +254,42 @@ async fn an_unreachable_server_at_save_says_so() {
     press_save().await;
     let reason = state()["notified"][0][2].as_str().unwrap().to_string();
     assert!(reason.contains("could not be reached"), "{reason}");
+}
+
+#[wasm_bindgen_test]
+async fn a_server_that_never_answers_at_save_times_out_and_aborts() {
+    let _h =
+        mount_form(json!({ "apiTimeoutMs": 300, "responses": { "PUT": { "hang": true } } })).await;
+    type_into(NAME, "Nightly builds").await;
+    press_save().await;
+    let s = state();
+    let reason = s["notified"][0][2].as_str().unwrap().to_string();
+    assert!(reason.contains("did not answer in time"), "{reason}");
+    assert_eq!(
+        s["aborted"],
+        json!(["PUT"]),
+        "the request is aborted, not left open"
+    );
+    assert_eq!(s["setSettings"].as_array().unwrap().len(), 0);
+    until("the error bar", || {
+        body_text().contains("did not answer in time")
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_server_that_never_answers_at_load_offers_a_retry() {
+    let _h = mount(
+        json!({ "apiTimeoutMs": 300, "entityId": "conn-1", "responses": { "GET": { "hang": true } } }),
+        2000,
+    )
+    .await;
+    until("the load error", || {
+        body_text().contains("did not answer in time")
+    })
+    .await;
+    assert!(body_text().contains("Try again"));
+    assert_eq!(state()["aborted"], json!(["GET"]));
 }
 
 #[wasm_bindgen_test]
