@@ -11,7 +11,7 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, Api, RuntimeConfig};
+use crate::api::{self, Api, ApiError, RuntimeConfig};
 use crate::app::{Notice, Page, Phase};
 use crate::i18n::{reason, strings};
 use crate::teams::{self, FrameContext, Handlers, NewSettings, RemoveEvent, SaveEvent};
@@ -208,10 +208,21 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
         user_object_id: instance.user_object_id,
     };
     let token = sign_in(page).await?;
-    let conn = api
-        .save(&entity_id, &body, token.as_deref())
-        .await
-        .map_err(|e| reason(&e, locale))?;
+    let conn = match api.save(&entity_id, &body, token.as_deref()).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            if e == ApiError::TimedOut && !page.existing.get_untracked() {
+                // The server may still store what we gave up on, and Teams will not know of
+                // it: ask it to forget the new connection (best effort; a retried Save
+                // stores it again under the same entityId).
+                let (api, entity_id, token) = (api.clone(), entity_id.clone(), token.clone());
+                spawn_local(async move {
+                    let _ = api.delete(&entity_id, &webhook_url, token.as_deref()).await;
+                });
+            }
+            return Err(reason(&e, locale));
+        }
+    };
     let new = NewSettings {
         entity_id: entity_id.clone(),
         config_name: conn.config_name,

@@ -275,6 +275,15 @@ async fn a_server_that_never_answers_at_save_times_out_and_aborts() {
         body_text().contains("did not answer in time")
     })
     .await;
+    // The new connection the server may still store is asked to be forgotten.
+    until("the clean-up", || {
+        state()["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["method"] == "DELETE")
+    })
+    .await;
 }
 
 #[wasm_bindgen_test]
