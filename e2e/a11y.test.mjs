@@ -152,3 +152,47 @@ test('a 320 px wide webview has no horizontal scrolling', async () => {
     await server.stop();
   }
 });
+
+test('nothing jumps while the page starts, loads and pre-fills', async () => {
+  const server = await startServer();
+  const { context, page } = await openEmulator(browser, server);
+  // Every frame records its layout shifts (Chromium's Layout Instability API) from the start.
+  await context.addInitScript(() => {
+    window.__shifts = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (!e.hadRecentInput) window.__shifts.push(e.value);
+    }).observe({ type: 'layout-shift', buffered: true });
+  });
+  const shifts = () => page.frames().find((f) => f.parentFrame() && f.url().startsWith('http'))
+    .evaluate(() => window.__shifts);
+  try {
+    await fillNewConnection(page, 'No jumps');
+    await page.waitForSelector('#host-save:enabled');
+    await page.click('#host-save');
+    await dialogClosed(page);
+    // Edit: hold the stored settings back so the skeleton shows first, then pre-fill.
+    await page.route('**/api/connections/**', async (route) => {
+      await new Promise((r) => setTimeout(r, 600));
+      await route.continue();
+    });
+    const [inst] = await instances(page);
+    await page.click(`li[data-entity-id="${inst.entityId}"] button[data-action=configure]`);
+    await page.waitForFunction(() => document.querySelector('#host-frame').contentDocument
+      ?.querySelector('#field-subscription_name')?.value === 'No jumps');
+    await new Promise((r) => setTimeout(r, 300));
+    const total = async () => (await shifts()).reduce((a, b) => a + b, 0);
+    // 0.1 is "good" for a whole page's Cumulative Layout Shift; the page should stay far below.
+    const loading = await total();
+    assert.ok(loading < 0.02, `layout shift while loading: ${loading.toFixed(4)}`);
+    // Saving: the spinner bar appears where the form would not move.
+    await page.click('#host-save');
+    await configFrame(page).getByText('Saving…').waitFor();
+    await new Promise((r) => setTimeout(r, 300));
+    const saving = (await total()) - loading;
+    assert.ok(saving < 0.02, `layout shift when saving starts: ${saving.toFixed(4)}`);
+    await dialogClosed(page);
+  } finally {
+    await context.close();
+    await server.stop();
+  }
+});

@@ -215,8 +215,8 @@ function updateButtons() {
 }
 
 function setStatus(text) { $('#host-status').textContent = text; }
-function showError(text) { const e = $('#host-error'); e.textContent = text; e.hidden = false; }
-function hideError() { const e = $('#host-error'); e.textContent = ''; e.hidden = true; }
+function showError(text) { const e = $('#host-error'); e.textContent = text; e.title = text; e.hidden = false; }
+function hideError() { const e = $('#host-error'); e.textContent = ''; e.title = ''; e.hidden = true; }
 
 /** After sending save/remove: Teams gives the page 30 s to answer. */
 function startWaiting(what) {

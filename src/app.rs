@@ -131,9 +131,10 @@ pub fn App(
                     }
                     .into_any()
                 }
+                // The message bar comes last: what it shows arrives while the form is on
+                // screen, and below the form it moves nothing (issue 7: nothing jumps).
                 Phase::Ready => view! {
                     <Heading />
-                    <NoticeBar notice=page.notice saving=page.saving />
                     <ConfigForm />
                     <Show when=move || page.existing.get()>
                         <div class="actions">
@@ -148,6 +149,7 @@ pub fn App(
                             </button>
                         </div>
                     </Show>
+                    <NoticeBar notice=page.notice saving=page.saving />
                 }
                 .into_any(),
                 Phase::Remove => view! {
@@ -179,8 +181,16 @@ fn NoticeBar(
     saving: RwSignal<bool>,
 ) -> impl IntoView {
     let form = expect_context::<FormState>();
+    let slot = NodeRef::<leptos::html::Div>::new();
+    // A new message below a long form is scrolled into view.
+    Effect::new(move |_| {
+        let shown = saving.get() || notice.with(Option::is_some);
+        if let (true, Some(el)) = (shown, slot.get()) {
+            el.scroll_into_view_with_bool(false);
+        }
+    });
     view! {
-        <div class="notice-slot" aria-live="polite">
+        <div class="notice-slot" aria-live="polite" node_ref=slot>
             {move || {
                 if saving.get() {
                     let text = strings(form.locale.get()).saving;
