@@ -30,6 +30,23 @@ impl Locale {
             Locale::De => "de",
         }
     }
+
+    /// `n` as this locale writes it (CLDR grouping): 1,500 in English, 1.500 in German.
+    pub fn number(self, n: u32) -> String {
+        let sep = match self {
+            Locale::En => ',',
+            Locale::De => '.',
+        };
+        let digits = n.to_string();
+        let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+        for (i, d) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(sep);
+            }
+            out.push(d);
+        }
+        out
+    }
 }
 
 impl FieldError {
@@ -37,13 +54,14 @@ impl FieldError {
     pub fn message(&self, locale: Locale) -> String {
         let field = Field::by_id(&self.field);
         let de = locale == Locale::De;
+        let num = |n: &u32| locale.number(*n);
         match &self.rule {
             Rule::Required if de => "Bitte ausfüllen.".into(),
             Rule::Required => "This field is required.".into(),
-            Rule::MinLength(n) if de => format!("Mindestens {n} Zeichen."),
-            Rule::MinLength(n) => format!("Use at least {n} characters."),
-            Rule::MaxLength(n) if de => format!("Höchstens {n} Zeichen."),
-            Rule::MaxLength(n) => format!("Use at most {n} characters."),
+            Rule::MinLength(n) if de => format!("Mindestens {} Zeichen.", num(n)),
+            Rule::MinLength(n) => format!("Use at least {} characters.", num(n)),
+            Rule::MaxLength(n) if de => format!("Höchstens {} Zeichen.", num(n)),
+            Rule::MaxLength(n) => format!("Use at most {} characters.", num(n)),
             Rule::Pattern => match field.map(|f| &f.kind) {
                 Some(FieldKind::Text {
                     pattern_help: Some(help),
@@ -56,8 +74,10 @@ impl FieldError {
             Rule::NotAnOption(v) => format!("'{v}' is not one of the choices."),
             Rule::MinSelected(1) if de => "Bitte mindestens eine Möglichkeit wählen.".into(),
             Rule::MinSelected(1) => "Choose at least one.".into(),
-            Rule::MinSelected(n) if de => format!("Bitte mindestens {n} Möglichkeiten wählen."),
-            Rule::MinSelected(n) => format!("Choose at least {n}."),
+            Rule::MinSelected(n) if de => {
+                format!("Bitte mindestens {} Möglichkeiten wählen.", num(n))
+            }
+            Rule::MinSelected(n) => format!("Choose at least {}.", num(n)),
             Rule::WrongType(want) if de => format!("Erwartet: {want}."),
             Rule::WrongType(want) => format!("Expected {want}."),
             Rule::UnknownField if de => format!("'{}' ist kein Feld dieses Formulars.", self.field),

@@ -307,3 +307,18 @@ fn connector_block_errors() {
         .message
         .contains("name"));
 }
+
+#[test]
+fn numbers_in_messages_follow_the_locale() {
+    assert_eq!(Locale::En.number(0), "0");
+    assert_eq!(Locale::En.number(999), "999");
+    assert_eq!(Locale::En.number(1500), "1,500");
+    assert_eq!(Locale::De.number(1500), "1.500");
+    assert_eq!(Locale::De.number(4_294_967_295), "4.294.967.295");
+    let long = FieldError {
+        field: "filter".into(),
+        rule: Rule::MaxLength(1500),
+    };
+    assert_eq!(long.message(Locale::En), "Use at most 1,500 characters.");
+    assert_eq!(long.message(Locale::De), "Höchstens 1.500 Zeichen.");
+}
