@@ -62,6 +62,11 @@ pub struct Config {
     #[arg(long = "webhook-host", env = "CONNECTOR_WEBHOOK_HOSTS", value_delimiter = ',',
           default_values_t = crate::domain::DEFAULT_HOSTS.iter().map(|h| h.to_string()).collect::<Vec<_>>())]
     pub webhook_hosts: Vec<String>,
+    /// Seconds a webhook may take to answer a card before the attempt counts as failed and
+    /// is retried (1 to 300).
+    #[arg(long, env = "CONNECTOR_WEBHOOK_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub webhook_timeout: u64,
     /// Writes (save, delete) allowed per minute from one client address; 0 turns it off.
     #[arg(long, env = "CONNECTOR_WRITE_RATE", default_value_t = 30)]
     pub write_rate: u32,
@@ -110,6 +115,7 @@ impl Config {
             sso_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
             dev_sso: false,
             dev_inbox_origin: None,
+            webhook_timeout: 30,
             write_rate: 30,
             tenant_write_rate: 300,
             trust_forwarded_for: false,
@@ -137,5 +143,33 @@ impl Config {
             p.push(".key");
             PathBuf::from(p)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: super::Config,
+    }
+
+    #[test]
+    fn the_webhook_time_out_is_bounded_and_named_when_wrong() {
+        assert_eq!(
+            Cli::try_parse_from(["s"]).unwrap().config.webhook_timeout,
+            30
+        );
+        let five = Cli::try_parse_from(["s", "--webhook-timeout", "5"]).unwrap();
+        assert_eq!(five.config.webhook_timeout, 5);
+        for bad in ["0", "301", "soon"] {
+            let err = Cli::try_parse_from(["s", "--webhook-timeout", bad])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains("--webhook-timeout"), "{bad}: {err}");
+        }
     }
 }

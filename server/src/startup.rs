@@ -114,6 +114,7 @@ fn cors(origins: &[String]) -> CorsLayer {
 pub struct Application {
     store: Arc<dyn Store>,
     wake: Wake,
+    webhook_timeout: std::time::Duration,
     listener: TcpListener,
     router: Router,
     port: u16,
@@ -175,6 +176,7 @@ impl Application {
         let wake = state.wake.clone();
         let router = router(state, &config);
         Ok(Application {
+            webhook_timeout: std::time::Duration::from_secs(config.webhook_timeout),
             listener,
             router,
             port,
@@ -195,7 +197,7 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        crate::delivery::spawn(self.store, self.wake).await;
+        crate::delivery::spawn(self.store, self.wake, self.webhook_timeout).await;
         axum::serve(
             self.listener,
             self.router

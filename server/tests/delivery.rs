@@ -18,9 +18,15 @@ struct Dev {
 }
 
 async fn dev() -> Dev {
+    dev_with(|_| {}).await
+}
+
+/// A dev server with `change` applied to its configuration.
+async fn dev_with(change: impl FnOnce(&mut Config)) -> Dev {
     let dir = tempfile::tempdir().unwrap();
     let mut c = Config::for_tests(dir.path().join("t.sqlite"), dir.path().join("dist"), true);
     c.write_rate = 0;
+    change(&mut c);
     let app = Application::build(c).await.unwrap();
     let url = app.url();
     tokio::spawn(app.run_until_stopped());
@@ -277,7 +283,10 @@ async fn a_404_webhook_disables_the_connection_too() {
 }
 
 async fn retried_then_delivered(mode: &str, error: &str) {
-    let d = dev().await;
+    retried_then_delivered_by(dev().await, mode, error).await;
+}
+
+async fn retried_then_delivered_by(d: Dev, mode: &str, error: &str) {
     let hook = d.connect("c", &["build_failed"], "", "compact").await;
     d.mode(&hook, mode).await;
     d.send(&event("build_failed", "")).await;
@@ -322,6 +331,13 @@ async fn the_teams_throttle_text_is_retried() {
 #[tokio::test]
 async fn a_429_is_retried_after_retry_after() {
     retried_then_delivered("rate-limited", "throttled by teams (429)").await;
+}
+
+#[tokio::test]
+async fn a_webhook_that_does_not_answer_in_time_is_retried() {
+    // The inbox's "slow" answer takes 15 s; with a 1 s time-out the attempt fails.
+    let d = dev_with(|c| c.webhook_timeout = 1).await;
+    retried_then_delivered_by(d, "slow", "timed out").await;
 }
 
 #[tokio::test]

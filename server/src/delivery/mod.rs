@@ -37,7 +37,8 @@ impl Wake {
 }
 
 /// Starts the delivery loop.
-pub async fn spawn(store: Arc<dyn Store>, wake: Wake) {
+/// `timeout`: how long one webhook answer may take before the attempt fails and is retried.
+pub async fn spawn(store: Arc<dyn Store>, wake: Wake, timeout: Duration) {
     let mut windows = RateWindows::default();
     // Restore the rate windows from what was delivered in the last day.
     if let Ok(recent) = store.recent_deliveries(now_ms() - rate::WINDOWS[4].0).await {
@@ -48,8 +49,8 @@ pub async fn spawn(store: Arc<dyn Store>, wake: Wake) {
         }
     }
     let windows = Arc::new(Mutex::new(windows));
-    let web = webhook_client();
-    let dev = dev_inbox_client();
+    let web = webhook_client(timeout);
+    let dev = dev_inbox_client(timeout);
     tokio::spawn(async move {
         loop {
             let due = match store.claim_due(now_ms(), 64, LEASE_MS).await {

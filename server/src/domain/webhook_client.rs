@@ -30,22 +30,23 @@ impl Resolve for PublicOnly {
     }
 }
 
-/// A client for posting to webhooks: public addresses only, no redirects, time-outs.
-pub fn webhook_client() -> reqwest::Client {
+/// A client for posting to webhooks: public addresses only, no redirects, and `timeout` for
+/// the whole exchange.
+pub fn webhook_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .dns_resolver(Arc::new(PublicOnly))
         .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10).min(timeout))
+        .timeout(timeout)
         .build()
         .expect("http client")
 }
 
 /// The dev-mode client for the emulator's own inbox on loopback; still no redirects.
-pub fn dev_inbox_client() -> reqwest::Client {
+pub fn dev_inbox_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
+        .timeout(timeout)
         .build()
         .expect("http client")
 }
@@ -75,7 +76,7 @@ mod tests {
     #[tokio::test]
     async fn a_name_resolving_to_loopback_is_refused_at_connect_time() {
         let port = local("HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\n1").await;
-        let err = webhook_client()
+        let err = webhook_client(Duration::from_secs(30))
             .post(format!("http://localhost:{port}/hook"))
             .send()
             .await
@@ -91,7 +92,7 @@ mod tests {
             format!("HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{target}/internal\r\ncontent-length: 0\r\n\r\n").into_boxed_str(),
         );
         let port = local(answer).await;
-        let res = dev_inbox_client()
+        let res = dev_inbox_client(Duration::from_secs(30))
             .post(format!("http://127.0.0.1:{port}/hook"))
             .send()
             .await
