@@ -4,8 +4,10 @@
 use futures::future::{select, Either};
 use gloo_timers::future::TimeoutFuture;
 use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 use crate::json::Json;
+use crate::teams::describe;
 
 /// Why no answer came.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,7 +17,6 @@ pub enum Failure {
     /// Nothing within the time limit; the request was aborted.
     TimedOut,
 }
-use wasm_bindgen_futures::JsFuture;
 
 /// A whole HTTP answer: the bodies the page reads are small, so the text is read at once.
 pub struct Reply {
@@ -88,11 +89,4 @@ async fn exchange(
         Err(e) => return Err(describe(&e)),
     };
     Ok(Reply { status, text })
-}
-
-fn describe(err: &JsValue) -> String {
-    match err.dyn_ref::<js_sys::Error>() {
-        Some(e) => e.message().into(),
-        None => err.as_string().unwrap_or_else(|| "unknown error".into()),
-    }
 }

@@ -4,6 +4,8 @@
 
 mod sys;
 
+pub(crate) use sys::describe;
+
 use std::cell::RefCell;
 
 use futures::channel::oneshot;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::setup::{self, root, tool_path};
 use crate::tasks::{build_page, Build};
@@ -74,34 +74,32 @@ fn costs() -> Result<()> {
     let input = root.join("target/wasm32-unknown-unknown/page/teams-connector.wasm");
     let tmp = root.join("target/size-names");
     std::fs::create_dir_all(&tmp)?;
-    let status = Command::new("wasm-bindgen")
-        .env("PATH", tool_path())
-        .args(["--target", "no-modules", "--keep-debug", "--out-dir"])
-        .arg(&tmp)
-        .arg(&input)
-        .status()
-        .context("running wasm-bindgen")?;
-    anyhow::ensure!(status.success(), "wasm-bindgen failed");
+    setup::run(
+        Command::new("wasm-bindgen")
+            .env("PATH", tool_path())
+            .args(["--target", "no-modules", "--keep-debug", "--out-dir"])
+            .arg(&tmp)
+            .arg(&input),
+    )?;
     let named = tmp.join("named.wasm");
-    let status = Command::new("wasm-opt")
-        .env("PATH", tool_path())
-        .args([
-            "-Oz",
-            "-g",
-            "--enable-bulk-memory",
-            "--enable-nontrapping-float-to-int",
-        ])
-        .args([
-            "--enable-sign-ext",
-            "--enable-mutable-globals",
-            "--enable-reference-types",
-        ])
-        .arg(tmp.join("teams-connector_bg.wasm"))
-        .arg("-o")
-        .arg(&named)
-        .status()
-        .context("running wasm-opt")?;
-    anyhow::ensure!(status.success(), "wasm-opt failed");
+    setup::run(
+        Command::new("wasm-opt")
+            .env("PATH", tool_path())
+            .args([
+                "-Oz",
+                "-g",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+            ])
+            .args([
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                "--enable-reference-types",
+            ])
+            .arg(tmp.join("teams-connector_bg.wasm"))
+            .arg("-o")
+            .arg(&named),
+    )?;
     let bytes = std::fs::read(&named)?;
     let mut by_crate = by_crate(&bytes)?;
     let total: usize = by_crate.iter().map(|(_, n)| n).sum();
