@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::delivery::cards::{self, Event};
 use crate::delivery::now_ms;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::NewEvent;
 
 /// Signatures older or newer than this are refused (replays).

@@ -3,134 +3,15 @@
 
 use std::time::Duration;
 
-use connector_server::config::Config;
 use connector_server::sign_event as sign;
-use connector_server::startup::Application;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const SECRET: &str = "test-events-secret";
-
-struct Dev {
-    url: String,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn dev() -> Dev {
-    dev_with(|_| {}).await
-}
-
-/// A dev server with `change` applied to its configuration.
-async fn dev_with(change: impl FnOnce(&mut Config)) -> Dev {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = Config::for_tests(dir.path().join("t.sqlite"), dir.path().join("dist"), true);
-    c.write_rate = 0;
-    change(&mut c);
-    let app = Application::build(c).await.unwrap();
-    let url = app.url();
-    tokio::spawn(app.run_until_stopped());
-    Dev {
-        url,
-        client: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
-
-impl Dev {
-    fn hook(&self, name: &str) -> String {
-        format!(
-            "{}/emulator/webhook/webhookb2/{name}@tenant-1/IncomingWebhook/abc/user-1",
-            self.url
-        )
-    }
-
-    async fn connect(&self, id: &str, events: &[&str], filter: &str, style: &str) -> String {
-        let hook = self.hook(id);
-        let settings = json!({ "subscription_name": format!("Sub {id}"), "events": events, "filter": filter,
-            "card_style": style, "mention_channel": false });
-        let res = self
-            .client
-            .put(format!("{}/api/connections/{id}", self.url))
-            .json(&json!({ "webhookUrl": hook, "settings": settings }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::CREATED);
-        hook
-    }
-
-    async fn send(&self, event: &Value) -> reqwest::Response {
-        let body = event.to_string();
-        let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-        self.client
-            .post(format!("{}/api/events", self.url))
-            .header("content-type", "application/json")
-            .header("x-connector-timestamp", ts.to_string())
-            .header("x-connector-signature", sign(SECRET, ts, body.as_bytes()))
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn inbox(&self, hook: &str) -> Vec<Value> {
-        let path = hook.split("/emulator/webhook/").nth(1).unwrap();
-        let v: Value = self
-            .client
-            .get(format!("{}/emulator/api/inbox/{path}", self.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["messages"].as_array().unwrap().clone()
-    }
-
-    async fn mode(&self, hook: &str, mode: &str) {
-        let path = hook.split("/emulator/webhook/").nth(1).unwrap();
-        let res = self
-            .client
-            .put(format!("{}/emulator/api/inbox-mode/{path}", self.url))
-            .json(&json!({ "mode": mode }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    }
-
-    async fn status(&self, id: &str, hook: &str) -> Value {
-        self.client
-            .get(format!("{}/api/connections/{id}/deliveries", self.url))
-            .header("x-teams-webhook-url", hook)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn until(&self, what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
-        for _ in 0..secs * 10 {
-            if f().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("timed out waiting for {what}");
-    }
-}
-
-fn event(kind: &str, project: &str) -> Value {
-    json!({ "type": kind, "title": "Build 42 failed", "text": "Step 'test' failed", "link": "https://ci.example.com/42",
-            "facts": [{ "name": "Branch", "value": "main" }], "project": project })
-}
+use crate::helpers::{event, until, TestApp, SECRET};
 
 #[tokio::test]
 async fn unsigned_badly_signed_and_old_events_are_refused() {
-    let d = dev().await;
+    let d = TestApp::dev().await;
     let body = event("build_failed", "api").to_string();
     let post = |ts: i64, sig: String| {
         d.client
@@ -167,7 +48,7 @@ async fn unsigned_badly_signed_and_old_events_are_refused() {
 
 #[tokio::test]
 async fn an_event_of_an_undeclared_type_is_400() {
-    let d = dev().await;
+    let d = TestApp::dev().await;
     let res = d.send(&event("coffee_ready", "")).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res
@@ -179,7 +60,7 @@ async fn an_event_of_an_undeclared_type_is_400() {
 
 #[tokio::test]
 async fn an_event_reaches_exactly_the_matching_connections_as_a_card() {
-    let d = dev().await;
+    let d = TestApp::dev().await;
     let wants = d
         .connect("wants", &["build_failed"], "api", "detailed")
         .await;
@@ -193,8 +74,7 @@ async fn an_event_reaches_exactly_the_matching_connections_as_a_card() {
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let accepted: Value = res.json().await.unwrap();
     assert_eq!(accepted["deliveries"], 1);
-    d.until("the card", 10, async || !d.inbox(&wants).await.is_empty())
-        .await;
+    until("the card", 10, async || !d.inbox(&wants).await.is_empty()).await;
     let card = &d.inbox(&wants).await[0];
     assert_eq!(card["body"]["@type"], "MessageCard");
     assert_eq!(card["body"]["title"], "Build 42 failed");
@@ -212,7 +92,7 @@ async fn an_event_reaches_exactly_the_matching_connections_as_a_card() {
 
 #[tokio::test]
 async fn a_repeated_event_id_is_accepted_once() {
-    let d = dev().await;
+    let d = TestApp::dev().await;
     let hook = d.connect("c", &["build_failed"], "", "compact").await;
     let mut e = event("build_failed", "");
     e["id"] = json!("build-42");
@@ -224,19 +104,18 @@ async fn a_repeated_event_id_is_accepted_once() {
         (first["duplicate"].clone(), again["duplicate"].clone()),
         (json!(false), json!(true))
     );
-    d.until("the card", 10, async || !d.inbox(&hook).await.is_empty())
-        .await;
+    until("the card", 10, async || !d.inbox(&hook).await.is_empty()).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(d.inbox(&hook).await.len(), 1);
 }
 
 #[tokio::test]
 async fn a_gone_webhook_disables_the_connection_until_it_is_saved_again() {
-    let d = dev().await;
+    let d = TestApp::dev().await;
     let hook = d.connect("c", &["build_failed"], "", "compact").await;
     d.mode(&hook, "gone").await;
     d.send(&event("build_failed", "")).await;
-    d.until("disabled", 10, async || {
+    until("disabled", 10, async || {
         d.status("c", &hook).await["disabled"].is_string()
     })
     .await;
@@ -272,25 +151,25 @@ async fn a_gone_webhook_disables_the_connection_until_it_is_saved_again() {
 
 #[tokio::test]
 async fn a_404_webhook_disables_the_connection_too() {
-    let d = dev().await;
+    let d = TestApp::dev().await;
     let hook = d.connect("c", &["build_failed"], "", "compact").await;
     d.mode(&hook, "not-found").await;
     d.send(&event("build_failed", "")).await;
-    d.until("disabled", 10, async || {
+    until("disabled", 10, async || {
         d.status("c", &hook).await["disabled"].is_string()
     })
     .await;
 }
 
 async fn retried_then_delivered(mode: &str, error: &str) {
-    retried_then_delivered_by(dev().await, mode, error).await;
+    retried_then_delivered_by(TestApp::dev().await, mode, error).await;
 }
 
-async fn retried_then_delivered_by(d: Dev, mode: &str, error: &str) {
+async fn retried_then_delivered_by(d: TestApp, mode: &str, error: &str) {
     let hook = d.connect("c", &["build_failed"], "", "compact").await;
     d.mode(&hook, mode).await;
     d.send(&event("build_failed", "")).await;
-    d.until("a failed attempt", 10, async || {
+    until("a failed attempt", 10, async || {
         d.status("c", &hook).await["lastError"].is_string()
     })
     .await;
@@ -301,7 +180,7 @@ async fn retried_then_delivered_by(d: Dev, mode: &str, error: &str) {
         "{mode}: {s}"
     );
     d.mode(&hook, "ok").await;
-    d.until("the retry", 15, async || {
+    until("the retry", 15, async || {
         d.status("c", &hook).await["delivered"] == 1
     })
     .await;
@@ -336,13 +215,13 @@ async fn a_429_is_retried_after_retry_after() {
 #[tokio::test]
 async fn a_webhook_that_does_not_answer_in_time_is_retried() {
     // The inbox's "slow" answer takes 15 s; with a 1 s time-out the attempt fails.
-    let d = dev_with(|c| c.webhook_timeout = 1).await;
+    let d = TestApp::dev_with(|c| c.webhook_timeout = 1).await;
     retried_then_delivered_by(d, "slow", "timed out").await;
 }
 
 #[tokio::test]
 async fn the_per_second_rate_window_is_never_exceeded() {
-    let d = dev().await;
+    let d = TestApp::dev().await;
     let hook = d.connect("c", &["build_failed"], "", "compact").await;
     for _ in 0..10 {
         assert_eq!(
@@ -350,8 +229,7 @@ async fn the_per_second_rate_window_is_never_exceeded() {
             StatusCode::ACCEPTED
         );
     }
-    d.until("ten cards", 20, async || d.inbox(&hook).await.len() == 10)
-        .await;
+    until("ten cards", 20, async || d.inbox(&hook).await.len() == 10).await;
     let times: Vec<time::OffsetDateTime> = d
         .inbox(&hook)
         .await
@@ -378,7 +256,7 @@ async fn the_per_second_rate_window_is_never_exceeded() {
 
 #[tokio::test]
 async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
-    let d = dev().await;
+    let d = TestApp::dev().await;
     let hook = d.connect("c", &["incident_opened"], "", "compact").await;
     let res = d
         .client
@@ -406,7 +284,7 @@ async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
             .await
             .unwrap()
     };
-    d.until("the test card", 10, async || {
+    until("the test card", 10, async || {
         status().await["delivered"] == 1
     })
     .await;
