@@ -1,9 +1,14 @@
 //! The server binary's helper commands: send a signed event, show a connection's delivery
-//! status. For scripts and for trying the connector by hand.
+//! status (clients of a running server), and list or replay dead deliveries (on the
+//! database the server flags name). For scripts, operators and trying the connector by hand.
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::Config;
+use crate::store::{self, Replay};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -44,9 +49,86 @@ pub enum Command {
         #[arg(long, env = "CONNECTOR_WEBHOOK_URL", hide_env_values = true)]
         webhook_url: String,
     },
+    /// Lists dead deliveries, oldest first, from the database the server flags name
+    /// (--db or --database-url, given before the command).
+    Dead {
+        /// Only those that died at or after this time (RFC 3339, e.g. 2025-03-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Makes dead deliveries pending again (attempts reset): one by id, or every one that
+    /// died since a time. Deliveries of disabled or deleted connections stay dead.
+    Replay {
+        /// The delivery id, as `dead` lists it.
+        #[arg(long, required_unless_present = "since", conflicts_with = "since")]
+        id: Option<i64>,
+        /// Every delivery that died at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
-pub async fn run(command: Command) -> Result<()> {
+fn millis(rfc3339: &str) -> Result<i64> {
+    let t = time::OffsetDateTime::parse(rfc3339, &Rfc3339)
+        .with_context(|| format!("time '{rfc3339}' is not RFC 3339 like 2025-03-01T00:00:00Z"))?;
+    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// The commands that work on the database itself.
+async fn on_database(command: Command, config: &Config) -> Result<()> {
+    let (_, keys) = config.keys()?;
+    let stores = store::open_beside_server(&config.database()?, keys).await?;
+    match command {
+        Command::Dead { since, limit } => {
+            let since = since.as_deref().map(millis).transpose()?.unwrap_or(0);
+            let dead = stores.outbox.dead(since, limit).await?;
+            println!("id\tdied at\tattempts\tentity id\tevent id\tlast error");
+            for d in &dead {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    d.delivery_id,
+                    rfc3339(d.dead_at),
+                    d.attempts,
+                    d.entity_id,
+                    d.event_id,
+                    d.last_error.as_deref().unwrap_or("")
+                );
+            }
+            eprintln!("{} dead deliveries", dead.len());
+        }
+        Command::Replay { id, since } => {
+            let which = match (id, since) {
+                (Some(id), _) => Replay::One(id),
+                (None, Some(since)) => Replay::DeadSince(millis(&since)?),
+                (None, None) => bail!("give --id or --since"),
+            };
+            let n = stores
+                .outbox
+                .replay(which, crate::delivery::now_ms())
+                .await?;
+            if n == 0 {
+                bail!("no dead delivery of an enabled connection matched; nothing was replayed");
+            }
+            println!("replayed {n} deliveries; running instances pick them up");
+        }
+        _ => unreachable!("only database commands come here"),
+    }
+    Ok(())
+}
+
+pub async fn run(command: Command, config: &Config) -> Result<()> {
+    if matches!(command, Command::Dead { .. } | Command::Replay { .. }) {
+        return on_database(command, config).await;
+    }
     let client = reqwest::Client::new();
     let res = match command {
         Command::SendEvent {
@@ -102,6 +184,7 @@ pub async fn run(command: Command) -> Result<()> {
             .send()
             .await
             .with_context(|| format!("cannot reach {server}"))?,
+        Command::Dead { .. } | Command::Replay { .. } => unreachable!("answered above"),
     };
     let status = res.status();
     let text = res.text().await?;

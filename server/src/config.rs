@@ -2,7 +2,26 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+
+use crate::delivery::{DeliveryConfig, Schedule};
+use crate::domain::{HashKey, Keyring};
+use crate::store::Database;
+
+/// What one instance runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// The API and delivery workers.
+    All,
+    /// Only the API (and the page); no deliveries.
+    Api,
+    /// Only delivery workers (and /api/health).
+    Delivery,
+}
+
+/// Seconds a claim must outlast twice the webhook time-out.
+pub const LEASE_MARGIN_SECS: u64 = 10;
 
 /// The connector server.
 #[derive(Debug, Clone, Args)]
@@ -13,9 +32,39 @@ pub struct Config {
     /// Port to listen on; 0 picks a free one.
     #[arg(long, env = "CONNECTOR_PORT", default_value_t = 8080)]
     pub port: u16,
-    /// SQLite database file, created on first start.
+    /// SQLite database file, created on first start (when --database-url is not given).
     #[arg(long, env = "CONNECTOR_DB", default_value = "connector.sqlite")]
     pub db: PathBuf,
+    /// PostgreSQL instead of SQLite, shared by any number of instances:
+    /// postgres://user:password@host:5432/connector?sslmode=verify-full
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Connections each instance keeps to PostgreSQL.
+    #[arg(long, env = "CONNECTOR_DATABASE_POOL", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(2..=500))]
+    pub database_pool: u32,
+    /// What this instance runs: the API and delivery workers, only the API, or only delivery.
+    #[arg(long, env = "CONNECTOR_ROLE", value_enum, default_value_t = Role::All)]
+    pub role: Role,
+    /// Seconds a claimed delivery stays with its instance before another may take it; at
+    /// least twice --webhook-timeout plus 10. Defaults to twice the time-out plus 30.
+    #[arg(long, env = "CONNECTOR_CLAIM_LEASE")]
+    pub claim_lease: Option<u64>,
+    /// Cards posted at once by this instance.
+    #[arg(long, env = "CONNECTOR_DELIVERY_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub delivery_concurrency: u32,
+    /// Milliseconds between looks for due deliveries when no wake-up came.
+    #[arg(long, env = "CONNECTOR_POLL_INTERVAL_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub poll_interval_ms: u64,
+    /// Days delivered cards are kept (then pruned, by one instance at a time); 0 keeps them.
+    #[arg(long, env = "CONNECTOR_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u32,
+    /// Tests only: divides the retry schedule, so hours of outage pass in seconds.
+    #[arg(long, env = "CONNECTOR_TEST_RETRY_DIVISOR", default_value_t = 1, hide = true,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub test_retry_divisor: u32,
     /// The built page (Trunk's dist/).
     #[arg(long, env = "CONNECTOR_DIST", default_value = "dist")]
     pub dist: PathBuf,
@@ -104,6 +153,14 @@ impl Config {
             host: "127.0.0.1".into(),
             port: 0,
             db,
+            database_url: None,
+            database_pool: 4,
+            role: Role::All,
+            claim_lease: None,
+            delivery_concurrency: 64,
+            poll_interval_ms: 1000,
+            retention_days: 30,
+            test_retry_divisor: 1,
             dist,
             dev,
             emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
@@ -127,6 +184,74 @@ impl Config {
             encryption_keys: None,
             secret_key: None,
         }
+    }
+
+    /// The database these flags name.
+    pub fn database(&self) -> anyhow::Result<Database> {
+        match &self.database_url {
+            None => Ok(Database::Sqlite(self.db.clone())),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Database::Postgres {
+                    url: url.clone(),
+                    pool: self.database_pool,
+                })
+            }
+            Some(url) => bail!(
+                "database url '{}…' must start with postgres:// or postgresql://",
+                url.chars().take(12).collect::<String>()
+            ),
+        }
+    }
+
+    /// The hash key and the encryption keys. With SQLite a missing key file is created; with
+    /// PostgreSQL every instance must be given the same keys, so none is made up here.
+    pub fn keys(&self) -> anyhow::Result<(HashKey, Keyring)> {
+        let shared = self.database_url.is_some();
+        let ring = match (&self.encryption_keys, &self.encryption_key_file) {
+            (Some(ring), _) => Keyring::parse(ring).context("CONNECTOR_ENCRYPTION_KEYS")?,
+            (None, Some(path)) if shared && !path.exists() => {
+                bail!("encryption key file {} does not exist", path.display())
+            }
+            (None, None) if shared => bail!(
+                "with --database-url every instance needs the same keys: set CONNECTOR_ENCRYPTION_KEYS or --encryption-key-file"
+            ),
+            (None, _) => Keyring::load_or_create(&self.encryption_key_path())?,
+        };
+        let key = match (&self.secret_key, &self.key_file) {
+            (Some(hex), _) => HashKey::from_hex(hex).context("CONNECTOR_SECRET_KEY")?,
+            (None, Some(path)) if shared && !path.exists() => {
+                bail!("key file {} does not exist", path.display())
+            }
+            (None, None) if shared => bail!(
+                "with --database-url every instance needs the same keys: set CONNECTOR_SECRET_KEY or --key-file"
+            ),
+            (None, _) => HashKey::load_or_create(&self.key_path())?,
+        };
+        Ok((key, ring))
+    }
+
+    /// How this instance delivers; refuses a lease a slow webhook could outlast.
+    pub fn delivery(&self) -> anyhow::Result<DeliveryConfig> {
+        let timeout = self.webhook_timeout;
+        let least = 2 * timeout + LEASE_MARGIN_SECS;
+        let lease = self.claim_lease.unwrap_or(2 * timeout + 30);
+        if lease < least {
+            bail!(
+                "--claim-lease {lease} s is too short for --webhook-timeout {timeout} s: it must be at least \
+                 2 × {timeout} + {LEASE_MARGIN_SECS} = {least} s, or a slow webhook's delivery is claimed again and posted twice"
+            );
+        }
+        Ok(DeliveryConfig {
+            timeout: std::time::Duration::from_secs(timeout),
+            lease: std::time::Duration::from_secs(lease),
+            concurrency: self.delivery_concurrency as usize,
+            poll: std::time::Duration::from_millis(self.poll_interval_ms),
+            schedule: Schedule {
+                divisor: self.test_retry_divisor,
+            },
+            retention: (self.retention_days > 0)
+                .then(|| std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400)),
+        })
     }
 
     pub fn encryption_key_path(&self) -> PathBuf {
@@ -171,5 +296,47 @@ mod tests {
                 .to_string();
             assert!(err.contains("--webhook-timeout"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_lease_shorter_than_twice_the_time_out_plus_the_margin_stops_the_start() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["s"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).unwrap().config.delivery()
+        };
+        assert_eq!(
+            parse(&[]).unwrap().lease.as_secs(),
+            90,
+            "default: 2 × 30 + 30"
+        );
+        assert_eq!(
+            parse(&["--webhook-timeout", "300"])
+                .unwrap()
+                .lease
+                .as_secs(),
+            630
+        );
+        assert!(parse(&["--claim-lease", "70"]).is_ok());
+        let err = parse(&["--claim-lease", "69"]).unwrap_err().to_string();
+        assert!(
+            err.contains("--claim-lease 69 s is too short for --webhook-timeout 30 s")
+                && err.contains("at least 2 × 30 + 10 = 70 s"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn postgres_needs_keys_given_not_made_up() {
+        let cli = Cli::try_parse_from(["s", "--database-url", "postgres://db/c"]).unwrap();
+        let err = cli.config.keys().unwrap_err().to_string();
+        assert!(err.contains("every instance needs the same keys"), "{err}");
+        let bad = Cli::try_parse_from(["s", "--database-url", "mysql://db/c"]).unwrap();
+        assert!(bad
+            .config
+            .database()
+            .unwrap_err()
+            .to_string()
+            .contains("postgres://"));
     }
 }

@@ -27,7 +27,7 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(command) => cli::run(command).await,
+        Some(command) => cli::run(command, &cli.config).await,
         None => {
             let dev = cli.config.dev;
             run(cli.config, dev).await

@@ -1,4 +1,5 @@
-//! Builds the application: state, router, listener.
+//! Builds the application: keys checked against the database, state, router, listener, and
+//! the delivery workers it runs beside the API.
 
 use std::sync::Arc;
 
@@ -12,18 +13,23 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{SsoSettings, Verifier};
-use crate::config::Config;
-use crate::delivery::Wake;
+use crate::config::{Config, Role};
+use crate::delivery::{self, Counters, DeliveryConfig};
 use crate::domain::{HashKey, Keyring, WebhookPolicy};
 use crate::emulator::{self, inboxes::Inboxes};
 use crate::extract::BODY_LIMIT;
 use crate::rate_limit::RateLimiter;
 use crate::routes::{connections, events, health, static_files};
 use crate::state::AppState;
-use crate::store::{SqliteStore, Store};
+use crate::store::{self, ConnectionStore, Stores, Wake};
 
-/// All routes.
+/// All routes; only health for an instance that only delivers.
 pub fn router(state: AppState, config: &Config) -> Router {
+    if config.role == Role::Delivery {
+        return health::router()
+            .layer(TraceLayer::new_for_http())
+            .with_state(state);
+    }
     let mut app = Router::new()
         .merge(connections::router())
         .merge(events::router())
@@ -92,11 +98,41 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
+/// Stops the start when an instance's keys are not the ones the database was made with:
+/// with many instances, one with another key would make connections unreachable or seal
+/// them so the others cannot open them.
+pub async fn check_keys(
+    connections: &dyn ConnectionStore,
+    key: &HashKey,
+    ring: &Keyring,
+) -> anyhow::Result<()> {
+    let check = key.check();
+    if connections.key_check("hash-key", &check).await? != check {
+        anyhow::bail!(
+            "the hash key (CONNECTOR_SECRET_KEY or --key-file) is not the key this database was made with; every instance must use the same keys"
+        );
+    }
+    for (id, check) in ring.checks() {
+        if connections
+            .key_check(&format!("encryption-key:{id}"), &check)
+            .await?
+            != check
+        {
+            anyhow::bail!(
+                "encryption key '{id}' is not the key '{id}' this database was sealed with; every instance must use the same keys"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The server, bound and ready to run.
 pub struct Application {
-    store: Arc<dyn Store>,
+    stores: Stores,
     wake: Wake,
-    webhook_timeout: std::time::Duration,
+    /// How to deliver, unless this instance only serves the API.
+    delivery: Option<DeliveryConfig>,
+    counters: Arc<Counters>,
     listener: TcpListener,
     router: Router,
     port: u16,
@@ -105,16 +141,31 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let keyring = match &config.encryption_keys {
-            Some(ring) => Keyring::parse(ring).context("CONNECTOR_ENCRYPTION_KEYS")?,
-            None => Keyring::load_or_create(&config.encryption_key_path())?,
-        };
-        let store = SqliteStore::open(&config.db, keyring)
-            .with_context(|| format!("cannot open database {}", config.db.display()))?;
-        let key = match &config.secret_key {
-            Some(hex) => HashKey::from_hex(hex).context("CONNECTOR_SECRET_KEY")?,
-            None => HashKey::load_or_create(&config.key_path())?,
-        };
+        let (key, keyring) = config.keys()?;
+        let delivery = config.delivery()?;
+        let database = config.database()?;
+        let stores =
+            store::open(&database, keyring.clone())
+                .await
+                .with_context(|| match &database {
+                    store::Database::Sqlite(path) => {
+                        format!("cannot open database {}", path.display())
+                    }
+                    store::Database::Postgres { .. } => "cannot open the postgres database".into(),
+                })?;
+        check_keys(stores.connections.as_ref(), &key, &keyring).await?;
+        let resealed = stores
+            .connections
+            .reseal()
+            .await
+            .context("cannot re-encrypt webhook urls with the current key")?;
+        if resealed > 0 {
+            tracing::info!(
+                resealed,
+                key = keyring.current_id(),
+                "re-encrypted webhook urls with the current key"
+            );
+        }
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -133,7 +184,8 @@ impl Application {
             tracing::warn!(%origin, "dev mode: webhook urls of the emulator inbox at this origin are allowed too");
         }
         let state = AppState {
-            store: Arc::new(store),
+            connections: stores.connections.clone(),
+            outbox: stores.outbox.clone(),
             key,
             webhooks: {
                 let policy = WebhookPolicy::new(&config.webhook_hosts, config.dev.then_some(port))
@@ -154,16 +206,16 @@ impl Application {
             page_policy: Arc::new(static_files::page_policy(&config.dist, config.dev)),
             inboxes: Inboxes::default(),
         };
-        let store = state.store.clone();
         let wake = state.wake.clone();
         let router = router(state, &config);
         Ok(Application {
-            webhook_timeout: std::time::Duration::from_secs(config.webhook_timeout),
+            delivery: (config.role != Role::Api).then_some(delivery),
+            counters: Arc::default(),
             listener,
             router,
             port,
             host: config.host,
-            store,
+            stores,
             wake,
         })
     }
@@ -177,16 +229,49 @@ impl Application {
         format!("http://{}:{}", self.host, self.port)
     }
 
-    /// Serves until Ctrl-C or SIGTERM, finishing requests in flight.
+    /// What the delivery workers did so far.
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, finishing requests in flight; the delivery workers
+    /// then stop claiming, finish or hand back what they hold.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        crate::delivery::spawn(self.store, self.wake, self.webhook_timeout).await;
-        axum::serve(
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let workers = match self.delivery {
+            Some(config) => {
+                let outbox = self.stores.outbox.clone();
+                outbox
+                    .listen(self.wake.clone())
+                    .await
+                    .map_err(std::io::Error::other)?;
+                if let Some(retention) = config.retention {
+                    tokio::spawn(delivery::prune_forever(outbox.clone(), retention));
+                }
+                Some(tokio::spawn(delivery::run(
+                    outbox,
+                    self.wake,
+                    config,
+                    self.counters,
+                    stop_rx,
+                )))
+            }
+            None => None,
+        };
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown())
-        .await
+        .with_graceful_shutdown(async move {
+            shutdown().await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+        if let Some(workers) = workers {
+            let _ = workers.await;
+        }
+        served
     }
 }
 

@@ -4,21 +4,21 @@
 use std::sync::Arc;
 
 use crate::auth::Verifier;
-use crate::delivery::Wake;
 use crate::domain::{HashKey, WebhookPolicy};
 use crate::emulator::inboxes::Inboxes;
 use crate::rate_limit::RateLimiter;
-use crate::store::Store;
+use crate::store::{ConnectionStore, Outbox, Wake};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    pub connections: Arc<dyn ConnectionStore>,
+    pub outbox: Arc<dyn Outbox>,
     pub key: HashKey,
     /// Which webhook URLs are taken (in dev mode also this server's own emulator inbox).
     pub webhooks: WebhookPolicy,
     pub events_secret: Option<Arc<str>>,
-    /// Wakes the delivery workers.
+    /// Wakes this instance's delivery workers (the outbox wakes the other instances').
     pub wake: Wake,
     /// Single sign-on, when configured.
     pub sso: Option<Arc<Verifier>>,

@@ -1,104 +1,56 @@
-//! Delivery: workers claim due deliveries from the outbox, respect each webhook's rate
-//! windows, POST the card with an idempotency key, and settle each answer: delivered,
-//! retried with backoff, dead, or the connection disabled when its webhook is gone.
+//! Delivery: workers claim due deliveries from the outbox (their webhooks' rate-window slots
+//! reserved in the same transaction), POST the card with an idempotency key, and settle each
+//! answer: delivered, retried on a schedule of more than a day, dead, or the connection
+//! disabled when its webhook is gone.
 
 pub mod cards;
-mod rate;
+mod worker;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use tokio::sync::{Mutex, Notify};
-
 use crate::domain::{dev_inbox_client, webhook_client};
-use crate::store::{Due, Outcome, Store};
-use rate::RateWindows;
+use crate::store::{Due, Outcome};
 
+pub use worker::{prune_forever, run, Counters, DeliveryConfig};
+
+/// Waits before each retry: 5 s, 30 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, each ±10 %
+/// (at least 24.8 h in all), so an outage of Teams or of one webhook of up to a day loses
+/// no card.
+pub const RETRY_SCHEDULE_MS: [i64; 8] = [
+    5_000, 30_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+];
 /// Attempts before a delivery is dead.
-pub const MAX_ATTEMPTS: u32 = 8;
-/// How long a claim lasts; a worker that dies frees its deliveries after this.
-const LEASE_MS: i64 = 60_000;
-/// Posts in flight at once.
-const CONCURRENCY: usize = 16;
+pub const MAX_ATTEMPTS: u32 = RETRY_SCHEDULE_MS.len() as u32 + 1;
 
 pub fn now_ms() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
 }
 
-/// Wakes the workers when an event was accepted.
-#[derive(Clone, Default)]
-pub struct Wake(Arc<Notify>);
+/// The two HTTP clients: public webhooks, and the dev inbox on loopback.
+#[derive(Clone)]
+struct Clients {
+    web: reqwest::Client,
+    dev: reqwest::Client,
+}
 
-impl Wake {
-    pub fn wake(&self) {
-        self.0.notify_one();
+impl Clients {
+    /// `timeout`: how long one webhook answer may take before the attempt fails.
+    fn new(timeout: Duration) -> Clients {
+        Clients {
+            web: webhook_client(timeout),
+            dev: dev_inbox_client(timeout),
+        }
     }
 }
 
-/// Starts the delivery loop.
-/// `timeout`: how long one webhook answer may take before the attempt fails and is retried.
-pub async fn spawn(store: Arc<dyn Store>, wake: Wake, timeout: Duration) {
-    let mut windows = RateWindows::default();
-    // Restore the rate windows from what was delivered in the last day.
-    if let Ok(recent) = store.recent_deliveries(now_ms() - rate::WINDOWS[4].0).await {
-        let mut recent = recent;
-        recent.sort_by_key(|(_, at)| *at);
-        for (entity, at) in recent {
-            windows.record(&entity, at);
-        }
-    }
-    let windows = Arc::new(Mutex::new(windows));
-    let web = webhook_client(timeout);
-    let dev = dev_inbox_client(timeout);
-    tokio::spawn(async move {
-        loop {
-            let due = match store.claim_due(now_ms(), 64, LEASE_MS).await {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot claim deliveries");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            if due.is_empty() {
-                let _ = tokio::time::timeout(Duration::from_millis(250), wake.0.notified()).await;
-                continue;
-            }
-            futures_util::stream::iter(due)
-                .for_each_concurrent(CONCURRENCY, |d| {
-                    let (store, windows, web, dev) = (store.clone(), windows.clone(), web.clone(), dev.clone());
-                    async move {
-                        let outcome = attempt(&d, &windows, &web, &dev).await;
-                        if let Outcome::Dead { error } | Outcome::Disable { error } = &outcome {
-                            tracing::warn!(entity_id = %d.entity_id, event_id = %d.event_id, %error, "delivery failed for good");
-                        }
-                        if let Err(e) = store.finish(d.delivery_id, outcome, now_ms()).await {
-                            tracing::error!(error = %e, "cannot record a delivery outcome");
-                        }
-                    }
-                })
-                .await;
-        }
-    });
+/// The retry schedule; `divisor` > 1 only in tests, to live through a long outage quickly.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub divisor: u32,
 }
 
-async fn attempt(
-    d: &Due,
-    windows: &Mutex<RateWindows>,
-    web: &reqwest::Client,
-    dev: &reqwest::Client,
-) -> Outcome {
-    {
-        let now = now_ms();
-        let mut w = windows.lock().await;
-        let at = w.next_allowed(&d.entity_id, now);
-        if at > now {
-            return Outcome::Postpone { at_ms: at };
-        }
-        // Reserved before posting, so concurrent posts cannot pass a window together.
-        w.record(&d.entity_id, now);
-    }
+/// One attempt: builds the card and posts it.
+async fn attempt(d: &Due, clients: &Clients, schedule: Schedule) -> Outcome {
     let event: cards::Event = match serde_json::from_str(&d.event) {
         Ok(e) => e,
         Err(e) => {
@@ -109,9 +61,9 @@ async fn attempt(
     };
     let card = cards::card(&event, &d.settings, d.webhook_url.as_str());
     let client = if d.webhook_url.as_str().starts_with("http://") {
-        dev
+        &clients.dev
     } else {
-        web
+        &clients.web
     };
     let sent = client
         .post(d.webhook_url.as_str())
@@ -121,7 +73,9 @@ async fn attempt(
         .await;
     let res = match sent {
         Ok(r) => r,
-        Err(e) => return retry(d, None, format!("webhook unreachable: {}", without_url(&e))),
+        Err(e) => {
+            return schedule.retry(d, None, format!("webhook unreachable: {}", without_url(&e)))
+        }
     };
     let status = res.status().as_u16();
     let retry_after = res
@@ -130,23 +84,29 @@ async fn attempt(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let body = res.text().await.unwrap_or_default();
-    classify(d, status, retry_after, &body)
+    classify(d, status, retry_after, &body, schedule)
 }
 
 /// What an answer means for the delivery.
-fn classify(d: &Due, status: u16, retry_after: Option<u64>, body: &str) -> Outcome {
+fn classify(
+    d: &Due,
+    status: u16,
+    retry_after: Option<u64>,
+    body: &str,
+    schedule: Schedule,
+) -> Outcome {
     let short: String = body.chars().take(200).collect();
     match status {
         // Connector webhooks answer throttling with 200 and this text, not with 429.
         200..=299 if body.contains("HTTP error 429") => {
-            retry(d, retry_after, "throttled by teams".into())
+            schedule.retry(d, retry_after, "throttled by teams".into())
         }
         200..=299 => Outcome::Delivered,
-        429 => retry(d, retry_after, "throttled by teams (429)".into()),
+        429 => schedule.retry(d, retry_after, "throttled by teams (429)".into()),
         404 | 410 => Outcome::Disable {
             error: format!("webhook answered {status}: the connector was removed from the channel"),
         },
-        408 | 500..=599 => retry(
+        408 | 500..=599 => schedule.retry(
             d,
             retry_after,
             format!("webhook answered {status}: {short}"),
@@ -157,22 +117,24 @@ fn classify(d: &Due, status: u16, retry_after: Option<u64>, body: &str) -> Outco
     }
 }
 
-/// Exponential backoff with jitter, at least `retry_after` seconds; dead after the last try.
-fn retry(d: &Due, retry_after: Option<u64>, error: String) -> Outcome {
-    if d.attempts + 1 >= MAX_ATTEMPTS {
-        return Outcome::Dead {
-            error: format!("{error} (gave up after {MAX_ATTEMPTS} attempts)"),
+impl Schedule {
+    /// The next try after attempt `d.attempts + 1` failed, at least `retry_after` seconds
+    /// away (capped at a day); dead with the last error once the schedule is used up.
+    fn retry(self, d: &Due, retry_after: Option<u64>, error: String) -> Outcome {
+        let Some(base) = RETRY_SCHEDULE_MS.get(d.attempts as usize) else {
+            return Outcome::Dead {
+                error: format!(
+                    "{error} (gave up after {MAX_ATTEMPTS} attempts over more than a day)"
+                ),
+            };
         };
-    }
-    let base = 1_000i64 << d.attempts.min(9);
-    let jitter = rand::random::<f64>() * 0.5 + 0.75;
-    let backoff = ((base as f64) * jitter) as i64;
-    let wait = backoff
-        .max(retry_after.unwrap_or(0) as i64 * 1_000)
-        .min(600_000);
-    Outcome::Retry {
-        at_ms: now_ms() + wait,
-        error,
+        let jitter = rand::random::<f64>() * 0.2 + 0.9;
+        let backoff = (*base as f64 * jitter) as i64 / i64::from(self.divisor.max(1));
+        let asked = retry_after.unwrap_or(0).min(86_400) as i64 * 1_000;
+        Outcome::Retry {
+            at_ms: now_ms() + backoff.max(asked),
+            error,
+        }
     }
 }
 
@@ -203,9 +165,12 @@ mod tests {
     use super::*;
     use crate::domain::WebhookUrl;
 
+    const REAL: Schedule = Schedule { divisor: 1 };
+
     fn due(attempts: u32) -> Due {
         Due {
             delivery_id: 1,
+            token: 1,
             event_id: "e".into(),
             entity_id: "c".into(),
             webhook_url: WebhookUrl::trusted("https://a.webhook.office.com/x".into()),
@@ -217,52 +182,72 @@ mod tests {
 
     #[test]
     fn each_answer_kind_has_its_outcome() {
-        assert_eq!(classify(&due(0), 200, None, "1"), Outcome::Delivered);
-        assert_eq!(classify(&due(0), 202, None, ""), Outcome::Delivered);
+        let c = |attempts, status, body| classify(&due(attempts), status, None, body, REAL);
+        assert_eq!(c(0, 200, "1"), Outcome::Delivered);
+        assert_eq!(c(0, 202, ""), Outcome::Delivered);
         assert!(matches!(
-            classify(
-                &due(0),
+            c(
+                0,
                 200,
-                None,
                 "Microsoft Teams endpoint returned HTTP error 429 with ContextId"
             ),
             Outcome::Retry { .. }
         ));
-        assert!(matches!(
-            classify(&due(0), 410, None, ""),
-            Outcome::Disable { .. }
-        ));
-        assert!(matches!(
-            classify(&due(0), 404, None, ""),
-            Outcome::Disable { .. }
-        ));
-        assert!(matches!(
-            classify(&due(0), 500, None, ""),
-            Outcome::Retry { .. }
-        ));
-        assert!(matches!(
-            classify(&due(0), 400, None, "bad card"),
-            Outcome::Dead { .. }
-        ));
-        assert!(matches!(
-            classify(&due(MAX_ATTEMPTS - 1), 500, None, ""),
-            Outcome::Dead { .. }
-        ));
+        assert!(matches!(c(0, 410, ""), Outcome::Disable { .. }));
+        assert!(matches!(c(0, 404, ""), Outcome::Disable { .. }));
+        assert!(matches!(c(0, 500, ""), Outcome::Retry { .. }));
+        assert!(matches!(c(0, 400, "bad card"), Outcome::Dead { .. }));
+        assert!(matches!(c(MAX_ATTEMPTS - 1, 500, ""), Outcome::Dead { .. }));
     }
 
     #[test]
     fn retry_after_is_honoured_and_backoff_grows() {
         let now = now_ms();
-        let Outcome::Retry { at_ms, .. } = classify(&due(0), 429, Some(30), "") else {
+        let Outcome::Retry { at_ms, .. } = classify(&due(0), 429, Some(30), "", REAL) else {
             panic!()
         };
         assert!(at_ms >= now + 30_000);
-        let Outcome::Retry { at_ms: early, .. } = retry(&due(0), None, "x".into()) else {
+        let Outcome::Retry { at_ms: early, .. } = REAL.retry(&due(0), None, "x".into()) else {
             panic!()
         };
-        let Outcome::Retry { at_ms: late, .. } = retry(&due(5), None, "x".into()) else {
+        let Outcome::Retry { at_ms: late, .. } = REAL.retry(&due(5), None, "x".into()) else {
             panic!()
         };
         assert!(late - now > early - now, "later attempts wait longer");
+    }
+
+    #[test]
+    fn retries_go_on_for_more_than_a_day_then_the_delivery_is_dead_with_its_last_error() {
+        let mut waited = 0;
+        for attempts in 0..MAX_ATTEMPTS - 1 {
+            let before = now_ms();
+            let Outcome::Retry { at_ms, .. } = REAL.retry(&due(attempts), None, "x".into()) else {
+                panic!("attempt {attempts} is retried")
+            };
+            waited += at_ms - before;
+        }
+        assert!(waited >= 24 * 3_600_000, "{waited} ms");
+        assert_eq!(
+            classify(&due(MAX_ATTEMPTS - 1), 503, None, "down", REAL),
+            Outcome::Dead {
+                error: format!(
+                    "webhook answered 503: down (gave up after {MAX_ATTEMPTS} attempts over more than a day)"
+                )
+            }
+        );
+    }
+
+    #[test]
+    fn the_test_divisor_shortens_the_schedule() {
+        let fast = Schedule { divisor: 100 };
+        let before = now_ms();
+        let Outcome::Retry { at_ms, .. } = fast.retry(&due(3), None, "x".into()) else {
+            panic!()
+        };
+        assert!(
+            at_ms - before <= 1_800_000 * 11 / 10 / 100 + 5,
+            "{}",
+            at_ms - before
+        );
     }
 }

@@ -44,11 +44,24 @@ impl HashKey {
         Ok(HashKey(key))
     }
 
+    /// A value the database keeps to tell at start whether this is the key it was made
+    /// with (a keyed hash of a constant: it reveals nothing of the key).
+    pub fn check(&self) -> Vec<u8> {
+        check_value(&self.0)
+    }
+
     pub fn hash(&self, url: &WebhookUrl) -> WebhookHash {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("any key length works");
         mac.update(url.as_str().as_bytes());
         WebhookHash(mac.finalize().into_bytes().into())
     }
+}
+
+/// HMAC-SHA256 of a fixed text under `key`.
+pub(crate) fn check_value(key: &[u8; 32]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length works");
+    mac.update(b"connector key check");
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// Writes a secret file readable by its owner only.

@@ -89,6 +89,17 @@ impl Keyring {
         Keyring::parse(&text)
     }
 
+    /// Each key's id and check value (see [`crate::domain::HashKey::check`]).
+    pub fn checks(&self) -> Vec<(String, Vec<u8>)> {
+        let mut all: Vec<(String, Vec<u8>)> = self
+            .keys
+            .iter()
+            .map(|(id, key)| (id.clone(), crate::domain::key::check_value(key)))
+            .collect();
+        all.sort();
+        all
+    }
+
     pub fn current_id(&self) -> &str {
         &self.current
     }

@@ -2,6 +2,7 @@
 
 mod key;
 mod keyring;
+pub mod rate_windows;
 mod webhook_client;
 mod webhook_url;
 

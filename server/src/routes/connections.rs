@@ -150,7 +150,7 @@ async fn save(
         });
     }
     let identity = identify(&state, &headers).await?;
-    if let (Some(existing), Some(who)) = (state.store.get(&id).await?, &identity) {
+    if let (Some(existing), Some(who)) = (state.connections.get(&id).await?, &identity) {
         same_tenant(&existing, who)?;
     }
     let stamp = now();
@@ -168,7 +168,7 @@ async fn save(
         created_at: stamp.clone(),
         updated_at: stamp,
     };
-    match state.store.upsert(record).await? {
+    match state.connections.upsert(record).await? {
         Upsert::Created(r) => {
             tracing::info!(entity_id = %id, webhook = %r.webhook_url, "connection created");
             Ok((StatusCode::CREATED, Json(view(r))))
@@ -226,7 +226,7 @@ async fn authorised(
         .ok()
         .and_then(|s| WebhookUrl::parse(s, &state.webhooks).ok())
         .ok_or_else(not_found)?;
-    let record = state.store.get(id).await?.ok_or_else(not_found)?;
+    let record = state.connections.get(id).await?.ok_or_else(not_found)?;
     if !record.webhook_hash.matches(&state.key.hash(&url)) {
         return Err(not_found());
     }
@@ -254,7 +254,7 @@ async fn remove(
     let id = entity_id(&raw_id)?;
     let record = authorised(&state, &headers, &id).await?;
     limit_writes(&state, peer, &headers, record.webhook_url.tenant())?;
-    state.store.delete(&id).await?;
+    state.connections.delete(&id).await?;
     tracing::info!(entity_id = %id, "connection deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -274,7 +274,7 @@ async fn deliveries(
 ) -> Result<Json<DeliveryStatus>, AppError> {
     let id = entity_id(&raw_id)?;
     authorised(&state, &headers, &id).await?;
-    Ok(Json(state.store.delivery_status(&id, q.event).await?))
+    Ok(Json(state.outbox.delivery_status(&id, q.event).await?))
 }
 
 /// Queues a test card to this connection through the same outbox as real events.
@@ -305,7 +305,7 @@ async fn test_card(
         received_at: now(),
     };
     state
-        .store
+        .outbox
         .enqueue_one(new, &id, crate::delivery::now_ms())
         .await?;
     state.wake.wake();

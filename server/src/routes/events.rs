@@ -98,7 +98,7 @@ async fn accept(
     };
     let (kind, project) = (event.kind.clone(), event.project.clone());
     let accepted = state
-        .store
+        .outbox
         .accept_event(
             NewEvent {
                 id: id.clone(),

@@ -18,7 +18,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
-    state.store.ping().await?;
+    state.connections.ping().await?;
     Ok(Json(serde_json::json!({ "status": "ok" })))
 }
 

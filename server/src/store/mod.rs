@@ -1,14 +1,53 @@
-//! Where connections are kept. The trait lets a PostgreSQL store join the SQLite one.
+//! Where connections and the delivery outbox are kept: two traits, [`ConnectionStore`] and
+//! [`Outbox`], each implemented by SQLite (the default, one process) and PostgreSQL (many).
 
-mod outbox;
+mod claim;
+mod postgres;
 mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_settings::{EntityId, Values};
+use tokio::sync::Notify;
 
-pub use sqlite::SqliteStore;
+use crate::domain::{Keyring, WebhookHash, WebhookUrl};
 
-use crate::domain::{WebhookHash, WebhookUrl};
+pub use connector_settings::api::DeliveryStatus;
+
+/// Which database, from the configuration.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// One SQLite file, owned by one process.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server shared by any number of instances; `pool` connections each.
+    Postgres { url: String, pool: u32 },
+}
+
+/// Both halves of one database.
+#[derive(Clone)]
+pub struct Stores {
+    pub connections: Arc<dyn ConnectionStore>,
+    pub outbox: Arc<dyn Outbox>,
+}
+
+/// Opens (creating and migrating if needed) the database, with `keys` for webhook URLs.
+pub async fn open(db: &Database, keys: Keyring) -> anyhow::Result<Stores> {
+    match db {
+        Database::Sqlite(path) => sqlite::open(path, keys, true),
+        Database::Postgres { url, pool } => postgres::open(url, *pool, keys).await,
+    }
+}
+
+/// The same for a command run beside a server (list or replay dead deliveries): an SQLite
+/// file's claims stay with the server that owns it.
+pub async fn open_beside_server(db: &Database, keys: Keyring) -> anyhow::Result<Stores> {
+    match db {
+        Database::Sqlite(path) => sqlite::open(path, keys, false),
+        Database::Postgres { url, pool } => postgres::open(url, *pool, keys).await,
+    }
+}
 
 /// A connection as stored.
 #[derive(Debug, Clone)]
@@ -51,6 +90,28 @@ pub enum StoreError {
     Database(String),
 }
 
+pub(crate) fn db(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+/// What connections need: create or update, read, delete, and the start-up key check.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync + 'static {
+    /// Creates or updates by entity id, in one transaction; refuses another webhook's id.
+    async fn upsert(&self, record: Record) -> Result<Upsert, StoreError>;
+    async fn get(&self, id: &EntityId) -> Result<Option<Record>, StoreError>;
+    /// Whether something was deleted.
+    async fn delete(&self, id: &EntityId) -> Result<bool, StoreError>;
+    /// The check value kept under `name`; `check` is kept first when there is none yet, so
+    /// the first instance to start decides and every later one is compared with it.
+    async fn key_check(&self, name: &str, check: &[u8]) -> Result<Vec<u8>, StoreError>;
+    /// Seals every webhook URL sealed with an older key again with the current one (after a
+    /// key rotation); a value whose key is missing is an error, not a loss. Returns how many.
+    async fn reseal(&self) -> Result<usize, StoreError>;
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
 /// An accepted event, stored with its deliveries in one transaction.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
@@ -68,10 +129,12 @@ pub struct Accepted {
     pub duplicate: bool,
 }
 
-/// A delivery claimed by a worker.
+/// A delivery claimed by a worker, with the fencing token of this claim.
 #[derive(Debug, Clone)]
 pub struct Due {
     pub delivery_id: i64,
+    /// Finishing counts only with this token: a later claim of the same row gets another.
+    pub token: i64,
     pub event_id: String,
     pub entity_id: String,
     pub webhook_url: WebhookUrl,
@@ -79,6 +142,19 @@ pub struct Due {
     pub event: String,
     /// Attempts made before this one.
     pub attempts: u32,
+}
+
+/// What one claim did.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// Claimed, each with its webhook's rate-window slot reserved for now: post at once.
+    pub due: Vec<Due>,
+    /// Over a rate window: moved to when the window allows.
+    pub postponed: usize,
+    /// Their webhook was being reserved by another claim: left for the next one.
+    pub busy: usize,
+    /// The earliest time a pending delivery falls due after now, if any.
+    pub next_due_ms: Option<i64>,
 }
 
 /// How a delivery attempt ended.
@@ -90,10 +166,6 @@ pub enum Outcome {
         at_ms: i64,
         error: String,
     },
-    /// Over a rate window: wait until `at_ms`; not an attempt.
-    Postpone {
-        at_ms: i64,
-    },
     Dead {
         error: String,
     },
@@ -103,40 +175,71 @@ pub enum Outcome {
     },
 }
 
-pub use connector_settings::api::DeliveryStatus;
+/// One attempt's outcome, for the claim that made it.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub delivery_id: i64,
+    pub token: i64,
+    pub outcome: Outcome,
+}
+
+/// A dead delivery, for people deciding whether to replay it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadDelivery {
+    pub delivery_id: i64,
+    pub event_id: String,
+    pub entity_id: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// Unix milliseconds.
+    pub dead_at: i64,
+}
+
+/// Which dead deliveries to replay.
+#[derive(Debug, Clone, Copy)]
+pub enum Replay {
+    One(i64),
+    /// Every delivery that died at or after this time (unix milliseconds).
+    DeadSince(i64),
+}
+
+/// What pruning removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub deliveries: u64,
+    pub events: u64,
+}
+
+/// Wakes an instance's delivery workers: new deliveries were stored.
+#[derive(Clone, Default)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    /// Waits for the next wake-up (one that came while nobody waited counts too).
+    pub async fn woken(&self) {
+        self.0.notified().await
+    }
+}
 
 /// Which stored settings an event goes to.
 pub type Matcher = Box<dyn Fn(&Values) -> bool + Send>;
 
+/// What the outbox needs: events and their deliveries, claimed by workers of any instance.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Outbox: Send + Sync + 'static {
     /// Stores the event and one delivery per matching, enabled connection; a known event id
-    /// stores nothing and says so.
+    /// stores nothing and says so. Wakes every instance's workers.
     async fn accept_event(
         &self,
         event: NewEvent,
         matches: Matcher,
         now_ms: i64,
     ) -> Result<Accepted, StoreError>;
-    /// Claims up to `limit` due deliveries for `lease_ms` (a crashed worker's claims expire).
-    async fn claim_due(
-        &self,
-        now_ms: i64,
-        limit: usize,
-        lease_ms: i64,
-    ) -> Result<Vec<Due>, StoreError>;
-    async fn finish(
-        &self,
-        delivery_id: i64,
-        outcome: Outcome,
-        now_ms: i64,
-    ) -> Result<(), StoreError>;
-    /// Counts for the connection, or for one event to it.
-    async fn delivery_status(
-        &self,
-        id: &EntityId,
-        event_id: Option<String>,
-    ) -> Result<DeliveryStatus, StoreError>;
     /// Stores `event` with one delivery, to `entity_id` only (the test card).
     async fn enqueue_one(
         &self,
@@ -144,14 +247,29 @@ pub trait Store: Send + Sync + 'static {
         entity_id: &EntityId,
         now_ms: i64,
     ) -> Result<(), StoreError>;
-    /// `(entity id, delivered at ms)` since `since_ms`, to restore rate windows after a restart.
-    async fn recent_deliveries(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError>;
-
-    /// Creates or updates by entity id, in one transaction; refuses another webhook's id.
-    async fn upsert(&self, record: Record) -> Result<Upsert, StoreError>;
-    async fn get(&self, id: &EntityId) -> Result<Option<Record>, StoreError>;
-    /// Whether something was deleted.
-    async fn delete(&self, id: &EntityId) -> Result<bool, StoreError>;
-    /// Whether the database answers.
-    async fn ping(&self) -> Result<(), StoreError>;
+    /// Claims up to `limit` due deliveries for `lease_ms`, each with a new fencing token,
+    /// reserving each one's rate-window slot in the same transaction. Deliveries over a
+    /// window are postponed; those of a webhook another claim is reserving are skipped.
+    async fn claim(&self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Claimed, StoreError>;
+    /// Records outcomes. An outcome whose token is no longer current (its lease ran out and
+    /// the row was claimed again) changes nothing; their delivery ids are returned.
+    async fn finish(&self, batch: Vec<Finish>, now_ms: i64) -> Result<Vec<i64>, StoreError>;
+    /// Returns claims `(delivery id, token)` not started, due at once for any instance.
+    async fn hand_back(&self, claims: Vec<(i64, i64)>) -> Result<usize, StoreError>;
+    /// Counts for the connection, or for one event to it.
+    async fn delivery_status(
+        &self,
+        id: &EntityId,
+        event_id: Option<String>,
+    ) -> Result<DeliveryStatus, StoreError>;
+    /// Dead deliveries that died at or after `since_ms`, oldest first.
+    async fn dead(&self, since_ms: i64, limit: usize) -> Result<Vec<DeadDelivery>, StoreError>;
+    /// Makes dead deliveries pending again, with their attempts reset; deliveries of
+    /// disabled or deleted connections stay dead. Returns how many.
+    async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError>;
+    /// Deletes delivered deliveries delivered before `before_ms`, and events nothing refers
+    /// to any more. `None` when another instance is pruning right now.
+    async fn prune(&self, before_ms: i64) -> Result<Option<Pruned>, StoreError>;
+    /// Calls `wake` whenever another instance stored deliveries (until the process ends).
+    async fn listen(&self, wake: Wake) -> Result<(), StoreError>;
 }

@@ -1,0 +1,74 @@
+//! PostgreSQL, shared by any number of instances: a connection pool per instance (sqlx,
+//! runtime queries, rustls), migrations embedded and run under sqlx's advisory lock so
+//! instances starting together migrate once, and LISTEN/NOTIFY to wake every instance.
+
+mod connections;
+mod outbox;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::ConnectOptions;
+
+use super::Stores;
+use crate::domain::Keyring;
+
+/// The schema, applied in order; `_sqlx_migrations` records what ran.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The channel an accepted event is announced on.
+const CHANNEL: &str = "connector_outbox";
+
+/// The advisory lock that lets one instance at a time prune.
+pub const PRUNE_LOCK: i64 = 0x636f_6e6e_5052_554e; // "connPRUN"
+
+pub(super) async fn open(url: &str, pool: u32, keys: Keyring) -> anyhow::Result<Stores> {
+    let options: PgConnectOptions = url
+        .parse()
+        .context("the database url is not a postgres:// url")?;
+    let options = options
+        .application_name("connector-server")
+        .log_statements(log::LevelFilter::Off)
+        .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2));
+    let pool = PgPoolOptions::new()
+        .max_connections(pool.max(2))
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to postgres at {}",
+                host_of(url).unwrap_or("(no host)")
+            )
+        })?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("cannot migrate the database")?;
+    Ok(Stores {
+        connections: Arc::new(connections::PgConnections::new(pool.clone(), keys.clone())),
+        outbox: Arc::new(outbox::PgOutbox::new(pool, keys)),
+    })
+}
+
+/// The host of a database url, for messages (never the password).
+fn host_of(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    Some(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn messages_name_the_host_and_never_the_password() {
+        assert_eq!(
+            super::host_of("postgres://app:s3cret@db.example.com:5432/connector?sslmode=require"),
+            Some("db.example.com:5432")
+        );
+        assert_eq!(super::host_of("postgres://localhost/x"), Some("localhost"));
+    }
+}

@@ -1,0 +1,123 @@
+//! The embedded default: one SQLite file in WAL mode, migrated at start, owned by one
+//! process. Connections and the outbox share its single connection.
+
+mod connections;
+mod outbox;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use super::{db, StoreError, Stores};
+use crate::domain::Keyring;
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE connections (
+        entity_id TEXT PRIMARY KEY,
+        webhook_hash BLOB NOT NULL,
+        -- nonce and AES-256-GCM ciphertext of the webhook URL, and the id of the key that sealed it
+        webhook_secret BLOB NOT NULL,
+        webhook_key_id TEXT NOT NULL,
+        config_name TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        app_type TEXT,
+        user_object_id TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX connections_webhook_hash ON connections (webhook_hash);",
+    "ALTER TABLE connections ADD COLUMN tenant_id TEXT;
+    ALTER TABLE connections ADD COLUMN owner_oid TEXT;",
+    "CREATE TABLE events (id TEXT PRIMARY KEY, body TEXT NOT NULL, received_at TEXT NOT NULL);
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL REFERENCES events (id),
+        entity_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        claimed_until INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        delivered_at INTEGER,
+        UNIQUE (event_id, entity_id)
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, next_at);
+    CREATE INDEX deliveries_entity ON deliveries (entity_id, status);
+    ALTER TABLE connections ADD COLUMN disabled_reason TEXT;",
+    // Fencing tokens, dead-letter times, rate windows kept in the database (by webhook hash),
+    // and the key checks.
+    "ALTER TABLE deliveries ADD COLUMN claim_token INTEGER;
+    ALTER TABLE deliveries ADD COLUMN dead_at INTEGER;
+    ALTER TABLE events ADD COLUMN received_ms INTEGER;
+    CREATE INDEX deliveries_dead ON deliveries (status, dead_at);
+    CREATE INDEX deliveries_delivered ON deliveries (status, delivered_at);
+    CREATE TABLE webhook_windows (hash BLOB PRIMARY KEY, posts TEXT NOT NULL DEFAULT '');
+    CREATE TABLE key_checks (name TEXT PRIMARY KEY, value BLOB NOT NULL);",
+];
+
+/// The one connection, shared by both halves.
+#[derive(Clone)]
+pub(super) struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Db {
+    /// Runs `f` on the connection on a blocking thread.
+    pub(super) async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Database("connection lock poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(db)?
+    }
+}
+
+/// Opens (creating if needed) and migrates the database at `path`; as its `owner` (the
+/// server), claims a previous run left are void.
+pub(super) fn open(path: &Path, keys: Keyring, owner: bool) -> anyhow::Result<Stores> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    if owner {
+        // One process owns an SQLite file: claims left by a previous run (a crash) are void.
+        conn.execute(
+            "UPDATE deliveries SET claimed_until = 0, claim_token = NULL WHERE status = 'pending'",
+            [],
+        )?;
+    }
+    let last_token: i64 = conn.query_row(
+        "SELECT coalesce(max(claim_token), 0) FROM deliveries",
+        [],
+        |r| r.get(0),
+    )?;
+    let db = Db {
+        conn: Arc::new(Mutex::new(conn)),
+    };
+    Ok(Stores {
+        connections: Arc::new(connections::SqliteConnections::new(
+            db.clone(),
+            keys.clone(),
+        )),
+        outbox: Arc::new(outbox::SqliteOutbox::new(db, keys, last_token)),
+    })
+}
