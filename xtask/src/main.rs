@@ -4,6 +4,7 @@
 mod dist;
 mod headers;
 mod package;
+mod postgres;
 mod setup;
 mod size;
 mod tasks;
@@ -14,7 +15,9 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   run [--port N] [--release]   build the page, start page + server + Teams host emulator on SQLite
-  test                         run every test (settings, server, page in Chromium, end-to-end)
+  test                         run every test (settings, server on SQLite and on a throwaway
+                               PostgreSQL, page in Chromium, end-to-end);
+                               CONNECTOR_TEST_DATABASE_URL=postgres://... uses that server instead
   build [--release] [--public-url PATH]
                                build the page into dist/
   dist --api-url URL [--public-url /path/] [--valid-origin ORIGIN]... [--out DIR]
@@ -25,11 +28,14 @@ tasks:
           [--sso-client-id GUID --sso-resource api://...]
                                write the Teams app package, validated against the official schema
   package --check FILE.zip     validate an existing package
-  bench delivery [--connections N]
+  bench delivery [--connections N | --series] [--postgres [--instances N]] [--steady RATE]
                                N connections (default 10000) with local webhooks, one event to all:
-                               cards/s, p50/p99 latency, rate-window violations, peak memory
+                               cards/s, p50/p95/p99 latency, lost, duplicates, rate-window
+                               violations, peak memory per instance; --series: 1,000 / 10,000 /
+                               100,000; --postgres: N instances (default 2) on a throwaway
+                               PostgreSQL with fsync on; --steady: RATE events/s (default 200)
   size                         build the release page and print each file's bytes raw, gzip, brotli
-  setup                        only install what is missing";
+  setup                        only install what is missing (also PostgreSQL for the tests)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,7 +47,7 @@ fn main() -> ExitCode {
         Some("dist") => dist::run(&args[1..]),
         Some("bench") => tasks::bench(&args[1..]),
         Some("package") => package::run(&args[1..]),
-        Some("setup") => setup::all(),
+        Some("setup") => setup::all().and_then(|()| postgres::install().map(drop)),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

@@ -112,7 +112,9 @@ pub fn test(args: &[String]) -> Result<()> {
     }
     setup::all()?;
     let root = root();
-    println!("xtask: native tests (settings, server, xtask)");
+    // Stopped when dropped, at the end of this function or on the first failure.
+    let (database_url, _cluster) = crate::postgres::for_tests()?;
+    println!("xtask: native tests (settings, server on SQLite and PostgreSQL, xtask)");
     sh(Command::new("cargo")
         .args([
             "test",
@@ -123,6 +125,7 @@ pub fn test(args: &[String]) -> Result<()> {
             "-p",
             "xtask",
         ])
+        .env(crate::postgres::URL_VAR, &database_url)
         .current_dir(&root))?;
 
     println!("xtask: schemathesis against the server's OpenAPI document");

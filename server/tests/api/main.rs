@@ -1,5 +1,6 @@
 //! The server's integration tests, one binary on one harness (`helpers`): the API, the
-//! adversarial suite, delivery and crash recovery.
+//! adversarial suite, delivery, crash recovery, the store conformance suite (SQLite and
+//! PostgreSQL) and many instances on one PostgreSQL.
 
 // Not every test binary configuration uses every helper.
 #[allow(dead_code)]
@@ -9,3 +10,4 @@ mod connections;
 mod crash;
 mod delivery;
 mod security;
+mod store_conformance;

@@ -2,22 +2,21 @@
 //! process, a typed client of its API, signed events, and a webhook receiver that outlives
 //! the servers it receives from.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+mod database;
+mod process;
+mod receiver;
+
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
-use axum::response::IntoResponse;
-use axum::routing::post;
-use axum::Router;
 use connector_server::config::Config;
 use connector_server::startup::Application;
 use serde_json::{json, Value};
+
+pub use database::TestDatabase;
+pub use process::ServerProcess;
+pub use receiver::{create_many, violations, Answer, Card, Receiver};
 
 /// The events secret of every test server.
 pub const SECRET: &str = "test-events-secret";
@@ -273,206 +272,4 @@ pub async fn error_of(res: reqwest::Response) -> Value {
         .unwrap()
         .starts_with("application/json"));
     res.json().await.unwrap()
-}
-
-/// A `connector-server` process, killed when dropped (also when a test fails).
-pub struct ServerProcess {
-    pub child: Child,
-    pub api: Api,
-}
-
-impl Deref for ServerProcess {
-    type Target = Api;
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
-
-impl ServerProcess {
-    /// Starts the server binary in dev mode on a random port with `args` added, taking
-    /// webhooks at `inbox` (a [`Receiver`]'s origin); waits until it listens.
-    pub fn start(inbox: &str, args: &[&str]) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_connector-server"))
-            .args([
-                "--dev",
-                "--port",
-                "0",
-                "--write-rate",
-                "0",
-                "--tenant-write-rate",
-                "0",
-                "--events-secret",
-                SECRET,
-            ])
-            .args(["--dev-inbox-origin", inbox, "--dist", "/nonexistent"])
-            .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("TEST_SERVER_LOG").unwrap_or("error".into()),
-            )
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        out.read_line(&mut line).unwrap();
-        // Keep draining what the server prints.
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("the server printed '{line}' instead of its address"))
-            .trim_end_matches('/')
-            .to_string();
-        ServerProcess {
-            child,
-            api: Api::new(url),
-        }
-    }
-
-    /// `kill -9`.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, then waits for the process to end.
-    pub fn terminate(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// One card as a [`Receiver`] got it.
-#[derive(Debug, Clone)]
-pub struct Card {
-    /// The webhook path after `/emulator/webhook/`.
-    pub path: String,
-    pub idempotency_key: String,
-    pub at: Instant,
-}
-
-/// How a receiver answers one webhook path.
-#[derive(Debug, Clone, Copy)]
-pub enum Answer {
-    Ok,
-    Status(u16),
-}
-
-#[derive(Default)]
-struct ReceiverState {
-    cards: Vec<Card>,
-    answers: HashMap<String, Answer>,
-}
-
-/// A webhook receiver in the test process (it outlives the servers): answers `1` after
-/// `delay`, or what [`Receiver::answer`] set for a path; keeps every card it accepted.
-#[derive(Clone)]
-pub struct Receiver {
-    pub origin: String,
-    state: Arc<Mutex<ReceiverState>>,
-}
-
-impl Receiver {
-    pub async fn start(delay: Duration) -> Receiver {
-        let state: Arc<Mutex<ReceiverState>> = Arc::default();
-        let app = Router::new()
-            .route(
-                "/emulator/webhook/{*path}",
-                post(
-                    move |State(state): State<Arc<Mutex<ReceiverState>>>,
-                          UrlPath(path): UrlPath<String>,
-                          headers: HeaderMap| async move {
-                        tokio::time::sleep(delay).await;
-                        let key = headers
-                            .get("idempotency-key")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_string();
-                        let mut s = state.lock().unwrap();
-                        match s.answers.get(&path).copied().unwrap_or(Answer::Ok) {
-                            Answer::Status(code) => {
-                                AxumStatus::from_u16(code).unwrap().into_response()
-                            }
-                            Answer::Ok => {
-                                s.cards.push(Card {
-                                    path,
-                                    idempotency_key: key,
-                                    at: Instant::now(),
-                                });
-                                "1".into_response()
-                            }
-                        }
-                    },
-                ),
-            )
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Receiver { origin, state }
-    }
-
-    /// The webhook URL of inbox `name` on this receiver.
-    pub fn hook(&self, name: &str) -> String {
-        inbox_hook(&self.origin, name)
-    }
-
-    /// Answers `answer` for inbox `name` from now on.
-    pub fn answer(&self, name: &str, answer: Answer) {
-        let path = self.hook(name);
-        let path = path.split("/emulator/webhook/").nth(1).unwrap().to_string();
-        self.state.lock().unwrap().answers.insert(path, answer);
-    }
-
-    pub fn cards(&self) -> Vec<Card> {
-        self.state.lock().unwrap().cards.clone()
-    }
-
-    /// How many different webhooks got at least one card.
-    pub fn distinct(&self) -> usize {
-        let s = self.state.lock().unwrap();
-        let mut paths: Vec<&String> = s.cards.iter().map(|c| &c.path).collect();
-        paths.sort();
-        paths.dedup();
-        paths.len()
-    }
-}
-
-/// Creates connections `c{i}` for `ids`, each with its own webhook on `receiver`, through
-/// `api`, eight at a time.
-pub async fn create_many(api: &Api, receiver: &Receiver, ids: std::ops::Range<usize>) {
-    let settings = json!({ "subscription_name": "Many", "events": ["build_failed"], "filter": "",
-        "card_style": "compact", "mention_channel": false });
-    let all: Vec<usize> = ids.collect();
-    let mut tasks = Vec::new();
-    for chunk in all.chunks(all.len().div_ceil(8).max(1)) {
-        let (api, receiver, settings, chunk) = (
-            api.clone(),
-            receiver.clone(),
-            settings.clone(),
-            chunk.to_vec(),
-        );
-        tasks.push(tokio::spawn(async move {
-            for i in chunk {
-                api.create(
-                    &format!("c{i}"),
-                    &receiver.hook(&format!("g{i}")),
-                    &settings,
-                )
-                .await;
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
 }

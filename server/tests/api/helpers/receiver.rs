@@ -1,0 +1,194 @@
+//! Webhooks in the test process: they outlive the servers that post to them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::Router;
+use serde_json::json;
+
+use super::{inbox_hook, Api};
+
+/// One request as a [`Receiver`] got it.
+#[derive(Debug, Clone)]
+pub struct Card {
+    /// The webhook path after `/emulator/webhook/`.
+    pub path: String,
+    pub idempotency_key: String,
+    /// When it arrived (before the receiver's delay).
+    pub at: Instant,
+    /// What the receiver answered.
+    pub status: u16,
+}
+
+/// How a receiver answers one webhook path.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer {
+    Ok,
+    Status(u16),
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    requests: Vec<Card>,
+    answers: HashMap<String, Answer>,
+}
+
+/// A webhook receiver in the test process (it outlives the servers): answers `1` after
+/// `delay`, or what [`Receiver::answer`] set for a path; keeps every request.
+#[derive(Clone)]
+pub struct Receiver {
+    pub origin: String,
+    state: Arc<Mutex<ReceiverState>>,
+}
+
+impl Receiver {
+    pub async fn start(delay: Duration) -> Receiver {
+        let state: Arc<Mutex<ReceiverState>> = Arc::default();
+        let app = Router::new()
+            .route(
+                "/emulator/webhook/{*path}",
+                post(
+                    move |State(state): State<Arc<Mutex<ReceiverState>>>,
+                          UrlPath(path): UrlPath<String>,
+                          headers: HeaderMap| async move {
+                        let at = Instant::now();
+                        tokio::time::sleep(delay).await;
+                        let key = headers
+                            .get("idempotency-key")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        let mut s = state.lock().unwrap();
+                        let answer = s.answers.get(&path).copied().unwrap_or(Answer::Ok);
+                        let status = match answer {
+                            Answer::Ok => 200,
+                            Answer::Status(code) => code,
+                        };
+                        s.requests.push(Card {
+                            path,
+                            idempotency_key: key,
+                            at,
+                            status,
+                        });
+                        match answer {
+                            Answer::Ok => "1".into_response(),
+                            Answer::Status(code) => {
+                                AxumStatus::from_u16(code).unwrap().into_response()
+                            }
+                        }
+                    },
+                ),
+            )
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { origin, state }
+    }
+
+    /// The webhook URL of inbox `name` on this receiver.
+    pub fn hook(&self, name: &str) -> String {
+        inbox_hook(&self.origin, name)
+    }
+
+    fn path(&self, name: &str) -> String {
+        let hook = self.hook(name);
+        hook.split("/emulator/webhook/").nth(1).unwrap().to_string()
+    }
+
+    /// Answers `answer` for inbox `name` from now on.
+    pub fn answer(&self, name: &str, answer: Answer) {
+        let path = self.path(name);
+        self.state.lock().unwrap().answers.insert(path, answer);
+    }
+
+    /// The cards accepted (answered 200), of every inbox.
+    pub fn cards(&self) -> Vec<Card> {
+        let s = self.state.lock().unwrap();
+        s.requests
+            .iter()
+            .filter(|c| c.status == 200)
+            .cloned()
+            .collect()
+    }
+
+    /// Every request inbox `name` got, whatever it answered.
+    pub fn requests(&self, name: &str) -> Vec<Card> {
+        let path = self.path(name);
+        let s = self.state.lock().unwrap();
+        s.requests
+            .iter()
+            .filter(|c| c.path == path)
+            .cloned()
+            .collect()
+    }
+
+    /// How many different webhooks accepted at least one card.
+    pub fn distinct(&self) -> usize {
+        let mut paths: Vec<String> = self.cards().into_iter().map(|c| c.path).collect();
+        paths.sort();
+        paths.dedup();
+        paths.len()
+    }
+}
+
+/// Posts within a sliding window over Teams' limits, counted from arrival times: how many
+/// windows were exceeded (0 when every window was kept).
+pub fn violations(times: &[Instant]) -> usize {
+    const WINDOWS: [(f64, usize); 5] = [
+        (1.0, 4),
+        (30.0, 60),
+        (3600.0, 100),
+        (7200.0, 150),
+        (86400.0, 1800),
+    ];
+    let mut times = times.to_vec();
+    times.sort();
+    WINDOWS
+        .iter()
+        .filter(|(secs, limit)| {
+            times.iter().enumerate().any(|(i, t)| {
+                times[i..]
+                    .iter()
+                    .take_while(|u| (**u - *t).as_secs_f64() < *secs)
+                    .count()
+                    > *limit
+            })
+        })
+        .count()
+}
+
+/// Creates connections `c{i}` for `ids`, each with its own webhook on `receiver`, through
+/// `api`, eight at a time.
+pub async fn create_many(api: &Api, receiver: &Receiver, ids: std::ops::Range<usize>) {
+    let settings = json!({ "subscription_name": "Many", "events": ["build_failed"], "filter": "",
+        "card_style": "compact", "mention_channel": false });
+    let all: Vec<usize> = ids.collect();
+    let mut tasks = Vec::new();
+    for chunk in all.chunks(all.len().div_ceil(8).max(1)) {
+        let (api, receiver, settings, chunk) = (
+            api.clone(),
+            receiver.clone(),
+            settings.clone(),
+            chunk.to_vec(),
+        );
+        tasks.push(tokio::spawn(async move {
+            for i in chunk {
+                api.create(
+                    &format!("c{i}"),
+                    &receiver.hook(&format!("g{i}")),
+                    &settings,
+                )
+                .await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}

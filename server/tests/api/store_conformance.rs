@@ -1,0 +1,717 @@
+//! The store conformance suite: every behaviour the application relies on, written once
+//! against the `ConnectionStore` and `Outbox` traits and run unchanged on SQLite and on a
+//! real PostgreSQL.
+
+use std::collections::HashSet;
+
+use connector_server::domain::{HashKey, Keyring, WebhookPolicy, WebhookUrl};
+use connector_server::store::{
+    self, Database, Finish, NewEvent, Outcome, Record, Replay, Stores, Upsert,
+};
+use connector_settings::{EntityId, Value, Values};
+
+use crate::helpers::TestDatabase;
+
+/// A store under test: how to open it again (with other keys), and what keeps it alive.
+pub struct Subject {
+    db: Database,
+    _dir: Option<tempfile::TempDir>,
+    _pg: Option<TestDatabase>,
+}
+
+const K1: &str = "k1:1111111111111111111111111111111111111111111111111111111111111111";
+const K2: &str = "k2:2222222222222222222222222222222222222222222222222222222222222222";
+
+impl Subject {
+    fn sqlite() -> Subject {
+        let dir = tempfile::tempdir().unwrap();
+        Subject {
+            db: Database::Sqlite(dir.path().join("t.sqlite")),
+            _dir: Some(dir),
+            _pg: None,
+        }
+    }
+
+    fn postgres(pg: TestDatabase) -> Subject {
+        Subject {
+            db: Database::Postgres {
+                url: pg.url.clone(),
+                pool: 8,
+            },
+            _dir: None,
+            _pg: Some(pg),
+        }
+    }
+
+    async fn open_with(&self, ring: &str) -> Stores {
+        store::open(&self.db, Keyring::parse(ring).unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn open(&self) -> Stores {
+        self.open_with(K1).await
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(&super::Subject::sqlite()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let pg = crate::postgres_or_skip!();
+                    super::$name(&super::Subject::postgres(pg)).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    a_connection_is_created_updated_read_and_deleted,
+    another_webhook_cannot_take_an_entity_id,
+    concurrent_upserts_of_one_id_create_one_connection,
+    key_checks_keep_the_first_value,
+    values_sealed_with_an_old_key_are_sealed_again_with_the_current_one,
+    an_event_is_accepted_once_with_one_delivery_per_matching_enabled_connection,
+    concurrent_claims_are_disjoint_and_each_has_its_own_token,
+    an_expired_lease_returns_the_row_and_a_stale_token_changes_nothing,
+    a_handed_back_claim_is_due_at_once,
+    rate_windows_count_per_webhook_not_per_connection,
+    each_outcome_is_recorded,
+    a_gone_webhook_disables_its_connection_and_kills_what_it_had_pending,
+    deliveries_of_a_deleted_connection_die_with_a_reason,
+    dead_deliveries_are_listed_and_replayed,
+    pruning_removes_delivered_rows_past_the_retention_only,
+);
+
+const NOW: i64 = 1_750_000_000_000;
+const LEASE: i64 = 90_000;
+
+fn hash_key() -> HashKey {
+    HashKey::from_hex(&"ab".repeat(32)).unwrap()
+}
+
+fn webhook(n: &str) -> WebhookUrl {
+    let policy = WebhookPolicy::new(&["*.webhook.office.com".to_string()], None).unwrap();
+    WebhookUrl::parse(
+        &format!("https://contoso.webhook.office.com/webhookb2/{n}@t/IncomingWebhook/x/u"),
+        &policy,
+    )
+    .unwrap()
+}
+
+fn settings(project: &str) -> Values {
+    Values::from([
+        (
+            "subscription_name".into(),
+            Value::Text("Nightly builds".into()),
+        ),
+        ("events".into(), Value::List(vec!["build_failed".into()])),
+        ("filter".into(), Value::Text(project.into())),
+    ])
+}
+
+fn record(id: &str, hook: &str, project: &str) -> Record {
+    let url = webhook(hook);
+    Record {
+        entity_id: EntityId::parse(id).unwrap(),
+        webhook_hash: hash_key().hash(&url),
+        webhook_url: url,
+        config_name: "Nightly builds".into(),
+        settings: settings(project),
+        app_type: Some("Connector".into()),
+        tenant_id: Some("t1".into()),
+        owner_oid: None,
+        disabled_reason: None,
+        user_object_id: None,
+        created_at: "2025-01-01T00:00:00Z".into(),
+        updated_at: "2025-01-01T00:00:00Z".into(),
+    }
+}
+
+fn id(s: &str) -> EntityId {
+    EntityId::parse(s).unwrap()
+}
+
+/// Connections `c0..cn`, each with its own webhook, all wanting project `p`.
+async fn connections(s: &Stores, n: usize) {
+    for i in 0..n {
+        s.connections
+            .upsert(record(&format!("c{i}"), &format!("h{i}"), ""))
+            .await
+            .unwrap();
+    }
+}
+
+fn event(id: &str) -> NewEvent {
+    NewEvent {
+        id: id.into(),
+        body: r#"{"type":"build_failed","title":"t"}"#.into(),
+        received_at: "2025-01-01T00:00:00Z".into(),
+    }
+}
+
+/// Accepts event `id` for every connection whose filter is `project` or empty.
+async fn accept(s: &Stores, event_id: &str, project: &str, at: i64) -> usize {
+    let project = project.to_string();
+    s.outbox
+        .accept_event(
+            event(event_id),
+            Box::new(move |v| match v.get("filter") {
+                Some(Value::Text(f)) => f.is_empty() || *f == project,
+                _ => true,
+            }),
+            at,
+        )
+        .await
+        .unwrap()
+        .deliveries
+}
+
+fn finish(d: &store::Due, outcome: Outcome) -> Finish {
+    Finish {
+        delivery_id: d.delivery_id,
+        token: d.token,
+        outcome,
+    }
+}
+
+async fn a_connection_is_created_updated_read_and_deleted(subject: &Subject) {
+    let s = subject.open().await;
+    let Upsert::Created(created) = s.connections.upsert(record("c1", "h1", "")).await.unwrap()
+    else {
+        panic!("created")
+    };
+    let got = s.connections.get(&id("c1")).await.unwrap().unwrap();
+    assert_eq!(got.webhook_url.as_str(), created.webhook_url.as_str());
+    assert_eq!(got.settings, settings(""));
+    assert_eq!(got.tenant_id.as_deref(), Some("t1"));
+    let mut changed = record("c1", "h1", "api");
+    changed.tenant_id = None;
+    changed.created_at = "2026-01-01T00:00:00Z".into();
+    let Upsert::Updated(updated) = s.connections.upsert(changed).await.unwrap() else {
+        panic!("updated")
+    };
+    assert_eq!(
+        updated.created_at, "2025-01-01T00:00:00Z",
+        "created_at kept"
+    );
+    assert_eq!(updated.tenant_id.as_deref(), Some("t1"), "tenant kept");
+    assert_eq!(
+        s.connections
+            .get(&id("c1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .settings,
+        settings("api")
+    );
+    assert!(s.connections.delete(&id("c1")).await.unwrap());
+    assert!(s.connections.get(&id("c1")).await.unwrap().is_none());
+    assert!(!s.connections.delete(&id("c1")).await.unwrap());
+    s.connections.ping().await.unwrap();
+}
+
+async fn another_webhook_cannot_take_an_entity_id(subject: &Subject) {
+    let s = subject.open().await;
+    s.connections.upsert(record("c1", "h1", "")).await.unwrap();
+    assert!(matches!(
+        s.connections
+            .upsert(record("c1", "other", "x"))
+            .await
+            .unwrap(),
+        Upsert::Forbidden
+    ));
+    assert_eq!(
+        s.connections
+            .get(&id("c1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .settings,
+        settings(""),
+        "unchanged"
+    );
+}
+
+async fn concurrent_upserts_of_one_id_create_one_connection(subject: &Subject) {
+    let s = subject.open().await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let c = s.connections.clone();
+        tasks.push(tokio::spawn(async move {
+            c.upsert(record("same", "h", "")).await.unwrap()
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), Upsert::Created(_)) {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1);
+}
+
+async fn key_checks_keep_the_first_value(subject: &Subject) {
+    let s = subject.open().await;
+    assert_eq!(
+        s.connections.key_check("k", b"first").await.unwrap(),
+        b"first"
+    );
+    assert_eq!(
+        s.connections.key_check("k", b"second").await.unwrap(),
+        b"first"
+    );
+    assert_eq!(
+        s.connections.key_check("j", b"other").await.unwrap(),
+        b"other"
+    );
+}
+
+async fn values_sealed_with_an_old_key_are_sealed_again_with_the_current_one(subject: &Subject) {
+    let old = subject.open_with(K1).await;
+    old.connections
+        .upsert(record("c1", "h1", ""))
+        .await
+        .unwrap();
+    let rotated = subject.open_with(&format!("{K2},{K1}")).await;
+    assert_eq!(rotated.connections.reseal().await.unwrap(), 1);
+    assert_eq!(rotated.connections.reseal().await.unwrap(), 0, "once");
+    let only_new = subject.open_with(K2).await;
+    let got = only_new.connections.get(&id("c1")).await.unwrap().unwrap();
+    assert_eq!(got.webhook_url.as_str(), webhook("h1").as_str());
+    let lost = subject.open_with(K1).await;
+    assert!(
+        lost.connections.get(&id("c1")).await.is_err(),
+        "k1 no longer opens it"
+    );
+}
+
+async fn an_event_is_accepted_once_with_one_delivery_per_matching_enabled_connection(
+    subject: &Subject,
+) {
+    let s = subject.open().await;
+    s.connections.upsert(record("all", "h1", "")).await.unwrap();
+    s.connections
+        .upsert(record("api", "h2", "api"))
+        .await
+        .unwrap();
+    s.connections
+        .upsert(record("web", "h3", "web"))
+        .await
+        .unwrap();
+    assert_eq!(accept(&s, "e1", "api", NOW).await, 2);
+    let again = s
+        .outbox
+        .accept_event(event("e1"), Box::new(|_| true), NOW)
+        .await
+        .unwrap();
+    assert!(again.duplicate && again.deliveries == 0);
+    assert_eq!(
+        s.outbox
+            .delivery_status(&id("api"), None)
+            .await
+            .unwrap()
+            .pending,
+        1
+    );
+    assert_eq!(
+        s.outbox
+            .delivery_status(&id("web"), None)
+            .await
+            .unwrap()
+            .pending,
+        0
+    );
+    s.outbox
+        .enqueue_one(event("test-1"), &id("web"), NOW)
+        .await
+        .unwrap();
+    let status = s
+        .outbox
+        .delivery_status(&id("web"), Some("test-1".into()))
+        .await
+        .unwrap();
+    assert_eq!(status.pending, 1);
+}
+
+async fn concurrent_claims_are_disjoint_and_each_has_its_own_token(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 60).await;
+    assert_eq!(accept(&s, "e1", "", NOW).await, 60);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let o = s.outbox.clone();
+        tasks.push(tokio::spawn(async move {
+            o.claim(NOW, 20, LEASE).await.unwrap().due
+        }));
+    }
+    let mut ids = HashSet::new();
+    let mut tokens = HashSet::new();
+    let mut all = 0;
+    for t in tasks {
+        for d in t.await.unwrap() {
+            all += 1;
+            ids.insert(d.delivery_id);
+            tokens.insert(d.token);
+        }
+    }
+    assert_eq!(all, 60, "every due delivery claimed");
+    assert_eq!(ids.len(), 60, "no delivery claimed twice");
+    assert_eq!(tokens.len(), 60, "a token per claim");
+    assert!(s.outbox.claim(NOW, 20, LEASE).await.unwrap().due.is_empty());
+}
+
+async fn an_expired_lease_returns_the_row_and_a_stale_token_changes_nothing(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 1).await;
+    accept(&s, "e1", "", NOW).await;
+    let first = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    assert_eq!(first.len(), 1);
+    assert!(
+        s.outbox
+            .claim(NOW + LEASE - 1, 10, LEASE)
+            .await
+            .unwrap()
+            .due
+            .is_empty(),
+        "held while the lease lasts"
+    );
+    // The worker is gone (or slow): after the lease the row is due again, with a new token.
+    let later = NOW + LEASE + 2_000;
+    let second = s.outbox.claim(later, 10, LEASE).await.unwrap().due;
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].delivery_id, first[0].delivery_id);
+    assert_ne!(second[0].token, first[0].token);
+    let stale = s
+        .outbox
+        .finish(
+            vec![finish(
+                &first[0],
+                Outcome::Dead {
+                    error: "late".into(),
+                },
+            )],
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        stale,
+        vec![first[0].delivery_id],
+        "the late finish is stale"
+    );
+    let status = s.outbox.delivery_status(&id("c0"), None).await.unwrap();
+    assert_eq!((status.pending, status.dead), (1, 0), "and changed nothing");
+    let stale = s
+        .outbox
+        .finish(vec![finish(&second[0], Outcome::Delivered)], later)
+        .await
+        .unwrap();
+    assert!(stale.is_empty());
+    assert_eq!(
+        s.outbox
+            .delivery_status(&id("c0"), None)
+            .await
+            .unwrap()
+            .delivered,
+        1
+    );
+}
+
+async fn a_handed_back_claim_is_due_at_once(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    accept(&s, "e1", "", NOW).await;
+    let held = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    assert_eq!(held.len(), 2);
+    let back = held.iter().map(|d| (d.delivery_id, d.token)).collect();
+    assert_eq!(s.outbox.hand_back(back).await.unwrap(), 2);
+    let again = s.outbox.claim(NOW + 1, 10, LEASE).await.unwrap().due;
+    assert_eq!(again.len(), 2, "due at once, not after the lease");
+    let stale = s
+        .outbox
+        .finish(vec![finish(&held[0], Outcome::Delivered)], NOW + 2)
+        .await
+        .unwrap();
+    assert_eq!(stale.len(), 1, "the handed-back claim's token is void");
+}
+
+async fn rate_windows_count_per_webhook_not_per_connection(subject: &Subject) {
+    let s = subject.open().await;
+    // Two connections share one webhook; a third has its own.
+    s.connections
+        .upsert(record("a", "shared", ""))
+        .await
+        .unwrap();
+    s.connections
+        .upsert(record("b", "shared", ""))
+        .await
+        .unwrap();
+    s.connections.upsert(record("c", "own", "")).await.unwrap();
+    for e in ["e1", "e2", "e3"] {
+        accept(&s, e, "", NOW).await;
+    }
+    let claimed = s.outbox.claim(NOW, 50, LEASE).await.unwrap();
+    let to_shared = claimed.due.iter().filter(|d| d.entity_id != "c").count();
+    assert_eq!(to_shared, 4, "4 per second to the shared webhook");
+    assert_eq!(
+        claimed.due.len() - to_shared,
+        3,
+        "the other webhook is apart"
+    );
+    assert_eq!(claimed.postponed, 2);
+    let next = claimed
+        .next_due_ms
+        .expect("the postponed ones fall due later");
+    assert!(next >= NOW + 1_000, "{}", next - NOW);
+    assert!(s
+        .outbox
+        .claim(NOW + 500, 50, LEASE)
+        .await
+        .unwrap()
+        .due
+        .is_empty());
+    let after = s.outbox.claim(next, 50, LEASE).await.unwrap();
+    assert_eq!(after.due.len(), 2, "the window let them through");
+    // A restart (another instance) sees the same windows: they live in the database.
+    let other = subject.open().await;
+    accept(&other, "e4", "", next).await;
+    accept(&other, "e5", "", next).await;
+    let blocked = other.outbox.claim(next + 10, 50, LEASE).await.unwrap();
+    assert_eq!(
+        blocked.due.iter().filter(|d| d.entity_id != "c").count(),
+        2,
+        "the shared webhook had 2 posts in this second already: 2 more, not 4"
+    );
+}
+
+async fn each_outcome_is_recorded(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 3).await;
+    accept(&s, "e1", "", NOW).await;
+    let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    let by = |entity: &str| due.iter().find(|d| d.entity_id == entity).unwrap();
+    let retry_at = NOW + 5_000;
+    let stale = s
+        .outbox
+        .finish(
+            vec![
+                finish(by("c0"), Outcome::Delivered),
+                finish(
+                    by("c1"),
+                    Outcome::Retry {
+                        at_ms: retry_at,
+                        error: "webhook answered 500".into(),
+                    },
+                ),
+                finish(
+                    by("c2"),
+                    Outcome::Dead {
+                        error: "webhook refused the card with 400".into(),
+                    },
+                ),
+            ],
+            NOW + 10,
+        )
+        .await
+        .unwrap();
+    assert!(stale.is_empty());
+    let status = |e: &'static str| {
+        let o = s.outbox.clone();
+        async move { o.delivery_status(&id(e), None).await.unwrap() }
+    };
+    assert_eq!(status("c0").await.delivered, 1);
+    let retried = status("c1").await;
+    assert_eq!(retried.pending, 1);
+    assert_eq!(retried.last_error.as_deref(), Some("webhook answered 500"));
+    assert_eq!(status("c2").await.dead, 1);
+    assert!(s
+        .outbox
+        .claim(retry_at - 1, 10, LEASE)
+        .await
+        .unwrap()
+        .due
+        .is_empty());
+    let again = s
+        .outbox
+        .claim(retry_at + 1_200, 10, LEASE)
+        .await
+        .unwrap()
+        .due;
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].entity_id.as_str(), again[0].attempts), ("c1", 1));
+}
+
+async fn a_gone_webhook_disables_its_connection_and_kills_what_it_had_pending(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 1).await;
+    accept(&s, "e1", "", NOW).await;
+    accept(&s, "e2", "", NOW).await;
+    let due = s.outbox.claim(NOW, 1, LEASE).await.unwrap().due;
+    let error = "webhook answered 410: the connector was removed from the channel";
+    s.outbox
+        .finish(
+            vec![finish(
+                &due[0],
+                Outcome::Disable {
+                    error: error.into(),
+                },
+            )],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let status = s.outbox.delivery_status(&id("c0"), None).await.unwrap();
+    assert_eq!((status.dead, status.pending), (2, 0));
+    assert_eq!(status.disabled.as_deref(), Some(error));
+    assert_eq!(
+        accept(&s, "e3", "", NOW).await,
+        0,
+        "a disabled connection gets nothing"
+    );
+    // Saving it again enables it.
+    s.connections.upsert(record("c0", "h0", "")).await.unwrap();
+    assert_eq!(accept(&s, "e4", "", NOW).await, 1);
+}
+
+async fn deliveries_of_a_deleted_connection_die_with_a_reason(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    accept(&s, "e1", "", NOW).await;
+    s.connections.delete(&id("c0")).await.unwrap();
+    let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].entity_id, "c1");
+    let dead = s.outbox.dead(0, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].entity_id, "c0");
+    assert!(dead[0]
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("connection was deleted"));
+}
+
+async fn dead_deliveries_are_listed_and_replayed(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 3).await;
+    accept(&s, "e1", "", NOW).await;
+    let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    for (i, d) in due.iter().enumerate() {
+        let at = NOW + 1_000 * i as i64;
+        s.outbox
+            .finish(
+                vec![finish(
+                    d,
+                    Outcome::Dead {
+                        error: format!("gave up {i}"),
+                    },
+                )],
+                at,
+            )
+            .await
+            .unwrap();
+    }
+    let dead = s.outbox.dead(0, 10).await.unwrap();
+    assert_eq!(dead.len(), 3);
+    assert!(
+        dead.windows(2).all(|w| w[0].dead_at <= w[1].dead_at),
+        "oldest first"
+    );
+    assert_eq!(dead[0].last_error.as_deref(), Some("gave up 0"));
+    assert_eq!(dead[0].attempts, 1);
+    assert_eq!(s.outbox.dead(NOW + 1_000, 10).await.unwrap().len(), 2);
+    assert_eq!(
+        s.outbox
+            .replay(Replay::One(dead[0].delivery_id), NOW + 5_000)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.outbox
+            .replay(Replay::One(dead[0].delivery_id), NOW + 5_000)
+            .await
+            .unwrap(),
+        0,
+        "only dead ones"
+    );
+    assert_eq!(
+        s.outbox
+            .replay(Replay::DeadSince(NOW + 2_000), NOW + 5_000)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.outbox.dead(0, 10).await.unwrap().len(), 1);
+    let again = s.outbox.claim(NOW + 5_000, 10, LEASE).await.unwrap().due;
+    assert_eq!(again.len(), 2);
+    assert!(again.iter().all(|d| d.attempts == 0), "attempts start over");
+}
+
+async fn pruning_removes_delivered_rows_past_the_retention_only(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    const DAY: i64 = 86_400_000;
+    let old = NOW - 40 * DAY;
+    accept(&s, "old", "", old).await;
+    let due = s.outbox.claim(old, 10, LEASE).await.unwrap().due;
+    let delivered = due.iter().find(|d| d.entity_id == "c0").unwrap();
+    let dead = due.iter().find(|d| d.entity_id == "c1").unwrap();
+    s.outbox
+        .finish(
+            vec![
+                finish(delivered, Outcome::Delivered),
+                finish(dead, Outcome::Dead { error: "x".into() }),
+            ],
+            old,
+        )
+        .await
+        .unwrap();
+    accept(&s, "new", "", NOW).await;
+    let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    s.outbox
+        .finish(
+            due.iter().map(|d| finish(d, Outcome::Delivered)).collect(),
+            NOW,
+        )
+        .await
+        .unwrap();
+    s.outbox
+        .accept_event(event("matched-nobody"), Box::new(|_| false), old)
+        .await
+        .unwrap();
+    let pruned = s
+        .outbox
+        .prune(NOW - 30 * DAY)
+        .await
+        .unwrap()
+        .expect("pruned");
+    assert_eq!(pruned.deliveries, 1, "the old delivered one");
+    assert_eq!(pruned.events, 1, "the old event nothing refers to");
+    let c0 = s.outbox.delivery_status(&id("c0"), None).await.unwrap();
+    assert_eq!(c0.delivered, 1, "the recent one stays");
+    assert_eq!(
+        s.outbox.dead(0, 10).await.unwrap().len(),
+        1,
+        "dead ones stay"
+    );
+    // The event id of the pruned event with a dead delivery is still known.
+    let again = s
+        .outbox
+        .accept_event(event("old"), Box::new(|_| true), NOW)
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+}

@@ -1,0 +1,179 @@
+//! A throwaway PostgreSQL server for the tests and the benchmark: Debian's `postgresql`
+//! installed when missing, a fresh cluster on a free port in a temporary directory (initdb
+//! and the server refuse root, so as root they run as the `postgres` user), stopped and
+//! removed when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::setup::run;
+
+/// Set to point the tests at an existing server instead of a throwaway one.
+pub const URL_VAR: &str = "CONNECTOR_TEST_DATABASE_URL";
+
+/// A running throwaway cluster.
+pub struct Cluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+/// The newest installed server's bin directory, e.g. /usr/lib/postgresql/15/bin.
+fn bin_dir() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("pg_ctl").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+/// Installs Debian's postgresql when no server is installed.
+pub fn install() -> Result<PathBuf> {
+    if let Some(bin) = bin_dir() {
+        return Ok(bin);
+    }
+    println!("xtask: installing Debian's postgresql (apt-get), for the tests on PostgreSQL");
+    run(Command::new("apt-get").arg("update"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", "postgresql"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    bin_dir().context("postgresql was installed but no /usr/lib/postgresql/*/bin/pg_ctl exists")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+impl Cluster {
+    /// Starts a cluster; `durable` keeps fsync on (the benchmark), else it is off (tests).
+    pub fn start(durable: bool) -> Result<Cluster> {
+        let bin = install()?;
+        let as_postgres = is_root();
+        let dir = std::env::temp_dir().join(format!("connector-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        if as_postgres {
+            // The postgres user must reach and own the directory.
+            run(Command::new("chown").args(["postgres:postgres"]).arg(&dir))?;
+        }
+        let port = free_port()?;
+        let cluster = Cluster {
+            dir,
+            bin,
+            port,
+            as_postgres,
+        };
+        let data = cluster.dir.join("data");
+        run(cluster
+            .command("initdb")
+            .args([
+                "--auth=trust",
+                "--username=postgres",
+                "--encoding=UTF8",
+                "--no-sync",
+            ])
+            .arg("-D")
+            .arg(&data)
+            .stdout(std::process::Stdio::null()))
+        .context("initdb failed")?;
+        let mut options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300",
+            cluster.dir.display()
+        );
+        if !durable {
+            options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        run(cluster
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(cluster.dir.join("server.log"))
+            .args(["-o", &options, "-w", "start"])
+            .stdout(std::process::Stdio::null()))
+        .with_context(|| {
+            format!(
+                "the postgres server did not start; see {}",
+                cluster.dir.join("server.log").display()
+            )
+        })?;
+        println!(
+            "xtask: throwaway postgres on 127.0.0.1:{port} (fsync {})",
+            if durable { "on" } else { "off" }
+        );
+        Ok(cluster)
+    }
+
+    /// The url of its `postgres` database as the superuser.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// A server tool, run as the postgres user when we are root.
+    fn command(&self, tool: &str) -> Command {
+        let path = self.bin.join(tool);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+        remove(&self.dir);
+    }
+}
+
+fn remove(dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        eprintln!("xtask: could not remove {}: {e}", dir.display());
+    }
+}
+
+/// The database url for the tests: `CONNECTOR_TEST_DATABASE_URL` when set (the cluster is
+/// then `None`), else a throwaway cluster's.
+pub fn for_tests() -> Result<(String, Option<Cluster>)> {
+    if let Ok(url) = std::env::var(URL_VAR) {
+        if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            bail!("{URL_VAR} '{url}' is not a postgres:// url");
+        }
+        println!("xtask: tests on PostgreSQL use {URL_VAR}");
+        return Ok((url, None));
+    }
+    let cluster = Cluster::start(false)?;
+    Ok((cluster.url(), Some(cluster)))
+}
