@@ -58,6 +58,10 @@ pub struct Config {
     #[arg(long, env = "CONNECTOR_POLL_INTERVAL_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
     pub poll_interval_ms: u64,
+    /// Seconds posts in flight may go on after SIGTERM before their deliveries are handed
+    /// back to the other instances (never longer than --webhook-timeout).
+    #[arg(long, env = "CONNECTOR_SHUTDOWN_GRACE", default_value_t = 20)]
+    pub shutdown_grace: u64,
     /// Days delivered cards are kept (then pruned, by one instance at a time); 0 keeps them.
     #[arg(long, env = "CONNECTOR_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u32,
@@ -160,6 +164,7 @@ impl Config {
             delivery_concurrency: 64,
             poll_interval_ms: 1000,
             retention_days: 30,
+            shutdown_grace: 20,
             test_retry_divisor: 1,
             dist,
             dev,
@@ -245,6 +250,7 @@ impl Config {
             timeout: std::time::Duration::from_secs(timeout),
             lease: std::time::Duration::from_secs(lease),
             concurrency: self.delivery_concurrency as usize,
+            grace: std::time::Duration::from_secs(self.shutdown_grace.min(timeout)),
             poll: std::time::Duration::from_millis(self.poll_interval_ms),
             schedule: Schedule {
                 divisor: self.test_retry_divisor,

@@ -207,6 +207,15 @@ impl Application {
             inboxes: Inboxes::default(),
         };
         let wake = state.wake.clone();
+        if config.role != Role::Api {
+            // Listening before the server says it listens: nothing accepted elsewhere from
+            // then on goes unnoticed until the next poll.
+            stores
+                .outbox
+                .listen(wake.clone())
+                .await
+                .context("cannot listen for other instances' events")?;
+        }
         let router = router(state, &config);
         Ok(Application {
             delivery: (config.role != Role::Api).then_some(delivery),
@@ -241,10 +250,6 @@ impl Application {
         let workers = match self.delivery {
             Some(config) => {
                 let outbox = self.stores.outbox.clone();
-                outbox
-                    .listen(self.wake.clone())
-                    .await
-                    .map_err(std::io::Error::other)?;
                 if let Some(retention) = config.retention {
                     tokio::spawn(delivery::prune_forever(outbox.clone(), retention));
                 }

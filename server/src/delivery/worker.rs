@@ -27,6 +27,8 @@ pub struct DeliveryConfig {
     pub lease: Duration,
     /// Posts in flight at once.
     pub concurrency: usize,
+    /// How long posts in flight may go on after a stop before they are handed back.
+    pub grace: Duration,
     /// The backstop when no wake-up comes.
     pub poll: Duration,
     pub schedule: Schedule,
@@ -57,8 +59,8 @@ struct Done {
     _slot: OwnedSemaphorePermit,
 }
 
-/// Runs until `stop` turns true, then stops claiming, gives posts in flight up to the
-/// webhook time-out (at most 20 s) to end, and hands back the rest.
+/// Runs until `stop` turns true, then stops claiming, gives posts in flight `grace` to
+/// end, and hands back the rest.
 pub async fn run(
     outbox: Arc<dyn Outbox>,
     wake: Wake,
@@ -152,8 +154,10 @@ pub async fn run(
         }
     }
 
-    let grace = config.timeout.min(Duration::from_secs(20));
-    let _ = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    let _ = tokio::time::timeout(config.grace, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     let left: Vec<(i64, i64)> = in_flight.lock().expect("in-flight lock").drain().collect();

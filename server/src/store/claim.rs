@@ -6,11 +6,12 @@ use std::collections::HashMap;
 
 use crate::domain::rate_windows;
 
-/// A due delivery found by a claim: its id and its connection's webhook hash (none when the
-/// connection was deleted).
+/// A due delivery found by a claim: its id, its connection's webhook hash (none when the
+/// connection was deleted) and why the connection is disabled, if it is.
 pub struct Candidate {
     pub id: i64,
     pub hash: Option<Vec<u8>>,
+    pub disabled: Option<String>,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -18,8 +19,8 @@ pub struct Plan {
     pub claim: Vec<i64>,
     /// (delivery id, when its windows allow it).
     pub postpone: Vec<(i64, i64)>,
-    /// The connection is gone.
-    pub orphaned: Vec<i64>,
+    /// The connection is gone or disabled: (delivery id, why).
+    pub dead: Vec<(i64, String)>,
     pub busy: usize,
     /// Webhooks whose post times changed, to be written back.
     pub changed: Vec<Vec<u8>>,
@@ -31,9 +32,15 @@ pub fn plan(candidates: &[Candidate], windows: &mut HashMap<Vec<u8>, Vec<i64>>, 
     let mut plan = Plan::default();
     for c in candidates {
         let Some(hash) = &c.hash else {
-            plan.orphaned.push(c.id);
+            plan.dead.push((c.id, ORPHANED.into()));
             continue;
         };
+        if let Some(why) = &c.disabled {
+            // Another instance saw the webhook gone: nothing more is posted to it.
+            plan.dead
+                .push((c.id, format!("the connection is disabled: {why}")));
+            continue;
+        }
         let Some(posts) = windows.get_mut(hash) else {
             plan.busy += 1;
             continue;
@@ -63,6 +70,7 @@ mod tests {
         Candidate {
             id,
             hash: hash.map(<[u8]>::to_vec),
+            disabled: None,
         }
     }
 
@@ -79,14 +87,26 @@ mod tests {
     }
 
     #[test]
-    fn a_webhook_held_elsewhere_is_skipped_and_a_deleted_connection_is_orphaned() {
+    fn a_webhook_held_elsewhere_is_skipped_and_a_gone_connection_is_dead() {
         let mut windows = HashMap::from([(b"mine".to_vec(), Vec::new())]);
+        let disabled = Candidate {
+            disabled: Some("webhook answered 410".into()),
+            ..candidate(4, Some(b"mine"))
+        };
         let all = [
             candidate(1, Some(b"theirs")),
             candidate(2, None),
             candidate(3, Some(b"mine")),
+            disabled,
         ];
         let p = plan(&all, &mut windows, 0);
-        assert_eq!((p.claim, p.orphaned, p.busy), (vec![3], vec![2], 1));
+        assert_eq!((p.claim, p.busy), (vec![3], 1));
+        assert_eq!(
+            p.dead,
+            vec![
+                (2, ORPHANED.to_string()),
+                (4, "the connection is disabled: webhook answered 410".into())
+            ]
+        );
     }
 }

@@ -9,5 +9,6 @@ mod helpers;
 mod connections;
 mod crash;
 mod delivery;
+mod instances;
 mod security;
 mod store_conformance;

@@ -135,7 +135,7 @@ impl Outbox for PgOutbox {
     async fn claim(&self, now: i64, limit: usize, lease_ms: i64) -> Result<Claimed, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let candidates: Vec<Candidate> = sqlx::query(
-            "SELECT d.id, c.webhook_hash FROM deliveries d LEFT JOIN connections c ON c.entity_id = d.entity_id
+            "SELECT d.id, c.webhook_hash, c.disabled_reason FROM deliveries d LEFT JOIN connections c ON c.entity_id = d.entity_id
              WHERE d.status = 'pending' AND d.next_at <= $1 AND d.claimed_until <= $1
              ORDER BY d.next_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
         )
@@ -149,6 +149,7 @@ impl Outbox for PgOutbox {
             Ok(Candidate {
                 id: r.try_get(0)?,
                 hash: r.try_get(1)?,
+                disabled: r.try_get(2)?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -222,12 +223,14 @@ impl Outbox for PgOutbox {
             .await
             .map_err(db)?;
         }
-        if !plan.orphaned.is_empty() {
+        if !plan.dead.is_empty() {
+            let (ids, whys): (Vec<i64>, Vec<String>) = plan.dead.iter().cloned().unzip();
             sqlx::query(
-                "UPDATE deliveries SET status = 'dead', last_error = $2, dead_at = $3 WHERE id = ANY($1)",
+                "UPDATE deliveries d SET status = 'dead', last_error = v.why, dead_at = $3
+                 FROM unnest($1::bigint[], $2::text[]) AS v(id, why) WHERE d.id = v.id",
             )
-            .bind(&plan.orphaned)
-            .bind(claim::ORPHANED)
+            .bind(&ids)
+            .bind(&whys)
             .bind(now)
             .execute(&mut *tx)
             .await

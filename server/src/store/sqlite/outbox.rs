@@ -204,13 +204,13 @@ impl Outbox for SqliteOutbox {
             let candidates: Vec<Candidate> = {
                 let mut q = tx
                     .prepare_cached(
-                        "SELECT d.id, c.webhook_hash FROM deliveries d LEFT JOIN connections c ON c.entity_id = d.entity_id
+                        "SELECT d.id, c.webhook_hash, c.disabled_reason FROM deliveries d LEFT JOIN connections c ON c.entity_id = d.entity_id
                          WHERE d.status = 'pending' AND d.next_at <= ?1 AND d.claimed_until <= ?1
                          ORDER BY d.next_at, d.id LIMIT ?2",
                     )
                     .map_err(db)?;
                 let rows = q
-                    .query_map(params![now, limit as i64], |r| Ok(Candidate { id: r.get(0)?, hash: r.get(1)? }))
+                    .query_map(params![now, limit as i64], |r| Ok(Candidate { id: r.get(0)?, hash: r.get(1)?, disabled: r.get(2)? }))
                     .map_err(db)?;
                 rows.collect::<Result<_, _>>().map_err(db)?
             };
@@ -243,8 +243,8 @@ impl Outbox for SqliteOutbox {
                 let mut orphan = tx
                     .prepare_cached("UPDATE deliveries SET status = 'dead', last_error = ?2, dead_at = ?3 WHERE id = ?1")
                     .map_err(db)?;
-                for id in &plan.orphaned {
-                    orphan.execute(params![id, claim::ORPHANED, now]).map_err(db)?;
+                for (id, why) in &plan.dead {
+                    orphan.execute(params![id, why, now]).map_err(db)?;
                 }
             }
             let due = take(&tx, &plan.claim, now + lease_ms, &tokens, &keys)?;

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 pub use database::TestDatabase;
 pub use process::ServerProcess;
-pub use receiver::{create_many, violations, Answer, Card, Receiver};
+pub use receiver::{create_many, violations, Answer, Receiver};
 
 /// The events secret of every test server.
 pub const SECRET: &str = "test-events-secret";
@@ -30,6 +30,30 @@ pub fn settings() -> Value {
 /// A test configuration: random port, a database in `dir`, dev mode as asked.
 pub fn config(dir: &Path, dev: bool) -> Config {
     Config::for_tests(dir.join("t.sqlite"), dir.join("dist"), dev)
+}
+
+/// The keys every instance of one test shares (with PostgreSQL they must be given).
+pub fn shared_keys(c: &mut Config) {
+    c.secret_key = Some("ab".repeat(32));
+    c.encryption_keys = Some(format!("k1:{}", "11".repeat(32)));
+}
+
+/// `c` on the PostgreSQL database `db`, with the shared keys.
+pub fn on_postgres(c: &mut Config, db: &TestDatabase) {
+    c.database_url = Some(db.url.clone());
+    shared_keys(c);
+}
+
+/// A server process's flags for the PostgreSQL database `db`, with the shared keys.
+pub fn postgres_args(db: &TestDatabase) -> Vec<String> {
+    vec![
+        "--database-url".into(),
+        db.url.clone(),
+        "--secret-key".into(),
+        "ab".repeat(32),
+        "--encryption-keys".into(),
+        format!("k1:{}", "11".repeat(32)),
+    ]
 }
 
 /// Builds and runs an application in this process; its API at the returned client.

@@ -22,7 +22,10 @@ impl Deref for ServerProcess {
 impl ServerProcess {
     /// Starts the server binary in dev mode on a random port with `args` added, taking
     /// webhooks at `inbox` (a [`Receiver`]'s origin); waits until it listens.
-    pub fn start(inbox: &str, args: &[&str]) -> ServerProcess {
+    pub fn start<S: AsRef<std::ffi::OsStr>>(
+        inbox: &str,
+        args: impl IntoIterator<Item = S>,
+    ) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_connector-server"))
             .args([
                 "--dev",

@@ -19,7 +19,7 @@ pub struct Card {
     /// The webhook path after `/emulator/webhook/`.
     pub path: String,
     pub idempotency_key: String,
-    /// When it arrived (before the receiver's delay).
+    /// When it arrived (recorded then, before the receiver's delay).
     pub at: Instant,
     /// What the receiver answered.
     pub status: u16,
@@ -57,24 +57,28 @@ impl Receiver {
                           UrlPath(path): UrlPath<String>,
                           headers: HeaderMap| async move {
                         let at = Instant::now();
-                        tokio::time::sleep(delay).await;
                         let key = headers
                             .get("idempotency-key")
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("")
                             .to_string();
-                        let mut s = state.lock().unwrap();
-                        let answer = s.answers.get(&path).copied().unwrap_or(Answer::Ok);
-                        let status = match answer {
-                            Answer::Ok => 200,
-                            Answer::Status(code) => code,
+                        let answer = {
+                            let mut s = state.lock().unwrap();
+                            let answer = s.answers.get(&path).copied().unwrap_or(Answer::Ok);
+                            let status = match answer {
+                                Answer::Ok => 200,
+                                Answer::Status(code) => code,
+                            };
+                            // Recorded on arrival, as Teams counts it.
+                            s.requests.push(Card {
+                                path,
+                                idempotency_key: key,
+                                at,
+                                status,
+                            });
+                            answer
                         };
-                        s.requests.push(Card {
-                            path,
-                            idempotency_key: key,
-                            at,
-                            status,
-                        });
+                        tokio::time::sleep(delay).await;
                         match answer {
                             Answer::Ok => "1".into_response(),
                             Answer::Status(code) => {
