@@ -19,7 +19,7 @@ async fn a_killed_server_loses_no_delivery() {
     let db = db.to_str().unwrap();
     // Slow enough that the kill lands in the middle of the fan-out.
     let receiver = Receiver::start(Duration::from_millis(15)).await;
-    let mut server = ServerProcess::start(&receiver.origin, &["--db", db]);
+    let mut server = ServerProcess::start(&receiver.origin, ["--db", db]);
 
     // Connections, each with its own webhook on the receiver.
     create_many(&server, &receiver, 0..CONNECTIONS).await;
@@ -45,7 +45,7 @@ async fn a_killed_server_loses_no_delivery() {
         "killed before the end ({at_kill} of {CONNECTIONS})"
     );
 
-    let mut server = ServerProcess::start(&receiver.origin, &["--db", db]);
+    let mut server = ServerProcess::start(&receiver.origin, ["--db", db]);
     let started = Instant::now();
     while receiver.distinct() < CONNECTIONS {
         assert!(
