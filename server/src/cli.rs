@@ -71,8 +71,9 @@ pub enum Command {
 }
 
 fn millis(rfc3339: &str) -> Result<i64> {
-    let t = time::OffsetDateTime::parse(rfc3339, &Rfc3339)
-        .with_context(|| format!("time '{rfc3339}' is not RFC 3339 like 2025-03-01T00:00:00Z"))?;
+    let t = time::OffsetDateTime::parse(rfc3339, &Rfc3339).map_err(|_| {
+        anyhow::anyhow!("time '{rfc3339}' is not RFC 3339 like 2025-03-01T00:00:00Z")
+    })?;
     Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 

@@ -36,7 +36,13 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            let mut chain: Vec<String> = Vec::new();
+            for cause in e.chain().map(|c| c.to_string()) {
+                // Some errors (sqlx, io) repeat their source in their own text.
+                if !chain.last().is_some_and(|last| last.ends_with(&cause)) {
+                    chain.push(cause);
+                }
+            }
             eprintln!("connector-server: {}", chain.join(": "));
             ExitCode::FAILURE
         }

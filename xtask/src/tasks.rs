@@ -216,18 +216,39 @@ fn schemathesis(root: &std::path::Path) -> Result<()> {
     result
 }
 
-/// `bench delivery`: builds the server in release mode and runs its benchmark binary.
+/// `bench delivery`: builds the server in release mode and runs its benchmark binary; with
+/// `--postgres`, on a throwaway PostgreSQL with fsync on (two instances unless
+/// `--instances` says otherwise).
 pub fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("delivery") => {}
-        _ => bail!("usage: cargo xtask bench delivery [--connections N]"),
+        _ => bail!(
+            "usage: cargo xtask bench delivery [--connections N | --series] [--postgres [--instances N]] [--steady RATE]"
+        ),
     }
+    let postgres = args.iter().any(|a| a == "--postgres");
+    let mut pass: Vec<String> = args[1..]
+        .iter()
+        .filter(|a| *a != "--postgres")
+        .cloned()
+        .collect();
     let root = root();
     sh(Command::new("cargo")
         .args(["build", "--release", "-p", "connector-server", "--bins"])
         .current_dir(&root))?;
-    sh(Command::new(root.join("target/release/bench-delivery"))
-        .args(&args[1..])
+    // Stopped when dropped, after the benchmark.
+    let cluster = if postgres {
+        let cluster = crate::postgres::Cluster::start(true)?;
+        pass.extend(["--database-url".into(), cluster.url()]);
+        if !pass.iter().any(|a| a == "--instances") {
+            pass.extend(["--instances".into(), "2".into()]);
+        }
+        Some(cluster)
+    } else {
+        None
+    };
+    let result = sh(Command::new(root.join("target/release/bench-delivery"))
+        .args(&pass)
         .args([
             "--server",
             &root
@@ -235,5 +256,7 @@ pub fn bench(args: &[String]) -> Result<()> {
                 .display()
                 .to_string(),
         ])
-        .current_dir(&root))
+        .current_dir(&root));
+    drop(cluster);
+    result
 }

@@ -1,43 +1,88 @@
-//! `cargo xtask bench delivery`: N connections, each with its own local webhook, one event
-//! to all. Prints cards per second, p50/p99 from event accepted to card received, rate
-//! window violations and the server's peak memory.
+//! `cargo xtask bench delivery`: one or more server processes on SQLite or one PostgreSQL,
+//! N connections each with its own local webhook. A fan-out (one event to all N) gives
+//! cards per second and latency from accepted to received; a steady phase (RATE events a
+//! second, each to one connection) gives latency under load. Both count lost cards,
+//! duplicates and rate-window violations (by the receiver's clock), and the peak memory of
+//! each instance.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use anyhow::{bail, Context, Result};
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
 use serde_json::json;
+use sqlx::{Connection, Executor};
 
-type Received = Arc<Mutex<HashMap<String, Vec<Instant>>>>;
+const SECRET: &str = "bench-secret";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Arrivals per webhook path: (idempotency key, when).
+type Received = Arc<Mutex<HashMap<String, Vec<(String, Instant)>>>>;
+
+struct Options {
+    connections: Vec<usize>,
+    instances: usize,
+    database_url: Option<String>,
+    server: String,
+    steady_rate: u32,
+    steady_secs: u64,
+    steady_webhooks: usize,
+}
+
+fn options() -> Result<Options> {
+    let mut o = Options {
+        connections: vec![10_000],
+        instances: 1,
+        database_url: None,
+        server: "target/release/connector-server".into(),
+        steady_rate: 200,
+        steady_secs: 30,
+        steady_webhooks: 1_000,
+    };
     let mut args = std::env::args().skip(1);
-    let mut n: usize = 10_000;
-    let mut server_bin = String::from("target/release/connector-server");
     while let Some(a) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{a} needs a value"));
         match a.as_str() {
-            "--connections" => n = args.next().unwrap_or_default().parse()?,
-            "--server" => server_bin = args.next().unwrap_or_default(),
-            other => anyhow::bail!("unknown option '{other}' (--connections N, --server PATH)"),
+            "--connections" => o.connections = vec![value()?.parse()?],
+            "--series" => o.connections = vec![1_000, 10_000, 100_000],
+            "--instances" => o.instances = value()?.parse()?,
+            "--database-url" => o.database_url = Some(value()?),
+            "--server" => o.server = value()?,
+            "--steady" => o.steady_rate = value()?.parse()?,
+            "--steady-secs" => o.steady_secs = value()?.parse()?,
+            "--steady-webhooks" => o.steady_webhooks = value()?.parse()?,
+            other => bail!(
+                "unknown option '{other}' (--connections N | --series, --instances N, --database-url URL, \
+                 --steady RATE (0: none), --steady-secs S, --steady-webhooks N, --server PATH)"
+            ),
         }
     }
+    if o.instances > 1 && o.database_url.is_none() {
+        bail!("--instances {} needs PostgreSQL (--postgres)", o.instances);
+    }
+    Ok(o)
+}
+
+/// The webhooks: answer `1` at once and remember when each card came.
+async fn receiver() -> Result<(String, Received)> {
     let got: Received = Arc::default();
     let app = Router::new()
         .route(
             "/emulator/webhook/{*path}",
             post(
-                |State(got): State<Received>, Path(path): Path<String>| async move {
-                    got.lock()
-                        .unwrap()
-                        .entry(path)
-                        .or_default()
-                        .push(Instant::now());
+                |State(got): State<Received>, Path(path): Path<String>, headers: HeaderMap| async move {
+                    let at = Instant::now();
+                    let key = headers
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    got.lock().unwrap().entry(path).or_default().push((key, at));
                     "1"
                 },
             ),
@@ -46,29 +91,67 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let inbox = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
     tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((inbox, got))
+}
 
-    let dir = tempfile::tempdir()?;
-    let secret = "bench-secret";
-    let mut child = Command::new(&server_bin)
-        .args([
-            "--dev",
-            "--port",
-            "0",
-            "--write-rate",
-            "0",
-            "--tenant-write-rate",
-            "0",
-            "--events-secret",
-            secret,
-        ])
-        .args(["--dev-inbox-origin", &inbox, "--dist", "/nonexistent"])
-        .arg("--db")
-        .arg(dir.path().join("bench.sqlite"))
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let pid = child.id();
+/// One server process.
+struct Instance {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Instance {
+    /// Peak resident memory so far, in MiB.
+    fn peak_mib(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+                line.split_whitespace().nth(1)?.parse::<f64>().ok()
+            })
+            .unwrap_or(0.0)
+            / 1024.0
+    }
+}
+
+fn start(o: &Options, inbox: &str, db: &Database) -> Result<Instance> {
+    let mut cmd = Command::new(&o.server);
+    cmd.args([
+        "--dev",
+        "--port",
+        "0",
+        "--write-rate",
+        "0",
+        "--tenant-write-rate",
+        "0",
+    ])
+    .args([
+        "--events-secret",
+        SECRET,
+        "--dev-inbox-origin",
+        inbox,
+        "--dist",
+        "/nonexistent",
+    ])
+    .env("RUST_LOG", "error")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit());
+    match db {
+        Database::Sqlite(dir) => cmd.arg("--db").arg(dir.path().join("bench.sqlite")),
+        Database::Postgres { url, .. } => cmd
+            .args(["--database-url", url, "--secret-key", &"ab".repeat(32)])
+            .args(["--encryption-keys", &format!("k1:{}", "11".repeat(32))]),
+    };
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", o.server))?;
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line)?;
@@ -76,31 +159,101 @@ async fn main() -> anyhow::Result<()> {
     let url = line
         .trim()
         .strip_prefix("listening on ")
-        .unwrap_or_default()
+        .with_context(|| {
+            format!(
+                "the server printed '{}' instead of its address",
+                line.trim()
+            )
+        })?
         .trim_end_matches('/')
         .to_string();
+    Ok(Instance { child, url })
+}
 
-    let client = reqwest::Client::new();
-    let settings = json!({ "subscription_name": "Bench", "events": ["build_failed"], "filter": "", "card_style": "detailed", "mention_channel": false });
-    let setup = Instant::now();
+/// A fresh database for one run.
+enum Database {
+    Sqlite(tempfile::TempDir),
+    Postgres {
+        url: String,
+        admin: String,
+        name: String,
+    },
+}
+
+impl Database {
+    async fn create(o: &Options, tag: &str) -> Result<Database> {
+        let Some(admin) = &o.database_url else {
+            return Ok(Database::Sqlite(tempfile::tempdir()?));
+        };
+        let name = format!("bench_{tag}_{}", std::process::id());
+        let mut conn = sqlx::PgConnection::connect(admin).await?;
+        conn.execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+            .await?;
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await?;
+        let (base, query) = admin
+            .split_once('?')
+            .map_or((admin.as_str(), ""), |(b, q)| (b, q));
+        let (scheme, rest) = base.split_once("://").context("a postgres:// url")?;
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let mut url = format!("{scheme}://{authority}/{name}");
+        if !query.is_empty() {
+            url = format!("{url}?{query}");
+        }
+        Ok(Database::Postgres {
+            url,
+            admin: admin.clone(),
+            name,
+        })
+    }
+
+    async fn drop_it(self) -> Result<()> {
+        if let Database::Postgres { admin, name, .. } = self {
+            let mut conn = sqlx::PgConnection::connect(&admin).await?;
+            conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn signed_post(client: &reqwest::Client, url: &str, body: String) -> reqwest::RequestBuilder {
+    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+    client
+        .post(format!("{url}/api/events"))
+        .header("content-type", "application/json")
+        .header("x-connector-timestamp", ts.to_string())
+        .header(
+            "x-connector-signature",
+            connector_server::sign_event(SECRET, ts, body.as_bytes()),
+        )
+        .body(body)
+}
+
+/// Connections `c{i}` to webhooks `g{i}`, spread over the instances' APIs, 16 at a time;
+/// `own_project`: each wants only project `p{i}.`, else every project.
+async fn create(
+    client: &reqwest::Client,
+    urls: &[String],
+    inbox: &str,
+    n: usize,
+    own_project: bool,
+) -> Result<()> {
     let mut tasks = Vec::new();
     for w in 0..16 {
-        let (client, url, inbox, settings) =
-            (client.clone(), url.clone(), inbox.clone(), settings.clone());
+        let (client, urls, inbox) = (client.clone(), urls.to_vec(), inbox.to_string());
         tasks.push(tokio::spawn(async move {
             for i in (w..n).step_by(16) {
-                let hook =
-                    format!("{inbox}/emulator/webhook/webhookb2/g{i}@t/IncomingWebhook/abc/u");
+                let hook = format!("{inbox}/emulator/webhook/webhookb2/g{i}@t/IncomingWebhook/abc/u");
+                let settings = json!({ "subscription_name": "Bench", "events": ["build_failed"],
+                    "filter": if own_project { format!("p{i}.") } else { String::new() }, "card_style": "detailed", "mention_channel": false });
+                let url = &urls[i % urls.len()];
                 let res = client
                     .put(format!("{url}/api/connections/c{i}"))
                     .json(&json!({ "webhookUrl": hook, "settings": settings }))
                     .send()
                     .await?;
-                anyhow::ensure!(
-                    res.status() == 201,
-                    "creating connection {i}: {}",
-                    res.status()
-                );
+                anyhow::ensure!(res.status() == 201, "creating connection {i}: {}", res.status());
             }
             Ok(())
         }));
@@ -108,100 +261,230 @@ async fn main() -> anyhow::Result<()> {
     for t in tasks {
         t.await??;
     }
-    println!(
-        "{n} connections created in {:.1} s",
-        setup.elapsed().as_secs_f64()
-    );
+    Ok(())
+}
 
-    let body = json!({ "type": "build_failed", "title": "Benchmark", "text": "One event to every connection",
-        "facts": [{ "name": "Run", "value": "1" }] })
-    .to_string();
-    let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-    let res = client
-        .post(format!("{url}/api/events"))
-        .header("x-connector-timestamp", ts.to_string())
-        .header(
-            "x-connector-signature",
-            connector_server::sign_event(secret, ts, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await?;
-    let accepted = Instant::now();
-    anyhow::ensure!(res.status() == 202, "event: {}", res.status());
-    loop {
-        let have = got.lock().unwrap().len();
-        if have >= n {
-            break;
-        }
-        anyhow::ensure!(
-            accepted.elapsed() < Duration::from_secs(600),
-            "only {have} of {n} cards arrived in 10 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// What the receiver saw, against the expected cards.
+struct Tally {
+    latencies_ms: Vec<f64>,
+    lost: usize,
+    duplicates: usize,
+    violations: usize,
+    last_ms: f64,
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
     }
-    let peak_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
-        })
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    let _ = child.kill();
-    let _ = child.wait();
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
 
-    let got = got.lock().unwrap();
-    let mut latencies: Vec<f64> = got
-        .values()
-        .map(|t| (t[0] - accepted).as_secs_f64() * 1000.0)
-        .collect();
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
-    let last = latencies.last().copied().unwrap_or(0.0);
-    // Per webhook: more posts inside a window than Teams allows.
-    let windows = [
+/// Per webhook: how many of Teams' windows saw more posts than allowed.
+fn violations(times: &[Instant]) -> usize {
+    const WINDOWS: [(f64, usize); 5] = [
         (1.0, 4),
         (30.0, 60),
         (3600.0, 100),
         (7200.0, 150),
         (86400.0, 1800),
     ];
-    let violations: usize = got
-        .values()
-        .map(|times| {
-            windows
-                .iter()
-                .filter(|(secs, limit)| {
-                    times.iter().any(|t| {
-                        times
-                            .iter()
-                            .filter(|u| **u >= *t && (**u - *t).as_secs_f64() < *secs)
-                            .count()
-                            > *limit
-                    })
-                })
-                .count()
+    WINDOWS
+        .iter()
+        .filter(|(secs, limit)| {
+            times.iter().enumerate().any(|(i, t)| {
+                times[i..]
+                    .iter()
+                    .take_while(|u| (**u - *t).as_secs_f64() < *secs)
+                    .count()
+                    > *limit
+            })
         })
-        .sum();
-    let duplicates: usize = got.values().map(|t| t.len() - 1).sum();
-    println!("cards delivered:        {}", got.len());
+        .count()
+}
+
+/// `accepted`: when each expected card's event was accepted, by idempotency key.
+fn tally(got: &Received, accepted: &HashMap<String, Instant>) -> Tally {
+    let got = got.lock().unwrap();
+    let mut first: HashMap<&str, Instant> = HashMap::new();
+    let mut duplicates = 0;
+    let mut violations_n = 0;
+    for arrivals in got.values() {
+        let mut times: Vec<Instant> = arrivals.iter().map(|(_, t)| *t).collect();
+        times.sort();
+        violations_n += violations(&times);
+        for (key, at) in arrivals {
+            match first.get(key.as_str()) {
+                Some(_) => duplicates += 1,
+                None => {
+                    first.insert(key, *at);
+                }
+            }
+        }
+    }
+    let mut latencies_ms = Vec::with_capacity(accepted.len());
+    let mut lost = 0;
+    let mut last_ms: f64 = 0.0;
+    for (key, at) in accepted {
+        match first.get(key.as_str()) {
+            Some(t) => {
+                let ms = t.saturating_duration_since(*at).as_secs_f64() * 1000.0;
+                latencies_ms.push(ms);
+                last_ms = last_ms.max(ms);
+            }
+            None => lost += 1,
+        }
+    }
+    latencies_ms.sort_by(|a, b| a.total_cmp(b));
+    Tally {
+        latencies_ms,
+        lost,
+        duplicates,
+        violations: violations_n,
+        last_ms,
+    }
+}
+
+/// Waits until every expected card came (or `limit` passed).
+async fn wait(got: &Received, expected: usize, limit: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        let have: usize = got.lock().unwrap().values().map(|v| v.len()).sum();
+        if have >= expected {
+            // A moment for duplicates still on their way.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn report(t: &Tally) {
     println!(
-        "cards per second:       {:.0}",
-        got.len() as f64 / (last / 1000.0)
+        "  accepted -> received:   p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, last {:.0} ms",
+        pct(&t.latencies_ms, 0.50),
+        pct(&t.latencies_ms, 0.95),
+        pct(&t.latencies_ms, 0.99),
+        t.last_ms
     );
     println!(
-        "accepted -> received:   p50 {:.0} ms, p99 {:.0} ms, last {:.0} ms",
-        pct(0.50),
-        pct(0.99),
-        last
+        "  lost {}, duplicates {}, rate-window violations {}",
+        t.lost, t.duplicates, t.violations
     );
-    println!("rate-window violations: {violations}");
-    println!("duplicate posts:        {duplicates}");
+}
+
+fn memory(instances: &[Instance]) {
+    let peaks: Vec<String> = instances
+        .iter()
+        .map(|i| format!("{:.1} MiB", i.peak_mib()))
+        .collect();
+    println!("  peak memory per instance (VmHWM): {}", peaks.join(", "));
+}
+
+async fn fan_out(o: &Options, n: usize) -> Result<()> {
+    let (inbox, got) = receiver().await?;
+    let db = Database::create(o, &format!("fan{n}")).await?;
+    let instances = (0..o.instances)
+        .map(|_| start(o, &inbox, &db))
+        .collect::<Result<Vec<_>>>()?;
+    let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    let client = reqwest::Client::new();
+    let setup = Instant::now();
+    create(&client, &urls, &inbox, n, false).await?;
     println!(
-        "server peak memory:     {:.1} MiB (VmHWM)",
-        peak_kib as f64 / 1024.0
+        "fan-out to {n} webhooks, {} instance(s) on {}: {n} connections created in {:.1} s",
+        o.instances,
+        if o.database_url.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+        setup.elapsed().as_secs_f64()
     );
+    let body = json!({ "id": "bench-1", "type": "build_failed", "title": "Benchmark",
+        "text": "One event to every connection", "facts": [{ "name": "Run", "value": "1" }] })
+    .to_string();
+    let res = signed_post(&client, &urls[0], body).send().await?;
+    let accepted_at = Instant::now();
+    anyhow::ensure!(res.status() == 202, "event: {}", res.status());
+    let accepted: HashMap<String, Instant> = (0..n)
+        .map(|i| (format!("bench-1:c{i}"), accepted_at))
+        .collect();
+    wait(&got, n, Duration::from_secs(900)).await;
+    let t = tally(&got, &accepted);
+    let delivered = t.latencies_ms.len();
+    println!(
+        "  cards delivered {delivered}, {:.0} cards/s ({:.1} µs per card)",
+        delivered as f64 / (t.last_ms / 1000.0),
+        t.last_ms * 1000.0 / delivered.max(1) as f64
+    );
+    report(&t);
+    memory(&instances);
+    drop(instances);
+    db.drop_it().await
+}
+
+async fn steady(o: &Options) -> Result<()> {
+    let (inbox, got) = receiver().await?;
+    let db = Database::create(o, "steady").await?;
+    let instances = (0..o.instances)
+        .map(|_| start(o, &inbox, &db))
+        .collect::<Result<Vec<_>>>()?;
+    let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
+    let client = reqwest::Client::new();
+    let webhooks = o.steady_webhooks;
+    create(&client, &urls, &inbox, webhooks, true).await?;
+    let total = o.steady_rate as u64 * o.steady_secs;
+    println!(
+        "steady {} events/s for {} s, each to one of {webhooks} webhooks, through {} instance(s):",
+        o.steady_rate, o.steady_secs, o.instances
+    );
+    let accepted: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / o.steady_rate as f64));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut sends = tokio::task::JoinSet::new();
+    for k in 0..total {
+        every.tick().await;
+        let i = k as usize % webhooks;
+        let body = json!({ "id": format!("s{k}"), "type": "build_failed", "title": "Steady",
+            "project": format!("p{i}.") })
+        .to_string();
+        let req = signed_post(&client, &urls[k as usize % urls.len()], body);
+        let accepted = accepted.clone();
+        sends.spawn(async move {
+            let res = req.send().await?;
+            let at = Instant::now();
+            anyhow::ensure!(res.status() == 202, "event s{k}: {}", res.status());
+            accepted.lock().unwrap().insert(format!("s{k}:c{i}"), at);
+            Ok(())
+        });
+    }
+    while let Some(r) = sends.join_next().await {
+        r??;
+    }
+    let sent_in = started.elapsed().as_secs_f64();
+    wait(&got, total as usize, Duration::from_secs(120)).await;
+    let t = tally(&got, &accepted.lock().unwrap());
+    println!(
+        "  {total} events sent in {sent_in:.1} s ({:.0}/s), {} cards delivered",
+        total as f64 / sent_in,
+        t.latencies_ms.len()
+    );
+    report(&t);
+    memory(&instances);
+    drop(instances);
+    db.drop_it().await
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let o = options()?;
+    for &n in &o.connections {
+        fan_out(&o, n).await?;
+    }
+    if o.steady_rate > 0 {
+        steady(&o).await?;
+    }
     Ok(())
 }

@@ -166,6 +166,34 @@ async fn three_instances_started_together_on_an_empty_database_end_with_one_sche
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_whose_keys_differ_from_the_database_does_not_start() {
+    let db = crate::postgres_or_skip!();
+    let mut first = crate::helpers::config(std::path::Path::new("/nonexistent"), false);
+    on_postgres(&mut first, &db);
+    crate::helpers::start(first.clone()).await;
+    let mut other = first.clone();
+    other.secret_key = Some("cd".repeat(32));
+    let err = connector_server::startup::Application::build(other)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{err:#}").contains("the hash key (CONNECTOR_SECRET_KEY or --key-file) is not the key this database was made with"),
+        "{err:#}"
+    );
+    let mut other = first;
+    other.encryption_keys = Some(format!("k1:{}", "99".repeat(32)));
+    let err = connector_server::startup::Application::build(other)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{err:#}").contains("encryption key 'k1' is not the key"),
+        "{err:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_accepted_on_one_instance_is_delivered_promptly_by_another() {
     let db = crate::postgres_or_skip!();
     let receiver = Receiver::start(Duration::ZERO).await;

@@ -511,3 +511,35 @@ async fn a_forged_unsigned_token_is_refused() {
     let res = put_as(&url, "c1", Some(&forged), "Forged").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_hash_key_that_does_not_match_the_database_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = config(dir.path());
+    first.secret_key = Some("ab".repeat(32));
+    start(first).await;
+    let mut other = config(dir.path());
+    other.secret_key = Some("cd".repeat(32));
+    let err = Application::build(other).await.err().expect("refused");
+    assert!(
+        format!("{err:#}").contains("the hash key (CONNECTOR_SECRET_KEY or --key-file) is not the key this database was made with"),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn an_encryption_key_that_does_not_match_the_database_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = config(dir.path());
+    first.encryption_keys = Some(format!("k1:{}", "11".repeat(32)));
+    start(first).await;
+    // Same id, other bytes: it would seal values the other instances cannot open.
+    let mut other = config(dir.path());
+    other.encryption_keys = Some(format!("k1:{}", "99".repeat(32)));
+    let err = Application::build(other).await.err().expect("refused");
+    assert!(
+        format!("{err:#}")
+            .contains("encryption key 'k1' is not the key 'k1' this database was sealed with"),
+        "{err:#}"
+    );
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::ConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 
 use super::Stores;
 use crate::domain::Keyring;
@@ -33,17 +33,21 @@ pub(super) async fn open(url: &str, pool: u32, keys: Keyring) -> anyhow::Result<
         .application_name("connector-server")
         .log_statements(log::LevelFilter::Off)
         .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2));
+    let host = host_of(url).unwrap_or("(no host)");
+    // One connection first: its error says why (refused, password, TLS), where the pool's
+    // would only say it timed out.
+    options
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to postgres at {host}"))?
+        .close()
+        .await?;
     let pool = PgPoolOptions::new()
         .max_connections(pool.max(2))
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
-        .with_context(|| {
-            format!(
-                "cannot connect to postgres at {}",
-                host_of(url).unwrap_or("(no host)")
-            )
-        })?;
+        .with_context(|| format!("cannot connect to postgres at {host}"))?;
     MIGRATOR
         .run(&pool)
         .await
