@@ -45,7 +45,13 @@ CREATE TABLE deliveries (
     delivered_at BIGINT,
     dead_at BIGINT,
     UNIQUE (event_id, entity_id)
-) WITH (fillfactor = 80); -- room for the claim's update to stay on its page (HOT)
+) WITH (
+    -- room for the claim's update to stay on its page (HOT)
+    fillfactor = 80,
+    -- a queue: vacuum and analyze it often, so claims do not wade through dead rows
+    autovacuum_vacuum_scale_factor = 0.02,
+    autovacuum_analyze_scale_factor = 0.02
+);
 -- Claims read due rows in (next_at, id) order.
 CREATE INDEX deliveries_due ON deliveries (next_at, id) WHERE status = 'pending';
 CREATE INDEX deliveries_entity ON deliveries (entity_id, status);

@@ -440,6 +440,8 @@ async fn steady(o: &Options) -> Result<()> {
         o.steady_rate, o.steady_secs, o.instances
     );
     let accepted: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    // How long each POST took to be answered 202 (the event and its delivery stored).
+    let answers: Arc<Mutex<Vec<f64>>> = Arc::default();
     let mut every = tokio::time::interval(Duration::from_secs_f64(1.0 / o.steady_rate as f64));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let started = Instant::now();
@@ -451,10 +453,16 @@ async fn steady(o: &Options) -> Result<()> {
             "project": format!("p{i}.") })
         .to_string();
         let req = signed_post(&client, &urls[k as usize % urls.len()], body);
-        let accepted = accepted.clone();
+        let (accepted, answers) = (accepted.clone(), answers.clone());
         sends.spawn(async move {
+            let posted = Instant::now();
             let res = req.send().await?;
+            // Accepted: the 202 is read (a card may even come before it).
             let at = Instant::now();
+            answers
+                .lock()
+                .unwrap()
+                .push((at - posted).as_secs_f64() * 1000.0);
             anyhow::ensure!(res.status() == 202, "event s{k}: {}", res.status());
             accepted.lock().unwrap().insert(format!("s{k}:c{i}"), at);
             Ok(())
@@ -470,6 +478,14 @@ async fn steady(o: &Options) -> Result<()> {
         "  {total} events sent in {sent_in:.1} s ({:.0}/s), {} cards delivered",
         total as f64 / sent_in,
         t.latencies_ms.len()
+    );
+    let mut answers = answers.lock().unwrap().clone();
+    answers.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "  POST -> 202 (event stored): p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms",
+        pct(&answers, 0.50),
+        pct(&answers, 0.95),
+        pct(&answers, 0.99)
     );
     report(&t);
     memory(&instances);

@@ -85,6 +85,7 @@ pub async fn run(
             _ = stop.changed() => break,
         };
         let mut held = vec![first];
+        // Slots free up a finished batch at a time: take all that are free.
         while held.len() < config.concurrency.min(MAX_CLAIM) {
             match slots.clone().try_acquire_owned() {
                 Ok(slot) => held.push(slot),
@@ -207,8 +208,14 @@ async fn finisher(
                 }
             }
         }
-        // The slots free only now.
-        drop(batch);
+        // The slots free only now, all at once, so the next claim can fill them in one go.
+        let mut slots = batch.into_iter().map(|d| d._slot);
+        if let Some(mut all) = slots.next() {
+            for slot in slots {
+                all.merge(slot);
+            }
+            drop(all);
+        }
     }
 }
 

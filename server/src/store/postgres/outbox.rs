@@ -32,6 +32,9 @@ impl PgOutbox {
 
 type Tx = Transaction<'static, Postgres>;
 
+/// Deliveries from one event above which the table's statistics are refreshed.
+const FAN_OUT: usize = 500;
+
 /// Stores the event; false when its id is known.
 async fn insert_event(tx: &mut Tx, event: &NewEvent, now_ms: i64) -> Result<bool, StoreError> {
     Ok(sqlx::query(
@@ -105,6 +108,17 @@ impl Outbox for PgOutbox {
             notify(&mut tx).await?;
         }
         tx.commit().await.map_err(db)?;
+        if targets.len() >= FAN_OUT {
+            // The planner's idea of how many deliveries are due must keep up with a large
+            // fan-out, or claims sort every due row instead of reading the first few in index
+            // order. Off the request's path.
+            let pool = self.pool.clone();
+            tokio::spawn(async move {
+                if let Err(e) = sqlx::query("ANALYZE deliveries").execute(&pool).await {
+                    tracing::warn!(error = %e, "cannot analyze deliveries");
+                }
+            });
+        }
         Ok(Accepted {
             deliveries: targets.len(),
             duplicate: false,
@@ -135,9 +149,13 @@ impl Outbox for PgOutbox {
     async fn claim(&self, now: i64, limit: usize, lease_ms: i64) -> Result<Claimed, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let candidates: Vec<Candidate> = sqlx::query(
-            "SELECT d.id, c.webhook_hash, c.disabled_reason FROM deliveries d LEFT JOIN connections c ON c.entity_id = d.entity_id
-             WHERE d.status = 'pending' AND d.next_at <= $1 AND d.claimed_until <= $1
-             ORDER BY d.next_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+            "WITH due AS (
+                 SELECT id, entity_id, next_at FROM deliveries
+                 WHERE status = 'pending' AND next_at <= $1 AND claimed_until <= $1
+                 ORDER BY next_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+             SELECT due.id, c.webhook_hash, c.disabled_reason
+             FROM due LEFT JOIN connections c ON c.entity_id = due.entity_id
+             ORDER BY due.next_at, due.id",
         )
         .bind(now)
         .bind(limit as i64)
