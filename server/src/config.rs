@@ -50,10 +50,12 @@ pub struct Config {
     /// least twice --webhook-timeout plus 10. Defaults to twice the time-out plus 30.
     #[arg(long, env = "CONNECTOR_CLAIM_LEASE")]
     pub claim_lease: Option<u64>,
-    /// Cards posted at once by this instance.
-    #[arg(long, env = "CONNECTOR_DELIVERY_CONCURRENCY", default_value_t = 64,
+    /// Cards posted at once by this instance. Defaults to 32 on SQLite and 128 on
+    /// PostgreSQL, whose round trips are longer: more posts in flight keep its claims and
+    /// outcome batches full.
+    #[arg(long, env = "CONNECTOR_DELIVERY_CONCURRENCY",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub delivery_concurrency: u32,
+    pub delivery_concurrency: Option<u32>,
     /// Milliseconds between looks for due deliveries when no wake-up came.
     #[arg(long, env = "CONNECTOR_POLL_INTERVAL_MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(10..=600_000))]
@@ -161,7 +163,7 @@ impl Config {
             database_pool: 4,
             role: Role::All,
             claim_lease: None,
-            delivery_concurrency: 64,
+            delivery_concurrency: None,
             poll_interval_ms: 1000,
             retention_days: 30,
             shutdown_grace: 20,
@@ -249,7 +251,10 @@ impl Config {
         Ok(DeliveryConfig {
             timeout: std::time::Duration::from_secs(timeout),
             lease: std::time::Duration::from_secs(lease),
-            concurrency: self.delivery_concurrency as usize,
+            concurrency: self
+                .delivery_concurrency
+                .unwrap_or(if self.database_url.is_some() { 128 } else { 32 })
+                as usize,
             grace: std::time::Duration::from_secs(self.shutdown_grace.min(timeout)),
             poll: std::time::Duration::from_millis(self.poll_interval_ms),
             schedule: Schedule {

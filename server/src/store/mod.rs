@@ -15,6 +15,8 @@ use tokio::sync::Notify;
 use crate::domain::{Keyring, WebhookHash, WebhookUrl};
 
 pub use connector_settings::api::DeliveryStatus;
+/// The PostgreSQL advisory lock held while one instance prunes.
+pub use postgres::PRUNE_LOCK;
 
 /// Which database, from the configuration.
 #[derive(Debug, Clone)]

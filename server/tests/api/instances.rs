@@ -356,3 +356,34 @@ async fn a_stopped_instance_hands_back_what_it_could_not_finish() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruning_is_done_by_one_instance_at_a_time() {
+    use connector_server::store::{self, Database};
+    let db = crate::postgres_or_skip!();
+    let ring =
+        connector_server::domain::Keyring::parse(&format!("k1:{}", "11".repeat(32))).unwrap();
+    let database = Database::Postgres {
+        url: db.url.clone(),
+        pool: 4,
+    };
+    let stores = store::open(&database, ring).await.unwrap();
+    // Another instance pruning right now holds the lock.
+    let mut other = db.connect().await;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(store::PRUNE_LOCK)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(
+        stores.outbox.prune(0).await.unwrap(),
+        None,
+        "left to the other instance"
+    );
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(store::PRUNE_LOCK)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    assert!(stores.outbox.prune(0).await.unwrap().is_some());
+}
