@@ -46,7 +46,8 @@ pub fn matches(event_kind: &str, project: &str, settings: &Values) -> bool {
     wanted && (filter.is_empty() || project.to_lowercase().contains(&filter))
 }
 
-/// Connector webhooks take MessageCards; everything else (Workflows) Adaptive Cards.
+/// Connector webhooks take MessageCards; everything else (Workflows) Adaptive Cards. The
+/// emulator's inbox imitates both: a Workflows trigger path there gets Adaptive Cards.
 fn is_connector_webhook(url: &str) -> bool {
     let host = url
         .split("://")
@@ -55,7 +56,22 @@ fn is_connector_webhook(url: &str) -> bool {
         .unwrap_or("");
     host.ends_with(".webhook.office.com")
         || host == "outlook.office.com"
-        || url.contains("/emulator/webhook/")
+        || (url.contains("/emulator/webhook/") && !url.contains("/emulator/webhook/workflows/"))
+}
+
+/// The event of a test card for the connection named `config_name`.
+pub fn test_event(config_name: &str, settings: &Values) -> Value {
+    let kind = match settings.get("events") {
+        Some(Setting::List(kinds)) if !kinds.is_empty() => kinds[0].clone(),
+        _ => "build_failed".into(),
+    };
+    let name = connector_settings::CONNECTOR.name;
+    json!({
+        "type": kind,
+        "title": format!("Test card from {name}"),
+        "text": format!("If you can read this, {name} can post to this channel ({config_name})."),
+        "facts": [{ "name": "Subscription", "value": config_name }],
+    })
 }
 
 /// The card for `event` as `settings` wants it, for the webhook at `url`.
