@@ -4,6 +4,7 @@
 pub mod api;
 mod messages;
 pub mod pattern;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 
