@@ -155,9 +155,7 @@ pub fn App(
                 Phase::Ready => view! {
                     <Heading />
                     <ConfigForm>
-                        <Show when=move || page.tab.get()>
-                            <WebhookUrlField field=page.webhook />
-                        </Show>
+                        {move || page.tab.get().then(|| view! { <WebhookUrlField field=page.webhook /> })}
                     </ConfigForm>
                     // A test card can go to a stored connection, or to a webhook URL just typed.
                     <Show when=move || page.existing.get() || (page.tab.get() && page.webhook.editing() && page.webhook.problem().is_none())>

@@ -132,10 +132,11 @@ pub(crate) async fn credentials(page: Page) -> (String, Option<String>, Option<S
         }
     }
     if page.edit_key.with_value(Option::is_none) {
+        // By characters, not `split_once(KEY_FRAGMENT)`: a substring search costs KBs.
         let from_url = |url: &str| {
-            url.split_once(KEY_FRAGMENT)
-                .map(|(_, k)| k.split('&').next().unwrap_or("").to_string())
-                .filter(|k| !k.is_empty())
+            let (_, fragment) = url.split_once('#')?;
+            let key = fragment.strip_prefix(&KEY_FRAGMENT[1..])?;
+            Some(key.split('&').next().unwrap_or("").to_string()).filter(|k| !k.is_empty())
         };
         let key = instance
             .content_url

@@ -64,11 +64,16 @@ fn shown(kind: &FieldKind, value: Option<&Value>, locale: Locale) -> String {
             if *on { s.on } else { s.off }.to_string()
         }
         (FieldKind::SingleChoice { options, .. }, Some(Value::Text(v))) => label(options, v),
-        (FieldKind::MultiChoice { options, .. }, Some(Value::List(items))) => items
-            .iter()
-            .map(|v| label(options, v))
-            .collect::<Vec<_>>()
-            .join(", "),
+        (FieldKind::MultiChoice { options, .. }, Some(Value::List(items))) => {
+            let mut out = String::new();
+            for v in items {
+                if !out.is_empty() {
+                    out.push_str(", ");
+                }
+                out.push_str(&label(options, v));
+            }
+            out
+        }
         (_, Some(Value::Text(t))) if !t.trim().is_empty() => t.clone(),
         _ => "—".to_string(),
     }
@@ -117,12 +122,18 @@ pub(crate) fn TabView(
         let last = st.last_error.map(
             |e| view! { <p class="help" id="last-error">{format!("{}: {e}", s.last_error)}</p> },
         );
+        let counts = [
+            (s.delivered, "delivered", st.delivered),
+            (s.waiting, "pending", st.pending),
+            (s.failed, "dead", st.dead),
+        ];
         Some(view! {
             {disabled}
             <dl class="facts counts" id="delivery-counts">
-                <dt>{s.delivered}</dt><dd data-count="delivered">{st.delivered}</dd>
-                <dt>{s.waiting}</dt><dd data-count="pending">{st.pending}</dd>
-                <dt>{s.failed}</dt><dd data-count="dead">{st.dead}</dd>
+                {counts
+                    .into_iter()
+                    .map(|(label, key, n)| view! { <dt>{label}</dt><dd data-count=key>{n}</dd> })
+                    .collect_view()}
             </dl>
             {last}
         })

@@ -94,62 +94,71 @@ pub(crate) fn WebhookUrlField(
             .map(|p| message(p, form.locale.get()))
     };
     let invalid = move || shown_problem().is_some();
+    // Closures rather than `<Show>`: the same DOM for less wasm.
+    let stored = move || {
+        view! {
+            <span class="label" id="field-webhook_url-label">{move || s().webhook_label}</span>
+            <div class="stored-secret" role="group" aria-labelledby="field-webhook_url-label">
+                <span id="webhook-stored">{move || s().webhook_stored}</span>
+                <button class="button secondary" type="button" id="webhook-replace"
+                    aria-describedby="webhook-stored"
+                    disabled=move || form.disabled.get()
+                    on:click=move |_| field.replacing.set(true)>
+                    {move || s().webhook_replace}
+                </button>
+            </div>
+        }
+    };
+    let keep = move || {
+        field.replacing.get().then(|| {
+            view! {
+                <div>
+                    <button class="button secondary" type="button" id="webhook-keep"
+                        on:click=move |_| {
+                            field.replacing.set(false);
+                            field.typed.set(String::new());
+                            field.touched.set(false);
+                        }>
+                        {move || s().webhook_keep}
+                    </button>
+                </div>
+            }
+        })
+    };
+    let editing = move || {
+        view! {
+            <label class="label" for="field-webhook_url">
+                {move || s().webhook_label}
+                <span class="required" aria-hidden="true">" *"</span>
+            </label>
+            <input
+                id="field-webhook_url"
+                class="input"
+                type="url"
+                inputmode="url"
+                autocomplete="off"
+                spellcheck="false"
+                aria-describedby="field-webhook_url-help field-webhook_url-error"
+                aria-required="true"
+                aria-invalid=move || invalid().to_string()
+                disabled=move || form.disabled.get()
+                prop:value=move || field.typed.get()
+                on:input=move |ev| {
+                    field.typed.set(event_target_value(&ev));
+                    field.touched.set(true);
+                }
+                on:blur=move |_| field.touched.set(true)
+            />
+            <p id="field-webhook_url-help" class="help">
+                {move || s().webhook_help}<br />{move || s().webhook_help_2}
+            </p>
+            <p id="field-webhook_url-error" class="field-error" aria-live="polite">{shown_problem}</p>
+            {keep}
+        }
+    };
     view! {
         <div class="field" class:invalid=invalid>
-            <Show
-                when=move || field.editing()
-                fallback=move || view! {
-                    <span class="label" id="field-webhook_url-label">{move || s().webhook_label}</span>
-                    <div class="stored-secret" role="group" aria-labelledby="field-webhook_url-label">
-                        <span id="webhook-stored">{move || s().webhook_stored}</span>
-                        <button class="button secondary" type="button" id="webhook-replace"
-                            aria-describedby="webhook-stored"
-                            disabled=move || form.disabled.get()
-                            on:click=move |_| field.replacing.set(true)>
-                            {move || s().webhook_replace}
-                        </button>
-                    </div>
-                }
-            >
-                <label class="label" for="field-webhook_url">
-                    {move || s().webhook_label}
-                    <span class="required" aria-hidden="true">" *"</span>
-                </label>
-                <input
-                    id="field-webhook_url"
-                    class="input"
-                    type="url"
-                    inputmode="url"
-                    autocomplete="off"
-                    spellcheck="false"
-                    aria-describedby="field-webhook_url-help field-webhook_url-error"
-                    aria-required="true"
-                    aria-invalid=move || invalid().to_string()
-                    disabled=move || form.disabled.get()
-                    prop:value=move || field.typed.get()
-                    on:input=move |ev| {
-                        field.typed.set(event_target_value(&ev));
-                        field.touched.set(true);
-                    }
-                    on:blur=move |_| field.touched.set(true)
-                />
-                <p id="field-webhook_url-help" class="help">
-                    {move || s().webhook_help}<br />{move || s().webhook_help_2}
-                </p>
-                <p id="field-webhook_url-error" class="field-error" aria-live="polite">{shown_problem}</p>
-                <Show when=move || field.replacing.get()>
-                    <div>
-                        <button class="button secondary" type="button" id="webhook-keep"
-                            on:click=move |_| {
-                                field.replacing.set(false);
-                                field.typed.set(String::new());
-                                field.touched.set(false);
-                            }>
-                            {move || s().webhook_keep}
-                        </button>
-                    </div>
-                </Show>
-            </Show>
+            {move || if field.editing() { editing().into_any() } else { stored().into_any() }}
         </div>
     }
 }
