@@ -7,7 +7,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use connector_settings::{Field, FieldKind};
+use connector_settings::CONNECTOR;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -121,13 +121,10 @@ async fn accept(
     ))
 }
 
-/// The event types are the options of the `events` field of `connector.toml`.
+/// The event types are the options of the events field of `connector.toml` (found by its role).
 fn check(e: &Event) -> Result<(), AppError> {
-    let types: Vec<&str> = match Field::by_id("events").map(|f| &f.kind) {
-        Some(FieldKind::MultiChoice { options, .. }) => options.iter().map(|o| o.value).collect(),
-        _ => Vec::new(),
-    };
-    if !types.contains(&e.kind.as_str()) {
+    if CONNECTOR.event_type(&e.kind).is_none() {
+        let types: Vec<&str> = CONNECTOR.event_types().iter().map(|t| t.value).collect();
         return Err(bad(
             "invalid_event",
             format!(
