@@ -105,6 +105,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let events_secret = config
+            .checked_events_secret()
+            .map_err(anyhow::Error::msg)?
+            .map(Arc::from);
         let keyring = match &config.encryption_keys {
             Some(ring) => Keyring::parse(ring).context("CONNECTOR_ENCRYPTION_KEYS")?,
             None => Keyring::load_or_create(&config.encryption_key_path())?,
@@ -145,7 +149,7 @@ impl Application {
                     None => policy,
                 }
             },
-            events_secret: config.events_secret.as_deref().map(Arc::from),
+            events_secret,
             wake: Wake::default(),
             sso: sso(&config, port)?.map(|s| Arc::new(Verifier::new(s))),
             address_limit: Arc::new(RateLimiter::new(config.write_rate)),

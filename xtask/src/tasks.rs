@@ -61,8 +61,9 @@ fn build_server() -> Result<()> {
         .current_dir(root()))
 }
 
-/// The events secret of the local dev server (never of a deployment).
-const DEV_EVENTS_SECRET: &str = "dev-events-secret";
+/// The events secret of the local dev server (never of a deployment); the server takes no
+/// secret shorter than 32 bytes.
+const DEV_EVENTS_SECRET: &str = "dev-events-secret-not-for-production";
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut port = "8080".to_string();

@@ -1,5 +1,5 @@
 //! The server's integration tests, one binary on one harness (`helpers`): the API, the
-//! adversarial suite, delivery and crash recovery.
+//! adversarial suite, delivery, the events endpoint and crash recovery.
 
 // Not every test binary configuration uses every helper.
 #[allow(dead_code)]
@@ -8,4 +8,5 @@ mod helpers;
 mod connections;
 mod crash;
 mod delivery;
+mod events;
 mod security;
