@@ -83,13 +83,11 @@ fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (std::process::ExitStatus
 
 #[test]
 fn the_binary_refuses_an_empty_or_short_secret_from_the_flag_or_the_environment() {
-    let cases: [(&[&str], &[(&str, &str)]); 3] = [
-        (&[], &[("CONNECTOR_EVENTS_SECRET", "")]),
-        (&[], &[("CONNECTOR_EVENTS_SECRET", "hunter2")]),
-        (&["--events-secret", ""], &[]),
-    ];
-    for (args, env) in cases {
-        let (status, err) = run_to_exit(args, env);
+    // (the flag's value, the environment's value)
+    for (flag, var) in [(None, Some("")), (None, Some("hunter2")), (Some(""), None)] {
+        let args: Vec<&str> = flag.map_or(vec![], |f| vec!["--events-secret", f]);
+        let env: Vec<(&str, &str)> = var.map_or(vec![], |v| vec![("CONNECTOR_EVENTS_SECRET", v)]);
+        let (status, err) = run_to_exit(&args, &env);
         assert!(!status.success(), "{args:?} {env:?}");
         assert!(
             err.contains("--events-secret") && err.contains("CONNECTOR_EVENTS_SECRET"),
