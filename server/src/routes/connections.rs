@@ -21,7 +21,7 @@ use crate::auth::Identity;
 use crate::domain::{EditKey, WebhookHash, WebhookUrl};
 use crate::error::AppError;
 use crate::extract::JsonBody;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{Record, Upsert};
 
 /// The longest `appType` / `userObjectId` kept.

@@ -16,7 +16,7 @@ use crate::delivery::{self, cards};
 use crate::domain::WebhookUrl;
 use crate::error::AppError;
 use crate::extract::JsonBody;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/test-card", post(try_webhook))

@@ -6,9 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use connector_server::config::Config;
-use connector_server::startup::Application;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
 
 const TENANT: &str = "72f9bf00-0000-4000-8000-000000000001";
 const GROUP: &str = "0b4f0000-0000-4000-8000-00000000000a";
@@ -28,33 +29,24 @@ fn flow(id: &str) -> String {
 }
 
 fn settings(name: &str) -> Value {
-    json!({ "subscription_name": name, "events": ["build_failed"], "filter": "",
-            "card_style": "compact", "mention_channel": false })
+    let mut s = crate::helpers::settings();
+    s["subscription_name"] = json!(name);
+    s
 }
 
-/// A server on a random port with a fresh database; `url` without a trailing slash.
-struct Server {
-    url: String,
-    db: PathBuf,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
+/// The harness's dev-mode server (emulator inboxes, no write rate), with the requests of
+/// these tests: every credential in its header.
+struct Server(TestApp);
+
+impl std::ops::Deref for Server {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
 }
 
 async fn spawn_with(change: impl FnOnce(&mut Config)) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("t.sqlite");
-    let mut config = Config::for_tests(db.clone(), dir.path().join("dist"), true);
-    config.write_rate = 0;
-    change(&mut config);
-    let app = Application::build(config).await.expect("server starts");
-    let url = app.url();
-    tokio::spawn(app.run_until_stopped());
-    Server {
-        url,
-        db,
-        client: reqwest::Client::new(),
-        _dir: dir,
-    }
+    Server(TestApp::dev_with(change).await)
 }
 
 async fn spawn() -> Server {
@@ -912,14 +904,10 @@ async fn only_a_dev_mode_config_names_the_emulator_inboxes() {
         r#"{"apiBaseUrl":"","validMessageOrigins":[]}"#,
     )
     .unwrap();
-    let app = Application::build(Config::for_tests(dir.path().join("t.sqlite"), dist, false))
+    let production = TestApp::spawn_in(dir, false, |_| {}).await;
+    let config: Value = production
+        .get_path("/config.json")
         .await
-        .unwrap();
-    let url = app.url();
-    tokio::spawn(app.run_until_stopped());
-    let config: Value = reqwest::get(format!("{url}/config.json"))
-        .await
-        .unwrap()
         .json()
         .await
         .unwrap();
