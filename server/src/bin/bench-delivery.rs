@@ -16,10 +16,11 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
+use connector_settings::{CardStyle, Value, CONNECTOR};
 use serde_json::json;
 use sqlx::{Connection, Executor};
 
-const SECRET: &str = "bench-secret";
+const SECRET: &str = "bench-events-secret-of-32-bytes-or-more";
 
 /// Arrivals per webhook path: (idempotency key, when).
 type Received = Arc<Mutex<HashMap<String, Vec<(String, Instant)>>>>;
@@ -230,6 +231,35 @@ fn signed_post(client: &reqwest::Client, url: &str, body: String) -> reqwest::Re
         .body(body)
 }
 
+/// Settings that want the connector's first event type of projects containing `filter`,
+/// in full cards: found by the fields' roles, so the benchmark runs with any connector.toml.
+fn settings(filter: String) -> serde_json::Value {
+    let mut settings = connector_settings::default_values();
+    settings.insert(
+        CONNECTOR.name_field().id.into(),
+        Value::Text("Bench".into()),
+    );
+    settings.insert(
+        CONNECTOR.events_field().id.into(),
+        Value::List(vec![kind().into()]),
+    );
+    if let Some(field) = CONNECTOR.filter_field() {
+        settings.insert(field.id.into(), Value::Text(filter));
+    }
+    if let (Some(field), Some(value)) = (
+        CONNECTOR.card_style_field(),
+        CONNECTOR.card_style_value(CardStyle::Detailed),
+    ) {
+        settings.insert(field.id.into(), Value::Text(value.into()));
+    }
+    serde_json::to_value(settings).expect("settings are JSON")
+}
+
+/// The event type every benchmark event has.
+fn kind() -> &'static str {
+    CONNECTOR.event_types()[0].value
+}
+
 /// Connections `c{i}` to webhooks `g{i}`, spread over the instances' APIs, 16 at a time;
 /// `own_project`: each wants only project `p{i}.`, else every project.
 async fn create(
@@ -244,16 +274,24 @@ async fn create(
         let (client, urls, inbox) = (client.clone(), urls.to_vec(), inbox.to_string());
         tasks.push(tokio::spawn(async move {
             for i in (w..n).step_by(16) {
-                let hook = format!("{inbox}/emulator/webhook/webhookb2/g{i}@t/IncomingWebhook/abc/u");
-                let settings = json!({ "subscription_name": "Bench", "events": ["build_failed"],
-                    "filter": if own_project { format!("p{i}.") } else { String::new() }, "card_style": "detailed", "mention_channel": false });
+                let hook =
+                    format!("{inbox}/emulator/webhook/webhookb2/g{i}@t/IncomingWebhook/abc/u");
+                let settings = settings(if own_project {
+                    format!("p{i}.")
+                } else {
+                    String::new()
+                });
                 let url = &urls[i % urls.len()];
                 let res = client
                     .put(format!("{url}/api/connections/c{i}"))
                     .json(&json!({ "webhookUrl": hook, "settings": settings }))
                     .send()
                     .await?;
-                anyhow::ensure!(res.status() == 201, "creating connection {i}: {}", res.status());
+                anyhow::ensure!(
+                    res.status() == 201,
+                    "creating connection {i}: {}",
+                    res.status()
+                );
             }
             Ok(())
         }));
@@ -401,7 +439,7 @@ async fn fan_out(o: &Options, n: usize) -> Result<()> {
         },
         setup.elapsed().as_secs_f64()
     );
-    let body = json!({ "id": "bench-1", "type": "build_failed", "title": "Benchmark",
+    let body = json!({ "id": "bench-1", "type": kind(), "title": "Benchmark",
         "text": "One event to every connection", "facts": [{ "name": "Run", "value": "1" }] })
     .to_string();
     let res = signed_post(&client, &urls[0], body).send().await?;
@@ -433,6 +471,9 @@ async fn steady(o: &Options) -> Result<()> {
     let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
     let client = reqwest::Client::new();
     let webhooks = o.steady_webhooks;
+    if CONNECTOR.filter_field().is_none() {
+        bail!("the steady phase sends each event to one connection through the project filter, and this connector has no filter field (--steady 0 skips it)");
+    }
     create(&client, &urls, &inbox, webhooks, true).await?;
     let total = o.steady_rate as u64 * o.steady_secs;
     println!(
@@ -449,7 +490,7 @@ async fn steady(o: &Options) -> Result<()> {
     for k in 0..total {
         every.tick().await;
         let i = k as usize % webhooks;
-        let body = json!({ "id": format!("s{k}"), "type": "build_failed", "title": "Steady",
+        let body = json!({ "id": format!("s{k}"), "type": kind(), "title": "Steady",
             "project": format!("p{i}.") })
         .to_string();
         let req = signed_post(&client, &urls[k as usize % urls.len()], body);

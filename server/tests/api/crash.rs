@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{create_many, Receiver, ServerProcess};
+use crate::helpers::{create_many, event_types, Receiver, ServerProcess};
 
 const CONNECTIONS: usize = 2_000;
 
@@ -25,7 +25,7 @@ async fn a_killed_server_loses_no_delivery() {
     create_many(&server, &receiver, 0..CONNECTIONS).await;
 
     let res = server
-        .send(&json!({ "id": "crash-1", "type": "build_failed", "title": "Fan-out" }))
+        .send(&json!({ "id": "crash-1", "type": event_types()[0], "title": "Fan-out" }))
         .await;
     assert_eq!(res.status(), 202);
 

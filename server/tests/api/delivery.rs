@@ -1,18 +1,34 @@
 //! Events in, cards out: signed events, matching, the outbox and every kind of webhook
-//! answer, against the emulator's webhook inbox on the same server (dev mode).
+//! answer, against the emulator's webhook inbox on the same server (dev mode). The fields
+//! and event types come from the connector's roles: `cargo xtask test` runs these tests
+//! against `connector.toml` and again against `connectors/uptime-watch.toml`.
 
 use std::time::Duration;
 
 use connector_server::sign_event as sign;
+use connector_settings::CardStyle::{Compact, Detailed};
+use connector_settings::CONNECTOR;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{event, until, TestApp, SECRET};
+use crate::helpers::{
+    event, event_types, highlighted_and_plain_types, subscription, until, TestApp, SECRET,
+};
+
+/// The connector's first event type, the one most tests send.
+fn first() -> &'static str {
+    event_types()[0]
+}
+
+/// Another event type.
+fn second() -> &'static str {
+    event_types()[1]
+}
 
 #[tokio::test]
 async fn unsigned_badly_signed_and_old_events_are_refused() {
     let d = TestApp::dev().await;
-    let body = event("build_failed", "api").to_string();
+    let body = event(first(), "api").to_string();
     let post = |ts: i64, sig: String| {
         d.client
             .post(format!("{}/api/events", d.url))
@@ -51,26 +67,21 @@ async fn an_event_of_an_undeclared_type_is_400() {
     let d = TestApp::dev().await;
     let res = d.send(&event("coffee_ready", "")).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("event type 'coffee_ready' is not one of: build_failed"));
+    let text = res.text().await.unwrap();
+    let want = format!(
+        "event type 'coffee_ready' is not one of: {}",
+        event_types().join(", ")
+    );
+    assert!(text.contains(&want), "{text}");
 }
 
 #[tokio::test]
 async fn an_event_reaches_exactly_the_matching_connections_as_a_card() {
     let d = TestApp::dev().await;
-    let wants = d
-        .connect("wants", &["build_failed"], "api", "detailed")
-        .await;
-    let other_type = d
-        .connect("other-type", &["incident_opened"], "", "compact")
-        .await;
-    let other_project = d
-        .connect("other-project", &["build_failed"], "web", "compact")
-        .await;
-    let res = d.send(&event("build_failed", "api-gateway")).await;
+    let wants = d.connect("wants", &[first()], "api", Detailed).await;
+    let other_type = d.connect("other-type", &[second()], "", Compact).await;
+    let other_project = d.connect("other-project", &[first()], "web", Compact).await;
+    let res = d.send(&event(first(), "api-gateway")).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let accepted: Value = res.json().await.unwrap();
     assert_eq!(accepted["deliveries"], 1);
@@ -93,8 +104,8 @@ async fn an_event_reaches_exactly_the_matching_connections_as_a_card() {
 #[tokio::test]
 async fn a_repeated_event_id_is_accepted_once() {
     let d = TestApp::dev().await;
-    let hook = d.connect("c", &["build_failed"], "", "compact").await;
-    let mut e = event("build_failed", "");
+    let hook = d.connect("c", &[first()], "", Compact).await;
+    let mut e = event(first(), "");
     e["id"] = json!("build-42");
     let first: Value = d.send(&e).await.json().await.unwrap();
     let again = d.send(&e).await;
@@ -112,9 +123,10 @@ async fn a_repeated_event_id_is_accepted_once() {
 #[tokio::test]
 async fn a_gone_webhook_disables_the_connection_until_it_is_saved_again() {
     let d = TestApp::dev().await;
-    let hook = d.connect("c", &["build_failed"], "", "compact").await;
+    let hook = d.connect("c", &[first()], "", Compact).await;
     d.mode(&hook, "gone").await;
-    d.send(&event("build_failed", "")).await;
+    // Distinct events: the same body signed in the same second would be one event.
+    d.send(&event(first(), "one")).await;
     until("disabled", 10, async || {
         d.status("c", &hook).await["disabled"].is_string()
     })
@@ -123,16 +135,11 @@ async fn a_gone_webhook_disables_the_connection_until_it_is_saved_again() {
     assert_eq!(s["dead"], 1);
     assert!(s["disabled"].as_str().unwrap().contains("410"));
     // Disabled connections get nothing more.
-    let res: Value = d
-        .send(&event("build_failed", ""))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let res: Value = d.send(&event(first(), "two")).await.json().await.unwrap();
     assert_eq!(res["deliveries"], 0);
     // Saving re-enables it.
     d.mode(&hook, "ok").await;
-    let settings = json!({ "subscription_name": "Sub c", "events": ["build_failed"], "filter": "", "card_style": "compact", "mention_channel": false });
+    let settings = subscription("Sub c", &[first()], "", Compact, false);
     d.client
         .put(format!("{}/api/connections/c", d.url))
         .json(&json!({ "webhookUrl": hook, "settings": settings }))
@@ -140,21 +147,16 @@ async fn a_gone_webhook_disables_the_connection_until_it_is_saved_again() {
         .await
         .unwrap();
     assert!(d.status("c", &hook).await["disabled"].is_null());
-    let res: Value = d
-        .send(&event("build_failed", ""))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let res: Value = d.send(&event(first(), "three")).await.json().await.unwrap();
     assert_eq!(res["deliveries"], 1);
 }
 
 #[tokio::test]
 async fn a_404_webhook_disables_the_connection_too() {
     let d = TestApp::dev().await;
-    let hook = d.connect("c", &["build_failed"], "", "compact").await;
+    let hook = d.connect("c", &[first()], "", Compact).await;
     d.mode(&hook, "not-found").await;
-    d.send(&event("build_failed", "")).await;
+    d.send(&event(first(), "")).await;
     until("disabled", 10, async || {
         d.status("c", &hook).await["disabled"].is_string()
     })
@@ -166,9 +168,9 @@ async fn retried_then_delivered(mode: &str, error: &str) {
 }
 
 async fn retried_then_delivered_by(d: TestApp, mode: &str, error: &str) {
-    let hook = d.connect("c", &["build_failed"], "", "compact").await;
+    let hook = d.connect("c", &[first()], "", Compact).await;
     d.mode(&hook, mode).await;
-    d.send(&event("build_failed", "")).await;
+    d.send(&event(first(), "")).await;
     until("a failed attempt", 10, async || {
         d.status("c", &hook).await["lastError"].is_string()
     })
@@ -222,10 +224,12 @@ async fn a_webhook_that_does_not_answer_in_time_is_retried() {
 #[tokio::test]
 async fn the_per_second_rate_window_is_never_exceeded() {
     let d = TestApp::dev().await;
-    let hook = d.connect("c", &["build_failed"], "", "compact").await;
-    for _ in 0..10 {
+    let hook = d.connect("c", &[first()], "", Compact).await;
+    for i in 0..10 {
         assert_eq!(
-            d.send(&event("build_failed", "")).await.status(),
+            d.send(&event(first(), &format!("project-{i}")))
+                .await
+                .status(),
             StatusCode::ACCEPTED
         );
     }
@@ -257,7 +261,7 @@ async fn the_per_second_rate_window_is_never_exceeded() {
 #[tokio::test]
 async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
     let d = TestApp::dev().await;
-    let hook = d.connect("c", &["incident_opened"], "", "compact").await;
+    let hook = d.connect("c", &[second()], "", Compact).await;
     let res = d
         .client
         .post(format!("{}/api/connections/c/test-card", d.url))
@@ -291,7 +295,7 @@ async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
     assert!(d.inbox(&hook).await[0]["body"]["title"]
         .as_str()
         .unwrap()
-        .starts_with("Test card from Build Notifications"));
+        .starts_with(&format!("Test card from {}", CONNECTOR.name)));
     let no_hook = d
         .client
         .post(format!("{}/api/connections/c/test-card", d.url))
@@ -303,4 +307,48 @@ async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
         StatusCode::UNAUTHORIZED,
         "the webhook url is needed"
     );
+}
+
+#[tokio::test]
+async fn cards_follow_the_style_and_highlight_roles_in_the_connectors_colour() {
+    let d = TestApp::dev().await;
+    let (marked, plain) = highlighted_and_plain_types();
+    let loud = d.hook("loud");
+    let settings = subscription("Loud", &[marked, plain], "", Detailed, true);
+    d.create("loud", &loud, &settings).await;
+    let quiet = d.connect("quiet", &[marked], "", Compact).await;
+    for kind in [marked, plain] {
+        let mut e = event(kind, "");
+        e["title"] = json!(kind);
+        assert_eq!(d.send(&e).await.status(), StatusCode::ACCEPTED);
+    }
+    until("the cards", 10, async || {
+        d.inbox(&loud).await.len() == 2 && d.inbox(&quiet).await.len() == 1
+    })
+    .await;
+    let card = |cards: &[Value], kind: &str| -> Value {
+        cards
+            .iter()
+            .map(|m| m["body"].clone())
+            .find(|b| b["title"] == kind)
+            .unwrap_or_else(|| panic!("no card '{kind}' in {cards:?}"))
+    };
+    let accent = CONNECTOR.accent_color.trim_start_matches('#');
+    let loud_cards = d.inbox(&loud).await;
+    let urgent = card(&loud_cards, marked);
+    assert_eq!(urgent["themeColor"], "C4314B");
+    assert_eq!(urgent["sections"][0]["activitySubtitle"], "Urgent");
+    assert_eq!(
+        urgent["sections"][0]["facts"][0]["name"], "Branch",
+        "detailed"
+    );
+    let calm = card(&loud_cards, plain);
+    assert_eq!(calm["themeColor"], accent);
+    assert!(calm["sections"][0].get("activitySubtitle").is_none());
+    // Highlighting off, compact cards: the accent colour, no text, no facts.
+    let compact = card(&d.inbox(&quiet).await, marked);
+    assert_eq!(compact["themeColor"], accent);
+    assert!(compact["sections"][0].get("activitySubtitle").is_none());
+    assert!(compact["sections"][0].get("text").is_none());
+    assert!(compact["sections"][0].get("facts").is_none());
 }

@@ -8,10 +8,20 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Row;
 
+use connector_settings::CardStyle;
+
 use crate::helpers::{
-    create_many, event, on_postgres, postgres_args, settings, until, violations, Answer, Receiver,
-    ServerProcess, TestApp,
+    create_many, event, event_types, on_postgres, postgres_args, settings, until, violations,
+    Answer, Receiver, ServerProcess, TestApp,
 };
+
+/// Event number `n` (events without an id are known by their signature: identical ones sent
+/// within a second would be one).
+fn numbered(n: usize) -> Value {
+    let mut e = event(event_types()[0], "");
+    e["id"] = json!(format!("ev-{n}"));
+    e
+}
 
 /// A server process on `db` with `extra` flags.
 fn instance(
@@ -49,7 +59,7 @@ async fn two_instances_lose_no_card_when_one_is_killed_in_the_middle_of_a_fan_ou
     let b = instance(&receiver, &db, &flags);
     create_many(&b, &receiver, 0..CONNECTIONS).await;
     let res = a
-        .send(&json!({ "id": "fan-1", "type": "build_failed", "title": "Fan-out" }))
+        .send(&json!({ "id": "fan-1", "type": event_types()[0], "title": "Fan-out" }))
         .await;
     assert_eq!(res.status(), 202);
 
@@ -100,10 +110,7 @@ async fn twenty_events_to_one_webhook_through_two_instances_keep_every_rate_wind
     a.create("c1", &receiver.hook("one"), &settings()).await;
     for i in 0..20 {
         let via = if i % 2 == 0 { &a } else { &b };
-        assert_eq!(
-            via.send(&event("build_failed", "")).await.status(),
-            StatusCode::ACCEPTED
-        );
+        assert_eq!(via.send(&numbered(i)).await.status(), StatusCode::ACCEPTED);
     }
     wait_for("twenty cards", 60, || receiver.cards().len() >= 20).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -147,7 +154,10 @@ async fn three_instances_started_together_on_an_empty_database_end_with_one_sche
         .fetch_all(&mut conn)
         .await
         .unwrap();
-    assert_eq!(migrations.len(), 1, "each migration recorded once");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .unwrap()
+        .count();
+    assert_eq!(migrations.len(), files, "each migration recorded once");
     assert!(migrations.iter().all(|m| m.get::<bool, _>(1)));
     let tables: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'
@@ -217,10 +227,7 @@ async fn an_event_accepted_on_one_instance_is_delivered_promptly_by_another() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     for i in 0..3 {
         let sent = Instant::now();
-        assert_eq!(
-            api.send(&event("build_failed", "")).await.status(),
-            StatusCode::ACCEPTED
-        );
+        assert_eq!(api.send(&numbered(i)).await.status(), StatusCode::ACCEPTED);
         wait_for("the card", 10, || receiver.cards().len() > i).await;
         let took = sent.elapsed();
         assert!(took < Duration::from_secs(2), "card {i} took {took:?}");
@@ -238,7 +245,7 @@ async fn a_gone_webhook_seen_by_one_instance_is_never_posted_to_by_another() {
     let hook = receiver.hook("gone");
     a.create("c1", &hook, &settings()).await;
     receiver.answer("gone", Answer::Status(410));
-    a.send(&event("build_failed", "")).await;
+    a.send(&numbered(0)).await;
     until(
         "the connection disabled, as another instance sees it",
         10,
@@ -247,13 +254,9 @@ async fn a_gone_webhook_seen_by_one_instance_is_never_posted_to_by_another() {
     .await;
     assert_eq!(receiver.requests("gone").len(), 1);
     // Whoever posted saw the 410; now neither posts there, whatever comes in where.
-    for via in [&a, &b, &a, &b] {
-        let res: Value = via
-            .send(&event("build_failed", ""))
-            .await
-            .json()
-            .await
-            .unwrap();
+    for (n, via) in [&a, &b, &a, &b].into_iter().enumerate() {
+        let res: Value = via.send(&numbered(n + 1)).await.json().await.unwrap();
+        assert_eq!(res["duplicate"], false);
         assert_eq!(
             res["deliveries"], 0,
             "a disabled connection gets no deliveries"
@@ -289,10 +292,12 @@ async fn a_webhook_that_fails_for_ten_minutes_still_gets_its_card() {
         c.test_retry_divisor = DIVISOR;
     })
     .await;
-    let hook = app.connect("c1", &["build_failed"], "", "compact").await;
+    let hook = app
+        .connect("c1", &[event_types()[0]], "", CardStyle::Compact)
+        .await;
     app.mode(&hook, "error").await;
     let started = Instant::now();
-    app.send(&event("build_failed", "")).await;
+    app.send(&numbered(0)).await;
     let outage = Duration::from_secs(600) / DIVISOR;
     tokio::time::sleep(outage).await;
     let during = app.status("c1", &hook).await;
@@ -331,7 +336,7 @@ async fn a_stopped_instance_hands_back_what_it_could_not_finish() {
     let flags = ["--webhook-timeout", "30", "--shutdown-grace", "1"];
     let mut a = instance(&receiver, &db, &flags);
     a.create("c1", &receiver.hook("slow"), &settings()).await;
-    a.send(&json!({ "id": "slow-1", "type": "build_failed", "title": "Slow" }))
+    a.send(&json!({ "id": "slow-1", "type": event_types()[0], "title": "Slow" }))
         .await;
     wait_for("the first post", 10, || {
         !receiver.requests("slow").is_empty()

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use connector_server::domain::{HashKey, Keyring, WebhookPolicy, WebhookUrl};
+use connector_server::domain::{EditKeyHash, HashKey, Keyring, WebhookPolicy, WebhookUrl};
 use connector_server::store::{
     self, Database, Finish, NewEvent, Outcome, Record, Replay, Stores, Upsert,
 };
@@ -79,6 +79,8 @@ macro_rules! conformance {
 conformance!(
     a_connection_is_created_updated_read_and_deleted,
     another_webhook_cannot_take_an_entity_id,
+    an_edit_key_hash_is_set_where_none_is_stored_and_then_kept,
+    a_connection_moves_to_another_webhook_only_from_the_one_it_had,
     concurrent_upserts_of_one_id_create_one_connection,
     key_checks_keep_the_first_value,
     values_sealed_with_an_old_key_are_sealed_again_with_the_current_one,
@@ -133,6 +135,7 @@ fn record(id: &str, hook: &str, project: &str) -> Record {
         tenant_id: Some("t1".into()),
         owner_oid: None,
         disabled_reason: None,
+        edit_key_hash: None,
         user_object_id: None,
         created_at: "2025-01-01T00:00:00Z".into(),
         updated_at: "2025-01-01T00:00:00Z".into(),
@@ -242,6 +245,87 @@ async fn another_webhook_cannot_take_an_entity_id(subject: &Subject) {
         settings(""),
         "unchanged"
     );
+}
+
+async fn an_edit_key_hash_is_set_where_none_is_stored_and_then_kept(subject: &Subject) {
+    let s = subject.open().await;
+    s.connections.upsert(record("c1", "h1", "")).await.unwrap();
+    assert!(s
+        .connections
+        .get(&id("c1"))
+        .await
+        .unwrap()
+        .unwrap()
+        .edit_key_hash
+        .is_none());
+    let mut first = record("c1", "h1", "");
+    first.edit_key_hash = Some(EditKeyHash([1; 32]));
+    let Upsert::Updated(r) = s.connections.upsert(first).await.unwrap() else {
+        panic!("updated")
+    };
+    assert_eq!(
+        r.edit_key_hash,
+        Some(EditKeyHash([1; 32])),
+        "set where none was"
+    );
+    let mut second = record("c1", "h1", "");
+    second.edit_key_hash = Some(EditKeyHash([2; 32]));
+    let Upsert::Updated(r) = s.connections.upsert(second).await.unwrap() else {
+        panic!("updated")
+    };
+    assert_eq!(
+        r.edit_key_hash,
+        Some(EditKeyHash([1; 32])),
+        "the stored one stays"
+    );
+    let stored = s.connections.get(&id("c1")).await.unwrap().unwrap();
+    assert_eq!(stored.edit_key_hash, Some(EditKeyHash([1; 32])));
+    let mut created = record("c2", "h2", "");
+    created.edit_key_hash = Some(EditKeyHash([3; 32]));
+    s.connections.upsert(created).await.unwrap();
+    let stored = s.connections.get(&id("c2")).await.unwrap().unwrap();
+    assert_eq!(stored.edit_key_hash, Some(EditKeyHash([3; 32])));
+}
+
+async fn a_connection_moves_to_another_webhook_only_from_the_one_it_had(subject: &Subject) {
+    let s = subject.open().await;
+    s.connections.upsert(record("c1", "old", "")).await.unwrap();
+    let old_hash = record("c1", "old", "").webhook_hash;
+    // Moved meanwhile (the hash given is not the stored one): refused.
+    let stale = record("c1", "elsewhere", "").webhook_hash;
+    assert!(matches!(
+        s.connections
+            .rebind(record("c1", "new", "api"), &stale)
+            .await
+            .unwrap(),
+        Upsert::Forbidden
+    ));
+    let Upsert::Updated(moved) = s
+        .connections
+        .rebind(record("c1", "new", "api"), &old_hash)
+        .await
+        .unwrap()
+    else {
+        panic!("moved")
+    };
+    assert_eq!(moved.created_at, "2025-01-01T00:00:00Z");
+    let stored = s.connections.get(&id("c1")).await.unwrap().unwrap();
+    assert_eq!(stored.webhook_url.as_str(), webhook("new").as_str());
+    assert!(stored
+        .webhook_hash
+        .matches(&record("c1", "new", "").webhook_hash));
+    assert_eq!(stored.settings, settings("api"));
+    assert!(matches!(
+        s.connections
+            .rebind(record("ghost", "new", ""), &old_hash)
+            .await
+            .unwrap(),
+        Upsert::Forbidden
+    ));
+    // Its deliveries follow it: the next card goes to the new webhook.
+    accept(&s, "e1", "api", NOW).await;
+    let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    assert_eq!(due[0].webhook_url.as_str(), webhook("new").as_str());
 }
 
 async fn concurrent_upserts_of_one_id_create_one_connection(subject: &Subject) {

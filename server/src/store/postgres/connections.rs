@@ -5,7 +5,7 @@ use connector_settings::EntityId;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
-use crate::domain::{Keyring, WebhookHash, WebhookUrl};
+use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
 use crate::store::{db, ConnectionStore, Record, StoreError, Upsert};
 
 pub(in crate::store) struct PgConnections {
@@ -20,14 +20,22 @@ impl PgConnections {
 }
 
 const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name, settings, app_type,
-    user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason FROM connections WHERE entity_id = $1";
+    user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason, edit_key_hash
+    FROM connections WHERE entity_id = $1";
+
+fn hash32(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| db("stored hash is not 32 bytes"))
+}
 
 fn hash_of(bytes: Vec<u8>) -> Result<WebhookHash, StoreError> {
-    Ok(WebhookHash(
-        bytes
-            .try_into()
-            .map_err(|_| db("stored webhook hash is not 32 bytes"))?,
-    ))
+    Ok(WebhookHash(hash32(bytes)?))
+}
+
+fn edit_key_of(r: &PgRow) -> Result<Option<EditKeyHash>, StoreError> {
+    let bytes: Option<Vec<u8>> = r.try_get(13).map_err(db)?;
+    Ok(bytes.map(hash32).transpose()?.map(EditKeyHash))
 }
 
 fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
@@ -50,7 +58,45 @@ fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
         tenant_id: r.try_get(10).map_err(db)?,
         owner_oid: r.try_get(11).map_err(db)?,
         disabled_reason: r.try_get(12).map_err(db)?,
+        edit_key_hash: edit_key_of(r)?,
     })
+}
+
+/// Updates the locked row `old` with `rec` (its sealed webhook URL included); the creation
+/// time, tenant binding and an existing edit key hash stay.
+async fn update(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    old: &PgRow,
+    rec: Record,
+    sealed: &[u8],
+    key_id: &str,
+    settings: &str,
+) -> Result<Upsert, StoreError> {
+    sqlx::query(
+        "UPDATE connections SET webhook_secret = $2, webhook_key_id = $3, config_name = $4, settings = $5,
+         app_type = $6, user_object_id = $7, updated_at = $8, disabled_reason = NULL,
+         edit_key_hash = COALESCE(edit_key_hash, $9) WHERE entity_id = $1",
+    )
+    .bind(rec.entity_id.as_str())
+    .bind(sealed)
+    .bind(key_id)
+    .bind(&rec.config_name)
+    .bind(settings)
+    .bind(&rec.app_type)
+    .bind(&rec.user_object_id)
+    .bind(&rec.updated_at)
+    .bind(rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    let edit_key_hash = edit_key_of(old)?.or(rec.edit_key_hash.clone());
+    Ok(Upsert::Updated(Record {
+        created_at: old.try_get(8).map_err(db)?,
+        tenant_id: old.try_get(10).map_err(db)?,
+        owner_oid: old.try_get(11).map_err(db)?,
+        edit_key_hash,
+        ..rec
+    }))
 }
 
 /// Re-encrypts every value sealed with a key other than the current one (key rotation);
@@ -102,33 +148,14 @@ impl ConnectionStore for PgConnections {
                 if !hash_of(old.try_get(1).map_err(db)?)?.matches(&rec.webhook_hash) {
                     return Ok(Upsert::Forbidden);
                 }
-                sqlx::query(
-                    "UPDATE connections SET webhook_secret = $2, webhook_key_id = $3, config_name = $4, settings = $5,
-                     app_type = $6, user_object_id = $7, updated_at = $8, disabled_reason = NULL WHERE entity_id = $1",
-                )
-                .bind(rec.entity_id.as_str())
-                .bind(&sealed)
-                .bind(&key_id)
-                .bind(&rec.config_name)
-                .bind(&settings)
-                .bind(&rec.app_type)
-                .bind(&rec.user_object_id)
-                .bind(&rec.updated_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                let outcome = update(&mut tx, &old, rec, &sealed, &key_id, &settings).await?;
                 tx.commit().await.map_err(db)?;
-                return Ok(Upsert::Updated(Record {
-                    created_at: old.try_get(8).map_err(db)?,
-                    tenant_id: old.try_get(10).map_err(db)?,
-                    owner_oid: old.try_get(11).map_err(db)?,
-                    ..rec
-                }));
+                return Ok(outcome);
             }
             let inserted = sqlx::query(
                 "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
-                 settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (entity_id) DO NOTHING",
+                 settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (entity_id) DO NOTHING",
             )
             .bind(rec.entity_id.as_str())
             .bind(rec.webhook_hash.0.to_vec())
@@ -142,6 +169,7 @@ impl ConnectionStore for PgConnections {
             .bind(&rec.updated_at)
             .bind(&rec.tenant_id)
             .bind(&rec.owner_oid)
+            .bind(rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()))
             .execute(&mut *tx)
             .await
             .map_err(db)?
@@ -151,6 +179,34 @@ impl ConnectionStore for PgConnections {
                 return Ok(Upsert::Created(rec));
             }
         }
+    }
+
+    async fn rebind(&self, rec: Record, previous: &WebhookHash) -> Result<Upsert, StoreError> {
+        let settings = serde_json::to_string(&rec.settings).map_err(db)?;
+        let (key_id, sealed) = self
+            .keys
+            .seal(rec.webhook_url.as_str(), rec.entity_id.as_str());
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let Some(old) = sqlx::query(&format!("{SELECT} FOR UPDATE"))
+            .bind(rec.entity_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+        else {
+            return Ok(Upsert::Forbidden);
+        };
+        if !hash_of(old.try_get(1).map_err(db)?)?.matches(previous) {
+            return Ok(Upsert::Forbidden);
+        }
+        sqlx::query("UPDATE connections SET webhook_hash = $2 WHERE entity_id = $1")
+            .bind(rec.entity_id.as_str())
+            .bind(rec.webhook_hash.0.to_vec())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let outcome = update(&mut tx, &old, rec, &sealed, &key_id, &settings).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(outcome)
     }
 
     async fn get(&self, id: &EntityId) -> Result<Option<Record>, StoreError> {

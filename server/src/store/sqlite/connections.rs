@@ -5,7 +5,7 @@ use connector_settings::EntityId;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::Db;
-use crate::domain::{Keyring, WebhookHash, WebhookUrl};
+use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
 use crate::store::{db, ConnectionStore, Record, StoreError, Upsert};
 
 pub(in crate::store) struct SqliteConnections {
@@ -34,10 +34,12 @@ struct Row {
     tenant_id: Option<String>,
     owner_oid: Option<String>,
     disabled_reason: Option<String>,
+    edit_key_hash: Option<Vec<u8>>,
 }
 
 const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name, settings, app_type,
-    user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason FROM connections WHERE entity_id = ?1";
+    user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason, edit_key_hash
+    FROM connections WHERE entity_id = ?1";
 
 fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -54,15 +56,18 @@ fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         tenant_id: r.get(10)?,
         owner_oid: r.get(11)?,
         disabled_reason: r.get(12)?,
+        edit_key_hash: r.get(13)?,
     })
 }
 
+fn hash32(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| db("stored hash is not 32 bytes"))
+}
+
 fn hash_of(bytes: Vec<u8>) -> Result<WebhookHash, StoreError> {
-    Ok(WebhookHash(
-        bytes
-            .try_into()
-            .map_err(|_| db("stored webhook hash is not 32 bytes"))?,
-    ))
+    Ok(WebhookHash(hash32(bytes)?))
 }
 
 fn record(r: Row, keys: &Keyring) -> Result<Record, StoreError> {
@@ -81,7 +86,40 @@ fn record(r: Row, keys: &Keyring) -> Result<Record, StoreError> {
         tenant_id: r.tenant_id,
         owner_oid: r.owner_oid,
         disabled_reason: r.disabled_reason,
+        edit_key_hash: r.edit_key_hash.map(hash32).transpose()?.map(EditKeyHash),
     })
+}
+
+/// Updates the row `old` with `rec` (its sealed webhook URL included); the creation time,
+/// tenant binding and an existing edit key hash stay.
+fn update(
+    tx: &rusqlite::Transaction,
+    old: Row,
+    rec: Record,
+    sealed: &[u8],
+    key_id: &str,
+    settings: &str,
+) -> Result<Upsert, StoreError> {
+    tx.execute(
+        "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
+         app_type = ?6, user_object_id = ?7, updated_at = ?8, disabled_reason = NULL,
+         edit_key_hash = COALESCE(edit_key_hash, ?9) WHERE entity_id = ?1",
+        params![rec.entity_id.as_str(), sealed, key_id, rec.config_name, settings,
+            rec.app_type, rec.user_object_id, rec.updated_at,
+            rec.edit_key_hash.as_ref().map(|h| h.0.to_vec())],
+    )
+    .map_err(db)?;
+    let edit_key_hash = match old.edit_key_hash {
+        Some(h) => Some(EditKeyHash(hash32(h)?)),
+        None => rec.edit_key_hash,
+    };
+    Ok(Upsert::Updated(Record {
+        created_at: old.created_at,
+        tenant_id: old.tenant_id,
+        owner_oid: old.owner_oid,
+        edit_key_hash,
+        ..rec
+    }))
 }
 
 /// Re-encrypts every value sealed with a key other than the current one (key rotation).
@@ -117,26 +155,19 @@ impl ConnectionStore for SqliteConnections {
             let (key_id, sealed) = keys.seal(rec.webhook_url.as_str(), rec.entity_id.as_str());
             let outcome = match existing {
                 Some(old) => {
-                    if !hash_of(old.hash)?.matches(&rec.webhook_hash) {
+                    if !hash_of(old.hash.clone())?.matches(&rec.webhook_hash) {
                         return Ok(Upsert::Forbidden);
                     }
-                    tx.execute(
-                        "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
-                         app_type = ?6, user_object_id = ?7, updated_at = ?8, disabled_reason = NULL WHERE entity_id = ?1",
-                        params![rec.entity_id.as_str(), sealed, key_id, rec.config_name, settings,
-                            rec.app_type, rec.user_object_id, rec.updated_at],
-                    )
-                    .map_err(db)?;
-                    Upsert::Updated(Record { created_at: old.created_at, tenant_id: old.tenant_id, owner_oid: old.owner_oid, ..rec })
+                    update(&tx, old, rec, &sealed, &key_id, &settings)?
                 }
                 None => {
                     tx.execute(
                         "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
-                         settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                         settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                         params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec(), sealed, key_id,
                             rec.config_name, settings, rec.app_type, rec.user_object_id, rec.created_at, rec.updated_at,
-                            rec.tenant_id, rec.owner_oid],
+                            rec.tenant_id, rec.owner_oid, rec.edit_key_hash.as_ref().map(|h| h.0.to_vec())],
                     )
                     .map_err(db)?;
                     Upsert::Created(rec)
@@ -146,6 +177,38 @@ impl ConnectionStore for SqliteConnections {
             Ok(outcome)
         })
         .await
+    }
+
+    async fn rebind(&self, rec: Record, previous: &WebhookHash) -> Result<Upsert, StoreError> {
+        let keys = self.keys.clone();
+        let previous = previous.clone();
+        self.db
+            .with(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(db)?;
+                let Some(old) = tx
+                    .query_row(SELECT, [rec.entity_id.as_str()], read)
+                    .optional()
+                    .map_err(db)?
+                else {
+                    return Ok(Upsert::Forbidden);
+                };
+                if !hash_of(old.hash.clone())?.matches(&previous) {
+                    return Ok(Upsert::Forbidden);
+                }
+                let settings = serde_json::to_string(&rec.settings).map_err(db)?;
+                let (key_id, sealed) = keys.seal(rec.webhook_url.as_str(), rec.entity_id.as_str());
+                tx.execute(
+                    "UPDATE connections SET webhook_hash = ?2 WHERE entity_id = ?1",
+                    params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec()],
+                )
+                .map_err(db)?;
+                let outcome = update(&tx, old, rec, &sealed, &key_id, &settings)?;
+                tx.commit().map_err(db)?;
+                Ok(outcome)
+            })
+            .await
     }
 
     async fn get(&self, id: &EntityId) -> Result<Option<Record>, StoreError> {

@@ -46,6 +46,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_due ON deliveries (status, next_at);
     CREATE INDEX deliveries_entity ON deliveries (entity_id, status);
     ALTER TABLE connections ADD COLUMN disabled_reason TEXT;",
+    // The keyed hash of the connection's edit key (NULL until its next save for older rows).
+    "ALTER TABLE connections ADD COLUMN edit_key_hash BLOB;",
     // Fencing tokens, dead-letter times, rate windows kept in the database (by webhook hash),
     // and the key checks.
     "ALTER TABLE deliveries ADD COLUMN claim_token INTEGER;

@@ -12,19 +12,65 @@ use std::time::{Duration, Instant};
 
 use connector_server::config::Config;
 use connector_server::startup::Application;
+use connector_settings::{CardStyle, Value as Setting, CONNECTOR};
 use serde_json::{json, Value};
 
 pub use database::TestDatabase;
 pub use process::ServerProcess;
 pub use receiver::{create_many, violations, Answer, Receiver};
 
-/// The events secret of every test server.
-pub const SECRET: &str = "test-events-secret";
+/// The events secret of every test server (the same as `Config::for_tests`').
+pub const SECRET: &str = "test-events-secret-of-32-bytes-or-more";
 
-/// The settings most tests save.
+/// The settings most tests of the API save (the default connector.toml's fields).
 pub fn settings() -> Value {
     json!({ "subscription_name": "Nightly builds", "events": ["build_failed"], "filter": "",
             "card_style": "compact", "mention_channel": false })
+}
+
+/// The connector's event types, in declaration order.
+pub fn event_types() -> Vec<&'static str> {
+    CONNECTOR.event_types().iter().map(|t| t.value).collect()
+}
+
+/// An event type the highlight toggle marks, and one it does not.
+pub fn highlighted_and_plain_types() -> (&'static str, &'static str) {
+    let types = CONNECTOR.event_types();
+    let marked = types
+        .iter()
+        .find(|t| t.highlight)
+        .expect("a highlighted type");
+    let plain = types.iter().find(|t| !t.highlight).expect("a plain type");
+    (marked.value, plain.value)
+}
+
+/// Settings of a connection named `name` that wants `events` of projects containing
+/// `filter`, in cards of `style`, highlighting as `highlight` says. Written through the
+/// fields' roles, so the delivery tests run against any connector.toml with every role.
+pub fn subscription(
+    name: &str,
+    events: &[&str],
+    filter: &str,
+    style: CardStyle,
+    highlight: bool,
+) -> Value {
+    let mut v = connector_settings::default_values();
+    let mut set = |field: Option<&connector_settings::Field>, value: Setting| {
+        let field = field.expect("the delivery tests need a connector with every role");
+        v.insert(field.id.to_string(), value);
+    };
+    set(Some(CONNECTOR.name_field()), Setting::Text(name.into()));
+    set(
+        Some(CONNECTOR.events_field()),
+        Setting::List(events.iter().map(|e| e.to_string()).collect()),
+    );
+    set(CONNECTOR.filter_field(), Setting::Text(filter.into()));
+    set(
+        CONNECTOR.card_style_field(),
+        Setting::Text(CONNECTOR.card_style_value(style).unwrap().into()),
+    );
+    set(CONNECTOR.highlight_field(), Setting::Bool(highlight));
+    serde_json::to_value(v).unwrap()
 }
 
 /// A test configuration: random port, a database in `dir`, dev mode as asked.
@@ -200,31 +246,49 @@ impl Api {
     }
 
     /// A connection `id` to this server's inbox named `id`, wanting `events` of projects
-    /// matching `filter`, in card `style`; returns its webhook URL.
-    pub async fn connect(&self, id: &str, events: &[&str], filter: &str, style: &str) -> String {
+    /// matching `filter`, in card `style`, not highlighting; returns its webhook URL.
+    pub async fn connect(
+        &self,
+        id: &str,
+        events: &[&str],
+        filter: &str,
+        style: CardStyle,
+    ) -> String {
         let hook = self.hook(id);
-        let settings = json!({ "subscription_name": format!("Sub {id}"), "events": events, "filter": filter,
-            "card_style": style, "mention_channel": false });
+        let settings = subscription(&format!("Sub {id}"), events, filter, style, false);
         self.create(id, &hook, &settings).await;
         hook
     }
 
     /// Posts `event`, signed with [`SECRET`].
     pub async fn send(&self, event: &Value) -> reqwest::Response {
-        let body = event.to_string();
         let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-        self.client
+        self.send_at(&event.to_string(), ts).await
+    }
+
+    /// Posts `body` as an event at `timestamp`, signed with [`SECRET`].
+    pub async fn send_at(&self, body: &str, timestamp: i64) -> reqwest::Response {
+        let signature = connector_server::sign_event(SECRET, timestamp, body.as_bytes());
+        self.post_event(body, &timestamp.to_string(), Some(&signature))
+            .await
+    }
+
+    /// Posts `body` to `/api/events` with these timestamp and signature headers.
+    pub async fn post_event(
+        &self,
+        body: &str,
+        timestamp: &str,
+        signature: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
             .post(format!("{}/api/events", self.url))
             .header("content-type", "application/json")
-            .header("x-connector-timestamp", ts.to_string())
-            .header(
-                "x-connector-signature",
-                connector_server::sign_event(SECRET, ts, body.as_bytes()),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap()
+            .header("x-connector-timestamp", timestamp);
+        if let Some(sig) = signature {
+            req = req.header("x-connector-signature", sig);
+        }
+        req.body(body.to_string()).send().await.unwrap()
     }
 
     /// What the emulator inbox behind `hook` received.

@@ -9,9 +9,9 @@ use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
-use serde_json::json;
+use connector_settings::CardStyle;
 
-use super::{inbox_hook, Api};
+use super::{event_types, inbox_hook, subscription, Api};
 
 /// One request as a [`Receiver`] got it.
 #[derive(Debug, Clone)]
@@ -170,8 +170,7 @@ pub fn violations(times: &[Instant]) -> usize {
 /// Creates connections `c{i}` for `ids`, each with its own webhook on `receiver`, through
 /// `api`, eight at a time.
 pub async fn create_many(api: &Api, receiver: &Receiver, ids: std::ops::Range<usize>) {
-    let settings = json!({ "subscription_name": "Many", "events": ["build_failed"], "filter": "",
-        "card_style": "compact", "mention_channel": false });
+    let settings = subscription("Many", &event_types()[..1], "", CardStyle::Compact, false);
     let all: Vec<usize> = ids.collect();
     let mut tasks = Vec::new();
     for chunk in all.chunks(all.len().div_ceil(8).max(1)) {
