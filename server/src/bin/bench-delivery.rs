@@ -320,25 +320,14 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 /// Per webhook: how many of Teams' windows saw more posts than allowed.
 fn violations(times: &[Instant]) -> usize {
-    const WINDOWS: [(f64, usize); 5] = [
-        (1.0, 4),
-        (30.0, 60),
-        (3600.0, 100),
-        (7200.0, 150),
-        (86400.0, 1800),
-    ];
-    WINDOWS
+    let Some(first) = times.iter().min() else {
+        return 0;
+    };
+    let ms: Vec<f64> = times
         .iter()
-        .filter(|(secs, limit)| {
-            times.iter().enumerate().any(|(i, t)| {
-                times[i..]
-                    .iter()
-                    .take_while(|u| (**u - *t).as_secs_f64() < *secs)
-                    .count()
-                    > *limit
-            })
-        })
-        .count()
+        .map(|t| t.duration_since(*first).as_secs_f64() * 1000.0)
+        .collect();
+    connector_server::domain::rate_windows::exceeded(&ms)
 }
 
 /// `accepted`: when each expected card's event was accepted, by idempotency key.

@@ -42,6 +42,25 @@ pub fn record(posts: &mut Vec<i64>, at: i64) {
     posts.drain(..keep_from.max(over));
 }
 
+/// How many of the windows posts arriving at `times_ms` (any order) exceeded, counted as
+/// Teams counts them (without the margin): for tests and benchmarks, by a receiver's clock.
+pub fn exceeded(times_ms: &[f64]) -> usize {
+    let mut times = times_ms.to_vec();
+    times.sort_by(|a, b| a.total_cmp(b));
+    WINDOWS
+        .iter()
+        .filter(|(window, limit)| {
+            times.iter().enumerate().any(|(i, t)| {
+                times[i..]
+                    .iter()
+                    .take_while(|u| **u - *t < *window as f64)
+                    .count()
+                    > *limit
+            })
+        })
+        .count()
+}
+
 /// Post times as stored in a text column: ascending, comma-separated.
 pub fn encode(posts: &[i64]) -> String {
     let mut out = String::with_capacity(posts.len() * 14);
@@ -115,6 +134,13 @@ mod tests {
             }
         }
         assert!(posts.len() <= WINDOWS[4].1 + 1, "only a day is kept");
+    }
+
+    #[test]
+    fn a_fifth_card_within_a_second_is_one_exceeded_window() {
+        assert_eq!(exceeded(&[0.0, 100.0, 200.0, 300.0, 1_000.0]), 0);
+        assert_eq!(exceeded(&[0.0, 100.0, 200.0, 300.0, 999.0]), 1);
+        assert_eq!(exceeded(&[999.0, 0.0, 300.0, 200.0, 100.0]), 1, "any order");
     }
 
     #[test]

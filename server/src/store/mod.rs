@@ -99,6 +99,13 @@ pub(crate) fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
 
+/// A stored keyed hash, which must be 32 bytes.
+pub(crate) fn hash32(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| db("stored hash is not 32 bytes"))
+}
+
 /// What connections need: create or update, read, delete, and the start-up key check.
 #[async_trait]
 pub trait ConnectionStore: Send + Sync + 'static {

@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
-use crate::store::{db, ConnectionStore, Record, StoreError, Upsert};
+use crate::store::{db, hash32, ConnectionStore, Record, StoreError, Upsert};
 
 pub(in crate::store) struct PgConnections {
     pool: PgPool,
@@ -22,12 +22,6 @@ impl PgConnections {
 const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name, settings, app_type,
     user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason, edit_key_hash
     FROM connections WHERE entity_id = $1";
-
-fn hash32(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    bytes
-        .try_into()
-        .map_err(|_| db("stored hash is not 32 bytes"))
-}
 
 fn hash_of(bytes: Vec<u8>) -> Result<WebhookHash, StoreError> {
     Ok(WebhookHash(hash32(bytes)?))

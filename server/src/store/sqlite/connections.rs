@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::Db;
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
-use crate::store::{db, ConnectionStore, Record, StoreError, Upsert};
+use crate::store::{db, hash32, ConnectionStore, Record, StoreError, Upsert};
 
 pub(in crate::store) struct SqliteConnections {
     db: Db,
@@ -58,12 +58,6 @@ fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         disabled_reason: r.get(12)?,
         edit_key_hash: r.get(13)?,
     })
-}
-
-fn hash32(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    bytes
-        .try_into()
-        .map_err(|_| db("stored hash is not 32 bytes"))
 }
 
 fn hash_of(bytes: Vec<u8>) -> Result<WebhookHash, StoreError> {

@@ -141,30 +141,16 @@ impl Receiver {
     }
 }
 
-/// Posts within a sliding window over Teams' limits, counted from arrival times: how many
-/// windows were exceeded (0 when every window was kept).
+/// How many of Teams' rate windows cards arriving at `times` exceeded (0: every window kept).
 pub fn violations(times: &[Instant]) -> usize {
-    const WINDOWS: [(f64, usize); 5] = [
-        (1.0, 4),
-        (30.0, 60),
-        (3600.0, 100),
-        (7200.0, 150),
-        (86400.0, 1800),
-    ];
-    let mut times = times.to_vec();
-    times.sort();
-    WINDOWS
+    let Some(first) = times.iter().min() else {
+        return 0;
+    };
+    let ms: Vec<f64> = times
         .iter()
-        .filter(|(secs, limit)| {
-            times.iter().enumerate().any(|(i, t)| {
-                times[i..]
-                    .iter()
-                    .take_while(|u| (**u - *t).as_secs_f64() < *secs)
-                    .count()
-                    > *limit
-            })
-        })
-        .count()
+        .map(|t| t.duration_since(*first).as_secs_f64() * 1000.0)
+        .collect();
+    connector_server::domain::rate_windows::exceeded(&ms)
 }
 
 /// Creates connections `c{i}` for `ids`, each with its own webhook on `receiver`, through
