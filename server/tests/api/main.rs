@@ -9,6 +9,7 @@ mod helpers;
 mod access;
 mod connections;
 mod crash;
+mod dead_letters;
 mod delivery;
 mod events;
 mod instances;
