@@ -2,6 +2,7 @@
 //! runtime queries, rustls), migrations embedded and run under sqlx's advisory lock so
 //! instances starting together migrate once, and LISTEN/NOTIFY to wake every instance.
 
+mod claim;
 mod connections;
 mod outbox;
 
