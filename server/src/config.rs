@@ -151,6 +151,34 @@ pub struct Config {
     /// The key as 64 hex characters (takes precedence over --key-file).
     #[arg(long, env = "CONNECTOR_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// Where to serve Prometheus metrics (`/metrics`), e.g. 127.0.0.1:9090; off unless given.
+    /// Keep it off the public network: it is a listener of its own for that reason.
+    #[arg(long, env = "CONNECTOR_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Log lines as text for people or as JSON objects for a log pipeline.
+    #[arg(long, env = "CONNECTOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Seconds an API request may take before it is abandoned with 503 (under the page's
+    /// 20 s and Teams' 30 s); what it was writing is rolled back.
+    #[arg(long, env = "CONNECTOR_REQUEST_DEADLINE", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=120))]
+    pub request_deadline: u64,
+    /// Requests served at once; beyond it the server answers 503 with Retry-After at once
+    /// instead of queueing (health checks are not counted).
+    #[arg(long, env = "CONNECTOR_MAX_CONCURRENT_REQUESTS", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_concurrent_requests: u32,
+    /// Tests only: every connection save waits this many milliseconds inside its
+    /// transaction, as a stalled database would.
+    #[arg(long, env = "CONNECTOR_TEST_STALL_WRITES_MS", hide = true)]
+    pub test_stall_writes_ms: Option<u64>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The shortest events secret taken: a shorter one (an empty one above all) can be guessed
@@ -207,6 +235,11 @@ impl Config {
             encryption_key_file: None,
             encryption_keys: None,
             secret_key: None,
+            metrics_addr: None,
+            log_format: LogFormat::Text,
+            request_deadline: 10,
+            max_concurrent_requests: 256,
+            test_stall_writes_ms: None,
         }
     }
 

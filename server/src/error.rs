@@ -38,6 +38,13 @@ pub enum AppError {
     /// 429 with `Retry-After`.
     TooManyRequests(std::time::Duration),
     UnsupportedMediaType,
+    /// 503: abandoned at its deadline, the server overloaded or not ready; `Retry-After`
+    /// when the caller should wait a given number of seconds.
+    Unavailable {
+        code: &'static str,
+        message: String,
+        retry_after: Option<u64>,
+    },
     /// 500; the text goes to the log only.
     Internal(String),
 }
@@ -63,6 +70,24 @@ impl IntoResponse for AppError {
                 Json(body),
             )
                 .into_response();
+        }
+        if let AppError::Unavailable {
+            code,
+            message,
+            retry_after,
+        } = self
+        {
+            let body = Json(ErrorBody {
+                error: code.into(),
+                message,
+                fields: vec![],
+            });
+            let mut res = (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+            if let Some(secs) = retry_after {
+                res.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, secs.into());
+            }
+            return res;
         }
         let (status, code, message, fields) = match self {
             AppError::BadRequest {
@@ -102,7 +127,9 @@ impl IntoResponse for AppError {
                 "the request body must be application/json".into(),
                 vec![],
             ),
-            AppError::TooManyRequests(_) => unreachable!("answered above"),
+            AppError::TooManyRequests(_) | AppError::Unavailable { .. } => {
+                unreachable!("answered above")
+            }
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (

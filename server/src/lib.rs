@@ -10,6 +10,8 @@ pub mod domain;
 mod emulator;
 pub mod error;
 mod extract;
+mod layers;
+pub mod metrics;
 mod rate_limit;
 mod routes;
 pub mod startup;

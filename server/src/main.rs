@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use connector_server::cli::{self, Command};
-use connector_server::config::Config;
+use connector_server::config::{Config, LogFormat};
 use connector_server::startup::Application;
 
 /// The connector server; with a command, a client of a running one.
@@ -18,14 +18,8 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    logging(cli.config.log_format);
     let result = match cli.command {
         Some(command) => cli::run(command, &cli.config).await,
         None => {
@@ -49,12 +43,33 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Log lines on stderr, as text or as one JSON object a line (with the request's span, so
+/// its request id, on every line logged while serving it).
+fn logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
 async fn run(config: Config, dev: bool) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
     // Tools (xtask, the end-to-end tests) read these lines.
     // Written, not println!: a closed stdout must not stop the server.
     let mut out = std::io::stdout();
     let _ = writeln!(out, "listening on {}/", app.url());
+    if let Some(metrics) = app.metrics_url() {
+        let _ = writeln!(out, "metrics on {metrics}");
+    }
     if dev {
         let _ = writeln!(out, "emulator: {}/emulator/", app.url());
     }

@@ -2,6 +2,7 @@
 //! the delivery workers it runs beside the API.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
@@ -18,6 +19,7 @@ use crate::delivery::{self, Counters, DeliveryConfig};
 use crate::domain::{HashKey, Keyring, WebhookPolicy};
 use crate::emulator::{self, inboxes::Inboxes};
 use crate::extract::BODY_LIMIT;
+use crate::layers;
 use crate::rate_limit::RateLimiter;
 use crate::routes::{connections, events, health, static_files, try_webhook};
 use crate::state::AppState;
@@ -26,19 +28,22 @@ use crate::store::{self, ConnectionStore, Stores, Wake};
 /// All routes; only health for an instance that only delivers.
 pub fn router(state: AppState, config: &Config) -> Router {
     if config.role == Role::Delivery {
-        return health::router()
-            .layer(TraceLayer::new_for_http())
-            .with_state(state);
+        return observed(health::router(), config).with_state(state);
     }
-    let mut app = Router::new()
+    let api = Router::new()
         .merge(connections::router())
         .merge(try_webhook::router())
         .merge(events::router())
-        .merge(health::router());
-    app = app.route(
-        "/api/{*rest}",
-        axum::routing::any(static_files::api_not_found),
-    );
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(static_files::api_not_found),
+        );
+    let mut app = layers::overload(
+        api,
+        Duration::from_secs(config.request_deadline),
+        config.max_concurrent_requests as usize,
+    )
+    .merge(health::router());
     if config.dev {
         app = app.merge(emulator::router(&config.emulator_dir));
         // The built page's config.json knows nothing of dev mode; here it names the
@@ -50,15 +55,37 @@ pub fn router(state: AppState, config: &Config) -> Router {
             axum::routing::get(move || async move { axum::Json(page_config) }),
         );
     }
-    app.merge(static_files::router(&config.dist))
+    let app = app
+        .merge(static_files::router(&config.dist))
         .layer(cors(&config.cors_origins))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             static_files::headers,
         ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    observed(app, config).with_state(state)
+}
+
+/// Each request's span and answer line (with its request id), and its metrics when on.
+fn observed(app: Router<AppState>, config: &Config) -> Router<AppState> {
+    let app = app.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(request_span)
+            .on_response(
+                |res: &axum::http::Response<_>, latency: Duration, _: &tracing::Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        ms = latency.as_secs_f64() * 1000.0,
+                        "answered"
+                    )
+                },
+            ),
+    );
+    let app = match config.metrics_addr {
+        Some(_) => app.layer(axum::middleware::from_fn(crate::metrics::track)),
+        None => app,
+    };
+    app.layer(axum::middleware::from_fn(layers::request_id))
 }
 
 /// The span of one request: method and path only. Never the query string (a Workflows
@@ -77,7 +104,12 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
         Some(prefix) => format!("{prefix}…"),
         None => path.to_string(),
     };
-    tracing::debug_span!("request", method = %req.method(), path = %shown)
+    let id = req
+        .headers()
+        .get(&layers::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", request_id = id, method = %req.method(), path = %shown)
 }
 
 /// The single sign-on settings: the emulator's identity provider with `--dev-sso`, Entra's
@@ -155,6 +187,8 @@ pub struct Application {
     delivery: Option<DeliveryConfig>,
     counters: Arc<Counters>,
     listener: TcpListener,
+    /// The metrics' own listener, when on.
+    metrics: Option<TcpListener>,
     router: Router,
     port: u16,
     host: String,
@@ -169,8 +203,12 @@ impl Application {
         let (key, keyring) = config.keys()?;
         let delivery = config.delivery()?;
         let database = config.database()?;
+        let stall = config.test_stall_writes_ms.map(Duration::from_millis);
+        if stall.is_some() {
+            tracing::warn!("tests only: every connection save stalls inside its transaction");
+        }
         let stores =
-            store::open(&database, keyring.clone())
+            store::open_stalling(&database, keyring.clone(), stall)
                 .await
                 .with_context(|| match &database {
                     store::Database::Sqlite(path) => {
@@ -195,6 +233,14 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         let port = listener.local_addr()?.port();
+        let metrics = match config.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+            ),
+            None => None,
+        };
         for origin in &config.cors_origins {
             if !(origin.starts_with("https://") || origin.starts_with("http://")) {
                 anyhow::bail!(
@@ -246,6 +292,7 @@ impl Application {
             delivery: (config.role != Role::Api).then_some(delivery),
             counters: Arc::default(),
             listener,
+            metrics,
             router,
             port,
             host: config.host,
@@ -263,6 +310,12 @@ impl Application {
         format!("http://{}:{}", self.host, self.port)
     }
 
+    /// Where `/metrics` is served (`http://host:port/metrics`), when it is.
+    pub fn metrics_url(&self) -> Option<String> {
+        let addr = self.metrics.as_ref()?.local_addr().ok()?;
+        Some(format!("http://{addr}/metrics"))
+    }
+
     /// What the delivery workers did so far.
     pub fn counters(&self) -> Arc<Counters> {
         self.counters.clone()
@@ -272,6 +325,12 @@ impl Application {
     /// then stop claiming, finish or hand back what they hold.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        if let Some(listener) = self.metrics {
+            tokio::spawn(crate::metrics::serve(
+                listener,
+                self.stores.outbox.clone(),
+            ));
+        }
         let workers = match self.delivery {
             Some(config) => {
                 let outbox = self.stores.outbox.clone();

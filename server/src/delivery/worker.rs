@@ -110,6 +110,7 @@ pub async fn run(
         counters
             .postponed
             .fetch_add(claimed.postponed as u64, Ordering::Relaxed);
+        crate::metrics::postponed(&claimed.postponed_by_window);
         for (due, slot) in claimed.due.into_iter().zip(held.drain(..)) {
             in_flight
                 .lock()
@@ -225,17 +226,23 @@ fn count(counters: &Counters, finishes: &[Finish], stale: &[i64]) {
         counters
             .stale_finishes
             .fetch_add(stale.len() as u64, Ordering::Relaxed);
+        crate::metrics::leases_lost(stale.len());
         tracing::warn!(
             count = stale.len(),
             "outcomes came after their claim's lease ended and another claim took the deliveries; nothing was changed"
         );
     }
     for f in finishes.iter().filter(|f| !stale.contains(&f.delivery_id)) {
-        let counter = match f.outcome {
-            Outcome::Delivered => &counters.delivered,
-            Outcome::Retry { .. } => &counters.retried,
-            Outcome::Dead { .. } | Outcome::Disable { .. } => &counters.dead,
+        let (counter, outcome) = match &f.outcome {
+            Outcome::Delivered => (&counters.delivered, "delivered"),
+            Outcome::Retry { error, .. } if super::throttled(error) => {
+                (&counters.retried, "throttled")
+            }
+            Outcome::Retry { .. } => (&counters.retried, "retried"),
+            Outcome::Dead { .. } => (&counters.dead, "dead"),
+            Outcome::Disable { .. } => (&counters.dead, "disabled"),
         };
+        crate::metrics::delivery_outcome(outcome);
         counter.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -34,6 +34,25 @@ pub fn next_allowed(posts: &[i64], now: i64) -> i64 {
     at
 }
 
+/// Which window (an index into [`WINDOWS`]) holds a post back longest now, if any.
+pub fn holding_window(posts: &[i64], now: i64) -> Option<usize> {
+    let mut held: Option<(usize, i64)> = None;
+    for (i, (window, limit)) in WINDOWS.into_iter().enumerate() {
+        let span = window + MARGIN_MS;
+        let in_window = posts.iter().rev().take_while(|t| **t > now - span).count();
+        if in_window >= limit {
+            let until = posts[posts.len() - limit] + span;
+            if held.is_none_or(|(_, u)| until > u) {
+                held = Some((i, until));
+            }
+        }
+    }
+    held.map(|(i, _)| i)
+}
+
+/// Names of [`WINDOWS`] for people and metrics.
+pub const WINDOW_NAMES: [&str; 5] = ["1s", "30s", "1h", "2h", "1d"];
+
 /// Adds a post at `at` and forgets posts no window counts any more.
 pub fn record(posts: &mut Vec<i64>, at: i64) {
     posts.push(at);

@@ -133,6 +133,9 @@ async fn accept(
         )
         .await?;
     state.wake.wake();
+    if !accepted.duplicate {
+        crate::metrics::event_accepted(accepted.deliveries);
+    }
     tracing::info!(event_id = %id, deliveries = accepted.deliveries, duplicate = accepted.duplicate, "event accepted");
     Ok((
         StatusCode::ACCEPTED,

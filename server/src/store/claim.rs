@@ -19,6 +19,8 @@ pub struct Plan {
     pub claim: Vec<i64>,
     /// (delivery id, when its windows allow it).
     pub postpone: Vec<(i64, i64)>,
+    /// How many were postponed by each window (the one holding them longest).
+    pub postponed_by_window: [usize; rate_windows::WINDOWS.len()],
     /// The connection is gone or disabled: (delivery id, why).
     pub dead: Vec<(i64, String)>,
     pub busy: usize,
@@ -53,6 +55,9 @@ pub fn plan(candidates: &[Candidate], windows: &mut HashMap<Vec<u8>, Vec<i64>>, 
                 plan.changed.push(hash.clone());
             }
         } else {
+            if let Some(w) = rate_windows::holding_window(posts, now) {
+                plan.postponed_by_window[w] += 1;
+            }
             plan.postpone.push((c.id, at));
         }
     }
@@ -82,6 +87,7 @@ mod tests {
         assert_eq!(p.claim, vec![1, 2, 3, 4]);
         let wait = 10_000 + 1_000 + rate_windows::MARGIN_MS;
         assert_eq!(p.postpone, vec![(5, wait), (6, wait)]);
+        assert_eq!(p.postponed_by_window, [2, 0, 0, 0, 0], "the 1 s window held both");
         assert_eq!(windows[b"a".as_slice()].len(), 4);
         assert_eq!(p.changed, vec![b"a".to_vec()]);
     }

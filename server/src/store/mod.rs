@@ -36,9 +36,19 @@ pub struct Stores {
 
 /// Opens (creating and migrating if needed) the database, with `keys` for webhook URLs.
 pub async fn open(db: &Database, keys: Keyring) -> anyhow::Result<Stores> {
+    open_stalling(db, keys, None).await
+}
+
+/// The same; with `stall` (tests only) every connection save waits that long inside its
+/// transaction, as a stalled database would.
+pub async fn open_stalling(
+    db: &Database,
+    keys: Keyring,
+    stall: Option<std::time::Duration>,
+) -> anyhow::Result<Stores> {
     match db {
-        Database::Sqlite(path) => sqlite::open(path, keys, true),
-        Database::Postgres { url, pool } => postgres::open(url, *pool, keys).await,
+        Database::Sqlite(path) => sqlite::open(path, keys, true, stall),
+        Database::Postgres { url, pool } => postgres::open(url, *pool, keys, stall).await,
     }
 }
 
@@ -46,8 +56,8 @@ pub async fn open(db: &Database, keys: Keyring) -> anyhow::Result<Stores> {
 /// file's claims stay with the server that owns it.
 pub async fn open_beside_server(db: &Database, keys: Keyring) -> anyhow::Result<Stores> {
     match db {
-        Database::Sqlite(path) => sqlite::open(path, keys, false),
-        Database::Postgres { url, pool } => postgres::open(url, *pool, keys).await,
+        Database::Sqlite(path) => sqlite::open(path, keys, false, None),
+        Database::Postgres { url, pool } => postgres::open(url, *pool, keys, None).await,
     }
 }
 
@@ -95,6 +105,15 @@ pub enum StoreError {
     Database(String),
 }
 
+/// The gauges in one statement (`$1`: now in unix milliseconds). Due means pending, its
+/// time come and no claim on it.
+pub(crate) const GAUGES: &str = "SELECT
+    (SELECT count(*) FROM deliveries WHERE status = 'pending'),
+    (SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_at <= $1 AND claimed_until <= $1),
+    (SELECT min(next_at) FROM deliveries WHERE status = 'pending' AND next_at <= $1 AND claimed_until <= $1),
+    (SELECT count(*) FROM deliveries WHERE status = 'dead'),
+    (SELECT count(*) FROM connections WHERE disabled_reason IS NOT NULL)";
+
 pub(crate) fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
 }
@@ -127,6 +146,23 @@ pub trait ConnectionStore: Send + Sync + 'static {
     async fn reseal(&self) -> Result<usize, StoreError>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Whether the schema is the one this binary knows: `Some(why not)` when it is behind
+    /// (not migrated) or ahead (migrated by a newer version).
+    async fn schema_problem(&self) -> Result<Option<String>, StoreError>;
+}
+
+/// What an operator watches, read from the store (the metrics' gauges).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gauges {
+    pub pending: u64,
+    /// Pending and due now (not waiting for a retry or a rate window).
+    pub due: u64,
+    /// When the oldest due delivery fell due (unix milliseconds).
+    pub oldest_due_ms: Option<i64>,
+    pub dead: u64,
+    pub disabled_connections: u64,
+    /// Database connections busy at the time of reading (SQLite: its one connection).
+    pub pool_in_use: u64,
 }
 
 /// An accepted event, stored with its deliveries in one transaction.
@@ -168,6 +204,8 @@ pub struct Claimed {
     pub due: Vec<Due>,
     /// Over a rate window: moved to when the window allows.
     pub postponed: usize,
+    /// The same by the window that held them, in `rate_windows::WINDOWS` order.
+    pub postponed_by_window: [usize; crate::domain::rate_windows::WINDOWS.len()],
     /// Their webhook was being reserved by another claim: left for the next one.
     pub busy: usize,
     /// The earliest time a pending delivery falls due after now, if any.
@@ -289,4 +327,6 @@ pub trait Outbox: Send + Sync + 'static {
     async fn prune(&self, before_ms: i64) -> Result<Option<Pruned>, StoreError>;
     /// Calls `wake` whenever another instance stored deliveries (until the process ends).
     async fn listen(&self, wake: Wake) -> Result<(), StoreError>;
+    /// Counts for the gauges, as of `now_ms`.
+    async fn gauges(&self, now_ms: i64) -> Result<Gauges, StoreError>;
 }

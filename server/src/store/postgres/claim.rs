@@ -171,6 +171,7 @@ pub(super) async fn claim(
     Ok(Claimed {
         due,
         postponed: plan.postpone.len(),
+        postponed_by_window: plan.postponed_by_window,
         busy: plan.busy,
         next_due_ms,
     })

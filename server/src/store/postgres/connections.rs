@@ -11,11 +11,22 @@ use crate::store::{db, hash32, ConnectionStore, Record, StoreError, Upsert};
 pub(in crate::store) struct PgConnections {
     pool: PgPool,
     keys: Keyring,
+    /// Tests only: how long a save waits inside its transaction.
+    stall: Option<std::time::Duration>,
 }
 
 impl PgConnections {
-    pub(super) fn new(pool: PgPool, keys: Keyring) -> Self {
-        PgConnections { pool, keys }
+    pub(super) fn new(pool: PgPool, keys: Keyring, stall: Option<std::time::Duration>) -> Self {
+        PgConnections { pool, keys, stall }
+    }
+}
+
+impl PgConnections {
+    /// Tests only: waits as a stalled database would (inside the caller's transaction).
+    async fn stall(&self) {
+        if let Some(stall) = self.stall {
+            tokio::time::sleep(stall).await;
+        }
     }
 }
 
@@ -143,6 +154,7 @@ impl ConnectionStore for PgConnections {
                     return Ok(Upsert::Forbidden);
                 }
                 let outcome = update(&mut tx, &old, rec, &sealed, &key_id, &settings).await?;
+                self.stall().await;
                 tx.commit().await.map_err(db)?;
                 return Ok(outcome);
             }
@@ -169,6 +181,7 @@ impl ConnectionStore for PgConnections {
             .map_err(db)?
             .rows_affected();
             if inserted == 1 {
+                self.stall().await;
                 tx.commit().await.map_err(db)?;
                 return Ok(Upsert::Created(rec));
             }
@@ -251,5 +264,14 @@ impl ConnectionStore for PgConnections {
             .await
             .map(|_| ())
             .map_err(db)
+    }
+
+    async fn schema_problem(&self) -> Result<Option<String>, StoreError> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(super::schema_problem(&applied))
     }
 }

@@ -26,7 +26,12 @@ const CHANNEL: &str = "connector_outbox";
 /// The advisory lock that lets one instance at a time prune.
 pub const PRUNE_LOCK: i64 = 0x636f_6e6e_5052_554e; // "connPRUN"
 
-pub(super) async fn open(url: &str, pool: u32, keys: Keyring) -> anyhow::Result<Stores> {
+pub(super) async fn open(
+    url: &str,
+    pool: u32,
+    keys: Keyring,
+    stall: Option<Duration>,
+) -> anyhow::Result<Stores> {
     let options: PgConnectOptions = url
         .parse()
         .context("the database url is not a postgres:// url")?;
@@ -54,9 +59,28 @@ pub(super) async fn open(url: &str, pool: u32, keys: Keyring) -> anyhow::Result<
         .await
         .context("cannot migrate the database")?;
     Ok(Stores {
-        connections: Arc::new(connections::PgConnections::new(pool.clone(), keys.clone())),
+        connections: Arc::new(connections::PgConnections::new(
+            pool.clone(),
+            keys.clone(),
+            stall,
+        )),
         outbox: Arc::new(outbox::PgOutbox::new(pool, keys)),
     })
+}
+
+/// Why the applied migrations (their versions, ascending) are not this binary's, if they
+/// are not.
+fn schema_problem(applied: &[i64]) -> Option<String> {
+    let known: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+    if applied == known.as_slice() {
+        return None;
+    }
+    let name = |v: Option<&i64>| v.map_or("none".to_string(), |v| v.to_string());
+    Some(format!(
+        "the database schema is at migration {}; this server needs migration {}",
+        name(applied.last()),
+        name(known.last())
+    ))
 }
 
 /// The host of a database url, for messages (never the password).

@@ -11,7 +11,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{claim, CHANNEL, PRUNE_LOCK};
 use crate::domain::Keyring;
-use crate::store::{
+use crate::store::{Gauges, GAUGES, 
     db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Finish, Matcher, NewEvent, Outbox,
     Outcome, Pruned, Replay, StoreError, Wake,
 };
@@ -382,5 +382,23 @@ impl Outbox for PgOutbox {
             }
         });
         Ok(())
+    }
+
+    async fn gauges(&self, now_ms: i64) -> Result<Gauges, StoreError> {
+        let in_use = self.pool.size() as u64 - self.pool.num_idle() as u64;
+        let r = sqlx::query(GAUGES)
+            .bind(now_ms)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        let count = |i: usize| r.try_get::<i64, _>(i).map(|n| n as u64).map_err(db);
+        Ok(Gauges {
+            pending: count(0)?,
+            due: count(1)?,
+            oldest_due_ms: r.try_get(2).map_err(db)?,
+            dead: count(3)?,
+            disabled_connections: count(4)?,
+            pool_in_use: in_use,
+        })
     }
 }

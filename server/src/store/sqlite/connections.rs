@@ -142,6 +142,7 @@ fn reseal(conn: &mut Connection, keys: &Keyring) -> anyhow::Result<usize> {
 impl ConnectionStore for SqliteConnections {
     async fn upsert(&self, rec: Record) -> Result<Upsert, StoreError> {
         let keys = self.keys.clone();
+        let stall = self.db.stall;
         self.db.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
             let existing = tx.query_row(SELECT, [rec.entity_id.as_str()], read).optional().map_err(db)?;
@@ -167,6 +168,9 @@ impl ConnectionStore for SqliteConnections {
                     Upsert::Created(rec)
                 }
             };
+            if let Some(stall) = stall {
+                std::thread::sleep(stall);
+            }
             tx.commit().map_err(db)?;
             Ok(outcome)
         })
@@ -263,6 +267,17 @@ impl ConnectionStore for SqliteConnections {
     async fn ping(&self) -> Result<(), StoreError> {
         self.db
             .with(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db))
+            .await
+    }
+
+    async fn schema_problem(&self) -> Result<Option<String>, StoreError> {
+        self.db
+            .with(|conn| {
+                let version: usize = conn
+                    .pragma_query_value(None, "user_version", |r| r.get(0))
+                    .map_err(db)?;
+                Ok(super::schema_problem(version))
+            })
             .await
     }
 }

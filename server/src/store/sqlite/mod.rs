@@ -5,7 +5,9 @@ mod connections;
 mod outbox;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::Connection;
 
@@ -63,29 +65,68 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Clone)]
 pub(super) struct Db {
     conn: Arc<Mutex<Connection>>,
+    /// Tests only: how long a connection save waits inside its transaction.
+    pub(super) stall: Option<Duration>,
+}
+
+/// Set when the caller stops waiting (a request past its deadline drops its future).
+struct AbandonOnDrop(Arc<AtomicBool>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 impl Db {
-    /// Runs `f` on the connection on a blocking thread.
+    /// Runs `f` on the connection on a blocking thread. The blocking work cannot be stopped
+    /// once begun, so a caller who gave up (a request past its deadline) has its commit
+    /// turned into a rollback by SQLite's commit hook: an abandoned write leaves nothing.
     pub(super) async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let conn = self.conn.clone();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let _guard = AbandonOnDrop(abandoned.clone());
         tokio::task::spawn_blocking(move || {
             let mut guard = conn
                 .lock()
                 .map_err(|_| StoreError::Database("connection lock poisoned".into()))?;
-            f(&mut guard)
+            if abandoned.load(Ordering::SeqCst) {
+                return Err(db("abandoned before it began"));
+            }
+            guard.commit_hook(Some(move || abandoned.load(Ordering::SeqCst)));
+            let result = f(&mut guard);
+            guard.commit_hook(None::<fn() -> bool>);
+            result
         })
         .await
         .map_err(db)?
     }
+
+    /// Whether the one connection is busy now (the gauge of pool connections in use).
+    pub(super) fn in_use(&self) -> bool {
+        self.conn.try_lock().is_err()
+    }
+}
+
+/// Why the schema at `version` is not this binary's, if it is not.
+pub(super) fn schema_problem(version: usize) -> Option<String> {
+    let known = MIGRATIONS.len();
+    (version != known).then(|| {
+        format!("the database schema is at version {version}; this server needs version {known}")
+    })
 }
 
 /// Opens (creating if needed) and migrates the database at `path`; as its `owner` (the
 /// server), claims a previous run left are void.
-pub(super) fn open(path: &Path, keys: Keyring, owner: bool) -> anyhow::Result<Stores> {
+pub(super) fn open(
+    path: &Path,
+    keys: Keyring,
+    owner: bool,
+    stall: Option<Duration>,
+) -> anyhow::Result<Stores> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -114,6 +155,7 @@ pub(super) fn open(path: &Path, keys: Keyring, owner: bool) -> anyhow::Result<St
     )?;
     let db = Db {
         conn: Arc::new(Mutex::new(conn)),
+        stall,
     };
     Ok(Stores {
         connections: Arc::new(connections::SqliteConnections::new(

@@ -13,7 +13,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::Db;
 use crate::domain::{rate_windows, Keyring, WebhookUrl};
 use crate::store::claim::{self, Candidate};
-use crate::store::{
+use crate::store::{Gauges, GAUGES, 
     db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Due, Finish, Matcher, NewEvent, Outbox,
     Outcome, Pruned, Replay, StoreError, Wake,
 };
@@ -256,7 +256,13 @@ impl Outbox for SqliteOutbox {
                 )
                 .map_err(db)?;
             tx.commit().map_err(db)?;
-            Ok(Claimed { due, postponed: plan.postpone.len(), busy: plan.busy, next_due_ms })
+            Ok(Claimed {
+                due,
+                postponed: plan.postpone.len(),
+                postponed_by_window: plan.postponed_by_window,
+                busy: plan.busy,
+                next_due_ms,
+            })
         })
         .await
     }
@@ -433,5 +439,24 @@ impl Outbox for SqliteOutbox {
     async fn listen(&self, _wake: Wake) -> Result<(), StoreError> {
         // One process owns the file: its own accepts wake its workers directly.
         Ok(())
+    }
+
+    async fn gauges(&self, now_ms: i64) -> Result<Gauges, StoreError> {
+        let in_use = u64::from(self.db.in_use());
+        self.db
+            .with(move |conn| {
+                conn.query_row(GAUGES, [now_ms], |r| {
+                    Ok(Gauges {
+                        pending: r.get::<_, i64>(0)? as u64,
+                        due: r.get::<_, i64>(1)? as u64,
+                        oldest_due_ms: r.get(2)?,
+                        dead: r.get::<_, i64>(3)? as u64,
+                        disabled_connections: r.get::<_, i64>(4)? as u64,
+                        pool_in_use: in_use,
+                    })
+                })
+                .map_err(db)
+            })
+            .await
     }
 }
