@@ -13,5 +13,6 @@ mod dead_letters;
 mod delivery;
 mod events;
 mod instances;
+mod operations;
 mod security;
 mod store_conformance;

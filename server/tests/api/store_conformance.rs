@@ -94,6 +94,8 @@ conformance!(
     deliveries_of_a_deleted_connection_die_with_a_reason,
     dead_deliveries_are_listed_and_replayed,
     pruning_removes_delivered_rows_past_the_retention_only,
+    gauges_count_pending_due_oldest_dead_and_disabled,
+    the_schema_is_current_after_opening,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -798,4 +800,58 @@ async fn pruning_removes_delivered_rows_past_the_retention_only(subject: &Subjec
         .await
         .unwrap();
     assert!(again.duplicate);
+}
+
+async fn gauges_count_pending_due_oldest_dead_and_disabled(subject: &Subject) {
+    let s = subject.open().await;
+    let empty = s.outbox.gauges(NOW).await.unwrap();
+    assert_eq!(
+        store::Gauges {
+            pool_in_use: 0,
+            ..empty
+        },
+        store::Gauges::default()
+    );
+    connections(&s, 4).await;
+    accept(&s, "e1", "", NOW).await;
+    accept(&s, "e2", "", NOW + 1_000).await;
+    let g = s.outbox.gauges(NOW + 2_000).await.unwrap();
+    assert_eq!((g.pending, g.due, g.dead), (8, 8, 0));
+    assert_eq!(g.oldest_due_ms, Some(NOW));
+    // Claimed rows are not due; a retry later is pending, not due; a gone webhook is dead
+    // and its connection disabled (with what it had pending).
+    let due = s.outbox.claim(NOW + 2_000, 3, LEASE).await.unwrap().due;
+    assert_eq!(due.len(), 3);
+    let g = s.outbox.gauges(NOW + 2_000).await.unwrap();
+    assert_eq!((g.pending, g.due), (8, 5));
+    let finishes = due
+        .iter()
+        .map(|d| {
+            let outcome = if d.entity_id == due[0].entity_id {
+                Outcome::Disable {
+                    error: "webhook answered 410".into(),
+                }
+            } else {
+                Outcome::Retry {
+                    at_ms: NOW + 60_000,
+                    error: "webhook answered 500".into(),
+                }
+            };
+            finish(d, outcome)
+        })
+        .collect();
+    s.outbox.finish(finishes, NOW + 2_100).await.unwrap();
+    let g = s.outbox.gauges(NOW + 2_200).await.unwrap();
+    assert_eq!(g.disabled_connections, 1);
+    assert!(g.dead >= 1, "{g:?}");
+    assert_eq!(g.pending + g.dead, 8, "{g:?}");
+    assert_eq!(g.due, g.pending - 2, "the two retries wait: {g:?}");
+    assert!(g.oldest_due_ms.is_some_and(|t| t <= NOW + 1_000));
+    // Connections go back to the pool a moment after their query: at most the pool's 8.
+    assert!(g.pool_in_use <= 8, "{g:?}");
+}
+
+async fn the_schema_is_current_after_opening(subject: &Subject) {
+    let s = subject.open().await;
+    assert_eq!(s.connections.schema_problem().await.unwrap(), None);
 }
