@@ -34,6 +34,11 @@ tasks:
                                violations, peak memory per instance; --series: 1,000 / 10,000 /
                                100,000; --postgres: N instances (default 2) on a throwaway
                                PostgreSQL with fsync on; --steady: RATE events/s (default 200)
+  bench api [--seconds N] [--connections N] [--sqlite | --postgres]
+                               a release server with N connections (default 10000) under 64
+                               clients for N s (default 20) a scenario: GET, PUT, 90/10 mix,
+                               signed events each stored for 10 connections; req/s, p50/p99/max,
+                               errors, peak memory; on SQLite, then on a throwaway PostgreSQL
   size                         build the release page and print each file's bytes raw, gzip, brotli
   setup                        only install what is missing (also PostgreSQL for the tests)";
 

@@ -244,8 +244,9 @@ fn schemathesis(root: &std::path::Path) -> Result<()> {
 pub fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("delivery") => {}
+        Some("api") => return bench_api(&args[1..]),
         _ => bail!(
-            "usage: cargo xtask bench delivery [--connections N | --series] [--postgres [--instances N]] [--steady RATE]"
+            "usage: cargo xtask bench delivery [--connections N | --series] [--postgres [--instances N]] [--steady RATE]\n       cargo xtask bench api [--seconds N] [--connections N] [--sqlite | --postgres]"
         ),
     }
     let postgres = args.iter().any(|a| a == "--postgres");
@@ -281,4 +282,37 @@ pub fn bench(args: &[String]) -> Result<()> {
         .current_dir(&root));
     drop(cluster);
     result
+}
+
+/// `bench api`: the API under load from 64 clients, on SQLite and then on a throwaway
+/// PostgreSQL with fsync on (`--sqlite` or `--postgres` for one of them).
+fn bench_api(args: &[String]) -> Result<()> {
+    let only_sqlite = args.iter().any(|a| a == "--sqlite");
+    let only_postgres = args.iter().any(|a| a == "--postgres");
+    let pass: Vec<&String> = args
+        .iter()
+        .filter(|a| *a != "--sqlite" && *a != "--postgres")
+        .collect();
+    let root = root();
+    sh(Command::new("cargo")
+        .args(["build", "--release", "-p", "connector-server", "--bins"])
+        .current_dir(&root))?;
+    let server = root.join("target/release/connector-server");
+    let run = |extra: &[String]| {
+        sh(Command::new(root.join("target/release/bench-api"))
+            .args(&pass)
+            .args(extra)
+            .arg("--server")
+            .arg(&server)
+            .current_dir(&root))
+    };
+    if !only_postgres {
+        run(&[])?;
+    }
+    if !only_sqlite {
+        // Stopped when dropped, after the benchmark.
+        let cluster = crate::postgres::Cluster::start(true)?;
+        run(&["--database-url".into(), cluster.url()])?;
+    }
+    Ok(())
 }

@@ -1,0 +1,412 @@
+//! `cargo xtask bench api`: a release server (API role, so nothing is delivered meanwhile)
+//! on loopback with a fresh database of N connections whose webhooks are its own dev inbox,
+//! driven by 64 keep-alive HTTP/1.1 clients for S seconds per scenario: GET a connection,
+//! PUT an update, a 90/10 mix, and signed events each matching 10 connections. Prints
+//! requests/s, p50/p99/max latency, errors and the server's peak memory per scenario.
+//!
+//! The load generator is hand-written on hyper's client connection (no pool, no redirects):
+//! a general client such as reqwest costs the shared two cores more than the server does.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use connector_settings::{CardStyle, Value, CONNECTOR};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+
+const SECRET: &str = "bench-events-secret-of-32-bytes-or-more";
+/// Connections each event matches.
+const FAN_OUT: usize = 10;
+
+struct Options {
+    server: String,
+    database_url: Option<String>,
+    connections: usize,
+    clients: usize,
+    seconds: u64,
+}
+
+fn options() -> Result<Options> {
+    let mut o = Options {
+        server: "target/release/connector-server".into(),
+        database_url: None,
+        connections: 10_000,
+        clients: 64,
+        seconds: 20,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--server" => o.server = value()?,
+            "--database-url" => o.database_url = Some(value()?),
+            "--connections" => o.connections = value()?.parse()?,
+            "--clients" => o.clients = value()?.parse()?,
+            "--seconds" => o.seconds = value()?.parse()?,
+            other => bail!(
+                "unknown option '{other}' (--seconds N, --connections N, --clients N, --database-url URL, --server PATH)"
+            ),
+        }
+    }
+    if o.connections < FAN_OUT {
+        bail!("--connections must be at least {FAN_OUT}");
+    }
+    Ok(o)
+}
+
+/// The server process, killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(o: &Options) -> Result<Server> {
+        let dir = tempfile::tempdir()?;
+        let mut cmd = Command::new(&o.server);
+        cmd.args(["--dev", "--role", "api", "--port", "0", "--dist", "/nonexistent"])
+            .args(["--write-rate", "0", "--tenant-write-rate", "0"])
+            .args(["--events-secret", SECRET])
+            .arg("--db")
+            .arg(dir.path().join("bench.sqlite"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(url) = &o.database_url {
+            cmd.args(["--database-url", url])
+                .args(["--secret-key", &"ab".repeat(32)])
+                .args(["--encryption-keys", &format!("k1:{}", "11".repeat(32))]);
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {}", o.server))?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
+        let port = line
+            .trim()
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .with_context(|| format!("the server printed '{}'", line.trim()))?;
+        Ok(Server {
+            child,
+            port,
+            _dir: dir,
+        })
+    }
+
+    /// Peak resident memory since the last reset, in MiB.
+    fn peak_mib(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+                line.split_whitespace().nth(1)?.parse::<f64>().ok()
+            })
+            .unwrap_or(0.0)
+            / 1024.0
+    }
+
+    /// Starts the peak over from the current resident memory (Linux `clear_refs` 5).
+    fn reset_peak(&self) {
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
+    }
+}
+
+/// The event type every benchmark event has.
+fn kind() -> &'static str {
+    CONNECTOR.event_types()[0].value
+}
+
+/// Connection `i`'s group: events of project `/p{group}.` match its ten connections only.
+fn project(i: usize) -> String {
+    format!("/p{}.", i / FAN_OUT)
+}
+
+fn hook(port: u16, i: usize) -> String {
+    format!("http://127.0.0.1:{port}/emulator/webhook/webhookb2/c{i}@t/IncomingWebhook/abc/u")
+}
+
+/// Settings that want the connector's first event type of connection `i`'s project, found
+/// by the fields' roles (any connector.toml).
+fn settings(i: usize, name: &str) -> serde_json::Value {
+    let mut s = connector_settings::default_values();
+    s.insert(CONNECTOR.name_field().id.into(), Value::Text(name.into()));
+    s.insert(
+        CONNECTOR.events_field().id.into(),
+        Value::List(vec![kind().into()]),
+    );
+    if let Some(field) = CONNECTOR.filter_field() {
+        s.insert(field.id.into(), Value::Text(project(i)));
+    }
+    if let (Some(field), Some(value)) = (
+        CONNECTOR.card_style_field(),
+        CONNECTOR.card_style_value(CardStyle::Compact),
+    ) {
+        s.insert(field.id.into(), Value::Text(value.into()));
+    }
+    serde_json::to_value(s).expect("settings are JSON")
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Scenario {
+    Create,
+    Get,
+    Put,
+    Mix,
+    Events,
+}
+
+/// One request of `scenario` from client `c`'s `n`th turn, with the status it must get.
+fn request(
+    scenario: Scenario,
+    port: u16,
+    connections: usize,
+    c: usize,
+    n: u64,
+) -> (Request<Full<Bytes>>, u16) {
+    let pick = |salt: u64| {
+        // A cheap spread over the connections (no shared random generator).
+        let x = (n.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (c as u64).wrapping_mul(0xc2b2_ae35))
+            .wrapping_add(salt);
+        (x % connections as u64) as usize
+    };
+    let scenario = match scenario {
+        Scenario::Mix if n % 10 == 9 => Scenario::Put,
+        Scenario::Mix => Scenario::Get,
+        s => s,
+    };
+    let builder = Request::builder().header("host", format!("127.0.0.1:{port}"));
+    match scenario {
+        Scenario::Get => {
+            let i = pick(1);
+            let req = builder
+                .method("GET")
+                .uri(format!("/api/connections/c{i}"))
+                .header("x-teams-webhook-url", hook(port, i))
+                .body(Full::default())
+                .unwrap();
+            (req, 200)
+        }
+        Scenario::Put | Scenario::Create => {
+            let i = if scenario == Scenario::Create {
+                n as usize
+            } else {
+                pick(2)
+            };
+            let name = format!("Bench {c}-{n}");
+            let body = json!({ "webhookUrl": hook(port, i), "settings": settings(i, &name) });
+            let req = builder
+                .method("PUT")
+                .uri(format!("/api/connections/c{i}"))
+                .header("content-type", "application/json")
+                .body(Full::from(body.to_string()))
+                .unwrap();
+            (req, if scenario == Scenario::Create { 201 } else { 200 })
+        }
+        Scenario::Events | Scenario::Mix => {
+            let i = pick(3);
+            let body = json!({ "id": format!("e{c}-{n}"), "type": kind(), "title": "Bench",
+                               "project": project(i) })
+            .to_string();
+            let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+            let req = builder
+                .method("POST")
+                .uri("/api/events")
+                .header("content-type", "application/json")
+                .header("x-connector-timestamp", ts.to_string())
+                .header(
+                    "x-connector-signature",
+                    connector_server::sign_event(SECRET, ts, body.as_bytes()),
+                )
+                .body(Full::from(body))
+                .unwrap();
+            (req, 202)
+        }
+    }
+}
+
+#[derive(Default)]
+struct Figures {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+/// Client `c`: one keep-alive connection, requests one after another until `until` (or,
+/// when creating, its share of the connections).
+async fn client(
+    scenario: Scenario,
+    port: u16,
+    o_connections: usize,
+    c: usize,
+    clients: usize,
+    until: Instant,
+    next_create: Arc<AtomicU64>,
+) -> Result<Figures> {
+    let mut figures = Figures::default();
+    let mut sender = None;
+    // Each client its own run of turns (the turn picks the connection).
+    let mut n: u64 = c as u64 * (u64::MAX / clients as u64);
+    loop {
+        if scenario == Scenario::Create {
+            n = next_create.fetch_add(1, Ordering::Relaxed);
+            if n as usize >= o_connections {
+                break;
+            }
+        } else if Instant::now() >= until {
+            break;
+        } else {
+            n += 1;
+        }
+        if sender.is_none() {
+            let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+            stream.set_nodelay(true)?;
+            let (s, conn) = http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            sender = Some(s);
+        }
+        let s = sender.as_mut().unwrap();
+        let (req, want) = request(scenario, port, o_connections, c, n);
+        let started = Instant::now();
+        let answer = async {
+            let res = s.send_request(req).await?;
+            let status = res.status().as_u16();
+            let body = res.into_body().collect().await?.to_bytes();
+            anyhow::Ok((status, body))
+        }
+        .await;
+        let took = started.elapsed();
+        figures.latencies_us.push(took.as_micros().min(u32::MAX as u128) as u32);
+        let ok = match &answer {
+            Ok((status, body)) if *status == want => {
+                scenario != Scenario::Events
+                    || serde_json::from_slice::<serde_json::Value>(body)
+                        .is_ok_and(|v| v["deliveries"] == FAN_OUT)
+            }
+            _ => false,
+        };
+        if !ok {
+            figures.errors += 1;
+            let broken = answer.is_err();
+            if figures.first_error.is_none() {
+                figures.first_error = Some(match answer {
+                    Ok((status, body)) => {
+                        format!("{status}: {}", String::from_utf8_lossy(&body))
+                    }
+                    Err(e) => format!("{e:#}"),
+                });
+            }
+            if broken {
+                sender = None;
+            }
+        }
+    }
+    Ok(figures)
+}
+
+async fn drive(scenario: Scenario, o: &Options, server: &Server, secs: u64) -> Result<Figures> {
+    let until = Instant::now() + Duration::from_secs(secs);
+    let next_create = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..o.clients)
+        .map(|c| {
+            tokio::spawn(client(
+                scenario,
+                server.port,
+                o.connections,
+                c,
+                o.clients,
+                until,
+                next_create.clone(),
+            ))
+        })
+        .collect();
+    let mut all = Figures::default();
+    for t in tasks {
+        let f = t.await??;
+        all.latencies_us.extend(f.latencies_us);
+        all.errors += f.errors;
+        all.first_error = all.first_error.or(f.first_error);
+    }
+    Ok(all)
+}
+
+fn ms(us: u32) -> String {
+    format!("{:.2} ms", us as f64 / 1000.0)
+}
+
+fn report(db: &str, name: &str, mut f: Figures, took: Duration, peak: f64) {
+    f.latencies_us.sort_unstable();
+    let n = f.latencies_us.len();
+    let at = |q: f64| f.latencies_us[((n as f64 * q) as usize).min(n - 1)];
+    println!(
+        "{db:<10} {name:<8} {:>9.0} req/s  p50 {:>9}  p99 {:>9}  max {:>9}  errors {:>5}  peak {:.1} MiB",
+        n as f64 / took.as_secs_f64(),
+        ms(at(0.50)),
+        ms(at(0.99)),
+        ms(f.latencies_us[n - 1]),
+        f.errors,
+        peak
+    );
+    if let Some(e) = f.first_error {
+        println!("           first error: {}", e.chars().take(200).collect::<String>());
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let o = options()?;
+    let db = if o.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let server = Server::start(&o)?;
+    let started = Instant::now();
+    let created = drive(Scenario::Create, &o, &server, 0).await?;
+    if created.errors > 0 {
+        bail!(
+            "creating the connections: {} errors, first: {}",
+            created.errors,
+            created.first_error.unwrap_or_default()
+        );
+    }
+    println!(
+        "{db}: {} connections created in {:.1} s; {} clients, {} s a scenario",
+        o.connections,
+        started.elapsed().as_secs_f64(),
+        o.clients,
+        o.seconds
+    );
+    for (name, scenario) in [
+        ("GET", Scenario::Get),
+        ("PUT", Scenario::Put),
+        ("90/10", Scenario::Mix),
+        ("events", Scenario::Events),
+    ] {
+        server.reset_peak();
+        let started = Instant::now();
+        let f = drive(scenario, &o, &server, o.seconds).await?;
+        report(db, name, f, started.elapsed(), server.peak_mib());
+    }
+    println!(
+        "{db}: events each stored {FAN_OUT} deliveries (checked on every answer); peak memory is VmHWM over each scenario"
+    );
+    Ok(())
+}
