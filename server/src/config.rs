@@ -16,7 +16,7 @@ pub enum Role {
     All,
     /// Only the API (and the page); no deliveries.
     Api,
-    /// Only delivery workers (and /api/health).
+    /// Only delivery workers (and the health routes).
     Delivery,
 }
 
