@@ -30,7 +30,8 @@ pub fn build_cmd(args: &[String]) -> Result<()> {
     build_page(&opts)
 }
 
-/// Builds the page with Trunk into `dist/` (or `opts.dist`).
+/// Builds the page with Trunk into `dist/` (or `opts.dist`), with its headers for static hosts
+/// and precompressed copies of its files.
 pub fn build_page(opts: &Build) -> Result<()> {
     // Trunk runs cargo offline (Trunk.toml), so fetch first.
     sh(Command::new("cargo").arg("fetch").current_dir(root()))?;
@@ -52,7 +53,14 @@ pub fn build_page(opts: &Build) -> Result<()> {
         .dist
         .as_ref()
         .map_or_else(|| root().join("dist"), std::path::PathBuf::from);
-    crate::headers::write(&dist, None)
+    crate::headers::write(&dist, None)?;
+    let quality = if opts.release {
+        crate::compress::Quality::Best
+    } else {
+        crate::compress::Quality::Fast
+    };
+    crate::compress::precompress(&dist, quality)?;
+    Ok(())
 }
 
 fn build_server() -> Result<()> {
