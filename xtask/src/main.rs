@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: the project's tasks. `run` and `test` first install whatever is
 //! missing (and say what they install), so a fresh machine needs only these two commands.
 
+mod bench_page;
 mod compress;
 mod dist;
 mod headers;
@@ -29,7 +30,12 @@ tasks:
   bench delivery [--connections N]
                                N connections (default 10000) with local webhooks, one event to all:
                                cards/s, p50/p99 latency, rate-window violations, peak memory
-  size                         build the release page and print each file's bytes raw, gzip, brotli
+  bench page [--rounds N] [--profile fast|slow|both]
+                               our release page against a hand-written JavaScript page in the
+                               emulator, N rounds (default 15) alternating: time to initialize,
+                               to the form being usable, to notifySuccess; bytes; ratios
+  size                         build the release page and print what the iframe downloads, raw,
+                               gzip and brotli, against the goals
   setup                        only install what is missing";
 
 fn main() -> ExitCode {

@@ -165,6 +165,9 @@ pub fn test(args: &[String]) -> Result<()> {
         ..Build::default()
     })?;
     build_server()?;
+    // The plain-JavaScript reference page of `bench page`, for its smoke test.
+    let reference = crate::bench_page::test_reference_dir();
+    crate::bench_page::assemble_reference(&root.join("dist"), &reference)?;
     let tests: Vec<String> = std::fs::read_dir(root.join("e2e"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
@@ -179,7 +182,8 @@ pub fn test(args: &[String]) -> Result<()> {
         .current_dir(&root)
         .env("SERVER_BIN", root.join("target/debug/connector-server"))
         .env("DIST_DIR", root.join("dist"))
-        .env("SUBPATH_DIST_DIR", &subpath_dist))?;
+        .env("SUBPATH_DIST_DIR", &subpath_dist)
+        .env("REFERENCE_DIR", &reference))?;
     println!("xtask: all tests passed");
     Ok(())
 }
@@ -221,11 +225,14 @@ fn schemathesis(root: &std::path::Path) -> Result<()> {
     result
 }
 
-/// `bench delivery`: builds the server in release mode and runs its benchmark binary.
+/// `bench delivery` (the server's benchmark binary, built in release mode) and `bench page`.
 pub fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("delivery") => {}
-        _ => bail!("usage: cargo xtask bench delivery [--connections N]"),
+        Some("page") => return crate::bench_page::run(&args[1..]),
+        _ => bail!(
+            "usage: cargo xtask bench delivery [--connections N] | bench page [--rounds N] [--profile fast|slow|both]"
+        ),
     }
     let root = root();
     sh(Command::new("cargo")
