@@ -6,7 +6,7 @@ import {
   startServer, launchBrowser, openEmulator, configFrame, screenshot, fillNewConnection, dialogClosed, instances,
 } from './harness.mjs';
 
-const SECRET = 'e2e-events-secret';
+const SECRET = 'e2e-events-secret-of-32-bytes-or-more';
 let browser;
 before(async () => { browser = await launchBrowser(); });
 after(async () => { await browser?.close(); });

@@ -101,11 +101,43 @@ static DE: Strings = Strings {
     remove_failed: "Die Verbindung konnte nicht entfernt werden",
 };
 
+static FR: Strings = Strings {
+    loading: "Chargement…",
+    outside_title: "Ouvrez cette page depuis Microsoft Teams",
+    outside_intro: "Ceci est la page de configuration du connecteur",
+    outside_how: "Teams l'affiche quand un canal ajoute ou modifie le connecteur : dans un canal, choisissez ••• › Connecteurs (ou Gérer le canal › Connecteurs), trouvez le connecteur et choisissez Configurer.",
+    outside_dev: "Pour l'essayer sans Teams, lancez `cargo xtask run` et ouvrez l'adresse de l'émulateur qui s'affiche.",
+    load_failed: "Les paramètres enregistrés n'ont pas pu être chargés",
+    retry: "Réessayer",
+    not_found: "Cette connexion n'est plus enregistrée ; l'enregistrer la crée à nouveau.",
+    saving: "Enregistrement…",
+    save_failed: "Échec de l'enregistrement",
+    saved: "Enregistré.",
+    network: "le serveur est injoignable ; vérifiez la connexion et réessayez",
+    timed_out: "le serveur n'a pas répondu à temps ; veuillez réessayer",
+    server_fault: "le serveur a rencontré un problème ; réessayez dans un instant",
+    forbidden: "cette connexion appartient à un autre canal ou webhook",
+    no_webhook: "Teams n'a pas fourni d'URL de webhook pour ce canal",
+    invalid_form: "certains champs sont à corriger",
+    removing: "Suppression de la connexion…",
+    removed: "La connexion a été supprimée.",
+    other_tenant: "cette connexion appartient à une autre organisation ; connectez-vous avec un compte de cette organisation",
+    disabled: "Les cartes ne sont pas publiées : le webhook du canal n'existe plus. L'enregistrement réactive la connexion. Motif",
+    send_test: "Envoyer une carte de test",
+    test_sending: "Envoi d'une carte de test…",
+    test_delivered: "La carte de test a été publiée dans le canal.",
+    test_failed: "La carte de test n'a pas pu être publiée",
+    test_pending: "La carte de test attend encore d'être publiée",
+    sign_in_failed: "la connexion via Teams a échoué",
+    remove_failed: "La connexion n'a pas pu être supprimée",
+};
+
 /// The strings for `locale`.
 pub fn strings(locale: Locale) -> &'static Strings {
     match locale {
         Locale::En => &EN,
         Locale::De => &DE,
+        Locale::Fr => &FR,
     }
 }
 

@@ -483,6 +483,26 @@ async fn the_german_locale_shows_german_labels_and_messages() {
 }
 
 #[wasm_bindgen_test]
+async fn the_french_locale_speaks_french_and_falls_back_to_english_labels() {
+    let _h = mount_form(json!({ "locale": "fr-FR" })).await;
+    // connector.toml gives this label no French text: English it is.
+    assert!(body_text().contains("Subscription name"));
+    type_into(NAME, "ab").await;
+    until("the French message", || {
+        text_of("field-subscription_name-error") == "Au moins 3 caractères."
+    })
+    .await;
+    assert_eq!(
+        document()
+            .document_element()
+            .unwrap()
+            .get_attribute("lang")
+            .as_deref(),
+        Some("fr")
+    );
+}
+
+#[wasm_bindgen_test]
 async fn the_theme_follows_context_and_theme_changes() {
     let _h = mount_form(json!({ "theme": "dark" })).await;
     let theme = || {

@@ -15,7 +15,8 @@ pub enum Command {
         /// The events secret the server was started with.
         #[arg(long, env = "CONNECTOR_EVENTS_SECRET", hide_env_values = true)]
         secret: String,
-        /// One of the event types declared in connector.toml, e.g. build_failed.
+        /// One of the event types declared in connector.toml (the options of its events
+        /// field).
         #[arg(long = "type")]
         kind: String,
         #[arg(long)]

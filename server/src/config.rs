@@ -54,7 +54,8 @@ pub struct Config {
     /// Dev mode: single sign-on against the emulator's own identity provider.
     #[arg(long, env = "CONNECTOR_DEV_SSO", requires = "dev")]
     pub dev_sso: bool,
-    /// The shared secret events are signed with (HMAC-SHA256); without it /api/events is off.
+    /// The shared secret events are signed with (HMAC-SHA256), at least 32 bytes; without it
+    /// /api/events is off.
     #[arg(long, env = "CONNECTOR_EVENTS_SECRET", hide_env_values = true)]
     pub events_secret: Option<String>,
     /// Hosts webhook URLs may point at; `*.example.com` matches subdomains. Repeat the flag
@@ -97,7 +98,23 @@ pub struct Config {
     pub secret_key: Option<String>,
 }
 
+/// The shortest events secret taken: a shorter one (an empty one above all) can be guessed
+/// or is a mistake, and would let anyone send events.
+pub const MIN_EVENTS_SECRET_BYTES: usize = 32;
+
 impl Config {
+    /// The events secret, if set; refused when shorter than [`MIN_EVENTS_SECRET_BYTES`].
+    /// The message names the flag and the variable, never the value.
+    pub fn checked_events_secret(&self) -> Result<Option<&str>, String> {
+        match self.events_secret.as_deref() {
+            Some(s) if s.len() < MIN_EVENTS_SECRET_BYTES => Err(format!(
+                "the events secret (--events-secret or CONNECTOR_EVENTS_SECRET) is {}; it must be at least {MIN_EVENTS_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`), or unset to turn events off",
+                if s.is_empty() { "empty".to_string() } else { format!("only {} bytes", s.len()) }
+            )),
+            other => Ok(other),
+        }
+    }
+
     /// A config for tests: random port, the given database, dev mode as asked.
     pub fn for_tests(db: PathBuf, dist: PathBuf, dev: bool) -> Config {
         Config {
@@ -109,7 +126,7 @@ impl Config {
             emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
             key_file: None,
             cors_origins: Vec::new(),
-            events_secret: Some("test-events-secret".into()),
+            events_secret: Some("test-events-secret-of-32-bytes-or-more".into()),
             sso_audience: None,
             sso_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
             sso_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
@@ -154,6 +171,30 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         config: super::Config,
+    }
+
+    #[test]
+    fn a_short_events_secret_is_refused_without_showing_it() {
+        let parse = |secret: &str| {
+            Cli::try_parse_from(["s", "--events-secret", secret])
+                .unwrap()
+                .config
+        };
+        for short in ["", "hunter2", &"s".repeat(31)] {
+            let err = parse(short).checked_events_secret().unwrap_err();
+            assert!(
+                err.contains("--events-secret") && err.contains("CONNECTOR_EVENTS_SECRET"),
+                "{err}"
+            );
+            assert!(short.is_empty() || !err.contains(short), "{err}");
+        }
+        let long = "s".repeat(32);
+        assert_eq!(
+            parse(&long).checked_events_secret(),
+            Ok(Some(long.as_str()))
+        );
+        let unset = Cli::try_parse_from(["s"]).unwrap().config;
+        assert_eq!(unset.checked_events_secret(), Ok(None));
     }
 
     #[test]

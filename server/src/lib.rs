@@ -12,6 +12,7 @@ mod extract;
 mod rate_limit;
 mod routes;
 pub mod startup;
+mod state;
 pub mod store;
 
 /// How the connector developer's service signs an event (for clients and tests).

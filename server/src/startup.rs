@@ -15,30 +15,12 @@ use crate::auth::{SsoSettings, Verifier};
 use crate::config::Config;
 use crate::delivery::Wake;
 use crate::domain::{HashKey, Keyring, WebhookPolicy};
-use crate::emulator::{self, Inboxes};
+use crate::emulator::{self, inboxes::Inboxes};
 use crate::extract::BODY_LIMIT;
 use crate::rate_limit::RateLimiter;
 use crate::routes::{connections, events, health, static_files};
+use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub key: HashKey,
-    /// Which webhook URLs are taken (in dev mode also this server's own emulator inbox).
-    pub webhooks: WebhookPolicy,
-    pub events_secret: Option<Arc<str>>,
-    /// Wakes the delivery workers.
-    pub wake: Wake,
-    /// Single sign-on, when configured.
-    pub sso: Option<Arc<Verifier>>,
-    pub address_limit: Arc<RateLimiter>,
-    pub tenant_limit: Arc<RateLimiter>,
-    pub trust_forwarded_for: bool,
-    pub page_policy: Arc<String>,
-    pub inboxes: Inboxes,
-}
 
 /// All routes.
 pub fn router(state: AppState, config: &Config) -> Router {
@@ -123,6 +105,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let events_secret = config
+            .checked_events_secret()
+            .map_err(anyhow::Error::msg)?
+            .map(Arc::from);
         let keyring = match &config.encryption_keys {
             Some(ring) => Keyring::parse(ring).context("CONNECTOR_ENCRYPTION_KEYS")?,
             None => Keyring::load_or_create(&config.encryption_key_path())?,
@@ -163,7 +149,7 @@ impl Application {
                     None => policy,
                 }
             },
-            events_secret: config.events_secret.as_deref().map(Arc::from),
+            events_secret,
             wake: Wake::default(),
             sso: sso(&config, port)?.map(|s| Arc::new(Verifier::new(s))),
             address_limit: Arc::new(RateLimiter::new(config.write_rate)),

@@ -1,6 +1,6 @@
-//! Turns `connector.toml` (at the workspace root) into Rust statics, so the wasm page carries
-//! no TOML parser and page and server share one definition. A malformed file stops the build
-//! with the line and the problem.
+//! Turns `connector.toml` (at the workspace root, or the file `CONNECTOR_TOML` names) into
+//! Rust statics, so the wasm page carries no TOML parser and page and server share one
+//! definition. A malformed file stops the build with the line and the problem.
 
 #[path = "../src/pattern.rs"]
 #[allow(dead_code)]
@@ -17,13 +17,22 @@ fn main() {
         });
     println!("cargo:rerun-if-changed={}", path.display());
     println!("cargo:rerun-if-env-changed=CONNECTOR_TOML");
+    // Tests of the default file's own fields run only when the build is of that file.
+    println!("cargo:rustc-check-cfg=cfg(default_connector)");
+    if std::env::var_os("CONNECTOR_TOML").is_none() {
+        println!("cargo:rustc-cfg=default_connector");
+    }
     let src = match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) => fail(&format!("cannot read {}: {e}", path.display())),
     };
     let spec = match spec::parse(&src) {
         Ok(s) => s,
-        Err(e) => fail(&e.to_string()),
+        // Name the file that was read when it is not the default one.
+        Err(e) => match std::env::var_os("CONNECTOR_TOML") {
+            Some(_) => fail(&format!("{}:{}: {}", path.display(), e.line, e.message)),
+            None => fail(&e.to_string()),
+        },
     };
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("connector.rs");
     std::fs::write(&out, spec::to_rust(&spec)).unwrap();

@@ -57,6 +57,8 @@ enum RawText {
 struct RawOption {
     value: String,
     label: RawText,
+    card: Option<Spanned<String>>,
+    highlight: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,8 +75,9 @@ struct RawField {
     pattern_help: Option<Spanned<RawText>>,
     config_name: Option<Spanned<bool>>,
     min_selected: Option<Spanned<u32>>,
-    options: Option<Spanned<Vec<RawOption>>>,
+    options: Option<Spanned<Vec<Spanned<RawOption>>>>,
     default: Option<Spanned<toml::Value>>,
+    role: Option<Spanned<String>>,
 }
 
 /// A translated text: `(locale, text)` pairs, English first.
@@ -100,6 +103,59 @@ pub struct Field {
     pub label: Text,
     pub help: Text,
     pub kind: Kind,
+    pub role: Option<Role>,
+}
+
+/// What the server does with a field's value; at most one field per role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A multi_choice field: its options are the event types; a connection gets the ones
+    /// it chose. Every connector has exactly one.
+    Events,
+    /// A text field: only events whose `project` contains it (ignoring case).
+    Filter,
+    /// A single_choice field whose every option says `card = "compact"` or `"detailed"`.
+    CardStyle,
+    /// A toggle: cards of the event types marked `highlight = true` get the urgent accent.
+    Highlight,
+}
+
+impl Role {
+    /// `(name in connector.toml, role, the field kind it needs, rust name)`.
+    const ALL: [(&'static str, Role, &'static str, &'static str); 4] = [
+        ("events", Role::Events, "multi_choice", "Events"),
+        ("filter", Role::Filter, "text", "Filter"),
+        ("card_style", Role::CardStyle, "single_choice", "CardStyle"),
+        ("highlight", Role::Highlight, "toggle", "Highlight"),
+    ];
+
+    fn entry(self) -> (&'static str, Role, &'static str, &'static str) {
+        Role::ALL.into_iter().find(|e| e.1 == self).unwrap()
+    }
+
+    pub fn name(self) -> &'static str {
+        self.entry().0
+    }
+}
+
+/// How much of an event a card shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Card {
+    /// The title and the link.
+    Compact,
+    /// Also the text and every fact.
+    Detailed,
+}
+
+/// One option of a choice field.
+#[derive(Debug)]
+pub struct Choice {
+    pub value: String,
+    pub label: Text,
+    /// In the card-style field: the card this option picks.
+    pub card: Option<Card>,
+    /// In the events field: cards of this event type can be highlighted.
+    pub highlight: bool,
 }
 
 #[derive(Debug)]
@@ -113,11 +169,11 @@ pub enum Kind {
         config_name: bool,
     },
     SingleChoice {
-        options: Vec<(String, Text)>,
+        options: Vec<Choice>,
         default: Option<String>,
     },
     MultiChoice {
-        options: Vec<(String, Text)>,
+        options: Vec<Choice>,
         min_selected: u32,
         default: Vec<String>,
     },
@@ -241,6 +297,7 @@ pub fn parse(src: &str) -> Result<Spec, SpecError> {
             format!("exactly one text field needs config_name = true (it becomes Teams' configName); found {names}"),
         );
     }
+    check_roles(&raw, &fields, &lines)?;
     Ok(Spec {
         id,
         name,
@@ -253,6 +310,70 @@ pub fn parse(src: &str) -> Result<Spec, SpecError> {
         terms_url: c.terms_url.get_ref().clone(),
         fields,
     })
+}
+
+/// The rules between fields: at most one field per role, exactly one events field, and a
+/// highlight toggle exactly when some event type can be highlighted.
+fn check_roles(raw: &RawFile, fields: &[Field], lines: &Lines) -> Result<(), SpecError> {
+    let role_at = |i: usize| {
+        raw.field[i]
+            .get_ref()
+            .role
+            .as_ref()
+            .map_or(raw.field[i].span().start, |r| r.span().start)
+    };
+    let mut taken: Vec<(Role, usize)> = Vec::new();
+    for (i, f) in fields.iter().enumerate() {
+        let Some(role) = f.role else { continue };
+        if let Some((_, first)) = taken.iter().find(|(r, _)| *r == role) {
+            return lines.err(
+                role_at(i),
+                format!(
+                    "field '{}' has role = \"{}\" but field '{}' (line {}) has it already; at most one field per role",
+                    f.id,
+                    role.name(),
+                    fields[*first].id,
+                    lines.at(role_at(*first))
+                ),
+            );
+        }
+        taken.push((role, i));
+    }
+    let find = |role: Role| taken.iter().find(|(r, _)| *r == role).map(|(_, i)| *i);
+    let Some(events) = find(Role::Events) else {
+        return lines.err(
+            raw.connector.span().start,
+            "no field has role = \"events\": one multi_choice field's options must be the event types the server accepts",
+        );
+    };
+    let events_field = &fields[events];
+    let Kind::MultiChoice { options, .. } = &events_field.kind else {
+        unreachable!("the events role is checked to be on a multi_choice field")
+    };
+    let highlighted = options.iter().filter(|o| o.highlight).count();
+    match find(Role::Highlight) {
+        Some(toggle) if highlighted == 0 => lines.err(
+            role_at(toggle),
+            format!(
+                "the highlight toggle '{}' highlights nothing: give highlight = true to the options of field '{}' whose cards it marks",
+                fields[toggle].id, events_field.id
+            ),
+        ),
+        None if highlighted > 0 => {
+            let raw_options = raw.field[events].get_ref().options.as_ref();
+            let at = raw_options
+                .and_then(|o| o.get_ref().iter().find_map(|o| o.get_ref().highlight.as_ref()))
+                .map_or(raw.field[events].span().start, |h| h.span().start);
+            lines.err(
+                at,
+                format!(
+                    "options of field '{}' have highlight = true, but no toggle field has role = \"highlight\"",
+                    events_field.id
+                ),
+            )
+        }
+        _ => Ok(()),
+    }
 }
 
 fn text(t: &Spanned<RawText>, what: &str, lines: &Lines) -> Result<Text, SpecError> {
@@ -342,6 +463,28 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
             }
         }
     }
+    let role = match &f.role {
+        None => None,
+        Some(r) => {
+            let Some((name, role, needs, _)) = Role::ALL.into_iter().find(|e| e.0 == r.get_ref())
+            else {
+                return lines.err(
+                    r.span().start,
+                    format!(
+                        "field '{id}' has role '{}'; expected events, filter, card_style or highlight",
+                        r.get_ref()
+                    ),
+                );
+            };
+            if needs != kind_name {
+                return lines.err(
+                    r.span().start,
+                    format!("role = \"{name}\" needs a {needs} field; field '{id}' is {kind_name}"),
+                );
+            }
+            Some(role)
+        }
+    };
     let label = text(&f.label, &format!("label of field '{id}'"), lines)?;
     let help = text(&f.help, &format!("help of field '{id}'"), lines)?;
     let default_at = f
@@ -428,7 +571,8 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
             }
             let mut options = Vec::new();
             let mut seen = BTreeSet::new();
-            for o in opts.get_ref() {
+            for so in opts.get_ref() {
+                let o = so.get_ref();
                 if o.value.trim().is_empty() || !seen.insert(o.value.clone()) {
                     return lines.err(
                         opts.span().start,
@@ -459,7 +603,23 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
                         v
                     }
                 };
-                options.push((o.value.clone(), label));
+                let card = option_card(so, &id, role, lines)?;
+                let highlight = match &o.highlight {
+                    Some(h) if role != Some(Role::Events) => {
+                        return lines.err(
+                            h.span().start,
+                            format!("'highlight' of option '{}' of field '{id}' applies only to the options of the field with role = \"events\"", o.value),
+                        )
+                    }
+                    Some(h) => *h.get_ref(),
+                    None => false,
+                };
+                options.push(Choice {
+                    value: o.value.clone(),
+                    label,
+                    card,
+                    highlight,
+                });
             }
             let is_option = |v: &str| seen.contains(v);
             if kind_name == "single_choice" {
@@ -534,7 +694,46 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
         label,
         help,
         kind,
+        role,
     })
+}
+
+/// The `card` of an option: required in the card-style field, refused elsewhere.
+fn option_card(
+    so: &Spanned<RawOption>,
+    id: &str,
+    role: Option<Role>,
+    lines: &Lines,
+) -> Result<Option<Card>, SpecError> {
+    let o = so.get_ref();
+    match (&o.card, role) {
+        (None, Some(Role::CardStyle)) => lines.err(
+            so.span().start,
+            format!(
+                "option '{}' of field '{id}' needs card = \"compact\" or card = \"detailed\" (the field has role = \"card_style\")",
+                o.value
+            ),
+        ),
+        (None, _) => Ok(None),
+        (Some(c), Some(Role::CardStyle)) => match c.get_ref().as_str() {
+            "compact" => Ok(Some(Card::Compact)),
+            "detailed" => Ok(Some(Card::Detailed)),
+            other => lines.err(
+                c.span().start,
+                format!(
+                    "card '{other}' of option '{}' of field '{id}' is not compact or detailed",
+                    o.value
+                ),
+            ),
+        },
+        (Some(c), _) => lines.err(
+            c.span().start,
+            format!(
+                "'card' of option '{}' of field '{id}' applies only to the options of the field with role = \"card_style\"",
+                o.value
+            ),
+        ),
+    }
 }
 
 /// The spec as Rust source for the statics in `connector_settings::CONNECTOR`.
@@ -543,10 +742,22 @@ pub fn to_rust(spec: &Spec) -> String {
         let pairs: Vec<String> = t.iter().map(|(l, s)| format!("({l:?}, {s:?})")).collect();
         format!("Text(&[{}])", pairs.join(", "))
     }
-    fn options(o: &[(String, Text)]) -> String {
+    fn options(o: &[Choice]) -> String {
         let items: Vec<String> = o
             .iter()
-            .map(|(v, l)| format!("Choice {{ value: {v:?}, label: {} }}", text(l)))
+            .map(|c| {
+                let card = match c.card {
+                    None => "None",
+                    Some(Card::Compact) => "Some(CardStyle::Compact)",
+                    Some(Card::Detailed) => "Some(CardStyle::Detailed)",
+                };
+                format!(
+                    "Choice {{ value: {:?}, label: {}, card: {card}, highlight: {} }}",
+                    c.value,
+                    text(&c.label),
+                    c.highlight
+                )
+            })
             .collect();
         format!("&[{}]", items.join(", "))
     }
@@ -580,9 +791,12 @@ pub fn to_rust(spec: &Spec) -> String {
             ),
             Kind::Toggle { default } => format!("FieldKind::Toggle {{ default: {default} }}"),
         };
+        let role = f.role.map_or("None".to_string(), |r| {
+            format!("Some(Role::{})", r.entry().3)
+        });
         let _ = writeln!(
             out,
-            "        Field {{ id: {:?}, label: {}, help: {}, kind: {kind} }},",
+            "        Field {{ id: {:?}, label: {}, help: {}, kind: {kind}, role: {role} }},",
             f.id,
             text(&f.label),
             text(&f.help)

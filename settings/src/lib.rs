@@ -4,12 +4,14 @@
 pub mod api;
 mod messages;
 pub mod pattern;
+mod roles;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 pub use messages::Locale;
+pub use roles::Subscription;
 
 /// A text from `connector.toml` in every language it was given: `(locale, text)`, English first.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,6 +52,32 @@ pub struct Field {
     pub label: Text,
     pub help: Text,
     pub kind: FieldKind,
+    /// What the server does with the field's value (`role = "…"` in `connector.toml`).
+    pub role: Option<Role>,
+}
+
+/// The part a field plays in delivering events. The build checks that at most one field
+/// has each role, that it is of the right kind, and that exactly one has [`Role::Events`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A multiple-choice field whose options are the event types; a connection receives
+    /// the types it chose.
+    Events,
+    /// A text field: only events whose `project` contains it, ignoring case.
+    Filter,
+    /// A single-choice field whose options each pick a [`CardStyle`].
+    CardStyle,
+    /// A toggle: when on, cards of the event types marked `highlight` are highlighted.
+    Highlight,
+}
+
+/// How much of an event a card shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardStyle {
+    /// The title and the link.
+    Compact,
+    /// The title, the link, the text and every fact.
+    Detailed,
 }
 
 /// A choice of a single- or multiple-choice field.
@@ -57,6 +85,11 @@ pub struct Field {
 pub struct Choice {
     pub value: &'static str,
     pub label: Text,
+    /// In the card-style field: the card this option picks.
+    pub card: Option<CardStyle>,
+    /// In the events field: cards of this event type are highlighted when the connection's
+    /// highlight toggle is on.
+    pub highlight: bool,
 }
 
 #[derive(Debug)]
@@ -353,16 +386,7 @@ impl Settings {
 
 /// The `config_name` field's value in `values`, if it is a text.
 pub fn config_name(values: &Values) -> Option<&str> {
-    let field = CONNECTOR.fields.iter().find(|f| {
-        matches!(
-            f.kind,
-            FieldKind::Text {
-                config_name: true,
-                ..
-            }
-        )
-    })?;
-    match values.get(field.id) {
+    match values.get(CONNECTOR.name_field().id) {
         Some(Value::Text(s)) => Some(s.trim()),
         _ => None,
     }

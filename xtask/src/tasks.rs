@@ -69,8 +69,9 @@ fn build_server() -> Result<()> {
         .current_dir(root()))
 }
 
-/// The events secret of the local dev server (never of a deployment).
-const DEV_EVENTS_SECRET: &str = "dev-events-secret";
+/// The events secret of the local dev server (never of a deployment); the server takes no
+/// secret shorter than 32 bytes.
+const DEV_EVENTS_SECRET: &str = "dev-events-secret-not-for-production";
 
 pub fn run(args: &[String]) -> Result<()> {
     let mut port = "8080".to_string();
@@ -94,8 +95,9 @@ pub fn run(args: &[String]) -> Result<()> {
     let root = root();
     std::fs::create_dir_all(root.join("build"))?;
     println!("xtask: starting the server in dev mode (Ctrl-C stops it); data in build/dev.sqlite");
+    let kind = connector_settings::CONNECTOR.event_types()[0].value;
     println!(
-        "xtask: send an event with: target/debug/connector-server send-event --server http://127.0.0.1:{port} \\\n         --secret {DEV_EVENTS_SECRET} --type build_failed --title 'Build 42 failed'"
+        "xtask: send an event with: target/debug/connector-server send-event --server http://127.0.0.1:{port} \\\n         --secret {DEV_EVENTS_SECRET} --type {kind} --title 'Something happened'"
     );
     sh(Command::new(root.join("target/debug/connector-server"))
         .args([
@@ -114,6 +116,9 @@ pub fn run(args: &[String]) -> Result<()> {
         .current_dir(&root))
 }
 
+/// The second example connector, which `test` also builds and tests against.
+const SECOND_CONNECTOR: &str = "connectors/uptime-watch.toml";
+
 pub fn test(args: &[String]) -> Result<()> {
     if let Some(a) = args.first() {
         bail!("unknown test option '{a}'");
@@ -131,6 +136,23 @@ pub fn test(args: &[String]) -> Result<()> {
             "-p",
             "xtask",
         ])
+        .current_dir(&root))?;
+
+    // Nothing outside connector.toml may know its fields: the settings, delivery and events
+    // tests again, with everything built from a different connector.
+    let second = root.join(SECOND_CONNECTOR);
+    println!(
+        "xtask: settings, delivery and events tests against {}",
+        second.display()
+    );
+    sh(Command::new("cargo")
+        .args(["test", "-p", "connector-settings"])
+        .env("CONNECTOR_TOML", &second)
+        .current_dir(&root))?;
+    sh(Command::new("cargo")
+        .args(["test", "-p", "connector-server", "--test", "api", "--"])
+        .args(["delivery::", "events::"])
+        .env("CONNECTOR_TOML", &second)
         .current_dir(&root))?;
 
     println!("xtask: schemathesis against the server's OpenAPI document");

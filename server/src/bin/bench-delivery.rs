@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::Router;
+use connector_settings::{CardStyle, Value, CONNECTOR};
 use serde_json::json;
 
 type Received = Arc<Mutex<HashMap<String, Vec<Instant>>>>;
@@ -48,7 +49,7 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     let dir = tempfile::tempdir()?;
-    let secret = "bench-secret";
+    let secret = "bench-events-secret-of-32-bytes-or-more";
     let mut child = Command::new(&server_bin)
         .args([
             "--dev",
@@ -81,7 +82,24 @@ async fn main() -> anyhow::Result<()> {
         .to_string();
 
     let client = reqwest::Client::new();
-    let settings = json!({ "subscription_name": "Bench", "events": ["build_failed"], "filter": "", "card_style": "detailed", "mention_channel": false });
+    // Every connection wants the first event type, in full cards: found by the fields'
+    // roles, so the benchmark runs with any connector.toml.
+    let kind = CONNECTOR.event_types()[0].value;
+    let mut settings = connector_settings::default_values();
+    settings.insert(
+        CONNECTOR.name_field().id.into(),
+        Value::Text("Bench".into()),
+    );
+    settings.insert(
+        CONNECTOR.events_field().id.into(),
+        Value::List(vec![kind.into()]),
+    );
+    if let (Some(field), Some(value)) = (
+        CONNECTOR.card_style_field(),
+        CONNECTOR.card_style_value(CardStyle::Detailed),
+    ) {
+        settings.insert(field.id.into(), Value::Text(value.into()));
+    }
     let setup = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..16 {
@@ -113,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
         setup.elapsed().as_secs_f64()
     );
 
-    let body = json!({ "type": "build_failed", "title": "Benchmark", "text": "One event to every connection",
+    let body = json!({ "type": kind, "title": "Benchmark", "text": "One event to every connection",
         "facts": [{ "name": "Run", "value": "1" }] })
     .to_string();
     let ts = time::OffsetDateTime::now_utc().unix_timestamp();

@@ -1,12 +1,15 @@
 //! Cards built from an event and a connection's settings: a MessageCard for connector
 //! webhooks, an Adaptive Card message for Workflows webhooks; always under Teams' size limit.
 
-use connector_settings::{Value as Setting, Values};
+use connector_settings::{CardStyle, Subscription, Values, CONNECTOR};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Card JSON above this many bytes does not get through Teams reliably.
 pub const MAX_CARD_BYTES: usize = 20_000;
+
+/// The accent of highlighted cards (Teams' own "attention" red), whatever the connector's.
+const HIGHLIGHT_COLOR: &str = "C4314B";
 
 /// An event from the connector developer's service.
 #[derive(Debug, Clone, Deserialize)]
@@ -38,12 +41,7 @@ pub struct Fact {
 
 /// Whether a connection with `settings` wants `event` (its event types and its filter).
 pub fn matches(event_kind: &str, project: &str, settings: &Values) -> bool {
-    let wanted = matches!(settings.get("events"), Some(Setting::List(kinds)) if kinds.iter().any(|k| k == event_kind));
-    let filter = match settings.get("filter") {
-        Some(Setting::Text(f)) => f.trim().to_lowercase(),
-        _ => String::new(),
-    };
-    wanted && (filter.is_empty() || project.to_lowercase().contains(&filter))
+    Subscription::of(settings).wants(event_kind, project)
 }
 
 /// Connector webhooks take MessageCards; everything else (Workflows) Adaptive Cards.
@@ -60,9 +58,9 @@ fn is_connector_webhook(url: &str) -> bool {
 
 /// The card for `event` as `settings` wants it, for the webhook at `url`.
 pub fn card(event: &Event, settings: &Values, url: &str) -> Value {
-    let detailed = matches!(settings.get("card_style"), Some(Setting::Text(s)) if s == "detailed");
-    let urgent = event.kind == "incident_opened"
-        && matches!(settings.get("mention_channel"), Some(Setting::Bool(true)));
+    let subscription = Subscription::of(settings);
+    let detailed = subscription.style == CardStyle::Detailed;
+    let urgent = subscription.highlights(&event.kind);
     let build = |text: &str, facts: &[Fact]| {
         if is_connector_webhook(url) {
             message_card(event, detailed, urgent, text, facts)
@@ -105,7 +103,7 @@ fn message_card(e: &Event, detailed: bool, urgent: bool, text: &str, facts: &[Fa
         "@type": "MessageCard",
         "@context": "https://schema.org/extensions",
         "summary": e.title,
-        "themeColor": if urgent { "C4314B" } else { "5B5FC7" },
+        "themeColor": if urgent { HIGHLIGHT_COLOR } else { CONNECTOR.accent_color.trim_start_matches('#') },
         "title": e.title,
         "sections": [section],
     });
@@ -149,6 +147,7 @@ fn adaptive_card(e: &Event, detailed: bool, urgent: bool, text: &str, facts: &[F
 #[cfg(test)]
 mod tests {
     use super::*;
+    use connector_settings::Value as Setting;
 
     fn settings(style: &str, filter: &str) -> Values {
         let mut v = Values::new();
@@ -207,6 +206,7 @@ mod tests {
         );
         assert_eq!(m["@type"], "MessageCard");
         assert_eq!(m["sections"][0]["facts"][0]["name"], "Branch");
+        assert_eq!(m["themeColor"], "5B5FC7", "the connector's accent colour");
         let a = card(
             &event("build_failed", "log"),
             &s,

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::auth::SsoSettings;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const KEY_ID: &str = "emulator-dev-1";
 const PRIVATE_KEY: &str = include_str!("dev-idp-key.pem");

@@ -1,9 +1,7 @@
 //! Dev mode only: the Teams host emulator's files, and a webhook inbox per instance that
 //! answers like a connector webhook and keeps what it received, for people and tests.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -19,7 +17,7 @@ use time::format_description::well_known::Rfc3339;
 use tower_http::services::ServeDir;
 
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What Teams answers a throttled connector webhook with: HTTP 200 and this text.
 pub const THROTTLED_BODY: &str =
@@ -28,32 +26,10 @@ pub const THROTTLED_BODY: &str =
 /// Received cards kept per inbox; older ones are dropped.
 const KEEP: usize = 500;
 
-#[derive(Default)]
-struct Inbox {
-    mode: Mode,
-    messages: Vec<Value>,
-}
-
-#[derive(Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-enum Mode {
-    #[default]
-    Ok,
-    Throttled,
-    Gone,
-    Error,
-    Slow,
-    /// 429 with `Retry-After: 1` (Workflows webhooks throttle this way).
-    RateLimited,
-    /// 404, as a deleted Workflows webhook answers.
-    NotFound,
-}
-
-/// Every inbox, by the webhook URL's path after `/emulator/webhook/`.
-#[derive(Default, Clone)]
-pub struct Inboxes(Arc<Mutex<HashMap<String, Inbox>>>);
-
 pub mod idp;
+pub mod inboxes;
+
+use inboxes::Mode;
 
 pub fn router(dir: &Path) -> Router<AppState> {
     Router::new()

@@ -18,7 +18,7 @@ use crate::auth::Identity;
 use crate::domain::WebhookUrl;
 use crate::error::AppError;
 use crate::extract::JsonBody;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{Record, Upsert};
 
 /// The longest `appType` / `userObjectId` kept.
@@ -287,10 +287,12 @@ async fn test_card(
     let id = entity_id(&raw_id)?;
     let record = authorised(&state, &headers, &id).await?;
     limit_writes(&state, peer, &headers, record.webhook_url.tenant())?;
-    let kind = match record.settings.get("events") {
-        Some(connector_settings::Value::List(kinds)) if !kinds.is_empty() => kinds[0].clone(),
-        _ => "build_failed".into(),
-    };
+    // The first event type the connection chose, else the connector's first.
+    let kind = connector_settings::Subscription::of(&record.settings)
+        .events
+        .first()
+        .copied()
+        .unwrap_or(connector_settings::CONNECTOR.event_types()[0].value);
     let name = connector_settings::CONNECTOR.name;
     let event = serde_json::json!({
         "type": kind,

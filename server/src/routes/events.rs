@@ -1,13 +1,14 @@
 //! `POST /api/events`: events from the connector developer's service, signed with
 //! HMAC-SHA256 over `<timestamp>.<raw body>`. Answered 202 only once the event and its
-//! deliveries are stored; a repeated event id is accepted once.
+//! deliveries are stored; a repeated event id is accepted once, and an event without an id
+//! is known by its signature, so a replayed request is a duplicate too.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use connector_settings::{Field, FieldKind};
+use connector_settings::CONNECTOR;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -16,11 +17,11 @@ use time::format_description::well_known::Rfc3339;
 use crate::delivery::cards::{self, Event};
 use crate::delivery::now_ms;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::NewEvent;
 
 /// Signatures older or newer than this are refused (replays).
-const MAX_SKEW_SECS: i64 = 300;
+const MAX_SKEW_SECS: u64 = 300;
 pub const TIMESTAMP_HEADER: &str = "x-connector-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-connector-signature";
 
@@ -31,12 +32,37 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-/// `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>").
-pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+/// The keyed hash of "<timestamp>.<body>".
+fn mac(secret: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    mac
+}
+
+/// `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>").
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+    )
+}
+
+/// Checks the `sha256=<hex>` signature header in constant time; the signature's bytes.
+fn verify(secret: &str, timestamp: i64, body: &[u8], given: &str) -> Result<Vec<u8>, AppError> {
+    let bytes = given
+        .strip_prefix("sha256=")
+        .and_then(|h| hex::decode(h).ok())
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| {
+            AppError::BadSignature(format!(
+                "the '{SIGNATURE_HEADER}' header must be sha256=<64 hex digits>"
+            ))
+        })?;
+    mac(secret, timestamp, body)
+        .verify_slice(&bytes)
+        .map_err(|_| AppError::BadSignature("the event signature does not match".into()))?;
+    Ok(bytes)
 }
 
 fn bad(code: &'static str, message: String) -> AppError {
@@ -70,31 +96,26 @@ async fn accept(
                 "the '{TIMESTAMP_HEADER}' header (unix seconds) is required"
             ))
         })?;
-    if (now_ms() / 1000 - timestamp).abs() > MAX_SKEW_SECS {
+    // abs_diff: no timestamp, however far off, can overflow the comparison.
+    if (now_ms() / 1000).abs_diff(timestamp) > MAX_SKEW_SECS {
         return Err(AppError::BadSignature(format!(
             "timestamp {timestamp} is more than {MAX_SKEW_SECS} s away from now"
         )));
     }
-    let given = header(SIGNATURE_HEADER).unwrap_or("");
-    let expected = sign(secret, timestamp, &body);
-    // Constant-time comparison of equal-length strings.
-    let same = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |a, (x, y)| a | (x ^ y))
-            == 0;
-    if !same {
-        return Err(AppError::BadSignature(
-            "the event signature does not match".into(),
-        ));
-    }
+    let Some(given) = header(SIGNATURE_HEADER) else {
+        return Err(AppError::BadSignature(format!(
+            "the '{SIGNATURE_HEADER}' header (sha256=<hex>) is required"
+        )));
+    };
+    let signature = verify(secret, timestamp, &body, given)?;
     let event: Event =
         serde_json::from_slice(&body).map_err(|e| bad("invalid_event", format!("event: {e}")))?;
     check(&event)?;
+    // Without an id, the same signed request is the same event: a replay within the
+    // timestamp window is then a duplicate rather than a second card.
     let id = match &event.id {
         Some(id) => id.clone(),
-        None => format!("evt-{}", hex::encode(rand::random::<[u8; 12]>())),
+        None => format!("sig-{}", hex::encode(signature)),
     };
     let (kind, project) = (event.kind.clone(), event.project.clone());
     let accepted = state
@@ -121,13 +142,10 @@ async fn accept(
     ))
 }
 
-/// The event types are the options of the `events` field of `connector.toml`.
+/// The event types are the options of the events field of `connector.toml` (found by its role).
 fn check(e: &Event) -> Result<(), AppError> {
-    let types: Vec<&str> = match Field::by_id("events").map(|f| &f.kind) {
-        Some(FieldKind::MultiChoice { options, .. }) => options.iter().map(|o| o.value).collect(),
-        _ => Vec::new(),
-    };
-    if !types.contains(&e.kind.as_str()) {
+    if CONNECTOR.event_type(&e.kind).is_none() {
+        let types: Vec<&str> = CONNECTOR.event_types().iter().map(|t| t.value).collect();
         return Err(bad(
             "invalid_event",
             format!(

@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const OPENAPI: &str = include_str!("../../openapi.json");
 

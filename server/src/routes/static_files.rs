@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::services::ServeDir;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Where Teams (and Outlook) frame the page; used when `dist/_headers` has no policy.
 pub const FRAME_ANCESTORS: &str =

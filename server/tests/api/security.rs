@@ -3,27 +3,16 @@
 
 use std::path::Path;
 
-use connector_server::config::Config;
 use connector_server::startup::Application;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::helpers::{config as test_config, settings, start, Api};
+
 const HOOK: &str = "https://contoso.webhook.office.com/webhookb2/0b4f@72f9bf00-0000-4000-8000-000000000001/IncomingWebhook/8c2a9d/e3c1";
 
-fn settings() -> Value {
-    json!({ "subscription_name": "Nightly builds", "events": ["build_failed"], "filter": "",
-            "card_style": "compact", "mention_channel": false })
-}
-
-async fn start(config: Config) -> String {
-    let app = Application::build(config).await.expect("server starts");
-    let url = app.url();
-    tokio::spawn(app.run_until_stopped());
-    url
-}
-
-fn config(dir: &Path) -> Config {
-    Config::for_tests(dir.join("t.sqlite"), dir.join("dist"), false)
+fn config(dir: &Path) -> connector_server::config::Config {
+    test_config(dir, false)
 }
 
 fn db_bytes(dir: &Path) -> Vec<u8> {
@@ -33,36 +22,14 @@ fn db_bytes(dir: &Path) -> Vec<u8> {
     all
 }
 
-async fn put(url: &str, id: &str, body: &Value) -> reqwest::Response {
-    reqwest::Client::new()
-        .put(format!("{url}/api/connections/{id}"))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn get(url: &str, id: &str, hook: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .get(format!("{url}/api/connections/{id}"))
-        .header("x-teams-webhook-url", hook)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn webhook_urls_are_encrypted_at_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let url = start(config(dir.path())).await;
+    let api = start(config(dir.path())).await;
     assert_eq!(
-        put(
-            &url,
-            "c1",
-            &json!({ "webhookUrl": HOOK, "settings": settings() })
-        )
-        .await
-        .status(),
+        api.put("c1", &json!({ "webhookUrl": HOOK, "settings": settings() }))
+            .await
+            .status(),
         StatusCode::CREATED
     );
     let bytes = db_bytes(dir.path());
@@ -81,26 +48,22 @@ async fn keys_rotate_without_losing_a_connection() {
     let mut first = config(dir.path());
     first.encryption_keys = Some(old.clone());
     first.secret_key = Some("ab".repeat(32));
-    let url = start(first).await;
-    put(
-        &url,
-        "c1",
-        &json!({ "webhookUrl": HOOK, "settings": settings() }),
-    )
-    .await;
+    let api = start(first).await;
+    api.put("c1", &json!({ "webhookUrl": HOOK, "settings": settings() }))
+        .await;
 
     let mut rotated = config(dir.path());
     rotated.encryption_keys = Some(format!("k2:{},{old}", "22".repeat(32)));
     rotated.secret_key = Some("ab".repeat(32));
-    let url = start(rotated).await;
-    assert_eq!(get(&url, "c1", HOOK).await.status(), StatusCode::OK);
+    let api = start(rotated).await;
+    assert_eq!(api.get("c1", Some(HOOK)).await.status(), StatusCode::OK);
 
     // Re-sealed with k2 at start: k1 can now be dropped.
     let mut only_new = config(dir.path());
     only_new.encryption_keys = Some(format!("k2:{}", "22".repeat(32)));
     only_new.secret_key = Some("ab".repeat(32));
-    let url = start(only_new).await;
-    assert_eq!(get(&url, "c1", HOOK).await.status(), StatusCode::OK);
+    let api = start(only_new).await;
+    assert_eq!(api.get("c1", Some(HOOK)).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -108,13 +71,9 @@ async fn a_missing_key_stops_the_start_instead_of_losing_data() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = config(dir.path());
     first.encryption_keys = Some(format!("k1:{}", "11".repeat(32)));
-    let url = start(first).await;
-    put(
-        &url,
-        "c1",
-        &json!({ "webhookUrl": HOOK, "settings": settings() }),
-    )
-    .await;
+    let api = start(first).await;
+    api.put("c1", &json!({ "webhookUrl": HOOK, "settings": settings() }))
+        .await;
     let mut wrong = config(dir.path());
     wrong.encryption_keys = Some(format!("k2:{}", "22".repeat(32)));
     let err = Application::build(wrong).await.err().expect("refused");
@@ -124,8 +83,8 @@ async fn a_missing_key_stops_the_start_instead_of_losing_data() {
     );
 }
 
-async fn count(url: &str, id: &str, hook: &str) -> StatusCode {
-    get(url, id, hook).await.status()
+async fn count(api: &Api, id: &str, hook: &str) -> StatusCode {
+    api.get(id, Some(hook)).await.status()
 }
 
 #[tokio::test]
@@ -134,7 +93,7 @@ async fn every_refused_webhook_url_shape_is_422_and_stores_nothing() {
     let mut c = config(dir.path());
     c.webhook_hosts.push("localhost".into());
     c.write_rate = 0;
-    let url = start(c).await;
+    let api = start(c).await;
     let shapes = [
         (
             "http",
@@ -175,12 +134,9 @@ async fn every_refused_webhook_url_shape_is_422_and_stores_nothing() {
     ];
     for (i, (name, hook, want)) in shapes.iter().enumerate() {
         let id = format!("shape-{i}");
-        let res = put(
-            &url,
-            &id,
-            &json!({ "webhookUrl": hook, "settings": settings() }),
-        )
-        .await;
+        let res = api
+            .put(&id, &json!({ "webhookUrl": hook, "settings": settings() }))
+            .await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["fields"][0]["field"], "webhookUrl", "{name}");
@@ -191,7 +147,7 @@ async fn every_refused_webhook_url_shape_is_422_and_stores_nothing() {
             "{name}: the url is masked: {message}"
         );
         assert_eq!(
-            count(&url, &id, HOOK).await,
+            count(&api, &id, HOOK).await,
             StatusCode::NOT_FOUND,
             "{name}: nothing stored"
         );
@@ -201,28 +157,24 @@ async fn every_refused_webhook_url_shape_is_422_and_stores_nothing() {
 #[tokio::test]
 async fn an_entity_id_alone_grants_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let url = start(config(dir.path())).await;
-    put(
-        &url,
-        "c1",
-        &json!({ "webhookUrl": HOOK, "settings": settings() }),
-    )
-    .await;
+    let api = start(config(dir.path())).await;
+    api.put("c1", &json!({ "webhookUrl": HOOK, "settings": settings() }))
+        .await;
     let client = reqwest::Client::new();
     let read = client
-        .get(format!("{url}/api/connections/c1"))
+        .get(format!("{}/api/connections/c1", api.url))
         .send()
         .await
         .unwrap();
     assert_eq!(read.status(), StatusCode::UNAUTHORIZED);
     let delete = client
-        .delete(format!("{url}/api/connections/c1"))
+        .delete(format!("{}/api/connections/c1", api.url))
         .send()
         .await
         .unwrap();
     assert_eq!(delete.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        count(&url, "c1", HOOK).await,
+        count(&api, "c1", HOOK).await,
         StatusCode::OK,
         "still stored"
     );
@@ -231,46 +183,44 @@ async fn an_entity_id_alone_grants_nothing() {
 #[tokio::test]
 async fn a_wrong_webhook_url_can_neither_read_change_nor_delete() {
     let dir = tempfile::tempdir().unwrap();
-    let url = start(config(dir.path())).await;
-    put(
-        &url,
-        "c1",
-        &json!({ "webhookUrl": HOOK, "settings": settings() }),
-    )
-    .await;
+    let api = start(config(dir.path())).await;
+    api.put("c1", &json!({ "webhookUrl": HOOK, "settings": settings() }))
+        .await;
     let wrong = HOOK.replace("8c2a9d", "000000");
     assert_eq!(
-        get(&url, "c1", &wrong).await.status(),
+        api.get("c1", Some(&wrong)).await.status(),
         StatusCode::NOT_FOUND
     );
     let mut s = settings();
     s["subscription_name"] = json!("Taken over");
     assert_eq!(
-        put(&url, "c1", &json!({ "webhookUrl": wrong, "settings": s }))
+        api.put("c1", &json!({ "webhookUrl": wrong, "settings": s }))
             .await
             .status(),
         StatusCode::FORBIDDEN
     );
     let del = reqwest::Client::new()
-        .delete(format!("{url}/api/connections/c1"))
+        .delete(format!("{}/api/connections/c1", api.url))
         .header("x-teams-webhook-url", &wrong)
         .send()
         .await
         .unwrap();
     assert_eq!(del.status(), StatusCode::NOT_FOUND);
-    let stored: Value = get(&url, "c1", HOOK).await.json().await.unwrap();
+    let stored: Value = api.get("c1", Some(HOOK)).await.json().await.unwrap();
     assert_eq!(stored["configName"], "Nightly builds", "unchanged");
 }
 
 #[tokio::test]
 async fn an_oversize_body_is_413_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let url = start(config(dir.path())).await;
+    let api = start(config(dir.path())).await;
     let mut s = settings();
     s["filter"] = json!("x".repeat(17 * 1024));
-    let res = put(&url, "big", &json!({ "webhookUrl": HOOK, "settings": s })).await;
+    let res = api
+        .put("big", &json!({ "webhookUrl": HOOK, "settings": s }))
+        .await;
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(count(&url, "big", HOOK).await, StatusCode::NOT_FOUND);
+    assert_eq!(count(&api, "big", HOOK).await, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -278,16 +228,16 @@ async fn a_write_flood_from_one_address_reaches_429_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
     c.write_rate = 5;
-    let url = start(c).await;
+    let api = start(c).await;
     let mut statuses = Vec::new();
     let mut retry_after = None;
     for i in 0..10 {
-        let res = put(
-            &url,
-            &format!("flood-{i}"),
-            &json!({ "webhookUrl": HOOK, "settings": settings() }),
-        )
-        .await;
+        let res = api
+            .put(
+                &format!("flood-{i}"),
+                &json!({ "webhookUrl": HOOK, "settings": settings() }),
+            )
+            .await;
         statuses.push(res.status());
         if res.status() == StatusCode::TOO_MANY_REQUESTS {
             retry_after = res
@@ -314,7 +264,7 @@ async fn a_write_flood_from_one_address_reaches_429_with_retry_after() {
     let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
     assert!((1..=12).contains(&secs), "{secs}");
     assert_eq!(
-        count(&url, "flood-9", HOOK).await,
+        count(&api, "flood-9", HOOK).await,
         StatusCode::NOT_FOUND,
         "refused writes store nothing"
     );
@@ -326,12 +276,12 @@ async fn one_tenant_cannot_flood_from_many_addresses() {
     let mut c = config(dir.path());
     c.tenant_write_rate = 3;
     c.trust_forwarded_for = true;
-    let url = start(c).await;
+    let api = start(c).await;
     let client = reqwest::Client::new();
     let mut statuses = Vec::new();
     for i in 0..5 {
         let res = client
-            .put(format!("{url}/api/connections/t-{i}"))
+            .put(format!("{}/api/connections/t-{i}", api.url))
             .header("x-forwarded-for", format!("203.0.113.{i}"))
             .json(&json!({ "webhookUrl": HOOK, "settings": settings() }))
             .send()
@@ -346,7 +296,7 @@ async fn one_tenant_cannot_flood_from_many_addresses() {
 #[tokio::test]
 async fn script_and_markdown_payloads_are_refused_or_kept_as_plain_text() {
     let dir = tempfile::tempdir().unwrap();
-    let url = start(config(dir.path())).await;
+    let api = start(config(dir.path())).await;
     let payloads = [
         "<script>alert(1)</script>",
         "<img src=x onerror=alert(1)>",
@@ -357,24 +307,24 @@ async fn script_and_markdown_payloads_are_refused_or_kept_as_plain_text() {
         // The name's pattern refuses markup outright.
         let mut s = settings();
         s["subscription_name"] = json!(p);
-        let res = put(
-            &url,
-            &format!("n-{i}"),
-            &json!({ "webhookUrl": HOOK, "settings": s }),
-        )
-        .await;
+        let res = api
+            .put(
+                &format!("n-{i}"),
+                &json!({ "webhookUrl": HOOK, "settings": s }),
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{p}");
         // The free-text filter keeps it verbatim, as JSON text, never as markup.
         let mut s = settings();
         s["filter"] = json!(p);
-        let res = put(
-            &url,
-            &format!("f-{i}"),
-            &json!({ "webhookUrl": HOOK, "settings": s }),
-        )
-        .await;
+        let res = api
+            .put(
+                &format!("f-{i}"),
+                &json!({ "webhookUrl": HOOK, "settings": s }),
+            )
+            .await;
         assert_eq!(res.status(), StatusCode::CREATED, "{p}");
-        let got = get(&url, &format!("f-{i}"), HOOK).await;
+        let got = api.get(&format!("f-{i}"), Some(HOOK)).await;
         assert!(got.headers()["content-type"]
             .to_str()
             .unwrap()
@@ -392,9 +342,9 @@ const TENANT: &str = "72f9bf00-0000-4000-8000-000000000001";
 const USER: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
 
 async fn sso_server(dir: &Path) -> String {
-    let mut c = Config::for_tests(dir.join("t.sqlite"), dir.join("dist"), true);
+    let mut c = test_config(dir, true);
     c.dev_sso = true;
-    start(c).await
+    start(c).await.url
 }
 
 async fn token(url: &str, variant: &str) -> String {

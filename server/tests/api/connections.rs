@@ -1,106 +1,19 @@
-//! The API over real HTTP: a server on a random 127.0.0.1 port with a fresh SQLite file per
-//! test.
+//! The connection API over real HTTP: a server on a random 127.0.0.1 port with a fresh
+//! SQLite file per test.
 
-use std::path::PathBuf;
-
-use connector_server::config::Config;
-use connector_server::startup::Application;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+use crate::helpers::{config, error_of, settings, start, start_stoppable, TestApp};
 
 const HOOK: &str =
     "https://contoso.webhook.office.com/webhookb2/0b4f@72f9/IncomingWebhook/8c2a9d/e3c1";
 const OTHER_HOOK: &str =
     "https://contoso.webhook.office.com/webhookb2/0b4f@72f9/IncomingWebhook/ffff00/e3c1";
 
-struct TestApp {
-    url: String,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-    db: PathBuf,
-    dist: PathBuf,
-}
-
-async fn spawn_with(dir: tempfile::TempDir, dev: bool) -> TestApp {
-    let db = dir.path().join("test.sqlite");
-    let dist = dir.path().join("dist");
-    let app = Application::build(Config::for_tests(db.clone(), dist.clone(), dev))
-        .await
-        .expect("server starts");
-    let url = app.url();
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        url,
-        client: reqwest::Client::new(),
-        _dir: dir,
-        db,
-        dist,
-    }
-}
-
-async fn spawn() -> TestApp {
-    spawn_with(tempfile::tempdir().unwrap(), false).await
-}
-
-fn settings() -> Value {
-    json!({ "subscription_name": "Nightly builds", "events": ["build_failed"], "filter": "",
-            "card_style": "compact", "mention_channel": false })
-}
-
-impl TestApp {
-    async fn put(&self, id: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .put(format!("{}/api/connections/{id}", self.url))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
-    }
-    async fn put_raw(&self, id: &str, body: &str) -> reqwest::Response {
-        self.client
-            .put(format!("{}/api/connections/{id}", self.url))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap()
-    }
-    async fn get(&self, id: &str, hook: Option<&str>) -> reqwest::Response {
-        let mut req = self
-            .client
-            .get(format!("{}/api/connections/{id}", self.url));
-        if let Some(h) = hook {
-            req = req.header("x-teams-webhook-url", h);
-        }
-        req.send().await.unwrap()
-    }
-    async fn delete(&self, id: &str, hook: &str) -> reqwest::Response {
-        self.client
-            .delete(format!("{}/api/connections/{id}", self.url))
-            .header("x-teams-webhook-url", hook)
-            .send()
-            .await
-            .unwrap()
-    }
-    async fn create(&self, id: &str) {
-        let res = self
-            .put(id, &json!({ "webhookUrl": HOOK, "settings": settings() }))
-            .await;
-        assert_eq!(res.status(), StatusCode::CREATED);
-    }
-}
-
-async fn error_of(res: reqwest::Response) -> Value {
-    assert!(res.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/json"));
-    res.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn health_is_ok() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let res = app
         .client
         .get(format!("{}/api/health", app.url))
@@ -116,7 +29,7 @@ async fn health_is_ok() {
 
 #[tokio::test]
 async fn put_creates_a_connection_and_returns_201() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let res = app
         .put(
             "conn-1",
@@ -132,8 +45,8 @@ async fn put_creates_a_connection_and_returns_201() {
 
 #[tokio::test]
 async fn put_again_updates_the_same_connection() {
-    let app = spawn().await;
-    app.create("conn-1").await;
+    let app = TestApp::spawn().await;
+    app.create("conn-1", HOOK, &settings()).await;
     let mut s = settings();
     s["subscription_name"] = json!("Renamed");
     let res = app
@@ -157,7 +70,7 @@ fn rusqlite_count(db: &std::path::Path) -> i64 {
 
 #[tokio::test]
 async fn concurrent_puts_for_one_entity_make_one_connection() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let body = json!({ "webhookUrl": HOOK, "settings": settings() });
     let all = futures_join(&app, &body).await;
     assert!(
@@ -190,8 +103,8 @@ async fn futures_join(app: &TestApp, body: &Value) -> Vec<StatusCode> {
 
 #[tokio::test]
 async fn put_with_another_webhook_url_is_403_and_changes_nothing() {
-    let app = spawn().await;
-    app.create("conn-1").await;
+    let app = TestApp::spawn().await;
+    app.create("conn-1", HOOK, &settings()).await;
     let mut s = settings();
     s["subscription_name"] = json!("Hijacked");
     let res = app
@@ -208,8 +121,8 @@ async fn put_with_another_webhook_url_is_403_and_changes_nothing() {
 
 #[tokio::test]
 async fn get_returns_the_stored_settings_without_the_webhook_url() {
-    let app = spawn().await;
-    app.create("conn-1").await;
+    let app = TestApp::spawn().await;
+    app.create("conn-1", HOOK, &settings()).await;
     let res = app.get("conn-1", Some(HOOK)).await;
     assert_eq!(res.status(), StatusCode::OK);
     let text = res.text().await.unwrap();
@@ -224,8 +137,8 @@ async fn get_returns_the_stored_settings_without_the_webhook_url() {
 
 #[tokio::test]
 async fn get_without_webhook_header_is_401() {
-    let app = spawn().await;
-    app.create("conn-1").await;
+    let app = TestApp::spawn().await;
+    app.create("conn-1", HOOK, &settings()).await;
     let res = app.get("conn-1", None).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_of(res).await["error"], "webhook_url_required");
@@ -233,8 +146,8 @@ async fn get_without_webhook_header_is_401() {
 
 #[tokio::test]
 async fn get_with_another_webhook_url_answers_like_an_unknown_entity() {
-    let app = spawn().await;
-    app.create("conn-1").await;
+    let app = TestApp::spawn().await;
+    app.create("conn-1", HOOK, &settings()).await;
     let res = app.get("conn-1", Some(OTHER_HOOK)).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(
@@ -250,8 +163,8 @@ async fn get_with_another_webhook_url_answers_like_an_unknown_entity() {
 
 #[tokio::test]
 async fn delete_removes_the_connection() {
-    let app = spawn().await;
-    app.create("conn-1").await;
+    let app = TestApp::spawn().await;
+    app.create("conn-1", HOOK, &settings()).await;
     assert_eq!(
         app.delete("conn-1", HOOK).await.status(),
         StatusCode::NO_CONTENT
@@ -268,7 +181,7 @@ async fn delete_removes_the_connection() {
 
 #[tokio::test]
 async fn unknown_entity_is_404() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let res = app.get("nope", Some(HOOK)).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_of(res).await["error"], "not_found");
@@ -276,7 +189,7 @@ async fn unknown_entity_is_404() {
 
 #[tokio::test]
 async fn invalid_entity_id_is_400() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let res = app
         .put(
             "bad%20id",
@@ -289,7 +202,7 @@ async fn invalid_entity_id_is_400() {
 
 #[tokio::test]
 async fn invalid_json_is_400() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let res = app.put_raw("conn-1", "{\"webhookUrl\": ").await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_of(res).await["error"], "invalid_json");
@@ -297,7 +210,7 @@ async fn invalid_json_is_400() {
 
 #[tokio::test]
 async fn missing_body_field_is_400_naming_it() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let res = app.put("conn-1", &json!({ "settings": settings() })).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let body = error_of(res).await;
@@ -307,7 +220,7 @@ async fn missing_body_field_is_400_naming_it() {
 
 #[tokio::test]
 async fn missing_settings_field_is_422_naming_field_and_rule() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let mut s = settings();
     s.as_object_mut().unwrap().remove("subscription_name");
     let res = app
@@ -323,7 +236,7 @@ async fn missing_settings_field_is_422_naming_field_and_rule() {
 
 #[tokio::test]
 async fn broken_rule_is_422_naming_field_and_rule() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let mut s = settings();
     s["events"] = json!([]);
     s["subscription_name"] = json!("ab");
@@ -340,7 +253,7 @@ async fn broken_rule_is_422_naming_field_and_rule() {
 
 #[tokio::test]
 async fn non_https_webhook_url_is_422() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let res = app
         .put(
             "conn-1",
@@ -354,7 +267,7 @@ async fn non_https_webhook_url_is_422() {
 
 #[tokio::test]
 async fn oversize_body_is_413() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let mut s = settings();
     s["filter"] = json!("x".repeat(20_000));
     let res = app
@@ -366,7 +279,7 @@ async fn oversize_body_is_413() {
 
 #[tokio::test]
 async fn wrong_content_type_is_415() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let res = app
         .client
         .put(format!("{}/api/connections/c", app.url))
@@ -379,7 +292,7 @@ async fn wrong_content_type_is_415() {
 
 #[tokio::test]
 async fn webhook_url_never_appears_in_any_response() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let put = app
         .put(
             "conn-1",
@@ -411,42 +324,23 @@ async fn webhook_url_never_appears_in_any_response() {
 #[tokio::test]
 async fn data_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("test.sqlite");
-    let first = Application::build(Config::for_tests(
-        db.clone(),
-        dir.path().join("dist"),
-        false,
-    ))
-    .await
-    .unwrap();
-    let url = first.url();
-    let handle = tokio::spawn(first.run_until_stopped());
-    let client = reqwest::Client::new();
-    let res = client
-        .put(format!("{url}/api/connections/kept"))
-        .json(&json!({ "webhookUrl": HOOK, "settings": settings() }))
-        .send()
-        .await
-        .unwrap();
+    let (first, handle) = start_stoppable(config(dir.path(), false)).await;
+    let res = first
+        .put(
+            "kept",
+            &json!({ "webhookUrl": HOOK, "settings": settings() }),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     handle.abort();
-    let second = Application::build(Config::for_tests(db, dir.path().join("dist"), false))
-        .await
-        .unwrap();
-    let url = second.url();
-    tokio::spawn(second.run_until_stopped());
-    let res = client
-        .get(format!("{url}/api/connections/kept"))
-        .header("x-teams-webhook-url", HOOK)
-        .send()
-        .await
-        .unwrap();
+    let second = start(config(dir.path(), false)).await;
+    let res = second.get("kept", Some(HOOK)).await;
     assert_eq!(res.status(), StatusCode::OK, "same key file, same database");
 }
 
 #[tokio::test]
 async fn openapi_document_is_served_and_parses() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let doc: Value = app
         .client
         .get(format!("{}/api/openapi.json", app.url))
@@ -478,7 +372,7 @@ async fn page_assets_get_long_cache_and_index_no_cache_with_frame_ancestors() {
     )
     .unwrap();
     std::fs::write(dist.join("config.json"), "{}").unwrap();
-    let app = spawn_with(dir, false).await;
+    let app = TestApp::spawn_in(dir, false, |_| {}).await;
     assert!(app.dist.exists());
     let index = app
         .client
@@ -527,7 +421,7 @@ async fn emulator_is_served_only_in_dev_mode() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("dist")).unwrap();
     std::fs::write(dir.path().join("dist/index.html"), "<!doctype html>").unwrap();
-    let prod = spawn_with(dir, false).await;
+    let prod = TestApp::spawn_in(dir, false, |_| {}).await;
     for path in [
         "/emulator/",
         "/emulator/api/connector",
@@ -541,7 +435,7 @@ async fn emulator_is_served_only_in_dev_mode() {
             .unwrap();
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    let dev = spawn_with(tempfile::tempdir().unwrap(), true).await;
+    let dev = TestApp::spawn_in(tempfile::tempdir().unwrap(), true, |_| {}).await;
     let res = dev
         .client
         .get(format!("{}/emulator/api/connector", dev.url))
@@ -564,7 +458,7 @@ async fn emulator_is_served_only_in_dev_mode() {
 
 #[tokio::test]
 async fn inbox_records_cards_and_answers_per_mode() {
-    let app = spawn_with(tempfile::tempdir().unwrap(), true).await;
+    let app = TestApp::spawn_in(tempfile::tempdir().unwrap(), true, |_| {}).await;
     let hook = format!(
         "{}/emulator/webhook/webhookb2/g@t/IncomingWebhook/abc/u",
         app.url
@@ -630,7 +524,7 @@ async fn inbox_records_cards_and_answers_per_mode() {
 
 #[tokio::test]
 async fn dev_mode_accepts_exactly_its_own_inbox_as_webhook() {
-    let app = spawn_with(tempfile::tempdir().unwrap(), true).await;
+    let app = TestApp::spawn_in(tempfile::tempdir().unwrap(), true, |_| {}).await;
     let own = format!(
         "{}/emulator/webhook/webhookb2/g@t/IncomingWebhook/abc/u",
         app.url
@@ -649,12 +543,10 @@ async fn dev_mode_accepts_exactly_its_own_inbox_as_webhook() {
 #[tokio::test]
 async fn cors_allows_exactly_the_configured_page_origins() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path().join("t.sqlite"), dir.path().join("dist"), false);
-    config.cors_origins = vec!["https://cdn.example.com".into()];
-    let app = Application::build(config).await.unwrap();
-    let url = app.url();
-    tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::new();
+    let mut c = config(dir.path(), false);
+    c.cors_origins = vec!["https://cdn.example.com".into()];
+    let api = start(c).await;
+    let (url, client) = (api.url.clone(), api.client.clone());
     let preflight = |origin: &'static str| {
         client
             .request(
@@ -696,9 +588,12 @@ async fn cors_allows_exactly_the_configured_page_origins() {
 #[tokio::test]
 async fn a_malformed_cors_origin_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(dir.path().join("t.sqlite"), dir.path().join("dist"), false);
-    config.cors_origins = vec!["cdn.example.com".into()];
-    let err = Application::build(config).await.err().expect("refused");
+    let mut c = config(dir.path(), false);
+    c.cors_origins = vec!["cdn.example.com".into()];
+    let err = connector_server::startup::Application::build(c)
+        .await
+        .err()
+        .expect("refused");
     assert!(
         err.to_string().contains("cors origin 'cdn.example.com'"),
         "{err}"

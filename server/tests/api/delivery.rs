@@ -1,137 +1,34 @@
 //! Events in, cards out: signed events, matching, the outbox and every kind of webhook
-//! answer, against the emulator's webhook inbox on the same server (dev mode).
+//! answer, against the emulator's webhook inbox on the same server (dev mode). The fields
+//! and event types come from the connector's roles: `cargo xtask test` runs these tests
+//! against `connector.toml` and again against `connectors/uptime-watch.toml`.
 
 use std::time::Duration;
 
-use connector_server::config::Config;
 use connector_server::sign_event as sign;
-use connector_server::startup::Application;
+use connector_settings::CardStyle::{Compact, Detailed};
+use connector_settings::CONNECTOR;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-const SECRET: &str = "test-events-secret";
+use crate::helpers::{
+    event, event_types, highlighted_and_plain_types, subscription, until, TestApp, SECRET,
+};
 
-struct Dev {
-    url: String,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
+/// The connector's first event type, the one most tests send.
+fn first() -> &'static str {
+    event_types()[0]
 }
 
-async fn dev() -> Dev {
-    dev_with(|_| {}).await
-}
-
-/// A dev server with `change` applied to its configuration.
-async fn dev_with(change: impl FnOnce(&mut Config)) -> Dev {
-    let dir = tempfile::tempdir().unwrap();
-    let mut c = Config::for_tests(dir.path().join("t.sqlite"), dir.path().join("dist"), true);
-    c.write_rate = 0;
-    change(&mut c);
-    let app = Application::build(c).await.unwrap();
-    let url = app.url();
-    tokio::spawn(app.run_until_stopped());
-    Dev {
-        url,
-        client: reqwest::Client::new(),
-        _dir: dir,
-    }
-}
-
-impl Dev {
-    fn hook(&self, name: &str) -> String {
-        format!(
-            "{}/emulator/webhook/webhookb2/{name}@tenant-1/IncomingWebhook/abc/user-1",
-            self.url
-        )
-    }
-
-    async fn connect(&self, id: &str, events: &[&str], filter: &str, style: &str) -> String {
-        let hook = self.hook(id);
-        let settings = json!({ "subscription_name": format!("Sub {id}"), "events": events, "filter": filter,
-            "card_style": style, "mention_channel": false });
-        let res = self
-            .client
-            .put(format!("{}/api/connections/{id}", self.url))
-            .json(&json!({ "webhookUrl": hook, "settings": settings }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::CREATED);
-        hook
-    }
-
-    async fn send(&self, event: &Value) -> reqwest::Response {
-        let body = event.to_string();
-        let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-        self.client
-            .post(format!("{}/api/events", self.url))
-            .header("content-type", "application/json")
-            .header("x-connector-timestamp", ts.to_string())
-            .header("x-connector-signature", sign(SECRET, ts, body.as_bytes()))
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn inbox(&self, hook: &str) -> Vec<Value> {
-        let path = hook.split("/emulator/webhook/").nth(1).unwrap();
-        let v: Value = self
-            .client
-            .get(format!("{}/emulator/api/inbox/{path}", self.url))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["messages"].as_array().unwrap().clone()
-    }
-
-    async fn mode(&self, hook: &str, mode: &str) {
-        let path = hook.split("/emulator/webhook/").nth(1).unwrap();
-        let res = self
-            .client
-            .put(format!("{}/emulator/api/inbox-mode/{path}", self.url))
-            .json(&json!({ "mode": mode }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    }
-
-    async fn status(&self, id: &str, hook: &str) -> Value {
-        self.client
-            .get(format!("{}/api/connections/{id}/deliveries", self.url))
-            .header("x-teams-webhook-url", hook)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn until(&self, what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
-        for _ in 0..secs * 10 {
-            if f().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("timed out waiting for {what}");
-    }
-}
-
-fn event(kind: &str, project: &str) -> Value {
-    json!({ "type": kind, "title": "Build 42 failed", "text": "Step 'test' failed", "link": "https://ci.example.com/42",
-            "facts": [{ "name": "Branch", "value": "main" }], "project": project })
+/// Another event type.
+fn second() -> &'static str {
+    event_types()[1]
 }
 
 #[tokio::test]
 async fn unsigned_badly_signed_and_old_events_are_refused() {
-    let d = dev().await;
-    let body = event("build_failed", "api").to_string();
+    let d = TestApp::dev().await;
+    let body = event(first(), "api").to_string();
     let post = |ts: i64, sig: String| {
         d.client
             .post(format!("{}/api/events", d.url))
@@ -167,34 +64,28 @@ async fn unsigned_badly_signed_and_old_events_are_refused() {
 
 #[tokio::test]
 async fn an_event_of_an_undeclared_type_is_400() {
-    let d = dev().await;
+    let d = TestApp::dev().await;
     let res = d.send(&event("coffee_ready", "")).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert!(res
-        .text()
-        .await
-        .unwrap()
-        .contains("event type 'coffee_ready' is not one of: build_failed"));
+    let text = res.text().await.unwrap();
+    let want = format!(
+        "event type 'coffee_ready' is not one of: {}",
+        event_types().join(", ")
+    );
+    assert!(text.contains(&want), "{text}");
 }
 
 #[tokio::test]
 async fn an_event_reaches_exactly_the_matching_connections_as_a_card() {
-    let d = dev().await;
-    let wants = d
-        .connect("wants", &["build_failed"], "api", "detailed")
-        .await;
-    let other_type = d
-        .connect("other-type", &["incident_opened"], "", "compact")
-        .await;
-    let other_project = d
-        .connect("other-project", &["build_failed"], "web", "compact")
-        .await;
-    let res = d.send(&event("build_failed", "api-gateway")).await;
+    let d = TestApp::dev().await;
+    let wants = d.connect("wants", &[first()], "api", Detailed).await;
+    let other_type = d.connect("other-type", &[second()], "", Compact).await;
+    let other_project = d.connect("other-project", &[first()], "web", Compact).await;
+    let res = d.send(&event(first(), "api-gateway")).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let accepted: Value = res.json().await.unwrap();
     assert_eq!(accepted["deliveries"], 1);
-    d.until("the card", 10, async || !d.inbox(&wants).await.is_empty())
-        .await;
+    until("the card", 10, async || !d.inbox(&wants).await.is_empty()).await;
     let card = &d.inbox(&wants).await[0];
     assert_eq!(card["body"]["@type"], "MessageCard");
     assert_eq!(card["body"]["title"], "Build 42 failed");
@@ -212,9 +103,9 @@ async fn an_event_reaches_exactly_the_matching_connections_as_a_card() {
 
 #[tokio::test]
 async fn a_repeated_event_id_is_accepted_once() {
-    let d = dev().await;
-    let hook = d.connect("c", &["build_failed"], "", "compact").await;
-    let mut e = event("build_failed", "");
+    let d = TestApp::dev().await;
+    let hook = d.connect("c", &[first()], "", Compact).await;
+    let mut e = event(first(), "");
     e["id"] = json!("build-42");
     let first: Value = d.send(&e).await.json().await.unwrap();
     let again = d.send(&e).await;
@@ -224,19 +115,19 @@ async fn a_repeated_event_id_is_accepted_once() {
         (first["duplicate"].clone(), again["duplicate"].clone()),
         (json!(false), json!(true))
     );
-    d.until("the card", 10, async || !d.inbox(&hook).await.is_empty())
-        .await;
+    until("the card", 10, async || !d.inbox(&hook).await.is_empty()).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(d.inbox(&hook).await.len(), 1);
 }
 
 #[tokio::test]
 async fn a_gone_webhook_disables_the_connection_until_it_is_saved_again() {
-    let d = dev().await;
-    let hook = d.connect("c", &["build_failed"], "", "compact").await;
+    let d = TestApp::dev().await;
+    let hook = d.connect("c", &[first()], "", Compact).await;
     d.mode(&hook, "gone").await;
-    d.send(&event("build_failed", "")).await;
-    d.until("disabled", 10, async || {
+    // Distinct events: the same body signed in the same second would be one event.
+    d.send(&event(first(), "one")).await;
+    until("disabled", 10, async || {
         d.status("c", &hook).await["disabled"].is_string()
     })
     .await;
@@ -244,16 +135,11 @@ async fn a_gone_webhook_disables_the_connection_until_it_is_saved_again() {
     assert_eq!(s["dead"], 1);
     assert!(s["disabled"].as_str().unwrap().contains("410"));
     // Disabled connections get nothing more.
-    let res: Value = d
-        .send(&event("build_failed", ""))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let res: Value = d.send(&event(first(), "two")).await.json().await.unwrap();
     assert_eq!(res["deliveries"], 0);
     // Saving re-enables it.
     d.mode(&hook, "ok").await;
-    let settings = json!({ "subscription_name": "Sub c", "events": ["build_failed"], "filter": "", "card_style": "compact", "mention_channel": false });
+    let settings = subscription("Sub c", &[first()], "", Compact, false);
     d.client
         .put(format!("{}/api/connections/c", d.url))
         .json(&json!({ "webhookUrl": hook, "settings": settings }))
@@ -261,36 +147,31 @@ async fn a_gone_webhook_disables_the_connection_until_it_is_saved_again() {
         .await
         .unwrap();
     assert!(d.status("c", &hook).await["disabled"].is_null());
-    let res: Value = d
-        .send(&event("build_failed", ""))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let res: Value = d.send(&event(first(), "three")).await.json().await.unwrap();
     assert_eq!(res["deliveries"], 1);
 }
 
 #[tokio::test]
 async fn a_404_webhook_disables_the_connection_too() {
-    let d = dev().await;
-    let hook = d.connect("c", &["build_failed"], "", "compact").await;
+    let d = TestApp::dev().await;
+    let hook = d.connect("c", &[first()], "", Compact).await;
     d.mode(&hook, "not-found").await;
-    d.send(&event("build_failed", "")).await;
-    d.until("disabled", 10, async || {
+    d.send(&event(first(), "")).await;
+    until("disabled", 10, async || {
         d.status("c", &hook).await["disabled"].is_string()
     })
     .await;
 }
 
 async fn retried_then_delivered(mode: &str, error: &str) {
-    retried_then_delivered_by(dev().await, mode, error).await;
+    retried_then_delivered_by(TestApp::dev().await, mode, error).await;
 }
 
-async fn retried_then_delivered_by(d: Dev, mode: &str, error: &str) {
-    let hook = d.connect("c", &["build_failed"], "", "compact").await;
+async fn retried_then_delivered_by(d: TestApp, mode: &str, error: &str) {
+    let hook = d.connect("c", &[first()], "", Compact).await;
     d.mode(&hook, mode).await;
-    d.send(&event("build_failed", "")).await;
-    d.until("a failed attempt", 10, async || {
+    d.send(&event(first(), "")).await;
+    until("a failed attempt", 10, async || {
         d.status("c", &hook).await["lastError"].is_string()
     })
     .await;
@@ -301,7 +182,7 @@ async fn retried_then_delivered_by(d: Dev, mode: &str, error: &str) {
         "{mode}: {s}"
     );
     d.mode(&hook, "ok").await;
-    d.until("the retry", 15, async || {
+    until("the retry", 15, async || {
         d.status("c", &hook).await["delivered"] == 1
     })
     .await;
@@ -336,22 +217,23 @@ async fn a_429_is_retried_after_retry_after() {
 #[tokio::test]
 async fn a_webhook_that_does_not_answer_in_time_is_retried() {
     // The inbox's "slow" answer takes 15 s; with a 1 s time-out the attempt fails.
-    let d = dev_with(|c| c.webhook_timeout = 1).await;
+    let d = TestApp::dev_with(|c| c.webhook_timeout = 1).await;
     retried_then_delivered_by(d, "slow", "timed out").await;
 }
 
 #[tokio::test]
 async fn the_per_second_rate_window_is_never_exceeded() {
-    let d = dev().await;
-    let hook = d.connect("c", &["build_failed"], "", "compact").await;
-    for _ in 0..10 {
+    let d = TestApp::dev().await;
+    let hook = d.connect("c", &[first()], "", Compact).await;
+    for i in 0..10 {
         assert_eq!(
-            d.send(&event("build_failed", "")).await.status(),
+            d.send(&event(first(), &format!("project-{i}")))
+                .await
+                .status(),
             StatusCode::ACCEPTED
         );
     }
-    d.until("ten cards", 20, async || d.inbox(&hook).await.len() == 10)
-        .await;
+    until("ten cards", 20, async || d.inbox(&hook).await.len() == 10).await;
     let times: Vec<time::OffsetDateTime> = d
         .inbox(&hook)
         .await
@@ -378,8 +260,8 @@ async fn the_per_second_rate_window_is_never_exceeded() {
 
 #[tokio::test]
 async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
-    let d = dev().await;
-    let hook = d.connect("c", &["incident_opened"], "", "compact").await;
+    let d = TestApp::dev().await;
+    let hook = d.connect("c", &[second()], "", Compact).await;
     let res = d
         .client
         .post(format!("{}/api/connections/c/test-card", d.url))
@@ -406,14 +288,14 @@ async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
             .await
             .unwrap()
     };
-    d.until("the test card", 10, async || {
+    until("the test card", 10, async || {
         status().await["delivered"] == 1
     })
     .await;
     assert!(d.inbox(&hook).await[0]["body"]["title"]
         .as_str()
         .unwrap()
-        .starts_with("Test card from Build Notifications"));
+        .starts_with(&format!("Test card from {}", CONNECTOR.name)));
     let no_hook = d
         .client
         .post(format!("{}/api/connections/c/test-card", d.url))
@@ -425,4 +307,48 @@ async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
         StatusCode::UNAUTHORIZED,
         "the webhook url is needed"
     );
+}
+
+#[tokio::test]
+async fn cards_follow_the_style_and_highlight_roles_in_the_connectors_colour() {
+    let d = TestApp::dev().await;
+    let (marked, plain) = highlighted_and_plain_types();
+    let loud = d.hook("loud");
+    let settings = subscription("Loud", &[marked, plain], "", Detailed, true);
+    d.create("loud", &loud, &settings).await;
+    let quiet = d.connect("quiet", &[marked], "", Compact).await;
+    for kind in [marked, plain] {
+        let mut e = event(kind, "");
+        e["title"] = json!(kind);
+        assert_eq!(d.send(&e).await.status(), StatusCode::ACCEPTED);
+    }
+    until("the cards", 10, async || {
+        d.inbox(&loud).await.len() == 2 && d.inbox(&quiet).await.len() == 1
+    })
+    .await;
+    let card = |cards: &[Value], kind: &str| -> Value {
+        cards
+            .iter()
+            .map(|m| m["body"].clone())
+            .find(|b| b["title"] == kind)
+            .unwrap_or_else(|| panic!("no card '{kind}' in {cards:?}"))
+    };
+    let accent = CONNECTOR.accent_color.trim_start_matches('#');
+    let loud_cards = d.inbox(&loud).await;
+    let urgent = card(&loud_cards, marked);
+    assert_eq!(urgent["themeColor"], "C4314B");
+    assert_eq!(urgent["sections"][0]["activitySubtitle"], "Urgent");
+    assert_eq!(
+        urgent["sections"][0]["facts"][0]["name"], "Branch",
+        "detailed"
+    );
+    let calm = card(&loud_cards, plain);
+    assert_eq!(calm["themeColor"], accent);
+    assert!(calm["sections"][0].get("activitySubtitle").is_none());
+    // Highlighting off, compact cards: the accent colour, no text, no facts.
+    let compact = card(&d.inbox(&quiet).await, marked);
+    assert_eq!(compact["themeColor"], accent);
+    assert!(compact["sections"][0].get("activitySubtitle").is_none());
+    assert!(compact["sections"][0].get("text").is_none());
+    assert!(compact["sections"][0].get("facts").is_none());
 }

@@ -1,0 +1,30 @@
+//! What every handler can reach: the state below the routes, so routes need not know how
+//! the application is put together.
+
+use std::sync::Arc;
+
+use crate::auth::Verifier;
+use crate::delivery::Wake;
+use crate::domain::{HashKey, WebhookPolicy};
+use crate::emulator::inboxes::Inboxes;
+use crate::rate_limit::RateLimiter;
+use crate::store::Store;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub key: HashKey,
+    /// Which webhook URLs are taken (in dev mode also this server's own emulator inbox).
+    pub webhooks: WebhookPolicy,
+    pub events_secret: Option<Arc<str>>,
+    /// Wakes the delivery workers.
+    pub wake: Wake,
+    /// Single sign-on, when configured.
+    pub sso: Option<Arc<Verifier>>,
+    pub address_limit: Arc<RateLimiter>,
+    pub tenant_limit: Arc<RateLimiter>,
+    pub trust_forwarded_for: bool,
+    pub page_policy: Arc<String>,
+    pub inboxes: Inboxes,
+}

@@ -1,0 +1,541 @@
+//! The one harness of the server's tests: an application in this process or a server
+//! process, a typed client of its API, signed events, and a webhook receiver that outlives
+//! the servers it receives from.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::Router;
+use connector_server::config::Config;
+use connector_server::startup::Application;
+use connector_settings::{CardStyle, Value as Setting, CONNECTOR};
+use serde_json::{json, Value};
+
+/// The events secret of every test server (the same as `Config::for_tests`').
+pub const SECRET: &str = "test-events-secret-of-32-bytes-or-more";
+
+/// The settings most tests of the API save (the default connector.toml's fields).
+pub fn settings() -> Value {
+    json!({ "subscription_name": "Nightly builds", "events": ["build_failed"], "filter": "",
+            "card_style": "compact", "mention_channel": false })
+}
+
+/// The connector's event types, in declaration order.
+pub fn event_types() -> Vec<&'static str> {
+    CONNECTOR.event_types().iter().map(|t| t.value).collect()
+}
+
+/// An event type the highlight toggle marks, and one it does not.
+pub fn highlighted_and_plain_types() -> (&'static str, &'static str) {
+    let types = CONNECTOR.event_types();
+    let marked = types
+        .iter()
+        .find(|t| t.highlight)
+        .expect("a highlighted type");
+    let plain = types.iter().find(|t| !t.highlight).expect("a plain type");
+    (marked.value, plain.value)
+}
+
+/// Settings of a connection named `name` that wants `events` of projects containing
+/// `filter`, in cards of `style`, highlighting as `highlight` says. Written through the
+/// fields' roles, so the delivery tests run against any connector.toml with every role.
+pub fn subscription(
+    name: &str,
+    events: &[&str],
+    filter: &str,
+    style: CardStyle,
+    highlight: bool,
+) -> Value {
+    let mut v = connector_settings::default_values();
+    let mut set = |field: Option<&connector_settings::Field>, value: Setting| {
+        let field = field.expect("the delivery tests need a connector with every role");
+        v.insert(field.id.to_string(), value);
+    };
+    set(Some(CONNECTOR.name_field()), Setting::Text(name.into()));
+    set(
+        Some(CONNECTOR.events_field()),
+        Setting::List(events.iter().map(|e| e.to_string()).collect()),
+    );
+    set(CONNECTOR.filter_field(), Setting::Text(filter.into()));
+    set(
+        CONNECTOR.card_style_field(),
+        Setting::Text(CONNECTOR.card_style_value(style).unwrap().into()),
+    );
+    set(CONNECTOR.highlight_field(), Setting::Bool(highlight));
+    serde_json::to_value(v).unwrap()
+}
+
+/// A test configuration: random port, a database in `dir`, dev mode as asked.
+pub fn config(dir: &Path, dev: bool) -> Config {
+    Config::for_tests(dir.join("t.sqlite"), dir.join("dist"), dev)
+}
+
+/// Builds and runs an application in this process; its API at the returned client.
+pub async fn start(config: Config) -> Api {
+    start_stoppable(config).await.0
+}
+
+/// The same, with the handle that stops it (to start another on the same database).
+pub async fn start_stoppable(
+    config: Config,
+) -> (Api, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let app = Application::build(config).await.expect("server starts");
+    let url = app.url();
+    (Api::new(url), tokio::spawn(app.run_until_stopped()))
+}
+
+/// A typed client of one server's API.
+#[derive(Clone)]
+pub struct Api {
+    pub url: String,
+    pub client: reqwest::Client,
+}
+
+/// An application in this process with its own directory (database, dist).
+pub struct TestApp {
+    pub api: Api,
+    pub dir: tempfile::TempDir,
+    pub db: PathBuf,
+    pub dist: PathBuf,
+}
+
+impl Deref for TestApp {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl TestApp {
+    /// A production-mode server with a fresh database.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_in(tempfile::tempdir().unwrap(), false, |_| {}).await
+    }
+
+    /// A dev-mode server (emulator and inboxes) without a write rate, changed by `change`.
+    pub async fn dev_with(change: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::spawn_in(tempfile::tempdir().unwrap(), true, |c| {
+            c.write_rate = 0;
+            change(c)
+        })
+        .await
+    }
+
+    pub async fn dev() -> TestApp {
+        TestApp::dev_with(|_| {}).await
+    }
+
+    /// A server on `dir` (which may already hold files), changed by `change`.
+    pub async fn spawn_in(
+        dir: tempfile::TempDir,
+        dev: bool,
+        change: impl FnOnce(&mut Config),
+    ) -> TestApp {
+        let mut c = config(dir.path(), dev);
+        change(&mut c);
+        let (db, dist) = (c.db.clone(), c.dist.clone());
+        TestApp {
+            api: start(c).await,
+            dir,
+            db,
+            dist,
+        }
+    }
+}
+
+impl Api {
+    pub fn new(url: String) -> Api {
+        Api {
+            url,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn get_path(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `PUT /api/connections/{id}` with a JSON body.
+    pub async fn put(&self, id: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .put(format!("{}/api/connections/{id}", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The same with a body sent as it is.
+    pub async fn put_raw(&self, id: &str, body: &str) -> reqwest::Response {
+        self.client
+            .put(format!("{}/api/connections/{id}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /api/connections/{id}`, with the webhook URL header when given.
+    pub async fn get(&self, id: &str, hook: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .client
+            .get(format!("{}/api/connections/{id}", self.url));
+        if let Some(h) = hook {
+            req = req.header("x-teams-webhook-url", h);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn delete(&self, id: &str, hook: &str) -> reqwest::Response {
+        self.client
+            .delete(format!("{}/api/connections/{id}", self.url))
+            .header("x-teams-webhook-url", hook)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Saves connection `id` to `hook` with `settings`, asserting it was created.
+    pub async fn create(&self, id: &str, hook: &str, settings: &Value) {
+        let res = self
+            .put(id, &json!({ "webhookUrl": hook, "settings": settings }))
+            .await;
+        assert_eq!(res.status(), reqwest::StatusCode::CREATED, "creating {id}");
+    }
+
+    /// A dev-mode inbox URL of this server.
+    pub fn hook(&self, name: &str) -> String {
+        inbox_hook(&self.url, name)
+    }
+
+    /// A connection `id` to this server's inbox named `id`, wanting `events` of projects
+    /// matching `filter`, in card `style`, not highlighting; returns its webhook URL.
+    pub async fn connect(
+        &self,
+        id: &str,
+        events: &[&str],
+        filter: &str,
+        style: CardStyle,
+    ) -> String {
+        let hook = self.hook(id);
+        let settings = subscription(&format!("Sub {id}"), events, filter, style, false);
+        self.create(id, &hook, &settings).await;
+        hook
+    }
+
+    /// Posts `event`, signed with [`SECRET`].
+    pub async fn send(&self, event: &Value) -> reqwest::Response {
+        let ts = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.send_at(&event.to_string(), ts).await
+    }
+
+    /// Posts `body` as an event at `timestamp`, signed with [`SECRET`].
+    pub async fn send_at(&self, body: &str, timestamp: i64) -> reqwest::Response {
+        let signature = connector_server::sign_event(SECRET, timestamp, body.as_bytes());
+        self.post_event(body, &timestamp.to_string(), Some(&signature))
+            .await
+    }
+
+    /// Posts `body` to `/api/events` with these timestamp and signature headers.
+    pub async fn post_event(
+        &self,
+        body: &str,
+        timestamp: &str,
+        signature: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}/api/events", self.url))
+            .header("content-type", "application/json")
+            .header("x-connector-timestamp", timestamp);
+        if let Some(sig) = signature {
+            req = req.header("x-connector-signature", sig);
+        }
+        req.body(body.to_string()).send().await.unwrap()
+    }
+
+    /// What the emulator inbox behind `hook` received.
+    pub async fn inbox(&self, hook: &str) -> Vec<Value> {
+        let path = hook.split("/emulator/webhook/").nth(1).unwrap();
+        let v: Value = self
+            .get_path(&format!("/emulator/api/inbox/{path}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        v["messages"].as_array().unwrap().clone()
+    }
+
+    /// Sets how the emulator inbox behind `hook` answers.
+    pub async fn mode(&self, hook: &str, mode: &str) {
+        let path = hook.split("/emulator/webhook/").nth(1).unwrap();
+        let res = self
+            .client
+            .put(format!("{}/emulator/api/inbox-mode/{path}", self.url))
+            .json(&json!({ "mode": mode }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::NO_CONTENT);
+    }
+
+    /// `GET /api/connections/{id}/deliveries`.
+    pub async fn status(&self, id: &str, hook: &str) -> Value {
+        self.client
+            .get(format!("{}/api/connections/{id}/deliveries", self.url))
+            .header("x-teams-webhook-url", hook)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// A dev inbox webhook URL at `origin` (a server's or a [`Receiver`]'s).
+pub fn inbox_hook(origin: &str, name: &str) -> String {
+    format!("{origin}/emulator/webhook/webhookb2/{name}@tenant-1/IncomingWebhook/abc/user-1")
+}
+
+/// An event of `kind` for `project`.
+pub fn event(kind: &str, project: &str) -> Value {
+    json!({ "type": kind, "title": "Build 42 failed", "text": "Step 'test' failed", "link": "https://ci.example.com/42",
+            "facts": [{ "name": "Branch", "value": "main" }], "project": project })
+}
+
+/// Waits up to `secs` for `f` to hold.
+pub async fn until(what: &str, secs: u64, mut f: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(secs) {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out after {secs} s waiting for {what}");
+}
+
+/// Asserts that an error answer is JSON and returns its body.
+pub async fn error_of(res: reqwest::Response) -> Value {
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    res.json().await.unwrap()
+}
+
+/// A `connector-server` process, killed when dropped (also when a test fails).
+pub struct ServerProcess {
+    pub child: Child,
+    pub api: Api,
+}
+
+impl Deref for ServerProcess {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl ServerProcess {
+    /// Starts the server binary in dev mode on a random port with `args` added, taking
+    /// webhooks at `inbox` (a [`Receiver`]'s origin); waits until it listens.
+    pub fn start(inbox: &str, args: &[&str]) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_connector-server"))
+            .args([
+                "--dev",
+                "--port",
+                "0",
+                "--write-rate",
+                "0",
+                "--tenant-write-rate",
+                "0",
+                "--events-secret",
+                SECRET,
+            ])
+            .args(["--dev-inbox-origin", inbox, "--dist", "/nonexistent"])
+            .args(args)
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_SERVER_LOG").unwrap_or("error".into()),
+            )
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
+        // Keep draining what the server prints.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the server printed '{line}' instead of its address"))
+            .trim_end_matches('/')
+            .to_string();
+        ServerProcess {
+            child,
+            api: Api::new(url),
+        }
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the process to end.
+    pub fn terminate(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One card as a [`Receiver`] got it.
+#[derive(Debug, Clone)]
+pub struct Card {
+    /// The webhook path after `/emulator/webhook/`.
+    pub path: String,
+    pub idempotency_key: String,
+    pub at: Instant,
+}
+
+/// How a receiver answers one webhook path.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer {
+    Ok,
+    Status(u16),
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    cards: Vec<Card>,
+    answers: HashMap<String, Answer>,
+}
+
+/// A webhook receiver in the test process (it outlives the servers): answers `1` after
+/// `delay`, or what [`Receiver::answer`] set for a path; keeps every card it accepted.
+#[derive(Clone)]
+pub struct Receiver {
+    pub origin: String,
+    state: Arc<Mutex<ReceiverState>>,
+}
+
+impl Receiver {
+    pub async fn start(delay: Duration) -> Receiver {
+        let state: Arc<Mutex<ReceiverState>> = Arc::default();
+        let app = Router::new()
+            .route(
+                "/emulator/webhook/{*path}",
+                post(
+                    move |State(state): State<Arc<Mutex<ReceiverState>>>,
+                          UrlPath(path): UrlPath<String>,
+                          headers: HeaderMap| async move {
+                        tokio::time::sleep(delay).await;
+                        let key = headers
+                            .get("idempotency-key")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        let mut s = state.lock().unwrap();
+                        match s.answers.get(&path).copied().unwrap_or(Answer::Ok) {
+                            Answer::Status(code) => {
+                                AxumStatus::from_u16(code).unwrap().into_response()
+                            }
+                            Answer::Ok => {
+                                s.cards.push(Card {
+                                    path,
+                                    idempotency_key: key,
+                                    at: Instant::now(),
+                                });
+                                "1".into_response()
+                            }
+                        }
+                    },
+                ),
+            )
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { origin, state }
+    }
+
+    /// The webhook URL of inbox `name` on this receiver.
+    pub fn hook(&self, name: &str) -> String {
+        inbox_hook(&self.origin, name)
+    }
+
+    /// Answers `answer` for inbox `name` from now on.
+    pub fn answer(&self, name: &str, answer: Answer) {
+        let path = self.hook(name);
+        let path = path.split("/emulator/webhook/").nth(1).unwrap().to_string();
+        self.state.lock().unwrap().answers.insert(path, answer);
+    }
+
+    pub fn cards(&self) -> Vec<Card> {
+        self.state.lock().unwrap().cards.clone()
+    }
+
+    /// How many different webhooks got at least one card.
+    pub fn distinct(&self) -> usize {
+        let s = self.state.lock().unwrap();
+        let mut paths: Vec<&String> = s.cards.iter().map(|c| &c.path).collect();
+        paths.sort();
+        paths.dedup();
+        paths.len()
+    }
+}
+
+/// Creates connections `c{i}` for `ids`, each with its own webhook on `receiver`, through
+/// `api`, eight at a time.
+pub async fn create_many(api: &Api, receiver: &Receiver, ids: std::ops::Range<usize>) {
+    let settings = subscription("Many", &event_types()[..1], "", CardStyle::Compact, false);
+    let all: Vec<usize> = ids.collect();
+    let mut tasks = Vec::new();
+    for chunk in all.chunks(all.len().div_ceil(8).max(1)) {
+        let (api, receiver, settings, chunk) = (
+            api.clone(),
+            receiver.clone(),
+            settings.clone(),
+            chunk.to_vec(),
+        );
+        tasks.push(tokio::spawn(async move {
+            for i in chunk {
+                api.create(
+                    &format!("c{i}"),
+                    &receiver.hook(&format!("g{i}")),
+                    &settings,
+                )
+                .await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
