@@ -1,5 +1,5 @@
 //! The server's integration tests, one binary on one harness (`helpers`): the API, the
-//! adversarial suite, delivery, the events endpoint and crash recovery.
+//! adversarial suite, delivery, the events endpoint, crash recovery and the precompressed page.
 
 // Not every test binary configuration uses every helper.
 #[allow(dead_code)]
@@ -9,4 +9,5 @@ mod connections;
 mod crash;
 mod delivery;
 mod events;
+mod precompressed;
 mod security;

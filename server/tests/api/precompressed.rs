@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use connector_server::config::Config;
-use connector_server::startup::Application;
 use reqwest::header::{HeaderMap, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use reqwest::StatusCode;
+
+use crate::helpers::TestApp;
 
 const WASM: &str = "teams-connector-0123456789abcdef_bg.wasm";
 const GLUE: &str = "teams-connector-0123456789abcdef.js";
@@ -32,13 +32,11 @@ fn dist(dir: &Path) {
     }
 }
 
-async fn start(dir: &Path) -> String {
-    dist(&dir.join("dist"));
-    let config = Config::for_tests(dir.join("t.sqlite"), dir.join("dist"), false);
-    let app = Application::build(config).await.expect("server starts");
-    let url = app.url();
-    tokio::spawn(app.run_until_stopped());
-    url
+/// A production-mode server whose dist/ is [`dist`] (kept while the app lives).
+async fn start() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    dist(&dir.path().join("dist"));
+    TestApp::spawn_in(dir, false, |_| {}).await
 }
 
 /// GET `path` with `accept` as Accept-Encoding (none when `None`): status, headers, body.
@@ -67,9 +65,9 @@ fn varies_on_encoding(h: &HeaderMap) -> bool {
 
 #[tokio::test]
 async fn wasm_is_served_as_brotli_when_the_browser_accepts_it_and_keeps_its_content_type() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = start(dir.path()).await;
-    let (status, h, body) = get(&url, &format!("/{WASM}"), Some("gzip, deflate, br, zstd")).await;
+    let app = start().await;
+    let url = &app.url;
+    let (status, h, body) = get(url, &format!("/{WASM}"), Some("gzip, deflate, br, zstd")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, b"wasm-as-br");
     assert_eq!(header(&h, CONTENT_ENCODING), Some("br"));
@@ -84,24 +82,24 @@ async fn wasm_is_served_as_brotli_when_the_browser_accepts_it_and_keeps_its_cont
 
 #[tokio::test]
 async fn gzip_is_served_when_brotli_is_not_accepted() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = start(dir.path()).await;
-    let (_, h, body) = get(&url, &format!("/{GLUE}"), Some("gzip")).await;
+    let app = start().await;
+    let url = &app.url;
+    let (_, h, body) = get(url, &format!("/{GLUE}"), Some("gzip")).await;
     assert_eq!(body, b"glue-as-gz");
     assert_eq!(header(&h, CONTENT_ENCODING), Some("gzip"));
     assert!(header(&h, CONTENT_TYPE).unwrap().contains("javascript"));
     assert!(varies_on_encoding(&h));
     // Refused by q=0, brotli is not chosen even though it is listed.
-    let (_, h, body) = get(&url, &format!("/{GLUE}"), Some("br;q=0, gzip")).await;
+    let (_, h, body) = get(url, &format!("/{GLUE}"), Some("br;q=0, gzip")).await;
     assert_eq!(body, b"glue-as-gz");
     assert_eq!(header(&h, CONTENT_ENCODING), Some("gzip"));
 }
 
 #[tokio::test]
 async fn the_original_is_served_without_accept_encoding_and_still_varies() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = start(dir.path()).await;
-    let (_, h, body) = get(&url, &format!("/{WASM}"), None).await;
+    let app = start().await;
+    let url = &app.url;
+    let (_, h, body) = get(url, &format!("/{WASM}"), None).await;
     assert_eq!(body, b"\0asm\x01\0\0\0original");
     assert_eq!(header(&h, CONTENT_ENCODING), None);
     assert_eq!(header(&h, CONTENT_TYPE), Some("application/wasm"));
@@ -109,17 +107,17 @@ async fn the_original_is_served_without_accept_encoding_and_still_varies() {
         varies_on_encoding(&h),
         "a cache must not hand this to a brotli client"
     );
-    let (_, h, body) = get(&url, &format!("/{WASM}"), Some("identity")).await;
+    let (_, h, body) = get(url, &format!("/{WASM}"), Some("identity")).await;
     assert_eq!(body, b"\0asm\x01\0\0\0original");
     assert_eq!(header(&h, CONTENT_ENCODING), None);
 }
 
 #[tokio::test]
 async fn the_page_itself_is_served_compressed_and_never_cached() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = start(dir.path()).await;
+    let app = start().await;
+    let url = &app.url;
     for path in ["/", "/index.html"] {
-        let (status, h, body) = get(&url, path, Some("br, gzip")).await;
+        let (status, h, body) = get(url, path, Some("br, gzip")).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(body, b"index-as-br", "{path}");
         assert_eq!(header(&h, CONTENT_ENCODING), Some("br"));
@@ -132,9 +130,9 @@ async fn the_page_itself_is_served_compressed_and_never_cached() {
 #[tokio::test]
 async fn a_file_without_compressed_copies_is_served_as_it_is() {
     // config.json is edited per deployment after the build, so the build compresses it not.
-    let dir = tempfile::tempdir().unwrap();
-    let url = start(dir.path()).await;
-    let (status, h, body) = get(&url, "/config.json", Some("br, gzip")).await;
+    let app = start().await;
+    let url = &app.url;
+    let (status, h, body) = get(url, "/config.json", Some("br, gzip")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, b"{\"apiBaseUrl\":\"\"}");
     assert_eq!(header(&h, CONTENT_ENCODING), None);
