@@ -1,11 +1,13 @@
 // The Teams host emulator: the host side of the teams-js protocol (see
-// shared/teams-sdk-protocol.md) around an iframe of the configuration page, the channel's
-// configured connector instances, a message log and the webhook inboxes.
+// shared/teams-sdk-protocol.md) around the frames of the page — the configuration dialog of a
+// connector or of a configurable tab, and an open tab's content — the channel's apps, its
+// Workflows webhooks, a message log and the webhook inboxes.
 // Everything a user or the page typed is shown with textContent, never as HTML, and nothing
 // here is inline (script-src/style-src 'self').
 
 import {
-  loadInstances, saveInstances, loadContext, saveContext, guid, mintWebhookUrl, inboxPath, maskSecrets, httpUrl,
+  loadInstances, saveInstances, loadContext, saveContext, loadWorkflows, saveWorkflows, guid, mintWebhookUrl,
+  mintWorkflowsUrl, inForm, webhookIds, inboxPath, maskSecrets, httpUrl, EMULATOR_SETTINGS,
 } from './store.js';
 import { el, renderPost } from './cards.js';
 
@@ -16,8 +18,9 @@ const $ = (sel) => document.querySelector(sel);
 // ---- where the configuration page is ----
 
 /**
- * The configuration page: `/` on this origin, or `?page=<url>` for a page deployed elsewhere.
- * Only http(s) is accepted: a `javascript:` src would run in this origin.
+ * The configuration page (the manifest's configurationUrl): `/` on this origin, or
+ * `?page=<url>` for a page deployed elsewhere. Only http(s) is accepted: a `javascript:` src
+ * would run in this origin.
  */
 const params = new URLSearchParams(location.search);
 const pageUrl = httpUrl(params.get('page') || '/') ?? new URL('/', location.href);
@@ -32,135 +35,179 @@ const ANSWER_TIMEOUT_S = (() => {
 })();
 
 let instances = loadInstances();
+let workflows = loadWorkflows();
 const context = loadContext();
 let connector = { name: 'Connector', shortDescription: '', accentColor: '#5B5FC7' };
 
 /**
- * The dialog's current session: what Teams knows while the page is open. `origin` is the
- * origin of the URL loaded in the iframe; it is where we post and the only origin we accept.
+ * A session is one framed page talking teams-js to us: what Teams knows while it is open.
+ * `origin` is the origin of the URL loaded in the frame; it is where we post and the only
+ * origin we accept. `dialog` is the configuration (or remove) dialog, `content` the open tab.
  */
-let session = null;
-/** The last settings object the page passed to setSettings (survives the dialog, for tests). */
+let dialog = null;
+let content = null;
+/** The last settings object a page passed to setSettings (survives the dialog, for tests). */
 let lastSettings = null;
 const logEntries = [];
+
+function newSession(frame, url, fields) {
+  return {
+    frame, origin: url.origin, appSessionId: guid(), initialized: false, loaded: false, validity: false,
+    handlers: new Set(), pendingSettings: null, waiting: null, done: false, ...fields,
+  };
+}
 
 // ---- the message log ----
 
 /**
  * Logs one message. `kind` is request (page → host), response (host → page, answering a
- * request; `func` is the request's func), event (host → page) or note (the emulator itself).
- * Webhook URLs and tokens are masked in the visible log; `window.emulator.log()` keeps the
- * raw args because tests need them.
+ * request; `func` is the request's func), event (host → page) or note (the emulator itself);
+ * `frame` says which page (dialog or tab). Webhook URLs, tokens and edit keys are masked in
+ * the visible log; `window.emulator.log()` keeps the raw args because tests need them.
  */
-function log(dir, func, args, kind) {
+function log(dir, func, args, kind, frame = 'dialog') {
   const time = new Date();
-  logEntries.push({ dir, func, args: args ?? [], kind, time: time.toISOString() });
+  logEntries.push({ dir, func, args: args ?? [], kind, frame, time: time.toISOString() });
   const arrow = dir === 'in' ? '→' : '←';
-  const who = dir === 'in' ? 'page → host' : kind === 'response' ? 'host → page (reply)' : 'host → page';
-  const li = el('li', { 'data-func': func, 'data-dir': dir, 'data-kind': kind, class: `entry ${dir} ${kind}` },
+  const who = dir === 'in' ? `${frame} page → host` : kind === 'response' ? `host → ${frame} page (reply)` : `host → ${frame} page`;
+  const li = el('li', { 'data-func': func, 'data-dir': dir, 'data-kind': kind, 'data-frame': frame, class: `entry ${dir} ${kind}` },
     el('span', { class: 'dir', title: who }, el('span', { 'aria-hidden': 'true', text: arrow }), el('span', { class: 'sr-only', text: who })),
     el('span', { class: 'func', text: func }),
+    frame === 'tab' ? el('span', { class: 'frame-tag', text: 'tab' }) : null,
     el('time', { class: 'time', datetime: time.toISOString(), text: time.toLocaleTimeString() }),
     el('span', { class: 'args', text: maskSecrets(JSON.stringify(args ?? [])) }));
   $('#host-log').prepend(li);
 }
+const note = (text) => log('out', 'emulator', [text], 'note');
 
 $('#log-clear').addEventListener('click', () => { logEntries.length = 0; $('#host-log').replaceChildren(); });
 
-// ---- talking to the page ----
+// ---- talking to the pages ----
 
-function frameWindow() { return $('#host-frame').contentWindow; }
+const frameName = (s) => (s === content ? 'tab' : 'dialog');
 
-function post(msg, func, kind) {
-  if (!session) return;
-  log('out', func, msg.args, kind);
-  frameWindow()?.postMessage(msg, session.origin);
+function post(s, msg, func, kind) {
+  if (!s) return;
+  log('out', func, msg.args, kind, frameName(s));
+  s.frame.contentWindow?.postMessage(msg, s.origin);
 }
 
 /** Answers a request: the SDK matches answers by the numeric `id` (and `uuidAsString`). */
-function respond(req, args) { post({ id: req.id, uuidAsString: req.uuidAsString, args }, req.func, 'response'); }
+function respond(s, req, args) { post(s, { id: req.id, uuidAsString: req.uuidAsString, args }, req.func, 'response'); }
 
 /** Host-initiated events carry no id. */
-function emit(func, args) { post({ func, args }, func, 'event'); }
+function emit(s, func, args) { post(s, { func, args }, func, 'event'); }
 
 /** The flat legacy context the SDK maps to app.getContext()'s v2 shape. */
-function legacyContext() {
-  const { tokenVariant: _unused, ...ctx } = context;
+function legacyContext(s) {
+  const ctx = Object.fromEntries(Object.entries(context).filter(([k]) => !EMULATOR_SETTINGS.includes(k)));
   return {
     ...ctx,
-    frameContext: session.frameContext,
-    entityId: session.instance?.entityId ?? '',
-    appSessionId: session.appSessionId, sessionId: session.appSessionId,
+    frameContext: s.frameContext,
+    entityId: s.instance?.entityId ?? '',
+    appSessionId: s.appSessionId, sessionId: s.appSessionId,
     isFullScreen: false, ringId: 'general', userLicenseType: 'Unknown', teamType: 0,
   };
 }
 
-/** getSettings: empty ids for a new connection, the stored ones when configuring or removing. */
-function currentSettings() {
-  const i = session.instance;
+/**
+ * getSettings. A connector gets the webhook URL Teams minted; a tab gets only what its page
+ * saved (no webhookUrl, appType or userObjectId), empty while it is being added.
+ */
+function currentSettings(s) {
+  const i = s.instance;
+  if (s.kind === 'tab') {
+    return {
+      entityId: i?.entityId ?? '', contentUrl: i?.contentUrl ?? '', websiteUrl: i?.websiteUrl ?? '',
+      suggestedDisplayName: i?.name ?? '', removeUrl: i?.removeUrl ?? '',
+    };
+  }
   return {
     entityId: i?.entityId ?? '', configName: i?.configName ?? '', contentUrl: i?.contentUrl ?? '',
-    webhookUrl: session.webhookUrl, appType: 'Connector', userObjectId: context.userObjectId,
+    webhookUrl: s.webhookUrl, appType: 'Connector', userObjectId: context.userObjectId,
   };
 }
 
-const RUNTIME = JSON.stringify({ apiVersion: 4, supports: { pages: { config: {} }, appInitialization: {}, authentication: {} } });
+const RUNTIME = JSON.stringify({ apiVersion: 4, supports: { pages: { config: {}, tabs: {} }, appInitialization: {}, authentication: {} } });
 
-/** What the host does with each func the page sends; a request not listed gets an error. */
+/** What the host does with each func a page sends; a request not listed gets an error. */
 const handlers = {
-  initialize: (req) => {
-    session.initialized = true;
-    respond(req, [session.frameContext, context.hostClientType, RUNTIME, '2.0.0']);
-    setStatus(`Connected (${session.frameContext})`);
-    updateButtons();
+  initialize: (s, req) => {
+    s.initialized = true;
+    respond(s, req, [s.frameContext, context.hostClientType, RUNTIME, '2.0.0']);
+    if (s === dialog) {
+      setStatus(`Connected (${s.frameContext})`);
+      updateButtons();
+    }
   },
-  getContext: (req) => respond(req, [legacyContext()]),
-  'settings.getSettings': (req) => respond(req, [currentSettings()]),
-  'settings.setSettings': (req) => {
-    const s = req.args?.[0];
-    session.pendingSettings = s && typeof s === 'object' ? s : null;
-    lastSettings = session.pendingSettings;
-    respond(req, [true]);
+  getContext: (s, req) => respond(s, req, [legacyContext(s)]),
+  'settings.getSettings': (s, req) => respond(s, req, [currentSettings(s)]),
+  'settings.setSettings': (s, req) => {
+    if (s !== dialog) { respond(s, req, [false, 'setSettings is allowed in the settings frame context only']); return; }
+    const v = req.args?.[0];
+    s.pendingSettings = v && typeof v === 'object' ? v : null;
+    lastSettings = s.pendingSettings;
+    respond(s, req, [true]);
   },
-  'settings.setValidityState': (req) => { session.validity = req.args?.[0] === true; updateButtons(); },
-  registerHandler: (req) => { session.handlers.add(String(req.args?.[0])); },
-  'appInitialization.success': () => { session.loaded = true; setStatus('Page loaded'); },
-  'appInitialization.appLoaded': () => setStatus('Page loaded (still initializing)'),
+  'settings.setValidityState': (s, req) => { if (s === dialog) { s.validity = req.args?.[0] === true; updateButtons(); } },
+  registerHandler: (s, req) => { s.handlers.add(String(req.args?.[0])); },
+  'appInitialization.success': (s) => { s.loaded = true; if (s === dialog) setStatus('Page loaded'); },
+  'appInitialization.appLoaded': (s) => { if (s === dialog) setStatus('Page loaded (still initializing)'); },
   // args: [reason, message]
-  'appInitialization.failure': (req) => showError(`the page reported a load failure: ${req.args?.filter(Boolean).join(': ') || 'no reason given'}`),
-  'appInitialization.expectedFailure': (req) => showError(`the page reported an expected failure: ${req.args?.filter(Boolean).join(': ') || 'no reason given'}`),
-  'authentication.getAuthToken': (req) => issueToken(req),
-  'settings.save.success': () => finishSave(),
-  'settings.save.failure': (req) => failEvent('save', req.args?.[0]),
-  'settings.remove.success': () => finishRemove(),
-  'settings.remove.failure': (req) => failEvent('remove', req.args?.[0]),
+  'appInitialization.failure': (s, req) => showError(`the page reported a load failure: ${req.args?.filter(Boolean).join(': ') || 'no reason given'}`),
+  'appInitialization.expectedFailure': (s, req) => showError(`the page reported an expected failure: ${req.args?.filter(Boolean).join(': ') || 'no reason given'}`),
+  'authentication.getAuthToken': (s, req) => issueToken(s, req),
+  'settings.save.success': (s) => { if (s === dialog) finishSave(); },
+  'settings.save.failure': (s, req) => { if (s === dialog) failEvent('save', req.args?.[0]); },
+  'settings.remove.success': (s) => { if (s === dialog) finishRemove(); },
+  'settings.remove.failure': (s, req) => { if (s === dialog) failEvent('remove', req.args?.[0]); },
 };
 
 window.addEventListener('message', (event) => {
-  // Only the framed page may talk to us, and only from the origin we loaded it from.
-  if (!session || event.source !== frameWindow() || event.origin !== session.origin) return;
+  // Only a framed page may talk to us, and only from the origin we loaded it from.
+  const s = [dialog, content].find((x) => x && event.source === x.frame.contentWindow && event.origin === x.origin);
+  if (!s) return;
   const msg = event.data;
   if (!msg || typeof msg !== 'object' || typeof msg.func !== 'string') return;
-  log('in', msg.func, msg.args, typeof msg.id === 'number' ? 'request' : 'event');
-  if (Object.hasOwn(handlers, msg.func)) handlers[msg.func](msg);
-  else if (typeof msg.id === 'number') respond(msg, [false, `not supported by the emulator: ${msg.func}`]);
+  log('in', msg.func, msg.args, typeof msg.id === 'number' ? 'request' : 'event', frameName(s));
+  if (Object.hasOwn(handlers, msg.func)) handlers[msg.func](s, msg);
+  else if (typeof msg.id === 'number') respond(s, msg, [false, `not supported by the emulator: ${msg.func}`]);
 });
 
 /**
  * getAuthToken: a token signed by the server's dev identity provider (`--dev-sso`), in the
  * variant chosen in the context panel. Without it the page is told SSO is not configured.
  */
-async function issueToken(req) {
+async function issueToken(s, req) {
   const q = new URLSearchParams({ tid: context.tid, oid: context.userObjectId, variant: context.tokenVariant });
-  const current = session;
+  const alive = () => s === dialog || s === content;
   try {
     const res = await fetch(`/emulator/idp/token?${q}`);
     if (res.status === 404) throw new Error('sso is not configured in this emulator');
     if (!res.ok) throw new Error(`sign-in failed: the identity provider answered ${res.status}`);
     const token = (await res.json()).token;
-    if (session === current) respond(req, [true, token]);
+    if (alive()) respond(s, req, [true, token]);
   } catch (e) {
-    if (session === current) respond(req, [false, e.message]);
+    if (alive()) respond(s, req, [false, e.message]);
+  }
+}
+
+// ---- the webhook URL Teams hands a connector's page ----
+
+/**
+ * For a new connector: a new webhook of this team, in the chosen form. When a connector is
+ * configured again or removed: the stored webhook in the chosen form (Teams migrated the
+ * forms with the same ids), or — per the "on Configure" switch — a new webhook of the same
+ * team, or another team's webhook.
+ */
+function handOutWebhook(mode, instance) {
+  if (mode === 'new') return mintWebhookUrl(context);
+  const ids = webhookIds(instance.webhookUrl);
+  if (!ids) return instance.webhookUrl;
+  switch (context.webhookOnEdit) {
+    case 'new-same-team': return mintWebhookUrl({ ...context, tid: ids.tenant }, { group: ids.group });
+    case 'other-team': return mintWebhookUrl({ ...context, tid: ids.tenant }, { group: guid() });
+    default: return inForm(instance.webhookUrl, context.webhookForm);
   }
 }
 
@@ -168,26 +215,36 @@ async function issueToken(req) {
 
 let returnFocus = null;
 
-/** Which URL to frame: the stored contentUrl when there is a usable one, else the page. */
-function frameUrl(instance) {
-  const stored = instance?.contentUrl ? httpUrl(instance.contentUrl) : null;
-  if (instance?.contentUrl && !stored) log('out', 'emulator', [`stored contentUrl is not http(s); loading ${pageUrl.href}`], 'note');
+/** Which URL to frame: a connector's stored contentUrl when usable, a tab's removeUrl when removing, else the page. */
+function frameUrl(mode, kind, instance) {
+  const wanted = kind === 'tab' ? (mode === 'remove' ? instance?.removeUrl : null) : instance?.contentUrl;
+  const stored = wanted ? httpUrl(wanted) : null;
+  if (wanted && !stored) note(`stored url is not http(s); loading ${pageUrl.href}`);
   return stored ?? pageUrl;
 }
 
-/** Opens the dialog for `mode` new | configure | remove. */
-function openDialog(mode, instance) {
-  if (session?.waiting) clearTimeout(session.waiting);
-  const url = frameUrl(instance);
-  session = {
-    mode, instance, origin: url.origin, frameContext: mode === 'remove' ? 'remove' : 'settings',
-    // Teams mints the webhook when the dialog opens for a new connection.
-    webhookUrl: instance?.webhookUrl ?? mintWebhookUrl(context), appSessionId: guid(),
-    initialized: false, loaded: false, validity: false, handlers: new Set(), pendingSettings: null, waiting: null, done: false,
-  };
-  $('#dialog-title').textContent = mode === 'remove' ? `Remove ${connector.name}` : connector.name;
+/**
+ * Opens the dialog for `mode` new | configure | remove of a `kind` connector | tab. A tab's
+ * Settings load the configurationUrl (as Teams does), its removal the removeUrl it saved.
+ */
+function openDialog(mode, instance, kind = instance?.kind ?? 'connector') {
+  if (dialog?.waiting) clearTimeout(dialog.waiting);
+  if (kind === 'tab' && mode === 'remove' && !instance.removeUrl) {
+    // Teams removes a tab without a removeUrl without asking its page.
+    note(`tab "${instance.name}" has no removeUrl: removed without its page`);
+    removeInstance(instance);
+    return;
+  }
+  const url = frameUrl(mode, kind, instance);
+  dialog = newSession($('#host-frame'), url, {
+    mode, kind, instance, frameContext: mode === 'remove' ? 'remove' : 'settings',
+    // Teams mints (or hands again) a connector's webhook when the dialog opens; a tab gets none.
+    webhookUrl: kind === 'connector' ? handOutWebhook(mode, instance) : undefined,
+  });
+  const what = kind === 'tab' ? `${connector.name} tab` : connector.name;
+  $('#dialog-title').textContent = mode === 'remove' ? `Remove ${what}` : what;
   $('#dialog-subtitle').textContent = mode === 'new' ? connector.shortDescription
-    : `${mode === 'remove' ? 'Removing' : 'Configuring'} "${instance.configName || instance.entityId}"`;
+    : `${mode === 'remove' ? 'Removing' : 'Configuring'} "${instanceName(instance)}"`;
   hideError();
   setStatus('Loading the page…');
   $('#host-remove').hidden = mode !== 'remove';
@@ -200,8 +257,8 @@ function openDialog(mode, instance) {
 }
 
 function closeDialog() {
-  if (session?.waiting) clearTimeout(session.waiting);
-  session = null;
+  if (dialog?.waiting) clearTimeout(dialog.waiting);
+  dialog = null;
   $('#host-dialog').hidden = true;
   $('#host-frame').src = 'about:blank';
   if (returnFocus?.isConnected) returnFocus.focus();
@@ -210,8 +267,8 @@ function closeDialog() {
 
 /** Save follows the page's last setValidityState; Remove needs only a connected page. */
 function updateButtons() {
-  $('#host-save').disabled = !(session && session.initialized && session.validity);
-  $('#host-remove').disabled = !(session && session.initialized);
+  $('#host-save').disabled = !(dialog && dialog.initialized && dialog.validity);
+  $('#host-remove').disabled = !(dialog && dialog.initialized);
 }
 
 function setStatus(text) { $('#host-status').textContent = text; }
@@ -221,76 +278,99 @@ function hideError() { const e = $('#host-error'); e.textContent = ''; e.title =
 /** After sending save/remove: Teams gives the page 30 s to answer. */
 function startWaiting(what) {
   hideError();
-  if (session.waiting) clearTimeout(session.waiting);
+  if (dialog.waiting) clearTimeout(dialog.waiting);
   setStatus(what === 'save' ? 'Saving…' : 'Removing…');
-  const current = session;
-  session.waiting = setTimeout(() => {
-    if (session !== current) return;
-    session.waiting = null;
+  const current = dialog;
+  dialog.waiting = setTimeout(() => {
+    if (dialog !== current) return;
+    dialog.waiting = null;
     setStatus('No answer');
     showError(`the page did not answer the ${what} within ${ANSWER_TIMEOUT_S} seconds`);
   }, ANSWER_TIMEOUT_S * 1000);
 }
 
 function failEvent(what, reason) {
-  if (!session) return;
-  clearTimeout(session.waiting);
-  session.waiting = null;
+  if (!dialog) return;
+  clearTimeout(dialog.waiting);
+  dialog.waiting = null;
   setStatus(`${what === 'save' ? 'Save' : 'Remove'} failed`);
   showError(typeof reason === 'string' && reason ? reason : `the page reported a failed ${what} without a reason`);
 }
 
+const instanceName = (i) => (i?.kind === 'tab' ? i.name : i?.configName) || i?.entityId || '';
+
 /** save.success: store the instance from the page's last setSettings, then close. */
 function finishSave() {
-  if (!session || session.done || session.mode === 'remove') return;
-  clearTimeout(session.waiting);
-  session.waiting = null;
-  const s = session.pendingSettings;
-  if (!s) { showError('the page did not call setSettings'); setStatus('Not saved'); return; }
-  if (!s.entityId) { showError('the page called setSettings without an entityId'); setStatus('Not saved'); return; }
-  session.done = true;
-  const record = {
-    entityId: String(s.entityId), configName: String(s.configName ?? ''), contentUrl: String(s.contentUrl ?? ''),
-    webhookUrl: session.webhookUrl, created: session.instance?.created ?? new Date().toISOString(),
-  };
-  // One instance per entityId and per webhook: re-saving replaces, in place when configuring.
-  const at = instances.findIndex((i) => i.entityId === record.entityId || i.webhookUrl === record.webhookUrl);
-  instances = instances.filter((i) => i.entityId !== record.entityId && i.webhookUrl !== record.webhookUrl);
+  if (!dialog || dialog.done || dialog.mode === 'remove') return;
+  clearTimeout(dialog.waiting);
+  dialog.waiting = null;
+  const s = dialog.pendingSettings;
+  const refuse = (why) => { showError(why); setStatus('Not saved'); };
+  if (!s) return refuse('the page did not call setSettings');
+  if (!s.entityId) return refuse('the page called setSettings without an entityId');
+  if (dialog.kind === 'tab' && !httpUrl(s.contentUrl ?? '')) return refuse('a tab needs an http(s) contentUrl in setSettings');
+  dialog.done = true;
+  const created = dialog.instance?.created ?? new Date().toISOString();
+  const record = dialog.kind === 'tab'
+    ? {
+      kind: 'tab', entityId: String(s.entityId), name: String(s.suggestedDisplayName || connector.name),
+      contentUrl: String(s.contentUrl), websiteUrl: String(s.websiteUrl ?? ''), removeUrl: String(s.removeUrl ?? ''), created,
+    }
+    : {
+      kind: 'connector', entityId: String(s.entityId), configName: String(s.configName ?? ''), contentUrl: String(s.contentUrl ?? ''),
+      webhookUrl: dialog.webhookUrl, created,
+    };
+  // One instance per entityId (and per webhook for connectors): re-saving replaces, in place when configuring.
+  const same = (i) => i.entityId === record.entityId || (record.webhookUrl && i.webhookUrl === record.webhookUrl);
+  const at = instances.findIndex(same);
+  instances = instances.filter((i) => !same(i));
   instances.splice(at < 0 ? instances.length : Math.min(at, instances.length), 0, record);
   saveInstances(instances);
+  const wasNew = dialog.mode === 'new';
   closeDialog();
   renderInstances();
-  if (shownInbox && shownInbox.webhookUrl === record.webhookUrl) showInbox(record);
+  if (record.kind === 'tab') {
+    // Teams shows a new tab at once, and reloads an open one whose settings changed.
+    if (wasNew || openTab?.entityId === record.entityId) showTab(record);
+  } else if (shownInbox && shownInbox.key === record.entityId) {
+    showInbox(inboxTarget(record));
+  }
 }
 
 function finishRemove() {
-  if (!session || session.done || session.mode !== 'remove') return;
-  session.done = true;
-  const gone = session.instance;
+  if (!dialog || dialog.done || dialog.mode !== 'remove') return;
+  dialog.done = true;
+  const gone = dialog.instance;
+  closeDialog();
+  removeInstance(gone);
+}
+
+function removeInstance(gone) {
   instances = instances.filter((i) => i.entityId !== gone.entityId);
   saveInstances(instances);
-  closeDialog();
+  if (openTab?.entityId === gone.entityId) showPosts();
   renderInstances();
-  if (shownInbox?.webhookUrl === gone.webhookUrl) showInbox(null);
+  if (shownInbox?.key === gone.entityId) showInbox(null);
 }
 
 // Save stays clickable while waiting, as a double click in Teams can reach the page twice:
 // the page must cope with it (an end-to-end test clicks twice on purpose).
 $('#host-save').addEventListener('click', () => {
-  if (!session) return;
+  if (!dialog) return;
   startWaiting('save');
-  // Teams hands the page the webhook URL again with the save event.
-  emit('settings.save', [{ webhookUrl: session.webhookUrl }]);
+  // Teams hands a connector's page the webhook URL again with the save event; a tab's nothing.
+  emit(dialog, 'settings.save', [dialog.kind === 'tab' ? {} : { webhookUrl: dialog.webhookUrl }]);
 });
 $('#host-remove').addEventListener('click', () => {
-  if (!session) return;
+  if (!dialog) return;
   startWaiting('remove');
-  emit('settings.remove', []);
+  emit(dialog, 'settings.remove', []);
 });
 $('#host-cancel').addEventListener('click', closeDialog);
-$('#add-connector').addEventListener('click', () => openDialog('new', null));
+$('#add-connector').addEventListener('click', () => openDialog('new', null, 'connector'));
+$('#add-tab').addEventListener('click', () => openDialog('new', null, 'tab'));
 document.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape' && session) { e.preventDefault(); closeDialog(); }
+  if (e.key === 'Escape' && dialog) { e.preventDefault(); closeDialog(); }
 });
 
 /**
@@ -314,6 +394,50 @@ function accentSquare(node) {
   if (img.complete && img.naturalWidth === 0) iconFallback();
 }
 
+// ---- the channel's tabs: "Posts" and one per configurable tab ----
+
+/** The tab instance whose content is shown, or null for the channel's posts. */
+let openTab = null;
+
+function renderTabStrip() {
+  const strip = $('#channel-tabs');
+  const tab = (key, text, selected, onClick) => {
+    const b = el('button', { type: 'button', role: 'tab', class: 'channel-tab', 'data-tab': key, 'aria-selected': String(selected), text });
+    b.addEventListener('click', onClick);
+    return b;
+  };
+  strip.replaceChildren(
+    tab('posts', 'Posts', !openTab, showPosts),
+    ...instances.filter((i) => i.kind === 'tab').map((i) => tab(i.entityId, i.name, openTab?.entityId === i.entityId, () => showTab(i))),
+  );
+}
+
+/** Shows a tab's content page at its contentUrl, in frame context `content`. */
+function showTab(instance) {
+  const url = httpUrl(instance.contentUrl);
+  if (!url) { note(`tab "${instance.name}" has no usable contentUrl`); return; }
+  openTab = instance;
+  content = newSession($('#tab-frame'), url, { mode: 'content', kind: 'tab', instance, frameContext: 'content' });
+  $('#tab-title').textContent = instance.name;
+  $('#tab-frame').title = `${instance.name} (tab)`;
+  $('#tab-frame').src = url.href;
+  $('#inbox-panel').hidden = true;
+  $('#tab-panel').hidden = false;
+  renderTabStrip();
+}
+
+function showPosts() {
+  openTab = null;
+  content = null;
+  $('#tab-frame').src = 'about:blank';
+  $('#tab-panel').hidden = true;
+  $('#inbox-panel').hidden = false;
+  renderTabStrip();
+}
+
+$('#tab-settings').addEventListener('click', () => { if (openTab) openDialog('configure', openTab, 'tab'); });
+$('#tab-remove').addEventListener('click', () => { if (openTab) openDialog('remove', openTab, 'tab'); });
+
 // ---- theme and context ----
 
 function applyTheme(theme) {
@@ -324,16 +448,18 @@ $('#host-theme').addEventListener('change', (e) => {
   context.theme = e.target.value;
   saveContext(context);
   applyTheme(context.theme);
-  if (session?.initialized) emit('themeChange', [context.theme]);
+  for (const s of [dialog, content]) if (s?.initialized) emit(s, 'themeChange', [context.theme]);
 });
 
-/** [key, label, options?, hint?]: the values getContext reports and webhook URLs are minted from. */
+/** [key, label, options?]: the values getContext reports, and the emulator's own switches. */
 const contextFields = [
   ['locale', 'Locale'], ['tid', 'Tenant id'], ['userObjectId', 'User object id'],
-  ['userPrincipalName', 'User principal name'], ['teamId', 'Team id'], ['teamName', 'Team name'],
-  ['channelId', 'Channel id'], ['channelName', 'Channel name'],
+  ['userPrincipalName', 'User principal name'], ['teamId', 'Team id'], ['groupId', 'Team group id (in webhook URLs)'],
+  ['teamName', 'Team name'], ['channelId', 'Channel id'], ['channelName', 'Channel name'],
   ['hostClientType', 'Host client type', ['web', 'desktop', 'android', 'ios']],
   ['tokenVariant', 'Sign-in token (getAuthToken)', ['valid', 'expired', 'not-yet-valid', 'wrong-audience', 'wrong-issuer', 'other-tenant', 'bad-signature']],
+  ['webhookForm', 'Connector webhook URL form', ['webhookb2', 'legacy', 'webhookb2-v2']],
+  ['webhookOnEdit', 'Webhook on Configure (connector)', ['stored', 'new-same-team', 'other-team']],
 ];
 
 function renderContextForm() {
@@ -359,33 +485,65 @@ function renderChannel() {
   $('#channel-name').textContent = `# ${context.channelName}`;
 }
 
-// ---- instances ----
+// ---- the channel's apps ----
 
 function renderInstances() {
   const list = $('#instances');
   list.replaceChildren();
   for (const inst of instances) {
-    const button = (action, text, label) => {
-      const b = el('button', { class: 'button', type: 'button', 'data-action': action, 'aria-label': `${label} ${inst.configName || inst.entityId}`, text });
-      b.addEventListener('click', () => {
-        if (action === 'inbox') showInbox(inst); else openDialog(action, inst);
-      });
+    const name = instanceName(inst);
+    const button = (action, text, label, run) => {
+      const b = el('button', { class: 'button', type: 'button', 'data-action': action, 'aria-label': `${label} ${name}`, text });
+      b.addEventListener('click', run);
       return b;
     };
     const created = new Date(inst.created);
-    const li = el('li', { 'data-entity-id': inst.entityId, 'aria-current': shownInbox?.entityId === inst.entityId ? 'true' : null },
-      el('span', { class: 'name', text: inst.configName || inst.entityId }),
-      el('span', { class: 'created', text: Number.isNaN(created.getTime()) ? '' : `added ${created.toLocaleString()}` }),
-      el('span', { class: 'actions' },
-        button('configure', 'Configure', 'Configure'), button('remove', 'Remove', 'Remove'), button('inbox', 'Inbox', 'Inbox of')));
+    const actions = inst.kind === 'tab'
+      ? [button('open', 'Open', 'Open tab', () => showTab(inst)), button('configure', 'Settings', 'Settings of tab', () => openDialog('configure', inst, 'tab')),
+        button('remove', 'Remove', 'Remove tab', () => openDialog('remove', inst, 'tab'))]
+      : [button('configure', 'Configure', 'Configure', () => openDialog('configure', inst)), button('remove', 'Remove', 'Remove', () => openDialog('remove', inst)),
+        button('inbox', 'Inbox', 'Inbox of', () => showInbox(inboxTarget(inst)))];
+    const li = el('li', { 'data-entity-id': inst.entityId, 'data-kind': inst.kind, 'aria-current': shownInbox?.key === inst.entityId ? 'true' : null },
+      el('span', { class: 'name', text: name }),
+      el('span', { class: 'created', text: `${inst.kind === 'tab' ? 'Tab' : 'Connector'}${Number.isNaN(created.getTime()) ? '' : ` · added ${created.toLocaleString()}`}` }),
+      el('span', { class: 'actions' }, ...actions));
     list.append(li);
   }
   $('#instances-empty').hidden = instances.length > 0;
+  renderTabStrip();
 }
+
+// ---- Workflows webhooks ("Post to a channel when a webhook request is received") ----
+
+function renderWorkflows() {
+  const list = $('#workflows');
+  list.replaceChildren();
+  for (const w of workflows) {
+    const url = el('input', { class: 'workflow-url', type: 'text', readonly: 'readonly', value: w.url, 'aria-label': `URL of ${w.name}`, spellcheck: 'false' });
+    const copy = el('button', { class: 'button', type: 'button', 'data-action': 'copy', text: 'Copy URL' });
+    copy.addEventListener('click', async () => {
+      url.select();
+      try { await navigator.clipboard.writeText(w.url); copy.textContent = 'Copied'; } catch { copy.textContent = 'Selected: press Ctrl+C'; }
+    });
+    const inbox = el('button', { class: 'button', type: 'button', 'data-action': 'inbox', 'aria-label': `Inbox of ${w.name}`, text: 'Inbox' });
+    inbox.addEventListener('click', () => showInbox({ key: w.id, name: w.name, webhookUrl: w.url }));
+    list.append(el('li', { 'data-workflow-id': w.id, 'aria-current': shownInbox?.key === w.id ? 'true' : null },
+      el('span', { class: 'name', text: w.name }), url, el('span', { class: 'actions' }, copy, inbox)));
+  }
+  $('#workflows-empty').hidden = workflows.length > 0;
+}
+
+$('#add-workflow').addEventListener('click', () => {
+  const w = { id: guid(), name: `Post to ${context.channelName} when a webhook request is received (${workflows.length + 1})`, url: mintWorkflowsUrl(), created: new Date().toISOString() };
+  workflows = [...workflows, w];
+  saveWorkflows(workflows);
+  renderWorkflows();
+  $(`li[data-workflow-id="${w.id}"] .workflow-url`)?.focus();
+});
 
 // ---- webhook inbox ----
 
-/** The instance whose inbox is shown, or null. */
+/** Whose posts are shown: {key, name, webhookUrl}, or null. */
 let shownInbox = null;
 let pollTimer = null;
 /** A signature of what is rendered, so an unchanged inbox is not rebuilt (keeps scroll and focus). */
@@ -393,18 +551,22 @@ let rendered = '';
 /** True while a mode change is on its way, so a poll does not flip the select back. */
 let modePending = false;
 
-function showInbox(instance) {
-  shownInbox = instance;
+const inboxTarget = (inst) => ({ key: inst.entityId, name: instanceName(inst), webhookUrl: inst.webhookUrl });
+
+function showInbox(target) {
+  if (openTab) showPosts();
+  shownInbox = target;
   clearTimeout(pollTimer);
   rendered = '';
   $('#inbox').replaceChildren();
-  $('#inbox-hint').hidden = !!instance;
-  $('#inbox-mode').disabled = !instance || !inboxPath(instance.webhookUrl);
-  $('#inbox-title').textContent = instance ? `Channel posts · ${instance.configName || instance.entityId}` : 'Channel posts';
+  $('#inbox-hint').hidden = !!target;
+  $('#inbox-mode').disabled = !target || !inboxPath(target.webhookUrl);
+  $('#inbox-title').textContent = target ? `Channel posts · ${target.name}` : 'Channel posts';
   $('#inbox-status').textContent = '';
   renderInstances();
-  if (!instance) return;
-  if (!inboxPath(instance.webhookUrl)) {
+  renderWorkflows();
+  if (!target) return;
+  if (!inboxPath(target.webhookUrl)) {
     $('#inbox-status').textContent = 'This webhook is not the emulator\'s inbox: its posts cannot be shown here.';
     return;
   }
@@ -462,9 +624,10 @@ $('#inbox-mode').addEventListener('change', async (e) => {
 /** Read-only hooks for automated tests (copies, so a test cannot change the emulator). */
 window.emulator = Object.freeze({
   instances: () => structuredClone(instances),
-  log: () => logEntries.map(({ dir, func, args, kind, time }) => structuredClone({ dir, func, args, kind, time })),
+  workflows: () => structuredClone(workflows),
+  log: () => logEntries.map(({ dir, func, args, kind, frame, time }) => structuredClone({ dir, func, args, kind, frame, time })),
   lastSettings: () => structuredClone(lastSettings),
-  validity: () => session?.validity ?? false,
+  validity: () => dialog?.validity ?? false,
   pageUrl: () => pageUrl.href,
 });
 
@@ -472,14 +635,15 @@ applyTheme(context.theme);
 renderChannel();
 renderContextForm();
 renderInstances();
+renderWorkflows();
 showInbox(null);
 if (params.get('page') && pageUrl.origin !== location.origin) {
-  log('out', 'emulator', [`hosting ${pageUrl.href}: the page must list ${location.origin} in app.initialize's validMessageOrigins`], 'note');
+  note(`hosting ${pageUrl.href}: the page must list ${location.origin} in app.initialize's validMessageOrigins`);
 }
 fetch('/emulator/api/connector').then((r) => (r.ok ? r.json() : null)).then((c) => {
   if (!c || typeof c !== 'object') return;
   connector = { ...connector, ...c };
   document.title = `${connector.name} · Teams host emulator`;
-  if (!session) $('#dialog-title').textContent = connector.name;
+  if (!dialog) $('#dialog-title').textContent = connector.name;
   if (!($('#dialog-icon') instanceof HTMLImageElement)) accentSquare($('#dialog-icon'));
 }).catch(() => { /* no server API (a static check): keep the defaults */ });

@@ -2,9 +2,9 @@
 //! network failure, a refusal with the server's message and a server fault apart, so the
 //! person is told which.
 
-use connector_settings::api::FieldProblem;
 use connector_settings::api::{
-    Connection, DeliveryStatus, ErrorBody, SaveConnection, TestCard, WEBHOOK_HEADER,
+    Connection, DeliveryStatus, ErrorBody, FieldProblem, SaveConnection, TestCard, TryOutcome,
+    TryWebhook, EDIT_KEY_HEADER, WEBHOOK_HEADER,
 };
 
 use crate::fetch::{self, Failure, Reply};
@@ -20,6 +20,18 @@ pub struct RuntimeConfig {
     pub valid_message_origins: Vec<String>,
     /// Teams single sign-on: send a token from `authentication.getAuthToken` with each call.
     pub sso: bool,
+    /// URL prefixes of the emulator's webhook inboxes, which only a dev-mode server names:
+    /// the tab's form takes a Workflows URL there.
+    pub dev_inboxes: Vec<String>,
+}
+
+/// What proves the editor of a connection to the server: the webhook URL Teams handed the
+/// page (a connector), the connection's edit key, and with single sign-on a token.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    pub webhook_url: Option<&'a str>,
+    pub edit_key: Option<&'a str>,
+    pub token: Option<&'a str>,
 }
 
 /// Why an API call failed.
@@ -89,35 +101,37 @@ impl Api {
         self.base.clone() + "/api/connections/" + &encode(entity_id)
     }
 
-    /// Creates or updates the connection `entity_id` (idempotent).
+    /// Creates or updates the connection `entity_id` (idempotent). The webhook URL goes in
+    /// the body (when there is one to store), the edit key and token in headers.
     pub async fn save(
         &self,
         entity_id: &str,
         body: &SaveConnection,
-        token: Option<&str>,
+        creds: Credentials<'_>,
     ) -> Result<Connection, ApiError> {
         let body = Object::default()
-            .str("webhookUrl", &body.webhook_url)
+            .opt_str("webhookUrl", body.webhook_url.as_deref())
             .values("settings", &body.settings)
             .opt_str("appType", body.app_type.as_deref())
             .opt_str("userObjectId", body.user_object_id.as_deref())
             .to_json();
+        let creds = Credentials {
+            webhook_url: None,
+            ..creds
+        };
         let reply = self
-            .call("PUT", &self.url(entity_id), None, token, Some(&body))
+            .call("PUT", &self.url(entity_id), creds, Some(&body))
             .await?;
         decode(reply, connection_from)
     }
 
-    /// The stored connection, proven ours by its webhook URL.
+    /// The stored connection, proven ours by `creds`.
     pub async fn load(
         &self,
         entity_id: &str,
-        webhook_url: &str,
-        token: Option<&str>,
+        creds: Credentials<'_>,
     ) -> Result<Connection, ApiError> {
-        let reply = self
-            .call("GET", &self.url(entity_id), Some(webhook_url), token, None)
-            .await?;
+        let reply = self.call("GET", &self.url(entity_id), creds, None).await?;
         decode(reply, connection_from)
     }
 
@@ -125,13 +139,10 @@ impl Api {
     pub async fn test_card(
         &self,
         entity_id: &str,
-        webhook_url: &str,
-        token: Option<&str>,
+        creds: Credentials<'_>,
     ) -> Result<TestCard, ApiError> {
         let url = self.url(entity_id) + "/test-card";
-        let reply = self
-            .call("POST", &url, Some(webhook_url), token, None)
-            .await?;
+        let reply = self.call("POST", &url, creds, None).await?;
         decode(reply, |j| {
             Some(TestCard {
                 event_id: j.str("eventId")?,
@@ -139,36 +150,49 @@ impl Api {
         })
     }
 
-    /// How the deliveries of `event_id` to the connection went.
+    /// Posts a test card now to a webhook no connection is stored with yet.
+    pub async fn try_webhook(
+        &self,
+        body: &TryWebhook,
+        token: Option<&str>,
+    ) -> Result<TryOutcome, ApiError> {
+        let body = Object::default()
+            .str("webhookUrl", &body.webhook_url)
+            .values("settings", &body.settings)
+            .to_json();
+        let creds = Credentials {
+            token,
+            ..Credentials::default()
+        };
+        let url = self.base.clone() + "/api/test-card";
+        let reply = self.call("POST", &url, creds, Some(&body)).await?;
+        decode(reply, |j| {
+            Some(TryOutcome {
+                delivered: j.get("delivered")?.as_bool()?,
+                error: j.str("error"),
+            })
+        })
+    }
+
+    /// How the deliveries to the connection went (of one event, when `event_id` is given).
     pub async fn delivery_status(
         &self,
         entity_id: &str,
-        webhook_url: &str,
-        event_id: &str,
-        token: Option<&str>,
+        creds: Credentials<'_>,
+        event_id: Option<&str>,
     ) -> Result<DeliveryStatus, ApiError> {
-        let url = self.url(entity_id) + "/deliveries?event=" + &encode(event_id);
-        let reply = self
-            .call("GET", &url, Some(webhook_url), token, None)
-            .await?;
+        let mut url = self.url(entity_id) + "/deliveries";
+        if let Some(event) = event_id {
+            url = url + "?event=" + &encode(event);
+        }
+        let reply = self.call("GET", &url, creds, None).await?;
         decode(reply, delivery_status_from)
     }
 
     /// Deletes the connection.
-    pub async fn delete(
-        &self,
-        entity_id: &str,
-        webhook_url: &str,
-        token: Option<&str>,
-    ) -> Result<(), ApiError> {
+    pub async fn delete(&self, entity_id: &str, creds: Credentials<'_>) -> Result<(), ApiError> {
         let reply = self
-            .call(
-                "DELETE",
-                &self.url(entity_id),
-                Some(webhook_url),
-                token,
-                None,
-            )
+            .call("DELETE", &self.url(entity_id), creds, None)
             .await?;
         if reply.ok() {
             Ok(())
@@ -177,19 +201,22 @@ impl Api {
         }
     }
 
-    /// One request with the webhook URL header (the capability) and the sign-in token.
+    /// One request with the credentials in headers: never in the URL, which servers and
+    /// CDNs log.
     async fn call(
         &self,
         method: &str,
         url: &str,
-        webhook_url: Option<&str>,
-        token: Option<&str>,
+        creds: Credentials<'_>,
         body: Option<&str>,
     ) -> Result<Reply, ApiError> {
-        let bearer = token.map(|t| "Bearer ".to_string() + t);
-        let mut headers = Vec::with_capacity(3);
-        if let Some(w) = webhook_url {
+        let bearer = creds.token.map(|t| "Bearer ".to_string() + t);
+        let mut headers = Vec::with_capacity(4);
+        if let Some(w) = creds.webhook_url {
             headers.push((WEBHOOK_HEADER, w));
+        }
+        if let Some(k) = creds.edit_key {
+            headers.push((EDIT_KEY_HEADER, k));
         }
         if let Some(b) = &bearer {
             headers.push(("authorization", b.as_str()));
@@ -232,24 +259,30 @@ fn failure(reply: Reply) -> ApiError {
     }
 }
 
-/// `config.json`; every member optional.
-fn runtime_config_from(j: &Json) -> Option<RuntimeConfig> {
-    let mut origins = Vec::new();
-    if let Some(list) = j.get("validMessageOrigins") {
+/// A list of texts, or `None` when it is something else; an absent member is empty.
+fn texts(j: &Json, key: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    if let Some(list) = j.get(key) {
         for o in list.as_list()? {
-            origins.push(o.as_str()?);
+            out.push(o.as_str()?);
         }
     }
+    Some(out)
+}
+
+/// `config.json`; every member optional.
+fn runtime_config_from(j: &Json) -> Option<RuntimeConfig> {
     Some(RuntimeConfig {
         api_base_url: match j.get("apiBaseUrl") {
             Some(v) => v.as_str()?,
             None => String::new(),
         },
-        valid_message_origins: origins,
+        valid_message_origins: texts(j, "validMessageOrigins")?,
         sso: match j.get("sso") {
             Some(v) => v.as_bool()?,
             None => false,
         },
+        dev_inboxes: texts(j, "devInboxes")?,
     })
 }
 
@@ -261,6 +294,7 @@ fn connection_from(j: &Json) -> Option<Connection> {
         created_at: j.str("createdAt")?,
         updated_at: j.str("updatedAt")?,
         disabled: j.str("disabled"),
+        edit_key: j.str("editKey"),
     })
 }
 

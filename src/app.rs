@@ -1,6 +1,6 @@
 //! The page's views and state: the skeleton, the new/edit form with its message bar and
-//! test-card button, the remove view, the outside-Teams explanation. The flows are in
-//! `flows`.
+//! test-card button (and, for a tab, its webhook URL field), the remove view, the tab's own
+//! view (in `tab`), the outside-Teams explanation. The flows are in `flows`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -10,10 +10,12 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, Api, RuntimeConfig};
-use crate::flows::{load, send_test_card, start};
+use crate::flows::{reload, send_test_card, start};
 use crate::form::{ConfigForm, FormState};
 use crate::i18n::strings;
+use crate::tab::{TabData, TabView};
 use crate::teams::{self, Handlers, Theme};
+use crate::webhook::{WebhookField, WebhookUrlField};
 
 /// Where the page is in its life.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +29,8 @@ pub enum Phase {
     Ready,
     /// Frame context `remove`: waiting for Teams' remove event, then removing.
     Remove,
+    /// Frame context `content`: the tab itself.
+    Tab,
 }
 
 /// A message bar's kind and text.
@@ -54,6 +58,16 @@ pub(crate) struct Page {
     pub(crate) api: StoredValue<Api>,
     /// Whether API calls carry a Teams sign-on token.
     pub(crate) sso: StoredValue<bool>,
+    /// A configurable tab's configuration: Teams hands no webhook URL, the person pastes one.
+    pub(crate) tab: RwSignal<bool>,
+    /// The tab's webhook URL field.
+    pub(crate) webhook: WebhookField,
+    /// The connection's edit key: from what Teams kept, or from the save that made it.
+    pub(crate) edit_key: StoredValue<Option<String>>,
+    /// Whether this frame is the tab itself (frame context `content`).
+    pub(crate) content: StoredValue<bool>,
+    /// What the tab shows.
+    pub(crate) tab_data: RwSignal<Option<TabData>>,
 }
 
 /// The configuration page.
@@ -83,6 +97,11 @@ pub fn App(
         testing: RwSignal::new(false),
         api: StoredValue::new(Api::new(&RuntimeConfig::default(), api_timeout_ms)),
         sso: StoredValue::new(false),
+        tab: RwSignal::new(false),
+        webhook: WebhookField::new(),
+        edit_key: StoredValue::new(None),
+        content: StoredValue::new(false),
+        tab_data: RwSignal::new(None),
     };
     // The SDK keeps calling these handlers for the page's whole life.
     let handlers = Rc::new(RefCell::new(Handlers::default()));
@@ -97,7 +116,7 @@ pub fn App(
         }
     });
     Effect::new(move |_| {
-        let valid = form.is_valid();
+        let valid = form.is_valid() && (!page.tab.get() || page.webhook.problem().is_none());
         if page.phase.get() == Phase::Ready {
             let _ = teams::set_validity_state(valid);
         }
@@ -125,7 +144,7 @@ pub fn App(
                             <span>{format!("{}: {why}", s.load_failed)}</span>
                             <button class="button secondary" type="button" on:click=move |_| {
                                 page.phase.set(Phase::Starting);
-                                spawn_local(load(page));
+                                spawn_local(reload(page));
                             }>{s.retry}</button>
                         </div>
                     }
@@ -135,8 +154,11 @@ pub fn App(
                 // screen, and below the form it moves nothing (issue 7: nothing jumps).
                 Phase::Ready => view! {
                     <Heading />
-                    <ConfigForm />
-                    <Show when=move || page.existing.get()>
+                    <ConfigForm>
+                        {move || page.tab.get().then(|| view! { <WebhookUrlField field=page.webhook /> })}
+                    </ConfigForm>
+                    // A test card can go to a stored connection, or to a webhook URL just typed.
+                    <Show when=move || page.existing.get() || (page.tab.get() && page.webhook.editing() && page.webhook.problem().is_none())>
                         <div class="actions">
                             <button
                                 class="button secondary"
@@ -157,13 +179,14 @@ pub fn App(
                     <NoticeBar notice=page.notice saving=page.saving />
                 }
                 .into_any(),
+                Phase::Tab => view! { <TabView page=page /> }.into_any(),
             }}
         </main>
     }
 }
 
 #[component]
-fn Heading() -> impl IntoView {
+pub(crate) fn Heading() -> impl IntoView {
     view! {
         <header class="heading">
             <h1 class="title">{CONNECTOR.name}</h1>
@@ -174,7 +197,7 @@ fn Heading() -> impl IntoView {
 
 /// The message bar under the heading, with a spinner while saving.
 #[component]
-fn NoticeBar(
+pub(crate) fn NoticeBar(
     /// The current message, if any.
     notice: RwSignal<Option<Notice>>,
     /// Whether a save is running.

@@ -119,9 +119,14 @@ impl FormState {
 
 /// The whole form, in `connector.toml` order.
 #[component]
-pub fn ConfigForm() -> impl IntoView {
+pub fn ConfigForm(
+    /// Controls before the declared fields (a tab's webhook URL).
+    #[prop(optional)]
+    children: Option<Children>,
+) -> impl IntoView {
     view! {
         <form class="form" novalidate=true on:submit=|ev| ev.prevent_default()>
+            {children.map(|c| c())}
             {CONNECTOR.fields.iter().map(|field| view! { <FieldView field=field /> }).collect_view()}
         </form>
     }

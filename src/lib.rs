@@ -7,6 +7,8 @@ mod flows;
 mod form;
 mod i18n;
 mod json;
+mod tab;
 mod teams;
+mod webhook;
 
 pub use app::App;

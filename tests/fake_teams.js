@@ -23,8 +23,9 @@ export function install(json) {
       getAuthToken: () => (o.tokenFails ? Promise.reject(new Error('consent required')) : Promise.resolve('token-for-tests')),
     },
     settings: {
+      // `webhookUrl: null` plays a configurable tab: Teams hands it no webhook.
       getSettings: (cb) => setTimeout(() => cb({
-        entityId: o.entityId || '', configName: '', contentUrl: '',
+        entityId: o.entityId || '', configName: '', contentUrl: o.contentUrl || '',
         webhookUrl: 'webhookUrl' in o ? o.webhookUrl : 'https://contoso.webhook.office.com/webhookb2/g@t/IncomingWebhook/abc/u',
         appType: 'Connector', userObjectId: 'user-1',
       }), 0),
@@ -44,15 +45,16 @@ export function install(json) {
   window.fetch = async (input, init) => {
     const req = input instanceof Request ? input : new Request(input, init);
     const url = new URL(req.url, location.href);
-    const body = req.method === 'PUT' ? await req.text() : null;
-    state.requests.push({ method: req.method, path: url.pathname, body, webhook: req.headers.get('x-teams-webhook-url'),
-      authorization: req.headers.get('authorization') });
+    const body = ['PUT', 'POST'].includes(req.method) ? await req.text() : null;
+    state.requests.push({ method: req.method, path: url.pathname, query: url.search, body, webhook: req.headers.get('x-teams-webhook-url'),
+      editKey: req.headers.get('x-connector-edit-key'), authorization: req.headers.get('authorization') });
     const json = (status, value) => new Response(value === null ? null : JSON.stringify(value),
       { status, headers: { 'content-type': 'application/json' } });
     if (url.pathname.endsWith('/config.json')) {
       return o.config ? json(200, o.config) : json(404, { error: 'not_found', message: 'no config' });
     }
-    const r = responses[req.method];
+    // A response for `METHOD last-segment` (e.g. "GET deliveries") wins over one for the method.
+    const r = responses[`${req.method} ${url.pathname.split('/').pop()}`] ?? responses[req.method];
     if (!r) return json(404, { error: 'not_found', message: 'connection not found' });
     if (r.network) throw new TypeError('Failed to fetch');
     if (r.hang) {
@@ -66,7 +68,7 @@ export function install(json) {
       const sent = JSON.parse(body);
       const id = decodeURIComponent(url.pathname.split('/').pop());
       return json(201, { entityId: id, configName: sent.settings.subscription_name, settings: sent.settings,
-        createdAt: '2026-11-24T12:00:00Z', updatedAt: '2026-11-24T12:00:00Z' });
+        createdAt: '2026-11-24T12:00:00Z', updatedAt: '2026-11-24T12:00:00Z', ...(r.editKey ? { editKey: r.editKey } : {}) });
     }
     return json(r.status, r.body === undefined ? null : r.body);
   };

@@ -76,7 +76,10 @@ async fn type_into(id: &str, text: &str) {
 }
 
 async fn click(id: &str) {
-    input(id).unchecked_into::<HtmlElement>().click();
+    el(id)
+        .unwrap_or_else(|| panic!("no element #{id}"))
+        .unchecked_into::<HtmlElement>()
+        .click();
     leptos::task::tick().await;
 }
 
@@ -563,4 +566,261 @@ async fn a_connection_of_another_tenant_says_so_when_editing() {
         body_text().contains("belongs to another organisation")
     })
     .await;
+}
+
+// ---- a configurable tab: no webhook from Teams, a Workflows webhook pasted, an edit key ----
+
+const FLOW: &str = "https://prod-12.westeurope.logic.azure.com:443/workflows/8f1c/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbC";
+const WEBHOOK: &str = "field-webhook_url";
+
+fn key() -> String {
+    "ab".repeat(32)
+}
+
+fn requests(method: &str) -> Vec<Value> {
+    state()["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == method)
+        .cloned()
+        .collect()
+}
+
+fn stored_tab() -> Value {
+    json!({ "entityId": "tab-1", "configName": "Deploys", "createdAt": "2026-01-01T00:00:00Z",
+        "updatedAt": "2026-01-01T00:00:00Z",
+        "settings": { "subscription_name": "Deploys", "events": ["deployment_finished"], "filter": "api",
+            "card_style": "detailed", "mention_channel": true } })
+}
+
+/// A tab that was saved before: Teams keeps its contentUrl, with the edit key.
+fn saved_tab(extra: Value) -> Value {
+    let mut o = json!({ "webhookUrl": null, "entityId": "tab-1",
+        "contentUrl": format!("https://connector.example.com/?entityId=tab-1#editKey={}", key()),
+        "responses": { "GET": { "status": 200, "body": stored_tab() }, "PUT": { "echo": true } } });
+    for (k, v) in extra.as_object().unwrap() {
+        o[k] = v.clone();
+    }
+    o
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_asks_for_a_workflows_url_and_checks_it_as_typed() {
+    let _h = mount_form(json!({ "webhookUrl": null })).await;
+    assert!(
+        el(WEBHOOK).is_some(),
+        "a tab's form has the webhook URL field"
+    );
+    assert!(body_text().contains("Post to a channel when a webhook request is received"));
+    type_into(NAME, "Nightly builds").await;
+    until("validity false", || last_validity() == Some(false)).await;
+    type_into(
+        WEBHOOK,
+        "https://contoso.webhook.office.com/webhookb2/g@t/IncomingWebhook/a/u",
+    )
+    .await;
+    until("the retired message", || {
+        text_of("field-webhook_url-error").contains("retired")
+    })
+    .await;
+    type_into(WEBHOOK, &FLOW.replace("&sig=AbC", "")).await;
+    until("the partial message", || {
+        text_of("field-webhook_url-error").contains("only part")
+    })
+    .await;
+    assert_eq!(
+        input(WEBHOOK).get_attribute("aria-invalid").as_deref(),
+        Some("true")
+    );
+    assert_eq!(last_validity(), Some(false));
+    type_into(WEBHOOK, FLOW).await;
+    until("validity true", || last_validity() == Some(true)).await;
+    assert_eq!(text_of("field-webhook_url-error"), "");
+}
+
+#[wasm_bindgen_test]
+async fn the_dev_inbox_counts_as_a_workflows_host_only_when_config_names_it() {
+    let inbox = "http://127.0.0.1:8080/emulator/webhook/";
+    let url =
+        format!("{inbox}workflows/x/triggers/manual/paths/invoke?api-version=2016-06-01&sig=y");
+    let _h = mount_form(json!({ "webhookUrl": null, "config": { "devInboxes": [inbox] } })).await;
+    type_into(NAME, "Nightly builds").await;
+    type_into(WEBHOOK, &url).await;
+    until("validity true", || last_validity() == Some(true)).await;
+    drop(_h);
+    let _h = mount_form(json!({ "webhookUrl": null })).await;
+    type_into(NAME, "Nightly builds").await;
+    type_into(WEBHOOK, &url).await;
+    until("the https message", || {
+        text_of("field-webhook_url-error").contains("https://")
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_saves_the_typed_url_and_hands_teams_its_tab_settings_with_the_edit_key() {
+    let _h = mount_form(
+        json!({ "webhookUrl": null, "responses": { "PUT": { "echo": true, "editKey": key() } } }),
+    )
+    .await;
+    type_into(NAME, "Nightly builds").await;
+    type_into(WEBHOOK, FLOW).await;
+    assert_eq!(press_save().await.as_string().as_deref(), Some("success"));
+    let put = &requests("PUT")[0];
+    let sent: Value = serde_json::from_str(put["body"].as_str().unwrap()).unwrap();
+    assert_eq!(sent["webhookUrl"], FLOW);
+    let set = &state()["setSettings"][0];
+    let id = set["entityId"].as_str().unwrap();
+    assert_eq!(id.len(), 36);
+    let content = set["contentUrl"].as_str().unwrap();
+    assert!(
+        content.ends_with(&format!("?entityId={id}#editKey={}", key())),
+        "{content}"
+    );
+    assert_eq!(
+        set["removeUrl"], content,
+        "removing the tab loads the page to remove the connection"
+    );
+    assert_eq!(set["suggestedDisplayName"], "Nightly builds");
+    assert_eq!(set["websiteUrl"], "https://example.com");
+    assert!(set.get("configName").is_none());
+    until("the stored state", || el("webhook-replace").is_some()).await;
+    assert!(el(WEBHOOK).is_none());
+    assert!(
+        !body_text().contains("logic.azure.com"),
+        "the URL is never shown back"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_pre_fills_with_its_edit_key_and_keeps_the_stored_url_unseen() {
+    let _h = mount(saved_tab(json!({})), 2000).await;
+    until("pre-fill", || {
+        el(NAME).is_some_and(|_| input(NAME).value() == "Deploys")
+    })
+    .await;
+    let get = &requests("GET")[1];
+    assert_eq!(get["path"], "/api/connections/tab-1");
+    assert_eq!(get["editKey"], key());
+    assert!(get["webhook"].is_null());
+    assert!(el("webhook-replace").is_some() && el(WEBHOOK).is_none());
+    until("validity true", || last_validity() == Some(true)).await;
+    assert_eq!(press_save().await.as_string().as_deref(), Some("success"));
+    let put = &requests("PUT")[0];
+    let sent: Value = serde_json::from_str(put["body"].as_str().unwrap()).unwrap();
+    assert!(sent.get("webhookUrl").is_none(), "the stored webhook stays");
+    assert_eq!(put["editKey"], key());
+    let set = &state()["setSettings"][0];
+    assert_eq!(set["entityId"], "tab-1");
+    assert!(
+        set["contentUrl"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("#editKey={}", key())),
+        "the key stays with the tab"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn replacing_the_webhook_url_sends_the_new_one_with_the_edit_key() {
+    let _h = mount(saved_tab(json!({})), 2000).await;
+    until("the replace button", || el("webhook-replace").is_some()).await;
+    click("webhook-replace").await;
+    until("the field", || el(WEBHOOK).is_some()).await;
+    until("validity false", || last_validity() == Some(false)).await;
+    let other = FLOW.replace("8f1c", "9e2d");
+    type_into(WEBHOOK, &other).await;
+    until("validity true", || last_validity() == Some(true)).await;
+    assert_eq!(press_save().await.as_string().as_deref(), Some("success"));
+    let put = &requests("PUT")[0];
+    let sent: Value = serde_json::from_str(put["body"].as_str().unwrap()).unwrap();
+    assert_eq!(sent["webhookUrl"], other.as_str());
+    assert_eq!(put["editKey"], key());
+}
+
+#[wasm_bindgen_test]
+async fn a_test_card_goes_to_the_typed_url_before_the_first_save() {
+    let _h = mount_form(json!({ "webhookUrl": null,
+        "responses": { "POST": { "status": 200, "body": { "delivered": true } } } }))
+    .await;
+    assert!(el("send-test-card").is_none(), "nothing to test yet");
+    type_into(WEBHOOK, FLOW).await;
+    until("the test button", || el("send-test-card").is_some()).await;
+    click("send-test-card").await;
+    until("the outcome", || {
+        body_text().contains("The test card was posted to the channel.")
+    })
+    .await;
+    let post = &requests("POST")[0];
+    assert_eq!(post["path"], "/api/test-card");
+    let sent: Value = serde_json::from_str(post["body"].as_str().unwrap()).unwrap();
+    assert_eq!(sent["webhookUrl"], FLOW);
+}
+
+#[wasm_bindgen_test]
+async fn the_tab_page_shows_the_connection_its_choices_and_its_deliveries() {
+    let status = json!({ "pending": 1, "delivered": 3, "dead": 0, "lastError": "webhook answered 500: busy", "disabled": null });
+    let _h = mount(
+        saved_tab(json!({ "frameContext": "content",
+            "responses": { "GET": { "status": 200, "body": stored_tab() }, "GET deliveries": { "status": 200, "body": status } } })),
+        2000,
+    )
+    .await;
+    until("the tab", || el("delivery-counts").is_some()).await;
+    assert_eq!(text_of("tab-connection"), "Deploys");
+    let shown = |field: &str| {
+        document()
+            .query_selector(&format!("dd[data-field={field}]"))
+            .unwrap()
+            .and_then(|e| e.text_content())
+            .unwrap_or_default()
+    };
+    assert_eq!(shown("events"), "Deployment finished");
+    assert_eq!(shown("filter"), "api");
+    assert_eq!(shown("card_style"), "Detailed");
+    assert_eq!(shown("mention_channel"), "On");
+    assert!(text_of("delivery-counts").contains('3'));
+    assert!(text_of("last-error").contains("busy"));
+    assert!(
+        body_text().contains("choose Settings"),
+        "says where to change it"
+    );
+    let s = state();
+    assert!(
+        !s["registered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "save"),
+        "the tab registers no save handler"
+    );
+    assert_eq!(s["appSuccess"], 1);
+    let api: Vec<Value> = requests("GET")
+        .into_iter()
+        .filter(|r| r["path"].as_str().unwrap().starts_with("/api/"))
+        .collect();
+    assert_eq!(api.len(), 2, "the connection and its deliveries");
+    assert!(api.iter().all(|r| r["editKey"] == key()));
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_without_an_edit_key_says_what_to_do() {
+    let _h = mount(json!({ "webhookUrl": null, "entityId": "tab-1" }), 2000).await;
+    until("the message", || body_text().contains("carry no edit key")).await;
+}
+
+#[wasm_bindgen_test]
+async fn another_teams_webhook_is_refused_in_words_and_with_what_to_do() {
+    let body = json!({ "error": "webhook_other_team", "message": "this webhook url posts to another team's channel" });
+    let _h = mount(
+        json!({ "entityId": "conn-1", "responses": { "GET": { "status": 403, "body": body } } }),
+        2000,
+    )
+    .await;
+    until("the explanation", || {
+        body_text().contains("another team's channel")
+    })
+    .await;
+    assert!(body_text().contains("Create the webhook in a channel of this team"));
 }

@@ -41,9 +41,17 @@ pub enum Command {
         server: String,
         #[arg(long)]
         entity_id: String,
-        /// The channel's webhook URL: the capability to see its connection.
-        #[arg(long, env = "CONNECTOR_WEBHOOK_URL", hide_env_values = true)]
-        webhook_url: String,
+        /// The channel's webhook URL: a capability to see its connection.
+        #[arg(
+            long,
+            env = "CONNECTOR_WEBHOOK_URL",
+            hide_env_values = true,
+            required_unless_present = "edit_key"
+        )]
+        webhook_url: Option<String>,
+        /// The connection's edit key (in a tab's contentUrl after `#editKey=`): the other one.
+        #[arg(long, env = "CONNECTOR_EDIT_KEY", hide_env_values = true)]
+        edit_key: Option<String>,
     },
 }
 
@@ -94,15 +102,22 @@ pub async fn run(command: Command) -> Result<()> {
             server,
             entity_id,
             webhook_url,
-        } => client
-            .get(format!(
+            edit_key,
+        } => {
+            let mut req = client.get(format!(
                 "{}/api/connections/{entity_id}/deliveries",
                 server.trim_end_matches('/')
-            ))
-            .header(connector_settings::api::WEBHOOK_HEADER, webhook_url)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {server}"))?,
+            ));
+            if let Some(url) = webhook_url {
+                req = req.header(connector_settings::api::WEBHOOK_HEADER, url);
+            }
+            if let Some(key) = edit_key {
+                req = req.header(connector_settings::api::EDIT_KEY_HEADER, key);
+            }
+            req.send()
+                .await
+                .with_context(|| format!("cannot reach {server}"))?
+        }
     };
     let status = res.status();
     let text = res.text().await?;

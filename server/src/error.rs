@@ -27,6 +27,12 @@ pub enum AppError {
     Forbidden(String),
     /// 403: single sign-on says the connection belongs to another tenant.
     OtherTenant,
+    /// 403 with its own machine-readable code (e.g. `webhook_other_team`), for the page to
+    /// explain in the person's language.
+    Denied {
+        code: &'static str,
+        message: String,
+    },
     NotFound(String),
     PayloadTooLarge,
     /// 429 with `Retry-After`.
@@ -82,6 +88,7 @@ impl IntoResponse for AppError {
                 vec![],
             ),
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, vec![]),
+            AppError::Denied { code, message } => (StatusCode::FORBIDDEN, code, message, vec![]),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
             AppError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -1,6 +1,7 @@
 //! The connector's server: the connection API over a storage trait (SQLite by default),
 //! the built page, and in dev mode the Teams host emulator with its webhook inboxes.
 
+pub mod access;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -6,7 +6,7 @@ use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::Router;
-use connector_settings::api::WEBHOOK_HEADER;
+use connector_settings::api::{EDIT_KEY_HEADER, WEBHOOK_HEADER};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -18,7 +18,7 @@ use crate::domain::{HashKey, Keyring, WebhookPolicy};
 use crate::emulator::{self, inboxes::Inboxes};
 use crate::extract::BODY_LIMIT;
 use crate::rate_limit::RateLimiter;
-use crate::routes::{connections, events, health, static_files};
+use crate::routes::{connections, events, health, static_files, try_webhook};
 use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
 
@@ -26,6 +26,7 @@ use crate::store::{SqliteStore, Store};
 pub fn router(state: AppState, config: &Config) -> Router {
     let mut app = Router::new()
         .merge(connections::router())
+        .merge(try_webhook::router())
         .merge(events::router())
         .merge(health::router());
     app = app.route(
@@ -34,16 +35,13 @@ pub fn router(state: AppState, config: &Config) -> Router {
     );
     if config.dev {
         app = app.merge(emulator::router(&config.emulator_dir));
-    }
-    if config.dev_sso {
-        // The built page's config.json says nothing of sign-on; in this mode it must.
+        // The built page's config.json knows nothing of dev mode; here it names the
+        // emulator's inboxes (which the tab's form then takes as Workflows webhooks) and,
+        // with --dev-sso, single sign-on.
+        let page_config = emulator::page_config(&state.webhooks, config.dev_sso);
         app = app.route(
             "/config.json",
-            axum::routing::get(|| async {
-                axum::Json(
-                    serde_json::json!({ "apiBaseUrl": "", "validMessageOrigins": [], "sso": true }),
-                )
-            }),
+            axum::routing::get(move || async move { axum::Json(page_config) }),
         );
     }
     app.merge(static_files::router(&config.dist))
@@ -53,8 +51,27 @@ pub fn router(state: AppState, config: &Config) -> Router {
             static_files::headers,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of one request: method and path only. Never the query string (a Workflows
+/// webhook URL's signature is in it), and of an emulator inbox's paths only their start
+/// (what follows is a webhook URL's secret part).
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let path = req.uri().path();
+    let inbox = [
+        "/emulator/webhook/",
+        "/emulator/api/inbox/",
+        "/emulator/api/inbox-mode/",
+    ]
+    .into_iter()
+    .find(|p| path.starts_with(p));
+    let shown = match inbox {
+        Some(prefix) => format!("{prefix}…"),
+        None => path.to_string(),
+    };
+    tracing::debug_span!("request", method = %req.method(), path = %shown)
 }
 
 /// The single sign-on settings: the emulator's identity provider with `--dev-sso`, Entra's
@@ -84,10 +101,14 @@ fn cors(origins: &[String]) -> CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
-        .allow_methods([Method::GET, Method::PUT, Method::DELETE])
+        .allow_methods([Method::GET, Method::PUT, Method::POST, Method::DELETE])
+        // `authorization` carries the single sign-on token; the edit key has its own header
+        // (never a query string, which servers and CDNs log).
         .allow_headers([
             header::CONTENT_TYPE,
+            header::AUTHORIZATION,
             HeaderName::from_static(WEBHOOK_HEADER),
+            HeaderName::from_static(EDIT_KEY_HEADER),
         ])
         .max_age(std::time::Duration::from_secs(600))
 }

@@ -1,5 +1,6 @@
 //! The JSON the page and the server exchange. The webhook URL travels only towards the
-//! server: no response type has a field for it.
+//! server: no response type has a field for it. The edit key comes back once, in the
+//! answer to the save that created it.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,12 +10,19 @@ use crate::{FieldError, Locale, Values};
 /// delete that channel's connection.
 pub const WEBHOOK_HEADER: &str = "x-teams-webhook-url";
 
+/// Header that carries a connection's edit key: the capability to read, change or delete it
+/// where Teams hands the page no webhook URL (a configurable tab).
+pub const EDIT_KEY_HEADER: &str = "x-connector-edit-key";
+
 /// Body of `PUT /api/connections/{entityId}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SaveConnection {
-    /// The channel's webhook URL from `getSettings`.
-    pub webhook_url: String,
+    /// The channel's webhook URL: from `getSettings` (connector), or pasted (a tab's
+    /// Workflows webhook). Required to create; when changing a connection with its edit key,
+    /// absent keeps the stored one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
     pub settings: Values,
     /// `getSettings().appType`, when Teams gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,6 +45,30 @@ pub struct Connection {
     /// Why deliveries stopped (the webhook answered 404 or 410); saving enables it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<String>,
+    /// The connection's edit key, only in the answer to the save that made it (the first
+    /// save, or the first save of a connection stored before edit keys existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit_key: Option<String>,
+}
+
+/// Body of `POST /api/test-card`: a test card to a webhook no connection is stored with yet,
+/// so the person sees it arrive before saving.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TryWebhook {
+    pub webhook_url: String,
+    /// The form as it is (the card follows its style); need not be valid yet.
+    #[serde(default)]
+    pub settings: Values,
+}
+
+/// Answer of `POST /api/test-card`: whether the webhook took the card, and if not, why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TryOutcome {
+    pub delivered: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Answer of `POST /api/connections/{entityId}/test-card`.

@@ -5,6 +5,7 @@ pub mod api;
 mod messages;
 pub mod pattern;
 mod roles;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 

@@ -54,10 +54,12 @@ pub async fn initialize(valid_message_origins: &[String]) -> Result<(), TeamsErr
 /// The page's frame context: where Teams shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameContext {
-    /// Adding or editing a connection.
+    /// Adding or editing a connection (a connector's or a tab's configuration).
     Settings,
-    /// The connector is being removed.
+    /// The connector or tab is being removed.
     Remove,
+    /// The tab itself, at the `contentUrl` the page saved.
+    Content,
     Other,
 }
 
@@ -115,6 +117,7 @@ pub async fn context() -> Result<Context, TeamsError> {
         frame_context: match text(&page, "frameContext").as_str() {
             "settings" => FrameContext::Settings,
             "remove" => FrameContext::Remove,
+            "content" => FrameContext::Content,
             _ => FrameContext::Other,
         },
         entity_id: Some(text(&page, "id")).filter(|s| !s.is_empty()),
@@ -140,7 +143,8 @@ pub async fn auth_token() -> Result<String, TeamsError> {
 }
 
 /// What `settings.getSettings` returns. Every field is optional: the v2 types omit
-/// `webhookUrl`, `appType` and `userObjectId`, but hosts pass them through.
+/// `webhookUrl`, `appType` and `userObjectId`, but hosts pass them through (for a tab, Teams
+/// hands none of them).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct InstanceSettings {
     pub entity_id: Option<String>,
@@ -179,12 +183,16 @@ pub async fn get_settings() -> Result<InstanceSettings, TeamsError> {
     })
 }
 
-/// What the page hands Teams with `settings.setSettings`.
-#[derive(Debug, Clone)]
+/// What the page hands Teams with `settings.setSettings`: a connector's `configName`, or a
+/// tab's `suggestedDisplayName`, `websiteUrl` and `removeUrl`.
+#[derive(Debug, Clone, Default)]
 pub struct NewSettings {
     pub entity_id: String,
-    pub config_name: String,
     pub content_url: String,
+    pub config_name: Option<String>,
+    pub suggested_display_name: Option<String>,
+    pub website_url: Option<String>,
+    pub remove_url: Option<String>,
 }
 
 /// `settings.setSettings(settings, callback)`: the callback form, because without it the SDK
@@ -192,8 +200,14 @@ pub struct NewSettings {
 pub async fn set_settings(settings: &NewSettings) -> Result<(), TeamsError> {
     let value = Object::default()
         .str("entityId", &settings.entity_id)
-        .str("configName", &settings.config_name)
         .str("contentUrl", &settings.content_url)
+        .opt_str("configName", settings.config_name.as_deref())
+        .opt_str(
+            "suggestedDisplayName",
+            settings.suggested_display_name.as_deref(),
+        )
+        .opt_str("websiteUrl", settings.website_url.as_deref())
+        .opt_str("removeUrl", settings.remove_url.as_deref())
         .into_js();
     let (tx, rx) = oneshot::channel::<Result<(), String>>();
     let tx = RefCell::new(Some(tx));

@@ -157,11 +157,12 @@ fn prepare(o: &Options) -> Result<(String, Value, Vec<u8>, Vec<u8>)> {
         "validDomains": [host],
     });
     if o.tab {
+        // A channel tab or a group chat's tab; its Settings re-open the configuration page.
         manifest["configurableTabs"] = json!([{
             "configurationUrl": o.page_url,
             "canUpdateConfiguration": true,
-            "scopes": ["team"],
-            "context": ["channelTab"],
+            "scopes": ["team", "groupChat"],
+            "context": ["channelTab", "privateChatTab", "meetingChatTab"],
         }]);
     } else {
         manifest["connectors"] = json!([{ "connectorId": connector_id, "configurationUrl": o.page_url, "scopes": ["team"] }]);

@@ -134,6 +134,27 @@ fn tab_builds_a_configurable_tab_instead_of_a_connector() {
 }
 
 #[test]
+fn a_tab_package_serves_channels_and_group_chats_and_passes_check() {
+    let dir = tmp();
+    let zip = build(dir.path(), &["--tab"]);
+    let m = manifest_of(&zip);
+    let tab = &m["configurableTabs"][0];
+    assert_eq!(tab["scopes"], serde_json::json!(["team", "groupChat"]));
+    assert!(tab["context"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "channelTab"));
+    assert!(tab["context"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "privateChatTab"));
+    let (ok, text) = xtask(&["package", "--check", zip.to_str().unwrap()]);
+    assert!(ok, "{text}");
+}
+
+#[test]
 fn given_ids_version_and_sso_are_used() {
     let dir = tmp();
     let m = manifest_of(&build(

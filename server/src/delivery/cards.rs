@@ -44,7 +44,8 @@ pub fn matches(event_kind: &str, project: &str, settings: &Values) -> bool {
     Subscription::of(settings).wants(event_kind, project)
 }
 
-/// Connector webhooks take MessageCards; everything else (Workflows) Adaptive Cards.
+/// Connector webhooks take MessageCards; everything else (Workflows) Adaptive Cards. The
+/// emulator's inbox imitates both: a Workflows trigger path there gets Adaptive Cards.
 fn is_connector_webhook(url: &str) -> bool {
     let host = url
         .split("://")
@@ -53,7 +54,24 @@ fn is_connector_webhook(url: &str) -> bool {
         .unwrap_or("");
     host.ends_with(".webhook.office.com")
         || host == "outlook.office.com"
-        || url.contains("/emulator/webhook/")
+        || (url.contains("/emulator/webhook/") && !url.contains("/emulator/webhook/workflows/"))
+}
+
+/// The event of a test card for the connection named `config_name`.
+pub fn test_event(config_name: &str, settings: &Values) -> Value {
+    // The first event type the connection chose, else the connector's first.
+    let kind = Subscription::of(settings)
+        .events
+        .first()
+        .copied()
+        .unwrap_or(connector_settings::CONNECTOR.event_types()[0].value);
+    let name = connector_settings::CONNECTOR.name;
+    json!({
+        "type": kind,
+        "title": format!("Test card from {name}"),
+        "text": format!("If you can read this, {name} can post to this channel ({config_name})."),
+        "facts": [{ "name": "Subscription", "value": config_name }],
+    })
 }
 
 /// The card for `event` as `settings` wants it, for the webhook at `url`.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::{Mutex, Notify};
 
-use crate::domain::{dev_inbox_client, webhook_client};
+use crate::domain::{dev_inbox_client, webhook_client, WebhookUrl};
 use crate::store::{Due, Outcome, Store};
 use rate::RateWindows;
 
@@ -133,27 +133,67 @@ async fn attempt(
     classify(d, status, retry_after, &body)
 }
 
-/// What an answer means for the delivery.
-fn classify(d: &Due, status: u16, retry_after: Option<u64>, body: &str) -> Outcome {
+/// What a webhook's answer says, before attempts and backoff count.
+enum Answer {
+    Delivered,
+    /// Worth trying again later.
+    Transient(String),
+    /// The webhook is gone for good.
+    Gone(String),
+    /// This card will never be taken.
+    Refused(String),
+}
+
+fn read_answer(status: u16, body: &str) -> Answer {
     let short: String = body.chars().take(200).collect();
     match status {
         // Connector webhooks answer throttling with 200 and this text, not with 429.
         200..=299 if body.contains("HTTP error 429") => {
-            retry(d, retry_after, "throttled by teams".into())
+            Answer::Transient("throttled by teams".into())
         }
-        200..=299 => Outcome::Delivered,
-        429 => retry(d, retry_after, "throttled by teams (429)".into()),
-        404 | 410 => Outcome::Disable {
-            error: format!("webhook answered {status}: the connector was removed from the channel"),
-        },
-        408 | 500..=599 => retry(
-            d,
-            retry_after,
-            format!("webhook answered {status}: {short}"),
-        ),
-        _ => Outcome::Dead {
-            error: format!("webhook refused the card with {status}: {short}"),
-        },
+        200..=299 => Answer::Delivered,
+        429 => Answer::Transient("throttled by teams (429)".into()),
+        404 | 410 => Answer::Gone(format!(
+            "webhook answered {status}: the connector was removed from the channel"
+        )),
+        408 | 500..=599 => Answer::Transient(format!("webhook answered {status}: {short}")),
+        _ => Answer::Refused(format!("webhook refused the card with {status}: {short}")),
+    }
+}
+
+/// What an answer means for the delivery.
+fn classify(d: &Due, status: u16, retry_after: Option<u64>, body: &str) -> Outcome {
+    match read_answer(status, body) {
+        Answer::Delivered => Outcome::Delivered,
+        Answer::Transient(error) => retry(d, retry_after, error),
+        Answer::Gone(error) => Outcome::Disable { error },
+        Answer::Refused(error) => Outcome::Dead { error },
+    }
+}
+
+/// How long a webhook may take to answer a card sent outside the outbox (the page gives up
+/// after 20 s).
+pub const POST_NOW_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Posts `card` to `url` once, now, outside the outbox: the test card a person sends before
+/// any connection is stored with the webhook. `Err` says why the webhook did not take it.
+pub async fn post_now(url: &WebhookUrl, card: &serde_json::Value) -> Result<(), String> {
+    let client = if url.as_str().starts_with("http://") {
+        dev_inbox_client(POST_NOW_TIMEOUT)
+    } else {
+        webhook_client(POST_NOW_TIMEOUT)
+    };
+    let res = client
+        .post(url.as_str())
+        .json(card)
+        .send()
+        .await
+        .map_err(|e| format!("webhook unreachable: {}", without_url(&e)))?;
+    let status = res.status().as_u16();
+    let body = res.text().await.unwrap_or_default();
+    match read_answer(status, &body) {
+        Answer::Delivered => Ok(()),
+        Answer::Transient(e) | Answer::Gone(e) | Answer::Refused(e) => Err(e),
     }
 }
 
@@ -201,7 +241,6 @@ fn without_url(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::WebhookUrl;
 
     fn due(attempts: u32) -> Due {
         Due {

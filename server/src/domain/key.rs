@@ -1,5 +1,5 @@
-//! The server's secret key and the keyed hash (HMAC-SHA256) through which webhook URLs are
-//! looked up and compared, so a stolen database cannot be matched against guessed URLs.
+//! The server's secret key and the keyed hash (HMAC-SHA256) through which webhook URLs and
+//! edit keys are compared, so a stolen database cannot be matched against guessed values.
 
 use std::path::Path;
 
@@ -7,7 +7,12 @@ use anyhow::{bail, Context, Result};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::WebhookUrl;
+use super::{WebhookIdentity, WebhookUrl};
+
+/// Domain separation: an edit key's hash can never equal a webhook URL's (a URL holds no
+/// NUL byte), nor a webhook identity's.
+const EDIT_KEY_DOMAIN: &[u8] = b"connector edit key\0";
+const IDENTITY_DOMAIN: &[u8] = b"connector webhook identity\0";
 
 /// The 32-byte key.
 #[derive(Clone)]
@@ -44,10 +49,28 @@ impl HashKey {
         Ok(HashKey(key))
     }
 
-    pub fn hash(&self, url: &WebhookUrl) -> WebhookHash {
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("any key length works");
-        mac.update(url.as_str().as_bytes());
-        WebhookHash(mac.finalize().into_bytes().into())
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    pub fn hash(&self, url: &WebhookUrl) -> WebhookHash {
+        WebhookHash(self.mac(&[url.as_str().as_bytes()]))
+    }
+
+    /// What is stored of an edit key.
+    pub fn hash_edit_key(&self, key: &EditKey) -> EditKeyHash {
+        EditKeyHash(self.mac(&[EDIT_KEY_DOMAIN, key.0.as_bytes()]))
+    }
+
+    /// Keyed hash of (tenant, group, webhook id), so two forms of one webhook URL are
+    /// compared in constant time like the URLs themselves.
+    pub fn hash_identity(&self, id: &WebhookIdentity) -> WebhookHash {
+        let text = format!("{}\n{}\n{}", id.tenant, id.group, id.id);
+        WebhookHash(self.mac(&[IDENTITY_DOMAIN, text.as_bytes()]))
     }
 }
 
@@ -66,6 +89,64 @@ pub(crate) fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// A connection's edit key: 256 random bits as 64 hex characters. It proves the editor
+/// where Teams hands the page no webhook URL (a tab): made when the connection is created,
+/// returned once, kept by Teams in the settings the page saved, and stored here only as a
+/// keyed hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EditKey(String);
+
+/// The stored keyed hash of an [`EditKey`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct EditKeyHash(pub [u8; 32]);
+
+impl EditKey {
+    /// A new key from the operating system's CSPRNG.
+    pub fn generate() -> EditKey {
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        EditKey(hex::encode(bytes))
+    }
+
+    /// A key as the page sends it; anything but 64 hex characters is no key.
+    pub fn parse(s: &str) -> Option<EditKey> {
+        let s = s.trim();
+        (s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| EditKey(s.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for EditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EditKey(…)")
+    }
+}
+
+impl std::fmt::Debug for EditKeyHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EditKeyHash(…)")
+    }
+}
+
+impl EditKeyHash {
+    /// Compares in constant time.
+    pub fn matches(&self, other: &EditKeyHash) -> bool {
+        constant_time_eq(&self.0, &other.0)
+    }
+}
+
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
 impl std::fmt::Debug for HashKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("HashKey(…)")
@@ -75,11 +156,7 @@ impl std::fmt::Debug for HashKey {
 impl WebhookHash {
     /// Compares in constant time, so timing tells nothing about how much matched.
     pub fn matches(&self, other: &WebhookHash) -> bool {
-        self.0
-            .iter()
-            .zip(other.0.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        constant_time_eq(&self.0, &other.0)
     }
 }
 
@@ -114,5 +191,23 @@ mod tests {
         let a = HashKey::load_or_create(&path).unwrap();
         let b = HashKey::load_or_create(&path).unwrap();
         assert_eq!(a.0, b.0);
+    }
+
+    #[test]
+    fn edit_keys_are_random_hex_and_hash_apart_from_urls() {
+        let key = HashKey::from_hex(&"ab".repeat(32)).unwrap();
+        let a = EditKey::generate();
+        let b = EditKey::generate();
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 64);
+        assert_eq!(EditKey::parse(&a.as_str().to_uppercase()), Some(a.clone()));
+        assert!(EditKey::parse("abc").is_none());
+        assert!(EditKey::parse(&"g".repeat(64)).is_none());
+        assert!(key.hash_edit_key(&a).matches(&key.hash_edit_key(&a)));
+        assert!(!key.hash_edit_key(&a).matches(&key.hash_edit_key(&b)));
+        // The same text as a URL and as a key hashes differently.
+        let as_url = WebhookUrl::trusted(a.as_str().into());
+        assert_ne!(key.hash(&as_url).0, key.hash_edit_key(&a).0);
+        assert_eq!(format!("{a:?}"), "EditKey(…)");
     }
 }

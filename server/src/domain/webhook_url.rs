@@ -71,6 +71,11 @@ impl WebhookPolicy {
         self.dev_inbox
     }
 
+    /// Dev mode: the origin of another local server's emulator inbox that is allowed too.
+    pub fn dev_inbox_origin(&self) -> Option<&str> {
+        self.dev_inbox_origin.as_deref()
+    }
+
     fn allows(&self, host: &str) -> bool {
         self.hosts.iter().any(|p| match p.strip_prefix("*.") {
             Some(domain) => {
@@ -86,13 +91,121 @@ impl WebhookPolicy {
 /// A webhook URL that passed the checks. Its `Debug` and `Display` mask it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookUrl {
+    /// Exactly as given (what was hashed and is posted to; reqwest parses it with the same
+    /// `url` crate the checks used).
     url: String,
     host: String,
+    identity: Option<WebhookIdentity>,
+}
+
+/// The shapes of Teams' connector webhook URLs, oldest first: when two URLs name the same
+/// webhook, the newer form is the one kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Form {
+    /// `https://outlook.office.com/webhook/<group>@<tenant>/IncomingWebhook/<id>/<user>`
+    Legacy,
+    /// `https://<name>.webhook.office.com/webhookb2/<group>@<tenant>/IncomingWebhook/<id>/<user>`
+    B2,
+    /// The same with a trailing `/V2<token>` segment.
+    B2V2,
+}
+
+/// Which webhook a connector URL names: the same tenant, group (team) and webhook id is the
+/// same webhook, whatever the URL's form. Workflows URLs are opaque and have none.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookIdentity {
+    /// Lower case, as are `group` and `id`.
+    pub tenant: String,
+    pub group: String,
+    /// The webhook's own id: part of the credential, so `Debug` leaves it out.
+    pub id: String,
+    pub form: Form,
+}
+
+impl WebhookIdentity {
+    /// Whether `other` is a webhook of the same tenant and team (maybe another webhook).
+    pub fn same_team(&self, other: &WebhookIdentity) -> bool {
+        self.tenant == other.tenant && self.group == other.group
+    }
+}
+
+impl std::fmt::Debug for WebhookIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "WebhookIdentity({}@{}, {:?})",
+            self.group, self.tenant, self.form
+        )
+    }
+}
+
+/// The path prefix of the emulator's inboxes; what follows is a webhook path as Teams'.
+const INBOX_PATH: &str = "/emulator/webhook/";
+
+/// Whether the path of `s` (before `?` or `#`) has a `.` or `..` segment, plain or
+/// percent-encoded. URL parsers resolve them away, so they are looked for in the text: a
+/// URL with them is not the one a person was shown, and in dev mode `…/emulator/webhook/../`
+/// would climb out of the inbox into the API.
+fn has_dot_segment(s: &str) -> bool {
+    let Some((_, rest)) = s.split_once("://") else {
+        return false;
+    };
+    let Some(start) = rest.find(['/', '\\']) else {
+        return false;
+    };
+    let path = rest[start..].split(['?', '#']).next().unwrap_or("");
+    path.split(['/', '\\']).any(|segment| {
+        let plain = segment.to_ascii_lowercase().replace("%2e", ".");
+        plain == "." || plain == ".."
+    })
+}
+
+/// The identity in a connector webhook path (`segments` after the host, or after the
+/// emulator inbox's prefix). `host` says which forms the host serves; `None` allows both
+/// (the emulator's inbox imitates both hosts).
+fn identity_of(segments: &[&str], host: Option<&str>) -> Option<WebhookIdentity> {
+    let legacy_host = host.is_none_or(|h| h == "outlook.office.com");
+    let b2_host = host.is_none_or(|h| h.ends_with(".webhook.office.com"));
+    let form = match (segments.first().copied(), segments.len()) {
+        (Some("webhook"), 5) if legacy_host => Form::Legacy,
+        (Some("webhookb2"), 5) if b2_host => Form::B2,
+        (Some("webhookb2"), 6) if b2_host && segments[5].starts_with("V2") => Form::B2V2,
+        _ => return None,
+    };
+    if segments[2] != "IncomingWebhook" {
+        return None;
+    }
+    let (group, tenant) = segments[1].split_once('@')?;
+    let id = segments[3];
+    if [group, tenant, id, segments[4]]
+        .iter()
+        .any(|p| p.is_empty())
+    {
+        return None;
+    }
+    Some(WebhookIdentity {
+        tenant: tenant.to_ascii_lowercase(),
+        group: group.to_ascii_lowercase(),
+        id: id.to_ascii_lowercase(),
+        form,
+    })
+}
+
+/// The identity of a parsed URL: on a Microsoft host, or on an emulator inbox (`http`).
+fn identity_of_url(url: &url::Url) -> Option<WebhookIdentity> {
+    let segments: Vec<&str> = url.path_segments()?.collect();
+    if url.scheme() == "http" {
+        let inbox: Vec<&str> = INBOX_PATH.trim_matches('/').split('/').collect();
+        let rest = segments.strip_prefix(inbox.as_slice())?;
+        return identity_of(rest, None);
+    }
+    identity_of(&segments, url.host_str())
 }
 
 impl WebhookUrl {
     /// The checks that need no network: https, an allowed host name (not an IP literal), no
-    /// user info, no port but the default.
+    /// user info, no port but the default, no dot segments. Parsed with the `url` crate, the
+    /// parser reqwest itself uses, so what is checked is what would be connected to.
     pub fn parse(s: &str, policy: &WebhookPolicy) -> Result<WebhookUrl, String> {
         if s.len() > MAX_LEN {
             return Err(format!("webhook url is longer than {MAX_LEN} characters"));
@@ -103,77 +216,51 @@ impl WebhookUrl {
                 mask(s)
             ));
         }
-        if let Some(origin) = &policy.dev_inbox_origin {
-            let prefix = format!("{origin}/emulator/webhook/");
-            if s.starts_with(&prefix) && s.len() > prefix.len() {
-                return Ok(WebhookUrl {
-                    url: s.to_string(),
-                    host: "127.0.0.1".into(),
-                });
-            }
+        if has_dot_segment(s) {
+            return Err(format!(
+                "webhook url '{}' has a '.' or '..' segment in its path; paste the url exactly as teams shows it",
+                mask(s)
+            ));
         }
-        if let Some(port) = policy.dev_inbox {
-            for host in ["127.0.0.1", "localhost"] {
-                let prefix = format!("http://{host}:{port}/emulator/webhook/");
-                if s.starts_with(&prefix) && s.len() > prefix.len() {
-                    return Ok(WebhookUrl {
-                        url: s.to_string(),
-                        host: host.into(),
-                    });
-                }
-            }
+        let parsed = url::Url::parse(s)
+            .map_err(|e| format!("webhook url '{}' is not a valid url: {e}", mask(s)))?;
+        if let Some(url) = dev_inbox(s, &parsed, policy) {
+            return Ok(url);
         }
-        let Some(rest) = s
-            .get(..8)
-            .filter(|p| p.eq_ignore_ascii_case("https://"))
-            .map(|_| &s[8..])
-        else {
+        if parsed.scheme() != "https" {
             return Err(format!(
                 "webhook url '{}' must start with https://",
                 mask(s)
             ));
-        };
-        let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
-        if authority.contains('@') {
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(format!(
                 "webhook url '{}' must not contain user info",
                 mask(s)
             ));
         }
-        if authority.starts_with('[') {
+        let host = match parsed.host() {
+            Some(url::Host::Domain(d)) => d.trim_end_matches('.').to_ascii_lowercase(),
+            Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => {
+                return Err(format!(
+                    "webhook url '{}' has an ip address for a host",
+                    mask(s)
+                ))
+            }
+            None => return Err(format!("webhook url '{}' has no valid host name", mask(s))),
+        };
+        if let Some(port) = parsed.port() {
             return Err(format!(
-                "webhook url '{}' has an ip address for a host",
+                "webhook url '{}' names port {port}; only the default https port is allowed",
                 mask(s)
             ));
         }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        };
-        if port.is_some_and(|p| p != "443") {
-            return Err(format!(
-                "webhook url '{}' names port {}; only the default https port is allowed",
-                mask(s),
-                port.unwrap_or("")
-            ));
-        }
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
         if host.is_empty()
             || !host
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         {
             return Err(format!("webhook url '{}' has no valid host name", mask(s)));
-        }
-        if host.parse::<IpAddr>().is_ok()
-            || host
-                .split('.')
-                .all(|p| p.chars().all(|c| c.is_ascii_digit()))
-        {
-            return Err(format!(
-                "webhook url '{}' has an ip address for a host",
-                mask(s)
-            ));
         }
         if !policy.allows(&host) {
             return Err(format!(
@@ -183,6 +270,7 @@ impl WebhookUrl {
         }
         Ok(WebhookUrl {
             url: s.to_string(),
+            identity: identity_of_url(&parsed),
             host,
         })
     }
@@ -211,13 +299,16 @@ impl WebhookUrl {
 
     /// A value that passed [`WebhookUrl::parse`] when it was stored.
     pub(crate) fn trusted(url: String) -> WebhookUrl {
-        let host = url
-            .split("://")
-            .nth(1)
-            .and_then(|r| r.split(['/', ':']).next())
-            .unwrap_or("")
-            .to_string();
-        WebhookUrl { url, host }
+        let parsed = url::Url::parse(&url).ok();
+        WebhookUrl {
+            host: parsed
+                .as_ref()
+                .and_then(|u| u.host_str())
+                .unwrap_or("")
+                .to_string(),
+            identity: parsed.as_ref().and_then(identity_of_url),
+            url,
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -230,14 +321,38 @@ impl WebhookUrl {
 
     /// The tenant id Teams puts in connector webhook URLs (`…/webhookb2/<group>@<tenant>/…`).
     pub fn tenant(&self) -> Option<&str> {
-        let after = self
-            .url
-            .split("/webhookb2/")
-            .nth(1)
-            .or_else(|| self.url.split("/webhook/").nth(1))?;
-        let tenant = after.split('/').next()?.split_once('@')?.1;
-        (!tenant.is_empty()).then_some(tenant)
+        self.identity.as_ref().map(|i| i.tenant.as_str())
     }
+
+    /// Which webhook a connector URL names; `None` for Workflows and other opaque URLs.
+    pub fn identity(&self) -> Option<&WebhookIdentity> {
+        self.identity.as_ref()
+    }
+}
+
+/// Dev mode: `s` as a URL of an allowed emulator inbox (this server's own, or the one at
+/// `--dev-inbox-origin`), else `None`.
+fn dev_inbox(s: &str, parsed: &url::Url, policy: &WebhookPolicy) -> Option<WebhookUrl> {
+    let port = policy.dev_inbox?;
+    let host = parsed.host_str()?;
+    let origin_port = policy
+        .dev_inbox_origin
+        .as_deref()
+        .and_then(|o| o.strip_prefix("http://127.0.0.1:"))
+        .and_then(|p| p.parse::<u16>().ok());
+    let ours = matches!(host, "127.0.0.1" | "localhost") && parsed.port() == Some(port);
+    let other = host == "127.0.0.1" && parsed.port().is_some() && parsed.port() == origin_port;
+    let inbox = parsed.scheme() == "http"
+        && (ours || other)
+        && parsed.username().is_empty()
+        && parsed.password().is_none()
+        && parsed.path().len() > INBOX_PATH.len()
+        && parsed.path().starts_with(INBOX_PATH);
+    inbox.then(|| WebhookUrl {
+        url: s.to_string(),
+        host: host.to_string(),
+        identity: identity_of_url(parsed),
+    })
 }
 
 /// Whether `ip` is a public unicast address.
@@ -404,5 +519,117 @@ mod tests {
         let url = WebhookUrl::parse(REAL, &policy()).unwrap();
         assert_eq!(url.to_string(), "https://contoso.webhook.office.com/…");
         assert!(!format!("{url:?}").contains("IncomingWebhook"));
+    }
+
+    #[test]
+    fn dot_segments_are_refused_plain_or_percent_encoded() {
+        let p = policy();
+        let dev = WebhookPolicy::new(&[], Some(8080)).unwrap();
+        for (url, policy) in [
+            ("https://contoso.webhook.office.com/webhookb2/../x", &p),
+            ("https://contoso.webhook.office.com/./webhookb2/x", &p),
+            ("https://contoso.webhook.office.com/webhookb2/%2e%2e/x", &p),
+            ("https://contoso.webhook.office.com/webhookb2/%2E./x", &p),
+            ("https://contoso.webhook.office.com/webhookb2/x/..", &p),
+            ("https://contoso.webhook.office.com/webhookb2\\..\\x", &p),
+            (
+                "http://127.0.0.1:8080/emulator/webhook/../../api/connections/x",
+                &dev,
+            ),
+            (
+                "http://127.0.0.1:8080/emulator/webhook/%2e%2e/%2e%2e/api/health",
+                &dev,
+            ),
+        ] {
+            let err = WebhookUrl::parse(url, policy).unwrap_err();
+            assert!(err.contains("'.' or '..' segment"), "{url}: {err}");
+            assert!(!err.contains("IncomingWebhook"), "masked: {err}");
+        }
+        // Dots inside a segment, or in the query, are fine.
+        assert!(WebhookUrl::parse("https://contoso.webhook.office.com/a..b/x?v=..", &p).is_ok());
+    }
+
+    #[test]
+    fn the_host_is_the_one_the_url_parser_sees() {
+        let p = policy();
+        // A backslash ends the host for http(s) parsers, as it does for reqwest.
+        assert!(WebhookUrl::parse(
+            "https://evil.example.com\\@contoso.webhook.office.com/x",
+            &p
+        )
+        .unwrap_err()
+        .contains("not on an allowed host"));
+        assert!(WebhookUrl::parse("https://0x7f.1/x", &p)
+            .unwrap_err()
+            .contains("ip address"));
+        let upper = WebhookUrl::parse("HTTPS://Contoso.Webhook.Office.com/x", &p).unwrap();
+        assert_eq!(upper.host(), "contoso.webhook.office.com");
+    }
+
+    #[test]
+    fn every_connector_form_names_the_same_webhook() {
+        let p = policy();
+        let dev = WebhookPolicy::new(
+            &["*.webhook.office.com".into(), "outlook.office.com".into()],
+            Some(8080),
+        )
+        .unwrap();
+        let forms = [
+            ("https://outlook.office.com/webhook/0B4F@72F9/IncomingWebhook/8C2A/e3c1", Form::Legacy, &p),
+            (REAL, Form::B2, &p),
+            ("https://contoso.webhook.office.com/webhookb2/0b4f@72f9/IncomingWebhook/8c2a/e3c1/V2abcDEF", Form::B2V2, &p),
+            ("http://127.0.0.1:8080/emulator/webhook/webhook/0b4f@72f9/IncomingWebhook/8c2a/e3c1", Form::Legacy, &dev),
+            ("http://127.0.0.1:8080/emulator/webhook/webhookb2/0b4f@72f9/IncomingWebhook/8c2a/e3c1/V2x", Form::B2V2, &dev),
+        ];
+        for (url, form, policy) in forms {
+            let id = WebhookUrl::parse(url, policy)
+                .unwrap()
+                .identity()
+                .cloned()
+                .unwrap();
+            assert_eq!(
+                (
+                    id.tenant.as_str(),
+                    id.group.as_str(),
+                    id.id.as_str(),
+                    id.form
+                ),
+                ("72f9", "0b4f", "8c2a", form),
+                "{url}"
+            );
+            assert!(
+                !format!("{id:?}").contains("8c2a"),
+                "the webhook id stays out of Debug"
+            );
+        }
+        assert!(Form::Legacy < Form::B2 && Form::B2 < Form::B2V2);
+        let other = WebhookUrl::parse(
+            "https://contoso.webhook.office.com/webhookb2/0b4f@72f9/IncomingWebhook/ffff/e3c1",
+            &p,
+        )
+        .unwrap();
+        let real = WebhookUrl::parse(REAL, &p).unwrap();
+        assert!(other
+            .identity()
+            .unwrap()
+            .same_team(real.identity().unwrap()));
+        assert_ne!(other.identity(), real.identity());
+        assert_eq!(WebhookUrl::trusted(REAL.into()).identity(), real.identity());
+    }
+
+    #[test]
+    fn workflows_and_misshapen_urls_have_no_identity() {
+        let p = policy();
+        for url in [
+            "https://prod-12.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=x",
+            "https://contoso.webhook.office.com/webhookb2/0b4f@72f9/IncomingWebhook/8c2a",
+            "https://contoso.webhook.office.com/webhookb2/0b4f/IncomingWebhook/8c2a/e3c1",
+            "https://contoso.webhook.office.com/webhook/0b4f@72f9/IncomingWebhook/8c2a/e3c1",
+            "https://outlook.office.com/webhookb2/0b4f@72f9/IncomingWebhook/8c2a/e3c1",
+        ] {
+            let parsed = WebhookUrl::parse(url, &p).unwrap();
+            assert!(parsed.identity().is_none(), "{url}");
+            assert!(parsed.tenant().is_none(), "{url}");
+        }
     }
 }

@@ -28,6 +28,7 @@ pub(crate) enum Mode {
     NotFound,
 }
 
-/// Every inbox, by the webhook URL's path after `/emulator/webhook/`.
+/// Every inbox, by the webhook URL's path after `/emulator/webhook/` (every form of one
+/// connector webhook filed under one key: `super::inbox_key`).
 #[derive(Default, Clone)]
 pub struct Inboxes(pub(crate) Arc<Mutex<HashMap<String, Inbox>>>);

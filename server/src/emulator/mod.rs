@@ -1,5 +1,6 @@
-//! Dev mode only: the Teams host emulator's files, and a webhook inbox per instance that
-//! answers like a connector webhook and keeps what it received, for people and tests.
+//! Dev mode only: the Teams host emulator's files, and a webhook inbox per webhook that
+//! answers like a connector webhook (200 `1`) or, for a Workflows trigger path, like a
+//! Workflows webhook (202), and keeps what it received, for people and tests.
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use tower_http::services::ServeDir;
 
+use crate::domain::WebhookPolicy;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -45,12 +47,49 @@ pub fn router(dir: &Path) -> Router<AppState> {
         .nest_service("/emulator", ServeDir::new(dir))
 }
 
+/// The page's `config.json` in dev mode: the same origin for the API, single sign-on when
+/// the emulator's identity provider is on, and the URL prefixes of the inboxes this server
+/// takes as webhooks (`devInboxes`), which only a dev-mode server ever names.
+pub fn page_config(webhooks: &WebhookPolicy, sso: bool) -> Value {
+    let mut inboxes = Vec::new();
+    if let Some(port) = webhooks.dev_inbox() {
+        for host in ["127.0.0.1", "localhost"] {
+            inboxes.push(format!("http://{host}:{port}/emulator/webhook/"));
+        }
+    }
+    if let Some(origin) = webhooks.dev_inbox_origin() {
+        inboxes.push(format!("{origin}/emulator/webhook/"));
+    }
+    json!({ "apiBaseUrl": "", "validMessageOrigins": [], "sso": sso, "devInboxes": inboxes })
+}
+
 async fn connector() -> Json<Value> {
     Json(json!({
         "name": CONNECTOR.name,
         "shortDescription": CONNECTOR.short_description,
         "accentColor": CONNECTOR.accent_color,
     }))
+}
+
+/// The inbox a webhook path posts to. Every form of one connector webhook (the legacy
+/// `webhook/…`, `webhookb2/…`, with or without a trailing `V2…` segment) reaches the same
+/// channel in Teams, so they share one inbox here.
+fn inbox_key(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["webhook" | "webhookb2", group, "IncomingWebhook", id, user, rest @ ..]
+            if rest.len() <= 1 =>
+        {
+            format!("webhookb2/{group}/IncomingWebhook/{id}/{user}")
+        }
+        _ => path.to_string(),
+    }
+}
+
+/// A Workflows trigger path (`workflows/<id>/triggers/…`, or the newer
+/// `powerautomate/automations/direct/workflows/…`).
+fn is_workflows(path: &str) -> bool {
+    path.starts_with("workflows/") || path.starts_with("powerautomate/")
 }
 
 async fn receive(
@@ -69,12 +108,14 @@ async fn receive(
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     let message = json!({
         "receivedAt": time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+        // Which form of the webhook URL was posted to.
+        "path": path,
         "headers": { "content-type": header("content-type"), "idempotency-key": header("idempotency-key") },
         "body": parsed,
     });
     let mode = {
         let mut all = state.inboxes.0.lock().expect("inbox lock");
-        let inbox = all.entry(path).or_default();
+        let inbox = all.entry(inbox_key(&path)).or_default();
         if !matches!(inbox.mode, Mode::Gone | Mode::NotFound) {
             inbox.messages.push(message);
             if inbox.messages.len() > KEEP {
@@ -83,7 +124,16 @@ async fn receive(
         }
         inbox.mode
     };
+    let workflows = is_workflows(&path);
     match mode {
+        // Workflows accept with 202 and no body, and throttle with 429.
+        Mode::Ok if workflows => StatusCode::ACCEPTED.into_response(),
+        Mode::Throttled if workflows => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            "too many requests",
+        )
+            .into_response(),
         Mode::Ok => (StatusCode::OK, "1").into_response(),
         Mode::Throttled => (StatusCode::OK, THROTTLED_BODY).into_response(),
         Mode::Gone => (StatusCode::GONE, "connector removed").into_response(),
@@ -97,7 +147,11 @@ async fn receive(
         Mode::Error => (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response(),
         Mode::Slow => {
             tokio::time::sleep(Duration::from_secs(15)).await;
-            (StatusCode::OK, "1").into_response()
+            if workflows {
+                StatusCode::ACCEPTED.into_response()
+            } else {
+                (StatusCode::OK, "1").into_response()
+            }
         }
     }
 }
@@ -105,7 +159,7 @@ async fn receive(
 async fn inbox(State(state): State<AppState>, UrlPath(path): UrlPath<String>) -> Json<Value> {
     let all = state.inboxes.0.lock().expect("inbox lock");
     let (mode, messages) = all
-        .get(&path)
+        .get(&inbox_key(&path))
         .map_or((Mode::Ok, Vec::new()), |i| (i.mode, i.messages.clone()));
     Json(json!({ "mode": mode, "messages": messages }))
 }
@@ -135,8 +189,28 @@ async fn set_mode(
         .0
         .lock()
         .expect("inbox lock")
-        .entry(path)
+        .entry(inbox_key(&path))
         .or_default()
         .mode = mode;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_a_connector_webhook_shares_its_inbox() {
+        let b2 = "webhookb2/g@t/IncomingWebhook/abc/u";
+        assert_eq!(inbox_key(b2), b2);
+        assert_eq!(inbox_key("webhook/g@t/IncomingWebhook/abc/u"), b2);
+        assert_eq!(inbox_key("webhookb2/g@t/IncomingWebhook/abc/u/V2xyz"), b2);
+        assert_eq!(
+            inbox_key("webhookb2/g@t/IncomingWebhook/other/u"),
+            "webhookb2/g@t/IncomingWebhook/other/u"
+        );
+        let flow = "workflows/abc/triggers/manual/paths/invoke";
+        assert_eq!(inbox_key(flow), flow);
+        assert!(is_workflows(flow) && !is_workflows(b2));
+    }
 }

@@ -1,6 +1,7 @@
 //! `/api/connections/{entityId}`: create or update, read and delete a channel's connection.
 //! Reading, changing and deleting need the channel's webhook URL (header
-//! `x-teams-webhook-url`): the entityId alone grants nothing.
+//! `x-teams-webhook-url`) or the connection's edit key (header `x-connector-edit-key`), as
+//! `access` decides: the entityId alone grants nothing.
 
 use std::net::SocketAddr;
 
@@ -9,13 +10,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::put;
 use axum::{Json, Router};
 use connector_settings::api::{
-    Connection, DeliveryStatus, FieldProblem, SaveConnection, TestCard, WEBHOOK_HEADER,
+    Connection, DeliveryStatus, FieldProblem, SaveConnection, TestCard, EDIT_KEY_HEADER,
+    WEBHOOK_HEADER,
 };
 use connector_settings::{EntityId, Settings};
 use time::format_description::well_known::Rfc3339;
 
+use crate::access::{self, Grant, Proof, Refusal};
 use crate::auth::Identity;
-use crate::domain::WebhookUrl;
+use crate::domain::{EditKey, WebhookHash, WebhookUrl};
 use crate::error::AppError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -48,14 +51,15 @@ fn entity_id(raw: &str) -> Result<EntityId, AppError> {
     })
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .unwrap_or_default()
 }
 
-fn view(r: Record) -> Connection {
+fn view(r: Record, edit_key: Option<&EditKey>) -> Connection {
     Connection {
+        edit_key: edit_key.map(|k| k.as_str().to_string()),
         entity_id: r.entity_id.to_string(),
         config_name: r.config_name,
         settings: r.settings,
@@ -66,7 +70,7 @@ fn view(r: Record) -> Connection {
 }
 
 /// Takes a write token for the client address and, when known, the tenant.
-fn limit_writes(
+pub(crate) fn limit_writes(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
@@ -107,13 +111,18 @@ async fn save(
 ) -> Result<(StatusCode, Json<Connection>), AppError> {
     let id = entity_id(&raw_id)?;
     let mut fields = Vec::new();
-    let webhook = WebhookUrl::parse(&body.webhook_url, &state.webhooks).map_err(|message| {
-        fields.push(FieldProblem {
-            field: "webhookUrl".into(),
-            rule: "webhook_url".into(),
-            message,
-        });
-    });
+    let webhook = match &body.webhook_url {
+        None => Ok(None),
+        Some(raw) => WebhookUrl::parse(raw, &state.webhooks)
+            .map(Some)
+            .map_err(|message| {
+                fields.push(FieldProblem {
+                    field: "webhookUrl".into(),
+                    rule: "webhook_url".into(),
+                    message,
+                });
+            }),
+    };
     for (name, value) in [
         ("appType", &body.app_type),
         ("userObjectId", &body.user_object_id),
@@ -137,54 +146,168 @@ async fn save(
             fields,
         });
     };
-    limit_writes(&state, peer, &headers, webhook.tenant())?;
-    if let Err(message) = webhook.check_resolves_publicly(&state.webhooks).await {
-        let field = FieldProblem {
-            field: "webhookUrl".into(),
-            rule: "webhook_url".into(),
-            message: message.clone(),
-        };
-        return Err(AppError::Invalid {
-            message,
-            fields: vec![field],
-        });
+    limit_writes(
+        &state,
+        peer,
+        &headers,
+        webhook.as_ref().and_then(|w| w.tenant()),
+    )?;
+    if let Some(webhook) = &webhook {
+        if let Err(message) = webhook.check_resolves_publicly(&state.webhooks).await {
+            let field = FieldProblem {
+                field: "webhookUrl".into(),
+                rule: "webhook_url".into(),
+                message: message.clone(),
+            };
+            return Err(AppError::Invalid {
+                message,
+                fields: vec![field],
+            });
+        }
     }
     let identity = identify(&state, &headers).await?;
-    if let (Some(existing), Some(who)) = (state.store.get(&id).await?, &identity) {
-        same_tenant(&existing, who)?;
-    }
     let stamp = now();
-    let record = Record {
+    let mut record = Record {
         entity_id: id.clone(),
-        webhook_hash: state.key.hash(&webhook),
+        // Set below, once it is decided which webhook the connection keeps.
+        webhook_hash: WebhookHash([0; 32]),
+        webhook_url: WebhookUrl::trusted(String::new()),
         config_name: settings.config_name().to_string(),
         settings: settings.into_values(),
-        webhook_url: webhook,
         app_type: body.app_type,
         user_object_id: body.user_object_id,
         tenant_id: identity.as_ref().map(|i| i.tenant.clone()),
-        owner_oid: identity.map(|i| i.user),
+        owner_oid: identity.as_ref().map(|i| i.user.clone()),
         disabled_reason: None,
         created_at: stamp.clone(),
         updated_at: stamp,
+        edit_key_hash: None,
     };
-    match state.store.upsert(record).await? {
+    let Some(existing) = state.store.get(&id).await? else {
+        // A new connection: its webhook URL is required, and it gets its edit key.
+        let webhook = webhook.ok_or_else(webhook_required)?;
+        let key = EditKey::generate();
+        record.webhook_hash = state.key.hash(&webhook);
+        record.webhook_url = webhook;
+        record.edit_key_hash = Some(state.key.hash_edit_key(&key));
+        let outcome = state.store.upsert(record).await?;
+        return saved(&state, &id, outcome, Some(&key));
+    };
+    let sent_key = edit_key(&headers);
+    let proof = Proof {
+        webhook: webhook.as_ref().map(Ok),
+        edit_key: sent_key.as_ref().map(|k| k.as_ref().map_err(|_| ())),
+        identity: identity.as_ref(),
+    };
+    let grant = access::decide(&existing, &proof, &state.key).map_err(|r| match r {
+        Refusal::NoCredential => webhook_required(),
+        Refusal::WrongKey => AppError::Forbidden(format!(
+            "the edit key is not the one of connection '{id}'; it was not changed"
+        )),
+        Refusal::OtherWebhook => AppError::Forbidden(format!(
+            "connection '{id}' belongs to another webhook url; it was not changed (a new webhook url of the same team needs the connection's edit key or a sign-in of its organisation)"
+        )),
+        other => refusal(other, &id),
+    })?;
+    // A connection stored before edit keys existed gets one now.
+    let minted = existing.edit_key_hash.is_none().then(EditKey::generate);
+    record.edit_key_hash = minted.as_ref().map(|k| state.key.hash_edit_key(k));
+    let outcome = match (grant, webhook) {
+        (Grant::SameWebhook { newer: true } | Grant::NewWebhook, Some(webhook)) => {
+            tracing::info!(entity_id = %id, from = %existing.webhook_url, to = %webhook, "connection moves to another webhook url");
+            record.webhook_hash = state.key.hash(&webhook);
+            record.webhook_url = webhook;
+            state.store.rebind(record, &existing.webhook_hash).await?
+        }
+        // The stored webhook stays: no URL sent, the same one, or an older form of it.
+        _ => {
+            record.webhook_hash = existing.webhook_hash.clone();
+            record.webhook_url = existing.webhook_url.clone();
+            state.store.upsert(record).await?
+        }
+    };
+    saved(&state, &id, outcome, minted.as_ref())
+}
+
+/// The answer to a save; `minted` is returned when it is the key now stored.
+fn saved(
+    state: &AppState,
+    id: &EntityId,
+    outcome: Upsert,
+    minted: Option<&EditKey>,
+) -> Result<(StatusCode, Json<Connection>), AppError> {
+    let stored_key = |r: &Record| {
+        minted.filter(|k| {
+            r.edit_key_hash
+                .as_ref()
+                .is_some_and(|h| h.matches(&state.key.hash_edit_key(k)))
+        })
+    };
+    match outcome {
         Upsert::Created(r) => {
             tracing::info!(entity_id = %id, webhook = %r.webhook_url, "connection created");
-            Ok((StatusCode::CREATED, Json(view(r))))
+            let key = stored_key(&r);
+            Ok((StatusCode::CREATED, Json(view(r, key))))
         }
         Upsert::Updated(r) => {
             tracing::info!(entity_id = %id, "connection updated");
-            Ok((StatusCode::OK, Json(view(r))))
+            let key = stored_key(&r);
+            Ok((StatusCode::OK, Json(view(r, key))))
         }
         Upsert::Forbidden => Err(AppError::Forbidden(format!(
-            "connection '{id}' belongs to another webhook url; it was not changed"
+            "connection '{id}' belongs to another webhook url, or its webhook changed while saving; it was not changed"
         ))),
     }
 }
 
+fn webhook_required() -> AppError {
+    AppError::BadRequest {
+        code: "invalid_body",
+        message: "'webhookUrl' is required to create a connection, and to change one without its edit key".into(),
+        fields: vec![FieldProblem {
+            field: "webhookUrl".into(),
+            rule: "required".into(),
+            message: "'webhookUrl' is required".into(),
+        }],
+    }
+}
+
+/// The edit key header: `None` when absent, `Some(Err)` when it holds no key.
+fn edit_key(headers: &HeaderMap) -> Option<Result<EditKey, ()>> {
+    headers
+        .get(EDIT_KEY_HEADER)
+        .map(|v| v.to_str().ok().and_then(EditKey::parse).ok_or(()))
+}
+
+/// The answers every route gives alike; the caller maps the refusals that differ.
+fn refusal(r: Refusal, id: &EntityId) -> AppError {
+    match r {
+        Refusal::NoCredential => AppError::Unauthorized(format!(
+            "the '{WEBHOOK_HEADER}' header with the channel's webhook url, or the '{EDIT_KEY_HEADER}' header with the connection's edit key, is required"
+        )),
+        Refusal::WrongKey | Refusal::OtherWebhook => {
+            AppError::NotFound(format!("no connection '{id}' for this webhook url or edit key"))
+        }
+        Refusal::WebhookOtherTeam => AppError::Denied {
+            code: "webhook_other_team",
+            message: "this webhook url posts to another team's channel; a connection only posts to the team it was added in".into(),
+        },
+        Refusal::WebhookOtherTenant => AppError::Denied {
+            code: "webhook_other_tenant",
+            message: "this webhook url belongs to another organisation (tenant) than the connection".into(),
+        },
+        Refusal::OtherTenant => {
+            tracing::warn!(entity_id = %id, "refused a token from another tenant");
+            AppError::OtherTenant
+        }
+    }
+}
+
 /// With single sign-on, the identity of the request's token (refused without a valid one).
-async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Identity>, AppError> {
+pub(crate) async fn identify(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Identity>, AppError> {
     match &state.sso {
         None => Ok(None),
         Some(v) => v
@@ -195,45 +318,44 @@ async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Option<Identi
     }
 }
 
-/// A connection bound to a tenant is reachable only with that tenant's tokens.
-fn same_tenant(record: &Record, who: &Identity) -> Result<(), AppError> {
-    match &record.tenant_id {
-        Some(t) if *t != who.tenant => {
-            tracing::warn!(entity_id = %record.entity_id, "refused a token from another tenant");
-            Err(AppError::OtherTenant)
-        }
-        _ => Ok(()),
-    }
-}
-
-/// The stored record, if the request's webhook URL is the one it was stored with (and, with
-/// single sign-on, its token is from the record's tenant). An unknown id and a wrong URL
-/// answer alike, so ids cannot be probed.
+/// The stored record, if the request proves its editor (see [`access::decide`]). An unknown
+/// id, a wrong edit key and an unrelated webhook URL answer alike, so ids cannot be probed.
 async fn authorised(
     state: &AppState,
     headers: &HeaderMap,
     id: &EntityId,
 ) -> Result<Record, AppError> {
     let identity = identify(state, headers).await?;
-    let Some(raw) = headers.get(WEBHOOK_HEADER) else {
-        return Err(AppError::Unauthorized(format!(
-            "the '{WEBHOOK_HEADER}' header with the channel's webhook url is required"
-        )));
+    let webhook = headers.get(WEBHOOK_HEADER).map(|raw| {
+        raw.to_str()
+            .ok()
+            .and_then(|s| WebhookUrl::parse(s, &state.webhooks).ok())
+            .ok_or(())
+    });
+    let key = edit_key(headers);
+    if webhook.is_none() && key.is_none() {
+        return Err(refusal(Refusal::NoCredential, id));
+    }
+    let record = state
+        .store
+        .get(id)
+        .await?
+        .ok_or_else(|| refusal(Refusal::OtherWebhook, id))?;
+    let proof = Proof {
+        webhook: webhook.as_ref().map(|w| w.as_ref().map_err(|_| ())),
+        edit_key: key.as_ref().map(|k| k.as_ref().map_err(|_| ())),
+        identity: identity.as_ref(),
     };
-    let not_found = || AppError::NotFound(format!("no connection '{id}' for this webhook url"));
-    let url = raw
-        .to_str()
-        .ok()
-        .and_then(|s| WebhookUrl::parse(s, &state.webhooks).ok())
-        .ok_or_else(not_found)?;
-    let record = state.store.get(id).await?.ok_or_else(not_found)?;
-    if !record.webhook_hash.matches(&state.key.hash(&url)) {
-        return Err(not_found());
-    }
-    if let Some(who) = &identity {
-        same_tenant(&record, who)?;
-    }
+    access::decide(&record, &proof, &state.key).map_err(|r| refusal(r, id))?;
     Ok(record)
+}
+
+/// The tenant a stored connection's writes count against.
+fn tenant_of(record: &Record) -> Option<&str> {
+    record
+        .tenant_id
+        .as_deref()
+        .or_else(|| record.webhook_url.tenant())
 }
 
 async fn read(
@@ -242,7 +364,7 @@ async fn read(
     headers: HeaderMap,
 ) -> Result<Json<Connection>, AppError> {
     let id = entity_id(&raw_id)?;
-    Ok(Json(view(authorised(&state, &headers, &id).await?)))
+    Ok(Json(view(authorised(&state, &headers, &id).await?, None)))
 }
 
 async fn remove(
@@ -253,7 +375,7 @@ async fn remove(
 ) -> Result<StatusCode, AppError> {
     let id = entity_id(&raw_id)?;
     let record = authorised(&state, &headers, &id).await?;
-    limit_writes(&state, peer, &headers, record.webhook_url.tenant())?;
+    limit_writes(&state, peer, &headers, tenant_of(&record))?;
     state.store.delete(&id).await?;
     tracing::info!(entity_id = %id, "connection deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -286,20 +408,8 @@ async fn test_card(
 ) -> Result<(StatusCode, Json<TestCard>), AppError> {
     let id = entity_id(&raw_id)?;
     let record = authorised(&state, &headers, &id).await?;
-    limit_writes(&state, peer, &headers, record.webhook_url.tenant())?;
-    // The first event type the connection chose, else the connector's first.
-    let kind = connector_settings::Subscription::of(&record.settings)
-        .events
-        .first()
-        .copied()
-        .unwrap_or(connector_settings::CONNECTOR.event_types()[0].value);
-    let name = connector_settings::CONNECTOR.name;
-    let event = serde_json::json!({
-        "type": kind,
-        "title": format!("Test card from {name}"),
-        "text": format!("If you can read this, {name} can post to this channel ({}).", record.config_name),
-        "facts": [{ "name": "Subscription", "value": record.config_name }],
-    });
+    limit_writes(&state, peer, &headers, tenant_of(&record))?;
+    let event = crate::delivery::cards::test_event(&record.config_name, &record.settings);
     let event_id = format!("test-{}", hex::encode(rand::random::<[u8; 12]>()));
     let new = crate::store::NewEvent {
         id: event_id.clone(),

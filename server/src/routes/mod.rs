@@ -4,3 +4,4 @@ pub mod connections;
 pub mod events;
 pub mod health;
 pub mod static_files;
+pub mod try_webhook;

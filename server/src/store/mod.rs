@@ -8,7 +8,7 @@ use connector_settings::{EntityId, Values};
 
 pub use sqlite::SqliteStore;
 
-use crate::domain::{WebhookHash, WebhookUrl};
+use crate::domain::{EditKeyHash, WebhookHash, WebhookUrl};
 
 /// A connection as stored.
 #[derive(Debug, Clone)]
@@ -24,6 +24,9 @@ pub struct Record {
     pub owner_oid: Option<String>,
     /// Set when the webhook answered 404 or 410; cleared by saving.
     pub disabled_reason: Option<String>,
+    /// The keyed hash of the connection's edit key; `None` for a connection stored before
+    /// edit keys existed (it gets one at its next save).
+    pub edit_key_hash: Option<EditKeyHash>,
     pub user_object_id: Option<String>,
     /// RFC 3339.
     pub created_at: String,
@@ -148,7 +151,12 @@ pub trait Store: Send + Sync + 'static {
     async fn recent_deliveries(&self, since_ms: i64) -> Result<Vec<(String, i64)>, StoreError>;
 
     /// Creates or updates by entity id, in one transaction; refuses another webhook's id.
+    /// An update keeps a stored edit key hash and sets `record`'s only where none is stored.
     async fn upsert(&self, record: Record) -> Result<Upsert, StoreError>;
+    /// Updates the connection and moves it to `record`'s webhook URL (a new form of the same
+    /// webhook, or a new webhook), in one transaction, if its webhook hash is still
+    /// `previous`; `Forbidden` when it changed meanwhile or the connection is gone.
+    async fn rebind(&self, record: Record, previous: &WebhookHash) -> Result<Upsert, StoreError>;
     async fn get(&self, id: &EntityId) -> Result<Option<Record>, StoreError>;
     /// Whether something was deleted.
     async fn delete(&self, id: &EntityId) -> Result<bool, StoreError>;

@@ -10,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{
     Accepted, DeliveryStatus, Due, Matcher, NewEvent, Outcome, Record, Store, StoreError, Upsert,
 };
-use crate::domain::{Keyring, WebhookHash, WebhookUrl};
+use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -46,6 +46,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_due ON deliveries (status, next_at);
     CREATE INDEX deliveries_entity ON deliveries (entity_id, status);
     ALTER TABLE connections ADD COLUMN disabled_reason TEXT;",
+    // The keyed hash of the connection's edit key (NULL until its next save for older rows).
+    "ALTER TABLE connections ADD COLUMN edit_key_hash BLOB;",
 ];
 
 #[derive(Clone)]
@@ -129,10 +131,12 @@ struct Row {
     tenant_id: Option<String>,
     owner_oid: Option<String>,
     disabled_reason: Option<String>,
+    edit_key_hash: Option<Vec<u8>>,
 }
 
 const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name, settings, app_type,
-    user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason FROM connections WHERE entity_id = ?1";
+    user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason, edit_key_hash
+    FROM connections WHERE entity_id = ?1";
 
 fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -149,18 +153,21 @@ fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         tenant_id: r.get(10)?,
         owner_oid: r.get(11)?,
         disabled_reason: r.get(12)?,
+        edit_key_hash: r.get(13)?,
     })
+}
+
+fn hash32(bytes: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| db("stored hash is not 32 bytes"))
 }
 
 fn record(r: Row, keys: &Keyring) -> Result<Record, StoreError> {
     let url = keys.open(&r.key_id, &r.sealed, &r.entity_id).map_err(db)?;
     Ok(Record {
         entity_id: EntityId::parse(&r.entity_id).map_err(db)?,
-        webhook_hash: WebhookHash(
-            r.hash
-                .try_into()
-                .map_err(|_| db("stored webhook hash is not 32 bytes"))?,
-        ),
+        webhook_hash: WebhookHash(hash32(r.hash)?),
         // Checked when stored (the dev inbox included), so taken as it is.
         webhook_url: WebhookUrl::trusted(url),
         config_name: r.config_name,
@@ -172,7 +179,40 @@ fn record(r: Row, keys: &Keyring) -> Result<Record, StoreError> {
         tenant_id: r.tenant_id,
         owner_oid: r.owner_oid,
         disabled_reason: r.disabled_reason,
+        edit_key_hash: r.edit_key_hash.map(hash32).transpose()?.map(EditKeyHash),
     })
+}
+
+/// Updates the row `old` with `rec` (its sealed webhook URL included); the creation time,
+/// tenant binding and an existing edit key hash stay.
+fn update(
+    tx: &rusqlite::Transaction,
+    old: Row,
+    rec: Record,
+    sealed: &[u8],
+    key_id: &str,
+    settings: &str,
+) -> Result<Upsert, StoreError> {
+    tx.execute(
+        "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
+         app_type = ?6, user_object_id = ?7, updated_at = ?8, disabled_reason = NULL,
+         edit_key_hash = COALESCE(edit_key_hash, ?9) WHERE entity_id = ?1",
+        params![rec.entity_id.as_str(), sealed, key_id, rec.config_name, settings,
+            rec.app_type, rec.user_object_id, rec.updated_at,
+            rec.edit_key_hash.as_ref().map(|h| h.0.to_vec())],
+    )
+    .map_err(db)?;
+    let edit_key_hash = match old.edit_key_hash {
+        Some(h) => Some(EditKeyHash(hash32(h)?)),
+        None => rec.edit_key_hash,
+    };
+    Ok(Upsert::Updated(Record {
+        created_at: old.created_at,
+        tenant_id: old.tenant_id,
+        owner_oid: old.owner_oid,
+        edit_key_hash,
+        ..rec
+    }))
 }
 
 /// Re-encrypts every value sealed with a key other than the current one (key rotation).
@@ -208,32 +248,56 @@ impl Store for SqliteStore {
             let (key_id, sealed) = keys.seal(rec.webhook_url.as_str(), rec.entity_id.as_str());
             let outcome = match existing {
                 Some(old) => {
-                    let old_hash = WebhookHash(old.hash.try_into().map_err(|_| db("stored webhook hash is not 32 bytes"))?);
+                    let old_hash = WebhookHash(hash32(old.hash.clone())?);
                     if !old_hash.matches(&rec.webhook_hash) {
                         return Ok(Upsert::Forbidden);
                     }
-                    tx.execute(
-                        "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
-                         app_type = ?6, user_object_id = ?7, updated_at = ?8, disabled_reason = NULL WHERE entity_id = ?1",
-                        params![rec.entity_id.as_str(), sealed, key_id, rec.config_name, settings,
-                            rec.app_type, rec.user_object_id, rec.updated_at],
-                    )
-                    .map_err(db)?;
-                    Upsert::Updated(Record { created_at: old.created_at, tenant_id: old.tenant_id, owner_oid: old.owner_oid, ..rec })
+                    update(&tx, old, rec, &sealed, &key_id, &settings)?
                 }
                 None => {
                     tx.execute(
                         "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
-                         settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                         settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                         params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec(), sealed, key_id,
                             rec.config_name, settings, rec.app_type, rec.user_object_id, rec.created_at, rec.updated_at,
-                            rec.tenant_id, rec.owner_oid],
+                            rec.tenant_id, rec.owner_oid, rec.edit_key_hash.as_ref().map(|h| h.0.to_vec())],
                     )
                     .map_err(db)?;
                     Upsert::Created(rec)
                 }
             };
+            tx.commit().map_err(db)?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn rebind(&self, rec: Record, previous: &WebhookHash) -> Result<Upsert, StoreError> {
+        let keys = self.keys.clone();
+        let previous = previous.clone();
+        self.with(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(db)?;
+            let Some(old) = tx
+                .query_row(SELECT, [rec.entity_id.as_str()], read)
+                .optional()
+                .map_err(db)?
+            else {
+                return Ok(Upsert::Forbidden);
+            };
+            if !WebhookHash(hash32(old.hash.clone())?).matches(&previous) {
+                return Ok(Upsert::Forbidden);
+            }
+            let settings = serde_json::to_string(&rec.settings).map_err(db)?;
+            let (key_id, sealed) = keys.seal(rec.webhook_url.as_str(), rec.entity_id.as_str());
+            tx.execute(
+                "UPDATE connections SET webhook_hash = ?2 WHERE entity_id = ?1",
+                params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec()],
+            )
+            .map_err(db)?;
+            let outcome = update(&tx, old, rec, &sealed, &key_id, &settings)?;
             tx.commit().map_err(db)?;
             Ok(outcome)
         })

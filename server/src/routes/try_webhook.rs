@@ -1,0 +1,70 @@
+//! `POST /api/test-card`: one test card to a webhook URL no connection is stored with yet,
+//! posted at once, so the person sees it arrive in the channel before the first Save. The
+//! same checks as saving (allowed hosts, public addresses, the write rate) apply; the card's
+//! text is fixed, so this posts nothing a person chose.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::{Json, Router};
+use connector_settings::api::{FieldProblem, TryOutcome, TryWebhook};
+
+use super::connections::{identify, limit_writes};
+use crate::delivery::{self, cards};
+use crate::domain::WebhookUrl;
+use crate::error::AppError;
+use crate::extract::JsonBody;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/test-card", post(try_webhook))
+}
+
+fn invalid(message: String) -> AppError {
+    AppError::Invalid {
+        fields: vec![FieldProblem {
+            field: "webhookUrl".into(),
+            rule: "webhook_url".into(),
+            message: message.clone(),
+        }],
+        message,
+    }
+}
+
+async fn try_webhook(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<TryWebhook>,
+) -> Result<Json<TryOutcome>, AppError> {
+    let webhook = WebhookUrl::parse(&body.webhook_url, &state.webhooks).map_err(invalid)?;
+    let identity = identify(&state, &headers).await?;
+    let tenant = webhook
+        .tenant()
+        .or(identity.as_ref().map(|i| i.tenant.as_str()));
+    limit_writes(&state, peer, &headers, tenant)?;
+    webhook
+        .check_resolves_publicly(&state.webhooks)
+        .await
+        .map_err(invalid)?;
+    let name = connector_settings::config_name(&body.settings)
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or(connector_settings::CONNECTOR.name);
+    let event: cards::Event = serde_json::from_value(cards::test_event(name, &body.settings))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let card = cards::card(&event, &body.settings, webhook.as_str());
+    let outcome = delivery::post_now(&webhook, &card).await;
+    tracing::info!(webhook = %webhook, delivered = outcome.is_ok(), "test card before saving");
+    Ok(Json(match outcome {
+        Ok(()) => TryOutcome {
+            delivered: true,
+            error: None,
+        },
+        Err(error) => TryOutcome {
+            delivered: false,
+            error: Some(error),
+        },
+    }))
+}

@@ -1,0 +1,175 @@
+//! The tab itself (frame context `content`, at the `contentUrl` the page saved): what the
+//! channel sees — the connection's name, its chosen settings, how deliveries go, a test card,
+//! and where to change it. The same app as the form, choosing this view from the frame.
+
+use connector_settings::api::{Connection, DeliveryStatus};
+use connector_settings::{FieldKind, Locale, Value, CONNECTOR};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::app::{Heading, NoticeBar, Page, Phase};
+use crate::flows::{credentials, send_test_card, sign_in};
+use crate::i18n::{reason, strings};
+
+/// What the tab shows, once loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TabData {
+    pub(crate) connection: Connection,
+    pub(crate) status: DeliveryStatus,
+}
+
+/// Loads the connection and its delivery status with the edit key Teams kept for this tab.
+pub(crate) async fn load_tab(page: Page) {
+    match fetch(page).await {
+        Ok(data) => {
+            page.tab_data.set(Some(data));
+            page.phase.set(Phase::Tab);
+        }
+        Err(why) => page.phase.set(Phase::LoadFailed(why)),
+    }
+}
+
+async fn fetch(page: Page) -> Result<TabData, String> {
+    let locale = page.form.locale.get_untracked();
+    let (id, webhook, key) = credentials(page).await;
+    if id.is_empty() || (key.is_none() && webhook.is_none()) {
+        return Err(strings(locale).tab_no_key.into());
+    }
+    let token = sign_in(page).await?;
+    let creds = crate::api::Credentials {
+        webhook_url: webhook.as_deref(),
+        edit_key: key.as_deref(),
+        token: token.as_deref(),
+    };
+    let api = page.api.get_value();
+    let connection = api.load(&id, creds).await.map_err(|e| reason(&e, locale))?;
+    let status = api
+        .delivery_status(&id, creds, None)
+        .await
+        .map_err(|e| reason(&e, locale))?;
+    Ok(TabData { connection, status })
+}
+
+/// A stored value as the person chose it: option labels, on/off, or the text.
+fn shown(kind: &FieldKind, value: Option<&Value>, locale: Locale) -> String {
+    let s = strings(locale);
+    let label = |options: &[connector_settings::Choice], v: &str| {
+        options
+            .iter()
+            .find(|o| o.value == v)
+            .map_or_else(|| v.to_string(), |o| o.label.get(locale).to_string())
+    };
+    match (kind, value) {
+        (FieldKind::Toggle { .. }, Some(Value::Bool(on))) => {
+            if *on { s.on } else { s.off }.to_string()
+        }
+        (FieldKind::SingleChoice { options, .. }, Some(Value::Text(v))) => label(options, v),
+        (FieldKind::MultiChoice { options, .. }, Some(Value::List(items))) => {
+            let mut out = String::new();
+            for v in items {
+                if !out.is_empty() {
+                    out.push_str(", ");
+                }
+                out.push_str(&label(options, v));
+            }
+            out
+        }
+        (_, Some(Value::Text(t))) if !t.trim().is_empty() => t.clone(),
+        _ => "—".to_string(),
+    }
+}
+
+/// The tab's view.
+#[component]
+pub(crate) fn TabView(
+    /// The page's state.
+    page: Page,
+) -> impl IntoView {
+    let locale = page.form.locale;
+    let s = move || strings(locale.get());
+    let data = move || page.tab_data.get();
+    let name = move || data().map(|d| d.connection.config_name).unwrap_or_default();
+    let facts = move || {
+        let d = data()?;
+        let l = locale.get();
+        Some(
+            CONNECTOR
+                .fields
+                .iter()
+                .filter(|f| {
+                    !matches!(
+                        f.kind,
+                        FieldKind::Text {
+                            config_name: true,
+                            ..
+                        }
+                    )
+                })
+                .map(|f| {
+                    let value = shown(&f.kind, d.connection.settings.get(f.id), l);
+                    view! { <dt>{f.label.get(l)}</dt><dd data-field=f.id>{value}</dd> }
+                })
+                .collect_view(),
+        )
+    };
+    let status = move || {
+        let d = data()?;
+        let s = s();
+        let st = d.status;
+        let disabled = d.connection.disabled.or(st.disabled).map(|why| {
+            view! { <div class="message-bar error" role="alert">{format!("{}: {why}", s.disabled)}</div> }
+        });
+        let last = st.last_error.map(
+            |e| view! { <p class="help" id="last-error">{format!("{}: {e}", s.last_error)}</p> },
+        );
+        let counts = [
+            (s.delivered, "delivered", st.delivered),
+            (s.waiting, "pending", st.pending),
+            (s.failed, "dead", st.dead),
+        ];
+        Some(view! {
+            {disabled}
+            <dl class="facts counts" id="delivery-counts">
+                {counts
+                    .into_iter()
+                    .map(|(label, key, n)| view! { <dt>{label}</dt><dd data-count=key>{n}</dd> })
+                    .collect_view()}
+            </dl>
+            {last}
+        })
+    };
+    view! {
+        <Heading />
+        <section class="tab-section" aria-labelledby="tab-connection">
+            <h2 class="section-title" id="tab-connection">{name}</h2>
+            <dl class="facts">{facts}</dl>
+        </section>
+        <section class="tab-section" aria-labelledby="tab-deliveries">
+            <h2 class="section-title" id="tab-deliveries">{move || s().deliveries}</h2>
+            {status}
+        </section>
+        <div class="actions">
+            <button class="button secondary" type="button" id="send-test-card"
+                disabled=move || page.testing.get()
+                on:click=move |_| spawn_local(async move {
+                    send_test_card(page).await;
+                    if let Ok(d) = fetch(page).await {
+                        page.tab_data.set(Some(d));
+                    }
+                })>
+                {move || s().send_test}
+            </button>
+            <button class="button secondary" type="button" id="refresh-tab"
+                on:click=move |_| spawn_local(async move {
+                    match fetch(page).await {
+                        Ok(d) => page.tab_data.set(Some(d)),
+                        Err(why) => page.notice.set(Some(crate::app::Notice::Error(why))),
+                    }
+                })>
+                {move || s().refresh}
+            </button>
+        </div>
+        <p class="help change-hint">{move || s().change_settings}</p>
+        <NoticeBar notice=page.notice saving=page.saving />
+    }
+}
