@@ -34,27 +34,17 @@ pub fn App(
 ) -> impl IntoView {
     let page = Page::new(api_timeout_ms);
     let form = page.form;
-    let locale = form.locale;
     provide_context(form);
     // The SDK keeps calling these handlers for the page's whole life.
     let handlers = Rc::new(RefCell::new(Handlers::default()));
     let _keep = StoredValue::new_local(handlers.clone());
 
     Effect::new(move |_| {
-        let theme = page.theme.get();
-        let lang = locale.get();
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("data-theme", theme.as_str());
-            let _ = root.set_attribute("lang", lang.code());
-        }
-    });
-    Effect::new(move |_| {
         let valid = page.valid();
         if page.phase.get() == Phase::Ready {
             let _ = teams::set_validity_state(valid);
         }
     });
-    Effect::new(move |_| form.disabled.set(page.saving.get()));
 
     spawn_local(start(
         page,
@@ -70,7 +60,7 @@ pub fn App(
                 Phase::Starting => view! { <Skeleton /> }.into_any(),
                 Phase::OutsideTeams => view! { <OutsideTeams /> }.into_any(),
                 Phase::LoadFailed(why) => {
-                    let s = strings(locale.get());
+                    let s = page.strings();
                     view! {
                         <Heading />
                         <div class="message-bar error" role="alert">
@@ -100,7 +90,7 @@ pub fn App(
                                 disabled=move || page.testing.get() || page.saving.get()
                                 on:click=move |_| spawn_local(send_test_card(page))
                             >
-                                {move || strings(locale.get()).send_test}
+                                {page.strings().send_test}
                             </button>
                         </div>
                     </Show>
@@ -123,7 +113,7 @@ fn Skeleton() -> impl IntoView {
     let form = expect_context::<FormState>();
     view! {
         <div class="skeleton" role="status">
-            <span class="visually-hidden">{move || strings(form.locale.get()).loading}</span>
+            <span class="visually-hidden">{strings(form.locale.get_value()).loading}</span>
             <div class="skeleton-line wide" aria-hidden="true"></div>
             <div class="skeleton-line" aria-hidden="true"></div>
             {CONNECTOR.fields.iter().map(|_| view! { <div class="skeleton-block" aria-hidden="true"></div> }).collect_view()}
@@ -134,13 +124,13 @@ fn Skeleton() -> impl IntoView {
 #[component]
 fn OutsideTeams() -> impl IntoView {
     let form = expect_context::<FormState>();
-    let s = move || strings(form.locale.get());
+    let s = strings(form.locale.get_value());
     view! {
         <section class="outside" data-testid="outside-teams">
-            <h1 class="title">{move || s().outside_title}</h1>
-            <p>{move || s().outside_intro} " " <strong>{CONNECTOR.name}</strong> ": " {CONNECTOR.short_description}</p>
-            <p>{move || s().outside_how}</p>
-            <p class="help">{move || s().outside_dev}</p>
+            <h1 class="title">{s.outside_title}</h1>
+            <p>{s.outside_intro} " " <strong>{CONNECTOR.name}</strong> ": " {CONNECTOR.short_description}</p>
+            <p>{s.outside_how}</p>
+            <p class="help">{s.outside_dev}</p>
         </section>
     }
 }

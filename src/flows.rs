@@ -69,8 +69,10 @@ pub(crate) async fn start(
     });
     let (frame, context_entity) = match context {
         Ok(c) => {
-            page.form.locale.set(Locale::from_tag(&c.locale));
-            page.theme.set(c.theme);
+            let locale = Locale::from_tag(&c.locale);
+            page.form.locale.set_value(locale);
+            set_root("lang", locale.code());
+            set_root("data-theme", c.theme.as_str());
             (c.frame_context, c.entity_id)
         }
         Err(e) => {
@@ -86,7 +88,7 @@ pub(crate) async fn start(
     // throws and the remove handler would never be registered; the tab itself has neither.
     let registered = {
         let mut h = handlers.borrow_mut();
-        if let Err(e) = h.on_theme_change(move |t| page.theme.set(t)) {
+        if let Err(e) = h.on_theme_change(move |t| set_root("data-theme", t.as_str())) {
             leptos::logging::warn!("{e}");
         }
         match frame {
@@ -233,7 +235,7 @@ async fn load_form(page: Page, known: Option<InstanceSettings>) -> Result<(), St
     page.tab.set(instance.webhook_url.is_none());
     if page.entity_id.get_untracked().is_empty() {
         page.entity_id.set(new_entity_id());
-        page.phase.set(Phase::Ready);
+        ready(page);
         return Ok(());
     }
     let call = begin(page, None, Some(instance)).await?;
@@ -255,8 +257,17 @@ async fn load_form(page: Page, known: Option<InstanceSettings>) -> Result<(), St
         }
         Err(e) => return Err(call.reason(&e)),
     }
-    page.phase.set(Phase::Ready);
+    ready(page);
     Ok(())
+}
+
+/// Shows the form. Its validity is known from its values before it renders, so Teams hears
+/// it first and enables Save as early as it can; the page's effect keeps it up to date.
+fn ready(page: Page) {
+    if let Err(e) = teams::set_validity_state(untrack(|| page.valid())) {
+        leptos::logging::warn!("{e}");
+    }
+    page.phase.set(Phase::Ready);
 }
 
 /// Teams' Save: store on the server, then hand Teams the settings, then answer.
@@ -493,6 +504,14 @@ pub(crate) async fn tab_data(
         .await
         .map_err(|e| call.reason(&e))?;
     Ok(TabData { connection, status })
+}
+
+/// Sets an attribute of the document's root element, where the CSS reads Teams' theme
+/// (`data-theme`) and screen readers the language (`lang`).
+fn set_root(name: &str, value: &str) {
+    if let Some(root) = document().document_element() {
+        let _ = root.set_attribute(name, value);
+    }
 }
 
 /// The `entityId` query parameter of this page's URL (set in the `contentUrl` we hand Teams).

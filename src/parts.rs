@@ -39,7 +39,7 @@ pub(crate) fn NoticeBar(
         <div class="notice-slot" aria-live="polite" node_ref=slot>
             {move || {
                 if saving.get() {
-                    let text = strings(form.locale.get()).saving;
+                    let text = strings(form.locale.get_value()).saving;
                     return Some(view! {
                         <div class="message-bar info" role="status">
                             <span class="spinner" aria-hidden="true"></span>

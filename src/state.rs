@@ -8,7 +8,6 @@ use leptos::prelude::*;
 use crate::api::{Api, RuntimeConfig};
 use crate::form::FormState;
 use crate::i18n::{strings, Strings};
-use crate::teams::Theme;
 use crate::webhook::WebhookField;
 
 /// Where the page is in its life.
@@ -46,10 +45,9 @@ pub(crate) struct TabData {
 #[derive(Clone, Copy)]
 pub(crate) struct Page {
     pub(crate) phase: RwSignal<Phase>,
-    pub(crate) theme: RwSignal<Theme>,
     pub(crate) form: FormState,
     pub(crate) notice: RwSignal<Option<Notice>>,
-    /// A save or remove is running.
+    /// A save or remove is running (the form's inputs are disabled meanwhile).
     pub(crate) saving: RwSignal<bool>,
     /// The entityId this page saves to: the stored one when editing, a new one otherwise.
     pub(crate) entity_id: RwSignal<String>,
@@ -76,12 +74,12 @@ impl Page {
     /// A page that is starting, talking to the page's own origin until `config.json` says
     /// otherwise.
     pub(crate) fn new(api_timeout_ms: u32) -> Page {
+        let saving = RwSignal::new(false);
         Page {
             phase: RwSignal::new(Phase::Starting),
-            theme: RwSignal::new(Theme::Default),
-            form: FormState::new(default_values(), RwSignal::new(Locale::En)),
+            form: FormState::new(default_values(), saving),
             notice: RwSignal::new(None),
-            saving: RwSignal::new(false),
+            saving,
             entity_id: RwSignal::new(String::new()),
             existing: RwSignal::new(false),
             testing: RwSignal::new(false),
@@ -97,7 +95,7 @@ impl Page {
 
     /// The person's language (from Teams' context; English until it is known).
     pub(crate) fn locale(&self) -> Locale {
-        self.form.locale.get_untracked()
+        self.form.locale.get_value()
     }
 
     /// The page's words in the person's language.

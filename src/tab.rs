@@ -46,13 +46,13 @@ pub(crate) fn TabView(
     /// The page's state.
     page: Page,
 ) -> impl IntoView {
-    let locale = page.form.locale;
-    let s = move || strings(locale.get());
+    let locale = page.locale();
+    let s = strings(locale);
     let data = move || page.tab_data.get();
     let name = move || data().map(|d| d.connection.config_name).unwrap_or_default();
     let facts = move || {
         let d = data()?;
-        let l = locale.get();
+        let l = locale;
         Some(
             CONNECTOR
                 .fields
@@ -75,7 +75,6 @@ pub(crate) fn TabView(
     };
     let status = move || {
         let d = data()?;
-        let s = s();
         let st = d.status;
         let disabled = d.connection.disabled.or(st.disabled).map(|why| {
             view! { <div class="message-bar error" role="alert">{format!("{}: {why}", s.disabled)}</div> }
@@ -106,7 +105,7 @@ pub(crate) fn TabView(
             <dl class="facts">{facts}</dl>
         </section>
         <section class="tab-section" aria-labelledby="tab-deliveries">
-            <h2 class="section-title" id="tab-deliveries">{move || s().deliveries}</h2>
+            <h2 class="section-title" id="tab-deliveries">{s.deliveries}</h2>
             {status}
         </section>
         <div class="actions">
@@ -119,14 +118,14 @@ pub(crate) fn TabView(
                         page.tab_data.set(Some(d));
                     }
                 })>
-                {move || s().send_test}
+                {s.send_test}
             </button>
             <button class="button secondary" type="button" id="refresh-tab"
                 on:click=move |_| spawn_local(refresh_tab(page))>
-                {move || s().refresh}
+                {s.refresh}
             </button>
         </div>
-        <p class="help change-hint">{move || s().change_settings}</p>
+        <p class="help change-hint">{s.change_settings}</p>
         <NoticeBar notice=page.notice saving=page.saving />
     }
 }
