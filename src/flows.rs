@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use connector_settings::api::{SaveConnection, TryWebhook};
 use connector_settings::{default_values, Locale, Settings, CONNECTOR};
-use futures::future::{join, select, Either};
+use futures::future::{join, select, Either, LocalBoxFuture};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -113,15 +113,19 @@ pub(crate) async fn reload(page: Page) {
 }
 
 /// Loads what the frame shows, with Teams' settings for it when they are known already.
-async fn show(page: Page, known: Option<InstanceSettings>) {
-    let loaded = if page.content.get_value() {
-        load_tab(page, known).await
-    } else {
-        load_form(page, known).await
-    };
-    if let Err(why) = loaded {
-        page.phase.set(Phase::LoadFailed(why));
-    }
+/// Boxed: `start` and `reload` share one copy of its state machine in the wasm instead of
+/// each inlining its own.
+fn show(page: Page, known: Option<InstanceSettings>) -> LocalBoxFuture<'static, ()> {
+    Box::pin(async move {
+        let loaded = if page.content.get_value() {
+            load_tab(page, known).await
+        } else {
+            load_form(page, known).await
+        };
+        if let Err(why) = loaded {
+            page.phase.set(Phase::LoadFailed(why));
+        }
+    })
 }
 
 /// What every flow against the server starts from, made by [`begin`].
@@ -162,8 +166,17 @@ impl Call {
 
 /// The preamble of every flow: the person's language, the message bar (`shown` replaces
 /// it), Teams' settings for this frame (asked unless `known`), which connection and the key
-/// that proves its editor, a sign-in token with single sign-on, and the API client.
-pub(crate) async fn begin(
+/// that proves its editor, a sign-in token with single sign-on, and the API client. Boxed,
+/// like `show`: one copy for all the flows.
+pub(crate) fn begin(
+    page: Page,
+    shown: Option<Notice>,
+    known: Option<InstanceSettings>,
+) -> LocalBoxFuture<'static, Result<Call, String>> {
+    Box::pin(begin_inner(page, shown, known))
+}
+
+async fn begin_inner(
     page: Page,
     shown: Option<Notice>,
     known: Option<InstanceSettings>,
