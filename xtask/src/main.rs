@@ -1,6 +1,8 @@
 //! `cargo xtask <task>`: the project's tasks. `run` and `test` first install whatever is
 //! missing (and say what they install), so a fresh machine needs only these two commands.
 
+mod bench_page;
+mod compress;
 mod dist;
 mod headers;
 mod package;
@@ -39,7 +41,12 @@ tasks:
                                clients for N s (default 20) a scenario: GET, PUT, 90/10 mix,
                                signed events each stored for 10 connections; req/s, p50/p99/max,
                                errors, peak memory; on SQLite, then on a throwaway PostgreSQL
-  size                         build the release page and print each file's bytes raw, gzip, brotli
+  bench page [--rounds N] [--profile fast|slow|both]
+                               our release page against a hand-written JavaScript page in the
+                               emulator, N rounds (default 15) alternating: time to initialize,
+                               to the form being usable, to notifySuccess; bytes; ratios
+  size                         build the release page and print what the iframe downloads, raw,
+                               gzip and brotli, against the goals
   setup                        only install what is missing (also PostgreSQL for the tests)";
 
 fn main() -> ExitCode {

@@ -1,6 +1,7 @@
 //! The server's integration tests, one binary on one harness (`helpers`): the API, the
 //! access rules, the adversarial suite, delivery, the events endpoint, crash recovery, the
-//! store conformance suite (SQLite and PostgreSQL) and many instances on one PostgreSQL.
+//! store conformance suite (SQLite and PostgreSQL), many instances on one PostgreSQL, what
+//! operators lean on (metrics, health, logs, deadlines, overload) and the precompressed page.
 
 // Not every test binary configuration uses every helper.
 #[allow(dead_code)]
@@ -14,5 +15,6 @@ mod delivery;
 mod events;
 mod instances;
 mod operations;
+mod precompressed;
 mod security;
 mod store_conformance;
