@@ -73,8 +73,10 @@ async fn refresh_gauges(outbox: Arc<dyn Outbox>, handle: PrometheusHandle) {
             Ok(g) => {
                 gauge!("connector_deliveries_pending").set(g.pending as f64);
                 gauge!("connector_deliveries_due").set(g.due as f64);
-                gauge!("connector_oldest_due_delivery_age_seconds")
-                    .set(g.oldest_due_ms.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0));
+                gauge!("connector_oldest_due_delivery_age_seconds").set(
+                    g.oldest_due_ms
+                        .map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0),
+                );
                 gauge!("connector_deliveries_dead").set(g.dead as f64);
                 gauge!("connector_connections_disabled").set(g.disabled_connections as f64);
                 gauge!("connector_database_connections_in_use").set(g.pool_in_use as f64);
@@ -115,8 +117,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     };
     counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
-    histogram!(LATENCY, "route" => route, "method" => method)
-        .record(start.elapsed().as_secs_f64());
+    histogram!(LATENCY, "route" => route, "method" => method).record(start.elapsed().as_secs_f64());
     res
 }
 

@@ -207,15 +207,14 @@ impl Application {
         if stall.is_some() {
             tracing::warn!("tests only: every connection save stalls inside its transaction");
         }
-        let stores =
-            store::open_stalling(&database, keyring.clone(), stall)
-                .await
-                .with_context(|| match &database {
-                    store::Database::Sqlite(path) => {
-                        format!("cannot open database {}", path.display())
-                    }
-                    store::Database::Postgres { .. } => "cannot open the postgres database".into(),
-                })?;
+        let stores = store::open_stalling(&database, keyring.clone(), stall)
+            .await
+            .with_context(|| match &database {
+                store::Database::Sqlite(path) => {
+                    format!("cannot open database {}", path.display())
+                }
+                store::Database::Postgres { .. } => "cannot open the postgres database".into(),
+            })?;
         check_keys(stores.connections.as_ref(), &key, &keyring).await?;
         let resealed = stores
             .connections
@@ -326,10 +325,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         if let Some(listener) = self.metrics {
-            tokio::spawn(crate::metrics::serve(
-                listener,
-                self.stores.outbox.clone(),
-            ));
+            tokio::spawn(crate::metrics::serve(listener, self.stores.outbox.clone()));
         }
         let workers = match self.delivery {
             Some(config) => {

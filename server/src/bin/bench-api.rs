@@ -80,13 +80,21 @@ impl Server {
     fn start(o: &Options) -> Result<Server> {
         let dir = tempfile::tempdir()?;
         let mut cmd = Command::new(&o.server);
-        cmd.args(["--dev", "--role", "api", "--port", "0", "--dist", "/nonexistent"])
-            .args(["--write-rate", "0", "--tenant-write-rate", "0"])
-            .args(["--events-secret", SECRET])
-            .arg("--db")
-            .arg(dir.path().join("bench.sqlite"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+        cmd.args([
+            "--dev",
+            "--role",
+            "api",
+            "--port",
+            "0",
+            "--dist",
+            "/nonexistent",
+        ])
+        .args(["--write-rate", "0", "--tenant-write-rate", "0"])
+        .args(["--events-secret", SECRET])
+        .arg("--db")
+        .arg(dir.path().join("bench.sqlite"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
         if let Some(url) = &o.database_url {
             cmd.args(["--database-url", url])
                 .args(["--secret-key", &"ab".repeat(32)])
@@ -218,7 +226,14 @@ fn request(
                 .header("content-type", "application/json")
                 .body(Full::from(body.to_string()))
                 .unwrap();
-            (req, if scenario == Scenario::Create { 201 } else { 200 })
+            (
+                req,
+                if scenario == Scenario::Create {
+                    201
+                } else {
+                    200
+                },
+            )
         }
         Scenario::Events | Scenario::Mix => {
             let i = pick(3);
@@ -293,7 +308,9 @@ async fn client(
         }
         .await;
         let took = started.elapsed();
-        figures.latencies_us.push(took.as_micros().min(u32::MAX as u128) as u32);
+        figures
+            .latencies_us
+            .push(took.as_micros().min(u32::MAX as u128) as u32);
         let ok = match &answer {
             Ok((status, body)) if *status == want => {
                 scenario != Scenario::Events
@@ -365,7 +382,10 @@ fn report(db: &str, name: &str, mut f: Figures, took: Duration, peak: f64) {
         peak
     );
     if let Some(e) = f.first_error {
-        println!("           first error: {}", e.chars().take(200).collect::<String>());
+        println!(
+            "           first error: {}",
+            e.chars().take(200).collect::<String>()
+        );
     }
 }
 

@@ -110,9 +110,7 @@ fn read_answer(status: u16, body: &str) -> Answer {
     let short: String = body.chars().take(200).collect();
     match status {
         // Connector webhooks answer throttling with 200 and this text, not with 429.
-        200..=299 if body.contains("HTTP error 429") => {
-            Answer::Transient(THROTTLED.into())
-        }
+        200..=299 if body.contains("HTTP error 429") => Answer::Transient(THROTTLED.into()),
         200..=299 => Answer::Delivered,
         429 => Answer::Transient(format!("{THROTTLED} (429)")),
         404 | 410 => Answer::Gone(format!(

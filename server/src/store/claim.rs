@@ -87,7 +87,11 @@ mod tests {
         assert_eq!(p.claim, vec![1, 2, 3, 4]);
         let wait = 10_000 + 1_000 + rate_windows::MARGIN_MS;
         assert_eq!(p.postpone, vec![(5, wait), (6, wait)]);
-        assert_eq!(p.postponed_by_window, [2, 0, 0, 0, 0], "the 1 s window held both");
+        assert_eq!(
+            p.postponed_by_window,
+            [2, 0, 0, 0, 0],
+            "the 1 s window held both"
+        );
         assert_eq!(windows[b"a".as_slice()].len(), 4);
         assert_eq!(p.changed, vec![b"a".to_vec()]);
     }

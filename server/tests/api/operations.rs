@@ -62,27 +62,45 @@ async fn metrics_count_a_save_and_a_delivery_run_exactly_and_show_no_secret() {
         .await;
     assert_eq!(res.status(), 202);
     // The throttled one takes cards after its first refusal (retried 5 s later).
-    until("the first attempt at the throttled webhook", 30, async || {
-        !receiver.requests("ops-secret-c3").is_empty()
-    })
+    until(
+        "the first attempt at the throttled webhook",
+        30,
+        async || !receiver.requests("ops-secret-c3").is_empty(),
+    )
     .await;
     receiver.answer("ops-secret-c3", Answer::Ok);
-    until("every outcome counted and the gauges read", 60, async || {
-        let m = server.scrape().await;
-        value(&m, r#"connector_deliveries_total{outcome="delivered"}"#) == 2.0
-            && value(&m, "connector_deliveries_pending") == 0.0
-            && value(&m, "connector_deliveries_dead") == 1.0
-    })
+    until(
+        "every outcome counted and the gauges read",
+        60,
+        async || {
+            let m = server.scrape().await;
+            value(&m, r#"connector_deliveries_total{outcome="delivered"}"#) == 2.0
+                && value(&m, "connector_deliveries_pending") == 0.0
+                && value(&m, "connector_deliveries_dead") == 1.0
+        },
+    )
     .await;
 
     let m = server.scrape().await;
     assert_eq!(value(&m, PUT_CREATED), 3.0, "{m}");
     assert_eq!(value(&m, "connector_events_accepted_total"), 1.0);
     assert_eq!(value(&m, "connector_event_deliveries_stored_total"), 3.0);
-    assert_eq!(value(&m, r#"connector_deliveries_total{outcome="disabled"}"#), 1.0);
-    assert_eq!(value(&m, r#"connector_deliveries_total{outcome="throttled"}"#), 1.0);
-    assert_eq!(value(&m, r#"connector_deliveries_total{outcome="retried"}"#), 0.0);
-    assert_eq!(value(&m, r#"connector_deliveries_total{outcome="dead"}"#), 0.0);
+    assert_eq!(
+        value(&m, r#"connector_deliveries_total{outcome="disabled"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&m, r#"connector_deliveries_total{outcome="throttled"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(&m, r#"connector_deliveries_total{outcome="retried"}"#),
+        0.0
+    );
+    assert_eq!(
+        value(&m, r#"connector_deliveries_total{outcome="dead"}"#),
+        0.0
+    );
     assert_eq!(value(&m, "connector_connections_disabled"), 1.0);
     assert_eq!(value(&m, "connector_deliveries_due"), 0.0);
     assert_eq!(value(&m, "connector_database_up"), 1.0);
@@ -93,7 +111,10 @@ async fn metrics_count_a_save_and_a_delivery_run_exactly_and_show_no_secret() {
         let secret = hook.split("/emulator/webhook/").nth(1).unwrap();
         assert!(!m.contains(secret), "a webhook secret in the metrics");
     }
-    assert!(!m.contains("ops-secret") && !m.contains("ops-0"), "per-connection labels");
+    assert!(
+        !m.contains("ops-secret") && !m.contains("ops-0"),
+        "per-connection labels"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,12 +124,16 @@ async fn postponements_are_counted_by_the_window_that_held_them() {
     let db = dir.path().join("w.sqlite");
     let server = ServerProcess::start(
         &receiver.origin,
-        ["--db", db.to_str().unwrap(), "--metrics-addr", "127.0.0.1:0"],
+        [
+            "--db",
+            db.to_str().unwrap(),
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ],
     );
     let kind = event_types()[0];
     let hook = receiver.hook("windowed");
-    let subscribed =
-        wanting(kind);
+    let subscribed = wanting(kind);
     server.create("w", &hook, &subscribed).await;
     // Six events to one webhook at once: four fit the 1 s window, two wait for it.
     for i in 0..6 {
@@ -136,7 +161,15 @@ async fn readiness_follows_the_postgres_database_away_and_back_and_its_schema() 
     let server = ServerProcess::start(&receiver.origin, postgres_args(&db));
     let ready = async || server.get_path("/readyz").await.status().as_u16();
     assert_eq!(ready().await, 200);
-    let name = db.url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+    let name = db
+        .url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
     use sqlx::Executor;
     // Through the server's maintenance database: a database cannot refuse its own session.
     let admin_url = std::env::var("CONNECTOR_TEST_DATABASE_URL").unwrap();
@@ -179,7 +212,10 @@ async fn readiness_follows_the_postgres_database_away_and_back_and_its_schema() 
     )
     .await
     .unwrap();
-    until("readiness false for the schema", 10, async || ready().await == 503).await;
+    until("readiness false for the schema", 10, async || {
+        ready().await == 503
+    })
+    .await;
     let body: Value = server.get_path("/readyz").await.json().await.unwrap();
     assert!(
         body["message"].as_str().unwrap().contains("99990101000000"),
@@ -235,7 +271,11 @@ async fn log_lines_carry_request_ids_and_never_a_webhook_secret_or_key() {
         assert_eq!(made.len(), 16, "an id is made when none is given");
         // A delivery, then the removal.
         server
-            .create("l2", &receiver.hook(&format!("logsecret2-{filter}-9d")), &wanting(kind))
+            .create(
+                "l2",
+                &receiver.hook(&format!("logsecret2-{filter}-9d")),
+                &wanting(kind),
+            )
             .await;
         let res = server
             .send(&json!({ "id": format!("log-{filter}"), "type": kind, "title": "Logged" }))
@@ -256,7 +296,10 @@ async fn log_lines_carry_request_ids_and_never_a_webhook_secret_or_key() {
         for line in &lines {
             let v: Value = serde_json::from_str(line)
                 .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
-            assert!(v["timestamp"].is_string() && v["level"].is_string(), "{line}");
+            assert!(
+                v["timestamp"].is_string() && v["level"].is_string(),
+                "{line}"
+            );
             for secret in ["logsecret", &key, "IncomingWebhook"] {
                 assert!(
                     !line.contains(secret),
@@ -287,16 +330,25 @@ fn stalling(receiver: &Receiver, extra: Vec<String>, stall_ms: u64) -> ServerPro
     ServerProcess::start(&receiver.origin, args)
 }
 
-async fn a_stalled_save_is_abandoned_with_503_and_leaves_nothing(server: &ServerProcess, hook: &str) {
+async fn a_stalled_save_is_abandoned_with_503_and_leaves_nothing(
+    server: &ServerProcess,
+    hook: &str,
+) {
     let started = Instant::now();
     let res = server
-        .put("stalled", &json!({ "webhookUrl": hook, "settings": settings() }))
+        .put(
+            "stalled",
+            &json!({ "webhookUrl": hook, "settings": settings() }),
+        )
         .await;
     let took = started.elapsed();
     assert_eq!(res.status(), 503);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "deadline_exceeded", "{body}");
-    assert!(took < Duration::from_millis(2_500), "answered after {took:?}");
+    assert!(
+        took < Duration::from_millis(2_500),
+        "answered after {took:?}"
+    );
     // Past the stall, the transaction would have committed had it not been abandoned.
     tokio::time::sleep(Duration::from_millis(3_500)).await;
     assert_eq!(server.get("stalled", Some(hook)).await.status(), 404);
@@ -354,7 +406,10 @@ async fn a_burst_past_the_limit_gets_503s_at_once_and_health_checks_still_answer
             let hook = receiver.hook(&format!("burst-{i}"));
             tokio::spawn(async move {
                 let res = api
-                    .put(&format!("b{i}"), &json!({ "webhookUrl": hook, "settings": settings() }))
+                    .put(
+                        &format!("b{i}"),
+                        &json!({ "webhookUrl": hook, "settings": settings() }),
+                    )
                     .await;
                 let retry = res
                     .headers()
@@ -370,7 +425,11 @@ async fn a_burst_past_the_limit_gets_503s_at_once_and_health_checks_still_answer
     tokio::time::sleep(Duration::from_millis(300)).await;
     let probe = Instant::now();
     assert_eq!(server.get_path("/healthz").await.status(), 200);
-    assert!(probe.elapsed() < Duration::from_secs(1), "{:?}", probe.elapsed());
+    assert!(
+        probe.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        probe.elapsed()
+    );
 
     let mut shed = 0;
     for t in burst {

@@ -267,11 +267,12 @@ impl ConnectionStore for PgConnections {
     }
 
     async fn schema_problem(&self) -> Result<Option<String>, StoreError> {
-        let applied: Vec<i64> =
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
+        let applied: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         Ok(super::schema_problem(&applied))
     }
 }

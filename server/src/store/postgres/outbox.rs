@@ -11,9 +11,9 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{claim, CHANNEL, PRUNE_LOCK};
 use crate::domain::Keyring;
-use crate::store::{Gauges, GAUGES, 
-    db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Finish, Matcher, NewEvent, Outbox,
-    Outcome, Pruned, Replay, StoreError, Wake,
+use crate::store::{
+    db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Finish, Gauges, Matcher, NewEvent, Outbox,
+    Outcome, Pruned, Replay, StoreError, Wake, GAUGES,
 };
 
 pub(in crate::store) struct PgOutbox {

@@ -13,9 +13,9 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::Db;
 use crate::domain::{rate_windows, Keyring, WebhookUrl};
 use crate::store::claim::{self, Candidate};
-use crate::store::{Gauges, GAUGES, 
-    db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Due, Finish, Matcher, NewEvent, Outbox,
-    Outcome, Pruned, Replay, StoreError, Wake,
+use crate::store::{
+    db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Due, Finish, Gauges, Matcher, NewEvent,
+    Outbox, Outcome, Pruned, Replay, StoreError, Wake, GAUGES,
 };
 
 pub(in crate::store) struct SqliteOutbox {

@@ -95,7 +95,9 @@ impl ServerProcess {
             out.read_line(&mut m).unwrap();
             m.trim()
                 .strip_prefix("metrics on ")
-                .unwrap_or_else(|| panic!("the server printed '{m}' instead of its metrics address"))
+                .unwrap_or_else(|| {
+                    panic!("the server printed '{m}' instead of its metrics address")
+                })
                 .to_string()
         });
         // Keep draining what the server prints.
