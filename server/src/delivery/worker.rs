@@ -36,7 +36,7 @@ pub struct DeliveryConfig {
     pub retention: Option<Duration>,
 }
 
-/// What the loop did, for logs now and metrics later.
+/// What the loop did, for tests and the benchmark (the metrics count the same events).
 #[derive(Debug, Default)]
 pub struct Counters {
     pub claimed: AtomicU64,
