@@ -12,6 +12,7 @@ pub mod error;
 mod extract;
 mod rate_limit;
 mod routes;
+pub mod serve;
 pub mod startup;
 mod state;
 pub mod store;

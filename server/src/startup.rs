@@ -50,7 +50,9 @@ pub fn router(state: AppState, config: &Config) -> Router {
             axum::routing::get(move || async move { axum::Json(page_config) }),
         );
     }
-    app.merge(static_files::router(&config.dist))
+    app.method_not_allowed_fallback(crate::error::method_not_allowed)
+        .merge(static_files::router(&config.dist))
+        .layer(axum::middleware::from_fn(crate::error::json_errors))
         .layer(cors(&config.cors_origins))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -156,6 +158,7 @@ pub struct Application {
     counters: Arc<Counters>,
     listener: TcpListener,
     router: Router,
+    limits: crate::serve::Limits,
     port: u16,
     host: String,
 }
@@ -242,7 +245,9 @@ impl Application {
                 .context("cannot listen for other instances' events")?;
         }
         let router = router(state, &config);
+        let limits = config.limits(crate::serve::fd_limit());
         Ok(Application {
+            limits,
             delivery: (config.role != Role::Api).then_some(delivery),
             counters: Arc::default(),
             listener,
@@ -288,12 +293,7 @@ impl Application {
             }
             None => None,
         };
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let served = crate::serve::serve(self.listener, self.router, self.limits, async move {
             shutdown().await;
             let _ = stop_tx.send(true);
         })
