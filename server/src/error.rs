@@ -34,7 +34,12 @@ pub enum AppError {
         message: String,
     },
     NotFound(String),
-    PayloadTooLarge,
+    /// 413; the limit in bytes.
+    PayloadTooLarge(usize),
+    /// 408: the body came too slowly.
+    RequestTimeout(String),
+    /// 405 from routing (the `Allow` header names the methods there are).
+    MethodNotAllowed(String),
     /// 429 with `Retry-After`.
     TooManyRequests(std::time::Duration),
     UnsupportedMediaType,
@@ -60,6 +65,20 @@ impl IntoResponse for AppError {
             return (
                 StatusCode::TOO_MANY_REQUESTS,
                 [(axum::http::header::RETRY_AFTER, secs.to_string())],
+                Json(body),
+            )
+                .into_response();
+        }
+        if let AppError::RequestTimeout(message) = self {
+            // The rest of the body may still be on its way: this connection is done.
+            let body = ErrorBody {
+                error: "request_timeout".into(),
+                message,
+                fields: vec![],
+            };
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                [(axum::http::header::CONNECTION, "close")],
                 Json(body),
             )
                 .into_response();
@@ -90,10 +109,16 @@ impl IntoResponse for AppError {
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, vec![]),
             AppError::Denied { code, message } => (StatusCode::FORBIDDEN, code, message, vec![]),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
-            AppError::PayloadTooLarge => (
+            AppError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
-                "the request body is larger than 16 KiB".into(),
+                format!("the request body is larger than {} KiB", limit / 1024),
+                vec![],
+            ),
+            AppError::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                m,
                 vec![],
             ),
             AppError::UnsupportedMediaType => (
@@ -102,7 +127,9 @@ impl IntoResponse for AppError {
                 "the request body must be application/json".into(),
                 vec![],
             ),
-            AppError::TooManyRequests(_) => unreachable!("answered above"),
+            AppError::TooManyRequests(_) | AppError::RequestTimeout(_) => {
+                unreachable!("answered above")
+            }
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (
@@ -123,4 +150,50 @@ impl IntoResponse for AppError {
         )
             .into_response()
     }
+}
+
+/// Routing's 405, in the API's shape (axum adds the `Allow` header).
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> AppError {
+    AppError::MethodNotAllowed(format!(
+        "method {method} is not allowed on '{}'",
+        uri.path()
+    ))
+}
+
+/// Under `/api/`, an error answered by anything but a handler (a layer, a rejection no
+/// extractor here maps) still reaches the client as the API's JSON error.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    let status = res.status();
+    let json = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || json || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let message =
+        text.unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase());
+    let code = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_lowercase()
+        .replace([' ', '-'], "_");
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    let body = Json(ErrorBody {
+        error: code,
+        message,
+        fields: vec![],
+    });
+    (parts, body).into_response()
 }

@@ -1,9 +1,12 @@
-//! A JSON body extractor whose every refusal is an `AppError` JSON answer (axum's own
-//! answers plain text), naming the field when serde names one.
+//! Extractors whose every refusal is an `AppError` JSON answer (axum's own answer plain
+//! text): the JSON body (naming the field when serde names one), path and query.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use axum::http::StatusCode;
 use connector_settings::api::FieldProblem;
 use serde::de::DeserializeOwned;
 
@@ -32,17 +35,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         if !json {
             return Err(AppError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge
-            } else {
-                AppError::BadRequest {
-                    code: "invalid_body",
-                    message: e.body_text(),
-                    fields: vec![],
-                }
-            }
-        })?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| body_rejection(e, BODY_LIMIT))?;
         serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
             let message = e.to_string();
             let field = |marker: &str| {
@@ -76,5 +71,74 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 fields,
             }
         })
+    }
+}
+
+/// The answer to a body that could not be read: over `limit`, too slow, or broken off.
+pub fn body_rejection(e: BytesRejection, limit: usize) -> AppError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return AppError::PayloadTooLarge(limit);
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(err) = source {
+        if let Some(late) = err.downcast_ref::<crate::serve::BodyTimedOut>() {
+            return AppError::RequestTimeout(late.to_string());
+        }
+        source = err.source();
+    }
+    AppError::BadRequest {
+        code: "invalid_body",
+        message: format!("cannot read the request body: {}", e.body_text()),
+        fields: vec![],
+    }
+}
+
+/// A path parameter; one that is not valid percent-encoded UTF-8 is a 400 naming the path.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|e| {
+                use axum::extract::path::ErrorKind;
+                use axum::extract::rejection::PathRejection;
+                let path = parts.uri.path();
+                let message = match &e {
+                    PathRejection::FailedToDeserializePathParams(p) => match p.kind() {
+                        ErrorKind::InvalidUtf8InPathParam { key } => format!(
+                            "'{key}' in the path '{path}' is not valid UTF-8 once percent-decoded"
+                        ),
+                        _ => format!("the path '{path}' cannot be read: {}", p.body_text()),
+                    },
+                    _ => format!("the path '{path}' cannot be read: {}", e.body_text()),
+                };
+                AppError::BadRequest {
+                    code: "invalid_path",
+                    message,
+                    fields: vec![],
+                }
+            })
+    }
+}
+
+/// Query parameters; unknown, repeated or malformed ones are a 400 naming the query.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(ApiQuery)
+            .map_err(|e| AppError::BadRequest {
+                code: "invalid_query",
+                message: format!("the query '{query}' cannot be read: {e}"),
+                fields: vec![],
+            })
     }
 }

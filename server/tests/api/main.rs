@@ -7,6 +7,8 @@
 mod helpers;
 
 mod access;
+mod api_errors;
+mod budgets;
 mod connections;
 mod crash;
 mod dead_letters;
@@ -14,4 +16,5 @@ mod delivery;
 mod events;
 mod instances;
 mod security;
+mod slow_clients;
 mod store_conformance;
