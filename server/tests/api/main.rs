@@ -1,6 +1,7 @@
 //! The server's integration tests, one binary on one harness (`helpers`): the API, the
 //! access rules, the adversarial suite, delivery, the events endpoint, crash recovery, the
-//! store conformance suite (SQLite and PostgreSQL) and many instances on one PostgreSQL.
+//! store conformance suite (SQLite and PostgreSQL), many instances on one PostgreSQL, the
+//! precompressed page, write budgets, slow clients and the API's error answers.
 
 // Not every test binary configuration uses every helper.
 #[allow(dead_code)]
@@ -15,6 +16,7 @@ mod dead_letters;
 mod delivery;
 mod events;
 mod instances;
+mod precompressed;
 mod security;
 mod slow_clients;
 mod store_conformance;
