@@ -217,7 +217,8 @@ mod tests {
     #[test]
     fn options_default_to_both_profiles_and_are_checked() {
         use clap::Parser;
-        let parse = |s: &[&str]| Options::try_parse_from(std::iter::once("page").chain(s.iter().copied()));
+        let parse =
+            |s: &[&str]| Options::try_parse_from(std::iter::once("page").chain(s.iter().copied()));
         let o = parse(&[]).unwrap();
         assert_eq!((o.rounds, o.profiles()), (15, vec!["fast", "slow"]));
         let o = parse(&["--rounds", "3", "--profile", "slow"]).unwrap();

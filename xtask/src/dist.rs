@@ -119,7 +119,8 @@ mod tests {
             "/connector/",
             "--valid-origin",
             "http://127.0.0.1:8080",
-        ]).unwrap();
+        ])
+        .unwrap();
         assert_eq!(d.public_url.as_deref(), Some("/connector/"));
         assert_eq!(d.valid_origins, ["http://127.0.0.1:8080"]);
         assert!(parse(&[])
@@ -130,12 +131,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("'ftp://x'"));
-        assert!(parse(&[
-            "--api-url",
-            "https://a",
-            "--valid-origin",
-            "https://b/path"
-        ]).is_err());
+        assert!(parse(&["--api-url", "https://a", "--valid-origin", "https://b/path"]).is_err());
         assert!(parse(&["--api-url", "https://a", "--public-url", "sub"]).is_err());
     }
 
@@ -153,7 +149,8 @@ mod tests {
             "https://api.example.com",
             "--valid-origin",
             "http://127.0.0.1:1",
-        ]).unwrap();
+        ])
+        .unwrap();
         write_config(&dir, &d).unwrap();
         let config: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();

@@ -301,7 +301,10 @@ impl DeliveryArgs {
         put("--connections", self.connections.map(|n| n.to_string()));
         put("--steady", self.steady.map(|n| n.to_string()));
         put("--steady-secs", self.steady_secs.map(|n| n.to_string()));
-        put("--steady-webhooks", self.steady_webhooks.map(|n| n.to_string()));
+        put(
+            "--steady-webhooks",
+            self.steady_webhooks.map(|n| n.to_string()),
+        );
         if self.postgres {
             put("--instances", Some(self.instances.unwrap_or(2).to_string()));
         }

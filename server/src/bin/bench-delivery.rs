@@ -31,7 +31,12 @@ type Received = Arc<Mutex<HashMap<String, Vec<(String, Instant)>>>>;
 #[command(name = "bench-delivery")]
 struct Options {
     /// Connections for the fan-out (one event to all of them).
-    #[arg(long, value_name = "N", default_value_t = 10_000, conflicts_with = "series")]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10_000,
+        conflicts_with = "series"
+    )]
     connections: usize,
     /// Fan-outs to 1,000, 10,000 and 100,000 connections instead of one.
     #[arg(long)]
@@ -43,7 +48,11 @@ struct Options {
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
     /// The connector-server binary to start.
-    #[arg(long, value_name = "PATH", default_value = "target/release/connector-server")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "target/release/connector-server"
+    )]
     server: String,
     /// Events a second in the steady phase (0: no steady phase).
     #[arg(long = "steady", value_name = "RATE", default_value_t = 200)]
