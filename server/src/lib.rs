@@ -4,6 +4,7 @@
 pub mod access;
 pub mod auth;
 pub mod cli;
+mod clock;
 pub mod config;
 pub mod delivery;
 pub mod domain;

@@ -14,7 +14,6 @@ use connector_settings::api::{
     WEBHOOK_HEADER,
 };
 use connector_settings::{EntityId, Settings};
-use time::format_description::well_known::Rfc3339;
 
 use crate::access::{self, Grant, Proof, Refusal};
 use crate::auth::Identity;
@@ -49,12 +48,6 @@ fn entity_id(raw: &str) -> Result<EntityId, AppError> {
         message,
         fields: vec![],
     })
-}
-
-pub(crate) fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_default()
 }
 
 fn view(r: Record, edit_key: Option<&EditKey>) -> Connection {
@@ -166,7 +159,7 @@ async fn save(
         }
     }
     let identity = identify(&state, &headers).await?;
-    let stamp = now();
+    let stamp = crate::clock::now_rfc3339();
     let mut record = Record {
         entity_id: id.clone(),
         // Set below, once it is decided which webhook the connection keeps.
@@ -417,7 +410,7 @@ async fn test_card(
     let new = crate::store::NewEvent {
         id: event_id.clone(),
         body: event.to_string(),
-        received_at: now(),
+        received_at: crate::clock::now_rfc3339(),
     };
     state
         .outbox
