@@ -278,7 +278,7 @@ fn edit_key(headers: &HeaderMap) -> Option<Result<EditKey, ()>> {
 /// The answers every route gives alike; the caller maps the refusals that differ.
 fn refusal(r: Refusal, id: &EntityId) -> AppError {
     match r {
-        Refusal::NoCredential => AppError::Unauthorized(format!(
+        Refusal::NoCredential => AppError::MissingCredential(format!(
             "the '{WEBHOOK_HEADER}' header with the channel's webhook url, or the '{EDIT_KEY_HEADER}' header with the connection's edit key, is required"
         )),
         Refusal::WrongKey | Refusal::OtherWebhook => {
