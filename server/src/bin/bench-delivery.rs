@@ -186,9 +186,33 @@ fn start(o: &Options, inbox: &str, db: &Database) -> Result<Instance> {
     Ok(Instance { child, url })
 }
 
+/// A directory of its own for one run's SQLite files, removed afterwards. (`tempfile` is only
+/// a dev-dependency of the server, and a binary cannot have dependencies of its own.)
+struct ScratchDir(std::path::PathBuf);
+
+impl ScratchDir {
+    fn new(tag: &str) -> Result<ScratchDir> {
+        let dir = std::env::temp_dir().join(format!("bench-delivery-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(ScratchDir(dir))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A fresh database for one run.
 enum Database {
-    Sqlite(tempfile::TempDir),
+    Sqlite(ScratchDir),
     Postgres {
         url: String,
         admin: String,
@@ -199,7 +223,7 @@ enum Database {
 impl Database {
     async fn create(o: &Options, tag: &str) -> Result<Database> {
         let Some(admin) = &o.database_url else {
-            return Ok(Database::Sqlite(tempfile::tempdir()?));
+            return Ok(Database::Sqlite(ScratchDir::new(tag)?));
         };
         let name = format!("bench_{tag}_{}", std::process::id());
         let mut conn = sqlx::PgConnection::connect(admin).await?;
