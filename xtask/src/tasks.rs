@@ -121,12 +121,37 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .current_dir(&root))
 }
 
+/// Formatting and clippy, first because they are fast and a failure there needs no test run:
+/// the native crates, then the page for the target it ships to.
+fn lint(root: &std::path::Path) -> Result<()> {
+    setup::lint_tools()?;
+    println!("xtask: cargo fmt --check, cargo clippy -D warnings");
+    sh(Command::new("cargo")
+        .args(["fmt", "--all", "--check"])
+        .current_dir(root))?;
+    sh(Command::new("cargo")
+        .args([
+            "clippy",
+            "--workspace",
+            "--exclude",
+            "teams-connector",
+            "--all-targets",
+        ])
+        .args(["--", "-D", "warnings"])
+        .current_dir(root))?;
+    sh(Command::new("cargo")
+        .args(["clippy", "-p", "teams-connector", "--all-targets"])
+        .args(["--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])
+        .current_dir(root))
+}
+
 /// The second example connector, which `test` also builds and tests against.
 const SECOND_CONNECTOR: &str = "connectors/uptime-watch.toml";
 
 pub fn test() -> Result<()> {
     setup::all()?;
     let root = root();
+    lint(&root)?;
     // Stopped when dropped, at the end of this function or on the first failure.
     let (database_url, _cluster) = crate::postgres::for_tests()?;
     println!("xtask: native tests (settings, server on SQLite and PostgreSQL, xtask)");
