@@ -9,9 +9,9 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use connector_settings::{FieldKind, Locale, CONNECTOR};
 
+use crate::build::{build_page, Build};
 use crate::compress::{self, Quality};
 use crate::setup::{self, root, run as sh};
-use crate::tasks::{build_page, Build};
 
 /// Options of `bench page`.
 #[derive(clap::Parser, Debug, PartialEq)]

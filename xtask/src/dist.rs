@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
+use crate::build::{build_page, Build};
 use crate::setup::{self, root};
-use crate::tasks::{build_page, Build};
 
 /// Options of `dist`.
 #[derive(clap::Parser, Debug, PartialEq)]
@@ -74,7 +74,7 @@ pub fn run(d: &Dist) -> Result<()> {
         public_url: d.public_url.clone(),
         dist: Some(out.display().to_string()),
     })?;
-    write_config(&out, &d)?;
+    write_config(&out, d)?;
     println!(
         "xtask: {} is ready for a static host (api {})",
         out.display(),

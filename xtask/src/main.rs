@@ -2,6 +2,7 @@
 //! missing (and say what they install), so a fresh machine needs only these two commands.
 
 mod bench_page;
+mod build;
 mod compress;
 mod dist;
 mod headers;
@@ -32,7 +33,7 @@ enum Task {
     /// page in Chromium, end-to-end.
     Test,
     /// Build the page into dist/.
-    Build(tasks::BuildArgs),
+    Build(build::BuildArgs),
     /// Build a deployable dist/ for a static host or CDN, with config.json and _headers for
     /// that API.
     Dist(dist::Dist),
@@ -53,7 +54,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().task {
         Task::Run(args) => tasks::run(&args),
         Task::Test => tasks::test(),
-        Task::Build(args) => tasks::build_cmd(&args),
+        Task::Build(args) => build::build_cmd(&args),
         Task::Size => size::report(),
         Task::Dist(d) => dist::run(&d),
         Task::Bench(b) => tasks::bench(&b),
