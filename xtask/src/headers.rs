@@ -1,6 +1,7 @@
-//! Writes `dist/_headers` (the format Netlify, Cloudflare Pages and others read): the
-//! Content-Security-Policy, `frame-ancestors` for Teams and the cache rules. The server
-//! serves the same file's rules, so static hosts and our server send one policy.
+//! The page's HTTP headers for static hosts: the Content-Security-Policy, `frame-ancestors`
+//! for Teams and the cache rules, written as `dist/_headers` (Netlify, Cloudflare Pages and
+//! others) and `dist/staticwebapp.config.json` (Azure Static Web Apps). The server serves the
+//! `_headers` policy, so static hosts and our server send one policy.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -30,19 +31,94 @@ pub fn content_security_policy(index_html: &str, api_origin: Option<&str>) -> St
     )
 }
 
-/// Writes `_headers` into `dist`.
+/// One year, for content-hashed assets that never change under their name.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// The page's HTTP headers: `(route, [(header, value)])`, the `/*` route first (every answer),
+/// then the cache rules. `_headers` and `staticwebapp.config.json` are both written from it.
+pub type Policy = Vec<(String, Vec<(String, String)>)>;
+
+pub fn policy(index_html: &str, api_origin: Option<&str>) -> Policy {
+    let h = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let csp = content_security_policy(index_html, api_origin);
+    let mut p = vec![(
+        "/*".to_string(),
+        h(&[
+            ("Content-Security-Policy", &csp),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ]),
+    )];
+    for route in ["/index.html", "/", "/config.json"] {
+        p.push((route.to_string(), h(&[("Cache-Control", "no-cache")])));
+    }
+    for route in ["/*.wasm", "/*.js", "/*.css"] {
+        p.push((route.to_string(), h(&[("Cache-Control", IMMUTABLE)])));
+    }
+    p
+}
+
+/// Writes `_headers` (Netlify, Cloudflare Pages and similar hosts) and
+/// `staticwebapp.config.json` (Azure Static Web Apps) into `dist`, with the same policy.
 pub fn write(dist: &Path, api_origin: Option<&str>) -> Result<()> {
     let index =
         std::fs::read_to_string(dist.join("index.html")).context("cannot read dist/index.html")?;
-    let csp = content_security_policy(&index, api_origin);
-    let text = format!(
-        "/*\n  Content-Security-Policy: {csp}\n  X-Content-Type-Options: nosniff\n  Referrer-Policy: strict-origin-when-cross-origin\n\
-         /index.html\n  Cache-Control: no-cache\n/\n  Cache-Control: no-cache\n/config.json\n  Cache-Control: no-cache\n\
-         /*.wasm\n  Cache-Control: public, max-age=31536000, immutable\n\
-         /*.js\n  Cache-Control: public, max-age=31536000, immutable\n\
-         /*.css\n  Cache-Control: public, max-age=31536000, immutable\n"
-    );
-    std::fs::write(dist.join("_headers"), text).context("cannot write dist/_headers")
+    let policy = policy(&index, api_origin);
+    std::fs::write(dist.join("_headers"), headers_file(&policy))
+        .context("cannot write dist/_headers")?;
+    std::fs::write(
+        dist.join("staticwebapp.config.json"),
+        static_web_app_config(&policy),
+    )
+    .context("cannot write dist/staticwebapp.config.json")
+}
+
+/// The `_headers` format: a path line, then indented `Name: value` lines.
+pub fn headers_file(policy: &Policy) -> String {
+    let mut out = String::new();
+    for (route, headers) in policy {
+        let _ = writeln!(out, "{route}");
+        for (name, value) in headers {
+            let _ = writeln!(out, "  {name}: {value}");
+        }
+    }
+    out
+}
+
+/// Azure Static Web Apps' configuration: the `/*` headers as `globalHeaders`, each other route
+/// as a rule (the first matching rule wins; no two of ours match one request, since
+/// `/index.html` and `/` carry the same headers), and `.wasm` served as `application/wasm` so
+/// browsers compile it while it streams.
+pub fn static_web_app_config(policy: &Policy) -> String {
+    let object = |headers: &[(String, String)]| {
+        serde_json::Value::Object(
+            headers
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect(),
+        )
+    };
+    let global = policy
+        .iter()
+        .find(|(r, _)| r == "/*")
+        .map(|(_, h)| object(h))
+        .unwrap_or_default();
+    let routes: Vec<serde_json::Value> = policy
+        .iter()
+        .filter(|(r, _)| r != "/*")
+        .map(|(route, headers)| serde_json::json!({ "route": route, "headers": object(headers) }))
+        .collect();
+    let config = serde_json::json!({
+        "globalHeaders": global,
+        "routes": routes,
+        "mimeTypes": { ".wasm": "application/wasm" },
+    });
+    serde_json::to_string_pretty(&config).expect("json values serialize") + "\n"
 }
 
 /// The contents of `<script>` elements without `src`.
@@ -95,5 +171,83 @@ mod tests {
             csp.contains("connect-src 'self' https://res.cdn.office.net https://api.example.com")
         );
         assert!(csp.contains("frame-ancestors teams.microsoft.com"));
+    }
+
+    /// `_headers` read back: routes in order, each with its headers.
+    fn parse_headers_file(text: &str) -> Policy {
+        let mut out: Policy = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if let Some(header) = line.strip_prefix("  ") {
+                let (k, v) = header.split_once(": ").expect("a `Name: value` line");
+                out.last_mut()
+                    .expect("a header after a path")
+                    .1
+                    .push((k.to_string(), v.to_string()));
+            } else {
+                out.push((line.to_string(), Vec::new()));
+            }
+        }
+        out
+    }
+
+    /// `staticwebapp.config.json` read back into the same shape, `globalHeaders` as `/*`.
+    fn parse_static_web_app(text: &str) -> Policy {
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let pairs = |o: &serde_json::Value| -> Vec<(String, String)> {
+            o.as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect()
+        };
+        let mut out = vec![("/*".to_string(), pairs(&v["globalHeaders"]))];
+        for r in v["routes"].as_array().unwrap() {
+            out.push((
+                r["route"].as_str().unwrap().to_string(),
+                pairs(&r["headers"]),
+            ));
+        }
+        out
+    }
+
+    fn sorted(mut p: Policy) -> Policy {
+        for (_, h) in &mut p {
+            h.sort();
+        }
+        p
+    }
+
+    #[test]
+    fn headers_file_and_static_web_app_config_carry_the_same_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("index.html"),
+            "<script src=\"/t.js\"></script><script type=\"module\">init()</script>",
+        )
+        .unwrap();
+        write(dir.path(), Some("https://api.example.com")).unwrap();
+        let headers =
+            parse_headers_file(&std::fs::read_to_string(dir.path().join("_headers")).unwrap());
+        let swa = std::fs::read_to_string(dir.path().join("staticwebapp.config.json")).unwrap();
+        assert_eq!(sorted(headers.clone()), sorted(parse_static_web_app(&swa)));
+        // And it is the policy we mean: a CSP allowing the loader and the API, cache rules.
+        let all = &headers.iter().find(|(r, _)| r == "/*").unwrap().1;
+        let csp = &all
+            .iter()
+            .find(|(k, _)| k == "Content-Security-Policy")
+            .unwrap()
+            .1;
+        assert!(csp.contains(&format!("'sha256-{}'", sha256_base64(b"init()"))));
+        assert!(csp.contains("https://api.example.com"));
+        let cache = |route: &str| {
+            headers.iter().find(|(r, _)| r == route).unwrap().1[0]
+                .1
+                .clone()
+        };
+        assert_eq!(cache("/index.html"), "no-cache");
+        assert_eq!(cache("/config.json"), "no-cache");
+        assert_eq!(cache("/*.wasm"), IMMUTABLE);
+        let v: serde_json::Value = serde_json::from_str(&swa).unwrap();
+        assert_eq!(v["mimeTypes"][".wasm"], "application/wasm");
     }
 }

@@ -1,6 +1,8 @@
 //! `cargo xtask <task>`: the project's tasks. `run` and `test` first install whatever is
 //! missing (and say what they install), so a fresh machine needs only these two commands.
 
+mod bench_page;
+mod compress;
 mod dist;
 mod headers;
 mod package;
@@ -34,7 +36,12 @@ tasks:
                                violations, peak memory per instance; --series: 1,000 / 10,000 /
                                100,000; --postgres: N instances (default 2) on a throwaway
                                PostgreSQL with fsync on; --steady: RATE events/s (default 200)
-  size                         build the release page and print each file's bytes raw, gzip, brotli
+  bench page [--rounds N] [--profile fast|slow|both]
+                               our release page against a hand-written JavaScript page in the
+                               emulator, N rounds (default 15) alternating: time to initialize,
+                               to the form being usable, to notifySuccess; bytes; ratios
+  size                         build the release page and print what the iframe downloads, raw,
+                               gzip and brotli, against the goals
   setup                        only install what is missing (also PostgreSQL for the tests)";
 
 fn main() -> ExitCode {

@@ -129,7 +129,8 @@ fn wasm_bindgen() -> Result<()> {
     Ok(())
 }
 
-/// teams-js for the page, binaryen's wasm-opt, playwright-core for the end-to-end tests.
+/// teams-js and esbuild (which bundles it) for the page, binaryen's wasm-opt, playwright-core
+/// for the end-to-end tests.
 fn npm_packages() -> Result<()> {
     let root = root();
     let stamp = root.join("node_modules/.package-lock.json");
@@ -140,7 +141,10 @@ fn npm_packages() -> Result<()> {
         (Ok(s), Ok(l)) => s.modified()? >= l.modified()?,
         _ => false,
     };
-    if !fresh || !root.join("node_modules/.bin/wasm-opt").exists() {
+    if !fresh
+        || !root.join("node_modules/.bin/wasm-opt").exists()
+        || !root.join("node_modules/.bin/esbuild").exists()
+    {
         say("npm packages from package-lock.json (npm ci)");
         run(Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])

@@ -1,11 +1,14 @@
-//! `cargo xtask size`: what users download in the Teams iframe, file by file.
+//! `cargo xtask size`: what the Teams iframe downloads, file by file, raw, gzip and brotli,
+//! against the goals; and where the wasm's bytes go, by crate.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::fmt::Write as _;
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::Result;
 
+use crate::compress;
 use crate::setup::{self, root, tool_path};
 use crate::tasks::{build_page, Build};
 
@@ -17,60 +20,143 @@ pub fn report() -> Result<()> {
         dist: Some(dist.display().to_string()),
         ..Build::default()
     })?;
+    print!("{}", table(&measure(&dist)?));
+    costs()
+}
+
+/// What a file of the page is for, and so which goal it counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// Ours: the wasm, its JS glue, the CSS.
+    FirstParty,
+    /// The teams-js bundle (js/teams-js.js).
+    TeamsJs,
+    /// Downloaded too: index.html and config.json.
+    Document,
+}
+
+/// One downloaded file: its part, name and bytes raw, gzip and brotli.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub part: Part,
+    pub name: String,
+    pub raw: usize,
+    pub gzip: usize,
+    pub brotli: usize,
+}
+
+/// The files the iframe downloads, as served: the `.br`/`.gz` beside a file when the build
+/// wrote them, else compressed here the same way. A framed page fetches no icon.
+pub fn measure(dist: &Path) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
-    for entry in std::fs::read_dir(&dist)? {
+    for entry in std::fs::read_dir(dist)? {
         let path = entry?.path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let kind = if name.ends_with(".wasm") {
-            "wasm"
-        } else if name.starts_with("MicrosoftTeams") {
-            "teams-js"
-        } else if name.ends_with(".js") {
-            "js"
-        } else if name.ends_with(".css") {
-            "css"
-        } else if name.ends_with(".html") {
-            "html"
+        let part = if name.starts_with("teams-js") && name.ends_with(".js") {
+            Part::TeamsJs
+        } else if name.ends_with(".wasm") || name.ends_with(".js") || name.ends_with(".css") {
+            Part::FirstParty
+        } else if name == "index.html" || name == "config.json" {
+            Part::Document
         } else {
             continue;
         };
         let bytes = std::fs::read(&path)?;
-        rows.push((kind, name, bytes.len(), gzip(&bytes)?, brotli(&bytes)?));
+        let sibling = |ext: &str| std::fs::metadata(format!("{}.{ext}", path.display())).ok();
+        let gzip = match sibling("gz") {
+            Some(m) => m.len() as usize,
+            None => compress::gzip(&bytes)?.len(),
+        };
+        let brotli = match sibling("br") {
+            Some(m) => m.len() as usize,
+            None => compress::brotli(&bytes)?.len(),
+        };
+        rows.push(Row {
+            part,
+            name,
+            raw: bytes.len(),
+            gzip,
+            brotli,
+        });
     }
-    rows.sort();
-    println!(
-        "{:<9} {:>9} {:>9} {:>9}  file",
-        "kind", "raw", "gzip", "brotli"
-    );
-    let mut total = (0, 0, 0);
-    for (kind, name, raw, gz, br) in &rows {
-        println!("{kind:<9} {raw:>9} {gz:>9} {br:>9}  {name}");
-        if matches!(*kind, "wasm" | "js" | "css") {
-            total = (total.0 + raw, total.1 + gz, total.2 + br);
-        }
-    }
-    println!(
-        "{:<9} {:>9} {:>9} {:>9}  first-party page (wasm + js + css)",
-        "total", total.0, total.1, total.2
-    );
-    println!(
-        "goal: first-party page <= {GOAL_BROTLI} B brotli (issue 7): {}",
-        if total.2 <= GOAL_BROTLI {
-            "met".to_string()
-        } else {
-            format!("not met, {} B over", total.2 - GOAL_BROTLI)
-        }
-    );
-    costs()
+    rows.sort_by(|a, b| a.part.cmp(&b.part).then(b.raw.cmp(&a.raw)));
+    Ok(rows)
 }
 
-/// The size goal for the first-party page, brotli.
-const GOAL_BROTLI: usize = 40 * 1024;
+/// KB here are 1024 bytes.
+const KB: usize = 1024;
+/// Goals in brotli bytes (issue 11).
+pub const FIRST_PARTY_GOAL: usize = 85 * KB;
+pub const TEAMS_JS_GOAL: usize = 16 * KB;
+pub const TOTAL_GOAL: usize = 100 * KB;
+
+/// The report: each file, a total per part with its goal, and the total download.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = format!(
+        "{:<46} {:>8} {:>8} {:>8}\n",
+        "bytes (KB = 1024 B)", "raw", "gzip", "brotli"
+    );
+    let sum = |part: Option<Part>| {
+        rows.iter()
+            .filter(|r| part.is_none_or(|p| r.part == p))
+            .fold((0, 0, 0), |t, r| {
+                (t.0 + r.raw, t.1 + r.gzip, t.2 + r.brotli)
+            })
+    };
+    let line = |out: &mut String, label: &str, (raw, gz, br): (usize, usize, usize)| {
+        let _ = writeln!(out, "{label:<46} {raw:>8} {gz:>8} {br:>8}");
+    };
+    let goal = |out: &mut String, what: &str, brotli: usize, goal: usize| {
+        let verdict = if brotli <= goal {
+            format!("met, {} B under", goal - brotli)
+        } else {
+            format!("NOT met, {} B over", brotli - goal)
+        };
+        let _ = writeln!(
+            out,
+            "  goal: {what} <= {} KB ({goal} B) brotli: {verdict}",
+            goal / KB
+        );
+    };
+    let parts = [
+        (
+            Part::FirstParty,
+            "first-party (wasm, JS glue, CSS)",
+            Some(("first-party", FIRST_PARTY_GOAL)),
+        ),
+        (
+            Part::TeamsJs,
+            "teams-js bundle",
+            Some(("teams-js", TEAMS_JS_GOAL)),
+        ),
+        (Part::Document, "document and runtime config", None),
+    ];
+    for (part, title, goal_of) in parts {
+        let _ = writeln!(out, "{title}");
+        for r in rows.iter().filter(|r| r.part == part) {
+            line(
+                &mut out,
+                &format!("  {}", r.name),
+                (r.raw, r.gzip, r.brotli),
+            );
+        }
+        if let Some((what, g)) = goal_of {
+            let t = sum(Some(part));
+            line(&mut out, &format!("  {what} total"), t);
+            goal(&mut out, what, t.2, g);
+        }
+    }
+    let total = sum(None);
+    line(&mut out, "total the iframe downloads", total);
+    goal(&mut out, "total", total.2, TOTAL_GOAL);
+    out
+}
 
 /// What the wasm's bytes are spent on, by crate: the same module as Trunk's, run through
-/// wasm-bindgen and `wasm-opt -Oz` again but keeping function names.
+/// wasm-bindgen and wasm-opt (at index.html's `data-wasm-opt` level) again, keeping function names.
 fn costs() -> Result<()> {
     let root = root();
+    let level = wasm_opt_level(&std::fs::read_to_string(root.join("index.html"))?);
     let input = root.join("target/wasm32-unknown-unknown/page/teams-connector.wasm");
     let tmp = root.join("target/size-names");
     std::fs::create_dir_all(&tmp)?;
@@ -86,7 +172,7 @@ fn costs() -> Result<()> {
         Command::new("wasm-opt")
             .env("PATH", tool_path())
             .args([
-                "-Oz",
+                &format!("-O{level}"),
                 "-g",
                 "--enable-bulk-memory",
                 "--enable-nontrapping-float-to-int",
@@ -105,7 +191,7 @@ fn costs() -> Result<()> {
     let total: usize = by_crate.iter().map(|(_, n)| n).sum();
     by_crate.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     println!(
-        "\nwhere the wasm's bytes go (code by crate and data, after wasm-opt -Oz, uncompressed):"
+        "\nwhere the wasm's bytes go (code by crate and data, after wasm-opt -O{level}, uncompressed):"
     );
     for (name, n) in by_crate.iter().take(15) {
         println!("{n:>9} {:>5.1}%  {name}", *n as f64 * 100.0 / total as f64);
@@ -116,6 +202,16 @@ fn costs() -> Result<()> {
         rest as f64 * 100.0 / total as f64
     );
     Ok(())
+}
+
+/// The `data-wasm-opt` level of index.html's rust link (Trunk's default is no wasm-opt).
+fn wasm_opt_level(index_html: &str) -> String {
+    index_html
+        .split("data-wasm-opt=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("0")
+        .to_string()
 }
 
 /// Function body bytes grouped by the crate in each function's name, plus the data
@@ -202,26 +298,43 @@ fn crate_of(name: &str) -> String {
     "(no crate in the name)".to_string()
 }
 
-fn gzip(bytes: &[u8]) -> Result<usize> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    enc.write_all(bytes)?;
-    Ok(enc.finish()?.len())
-}
-
-fn brotli(bytes: &[u8]) -> Result<usize> {
-    let mut out = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams {
-        quality: 11,
-        lgwin: 22,
-        ..Default::default()
-    };
-    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
-    Ok(out.len())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::crate_of;
+    use super::{crate_of, table, Part, Row};
+
+    #[test]
+    fn the_table_totals_each_part_against_its_goal() {
+        let row = |part, name: &str, brotli| Row {
+            part,
+            name: name.into(),
+            raw: brotli * 3,
+            gzip: brotli + 10,
+            brotli,
+        };
+        let text = table(&[
+            row(Part::FirstParty, "app_bg.wasm", 80_000),
+            row(Part::FirstParty, "app.js", 5_000),
+            row(Part::TeamsJs, "teams-js-0123.js", 17_000),
+            row(Part::Document, "index.html", 600),
+        ]);
+        assert!(
+            text.contains("first-party <= 85 KB (87040 B) brotli: met, 2040 B under"),
+            "{text}"
+        );
+        assert!(
+            text.contains("teams-js <= 16 KB (16384 B) brotli: NOT met, 616 B over"),
+            "{text}"
+        );
+        assert!(
+            text.contains("total <= 100 KB (102400 B) brotli: NOT met, 200 B over"),
+            "{text}"
+        );
+        let total = text
+            .lines()
+            .find(|l| l.starts_with("total the iframe"))
+            .unwrap();
+        assert!(total.ends_with(" 102600"), "{total}");
+    }
 
     #[test]
     fn names_map_to_their_crate() {

@@ -30,7 +30,8 @@ pub fn build_cmd(args: &[String]) -> Result<()> {
     build_page(&opts)
 }
 
-/// Builds the page with Trunk into `dist/` (or `opts.dist`).
+/// Builds the page with Trunk into `dist/` (or `opts.dist`), with its headers for static hosts
+/// and precompressed copies of its files.
 pub fn build_page(opts: &Build) -> Result<()> {
     // Trunk runs cargo offline (Trunk.toml), so fetch first.
     sh(Command::new("cargo").arg("fetch").current_dir(root()))?;
@@ -52,7 +53,14 @@ pub fn build_page(opts: &Build) -> Result<()> {
         .dist
         .as_ref()
         .map_or_else(|| root().join("dist"), std::path::PathBuf::from);
-    crate::headers::write(&dist, None)
+    crate::headers::write(&dist, None)?;
+    let quality = if opts.release {
+        crate::compress::Quality::Best
+    } else {
+        crate::compress::Quality::Fast
+    };
+    crate::compress::precompress(&dist, quality)?;
+    Ok(())
 }
 
 fn build_server() -> Result<()> {
@@ -182,6 +190,9 @@ pub fn test(args: &[String]) -> Result<()> {
         ..Build::default()
     })?;
     build_server()?;
+    // The plain-JavaScript reference page of `bench page`, for its smoke test.
+    let reference = crate::bench_page::test_reference_dir();
+    crate::bench_page::assemble_reference(&root.join("dist"), &reference)?;
     let tests: Vec<String> = std::fs::read_dir(root.join("e2e"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
@@ -196,7 +207,8 @@ pub fn test(args: &[String]) -> Result<()> {
         .current_dir(&root)
         .env("SERVER_BIN", root.join("target/debug/connector-server"))
         .env("DIST_DIR", root.join("dist"))
-        .env("SUBPATH_DIST_DIR", &subpath_dist))?;
+        .env("SUBPATH_DIST_DIR", &subpath_dist)
+        .env("REFERENCE_DIR", &reference))?;
     println!("xtask: all tests passed");
     Ok(())
 }
@@ -238,14 +250,15 @@ fn schemathesis(root: &std::path::Path) -> Result<()> {
     result
 }
 
-/// `bench delivery`: builds the server in release mode and runs its benchmark binary; with
-/// `--postgres`, on a throwaway PostgreSQL with fsync on (two instances unless
-/// `--instances` says otherwise).
+/// `bench delivery` (the server's benchmark binary, built in release mode; with `--postgres`,
+/// on a throwaway PostgreSQL with fsync on, two instances unless `--instances` says otherwise)
+/// and `bench page`.
 pub fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("delivery") => {}
+        Some("page") => return crate::bench_page::run(&args[1..]),
         _ => bail!(
-            "usage: cargo xtask bench delivery [--connections N | --series] [--postgres [--instances N]] [--steady RATE]"
+            "usage: cargo xtask bench delivery [--connections N | --series] [--postgres [--instances N]] [--steady RATE] | bench page [--rounds N] [--profile fast|slow|both]"
         ),
     }
     let postgres = args.iter().any(|a| a == "--postgres");

@@ -1,5 +1,6 @@
 //! The built page: hashed assets cached for a year, `index.html` and `config.json` never
-//! cached, and the page's Content-Security-Policy from `dist/_headers` on every answer.
+//! cached, the page's Content-Security-Policy from `dist/_headers` on every answer, and the
+//! build's precompressed `.br`/`.gz` files by `Accept-Encoding`.
 
 use std::path::Path;
 
@@ -18,7 +19,14 @@ pub const FRAME_ANCESTORS: &str =
 
 pub fn router(dist: &Path) -> Router<AppState> {
     if dist.join("index.html").exists() {
-        Router::new().fallback_service(ServeDir::new(dist))
+        // ServeDir picks `name.br`, else `name.gz`, else `name` by the request's
+        // Accept-Encoding (brotli first at equal q), with the original's Content-Type (so
+        // `application/wasm` streams into compilation); it does not say that the answer
+        // varies, so caches are told here.
+        let files = ServeDir::new(dist).precompressed_br().precompressed_gzip();
+        Router::new()
+            .fallback_service(files)
+            .layer(axum::middleware::map_response(vary_on_encoding))
     } else {
         let shown = dist.display().to_string();
         Router::new().fallback(move || async move {
@@ -28,6 +36,12 @@ pub fn router(dist: &Path) -> Router<AppState> {
             )
         })
     }
+}
+
+async fn vary_on_encoding(mut res: Response) -> Response {
+    res.headers_mut()
+        .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    res
 }
 
 /// The policy for the page: the `/*` Content-Security-Policy of `dist/_headers` (written at
@@ -121,7 +135,7 @@ mod tests {
             "/teams-connector-2fcbe94a16a2bb27_bg.wasm"
         ));
         assert!(super::is_hashed("/main-cdc294d455620e5d.css"));
-        assert!(super::is_hashed("/MicrosoftTeams.min-31742d6426004e4.js"));
+        assert!(super::is_hashed("/teams-js-dece2f4f31c1958e.js"));
         assert!(!super::is_hashed("/index.html"));
         assert!(!super::is_hashed("/config.json"));
     }

@@ -1,6 +1,7 @@
 //! The server's integration tests, one binary on one harness (`helpers`): the API, the
 //! access rules, the adversarial suite, delivery, the events endpoint, crash recovery, the
-//! store conformance suite (SQLite and PostgreSQL) and many instances on one PostgreSQL.
+//! precompressed page, the store conformance suite (SQLite and PostgreSQL) and many instances
+//! on one PostgreSQL.
 
 // Not every test binary configuration uses every helper.
 #[allow(dead_code)]
@@ -13,5 +14,6 @@ mod dead_letters;
 mod delivery;
 mod events;
 mod instances;
+mod precompressed;
 mod security;
 mod store_conformance;

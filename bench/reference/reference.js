@@ -1,0 +1,99 @@
+// The reference configuration page, by hand: what a Microsoft sample does, for the same form.
+// app.initialize, the save handler, setValidityState on every input, and on Save getSettings,
+// PUT to the API, setSettings and notifySuccess. `cargo xtask bench page` times it beside ours.
+const form = document.getElementById('form');
+const apiBaseUrl = document.body.dataset.apiBaseUrl.replace(/\/$/, '');
+const validOrigins = document.body.dataset.validOrigins.split(' ').filter(Boolean);
+const touched = new Set();
+
+/** Each field's value, by the field's kind. */
+function values() {
+  const out = {};
+  for (const field of form.querySelectorAll('[data-field]')) {
+    const id = field.dataset.field;
+    const inputs = [...field.querySelectorAll('input')];
+    switch (field.dataset.kind) {
+      case 'text': out[id] = inputs[0].value; break;
+      case 'single_choice': out[id] = inputs.find((i) => i.checked)?.value ?? ''; break;
+      case 'multi_choice': out[id] = inputs.filter((i) => i.checked).map((i) => i.value); break;
+      case 'toggle': out[id] = inputs[0].checked; break;
+    }
+  }
+  return out;
+}
+
+/** The message for a field's value, or '' when it is valid. */
+function problem(field, value) {
+  const d = field.dataset;
+  if (d.kind === 'text') {
+    const length = [...value.trim()].length;
+    if (d.required === 'true' && length === 0) return 'Enter a value.';
+    if (length > 0 && length < Number(d.minLength)) return `Use at least ${d.minLength} characters.`;
+    if (length > Number(d.maxLength)) return `Use at most ${d.maxLength} characters.`;
+    if (length > 0 && d.pattern && !new RegExp(`^(?:${d.pattern})$`, 'u').test(value)) return d.patternHelp;
+  }
+  if (d.kind === 'multi_choice' && value.length < Number(d.minSelected)) return `Choose at least ${d.minSelected}.`;
+  return '';
+}
+
+/** Shows the messages of touched fields and tells Teams whether Save may be pressed. */
+function validate() {
+  const v = values();
+  let valid = true;
+  for (const field of form.querySelectorAll('[data-field]')) {
+    const message = problem(field, v[field.dataset.field]);
+    valid &&= message === '';
+    const shown = touched.has(field.dataset.field) ? message : '';
+    field.querySelector('.field-error').textContent = shown;
+    field.classList.toggle('invalid', shown !== '');
+  }
+  microsoftTeams.settings.setValidityState(valid);
+  return valid;
+}
+
+form.addEventListener('input', (e) => {
+  touched.add(e.target.closest('[data-field]').dataset.field);
+  validate();
+});
+form.addEventListener('submit', (e) => e.preventDefault());
+
+function notice(kind, text) {
+  const bar = document.createElement('div');
+  bar.className = `message-bar ${kind}`;
+  bar.textContent = text;
+  document.getElementById('notice').replaceChildren(bar);
+}
+
+/** Save: store the connection, then hand Teams the settings, then answer. */
+function onSave(saveEvent) {
+  microsoftTeams.settings.getSettings(async (settings) => {
+    try {
+      const entityId = settings.entityId || new URLSearchParams(location.search).get('entityId') || crypto.randomUUID();
+      const res = await fetch(`${apiBaseUrl}/api/connections/${encodeURIComponent(entityId)}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          webhookUrl: settings.webhookUrl, settings: values(), appType: settings.appType, userObjectId: settings.userObjectId,
+        }),
+      });
+      const body = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(body.message || `the server answered ${res.status}`);
+      const contentUrl = `${location.origin}${location.pathname}?entityId=${encodeURIComponent(entityId)}`;
+      microsoftTeams.settings.setSettings({ entityId, configName: body.configName, contentUrl }, (ok, reason) => {
+        if (!ok) { saveEvent.notifyFailure(reason); return; }
+        notice('success', 'Saved.');
+        saveEvent.notifySuccess();
+      });
+    } catch (e) {
+      notice('error', `Not saved: ${e.message}`);
+      saveEvent.notifyFailure(e.message);
+    }
+  });
+}
+
+microsoftTeams.app.initialize(validOrigins).then(() => {
+  microsoftTeams.settings.registerOnSaveHandler(onSave);
+  validate();
+  microsoftTeams.app.notifySuccess();
+  microsoftTeams.app.getContext().then((context) => { document.documentElement.dataset.theme = context.app.theme; });
+});
