@@ -126,9 +126,10 @@ pub fn test(args: &[String]) -> Result<()> {
     setup::all()?;
     let root = root();
     // Stopped when dropped, at the end of this function or on the first failure.
-    let (database_url, _cluster) = crate::postgres::for_tests()?;
+    let (database_url, cluster) = crate::postgres::for_tests()?;
     println!("xtask: native tests (settings, server on SQLite and PostgreSQL, xtask)");
-    sh(Command::new("cargo")
+    let mut native = Command::new("cargo");
+    native
         .args([
             "test",
             "-p",
@@ -139,7 +140,11 @@ pub fn test(args: &[String]) -> Result<()> {
             "xtask",
         ])
         .env(crate::postgres::URL_VAR, &database_url)
-        .current_dir(&root))?;
+        .current_dir(&root);
+    if let Some(cluster) = &cluster {
+        native.env(crate::postgres::CA_VAR, cluster.ca());
+    }
+    sh(&mut native)?;
 
     // Nothing outside connector.toml may know its fields: the settings, delivery and events
     // tests again, with everything built from a different connector.
