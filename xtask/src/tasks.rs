@@ -93,9 +93,10 @@ pub fn test() -> Result<()> {
     let root = root();
     lint(&root)?;
     // Stopped when dropped, at the end of this function or on the first failure.
-    let (database_url, _cluster) = crate::postgres::for_tests()?;
+    let (database_url, cluster) = crate::postgres::for_tests()?;
     println!("xtask: native tests (settings, server on SQLite and PostgreSQL, xtask)");
-    sh(Command::new("cargo")
+    let mut native = Command::new("cargo");
+    native
         .args([
             "test",
             "-p",
@@ -106,7 +107,11 @@ pub fn test() -> Result<()> {
             "xtask",
         ])
         .env(crate::postgres::URL_VAR, &database_url)
-        .current_dir(&root))?;
+        .current_dir(&root);
+    if let Some(cluster) = &cluster {
+        native.env(crate::postgres::CA_VAR, cluster.ca());
+    }
+    sh(&mut native)?;
 
     // Nothing outside connector.toml may know its fields: the settings, delivery and events
     // tests again, with everything built from a different connector.
