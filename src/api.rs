@@ -3,16 +3,18 @@
 //! person is told which.
 
 use connector_settings::api::{
-    Connection, DeliveryStatus, ErrorBody, FieldProblem, SaveConnection, TestCard, TryOutcome,
-    TryWebhook, EDIT_KEY_HEADER, WEBHOOK_HEADER,
+    Connection, DeliveryStatus, ErrorBody, SaveConnection, TestCard, TryOutcome, TryWebhook,
+    EDIT_KEY_HEADER, WEBHOOK_HEADER,
 };
+use gloo_net::http::{Request, RequestBuilder};
+use serde::Deserialize;
 
-use crate::fetch::{self, Failure, Reply};
-use crate::json::{Json, Object};
+use crate::http::{self, Failure, Reply};
 
 /// Deployment values read at run time from `config.json` beside `index.html`, so one build
-/// serves several environments.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// serves several environments. Every member is optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct RuntimeConfig {
     /// The server's base URL, without a trailing slash; empty for the page's own origin.
     pub api_base_url: String,
@@ -47,31 +49,19 @@ pub enum ApiError {
     Server { status: u16 },
 }
 
-impl From<Failure> for ApiError {
-    fn from(f: Failure) -> ApiError {
-        match f {
-            Failure::Network(why) => ApiError::Network(why),
-            Failure::TimedOut => ApiError::TimedOut,
-        }
-    }
-}
-
 impl ApiError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, ApiError::Refused { status: 404, .. })
     }
 }
 
-/// Reads `config.json`; a missing file means "same origin, defaults".
+/// Reads `config.json`; a missing file means "same origin, defaults". `index.html` preloads
+/// it (`<link rel="preload" as="fetch" crossorigin>`): this request has the same mode and
+/// credentials, so the browser hands over the preloaded answer.
 pub async fn runtime_config(timeout_ms: u32) -> Result<RuntimeConfig, ApiError> {
-    let reply = fetch::send("GET", "config.json", &[], None, timeout_ms)
-        .await
-        .map_err(ApiError::from)?;
+    let reply = http::send(Request::get("config.json"), None, timeout_ms).await?;
     match reply.status {
-        200 => reply
-            .json()
-            .and_then(|j| runtime_config_from(&j))
-            .ok_or(ApiError::Server { status: 200 }),
+        200 => reply.decode().ok_or(ApiError::Server { status: 200 }),
         404 => Ok(RuntimeConfig::default()),
         status => Err(ApiError::Server { status }),
     }
@@ -109,20 +99,13 @@ impl Api {
         body: &SaveConnection,
         creds: Credentials<'_>,
     ) -> Result<Connection, ApiError> {
-        let body = Object::default()
-            .opt_str("webhookUrl", body.webhook_url.as_deref())
-            .values("settings", &body.settings)
-            .opt_str("appType", body.app_type.as_deref())
-            .opt_str("userObjectId", body.user_object_id.as_deref())
-            .to_json();
         let creds = Credentials {
             webhook_url: None,
             ..creds
         };
-        let reply = self
-            .call("PUT", &self.url(entity_id), creds, Some(&body))
-            .await?;
-        decode(reply, connection_from)
+        let request = Request::put(&self.url(entity_id));
+        let reply = self.call(request, creds, Some(http::to_json(body))).await?;
+        decode(reply)
     }
 
     /// The stored connection, proven ours by `creds`.
@@ -131,8 +114,10 @@ impl Api {
         entity_id: &str,
         creds: Credentials<'_>,
     ) -> Result<Connection, ApiError> {
-        let reply = self.call("GET", &self.url(entity_id), creds, None).await?;
-        decode(reply, connection_from)
+        let reply = self
+            .call(Request::get(&self.url(entity_id)), creds, None)
+            .await?;
+        decode(reply)
     }
 
     /// Queues a test card to the connection's channel.
@@ -141,13 +126,8 @@ impl Api {
         entity_id: &str,
         creds: Credentials<'_>,
     ) -> Result<TestCard, ApiError> {
-        let url = self.url(entity_id) + "/test-card";
-        let reply = self.call("POST", &url, creds, None).await?;
-        decode(reply, |j| {
-            Some(TestCard {
-                event_id: j.str("eventId")?,
-            })
-        })
+        let request = Request::post(&(self.url(entity_id) + "/test-card"));
+        decode(self.call(request, creds, None).await?)
     }
 
     /// Posts a test card now to a webhook no connection is stored with yet.
@@ -156,22 +136,12 @@ impl Api {
         body: &TryWebhook,
         token: Option<&str>,
     ) -> Result<TryOutcome, ApiError> {
-        let body = Object::default()
-            .str("webhookUrl", &body.webhook_url)
-            .values("settings", &body.settings)
-            .to_json();
         let creds = Credentials {
             token,
             ..Credentials::default()
         };
-        let url = self.base.clone() + "/api/test-card";
-        let reply = self.call("POST", &url, creds, Some(&body)).await?;
-        decode(reply, |j| {
-            Some(TryOutcome {
-                delivered: j.get("delivered")?.as_bool()?,
-                error: j.str("error"),
-            })
-        })
+        let request = Request::post(&(self.base.clone() + "/api/test-card"));
+        decode(self.call(request, creds, Some(http::to_json(body))).await?)
     }
 
     /// How the deliveries to the connection went (of one event, when `event_id` is given).
@@ -185,15 +155,13 @@ impl Api {
         if let Some(event) = event_id {
             url = url + "?event=" + &encode(event);
         }
-        let reply = self.call("GET", &url, creds, None).await?;
-        decode(reply, delivery_status_from)
+        decode(self.call(Request::get(&url), creds, None).await?)
     }
 
     /// Deletes the connection.
     pub async fn delete(&self, entity_id: &str, creds: Credentials<'_>) -> Result<(), ApiError> {
-        let reply = self
-            .call("DELETE", &self.url(entity_id), creds, None)
-            .await?;
+        let request = Request::delete(&self.url(entity_id));
+        let reply = self.call(request, creds, None).await?;
         if reply.ok() {
             Ok(())
         } else {
@@ -205,125 +173,57 @@ impl Api {
     /// CDNs log.
     async fn call(
         &self,
-        method: &str,
-        url: &str,
+        mut request: RequestBuilder,
         creds: Credentials<'_>,
-        body: Option<&str>,
+        body: Option<String>,
     ) -> Result<Reply, ApiError> {
-        let bearer = creds.token.map(|t| "Bearer ".to_string() + t);
-        let mut headers = Vec::with_capacity(4);
         if let Some(w) = creds.webhook_url {
-            headers.push((WEBHOOK_HEADER, w));
+            request = request.header(WEBHOOK_HEADER, w);
         }
         if let Some(k) = creds.edit_key {
-            headers.push((EDIT_KEY_HEADER, k));
+            request = request.header(EDIT_KEY_HEADER, k);
         }
-        if let Some(b) = &bearer {
-            headers.push(("authorization", b.as_str()));
+        if let Some(t) = creds.token {
+            request = request.header("authorization", &("Bearer ".to_string() + t));
         }
         if body.is_some() {
-            headers.push(("content-type", "application/json"));
+            request = request.header("content-type", "application/json");
         }
-        fetch::send(method, url, &headers, body, self.timeout_ms)
-            .await
-            .map_err(ApiError::from)
+        Ok(http::send(request, body, self.timeout_ms).await?)
     }
 }
 
-/// A successful reply read by `read`; anything unreadable is a server fault.
-fn decode<T>(reply: Reply, read: fn(&Json) -> Option<T>) -> Result<T, ApiError> {
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> ApiError {
+        match f {
+            Failure::Network(why) => ApiError::Network(why),
+            Failure::TimedOut => ApiError::TimedOut,
+        }
+    }
+}
+
+/// A successful reply as `T` (one of `settings::api`'s types, as the server writes them);
+/// anything else is a server fault.
+fn decode<T: serde::de::DeserializeOwned>(reply: Reply) -> Result<T, ApiError> {
     if !reply.ok() {
         return Err(failure(reply));
     }
     let status = reply.status;
-    reply
-        .json()
-        .and_then(|j| read(&j))
-        .ok_or(ApiError::Server { status })
+    reply.decode().ok_or(ApiError::Server { status })
 }
 
 fn failure(reply: Reply) -> ApiError {
     let status = reply.status;
     if (400..500).contains(&status) {
-        let body = reply
-            .json()
-            .and_then(|j| error_body_from(&j))
-            .unwrap_or_else(|| ErrorBody {
-                error: "http_error".into(),
-                message: "the server answered ".to_string() + &status.to_string(),
-                fields: Vec::new(),
-            });
+        let body = reply.decode().unwrap_or_else(|| ErrorBody {
+            error: "http_error".into(),
+            message: "the server answered ".to_string() + &status.to_string(),
+            fields: Vec::new(),
+        });
         ApiError::Refused { status, body }
     } else {
         ApiError::Server { status }
     }
-}
-
-/// A list of texts, or `None` when it is something else; an absent member is empty.
-fn texts(j: &Json, key: &str) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    if let Some(list) = j.get(key) {
-        for o in list.as_list()? {
-            out.push(o.as_str()?);
-        }
-    }
-    Some(out)
-}
-
-/// `config.json`; every member optional.
-fn runtime_config_from(j: &Json) -> Option<RuntimeConfig> {
-    Some(RuntimeConfig {
-        api_base_url: match j.get("apiBaseUrl") {
-            Some(v) => v.as_str()?,
-            None => String::new(),
-        },
-        valid_message_origins: texts(j, "validMessageOrigins")?,
-        sso: match j.get("sso") {
-            Some(v) => v.as_bool()?,
-            None => false,
-        },
-        dev_inboxes: texts(j, "devInboxes")?,
-    })
-}
-
-fn connection_from(j: &Json) -> Option<Connection> {
-    Some(Connection {
-        entity_id: j.str("entityId")?,
-        config_name: j.str("configName")?,
-        settings: j.get("settings")?.as_values()?,
-        created_at: j.str("createdAt")?,
-        updated_at: j.str("updatedAt")?,
-        disabled: j.str("disabled"),
-        edit_key: j.str("editKey"),
-    })
-}
-
-fn delivery_status_from(j: &Json) -> Option<DeliveryStatus> {
-    Some(DeliveryStatus {
-        pending: j.get("pending")?.as_u64()?,
-        delivered: j.get("delivered")?.as_u64()?,
-        dead: j.get("dead")?.as_u64()?,
-        last_error: j.str("lastError"),
-        disabled: j.str("disabled"),
-    })
-}
-
-fn error_body_from(j: &Json) -> Option<ErrorBody> {
-    let mut fields = Vec::new();
-    if let Some(list) = j.get("fields") {
-        for f in list.as_list()? {
-            fields.push(FieldProblem {
-                field: f.str("field")?,
-                rule: f.str("rule")?,
-                message: f.str("message")?,
-            });
-        }
-    }
-    Some(ErrorBody {
-        error: j.str("error")?,
-        message: j.str("message")?,
-        fields,
-    })
 }
 
 /// Percent-encodes a path segment (entity ids are URL-safe already; this keeps a hostile

@@ -1,74 +1,23 @@
-//! The page's views and state: the skeleton, the new/edit form with its message bar and
-//! test-card button (and, for a tab, its webhook URL field), the remove view, the tab's own
-//! view (in `tab`), the outside-Teams explanation. The flows are in `flows`.
+//! The page: the view of each phase (the skeleton, the new/edit form with its message bar
+//! and test-card button and, for a tab, its webhook URL field, the remove view, the tab's own
+//! view from `tab`, the outside-Teams explanation), started by the flows in `flows`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use connector_settings::{default_values, Locale, CONNECTOR};
+use connector_settings::CONNECTOR;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::api::{self, Api, RuntimeConfig};
+use crate::api;
 use crate::flows::{reload, send_test_card, start};
 use crate::form::{ConfigForm, FormState};
 use crate::i18n::strings;
-use crate::tab::{TabData, TabView};
-use crate::teams::{self, Handlers, Theme};
-use crate::webhook::{WebhookField, WebhookUrlField};
-
-/// Where the page is in its life.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Phase {
-    Starting,
-    /// No Teams host answered.
-    OutsideTeams,
-    /// The stored settings could not be loaded; the person may retry.
-    LoadFailed(String),
-    /// The form is shown (new or edit).
-    Ready,
-    /// Frame context `remove`: waiting for Teams' remove event, then removing.
-    Remove,
-    /// Frame context `content`: the tab itself.
-    Tab,
-}
-
-/// A message bar's kind and text.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Notice {
-    Info(String),
-    Success(String),
-    Error(String),
-}
-
-/// The page's state; `Copy`, so handlers and tasks capture it freely.
-#[derive(Clone, Copy)]
-pub(crate) struct Page {
-    pub(crate) phase: RwSignal<Phase>,
-    pub(crate) theme: RwSignal<Theme>,
-    pub(crate) form: FormState,
-    pub(crate) notice: RwSignal<Option<Notice>>,
-    pub(crate) saving: RwSignal<bool>,
-    /// The entityId this page saves to: the stored one when editing, a new one otherwise.
-    pub(crate) entity_id: RwSignal<String>,
-    /// Whether the connection was stored before this page opened.
-    pub(crate) existing: RwSignal<bool>,
-    /// A test card is on its way.
-    pub(crate) testing: RwSignal<bool>,
-    pub(crate) api: StoredValue<Api>,
-    /// Whether API calls carry a Teams sign-on token.
-    pub(crate) sso: StoredValue<bool>,
-    /// A configurable tab's configuration: Teams hands no webhook URL, the person pastes one.
-    pub(crate) tab: RwSignal<bool>,
-    /// The tab's webhook URL field.
-    pub(crate) webhook: WebhookField,
-    /// The connection's edit key: from what Teams kept, or from the save that made it.
-    pub(crate) edit_key: StoredValue<Option<String>>,
-    /// Whether this frame is the tab itself (frame context `content`).
-    pub(crate) content: StoredValue<bool>,
-    /// What the tab shows.
-    pub(crate) tab_data: RwSignal<Option<TabData>>,
-}
+use crate::parts::{Heading, NoticeBar};
+use crate::state::{Page, Phase};
+use crate::tab::TabView;
+use crate::teams::{self, Handlers};
+use crate::webhook::WebhookUrlField;
 
 /// The configuration page.
 #[component]
@@ -83,45 +32,19 @@ pub fn App(
     #[prop(default = api::TIMEOUT_MS)]
     api_timeout_ms: u32,
 ) -> impl IntoView {
-    let locale = RwSignal::new(Locale::En);
-    let form = FormState::new(default_values(), locale);
+    let page = Page::new(api_timeout_ms);
+    let form = page.form;
     provide_context(form);
-    let page = Page {
-        phase: RwSignal::new(Phase::Starting),
-        theme: RwSignal::new(Theme::Default),
-        form,
-        notice: RwSignal::new(None),
-        saving: RwSignal::new(false),
-        entity_id: RwSignal::new(String::new()),
-        existing: RwSignal::new(false),
-        testing: RwSignal::new(false),
-        api: StoredValue::new(Api::new(&RuntimeConfig::default(), api_timeout_ms)),
-        sso: StoredValue::new(false),
-        tab: RwSignal::new(false),
-        webhook: WebhookField::new(),
-        edit_key: StoredValue::new(None),
-        content: StoredValue::new(false),
-        tab_data: RwSignal::new(None),
-    };
     // The SDK keeps calling these handlers for the page's whole life.
     let handlers = Rc::new(RefCell::new(Handlers::default()));
     let _keep = StoredValue::new_local(handlers.clone());
 
     Effect::new(move |_| {
-        let theme = page.theme.get();
-        let lang = locale.get();
-        if let Some(root) = document().document_element() {
-            let _ = root.set_attribute("data-theme", theme.as_str());
-            let _ = root.set_attribute("lang", lang.code());
-        }
-    });
-    Effect::new(move |_| {
-        let valid = form.is_valid() && (!page.tab.get() || page.webhook.problem().is_none());
+        let valid = page.valid();
         if page.phase.get() == Phase::Ready {
             let _ = teams::set_validity_state(valid);
         }
     });
-    Effect::new(move |_| form.disabled.set(page.saving.get()));
 
     spawn_local(start(
         page,
@@ -137,7 +60,7 @@ pub fn App(
                 Phase::Starting => view! { <Skeleton /> }.into_any(),
                 Phase::OutsideTeams => view! { <OutsideTeams /> }.into_any(),
                 Phase::LoadFailed(why) => {
-                    let s = strings(locale.get());
+                    let s = page.strings();
                     view! {
                         <Heading />
                         <div class="message-bar error" role="alert">
@@ -167,7 +90,7 @@ pub fn App(
                                 disabled=move || page.testing.get() || page.saving.get()
                                 on:click=move |_| spawn_local(send_test_card(page))
                             >
-                                {move || strings(locale.get()).send_test}
+                                {page.strings().send_test}
                             </button>
                         </div>
                     </Show>
@@ -186,63 +109,11 @@ pub fn App(
 }
 
 #[component]
-pub(crate) fn Heading() -> impl IntoView {
-    view! {
-        <header class="heading">
-            <h1 class="title">{CONNECTOR.name}</h1>
-            <p class="subtitle">{CONNECTOR.short_description}</p>
-        </header>
-    }
-}
-
-/// The message bar under the heading, with a spinner while saving.
-#[component]
-pub(crate) fn NoticeBar(
-    /// The current message, if any.
-    notice: RwSignal<Option<Notice>>,
-    /// Whether a save is running.
-    saving: RwSignal<bool>,
-) -> impl IntoView {
-    let form = expect_context::<FormState>();
-    let slot = NodeRef::<leptos::html::Div>::new();
-    // A new message below a long form is scrolled into view.
-    Effect::new(move |_| {
-        let shown = saving.get() || notice.with(Option::is_some);
-        if let (true, Some(el)) = (shown, slot.get()) {
-            el.scroll_into_view_with_bool(false);
-        }
-    });
-    view! {
-        <div class="notice-slot" aria-live="polite" node_ref=slot>
-            {move || {
-                if saving.get() {
-                    let text = strings(form.locale.get()).saving;
-                    return Some(view! {
-                        <div class="message-bar info" role="status">
-                            <span class="spinner" aria-hidden="true"></span>
-                            <span>{text}</span>
-                        </div>
-                    }.into_any());
-                }
-                notice.get().map(|n| {
-                    let (class, role, text) = match n {
-                        Notice::Info(t) => ("message-bar info", "status", t),
-                        Notice::Success(t) => ("message-bar success", "status", t),
-                        Notice::Error(t) => ("message-bar error", "alert", t),
-                    };
-                    view! { <div class=class role=role>{text}</div> }.into_any()
-                })
-            }}
-        </div>
-    }
-}
-
-#[component]
 fn Skeleton() -> impl IntoView {
     let form = expect_context::<FormState>();
     view! {
         <div class="skeleton" role="status">
-            <span class="visually-hidden">{move || strings(form.locale.get()).loading}</span>
+            <span class="visually-hidden">{strings(form.locale.get_value()).loading}</span>
             <div class="skeleton-line wide" aria-hidden="true"></div>
             <div class="skeleton-line" aria-hidden="true"></div>
             {CONNECTOR.fields.iter().map(|_| view! { <div class="skeleton-block" aria-hidden="true"></div> }).collect_view()}
@@ -253,13 +124,13 @@ fn Skeleton() -> impl IntoView {
 #[component]
 fn OutsideTeams() -> impl IntoView {
     let form = expect_context::<FormState>();
-    let s = move || strings(form.locale.get());
+    let s = strings(form.locale.get_value());
     view! {
         <section class="outside" data-testid="outside-teams">
-            <h1 class="title">{move || s().outside_title}</h1>
-            <p>{move || s().outside_intro} " " <strong>{CONNECTOR.name}</strong> ": " {CONNECTOR.short_description}</p>
-            <p>{move || s().outside_how}</p>
-            <p class="help">{move || s().outside_dev}</p>
+            <h1 class="title">{s.outside_title}</h1>
+            <p>{s.outside_intro} " " <strong>{CONNECTOR.name}</strong> ": " {CONNECTOR.short_description}</p>
+            <p>{s.outside_how}</p>
+            <p class="help">{s.outside_dev}</p>
         </section>
     }
 }

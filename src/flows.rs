@@ -1,24 +1,25 @@
-//! The page's flows against Teams and the server: start-up, pre-fill, save, remove and the
-//! test card, for a connector (Teams hands the page the channel's webhook URL) and for a
-//! configurable tab (the person pastes a Workflows webhook URL, and the connection's edit
-//! key, kept by Teams in the tab's `contentUrl`, proves the editor later). Each answers Teams
-//! exactly once and tells the person what happened.
+//! The page's flows against Teams and the server: start-up, pre-fill, save, remove, the test
+//! card and the tab's own data, for a connector (Teams hands the page the channel's webhook
+//! URL) and for a configurable tab (the person pastes a Workflows webhook URL, and the
+//! connection's edit key, kept by Teams in the tab's `contentUrl`, proves the editor later).
+//! Each answers Teams exactly once and tells the person what happened.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use connector_settings::api::{SaveConnection, TryWebhook};
 use connector_settings::{default_values, Locale, Settings, CONNECTOR};
-use futures::future::{select, Either};
+use futures::future::{join, select, Either, LocalBoxFuture};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, Api, ApiError, Credentials, RuntimeConfig};
-use crate::app::{Notice, Page, Phase};
-use crate::i18n::{reason, strings};
-use crate::tab::load_tab;
-use crate::teams::{self, FrameContext, Handlers, NewSettings, RemoveEvent, SaveEvent};
+use crate::i18n::{reason, strings, Strings};
+use crate::state::{Notice, Page, Phase, TabData};
+use crate::teams::{
+    self, FrameContext, Handlers, InstanceSettings, NewSettings, RemoveEvent, SaveEvent,
+};
 
 /// Where Teams keeps the edit key: the fragment of the `contentUrl` the page saved. A
 /// fragment never reaches a server, so no server or CDN log holds it.
@@ -60,11 +61,18 @@ pub(crate) async fn start(
             return;
         }
     }
-    let context = teams::context().await;
+    // Both at once: the context says what this frame is, the settings which connection.
+    let (context, instance) = join(teams::context(), teams::get_settings()).await;
+    let instance = instance.unwrap_or_else(|e| {
+        leptos::logging::warn!("{e}");
+        InstanceSettings::default()
+    });
     let (frame, context_entity) = match context {
         Ok(c) => {
-            page.form.locale.set(Locale::from_tag(&c.locale));
-            page.theme.set(c.theme);
+            let locale = Locale::from_tag(&c.locale);
+            page.form.locale.set_value(locale);
+            set_root("lang", locale.code());
+            set_root("data-theme", c.theme.as_str());
             (c.frame_context, c.entity_id)
         }
         Err(e) => {
@@ -80,7 +88,7 @@ pub(crate) async fn start(
     // throws and the remove handler would never be registered; the tab itself has neither.
     let registered = {
         let mut h = handlers.borrow_mut();
-        if let Err(e) = h.on_theme_change(move |t| page.theme.set(t)) {
+        if let Err(e) = h.on_theme_change(move |t| set_root("data-theme", t.as_str())) {
             leptos::logging::warn!("{e}");
         }
         match frame {
@@ -92,40 +100,121 @@ pub(crate) async fn start(
     match registered {
         Err(e) => page.phase.set(Phase::LoadFailed(e.to_string())),
         Ok(()) if frame == FrameContext::Remove => page.phase.set(Phase::Remove),
-        Ok(()) => reload(page).await,
+        Ok(()) => show(page, Some(instance)).await,
     }
     if let Err(e) = teams::notify_app_loaded() {
         leptos::logging::warn!("{e}");
     }
 }
 
-/// Loads what the frame shows: the tab, or the configuration form.
+/// Loads what the frame shows (the tab, or the configuration form) again, after a failure.
 pub(crate) async fn reload(page: Page) {
-    if page.content.get_value() {
-        load_tab(page).await
+    show(page, None).await
+}
+
+/// Loads what the frame shows, with Teams' settings for it when they are known already.
+/// Boxed: `start` and `reload` share one copy of its state machine in the wasm instead of
+/// each inlining its own.
+fn show(page: Page, known: Option<InstanceSettings>) -> LocalBoxFuture<'static, ()> {
+    Box::pin(async move {
+        let loaded = if page.content.get_value() {
+            load_tab(page, known).await
+        } else {
+            load_form(page, known).await
+        };
+        if let Err(why) = loaded {
+            page.phase.set(Phase::LoadFailed(why));
+        }
+    })
+}
+
+/// What every flow against the server starts from, made by [`begin`].
+pub(crate) struct Call {
+    pub(crate) locale: Locale,
+    pub(crate) s: &'static Strings,
+    pub(crate) api: Api,
+    /// Which connection.
+    pub(crate) entity_id: String,
+    /// Teams' settings for this frame: a connector's webhook URL, `appType`, `userObjectId`.
+    pub(crate) instance: InstanceSettings,
+    /// The connection's edit key, when Teams kept one or a save made one.
+    pub(crate) key: Option<String>,
+    /// A Teams sign-on token, with single sign-on.
+    pub(crate) token: Option<String>,
+}
+
+impl Call {
+    /// What proves the editor of the connection: Teams' webhook URL or the edit key (and the
+    /// token); `why` when neither is there.
+    pub(crate) fn proof(&self, why: &str) -> Result<Credentials<'_>, String> {
+        let webhook_url = self.instance.webhook_url.as_deref();
+        if self.entity_id.is_empty() || (webhook_url.is_none() && self.key.is_none()) {
+            return Err(why.to_string());
+        }
+        Ok(Credentials {
+            webhook_url,
+            edit_key: self.key.as_deref(),
+            token: self.token.as_deref(),
+        })
+    }
+
+    /// Why an API call failed, in the person's words.
+    pub(crate) fn reason(&self, e: &ApiError) -> String {
+        reason(e, self.locale)
+    }
+}
+
+/// The preamble of every flow: the person's language, the message bar (`shown` replaces
+/// it), Teams' settings for this frame (asked unless `known`), which connection and the key
+/// that proves its editor, a sign-in token with single sign-on, and the API client. Boxed,
+/// like `show`: one copy for all the flows.
+pub(crate) fn begin(
+    page: Page,
+    shown: Option<Notice>,
+    known: Option<InstanceSettings>,
+) -> LocalBoxFuture<'static, Result<Call, String>> {
+    Box::pin(begin_inner(page, shown, known))
+}
+
+async fn begin_inner(
+    page: Page,
+    shown: Option<Notice>,
+    known: Option<InstanceSettings>,
+) -> Result<Call, String> {
+    let locale = page.locale();
+    let s = strings(locale);
+    if shown.is_some() {
+        page.notice.set(shown);
+    }
+    let instance = match known {
+        Some(instance) => instance,
+        None => teams::get_settings().await.map_err(|e| e.to_string())?,
+    };
+    identify(page, &instance);
+    let token = if page.sso.get_value() {
+        let token = teams::auth_token()
+            .await
+            .map_err(|e| format!("{}: {e}", s.sign_in_failed))?;
+        Some(token)
     } else {
-        load(page).await
-    }
+        None
+    };
+    Ok(Call {
+        locale,
+        s,
+        api: page.api.get_value(),
+        entity_id: page.entity_id.get_untracked(),
+        instance,
+        key: page.edit_key.get_value(),
+        token,
+    })
 }
 
-/// With single sign-on, a fresh token from Teams; else none.
-pub(crate) async fn sign_in(page: Page) -> Result<Option<String>, String> {
-    if !page.sso.get_value() {
-        return Ok(None);
-    }
-    let s = strings(page.form.locale.get_untracked());
-    teams::auth_token()
-        .await
-        .map(Some)
-        .map_err(|e| format!("{}: {e}", s.sign_in_failed))
-}
-
-/// Which connection this page is about and what proves its editor: `(entityId, the webhook
-/// URL Teams handed the page, the edit key)`. Teams may load the configurationUrl instead of
-/// the saved contentUrl (microsoft-teams-library-js#2370): its settings still carry both
-/// the entityId and the contentUrl with the key.
-pub(crate) async fn credentials(page: Page) -> (String, Option<String>, Option<String>) {
-    let instance = teams::get_settings().await.unwrap_or_default();
+/// Which connection this page is about and its edit key, where the page does not know them
+/// yet. Teams may load the configurationUrl instead of the saved contentUrl
+/// (microsoft-teams-library-js#2370): its settings still carry both the entityId and the
+/// contentUrl with the key.
+fn identify(page: Page, instance: &InstanceSettings) {
     if page.entity_id.get_untracked().is_empty() {
         if let Some(id) = &instance.entity_id {
             page.entity_id.set(id.clone());
@@ -145,68 +234,58 @@ pub(crate) async fn credentials(page: Page) -> (String, Option<String>, Option<S
             .or_else(|| from_url(&window().location().hash().unwrap_or_default()));
         page.edit_key.set_value(key);
     }
-    (
-        page.entity_id.get_untracked(),
-        instance.webhook_url,
-        page.edit_key.get_value(),
-    )
 }
 
-/// Finds which connection this page edits and pre-fills the form from the server.
-pub(crate) async fn load(page: Page) {
-    let s = strings(page.form.locale.get_untracked());
-    let (id, webhook, key) = credentials(page).await;
+/// Finds which connection this page edits and pre-fills the form from the server; a new
+/// connection gets a new entityId and the form with its defaults.
+async fn load_form(page: Page, known: Option<InstanceSettings>) -> Result<(), String> {
+    let instance = match known {
+        Some(instance) => instance,
+        None => teams::get_settings().await.map_err(|e| e.to_string())?,
+    };
+    identify(page, &instance);
     // No webhook from Teams: a configurable tab, whose form asks for a Workflows webhook.
-    page.tab.set(webhook.is_none());
-    if id.is_empty() {
+    page.tab.set(instance.webhook_url.is_none());
+    if page.entity_id.get_untracked().is_empty() {
         page.entity_id.set(new_entity_id());
-        page.phase.set(Phase::Ready);
-        return;
+        ready(page);
+        return Ok(());
     }
-    if webhook.is_none() && key.is_none() {
-        page.phase.set(Phase::LoadFailed(s.tab_no_key.into()));
-        return;
-    }
-    let token = match sign_in(page).await {
-        Ok(t) => t,
-        Err(why) => {
-            page.phase.set(Phase::LoadFailed(why));
-            return;
-        }
-    };
-    let creds = Credentials {
-        webhook_url: webhook.as_deref(),
-        edit_key: key.as_deref(),
-        token: token.as_deref(),
-    };
-    match page.api.get_value().load(&id, creds).await {
+    let call = begin(page, None, Some(instance)).await?;
+    let creds = call.proof(call.s.tab_no_key)?;
+    match call.api.load(&call.entity_id, creds).await {
         Ok(conn) => {
             if let Some(why) = &conn.disabled {
                 page.notice
-                    .set(Some(Notice::Error(format!("{}: {why}", s.disabled))));
+                    .set(Some(Notice::Error(format!("{}: {why}", call.s.disabled))));
             }
             let mut values = default_values();
             values.extend(conn.settings);
             page.form.values.set(values);
             page.existing.set(true);
             page.webhook.stored.set(true);
-            page.phase.set(Phase::Ready);
         }
         Err(e) if e.is_not_found() => {
-            page.notice.set(Some(Notice::Info(s.not_found.into())));
-            page.phase.set(Phase::Ready);
+            page.notice.set(Some(Notice::Info(call.s.not_found.into())));
         }
-        Err(e) => page.phase.set(Phase::LoadFailed(reason(
-            &e,
-            page.form.locale.get_untracked(),
-        ))),
+        Err(e) => return Err(call.reason(&e)),
     }
+    ready(page);
+    Ok(())
+}
+
+/// Shows the form. Its validity is known from its values before it renders, so Teams hears
+/// it first and enables Save as early as it can; the page's effect keeps it up to date.
+fn ready(page: Page) {
+    if let Err(e) = teams::set_validity_state(untrack(|| page.valid())) {
+        leptos::logging::warn!("{e}");
+    }
+    page.phase.set(Phase::Ready);
 }
 
 /// Teams' Save: store on the server, then hand Teams the settings, then answer.
 async fn save(page: Page, event: SaveEvent) {
-    let locale = page.form.locale.get_untracked();
-    let s = strings(locale);
+    let s = page.strings();
     page.form.show_all.set(true);
     page.notice.set(None);
     let webhook_ok = !page.tab.get_untracked() || untrack(|| page.webhook.problem()).is_none();
@@ -239,51 +318,48 @@ async fn save(page: Page, event: SaveEvent) {
 }
 
 async fn store(page: Page, settings: Settings) -> Result<(), String> {
-    let locale = page.form.locale.get_untracked();
-    let instance = teams::get_settings().await.map_err(|e| e.to_string())?;
+    let call = begin(page, None, None).await?;
+    let instance = &call.instance;
     let tab = instance.webhook_url.is_none();
     // A connector stores the webhook Teams handed it; a tab the one typed (none when the
     // stored one stays).
     let webhook_url = if tab {
         page.webhook.new_url()
     } else {
-        instance.webhook_url
+        instance.webhook_url.clone()
     };
-    let entity_id = page.entity_id.get_untracked();
-    let api = page.api.get_value();
+    let entity_id = call.entity_id.clone();
     let body = SaveConnection {
         webhook_url: webhook_url.clone(),
         settings: settings.into_values(),
-        app_type: instance.app_type,
-        user_object_id: instance.user_object_id,
+        app_type: instance.app_type.clone(),
+        user_object_id: instance.user_object_id.clone(),
     };
-    let token = sign_in(page).await?;
-    let key = page.edit_key.get_value();
     let creds = Credentials {
         webhook_url: None,
-        edit_key: key.as_deref(),
-        token: token.as_deref(),
+        edit_key: call.key.as_deref(),
+        token: call.token.as_deref(),
     };
     // What proves this connection if it must be forgotten again: its webhook, or its key.
-    let (forget_url, forget_token) = (webhook_url.clone(), token.clone());
-    let forget = move |api: Api, key: Option<String>| async move {
+    let (forget_url, forget_token) = (webhook_url, call.token.clone());
+    let forget = move |api: Api, id: String, key: Option<String>| async move {
         let creds = Credentials {
             webhook_url: forget_url.as_deref(),
             edit_key: key.as_deref(),
             token: forget_token.as_deref(),
         };
-        let _ = api.delete(&page.entity_id.get_untracked(), creds).await;
+        let _ = api.delete(&id, creds).await;
     };
-    let conn = match api.save(&entity_id, &body, creds).await {
+    let conn = match call.api.save(&entity_id, &body, creds).await {
         Ok(conn) => conn,
         Err(e) => {
             if e == ApiError::TimedOut && !page.existing.get_untracked() {
                 // The server may still store what we gave up on, and Teams will not know of
                 // it: ask it to forget the new connection (best effort; a retried Save
                 // stores it again under the same entityId).
-                spawn_local(forget(api.clone(), key));
+                spawn_local(forget(call.api.clone(), entity_id, call.key.clone()));
             }
-            return Err(reason(&e, locale));
+            return Err(call.reason(&e));
         }
     };
     if conn.edit_key.is_some() {
@@ -312,7 +388,7 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
     if let Err(e) = teams::set_settings(&new).await {
         // Teams did not take it: a connection Teams never learned of must not stay stored.
         if !page.existing.get_untracked() {
-            forget(api, key).await;
+            forget(call.api.clone(), entity_id, key).await;
         }
         return Err(e.to_string());
     }
@@ -323,48 +399,41 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
 /// posted at once. To the stored connection: queued through the server's outbox and
 /// followed to its outcome.
 pub(crate) async fn send_test_card(page: Page) {
-    let locale = page.form.locale.get_untracked();
-    let s = strings(locale);
     page.testing.set(true);
-    page.notice.set(Some(Notice::Info(s.test_sending.into())));
+    let s = page.strings();
     let outcome = async {
-        let token = sign_in(page).await?;
-        let api = page.api.get_value();
+        let call = begin(page, Some(Notice::Info(s.test_sending.into())), None).await?;
         if let (true, Some(url)) = (page.tab.get_untracked(), page.webhook.new_url()) {
             let body = TryWebhook {
                 webhook_url: url,
                 settings: page.form.values.get_untracked(),
             };
-            let got = api
-                .try_webhook(&body, token.as_deref())
+            let got = call
+                .api
+                .try_webhook(&body, call.token.as_deref())
                 .await
-                .map_err(|e| reason(&e, locale))?;
+                .map_err(|e| call.reason(&e))?;
             return match got.error {
                 None if got.delivered => Ok(Notice::Success(s.test_delivered.into())),
                 why => Err(format!("{}: {}", s.test_failed, why.unwrap_or_default())),
             };
         }
-        let (id, webhook, key) = credentials(page).await;
-        if webhook.is_none() && key.is_none() {
-            return Err(s.tab_no_key.to_string());
-        }
-        let creds = Credentials {
-            webhook_url: webhook.as_deref(),
-            edit_key: key.as_deref(),
-            token: token.as_deref(),
-        };
-        let card = api
-            .test_card(&id, creds)
+        let creds = call.proof(s.tab_no_key)?;
+        let id = &call.entity_id;
+        let card = call
+            .api
+            .test_card(id, creds)
             .await
-            .map_err(|e| reason(&e, locale))?;
+            .map_err(|e| call.reason(&e))?;
         let mut last = None;
         // Retries back off for minutes; a person waits about half a minute.
         for _ in 0..30 {
             TimeoutFuture::new(1_000).await;
-            let status = api
-                .delivery_status(&id, creds, Some(&card.event_id))
+            let status = call
+                .api
+                .delivery_status(id, creds, Some(&card.event_id))
                 .await
-                .map_err(|e| reason(&e, locale))?;
+                .map_err(|e| call.reason(&e))?;
             if status.delivered > 0 {
                 return Ok(Notice::Success(s.test_delivered.into()));
             }
@@ -389,24 +458,14 @@ pub(crate) async fn send_test_card(page: Page) {
 
 /// Teams' remove: delete the connection on the server, then answer.
 async fn remove(page: Page, event: RemoveEvent) {
-    let locale = page.form.locale.get_untracked();
-    let s = strings(locale);
+    let s = page.strings();
     page.saving.set(true);
-    page.notice.set(Some(Notice::Info(s.removing.into())));
     let outcome = async {
-        let (id, webhook, key) = credentials(page).await;
-        if id.is_empty() || (webhook.is_none() && key.is_none()) {
-            return Err(s.no_webhook.to_string());
-        }
-        let token = sign_in(page).await?;
-        let creds = Credentials {
-            webhook_url: webhook.as_deref(),
-            edit_key: key.as_deref(),
-            token: token.as_deref(),
-        };
-        match page.api.get_value().delete(&id, creds).await {
+        let call = begin(page, Some(Notice::Info(s.removing.into())), None).await?;
+        let creds = call.proof(s.no_webhook)?;
+        match call.api.delete(&call.entity_id, creds).await {
             // Already gone is what removing wants.
-            Err(e) if !e.is_not_found() => Err(reason(&e, locale)),
+            Err(e) if !e.is_not_found() => Err(call.reason(&e)),
             _ => Ok(()),
         }
     }
@@ -422,6 +481,49 @@ async fn remove(page: Page, event: RemoveEvent) {
             page.notice.set(Some(Notice::Error(text.clone())));
             let _ = event.notify_failure(&text);
         }
+    }
+}
+
+/// The tab itself: its connection and delivery status, with the edit key Teams kept for it.
+async fn load_tab(page: Page, known: Option<InstanceSettings>) -> Result<(), String> {
+    page.tab_data.set(Some(tab_data(page, known).await?));
+    page.phase.set(Phase::Tab);
+    Ok(())
+}
+
+/// Fetches what the tab shows again; a failure shows in the message bar.
+pub(crate) async fn refresh_tab(page: Page) {
+    match tab_data(page, None).await {
+        Ok(data) => page.tab_data.set(Some(data)),
+        Err(why) => page.notice.set(Some(Notice::Error(why))),
+    }
+}
+
+pub(crate) async fn tab_data(
+    page: Page,
+    known: Option<InstanceSettings>,
+) -> Result<TabData, String> {
+    let call = begin(page, None, known).await?;
+    let creds = call.proof(call.s.tab_no_key)?;
+    let id = &call.entity_id;
+    let connection = call
+        .api
+        .load(id, creds)
+        .await
+        .map_err(|e| call.reason(&e))?;
+    let status = call
+        .api
+        .delivery_status(id, creds, None)
+        .await
+        .map_err(|e| call.reason(&e))?;
+    Ok(TabData { connection, status })
+}
+
+/// Sets an attribute of the document's root element, where the CSS reads Teams' theme
+/// (`data-theme`) and screen readers the language (`lang`).
+fn set_root(name: &str, value: &str) {
+    if let Some(root) = document().document_element() {
+        let _ = root.set_attribute(name, value);
     }
 }
 

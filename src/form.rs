@@ -16,15 +16,17 @@ pub struct FormState {
     pub touched: RwSignal<BTreeSet<&'static str>>,
     /// After a save attempt every message shows.
     pub show_all: RwSignal<bool>,
-    /// Inputs are disabled while saving.
+    /// Inputs are disabled while this is true (the page's saving signal).
     pub disabled: RwSignal<bool>,
-    pub locale: RwSignal<Locale>,
+    /// The person's language: known before the form is first built, and never changes
+    /// after, so views read it once instead of subscribing to it.
+    pub locale: StoredValue<Locale>,
     /// The broken rules of the current values, by field id.
     pub errors: Memo<BTreeMap<String, FieldError>>,
 }
 
 impl FormState {
-    pub fn new(values: Values, locale: RwSignal<Locale>) -> FormState {
+    pub fn new(values: Values, disabled: RwSignal<bool>) -> FormState {
         let values = RwSignal::new(values);
         let errors = Memo::new(move |_| {
             values.with(|v| match Settings::parse(v.clone()) {
@@ -43,8 +45,8 @@ impl FormState {
             values,
             touched: RwSignal::new(BTreeSet::new()),
             show_all: RwSignal::new(false),
-            disabled: RwSignal::new(false),
-            locale,
+            disabled,
+            locale: StoredValue::new(Locale::En),
             errors,
         }
     }
@@ -74,7 +76,7 @@ impl FormState {
         if !shown {
             return None;
         }
-        let locale = self.locale.get();
+        let locale = self.locale.get_value();
         self.errors.with(|e| e.get(id).map(|e| e.message(locale)))
     }
 
@@ -145,8 +147,9 @@ fn FieldView(
     let error_id = format!("field-{id}-error");
     let described = format!("{help_id} {error_id}");
     let label_for = input_id.clone();
-    let label = move || field.label.get(form.locale.get());
-    let help = move || field.help.get(form.locale.get());
+    let locale = form.locale.get_value();
+    let label = field.label.get(locale);
+    let help = field.help.get(locale);
     let invalid = move || form.message(id).is_some();
     let disabled = move || form.disabled.get();
     let footer = view! {
@@ -205,7 +208,7 @@ fn FieldView(
                                             prop:checked=move || form.has_choice(id, value)
                                             on:change=move |ev| form.choose(id, value, multi, event_target_checked(&ev))
                                         />
-                                        <span>{move || o.label.get(form.locale.get())}</span>
+                                        <span>{o.label.get(locale)}</span>
                                     </label>
                                 }
                             })

@@ -2,11 +2,12 @@
 
 pub mod api;
 mod app;
-mod fetch;
 mod flows;
 mod form;
+mod http;
 mod i18n;
-mod json;
+mod parts;
+mod state;
 mod tab;
 mod teams;
 mod webhook;

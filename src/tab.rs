@@ -2,53 +2,14 @@
 //! channel sees — the connection's name, its chosen settings, how deliveries go, a test card,
 //! and where to change it. The same app as the form, choosing this view from the frame.
 
-use connector_settings::api::{Connection, DeliveryStatus};
 use connector_settings::{FieldKind, Locale, Value, CONNECTOR};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::app::{Heading, NoticeBar, Page, Phase};
-use crate::flows::{credentials, send_test_card, sign_in};
-use crate::i18n::{reason, strings};
-
-/// What the tab shows, once loaded.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TabData {
-    pub(crate) connection: Connection,
-    pub(crate) status: DeliveryStatus,
-}
-
-/// Loads the connection and its delivery status with the edit key Teams kept for this tab.
-pub(crate) async fn load_tab(page: Page) {
-    match fetch(page).await {
-        Ok(data) => {
-            page.tab_data.set(Some(data));
-            page.phase.set(Phase::Tab);
-        }
-        Err(why) => page.phase.set(Phase::LoadFailed(why)),
-    }
-}
-
-async fn fetch(page: Page) -> Result<TabData, String> {
-    let locale = page.form.locale.get_untracked();
-    let (id, webhook, key) = credentials(page).await;
-    if id.is_empty() || (key.is_none() && webhook.is_none()) {
-        return Err(strings(locale).tab_no_key.into());
-    }
-    let token = sign_in(page).await?;
-    let creds = crate::api::Credentials {
-        webhook_url: webhook.as_deref(),
-        edit_key: key.as_deref(),
-        token: token.as_deref(),
-    };
-    let api = page.api.get_value();
-    let connection = api.load(&id, creds).await.map_err(|e| reason(&e, locale))?;
-    let status = api
-        .delivery_status(&id, creds, None)
-        .await
-        .map_err(|e| reason(&e, locale))?;
-    Ok(TabData { connection, status })
-}
+use crate::flows::{refresh_tab, send_test_card, tab_data};
+use crate::i18n::strings;
+use crate::parts::{Heading, NoticeBar};
+use crate::state::Page;
 
 /// A stored value as the person chose it: option labels, on/off, or the text.
 fn shown(kind: &FieldKind, value: Option<&Value>, locale: Locale) -> String {
@@ -85,13 +46,13 @@ pub(crate) fn TabView(
     /// The page's state.
     page: Page,
 ) -> impl IntoView {
-    let locale = page.form.locale;
-    let s = move || strings(locale.get());
+    let locale = page.locale();
+    let s = strings(locale);
     let data = move || page.tab_data.get();
     let name = move || data().map(|d| d.connection.config_name).unwrap_or_default();
     let facts = move || {
         let d = data()?;
-        let l = locale.get();
+        let l = locale;
         Some(
             CONNECTOR
                 .fields
@@ -114,7 +75,6 @@ pub(crate) fn TabView(
     };
     let status = move || {
         let d = data()?;
-        let s = s();
         let st = d.status;
         let disabled = d.connection.disabled.or(st.disabled).map(|why| {
             view! { <div class="message-bar error" role="alert">{format!("{}: {why}", s.disabled)}</div> }
@@ -145,7 +105,7 @@ pub(crate) fn TabView(
             <dl class="facts">{facts}</dl>
         </section>
         <section class="tab-section" aria-labelledby="tab-deliveries">
-            <h2 class="section-title" id="tab-deliveries">{move || s().deliveries}</h2>
+            <h2 class="section-title" id="tab-deliveries">{s.deliveries}</h2>
             {status}
         </section>
         <div class="actions">
@@ -153,23 +113,19 @@ pub(crate) fn TabView(
                 disabled=move || page.testing.get()
                 on:click=move |_| spawn_local(async move {
                     send_test_card(page).await;
-                    if let Ok(d) = fetch(page).await {
+                    // The counts now include the test card; the bar keeps its outcome.
+                    if let Ok(d) = tab_data(page, None).await {
                         page.tab_data.set(Some(d));
                     }
                 })>
-                {move || s().send_test}
+                {s.send_test}
             </button>
             <button class="button secondary" type="button" id="refresh-tab"
-                on:click=move |_| spawn_local(async move {
-                    match fetch(page).await {
-                        Ok(d) => page.tab_data.set(Some(d)),
-                        Err(why) => page.notice.set(Some(crate::app::Notice::Error(why))),
-                    }
-                })>
-                {move || s().refresh}
+                on:click=move |_| spawn_local(refresh_tab(page))>
+                {s.refresh}
             </button>
         </div>
-        <p class="help change-hint">{move || s().change_settings}</p>
+        <p class="help change-hint">{s.change_settings}</p>
         <NoticeBar notice=page.notice saving=page.saving />
     }
 }

@@ -85,26 +85,26 @@ pub(crate) fn WebhookUrlField(
     field: WebhookField,
 ) -> impl IntoView {
     let form = expect_context::<FormState>();
-    let s = move || strings(form.locale.get());
+    let s = strings(form.locale.get_value());
     let shown_problem = move || {
         let visible = field.touched.get() || form.show_all.get();
         visible
             .then(|| field.problem())
             .flatten()
-            .map(|p| message(p, form.locale.get()))
+            .map(|p| message(p, form.locale.get_value()))
     };
     let invalid = move || shown_problem().is_some();
     // Closures rather than `<Show>`: the same DOM for less wasm.
     let stored = move || {
         view! {
-            <span class="label" id="field-webhook_url-label">{move || s().webhook_label}</span>
+            <span class="label" id="field-webhook_url-label">{s.webhook_label}</span>
             <div class="stored-secret" role="group" aria-labelledby="field-webhook_url-label">
-                <span id="webhook-stored">{move || s().webhook_stored}</span>
+                <span id="webhook-stored">{s.webhook_stored}</span>
                 <button class="button secondary" type="button" id="webhook-replace"
                     aria-describedby="webhook-stored"
                     disabled=move || form.disabled.get()
                     on:click=move |_| field.replacing.set(true)>
-                    {move || s().webhook_replace}
+                    {s.webhook_replace}
                 </button>
             </div>
         }
@@ -119,7 +119,7 @@ pub(crate) fn WebhookUrlField(
                             field.typed.set(String::new());
                             field.touched.set(false);
                         }>
-                        {move || s().webhook_keep}
+                        {s.webhook_keep}
                     </button>
                 </div>
             }
@@ -128,7 +128,7 @@ pub(crate) fn WebhookUrlField(
     let editing = move || {
         view! {
             <label class="label" for="field-webhook_url">
-                {move || s().webhook_label}
+                {s.webhook_label}
                 <span class="required" aria-hidden="true">" *"</span>
             </label>
             <input
@@ -150,7 +150,7 @@ pub(crate) fn WebhookUrlField(
                 on:blur=move |_| field.touched.set(true)
             />
             <p id="field-webhook_url-help" class="help">
-                {move || s().webhook_help}<br />{move || s().webhook_help_2}
+                {s.webhook_help}<br />{s.webhook_help_2}
             </p>
             <p id="field-webhook_url-error" class="field-error" aria-live="polite">{shown_problem}</p>
             {keep}

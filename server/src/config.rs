@@ -190,50 +190,6 @@ impl Config {
         }
     }
 
-    /// A config for tests: random port, the given database, dev mode as asked.
-    pub fn for_tests(db: PathBuf, dist: PathBuf, dev: bool) -> Config {
-        Config {
-            host: "127.0.0.1".into(),
-            port: 0,
-            db,
-            database_url: None,
-            database_pool: 4,
-            role: Role::All,
-            claim_lease: None,
-            delivery_concurrency: None,
-            poll_interval_ms: 1000,
-            retention_days: 30,
-            shutdown_grace: 20,
-            test_retry_divisor: 1,
-            dist,
-            dev,
-            emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
-            key_file: None,
-            cors_origins: Vec::new(),
-            events_secret: Some("test-events-secret-of-32-bytes-or-more".into()),
-            sso_audience: None,
-            sso_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
-            sso_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
-            dev_sso: false,
-            dev_inbox_origin: None,
-            webhook_timeout: 30,
-            write_rate: 30,
-            tenant_write_rate: 300,
-            trust_forwarded_for: false,
-            header_timeout: 10,
-            body_timeout: 30,
-            idle_timeout: 75,
-            max_connections: 4096,
-            webhook_hosts: crate::domain::DEFAULT_HOSTS
-                .iter()
-                .map(|h| h.to_string())
-                .collect(),
-            encryption_key_file: None,
-            encryption_keys: None,
-            secret_key: None,
-        }
-    }
-
     /// The limits on client connections; the cap lowered to leave `reserve` descriptors of
     /// `fd_limit` for the database, webhooks and files.
     pub fn limits(&self, fd_limit: Option<u64>) -> crate::serve::Limits {

@@ -19,7 +19,8 @@ pub enum AppError {
         message: String,
         fields: Vec<FieldProblem>,
     },
-    Unauthorized(String),
+    /// 401: neither the webhook header nor the edit key header came with the request.
+    MissingCredential(String),
     /// 401 for a missing or refused sign-in token.
     Unauthenticated(String),
     /// 401 for an event whose signature or timestamp is refused.
@@ -95,7 +96,7 @@ impl IntoResponse for AppError {
                 message,
                 fields,
             ),
-            AppError::Unauthorized(m) => {
+            AppError::MissingCredential(m) => {
                 (StatusCode::UNAUTHORIZED, "webhook_url_required", m, vec![])
             }
             AppError::BadSignature(m) => (StatusCode::UNAUTHORIZED, "invalid_signature", m, vec![]),

@@ -18,10 +18,10 @@ use crate::delivery::{self, Counters, DeliveryConfig};
 use crate::domain::{HashKey, Keyring, WebhookPolicy};
 use crate::emulator::{self, inboxes::Inboxes};
 use crate::extract::BODY_LIMIT;
-use crate::rate_limit::RateLimiter;
 use crate::routes::{connections, events, health, static_files, try_webhook};
 use crate::state::AppState;
 use crate::store::{self, ConnectionStore, Stores, Wake};
+use crate::write_limit::RateLimiter;
 
 /// All routes; only health for an instance that only delivers.
 pub fn router(state: AppState, config: &Config) -> Router {

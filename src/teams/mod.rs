@@ -1,6 +1,6 @@
 //! The Teams JavaScript SDK as Rust: typed values, `Result`s and futures over the
-//! `microsoftTeams` global. With `fetch` and `json`, the only modules of the page that touch
-//! `JsValue`.
+//! `microsoftTeams` global; its objects to and from Rust through serde-wasm-bindgen. With
+//! `http`, the only modules of the page that touch `JsValue`.
 
 mod sys;
 
@@ -9,10 +9,9 @@ pub(crate) use sys::describe;
 use std::cell::RefCell;
 
 use futures::channel::oneshot;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-
-use crate::json::{Json, Object};
 
 /// Something the SDK or the host refused or could not do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,28 +98,47 @@ pub struct Context {
     pub entity_id: Option<String>,
 }
 
+/// `app.getContext()` as the SDK returns it (v2 shape); every member is optional, as hosts
+/// fill what they know.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawContext {
+    app: RawApp,
+    page: RawPage,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawApp {
+    locale: String,
+    theme: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RawPage {
+    id: String,
+    frame_context: String,
+}
+
 /// `app.getContext()`.
 pub async fn context() -> Result<Context, TeamsError> {
     let promise = sys::get_context().map_err(|e| err("getContext failed", e))?;
     let value = JsFuture::from(promise)
         .await
         .map_err(|e| err("getContext failed", e))?;
-    // Every member is optional: hosts fill what they know.
-    let context = Json::from_js(value);
-    let app = context.get("app");
-    let page = context.get("page");
-    let text =
-        |part: &Option<Json>, key: &str| part.as_ref().and_then(|p| p.str(key)).unwrap_or_default();
+    let raw: RawContext = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| TeamsError(format!("getContext answered something else: {e}")))?;
     Ok(Context {
-        locale: text(&app, "locale"),
-        theme: Theme::parse(&text(&app, "theme")),
-        frame_context: match text(&page, "frameContext").as_str() {
+        locale: raw.app.locale,
+        theme: Theme::parse(&raw.app.theme),
+        frame_context: match raw.page.frame_context.as_str() {
             "settings" => FrameContext::Settings,
             "remove" => FrameContext::Remove,
             "content" => FrameContext::Content,
             _ => FrameContext::Other,
         },
-        entity_id: Some(text(&page, "id")).filter(|s| !s.is_empty()),
+        entity_id: Some(raw.page.id).filter(|s| !s.is_empty()),
     })
 }
 
@@ -145,7 +163,8 @@ pub async fn auth_token() -> Result<String, TeamsError> {
 /// What `settings.getSettings` returns. Every field is optional: the v2 types omit
 /// `webhookUrl`, `appType` and `userObjectId`, but hosts pass them through (for a tab, Teams
 /// hands none of them).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct InstanceSettings {
     pub entity_id: Option<String>,
     pub config_name: Option<String>,
@@ -153,6 +172,21 @@ pub struct InstanceSettings {
     pub webhook_url: Option<String>,
     pub app_type: Option<String>,
     pub user_object_id: Option<String>,
+}
+
+impl InstanceSettings {
+    /// An empty text counts as absent, as the SDK's hosts send "" for unknown values.
+    fn without_empty(self) -> InstanceSettings {
+        let some = |v: Option<String>| v.filter(|s| !s.is_empty());
+        InstanceSettings {
+            entity_id: some(self.entity_id),
+            config_name: some(self.config_name),
+            content_url: some(self.content_url),
+            webhook_url: some(self.webhook_url),
+            app_type: some(self.app_type),
+            user_object_id: some(self.user_object_id),
+        }
+    }
 }
 
 /// `settings.getSettings()`.
@@ -170,45 +204,33 @@ pub async fn get_settings() -> Result<InstanceSettings, TeamsError> {
         .await
         .map_err(|_| TeamsError("getSettings was never answered".into()))?;
     drop(callback);
-    let value = Json::from_js(value);
-    // An empty text counts as absent, as the SDK's hosts send "" for unknown values.
-    let text = |key: &str| value.str(key).filter(|s| !s.is_empty());
-    Ok(InstanceSettings {
-        entity_id: text("entityId"),
-        config_name: text("configName"),
-        content_url: text("contentUrl"),
-        webhook_url: text("webhookUrl"),
-        app_type: text("appType"),
-        user_object_id: text("userObjectId"),
-    })
+    let settings: InstanceSettings = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| TeamsError(format!("getSettings answered something else: {e}")))?;
+    Ok(settings.without_empty())
 }
 
 /// What the page hands Teams with `settings.setSettings`: a connector's `configName`, or a
 /// tab's `suggestedDisplayName`, `websiteUrl` and `removeUrl`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct NewSettings {
     pub entity_id: String,
     pub content_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub config_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub suggested_display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub website_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub remove_url: Option<String>,
 }
 
 /// `settings.setSettings(settings, callback)`: the callback form, because without it the SDK
 /// throws when the host answers with a failure.
 pub async fn set_settings(settings: &NewSettings) -> Result<(), TeamsError> {
-    let value = Object::default()
-        .str("entityId", &settings.entity_id)
-        .str("contentUrl", &settings.content_url)
-        .opt_str("configName", settings.config_name.as_deref())
-        .opt_str(
-            "suggestedDisplayName",
-            settings.suggested_display_name.as_deref(),
-        )
-        .opt_str("websiteUrl", settings.website_url.as_deref())
-        .opt_str("removeUrl", settings.remove_url.as_deref())
-        .into_js();
+    let value = serde_wasm_bindgen::to_value(settings)
+        .map_err(|e| TeamsError(format!("setSettings failed: {e}")))?;
     let (tx, rx) = oneshot::channel::<Result<(), String>>();
     let tx = RefCell::new(Some(tx));
     let callback =

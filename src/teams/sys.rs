@@ -1,6 +1,6 @@
 //! The raw `microsoftTeams` global as teams-js 2.x defines it. Private to `teams`: every
 //! call that can throw is `catch`, and nothing here leaves the module but [`describe`], which
-//! `fetch` shares.
+//! `http` shares.
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;

@@ -14,7 +14,6 @@ use connector_settings::api::{
     WEBHOOK_HEADER,
 };
 use connector_settings::{EntityId, Settings};
-use time::format_description::well_known::Rfc3339;
 
 use crate::access::{self, Grant, Proof, Refusal};
 use crate::auth::Identity;
@@ -49,12 +48,6 @@ fn entity_id(raw: &str) -> Result<EntityId, AppError> {
         message,
         fields: vec![],
     })
-}
-
-pub(crate) fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_default()
 }
 
 fn view(r: Record, edit_key: Option<&EditKey>) -> Connection {
@@ -163,7 +156,7 @@ async fn save(
         });
     };
     let identity = identify(&state, &headers).await?;
-    let stamp = now();
+    let stamp = crate::clock::now_rfc3339();
     let mut record = Record {
         entity_id: id.clone(),
         // Set below, once it is decided which webhook the connection keeps.
@@ -304,7 +297,7 @@ fn edit_key(headers: &HeaderMap) -> Option<Result<EditKey, ()>> {
 /// The answers every route gives alike; the caller maps the refusals that differ.
 fn refusal(r: Refusal, id: &EntityId) -> AppError {
     match r {
-        Refusal::NoCredential => AppError::Unauthorized(format!(
+        Refusal::NoCredential => AppError::MissingCredential(format!(
             "the '{WEBHOOK_HEADER}' header with the channel's webhook url, or the '{EDIT_KEY_HEADER}' header with the connection's edit key, is required"
         )),
         Refusal::WrongKey | Refusal::OtherWebhook => {
@@ -440,7 +433,7 @@ async fn test_card(
     let new = crate::store::NewEvent {
         id: event_id.clone(),
         body: event.to_string(),
-        received_at: now(),
+        received_at: crate::clock::now_rfc3339(),
     };
     state
         .outbox

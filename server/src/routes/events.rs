@@ -13,7 +13,6 @@ use connector_settings::CONNECTOR;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use time::format_description::well_known::Rfc3339;
 
 use crate::delivery::cards::{self, Event};
 use crate::delivery::now_ms;
@@ -130,9 +129,7 @@ async fn accept(
             NewEvent {
                 id: id.clone(),
                 body: String::from_utf8_lossy(&body).into_owned(),
-                received_at: time::OffsetDateTime::now_utc()
-                    .format(&Rfc3339)
-                    .unwrap_or_default(),
+                received_at: crate::clock::now_rfc3339(),
             },
             Box::new(move |settings| cards::matches(&kind, &project, settings)),
             now_ms(),

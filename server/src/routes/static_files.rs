@@ -11,11 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::services::ServeDir;
 
-use crate::state::AppState;
+use connector_settings::hosting::FRAME_ANCESTORS;
 
-/// Where Teams (and Outlook) frame the page; used when `dist/_headers` has no policy.
-pub const FRAME_ANCESTORS: &str =
-    "teams.microsoft.com *.teams.microsoft.com *.cloud.microsoft *.skype.com outlook.office.com *.office.com";
+use crate::state::AppState;
 
 pub fn router(dist: &Path) -> Router<AppState> {
     if dist.join("index.html").exists() {

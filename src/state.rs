@@ -1,0 +1,110 @@
+//! The page's state, below both its views and its flows: where the page is in its life
+//! (`Phase`), what the message bar says (`Notice`), and `Page`, which both read and write.
+
+use connector_settings::api::{Connection, DeliveryStatus};
+use connector_settings::{default_values, Locale};
+use leptos::prelude::*;
+
+use crate::api::{Api, RuntimeConfig};
+use crate::form::FormState;
+use crate::i18n::{strings, Strings};
+use crate::webhook::WebhookField;
+
+/// Where the page is in its life.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    Starting,
+    /// No Teams host answered.
+    OutsideTeams,
+    /// The stored settings could not be loaded; the person may retry.
+    LoadFailed(String),
+    /// The form is shown (new or edit).
+    Ready,
+    /// Frame context `remove`: waiting for Teams' remove event, then removing.
+    Remove,
+    /// Frame context `content`: the tab itself.
+    Tab,
+}
+
+/// A message bar's kind and text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    Info(String),
+    Success(String),
+    Error(String),
+}
+
+/// What the tab shows, once loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TabData {
+    pub(crate) connection: Connection,
+    pub(crate) status: DeliveryStatus,
+}
+
+/// The page's state; `Copy`, so handlers and tasks capture it freely.
+#[derive(Clone, Copy)]
+pub(crate) struct Page {
+    pub(crate) phase: RwSignal<Phase>,
+    pub(crate) form: FormState,
+    pub(crate) notice: RwSignal<Option<Notice>>,
+    /// A save or remove is running (the form's inputs are disabled meanwhile).
+    pub(crate) saving: RwSignal<bool>,
+    /// The entityId this page saves to: the stored one when editing, a new one otherwise.
+    pub(crate) entity_id: RwSignal<String>,
+    /// Whether the connection is stored (before this page opened, or saved since).
+    pub(crate) existing: RwSignal<bool>,
+    /// A test card is on its way.
+    pub(crate) testing: RwSignal<bool>,
+    pub(crate) api: StoredValue<Api>,
+    /// Whether API calls carry a Teams sign-on token.
+    pub(crate) sso: StoredValue<bool>,
+    /// A configurable tab's configuration: Teams hands no webhook URL, the person pastes one.
+    pub(crate) tab: RwSignal<bool>,
+    /// The tab's webhook URL field.
+    pub(crate) webhook: WebhookField,
+    /// The connection's edit key: from what Teams kept, or from the save that made it.
+    pub(crate) edit_key: StoredValue<Option<String>>,
+    /// Whether this frame is the tab itself (frame context `content`).
+    pub(crate) content: StoredValue<bool>,
+    /// What the tab shows.
+    pub(crate) tab_data: RwSignal<Option<TabData>>,
+}
+
+impl Page {
+    /// A page that is starting, talking to the page's own origin until `config.json` says
+    /// otherwise.
+    pub(crate) fn new(api_timeout_ms: u32) -> Page {
+        let saving = RwSignal::new(false);
+        Page {
+            phase: RwSignal::new(Phase::Starting),
+            form: FormState::new(default_values(), saving),
+            notice: RwSignal::new(None),
+            saving,
+            entity_id: RwSignal::new(String::new()),
+            existing: RwSignal::new(false),
+            testing: RwSignal::new(false),
+            api: StoredValue::new(Api::new(&RuntimeConfig::default(), api_timeout_ms)),
+            sso: StoredValue::new(false),
+            tab: RwSignal::new(false),
+            webhook: WebhookField::new(),
+            edit_key: StoredValue::new(None),
+            content: StoredValue::new(false),
+            tab_data: RwSignal::new(None),
+        }
+    }
+
+    /// The person's language (from Teams' context; English until it is known).
+    pub(crate) fn locale(&self) -> Locale {
+        self.form.locale.get_value()
+    }
+
+    /// The page's words in the person's language.
+    pub(crate) fn strings(&self) -> &'static Strings {
+        strings(self.locale())
+    }
+
+    /// Whether Teams' Save may be pressed: the declared fields, and a tab's webhook URL.
+    pub(crate) fn valid(&self) -> bool {
+        self.form.is_valid() && (!self.tab.get() || self.webhook.problem().is_none())
+    }
+}
