@@ -43,12 +43,75 @@ test('a page served from a static host under a sub-path configures a connection 
   }
 });
 
+test('with single sign-on, a page on a CDN origin saves, edits and removes through the API on another origin', async () => {
+  assert.ok(existsSync(join(dist, 'index.html')), `${dist} holds a page built with --public-url /connector/`);
+  // The API's address is known only once it runs, and it must know the page's origin first.
+  const config = {};
+  const statics = await startStaticServer(dist, '/connector/', config);
+  const server = await startServer({ extraArgs: ['--dev-sso', '--cors-origin', statics.url] });
+  config['config.json'] = JSON.stringify({ apiBaseUrl: server.url, validMessageOrigins: [server.url], sso: true });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  const apiCalls = [];
+  page.on('request', (req) => {
+    if (req.url().startsWith(`${server.url}/api/connections/`)) {
+      apiCalls.push({ method: req.method(), signedIn: /^Bearer ey/.test(req.headers().authorization ?? '') });
+    }
+  });
+  try {
+    const pageUrl = `${statics.url}/connector/`;
+    await page.goto(`${server.url}/emulator/?page=${encodeURIComponent(pageUrl)}`);
+    await page.click('#add-connector');
+    await configFrame(page).locator('#field-subscription_name').fill('Signed in from the CDN');
+    await page.waitForSelector('#host-save:enabled');
+    await page.click('#host-save');
+    await dialogClosed(page);
+    const [inst] = await instances(page);
+    assert.equal(countConnections(server.db), 1);
+
+    // The page is on another origin than the emulator: its document is read through the frame.
+    const prefilled = async (want) => {
+      const field = configFrame(page).locator('#field-subscription_name');
+      for (let waited = 0; (await field.inputValue().catch(() => '')) !== want; waited += 100) {
+        assert.ok(waited < 10000, `the form was not pre-filled with '${want}'`);
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+    };
+    await page.click(`li[data-entity-id="${inst.entityId}"] button[data-action=configure]`);
+    await prefilled('Signed in from the CDN');
+    await configFrame(page).locator('#field-subscription_name').fill('Edited from the CDN');
+    await page.waitForSelector('#host-save:enabled');
+    await page.click('#host-save');
+    await dialogClosed(page);
+    await page.click(`li[data-entity-id="${inst.entityId}"] button[data-action=configure]`);
+    await prefilled('Edited from the CDN');
+    await page.click('#host-cancel');
+
+    await page.click(`li[data-entity-id="${inst.entityId}"] button[data-action=remove]`);
+    await page.waitForSelector('#host-remove:enabled');
+    await configFrame(page).locator('h1').waitFor();
+    await page.click('#host-remove');
+    await dialogClosed(page);
+    assert.equal(countConnections(server.db), 0);
+    for (const method of ['PUT', 'GET', 'DELETE']) {
+      assert.ok(apiCalls.some((c) => c.method === method && c.signedIn), `a signed-in ${method} crossed origins: ${JSON.stringify(apiCalls)}`);
+    }
+    assert.ok(apiCalls.every((c) => c.signedIn), JSON.stringify(apiCalls));
+  } finally {
+    await context.close();
+    await server.stop();
+    await statics.stop();
+  }
+});
+
 test('cors refuses a page origin that is not configured', async () => {
   const server = await startServer({ extraArgs: ['--cors-origin', 'http://127.0.0.1:9'] });
   try {
     const preflight = (origin) => fetch(`${server.url}/api/connections/x`, { method: 'OPTIONS', headers: {
       origin, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'content-type' } });
-    assert.equal((await preflight('http://127.0.0.1:9')).headers.get('access-control-allow-origin'), 'http://127.0.0.1:9');
+    const allowed = await preflight('http://127.0.0.1:9');
+    assert.equal(allowed.headers.get('access-control-allow-origin'), 'http://127.0.0.1:9');
+    assert.match(allowed.headers.get('access-control-allow-headers'), /authorization/);
     assert.equal((await preflight('http://127.0.0.1:10')).headers.get('access-control-allow-origin'), null);
   } finally {
     await server.stop();

@@ -5,7 +5,6 @@
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
 
 use crate::config::Config;
 use crate::store::{self, Replay};
@@ -79,34 +78,24 @@ pub enum Command {
     },
 }
 
-fn millis(rfc3339: &str) -> Result<i64> {
-    let t = time::OffsetDateTime::parse(rfc3339, &Rfc3339).map_err(|_| {
-        anyhow::anyhow!("time '{rfc3339}' is not RFC 3339 like 2025-03-01T00:00:00Z")
-    })?;
-    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
-}
-
-fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| ms.to_string())
-}
-
 /// The commands that work on the database itself.
 async fn on_database(command: Command, config: &Config) -> Result<()> {
     let (_, keys) = config.keys()?;
     let stores = store::open_beside_server(&config.database()?, keys).await?;
     match command {
         Command::Dead { since, limit } => {
-            let since = since.as_deref().map(millis).transpose()?.unwrap_or(0);
+            let since = since
+                .as_deref()
+                .map(crate::clock::ms_from_rfc3339)
+                .transpose()?
+                .unwrap_or(0);
             let dead = stores.outbox.dead(since, limit).await?;
             println!("id\tdied at\tattempts\tentity id\tevent id\tlast error");
             for d in &dead {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     d.delivery_id,
-                    rfc3339(d.dead_at),
+                    crate::clock::rfc3339_from_ms(d.dead_at),
                     d.attempts,
                     d.entity_id,
                     d.event_id,
@@ -118,7 +107,7 @@ async fn on_database(command: Command, config: &Config) -> Result<()> {
         Command::Replay { id, since } => {
             let which = match (id, since) {
                 (Some(id), _) => Replay::One(id),
-                (None, Some(since)) => Replay::DeadSince(millis(&since)?),
+                (None, Some(since)) => Replay::DeadSince(crate::clock::ms_from_rfc3339(&since)?),
                 (None, None) => bail!("give --id or --since"),
             };
             let n = stores

@@ -132,6 +132,26 @@ pub struct Config {
     /// Take the client address from the first X-Forwarded-For entry (behind a trusted proxy).
     #[arg(long, env = "CONNECTOR_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Seconds a client may take to send a request's headers (from its first byte, or
+    /// from connecting); a slower one is disconnected.
+    #[arg(long, env = "CONNECTOR_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a client may take to send a request's body after its headers; a slower one
+    /// is answered 408 and disconnected.
+    #[arg(long, env = "CONNECTOR_BODY_TIMEOUT", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout: u64,
+    /// Seconds a keep-alive connection may wait for its next request (keep it longer than
+    /// the idle time-out of the proxy in front).
+    #[arg(long, env = "CONNECTOR_IDLE_TIMEOUT", default_value_t = 75,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
+    /// Open client connections at most; at the cap the one waiting longest for a request
+    /// to arrive is closed for a new one. Lowered to fit the descriptor limit.
+    #[arg(long, env = "CONNECTOR_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(2..=1_000_000))]
+    pub max_connections: u64,
     /// Origins of pages served elsewhere (a CDN) that may call the API; repeat the flag or
     /// separate with commas. The page's own origin needs no entry.
     #[arg(
@@ -198,48 +218,27 @@ impl Config {
         }
     }
 
-    /// A config for tests: random port, the given database, dev mode as asked.
-    pub fn for_tests(db: PathBuf, dist: PathBuf, dev: bool) -> Config {
-        Config {
-            host: "127.0.0.1".into(),
-            port: 0,
-            db,
-            database_url: None,
-            database_pool: 4,
-            role: Role::All,
-            claim_lease: None,
-            delivery_concurrency: None,
-            poll_interval_ms: 1000,
-            retention_days: 30,
-            shutdown_grace: 20,
-            test_retry_divisor: 1,
-            dist,
-            dev,
-            emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
-            key_file: None,
-            cors_origins: Vec::new(),
-            events_secret: Some("test-events-secret-of-32-bytes-or-more".into()),
-            sso_audience: None,
-            sso_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
-            sso_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
-            dev_sso: false,
-            dev_inbox_origin: None,
-            webhook_timeout: 30,
-            write_rate: 30,
-            tenant_write_rate: 300,
-            trust_forwarded_for: false,
-            webhook_hosts: crate::domain::DEFAULT_HOSTS
-                .iter()
-                .map(|h| h.to_string())
-                .collect(),
-            encryption_key_file: None,
-            encryption_keys: None,
-            secret_key: None,
-            metrics_addr: None,
-            log_format: LogFormat::Text,
-            request_deadline: 10,
-            max_concurrent_requests: 256,
-            test_stall_writes_ms: None,
+    /// The limits on client connections; the cap lowered to leave `reserve` descriptors of
+    /// `fd_limit` for the database, webhooks and files.
+    pub fn limits(&self, fd_limit: Option<u64>) -> crate::serve::Limits {
+        const RESERVE: u64 = 512;
+        let mut cap = self.max_connections;
+        if let Some(fds) = fd_limit {
+            let fits = fds.saturating_sub(RESERVE).max(16);
+            if cap > fits {
+                tracing::warn!(
+                    max_connections = cap,
+                    fd_limit = fds,
+                    "--max-connections lowered to {fits} to fit the descriptor limit"
+                );
+                cap = fits;
+            }
+        }
+        crate::serve::Limits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout),
+            body_timeout: std::time::Duration::from_secs(self.body_timeout),
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout),
+            max_connections: usize::try_from(cap).unwrap_or(usize::MAX),
         }
     }
 

@@ -19,7 +19,8 @@ pub enum AppError {
         message: String,
         fields: Vec<FieldProblem>,
     },
-    Unauthorized(String),
+    /// 401: neither the webhook header nor the edit key header came with the request.
+    MissingCredential(String),
     /// 401 for a missing or refused sign-in token.
     Unauthenticated(String),
     /// 401 for an event whose signature or timestamp is refused.
@@ -34,7 +35,12 @@ pub enum AppError {
         message: String,
     },
     NotFound(String),
-    PayloadTooLarge,
+    /// 413; the limit in bytes.
+    PayloadTooLarge(usize),
+    /// 408: the body came too slowly.
+    RequestTimeout(String),
+    /// 405 from routing (the `Allow` header names the methods there are).
+    MethodNotAllowed(String),
     /// 429 with `Retry-After`.
     TooManyRequests(std::time::Duration),
     UnsupportedMediaType,
@@ -89,6 +95,20 @@ impl IntoResponse for AppError {
             }
             return res;
         }
+        if let AppError::RequestTimeout(message) = self {
+            // The rest of the body may still be on its way: this connection is done.
+            let body = ErrorBody {
+                error: "request_timeout".into(),
+                message,
+                fields: vec![],
+            };
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                [(axum::http::header::CONNECTION, "close")],
+                Json(body),
+            )
+                .into_response();
+        }
         let (status, code, message, fields) = match self {
             AppError::BadRequest {
                 code,
@@ -101,7 +121,7 @@ impl IntoResponse for AppError {
                 message,
                 fields,
             ),
-            AppError::Unauthorized(m) => {
+            AppError::MissingCredential(m) => {
                 (StatusCode::UNAUTHORIZED, "webhook_url_required", m, vec![])
             }
             AppError::BadSignature(m) => (StatusCode::UNAUTHORIZED, "invalid_signature", m, vec![]),
@@ -115,10 +135,16 @@ impl IntoResponse for AppError {
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, vec![]),
             AppError::Denied { code, message } => (StatusCode::FORBIDDEN, code, message, vec![]),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
-            AppError::PayloadTooLarge => (
+            AppError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
-                "the request body is larger than 16 KiB".into(),
+                format!("the request body is larger than {} KiB", limit / 1024),
+                vec![],
+            ),
+            AppError::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                m,
                 vec![],
             ),
             AppError::UnsupportedMediaType => (
@@ -127,7 +153,9 @@ impl IntoResponse for AppError {
                 "the request body must be application/json".into(),
                 vec![],
             ),
-            AppError::TooManyRequests(_) | AppError::Unavailable { .. } => {
+            AppError::TooManyRequests(_)
+            | AppError::Unavailable { .. }
+            | AppError::RequestTimeout(_) => {
                 unreachable!("answered above")
             }
             AppError::Internal(detail) => {
@@ -150,4 +178,50 @@ impl IntoResponse for AppError {
         )
             .into_response()
     }
+}
+
+/// Routing's 405, in the API's shape (axum adds the `Allow` header).
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> AppError {
+    AppError::MethodNotAllowed(format!(
+        "method {method} is not allowed on '{}'",
+        uri.path()
+    ))
+}
+
+/// Under `/api/`, an error answered by anything but a handler (a layer, a rejection no
+/// extractor here maps) still reaches the client as the API's JSON error.
+pub async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    let status = res.status();
+    let json = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !api || json || !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let message =
+        text.unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase());
+    let code = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_lowercase()
+        .replace([' ', '-'], "_");
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    let body = Json(ErrorBody {
+        error: code,
+        message,
+        fields: vec![],
+    });
+    (parts, body).into_response()
 }

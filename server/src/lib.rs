@@ -4,6 +4,7 @@
 pub mod access;
 pub mod auth;
 pub mod cli;
+mod clock;
 pub mod config;
 pub mod delivery;
 pub mod domain;
@@ -12,11 +13,12 @@ pub mod error;
 mod extract;
 mod layers;
 pub mod metrics;
-mod rate_limit;
 mod routes;
+pub mod serve;
 pub mod startup;
 mod state;
 pub mod store;
+mod write_limit;
 
 /// How the connector developer's service signs an event (for clients and tests).
 pub use routes::events::sign as sign_event;

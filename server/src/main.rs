@@ -62,6 +62,16 @@ fn logging(format: LogFormat) {
 }
 
 async fn run(config: Config, dev: bool) -> anyhow::Result<()> {
+    // Each client connection holds a descriptor: the default soft limit (often 1,024) would
+    // run out long before the connection cap.
+    match connector_server::serve::raise_fd_limit() {
+        Ok(limit) => tracing::info!(
+            fd_limit = limit,
+            max_connections = config.max_connections,
+            "descriptor limit"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the descriptor limit"),
+    }
     let app = Application::build(config).await?;
     // Tools (xtask, the end-to-end tests) read these lines.
     // Written, not println!: a closed stdout must not stop the server.

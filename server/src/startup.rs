@@ -20,10 +20,10 @@ use crate::domain::{HashKey, Keyring, WebhookPolicy};
 use crate::emulator::{self, inboxes::Inboxes};
 use crate::extract::BODY_LIMIT;
 use crate::layers;
-use crate::rate_limit::RateLimiter;
 use crate::routes::{connections, events, health, static_files, try_webhook};
 use crate::state::AppState;
 use crate::store::{self, ConnectionStore, Stores, Wake};
+use crate::write_limit::RateLimiter;
 
 /// All routes; only health for an instance that only delivers.
 pub fn router(state: AppState, config: &Config) -> Router {
@@ -37,7 +37,9 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .route(
             "/api/{*rest}",
             axum::routing::any(static_files::api_not_found),
-        );
+        )
+        // Before the overload layers wrap the routes, while they can still take it.
+        .method_not_allowed_fallback(crate::error::method_not_allowed);
     let mut app = layers::overload(
         api,
         Duration::from_secs(config.request_deadline),
@@ -56,7 +58,9 @@ pub fn router(state: AppState, config: &Config) -> Router {
         );
     }
     let app = app
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
         .merge(static_files::router(&config.dist))
+        .layer(axum::middleware::from_fn(crate::error::json_errors))
         .layer(cors(&config.cors_origins))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -190,6 +194,7 @@ pub struct Application {
     /// The metrics' own listener, when on.
     metrics: Option<TcpListener>,
     router: Router,
+    limits: crate::serve::Limits,
     port: u16,
     host: String,
 }
@@ -287,7 +292,9 @@ impl Application {
                 .context("cannot listen for other instances' events")?;
         }
         let router = router(state, &config);
+        let limits = config.limits(crate::serve::fd_limit());
         Ok(Application {
+            limits,
             delivery: (config.role != Role::Api).then_some(delivery),
             counters: Arc::default(),
             listener,
@@ -343,12 +350,7 @@ impl Application {
             }
             None => None,
         };
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let served = crate::serve::serve(self.listener, self.router, self.limits, async move {
             shutdown().await;
             let _ = stop_tx.send(true);
         })

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use crate::auth::Verifier;
 use crate::domain::{HashKey, WebhookPolicy};
 use crate::emulator::inboxes::Inboxes;
-use crate::rate_limit::RateLimiter;
 use crate::store::{ConnectionStore, Outbox, Wake};
+use crate::write_limit::RateLimiter;
 
 /// What every handler can reach.
 #[derive(Clone)]

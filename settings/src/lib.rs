@@ -2,6 +2,7 @@
 //! `connector.toml`: one definition that the page and the server both apply.
 
 pub mod api;
+pub mod hosting;
 mod messages;
 pub mod pattern;
 mod roles;

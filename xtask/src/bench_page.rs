@@ -9,50 +9,43 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use connector_settings::{FieldKind, Locale, CONNECTOR};
 
+use crate::build::{build_page, Build};
 use crate::compress::{self, Quality};
 use crate::setup::{self, root, run as sh};
-use crate::tasks::{build_page, Build};
 
 /// Options of `bench page`.
-#[derive(Debug, PartialEq)]
+#[derive(clap::Parser, Debug, PartialEq)]
+#[command(name = "bench page")]
 pub struct Options {
+    /// Rounds, each loading both pages under each profile.
+    #[arg(long, value_name = "N", default_value_t = 15,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub rounds: u32,
-    /// `fast`, `slow` or both.
-    pub profiles: Vec<String>,
+    /// `fast` (no throttling), `slow` (CPU 4x, 150 ms RTT, 1.6 Mbit/s) or both.
+    #[arg(long, value_enum, default_value_t = Profile::Both)]
+    pub profile: Profile,
 }
 
-pub fn parse(args: &[String]) -> Result<Options> {
-    let mut o = Options {
-        rounds: 15,
-        profiles: vec!["fast".into(), "slow".into()],
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--rounds" => {
-                let v = it.next().context("--rounds needs a number")?;
-                o.rounds = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .with_context(|| format!("--rounds '{v}' is not a number from 1 to 1000"))?;
-            }
-            "--profile" => {
-                let v = it.next().context("--profile needs fast, slow or both")?;
-                o.profiles = match v.as_str() {
-                    "fast" | "slow" => vec![v.clone()],
-                    "both" => vec!["fast".into(), "slow".into()],
-                    _ => bail!("--profile '{v}' is not fast, slow or both"),
-                };
-            }
-            other => bail!("unknown bench page option '{other}'"),
+/// The network and CPU profiles the pages load under.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum Profile {
+    Fast,
+    Slow,
+    Both,
+}
+
+impl Options {
+    /// The profiles' names as bench/page.mjs knows them.
+    pub fn profiles(&self) -> Vec<&'static str> {
+        match self.profile {
+            Profile::Fast => vec!["fast"],
+            Profile::Slow => vec!["slow"],
+            Profile::Both => vec!["fast", "slow"],
         }
     }
-    Ok(o)
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let o = parse(args)?;
+pub fn run(o: &Options) -> Result<()> {
     setup::all()?;
     let root = root();
     let dir = root.join("target/bench-page");
@@ -70,7 +63,7 @@ pub fn run(args: &[String]) -> Result<()> {
     sh(Command::new("node")
         .arg(root.join("bench/page.mjs"))
         .args(["--rounds", &o.rounds.to_string()])
-        .args(["--profiles", &o.profiles.join(",")])
+        .args(["--profiles", &o.profiles().join(",")])
         .current_dir(&root)
         .env("SERVER_BIN", root.join("target/release/connector-server"))
         .env("OURS_DIR", &ours)
@@ -223,16 +216,18 @@ mod tests {
 
     #[test]
     fn options_default_to_both_profiles_and_are_checked() {
-        let args = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        use clap::Parser;
+        let parse =
+            |s: &[&str]| Options::try_parse_from(std::iter::once("page").chain(s.iter().copied()));
         let o = parse(&[]).unwrap();
-        assert_eq!((o.rounds, o.profiles.len()), (15, 2));
-        let o = parse(&args(&["--rounds", "3", "--profile", "slow"])).unwrap();
-        assert_eq!((o.rounds, o.profiles), (3, vec!["slow".to_string()]));
-        assert!(parse(&args(&["--rounds", "0"]))
+        assert_eq!((o.rounds, o.profiles()), (15, vec!["fast", "slow"]));
+        let o = parse(&["--rounds", "3", "--profile", "slow"]).unwrap();
+        assert_eq!((o.rounds, o.profiles()), (3, vec!["slow"]));
+        assert!(parse(&["--rounds", "0"])
             .unwrap_err()
             .to_string()
             .contains("'0'"));
-        assert!(parse(&args(&["--profile", "3g"])).is_err());
+        assert!(parse(&["--profile", "3g"]).is_err());
     }
 
     #[test]

@@ -5,57 +5,46 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
+use crate::build::{build_page, Build};
 use crate::setup::{self, root};
-use crate::tasks::{build_page, Build};
 
 /// Options of `dist`.
-#[derive(Default, Debug, PartialEq)]
+#[derive(clap::Parser, Debug, PartialEq)]
+#[command(name = "dist")]
 pub struct Dist {
+    /// The server's base url, e.g. https://connector-api.example.com.
+    #[arg(long, value_name = "URL")]
     pub api_url: String,
+    /// Where the page will be served from (a path like /connector/ or an absolute url).
+    #[arg(long, value_name = "PATH")]
     pub public_url: Option<String>,
+    /// An origin the page accepts messages from besides Teams' own (repeatable).
+    #[arg(long = "valid-origin", value_name = "ORIGIN")]
     pub valid_origins: Vec<String>,
+    /// The directory to write [default: dist/].
+    #[arg(long, value_name = "DIR")]
     pub out: Option<String>,
-    pub release: bool,
+    /// A debug build of the page instead of the release build.
+    #[arg(long)]
+    pub debug: bool,
 }
 
-pub fn parse(args: &[String]) -> Result<Dist> {
-    let mut d = Dist {
-        release: true,
-        ..Dist::default()
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{name} needs a value"))
-        };
-        match a.as_str() {
-            "--api-url" => d.api_url = value("--api-url")?,
-            "--public-url" => d.public_url = Some(value("--public-url")?),
-            "--valid-origin" => d.valid_origins.push(value("--valid-origin")?),
-            "--out" => d.out = Some(value("--out")?),
-            "--debug" => d.release = false,
-            other => bail!("unknown dist option '{other}'"),
+impl Dist {
+    /// Checks the urls and origins before anything is built.
+    pub fn check(&self) -> Result<()> {
+        origin(&self.api_url)?;
+        for o in &self.valid_origins {
+            if origin(o)? != o.trim_end_matches('/') {
+                bail!("valid origin '{o}' must be an origin only, like https://host:port");
+            }
         }
-    }
-    if d.api_url.is_empty() {
-        bail!(
-            "--api-url is required: the server's base url, e.g. https://connector-api.example.com"
-        );
-    }
-    origin(&d.api_url)?;
-    for o in &d.valid_origins {
-        if origin(o)? != o.trim_end_matches('/') {
-            bail!("valid origin '{o}' must be an origin only, like https://host:port");
+        if let Some(p) = &self.public_url {
+            if !p.starts_with('/') && !p.starts_with("https://") && !p.starts_with("http://") {
+                bail!("public url '{p}' must be a path like /connector/ or an absolute url");
+            }
         }
+        Ok(())
     }
-    if let Some(p) = &d.public_url {
-        if !p.starts_with('/') && !p.starts_with("https://") && !p.starts_with("http://") {
-            bail!("public url '{p}' must be a path like /connector/ or an absolute url");
-        }
-    }
-    Ok(d)
 }
 
 /// `scheme://host[:port]` of `url`.
@@ -73,19 +62,19 @@ pub fn origin(url: &str) -> Result<String> {
     Ok(format!("{scheme}://{host}"))
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let d = parse(args)?;
+pub fn run(d: &Dist) -> Result<()> {
+    d.check()?;
     setup::page_tools()?;
     let out = d
         .out
         .clone()
         .map_or_else(|| root().join("dist"), PathBuf::from);
     build_page(&Build {
-        release: d.release,
+        release: !d.debug,
         public_url: d.public_url.clone(),
         dist: Some(out.display().to_string()),
     })?;
-    write_config(&out, &d)?;
+    write_config(&out, d)?;
     println!(
         "xtask: {} is ready for a static host (api {})",
         out.display(),
@@ -96,70 +85,54 @@ pub fn run(args: &[String]) -> Result<()> {
 
 /// Writes `config.json` and `_headers` (whose CSP must let the page reach the API).
 pub fn write_config(out: &std::path::Path, d: &Dist) -> Result<()> {
-    let config = format!(
-        "{{\n  \"apiBaseUrl\": {},\n  \"validMessageOrigins\": [{}]\n}}\n",
-        json_string(d.api_url.trim_end_matches('/')),
-        d.valid_origins
+    let config = serde_json::json!({
+        "apiBaseUrl": d.api_url.trim_end_matches('/'),
+        "validMessageOrigins": d
+            .valid_origins
             .iter()
-            .map(|o| json_string(o.trim_end_matches('/')))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+            .map(|o| o.trim_end_matches('/'))
+            .collect::<Vec<_>>(),
+    });
+    let config = serde_json::to_string_pretty(&config)? + "\n";
     std::fs::write(out.join("config.json"), config).context("cannot write config.json")?;
     crate::headers::write(out, Some(&origin(&d.api_url)?))
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::from('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn args(s: &[&str]) -> Vec<String> {
-        s.iter().map(|a| a.to_string()).collect()
+    /// `dist` parsed from `args` and checked.
+    fn parse(args: &[&str]) -> Result<Dist> {
+        let d = Dist::try_parse_from(std::iter::once("dist").chain(args.iter().copied()))?;
+        d.check()?;
+        Ok(d)
     }
 
     #[test]
     fn options_are_parsed_and_checked() {
-        let d = parse(&args(&[
+        let d = parse(&[
             "--api-url",
             "https://api.example.com/",
             "--public-url",
             "/connector/",
             "--valid-origin",
             "http://127.0.0.1:8080",
-        ]))
+        ])
         .unwrap();
         assert_eq!(d.public_url.as_deref(), Some("/connector/"));
         assert_eq!(d.valid_origins, ["http://127.0.0.1:8080"]);
-        assert!(parse(&args(&[]))
+        assert!(parse(&[])
             .unwrap_err()
             .to_string()
-            .contains("--api-url is required"));
-        assert!(parse(&args(&["--api-url", "ftp://x"]))
+            .contains("--api-url <URL>"));
+        assert!(parse(&["--api-url", "ftp://x"])
             .unwrap_err()
             .to_string()
             .contains("'ftp://x'"));
-        assert!(parse(&args(&[
-            "--api-url",
-            "https://a",
-            "--valid-origin",
-            "https://b/path"
-        ]))
-        .is_err());
-        assert!(parse(&args(&["--api-url", "https://a", "--public-url", "sub"])).is_err());
+        assert!(parse(&["--api-url", "https://a", "--valid-origin", "https://b/path"]).is_err());
+        assert!(parse(&["--api-url", "https://a", "--public-url", "sub"]).is_err());
     }
 
     #[test]
@@ -171,22 +144,22 @@ mod tests {
             "<script type=\"module\">x()</script>",
         )
         .unwrap();
-        let d = parse(&args(&[
+        let d = parse(&[
             "--api-url",
             "https://api.example.com",
             "--valid-origin",
             "http://127.0.0.1:1",
-        ]))
+        ])
         .unwrap();
         write_config(&dir, &d).unwrap();
-        let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
-        assert!(
-            config.contains("\"apiBaseUrl\": \"https://api.example.com\""),
-            "{config}"
-        );
-        assert!(
-            config.contains("\"validMessageOrigins\": [\"http://127.0.0.1:1\"]"),
-            "{config}"
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        assert_eq!(
+            config,
+            serde_json::json!({
+                "apiBaseUrl": "https://api.example.com",
+                "validMessageOrigins": ["http://127.0.0.1:1"],
+            })
         );
         let headers = std::fs::read_to_string(dir.join("_headers")).unwrap();
         assert!(headers

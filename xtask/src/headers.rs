@@ -7,10 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-
-/// Where Teams (and Outlook, which hosts Teams apps) frames the page.
-pub const FRAME_ANCESTORS: &str =
-    "teams.microsoft.com *.teams.microsoft.com *.cloud.microsoft *.skype.com outlook.office.com *.office.com";
+use connector_settings::hosting::FRAME_ANCESTORS;
 
 /// teams-js fetches its list of valid host origins from here when it loads.
 const TEAMS_JS_CDN: &str = "https://res.cdn.office.net";

@@ -2,6 +2,7 @@
 //! missing (and say what they install), so a fresh machine needs only these two commands.
 
 mod bench_page;
+mod build;
 mod compress;
 mod dist;
 mod headers;
@@ -13,59 +14,52 @@ mod tasks;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <task>
+use clap::{Parser, Subcommand};
 
-tasks:
-  run [--port N] [--release]   build the page, start page + server + Teams host emulator on SQLite
-  test                         run every test (settings, server on SQLite and on a throwaway
-                               PostgreSQL, page in Chromium, end-to-end);
-                               CONNECTOR_TEST_DATABASE_URL=postgres://... uses that server instead
-  build [--release] [--public-url PATH]
-                               build the page into dist/
-  dist --api-url URL [--public-url /path/] [--valid-origin ORIGIN]... [--out DIR]
-                               build a deployable dist/ for a static host or CDN, with
-                               config.json and _headers for that API
-  package --page-url https://... [--connector-id ID] [--app-id GUID] [--version X.Y.Z] [--tab]
-          [--out FILE.zip] [--color-icon PNG] [--outline-icon PNG]
-          [--sso-client-id GUID --sso-resource api://...]
-                               write the Teams app package, validated against the official schema
-  package --check FILE.zip     validate an existing package
-  bench delivery [--connections N | --series] [--postgres [--instances N]] [--steady RATE]
-                               N connections (default 10000) with local webhooks, one event to all:
-                               cards/s, p50/p95/p99 latency, lost, duplicates, rate-window
-                               violations, peak memory per instance; --series: 1,000 / 10,000 /
-                               100,000; --postgres: N instances (default 2) on a throwaway
-                               PostgreSQL with fsync on; --steady: RATE events/s (default 200)
-  bench api [--seconds N] [--connections N] [--sqlite | --postgres]
-                               a release server with N connections (default 10000) under 64
-                               clients for N s (default 20) a scenario: GET, PUT, 90/10 mix,
-                               signed events each stored for 10 connections; req/s, p50/p99/max,
-                               errors, peak memory; on SQLite, then on a throwaway PostgreSQL
-  bench page [--rounds N] [--profile fast|slow|both]
-                               our release page against a hand-written JavaScript page in the
-                               emulator, N rounds (default 15) alternating: time to initialize,
-                               to the form being usable, to notifySuccess; bytes; ratios
-  size                         build the release page and print what the iframe downloads, raw,
-                               gzip and brotli, against the goals
-  setup                        only install what is missing (also PostgreSQL for the tests)";
+/// The project's tasks; `run` and `test` install whatever is missing first.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build the page, start page + server + Teams host emulator on SQLite.
+    Run(tasks::RunArgs),
+    /// Run every test: formatting and clippy, settings, server on SQLite and on a throwaway
+    /// PostgreSQL (CONNECTOR_TEST_DATABASE_URL=postgres://... uses that server instead),
+    /// page in Chromium, end-to-end.
+    Test,
+    /// Build the page into dist/.
+    Build(build::BuildArgs),
+    /// Build a deployable dist/ for a static host or CDN, with config.json and _headers for
+    /// that API.
+    Dist(dist::Dist),
+    /// Write the Teams app package, validated against the official schema (or validate an
+    /// existing one with --check).
+    Package(package::Options),
+    /// Benchmarks: delivery (the server) and page (start-up in the emulator).
+    #[command(subcommand)]
+    Bench(tasks::Bench),
+    /// Build the release page and print what the iframe downloads, raw, gzip and brotli,
+    /// against the goals.
+    Size,
+    /// Only install what is missing (also PostgreSQL for the tests).
+    Setup,
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("run") => tasks::run(&args[1..]),
-        Some("test") => tasks::test(&args[1..]),
-        Some("build") => tasks::build_cmd(&args[1..]),
-        Some("size") => size::report(),
-        Some("dist") => dist::run(&args[1..]),
-        Some("bench") => tasks::bench(&args[1..]),
-        Some("package") => package::run(&args[1..]),
-        Some("setup") => setup::all().and_then(|()| postgres::install().map(drop)),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        Some(other) => Err(anyhow::anyhow!("unknown task '{other}'\n{USAGE}")),
-        None => Err(anyhow::anyhow!("{USAGE}")),
+    let result = match Cli::parse().task {
+        Task::Run(args) => tasks::run(&args),
+        Task::Test => tasks::test(),
+        Task::Build(args) => build::build_cmd(&args),
+        Task::Size => size::report(),
+        Task::Dist(d) => dist::run(&d),
+        Task::Bench(b) => tasks::bench(&b),
+        Task::Package(o) => package::run(&o),
+        Task::Setup => setup::all().and_then(|()| postgres::install().map(drop)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,5 +69,15 @@ fn main() -> ExitCode {
             eprintln!("xtask: {}", chain.join(": "));
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

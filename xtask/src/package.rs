@@ -16,33 +16,55 @@ const COLOR: &str = "color.png";
 const OUTLINE: &str = "outline.png";
 
 /// Options of `package`.
-#[derive(Debug, Default)]
-struct Options {
-    page_url: String,
+#[derive(clap::Parser, Debug)]
+#[command(name = "package")]
+pub struct Options {
+    /// Validate an existing package instead of writing one.
+    #[arg(long, value_name = "FILE.zip", exclusive = true)]
+    check: Option<PathBuf>,
+    /// The https address of the configuration page.
+    #[arg(long, value_name = "URL", required_unless_present = "check")]
+    page_url: Option<String>,
+    /// The connector's id (a GUID) [default: derived from connector.toml's id].
+    #[arg(long, value_name = "GUID")]
     connector_id: Option<String>,
+    /// The app's id (a GUID) [default: derived from connector.toml's id].
+    #[arg(long, value_name = "GUID")]
     app_id: Option<String>,
+    /// The app's version, X.Y.Z.
+    #[arg(long, value_name = "X.Y.Z", default_value = "1.0.0")]
     version: String,
+    /// Declare a configurable tab (today's Teams) instead of a connector.
+    #[arg(long)]
     tab: bool,
+    /// The zip to write [default: build/<id>-<version>.zip].
+    #[arg(long, value_name = "FILE.zip")]
     out: Option<PathBuf>,
-    color_icon: PathBuf,
-    outline_icon: PathBuf,
+    /// The 192x192 colour icon [default: public/icon-color.png].
+    #[arg(long, value_name = "PNG")]
+    color_icon: Option<PathBuf>,
+    /// The 32x32 white-on-transparent outline icon [default: public/icon-outline.png].
+    #[arg(long, value_name = "PNG")]
+    outline_icon: Option<PathBuf>,
+    /// The Entra app's client id for single sign-on (with --sso-resource).
+    #[arg(long, value_name = "GUID")]
     sso_client_id: Option<String>,
+    /// The Entra app's resource (api://...) for single sign-on (with --sso-client-id).
+    #[arg(long, value_name = "URI")]
     sso_resource: Option<String>,
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    if args.first().map(String::as_str) == Some("--check") {
-        let file = args.get(1).context("--check needs a zip file")?;
-        let version = check(Path::new(file))?;
-        println!("package {file} is valid (manifest v{version})");
+pub fn run(opts: &Options) -> Result<()> {
+    if let Some(file) = &opts.check {
+        let version = check(file)?;
+        println!("package {} is valid (manifest v{version})", file.display());
         return Ok(());
     }
-    let opts = parse(args)?;
     let out = opts
         .out
         .clone()
         .unwrap_or_else(|| root().join(format!("build/{}-{}.zip", CONNECTOR.id, opts.version)));
-    let (version, manifest, color, outline) = prepare(&opts)?;
+    let (version, manifest, color, outline) = prepare(opts)?;
     write_zip(&out, &manifest, &color, &outline)?;
     println!(
         "xtask: wrote {} (manifest v{version}, {})",
@@ -56,52 +78,20 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn parse(args: &[String]) -> Result<Options> {
-    let mut o = Options {
-        version: "1.0.0".into(),
-        color_icon: root().join("public/icon-color.png"),
-        outline_icon: root().join("public/icon-outline.png"),
-        ..Options::default()
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{name} needs a value"))
-        };
-        match a.as_str() {
-            "--page-url" => o.page_url = value("--page-url")?,
-            "--connector-id" => o.connector_id = Some(value("--connector-id")?),
-            "--app-id" => o.app_id = Some(value("--app-id")?),
-            "--version" => o.version = value("--version")?,
-            "--tab" => o.tab = true,
-            "--out" => o.out = Some(value("--out")?.into()),
-            "--color-icon" => o.color_icon = value("--color-icon")?.into(),
-            "--outline-icon" => o.outline_icon = value("--outline-icon")?.into(),
-            "--sso-client-id" => o.sso_client_id = Some(value("--sso-client-id")?),
-            "--sso-resource" => o.sso_resource = Some(value("--sso-resource")?),
-            other => bail!("unknown package option '{other}'"),
-        }
-    }
-    if o.page_url.is_empty() {
-        bail!("--page-url is required: the https address of the configuration page");
-    }
-    Ok(o)
-}
-
 /// Everything checked, nothing written: the manifest and the two encoded icons.
 fn prepare(o: &Options) -> Result<(String, Value, Vec<u8>, Vec<u8>)> {
+    // clap requires it without --check.
+    let page_url = o.page_url.as_deref().unwrap_or_default();
     let mut problems = Vec::new();
-    let host = match o.page_url.strip_prefix("https://") {
+    let host = match page_url.strip_prefix("https://") {
         Some(rest) => rest.split(['/', '?', '#']).next().unwrap_or("").to_string(),
         None => {
-            problems.push(format!("page url '{}' must be https", o.page_url));
+            problems.push(format!("page url '{}' must be https", page_url));
             String::new()
         }
     };
-    if o.page_url.starts_with("https://") && (host.is_empty() || host.contains('@')) {
-        problems.push(format!("page url '{}' has no valid host", o.page_url));
+    if page_url.starts_with("https://") && (host.is_empty() || host.contains('@')) {
+        problems.push(format!("page url '{}' has no valid host", page_url));
     }
     let app_id = o
         .app_id
@@ -128,10 +118,10 @@ fn prepare(o: &Options) -> Result<(String, Value, Vec<u8>, Vec<u8>)> {
             None
         }
     };
-    let color = icon(&o.color_icon, 192, false)
+    let color = icon(&icon_path(&o.color_icon, "icon-color.png"), 192, false)
         .map_err(|e| problems.push(e))
         .ok();
-    let outline = icon(&o.outline_icon, 32, true)
+    let outline = icon(&icon_path(&o.outline_icon, "icon-outline.png"), 32, true)
         .map_err(|e| problems.push(e))
         .ok();
     let version = newest_schema_version()?;
@@ -159,13 +149,13 @@ fn prepare(o: &Options) -> Result<(String, Value, Vec<u8>, Vec<u8>)> {
     if o.tab {
         // A channel tab or a group chat's tab; its Settings re-open the configuration page.
         manifest["configurableTabs"] = json!([{
-            "configurationUrl": o.page_url,
+            "configurationUrl": page_url,
             "canUpdateConfiguration": true,
             "scopes": ["team", "groupChat"],
             "context": ["channelTab", "privateChatTab", "meetingChatTab"],
         }]);
     } else {
-        manifest["connectors"] = json!([{ "connectorId": connector_id, "configurationUrl": o.page_url, "scopes": ["team"] }]);
+        manifest["connectors"] = json!([{ "connectorId": connector_id, "configurationUrl": page_url, "scopes": ["team"] }]);
     }
     if let Some(sso) = sso {
         manifest["webApplicationInfo"] = sso;
@@ -178,6 +168,13 @@ fn prepare(o: &Options) -> Result<(String, Value, Vec<u8>, Vec<u8>)> {
 }
 
 /// Reads a PNG, resizes it to `size` if needed, checks it, and encodes it again.
+/// The icon given, or the one in public/.
+fn icon_path(given: &Option<PathBuf>, default: &str) -> PathBuf {
+    given
+        .clone()
+        .unwrap_or_else(|| root().join("public").join(default))
+}
+
 fn icon(path: &Path, size: u32, outline: bool) -> Result<Vec<u8>, String> {
     let bytes = std::fs::read(path)
         .map_err(|e| format!("icon '{}' cannot be read: {e}", path.display()))?;

@@ -1,7 +1,7 @@
 //! A throwaway PostgreSQL server for the tests and the benchmark: Debian's `postgresql`
 //! installed when missing, a fresh cluster on a free port in a temporary directory (initdb
-//! and the server refuse root, so as root they run as the `postgres` user), stopped and
-//! removed when dropped.
+//! and the server refuse root, so as root they run as the `postgres` user), serving TLS with a
+//! certificate of its own CA (as a managed PostgreSQL does), stopped and removed when dropped.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +12,8 @@ use crate::setup::run;
 
 /// Set to point the tests at an existing server instead of a throwaway one.
 pub const URL_VAR: &str = "CONNECTOR_TEST_DATABASE_URL";
+/// The CA certificate of the throwaway cluster's TLS, for the tests that check it.
+pub const CA_VAR: &str = "CONNECTOR_TEST_DATABASE_CA";
 
 /// A running throwaway cluster.
 pub struct Cluster {
@@ -95,9 +97,13 @@ impl Cluster {
             .arg(&data)
             .stdout(std::process::Stdio::null()))
         .context("initdb failed")?;
+        let tls = cluster.certificates()?;
         let mut options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300",
-            cluster.dir.display()
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=300 \
+             -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+            cluster.dir.display(),
+            tls.join("server.crt").display(),
+            tls.join("server.key").display(),
         );
         if !durable {
             options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
@@ -126,6 +132,84 @@ impl Cluster {
     /// The url of its `postgres` database as the superuser.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// The CA certificate the server's certificate is signed with.
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("tls/ca.crt")
+    }
+
+    /// A CA and a server certificate for 127.0.0.1 and localhost signed by it (openssl, which
+    /// Debian installs with ca-certificates), readable by the server; returns their directory.
+    fn certificates(&self) -> Result<PathBuf> {
+        let tls = self.dir.join("tls");
+        std::fs::create_dir_all(&tls)?;
+        let openssl = |args: &[&str]| {
+            run(Command::new("openssl")
+                .args(args)
+                .current_dir(&tls)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()))
+            .context("openssl could not make the test cluster's certificates")
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &["-keyout", "ca.key", "-out", "ca.crt"],
+                &["-subj", "/CN=connector test CA", "-days", "7"],
+            ]
+            .concat(),
+        )?;
+        openssl(
+            &[
+                &["req"][..],
+                &ec,
+                &["-keyout", "server.key", "-out", "server.csr"],
+                &["-subj", "/CN=localhost"],
+            ]
+            .concat(),
+        )?;
+        std::fs::write(
+            tls.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "7",
+            "-extfile",
+            "server.ext",
+        ])?;
+        if self.as_postgres {
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&tls))?;
+        }
+        // The server refuses a key others can read.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            tls.join("server.key"),
+            std::fs::Permissions::from_mode(0o600),
+        )?;
+        Ok(tls)
     }
 
     /// A server tool, run as the postgres user when we are root.
@@ -165,7 +249,7 @@ fn remove(dir: &Path) {
 }
 
 /// The database url for the tests: `CONNECTOR_TEST_DATABASE_URL` when set (the cluster is
-/// then `None`), else a throwaway cluster's.
+/// then `None`), else a throwaway cluster's (its CA in `CONNECTOR_TEST_DATABASE_CA`).
 pub fn for_tests() -> Result<(String, Option<Cluster>)> {
     if let Ok(url) = std::env::var(URL_VAR) {
         if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {

@@ -55,6 +55,21 @@ pub fn all() -> Result<()> {
     Ok(())
 }
 
+/// rustfmt and clippy, which `test` runs first (a minimal rustup profile has neither).
+pub fn lint_tools() -> Result<()> {
+    let installed = output("rustup", &["component", "list", "--installed"]).unwrap_or_default();
+    for component in ["rustfmt", "clippy"] {
+        if !installed
+            .lines()
+            .any(|l| l.starts_with(&format!("{component}-")))
+        {
+            say(&format!("the {component} component (rustup)"));
+            run(Command::new("rustup").args(["component", "add", component]))?;
+        }
+    }
+    Ok(())
+}
+
 /// Schemathesis, which `test` runs against the server's OpenAPI document.
 pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
 

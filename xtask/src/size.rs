@@ -8,9 +8,9 @@ use std::process::Command;
 
 use anyhow::Result;
 
+use crate::build::{build_page, Build};
 use crate::compress;
 use crate::setup::{self, root, tool_path};
-use crate::tasks::{build_page, Build};
 
 pub fn report() -> Result<()> {
     setup::page_tools()?;

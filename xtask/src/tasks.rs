@@ -4,64 +4,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use crate::build::{build_page, Build};
 use crate::setup::{self, root, run as sh, tool_path};
-
-/// Options of `build`.
-#[derive(Default)]
-pub struct Build {
-    pub release: bool,
-    pub public_url: Option<String>,
-    pub dist: Option<String>,
-}
-
-pub fn build_cmd(args: &[String]) -> Result<()> {
-    setup::page_tools()?;
-    let mut opts = Build::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--release" => opts.release = true,
-            "--public-url" => {
-                opts.public_url = Some(it.next().context("--public-url needs a path")?.clone())
-            }
-            other => bail!("unknown build option '{other}'"),
-        }
-    }
-    build_page(&opts)
-}
-
-/// Builds the page with Trunk into `dist/` (or `opts.dist`), with its headers for static hosts
-/// and precompressed copies of its files.
-pub fn build_page(opts: &Build) -> Result<()> {
-    // Trunk runs cargo offline (Trunk.toml), so fetch first.
-    sh(Command::new("cargo").arg("fetch").current_dir(root()))?;
-    let mut cmd = Command::new("trunk");
-    cmd.arg("build")
-        .current_dir(root())
-        .env("PATH", tool_path());
-    if opts.release {
-        cmd.arg("--release");
-    }
-    if let Some(url) = &opts.public_url {
-        cmd.args(["--public-url", url]);
-    }
-    if let Some(dist) = &opts.dist {
-        cmd.args(["--dist", dist]);
-    }
-    sh(&mut cmd)?;
-    let dist = opts
-        .dist
-        .as_ref()
-        .map_or_else(|| root().join("dist"), std::path::PathBuf::from);
-    crate::headers::write(&dist, None)?;
-    let quality = if opts.release {
-        crate::compress::Quality::Best
-    } else {
-        crate::compress::Quality::Fast
-    };
-    crate::compress::precompress(&dist, quality)?;
-    Ok(())
-}
 
 fn build_server() -> Result<()> {
     sh(Command::new("cargo")
@@ -73,19 +17,20 @@ fn build_server() -> Result<()> {
 /// secret shorter than 32 bytes.
 const DEV_EVENTS_SECRET: &str = "dev-events-secret-not-for-production";
 
-pub fn run(args: &[String]) -> Result<()> {
-    let mut port = "8080".to_string();
-    let mut release = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--port" => port = it.next().context("--port needs a number")?.clone(),
-            "--release" => release = true,
-            other => bail!("unknown run option '{other}'"),
-        }
-    }
-    port.parse::<u16>()
-        .with_context(|| format!("--port '{port}' is not a port number"))?;
+/// Arguments of `run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The port the server listens on.
+    #[arg(long, value_name = "N", default_value_t = 8080)]
+    port: u16,
+    /// Build the page as for a deployment.
+    #[arg(long)]
+    release: bool,
+}
+
+pub fn run(args: &RunArgs) -> Result<()> {
+    let RunArgs { port, release } = *args;
+    let port = port.to_string();
     setup::all()?;
     build_page(&Build {
         release,
@@ -116,19 +61,42 @@ pub fn run(args: &[String]) -> Result<()> {
         .current_dir(&root))
 }
 
+/// Formatting and clippy, first because they are fast and a failure there needs no test run:
+/// the native crates, then the page for the target it ships to.
+fn lint(root: &std::path::Path) -> Result<()> {
+    setup::lint_tools()?;
+    println!("xtask: cargo fmt --check, cargo clippy -D warnings");
+    sh(Command::new("cargo")
+        .args(["fmt", "--all", "--check"])
+        .current_dir(root))?;
+    sh(Command::new("cargo")
+        .args([
+            "clippy",
+            "--workspace",
+            "--exclude",
+            "teams-connector",
+            "--all-targets",
+        ])
+        .args(["--", "-D", "warnings"])
+        .current_dir(root))?;
+    sh(Command::new("cargo")
+        .args(["clippy", "-p", "teams-connector", "--all-targets"])
+        .args(["--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])
+        .current_dir(root))
+}
+
 /// The second example connector, which `test` also builds and tests against.
 const SECOND_CONNECTOR: &str = "connectors/uptime-watch.toml";
 
-pub fn test(args: &[String]) -> Result<()> {
-    if let Some(a) = args.first() {
-        bail!("unknown test option '{a}'");
-    }
+pub fn test() -> Result<()> {
     setup::all()?;
     let root = root();
+    lint(&root)?;
     // Stopped when dropped, at the end of this function or on the first failure.
-    let (database_url, _cluster) = crate::postgres::for_tests()?;
+    let (database_url, cluster) = crate::postgres::for_tests()?;
     println!("xtask: native tests (settings, server on SQLite and PostgreSQL, xtask)");
-    sh(Command::new("cargo")
+    let mut native = Command::new("cargo");
+    native
         .args([
             "test",
             "-p",
@@ -139,7 +107,11 @@ pub fn test(args: &[String]) -> Result<()> {
             "xtask",
         ])
         .env(crate::postgres::URL_VAR, &database_url)
-        .current_dir(&root))?;
+        .current_dir(&root);
+    if let Some(cluster) = &cluster {
+        native.env(crate::postgres::CA_VAR, cluster.ca());
+    }
+    sh(&mut native)?;
 
     // Nothing outside connector.toml may know its fields: the settings, delivery and events
     // tests again, with everything built from a different connector.
@@ -250,35 +222,107 @@ fn schemathesis(root: &std::path::Path) -> Result<()> {
     result
 }
 
-/// `bench delivery` (the server's benchmark binary, built in release mode; with
-/// `--postgres`, on a throwaway PostgreSQL with fsync on, two instances unless `--instances`
-/// says otherwise), `bench api` and `bench page`.
-pub fn bench(args: &[String]) -> Result<()> {
-    match args.first().map(String::as_str) {
-        Some("delivery") => {}
-        Some("api") => return bench_api(&args[1..]),
-        Some("page") => return crate::bench_page::run(&args[1..]),
-        _ => bail!(
-            "usage: cargo xtask bench delivery [--connections N | --series] [--postgres [--instances N]] [--steady RATE]\n       cargo xtask bench api [--seconds N] [--connections N] [--sqlite | --postgres]\n       cargo xtask bench page [--rounds N] [--profile fast|slow|both]"
-        ),
+/// The benchmarks.
+#[derive(clap::Subcommand)]
+pub enum Bench {
+    /// N connections (default 10000) with local webhooks, one event to all: cards/s,
+    /// p50/p95/p99 latency, lost, duplicates, rate-window violations, peak memory per instance.
+    Delivery(DeliveryArgs),
+    /// Our release page against a hand-written JavaScript page in the emulator, alternating:
+    /// time to initialize, to the form being usable, to notifySuccess; bytes; ratios.
+    Page(crate::bench_page::Options),
+    /// A release server with N connections under 64 keep-alive clients, S seconds per
+    /// scenario (GET, PUT, 90/10, signed events of fan-out 10): requests/s, p50/p99/max,
+    /// errors, peak memory; on SQLite, then on a throwaway PostgreSQL.
+    Api(ApiArgs),
+}
+
+/// Arguments of `bench api`, passed on to the server's `bench-api` binary.
+#[derive(clap::Args)]
+pub struct ApiArgs {
+    /// Seconds per scenario [default: 20].
+    #[arg(long, value_name = "S")]
+    seconds: Option<u64>,
+    /// Connections stored before the scenarios [default: 10000].
+    #[arg(long, value_name = "N")]
+    connections: Option<usize>,
+    /// Only SQLite.
+    #[arg(long, conflicts_with = "postgres")]
+    sqlite: bool,
+    /// Only PostgreSQL.
+    #[arg(long)]
+    postgres: bool,
+}
+
+/// Arguments of `bench delivery`, passed on to the server's `bench-delivery` binary.
+#[derive(clap::Args)]
+pub struct DeliveryArgs {
+    /// Connections for the fan-out [default: 10000].
+    #[arg(long, value_name = "N", conflicts_with = "series")]
+    connections: Option<usize>,
+    /// Fan-outs to 1,000, 10,000 and 100,000 connections.
+    #[arg(long)]
+    series: bool,
+    /// On a throwaway PostgreSQL with fsync on instead of SQLite.
+    #[arg(long)]
+    postgres: bool,
+    /// Server processes on the one PostgreSQL [default: 2].
+    #[arg(long, value_name = "N", requires = "postgres")]
+    instances: Option<usize>,
+    /// Events a second in the steady phase, 0 for none [default: 200].
+    #[arg(long, value_name = "RATE")]
+    steady: Option<u32>,
+    /// How long the steady phase lasts, in seconds [default: 30].
+    #[arg(long, value_name = "S")]
+    steady_secs: Option<u64>,
+    /// Webhooks the steady phase's events go to [default: 1000].
+    #[arg(long, value_name = "N")]
+    steady_webhooks: Option<usize>,
+}
+
+impl DeliveryArgs {
+    /// The benchmark binary's arguments (its own defaults where none is given).
+    fn pass_on(&self) -> Vec<String> {
+        let mut pass = Vec::new();
+        let mut put = |flag: &str, value: Option<String>| {
+            if let Some(v) = value {
+                pass.extend([flag.to_string(), v]);
+            }
+        };
+        put("--connections", self.connections.map(|n| n.to_string()));
+        put("--steady", self.steady.map(|n| n.to_string()));
+        put("--steady-secs", self.steady_secs.map(|n| n.to_string()));
+        put(
+            "--steady-webhooks",
+            self.steady_webhooks.map(|n| n.to_string()),
+        );
+        if self.postgres {
+            put("--instances", Some(self.instances.unwrap_or(2).to_string()));
+        }
+        if self.series {
+            pass.push("--series".into());
+        }
+        pass
     }
-    let postgres = args.iter().any(|a| a == "--postgres");
-    let mut pass: Vec<String> = args[1..]
-        .iter()
-        .filter(|a| *a != "--postgres")
-        .cloned()
-        .collect();
+}
+
+/// `bench delivery` (the server's benchmark binary, built in release mode; with `--postgres`,
+/// on a throwaway PostgreSQL with fsync on), `bench api` and `bench page`.
+pub fn bench(bench: &Bench) -> Result<()> {
+    let args = match bench {
+        Bench::Delivery(args) => args,
+        Bench::Page(o) => return crate::bench_page::run(o),
+        Bench::Api(a) => return bench_api(a),
+    };
+    let mut pass = args.pass_on();
     let root = root();
     sh(Command::new("cargo")
         .args(["build", "--release", "-p", "connector-server", "--bins"])
         .current_dir(&root))?;
     // Stopped when dropped, after the benchmark.
-    let cluster = if postgres {
+    let cluster = if args.postgres {
         let cluster = crate::postgres::Cluster::start(true)?;
         pass.extend(["--database-url".into(), cluster.url()]);
-        if !pass.iter().any(|a| a == "--instances") {
-            pass.extend(["--instances".into(), "2".into()]);
-        }
         Some(cluster)
     } else {
         None
@@ -299,13 +343,15 @@ pub fn bench(args: &[String]) -> Result<()> {
 
 /// `bench api`: the API under load from 64 clients, on SQLite and then on a throwaway
 /// PostgreSQL with fsync on (`--sqlite` or `--postgres` for one of them).
-fn bench_api(args: &[String]) -> Result<()> {
-    let only_sqlite = args.iter().any(|a| a == "--sqlite");
-    let only_postgres = args.iter().any(|a| a == "--postgres");
-    let pass: Vec<&String> = args
-        .iter()
-        .filter(|a| *a != "--sqlite" && *a != "--postgres")
-        .collect();
+fn bench_api(args: &ApiArgs) -> Result<()> {
+    let mut pass = Vec::new();
+    if let Some(s) = args.seconds {
+        pass.extend(["--seconds".to_string(), s.to_string()]);
+    }
+    if let Some(n) = args.connections {
+        pass.extend(["--connections".to_string(), n.to_string()]);
+    }
+    let (only_sqlite, only_postgres) = (args.sqlite, args.postgres);
     let root = root();
     sh(Command::new("cargo")
         .args(["build", "--release", "-p", "connector-server", "--bins"])

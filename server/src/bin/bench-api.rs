@@ -7,6 +7,8 @@
 //! The load generator is hand-written on hyper's client connection (no pool, no redirects):
 //! a general client such as reqwest costs the shared two cores more than the server does.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,47 +28,37 @@ const SECRET: &str = "bench-events-secret-of-32-bytes-or-more";
 /// Connections each event matches.
 const FAN_OUT: usize = 10;
 
+/// Drives a release server under load and prints what it answers.
+#[derive(clap::Parser)]
+#[command(name = "bench-api")]
 struct Options {
+    /// The server binary.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "target/release/connector-server"
+    )]
     server: String,
+    /// PostgreSQL instead of SQLite.
+    #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// Connections stored before the scenarios.
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(FAN_OUT as u64..))]
     connections: usize,
+    /// Keep-alive clients.
+    #[arg(long, value_name = "N", default_value_t = 64)]
     clients: usize,
+    /// Seconds per scenario.
+    #[arg(long, value_name = "S", default_value_t = 20)]
     seconds: u64,
-}
-
-fn options() -> Result<Options> {
-    let mut o = Options {
-        server: "target/release/connector-server".into(),
-        database_url: None,
-        connections: 10_000,
-        clients: 64,
-        seconds: 20,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--server" => o.server = value()?,
-            "--database-url" => o.database_url = Some(value()?),
-            "--connections" => o.connections = value()?.parse()?,
-            "--clients" => o.clients = value()?.parse()?,
-            "--seconds" => o.seconds = value()?.parse()?,
-            other => bail!(
-                "unknown option '{other}' (--seconds N, --connections N, --clients N, --database-url URL, --server PATH)"
-            ),
-        }
-    }
-    if o.connections < FAN_OUT {
-        bail!("--connections must be at least {FAN_OUT}");
-    }
-    Ok(o)
 }
 
 /// The server process, killed when dropped.
 struct Server {
     child: Child,
     port: u16,
-    _dir: tempfile::TempDir,
+    _dir: support::ScratchDir,
 }
 
 impl Drop for Server {
@@ -78,7 +70,7 @@ impl Drop for Server {
 
 impl Server {
     fn start(o: &Options) -> Result<Server> {
-        let dir = tempfile::tempdir()?;
+        let dir = support::ScratchDir::new("api")?;
         let mut cmd = Command::new(&o.server);
         cmd.args([
             "--dev",
@@ -391,7 +383,7 @@ fn report(db: &str, name: &str, mut f: Figures, took: Duration, peak: f64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
-    let o = options()?;
+    let o = <Options as clap::Parser>::parse();
     let db = if o.database_url.is_some() {
         "postgres"
     } else {

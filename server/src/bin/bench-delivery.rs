@@ -5,6 +5,8 @@
 //! duplicates and rate-window violations (by the receiver's clock), and the peak memory of
 //! each instance.
 
+mod support;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -19,54 +21,70 @@ use axum::Router;
 use connector_settings::{CardStyle, Value, CONNECTOR};
 use serde_json::json;
 use sqlx::{Connection, Executor};
+use support::ScratchDir;
 
 const SECRET: &str = "bench-events-secret-of-32-bytes-or-more";
 
 /// Arrivals per webhook path: (idempotency key, when).
 type Received = Arc<Mutex<HashMap<String, Vec<(String, Instant)>>>>;
 
+/// One or more server processes with N connections each on its own local webhook: a fan-out,
+/// then a steady phase.
+#[derive(clap::Parser)]
+#[command(name = "bench-delivery")]
 struct Options {
-    connections: Vec<usize>,
+    /// Connections for the fan-out (one event to all of them).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10_000,
+        conflicts_with = "series"
+    )]
+    connections: usize,
+    /// Fan-outs to 1,000, 10,000 and 100,000 connections instead of one.
+    #[arg(long)]
+    series: bool,
+    /// Server processes sharing the work (more than one needs --database-url).
+    #[arg(long, value_name = "N", default_value_t = 1)]
     instances: usize,
+    /// The PostgreSQL database the instances share (SQLite files when absent).
+    #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// The connector-server binary to start.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "target/release/connector-server"
+    )]
     server: String,
+    /// Events a second in the steady phase (0: no steady phase).
+    #[arg(long = "steady", value_name = "RATE", default_value_t = 200)]
     steady_rate: u32,
+    /// How long the steady phase lasts, in seconds.
+    #[arg(long, value_name = "S", default_value_t = 30)]
     steady_secs: u64,
+    /// Webhooks the steady phase's events go to.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
     steady_webhooks: usize,
 }
 
-fn options() -> Result<Options> {
-    let mut o = Options {
-        connections: vec![10_000],
-        instances: 1,
-        database_url: None,
-        server: "target/release/connector-server".into(),
-        steady_rate: 200,
-        steady_secs: 30,
-        steady_webhooks: 1_000,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut value = || args.next().with_context(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--connections" => o.connections = vec![value()?.parse()?],
-            "--series" => o.connections = vec![1_000, 10_000, 100_000],
-            "--instances" => o.instances = value()?.parse()?,
-            "--database-url" => o.database_url = Some(value()?),
-            "--server" => o.server = value()?,
-            "--steady" => o.steady_rate = value()?.parse()?,
-            "--steady-secs" => o.steady_secs = value()?.parse()?,
-            "--steady-webhooks" => o.steady_webhooks = value()?.parse()?,
-            other => bail!(
-                "unknown option '{other}' (--connections N | --series, --instances N, --database-url URL, \
-                 --steady RATE (0: none), --steady-secs S, --steady-webhooks N, --server PATH)"
-            ),
+impl Options {
+    fn parse_checked() -> Result<Options> {
+        let o = <Options as clap::Parser>::parse();
+        if o.instances > 1 && o.database_url.is_none() {
+            bail!("--instances {} needs PostgreSQL (--postgres)", o.instances);
+        }
+        Ok(o)
+    }
+
+    /// The fan-out sizes, in order.
+    fn fan_outs(&self) -> Vec<usize> {
+        if self.series {
+            vec![1_000, 10_000, 100_000]
+        } else {
+            vec![self.connections]
         }
     }
-    if o.instances > 1 && o.database_url.is_none() {
-        bail!("--instances {} needs PostgreSQL (--postgres)", o.instances);
-    }
-    Ok(o)
 }
 
 /// The webhooks: answer `1` at once and remember when each card came.
@@ -173,7 +191,7 @@ fn start(o: &Options, inbox: &str, db: &Database) -> Result<Instance> {
 
 /// A fresh database for one run.
 enum Database {
-    Sqlite(tempfile::TempDir),
+    Sqlite(ScratchDir),
     Postgres {
         url: String,
         admin: String,
@@ -184,7 +202,7 @@ enum Database {
 impl Database {
     async fn create(o: &Options, tag: &str) -> Result<Database> {
         let Some(admin) = &o.database_url else {
-            return Ok(Database::Sqlite(tempfile::tempdir()?));
+            return Ok(Database::Sqlite(ScratchDir::new(tag)?));
         };
         let name = format!("bench_{tag}_{}", std::process::id());
         let mut conn = sqlx::PgConnection::connect(admin).await?;
@@ -525,8 +543,8 @@ async fn steady(o: &Options) -> Result<()> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let o = options()?;
-    for &n in &o.connections {
+    let o = Options::parse_checked()?;
+    for n in o.fan_outs() {
         fan_out(&o, n).await?;
     }
     if o.steady_rate > 0 {

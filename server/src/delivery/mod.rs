@@ -283,6 +283,29 @@ mod tests {
     }
 
     #[test]
+    fn retries_are_spread_by_ten_percent_of_jitter() {
+        // Attempt 3 waits 5 min: deliveries that failed together come back spread out.
+        let waits: Vec<i64> = (0..200)
+            .map(|_| {
+                let before = now_ms();
+                let Outcome::Retry { at_ms, .. } = REAL.retry(&due(2), None, "x".into()) else {
+                    panic!()
+                };
+                at_ms - before
+            })
+            .collect();
+        let (least, most) = (*waits.iter().min().unwrap(), *waits.iter().max().unwrap());
+        assert!(
+            least >= 270_000 - 5 && most <= 330_000 + 5,
+            "{least}..{most}"
+        );
+        assert!(
+            most - least > 30_000,
+            "spread over the band: {least}..{most}"
+        );
+    }
+
+    #[test]
     fn the_test_divisor_shortens_the_schedule() {
         let fast = Schedule { divisor: 100 };
         let before = now_ms();

@@ -266,3 +266,27 @@ pub async fn prune_forever(outbox: Arc<dyn Outbox>, retention: Duration) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_outcome_is_counted_as_stale_and_not_as_what_it_said() {
+        let counters = Counters::default();
+        let finish = |delivery_id, outcome| Finish {
+            delivery_id,
+            token: 1,
+            outcome,
+        };
+        let finishes = [
+            finish(1, Outcome::Delivered),
+            finish(2, Outcome::Delivered),
+            finish(3, Outcome::Dead { error: "x".into() }),
+        ];
+        count(&counters, &finishes, &[2]);
+        assert_eq!(counters.stale_finishes.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.delivered.load(Ordering::Relaxed), 1);
+        assert_eq!(counters.dead.load(Ordering::Relaxed), 1);
+    }
+}

@@ -1,12 +1,12 @@
 //! Parse-don't-validate types of the server's domain.
 
-mod key;
-mod keyring;
+mod encryption;
+mod keyed_hash;
 pub mod rate_windows;
 mod webhook_client;
 mod webhook_url;
 
-pub use key::{EditKey, EditKeyHash, HashKey, WebhookHash};
-pub use keyring::Keyring;
+pub use encryption::Keyring;
+pub use keyed_hash::{EditKey, EditKeyHash, HashKey, WebhookHash};
 pub use webhook_client::{dev_inbox_client, webhook_client};
 pub use webhook_url::{Form, WebhookIdentity, WebhookPolicy, WebhookUrl, DEFAULT_HOSTS};

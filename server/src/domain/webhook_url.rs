@@ -315,10 +315,6 @@ impl WebhookUrl {
         &self.url
     }
 
-    pub fn host(&self) -> &str {
-        &self.host
-    }
-
     /// The tenant id Teams puts in connector webhook URLs (`…/webhookb2/<group>@<tenant>/…`).
     pub fn tenant(&self) -> Option<&str> {
         self.identity.as_ref().map(|i| i.tenant.as_str())
@@ -563,7 +559,7 @@ mod tests {
             .unwrap_err()
             .contains("ip address"));
         let upper = WebhookUrl::parse("HTTPS://Contoso.Webhook.Office.com/x", &p).unwrap();
-        assert_eq!(upper.host(), "contoso.webhook.office.com");
+        assert_eq!(upper.host, "contoso.webhook.office.com");
     }
 
     #[test]

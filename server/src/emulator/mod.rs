@@ -14,7 +14,6 @@ use axum::{Json, Router};
 use connector_settings::CONNECTOR;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
 use tower_http::services::ServeDir;
 
 use crate::domain::WebhookPolicy;
@@ -107,7 +106,7 @@ async fn receive(
     let parsed = serde_json::from_slice::<Value>(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     let message = json!({
-        "receivedAt": time::OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+        "receivedAt": crate::clock::now_rfc3339(),
         // Which form of the webhook URL was posted to.
         "path": path,
         "headers": { "content-type": header("content-type"), "idempotency-key": header("idempotency-key") },

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::put;
 use axum::{Json, Router};
@@ -14,13 +14,12 @@ use connector_settings::api::{
     WEBHOOK_HEADER,
 };
 use connector_settings::{EntityId, Settings};
-use time::format_description::well_known::Rfc3339;
 
 use crate::access::{self, Grant, Proof, Refusal};
 use crate::auth::Identity;
 use crate::domain::{EditKey, WebhookHash, WebhookUrl};
 use crate::error::AppError;
-use crate::extract::JsonBody;
+use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::state::AppState;
 use crate::store::{Record, Upsert};
 
@@ -51,12 +50,6 @@ fn entity_id(raw: &str) -> Result<EntityId, AppError> {
     })
 }
 
-pub(crate) fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
 fn view(r: Record, edit_key: Option<&EditKey>) -> Connection {
     Connection {
         edit_key: edit_key.map(|k| k.as_str().to_string()),
@@ -69,12 +62,13 @@ fn view(r: Record, edit_key: Option<&EditKey>) -> Connection {
     }
 }
 
-/// Takes a write token for the client address and, when known, the tenant.
-pub(crate) fn limit_writes(
+/// Takes a write token for the sender's address. Every write attempt is charged here first,
+/// refused ones included, so a sender who is refused again and again runs out of its own
+/// budget and never anyone else's.
+pub(crate) fn charge_sender(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
-    tenant: Option<&str>,
 ) -> Result<(), AppError> {
     let forwarded = state
         .trust_forwarded_for
@@ -92,23 +86,38 @@ pub(crate) fn limit_writes(
     state
         .address_limit
         .check(&address)
-        .map_err(AppError::TooManyRequests)?;
-    if let Some(tenant) = tenant {
-        state
+        .map_err(AppError::TooManyRequests)
+}
+
+/// Takes a write token for a tenant. Only charged once the writer is proven (its token,
+/// its webhook URL or edit key accepted), so naming a tenant spends nothing of its budget.
+pub(crate) fn charge_tenant(state: &AppState, tenant: Option<&str>) -> Result<(), AppError> {
+    match tenant {
+        Some(tenant) => state
             .tenant_limit
-            .check(tenant)
-            .map_err(AppError::TooManyRequests)?;
+            .check(&tenant.to_ascii_lowercase())
+            .map_err(AppError::TooManyRequests),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The tenant a proven write counts against: with single sign-on the token's, else the
+/// connection's.
+fn budget_of<'a>(identity: Option<&'a Identity>, record: &'a Record) -> Option<&'a str> {
+    identity
+        .map(|i| i.tenant.as_str())
+        .or_else(|| tenant_of(record))
 }
 
 async fn save(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Path(raw_id): Path<String>,
-    JsonBody(body): JsonBody<SaveConnection>,
+    ApiPath(raw_id): ApiPath<String>,
+    body: Result<JsonBody<SaveConnection>, AppError>,
 ) -> Result<(StatusCode, Json<Connection>), AppError> {
+    charge_sender(&state, peer, &headers)?;
+    let JsonBody(body) = body?;
     let id = entity_id(&raw_id)?;
     let mut fields = Vec::new();
     let webhook = match &body.webhook_url {
@@ -146,27 +155,8 @@ async fn save(
             fields,
         });
     };
-    limit_writes(
-        &state,
-        peer,
-        &headers,
-        webhook.as_ref().and_then(|w| w.tenant()),
-    )?;
-    if let Some(webhook) = &webhook {
-        if let Err(message) = webhook.check_resolves_publicly(&state.webhooks).await {
-            let field = FieldProblem {
-                field: "webhookUrl".into(),
-                rule: "webhook_url".into(),
-                message: message.clone(),
-            };
-            return Err(AppError::Invalid {
-                message,
-                fields: vec![field],
-            });
-        }
-    }
     let identity = identify(&state, &headers).await?;
-    let stamp = now();
+    let stamp = crate::clock::now_rfc3339();
     let mut record = Record {
         entity_id: id.clone(),
         // Set below, once it is decided which webhook the connection keeps.
@@ -186,6 +176,9 @@ async fn save(
     let Some(existing) = state.connections.get(&id).await? else {
         // A new connection: its webhook URL is required, and it gets its edit key.
         let webhook = webhook.ok_or_else(webhook_required)?;
+        let tenant = identity.as_ref().map(|i| i.tenant.as_str());
+        charge_tenant(&state, tenant.or_else(|| webhook.tenant()))?;
+        resolves_publicly(&state, &webhook).await?;
         let key = EditKey::generate();
         record.webhook_hash = state.key.hash(&webhook);
         record.webhook_url = webhook;
@@ -209,6 +202,10 @@ async fn save(
         )),
         other => refusal(other, &id),
     })?;
+    charge_tenant(&state, budget_of(identity.as_ref(), &existing))?;
+    if let Some(webhook) = &webhook {
+        resolves_publicly(&state, webhook).await?;
+    }
     // A connection stored before edit keys existed gets one now.
     let minted = existing.edit_key_hash.is_none().then(EditKey::generate);
     record.edit_key_hash = minted.as_ref().map(|k| state.key.hash_edit_key(k));
@@ -230,6 +227,21 @@ async fn save(
         }
     };
     saved(&state, &id, outcome, minted.as_ref())
+}
+
+/// Refuses a webhook URL whose host resolves to a private address.
+async fn resolves_publicly(state: &AppState, webhook: &WebhookUrl) -> Result<(), AppError> {
+    webhook
+        .check_resolves_publicly(&state.webhooks)
+        .await
+        .map_err(|message| AppError::Invalid {
+            fields: vec![FieldProblem {
+                field: "webhookUrl".into(),
+                rule: "webhook_url".into(),
+                message: message.clone(),
+            }],
+            message,
+        })
 }
 
 /// The answer to a save; `minted` is returned when it is the key now stored.
@@ -285,7 +297,7 @@ fn edit_key(headers: &HeaderMap) -> Option<Result<EditKey, ()>> {
 /// The answers every route gives alike; the caller maps the refusals that differ.
 fn refusal(r: Refusal, id: &EntityId) -> AppError {
     match r {
-        Refusal::NoCredential => AppError::Unauthorized(format!(
+        Refusal::NoCredential => AppError::MissingCredential(format!(
             "the '{WEBHOOK_HEADER}' header with the channel's webhook url, or the '{EDIT_KEY_HEADER}' header with the connection's edit key, is required"
         )),
         Refusal::WrongKey | Refusal::OtherWebhook => {
@@ -321,13 +333,14 @@ pub(crate) async fn identify(
     }
 }
 
-/// The stored record, if the request proves its editor (see [`access::decide`]). An unknown
-/// id, a wrong edit key and an unrelated webhook URL answer alike, so ids cannot be probed.
+/// The stored record and the sign-in's identity, if the request proves its editor (see
+/// [`access::decide`]). An unknown id, a wrong edit key and an unrelated webhook URL answer
+/// alike, so ids cannot be probed.
 async fn authorised(
     state: &AppState,
     headers: &HeaderMap,
     id: &EntityId,
-) -> Result<Record, AppError> {
+) -> Result<(Record, Option<Identity>), AppError> {
     let identity = identify(state, headers).await?;
     let webhook = headers.get(WEBHOOK_HEADER).map(|raw| {
         raw.to_str()
@@ -350,7 +363,7 @@ async fn authorised(
         identity: identity.as_ref(),
     };
     access::decide(&record, &proof, &state.key).map_err(|r| refusal(r, id))?;
-    Ok(record)
+    Ok((record, identity))
 }
 
 /// The tenant a stored connection's writes count against.
@@ -363,28 +376,30 @@ fn tenant_of(record: &Record) -> Option<&str> {
 
 async fn read(
     State(state): State<AppState>,
-    Path(raw_id): Path<String>,
+    ApiPath(raw_id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<Connection>, AppError> {
     let id = entity_id(&raw_id)?;
-    Ok(Json(view(authorised(&state, &headers, &id).await?, None)))
+    Ok(Json(view(authorised(&state, &headers, &id).await?.0, None)))
 }
 
 async fn remove(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(raw_id): Path<String>,
+    ApiPath(raw_id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
+    charge_sender(&state, peer, &headers)?;
     let id = entity_id(&raw_id)?;
-    let record = authorised(&state, &headers, &id).await?;
-    limit_writes(&state, peer, &headers, tenant_of(&record))?;
+    let (record, identity) = authorised(&state, &headers, &id).await?;
+    charge_tenant(&state, budget_of(identity.as_ref(), &record))?;
     state.connections.delete(&id).await?;
     tracing::info!(entity_id = %id, "connection deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EventQuery {
     event: Option<String>,
 }
@@ -393,8 +408,8 @@ struct EventQuery {
 /// disabled.
 async fn deliveries(
     State(state): State<AppState>,
-    Path(raw_id): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<EventQuery>,
+    ApiPath(raw_id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<EventQuery>,
     headers: HeaderMap,
 ) -> Result<Json<DeliveryStatus>, AppError> {
     let id = entity_id(&raw_id)?;
@@ -406,18 +421,19 @@ async fn deliveries(
 async fn test_card(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(raw_id): Path<String>,
+    ApiPath(raw_id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<TestCard>), AppError> {
+    charge_sender(&state, peer, &headers)?;
     let id = entity_id(&raw_id)?;
-    let record = authorised(&state, &headers, &id).await?;
-    limit_writes(&state, peer, &headers, tenant_of(&record))?;
+    let (record, identity) = authorised(&state, &headers, &id).await?;
+    charge_tenant(&state, budget_of(identity.as_ref(), &record))?;
     let event = crate::delivery::cards::test_event(&record.config_name, &record.settings);
     let event_id = format!("test-{}", hex::encode(rand::random::<[u8; 12]>()));
     let new = crate::store::NewEvent {
         id: event_id.clone(),
         body: event.to_string(),
-        received_at: now(),
+        received_at: crate::clock::now_rfc3339(),
     };
     state
         .outbox

@@ -4,6 +4,7 @@
 //! is known by its signature, so a replayed request is a duplicate too.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -12,11 +13,11 @@ use connector_settings::CONNECTOR;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use time::format_description::well_known::Rfc3339;
 
 use crate::delivery::cards::{self, Event};
 use crate::delivery::now_ms;
 use crate::error::AppError;
+use crate::extract::body_rejection;
 use crate::state::AppState;
 use crate::store::NewEvent;
 
@@ -25,10 +26,13 @@ const MAX_SKEW_SECS: u64 = 300;
 pub const TIMESTAMP_HEADER: &str = "x-connector-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-connector-signature";
 
+/// Events may carry more than a connection's settings.
+const EVENTS_BODY_LIMIT: usize = 64 * 1024;
+
 pub fn router() -> Router<AppState> {
     Router::new().route(
         "/api/events",
-        post(accept).layer(DefaultBodyLimit::max(64 * 1024)),
+        post(accept).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT)),
     )
 }
 
@@ -76,13 +80,14 @@ fn bad(code: &'static str, message: String) -> AppError {
 async fn accept(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let Some(secret) = state.events_secret.as_deref() else {
         return Err(AppError::NotFound(
             "events are not enabled on this server (set CONNECTOR_EVENTS_SECRET)".into(),
         ));
     };
+    let body = body.map_err(|e| body_rejection(e, EVENTS_BODY_LIMIT))?;
     let header = |name: &str| {
         headers
             .get(name)
@@ -124,9 +129,7 @@ async fn accept(
             NewEvent {
                 id: id.clone(),
                 body: String::from_utf8_lossy(&body).into_owned(),
-                received_at: time::OffsetDateTime::now_utc()
-                    .format(&Rfc3339)
-                    .unwrap_or_default(),
+                received_at: crate::clock::now_rfc3339(),
             },
             Box::new(move |settings| cards::matches(&kind, &project, settings)),
             now_ms(),

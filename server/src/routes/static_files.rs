@@ -1,5 +1,5 @@
-//! The built page: hashed assets cached for a year, `index.html` and `config.json` never
-//! cached, the page's Content-Security-Policy from `dist/_headers` on every answer, and the
+//! The built page: hashed assets cached for a year (a miss not at all), `index.html` and
+//! `config.json` never cached, the page's Content-Security-Policy on every answer, and the
 //! build's precompressed `.br`/`.gz` files by `Accept-Encoding`.
 
 use std::path::Path;
@@ -11,11 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::services::ServeDir;
 
-use crate::state::AppState;
+use connector_settings::hosting::FRAME_ANCESTORS;
 
-/// Where Teams (and Outlook) frame the page; used when `dist/_headers` has no policy.
-pub const FRAME_ANCESTORS: &str =
-    "teams.microsoft.com *.teams.microsoft.com *.cloud.microsoft *.skype.com outlook.office.com *.office.com";
+use crate::state::AppState;
 
 pub fn router(dist: &Path) -> Router<AppState> {
     if dist.join("index.html").exists() {
@@ -78,6 +76,7 @@ const EMULATOR_POLICY: &str = "default-src 'self'; img-src 'self' data: https:; 
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let mut res = next.run(req).await;
+    let status = res.status();
     let h = res.headers_mut();
     let csp = if path.starts_with("/emulator") {
         EMULATOR_POLICY
@@ -100,11 +99,14 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
         || path.starts_with("/emulator/webhook/")
     {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    } else if is_hashed(&path) {
+    } else if is_hashed(&path) && (status.is_success() || status == StatusCode::NOT_MODIFIED) {
         h.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         );
+    } else if status.is_client_error() || status.is_server_error() {
+        // A CDN must not keep a miss: during a deploy the asset may appear a moment later.
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     } else if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }

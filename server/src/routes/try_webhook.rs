@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use connector_settings::api::{FieldProblem, TryOutcome, TryWebhook};
 
-use super::connections::{identify, limit_writes};
+use super::connections::{charge_sender, charge_tenant, identify};
 use crate::delivery::{self, cards};
 use crate::domain::WebhookUrl;
 use crate::error::AppError;
@@ -37,14 +37,18 @@ async fn try_webhook(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<TryWebhook>,
+    body: Result<JsonBody<TryWebhook>, AppError>,
 ) -> Result<Json<TryOutcome>, AppError> {
+    charge_sender(&state, peer, &headers)?;
+    let JsonBody(body) = body?;
     let webhook = WebhookUrl::parse(&body.webhook_url, &state.webhooks).map_err(invalid)?;
     let identity = identify(&state, &headers).await?;
-    let tenant = webhook
-        .tenant()
-        .or(identity.as_ref().map(|i| i.tenant.as_str()));
-    limit_writes(&state, peer, &headers, tenant)?;
+    // With single sign-on the token's tenant pays, else the one the webhook URL names.
+    let tenant = identity
+        .as_ref()
+        .map(|i| i.tenant.as_str())
+        .or_else(|| webhook.tenant());
+    charge_tenant(&state, tenant)?;
     webhook
         .check_resolves_publicly(&state.webhooks)
         .await

@@ -203,6 +203,55 @@ async fn an_instance_whose_keys_differ_from_the_database_does_not_start() {
     );
 }
 
+/// `url` with TLS `sslmode` (and `extra` query parameters) added.
+fn with_tls(url: &str, query: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{query}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_reaches_postgres_over_tls_and_checks_its_certificate() {
+    let db = crate::postgres_or_skip!();
+    let Ok(ca) = std::env::var("CONNECTOR_TEST_DATABASE_CA") else {
+        eprintln!("skipped: CONNECTOR_TEST_DATABASE_CA is not set (cargo xtask test sets it)");
+        return;
+    };
+    let receiver = Receiver::start(Duration::ZERO).await;
+    // Checked against the cluster's own CA, as with a provider's CA bundle.
+    let mut args = postgres_args(&db);
+    args[1] = with_tls(&db.url, &format!("sslmode=verify-full&sslrootcert={ca}"));
+    let server = ServerProcess::start(&receiver.origin, args);
+    server
+        .create("c1", &receiver.hook("one"), &settings())
+        .await;
+    assert_eq!(
+        server.send(&numbered(0)).await.status(),
+        StatusCode::ACCEPTED
+    );
+    wait_for("the card", 30, || receiver.cards().len() == 1).await;
+    let mut conn = db.connect().await;
+    let encrypted: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+         WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND s.ssl",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(encrypted >= 1, "the server's connections are encrypted");
+    // The public roots built in do not know the cluster's CA: verify-full refuses it.
+    let mut refused = crate::helpers::config(std::path::Path::new("/nonexistent"), false);
+    on_postgres(&mut refused, &db);
+    refused.database_url = Some(with_tls(&db.url, "sslmode=verify-full"));
+    let err = connector_server::startup::Application::build(refused)
+        .await
+        .err()
+        .expect("an unknown certificate is refused");
+    assert!(
+        format!("{err:#}").to_lowercase().contains("certificate"),
+        "{err:#}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_accepted_on_one_instance_is_delivered_promptly_by_another() {
     let db = crate::postgres_or_skip!();

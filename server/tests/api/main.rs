@@ -1,13 +1,16 @@
 //! The server's integration tests, one binary on one harness (`helpers`): the API, the
 //! access rules, the adversarial suite, delivery, the events endpoint, crash recovery, the
 //! store conformance suite (SQLite and PostgreSQL), many instances on one PostgreSQL, what
-//! operators lean on (metrics, health, logs, deadlines, overload) and the precompressed page.
+//! operators lean on (metrics, health, logs, deadlines, overload), the precompressed page,
+//! write budgets, slow clients and the API's error answers.
 
 // Not every test binary configuration uses every helper.
 #[allow(dead_code)]
 mod helpers;
 
 mod access;
+mod api_errors;
+mod budgets;
 mod connections;
 mod crash;
 mod dead_letters;
@@ -17,4 +20,5 @@ mod instances;
 mod operations;
 mod precompressed;
 mod security;
+mod slow_clients;
 mod store_conformance;

@@ -855,3 +855,49 @@ async fn the_schema_is_current_after_opening(subject: &Subject) {
     let s = subject.open().await;
     assert_eq!(s.connections.schema_problem().await.unwrap(), None);
 }
+
+/// PostgreSQL only: SQLite has one writer, so no claim can hold a webhook while another claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_another_instance_is_reserving_is_skipped_not_waited_on() {
+    use sqlx::Connection;
+    let pg = crate::postgres_or_skip!();
+    let mut other = pg.connect().await;
+    let subject = Subject::postgres(pg);
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    accept(&s, "e1", "", NOW).await;
+    // The first posts make both webhooks' window rows.
+    let first = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    assert_eq!(first.len(), 2);
+    let done = first
+        .iter()
+        .map(|d| finish(d, Outcome::Delivered))
+        .collect();
+    assert!(s.outbox.finish(done, NOW).await.unwrap().is_empty());
+    let later = NOW + 5_000;
+    assert_eq!(accept(&s, "e2", "", later).await, 2);
+    // Another instance's claim is reserving c0's webhook right now.
+    let mut held = other.begin().await.unwrap();
+    sqlx::query(
+        "SELECT w.hash FROM webhook_windows w JOIN connections c ON c.webhook_hash = w.hash
+         WHERE c.entity_id = 'c0' FOR UPDATE OF w",
+    )
+    .fetch_one(&mut *held)
+    .await
+    .unwrap();
+    let claimed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        s.outbox.claim(later, 10, LEASE),
+    )
+    .await
+    .expect("the claim did not wait for the held webhook")
+    .unwrap();
+    let claimed_for: Vec<&str> = claimed.due.iter().map(|d| d.entity_id.as_str()).collect();
+    assert_eq!(claimed_for, ["c1"], "the free webhook is claimed");
+    assert_eq!(claimed.busy, 1, "the held one is skipped");
+    assert_eq!(claimed.postponed, 0, "and not moved to later");
+    held.rollback().await.unwrap();
+    let after = s.outbox.claim(later + 1, 10, LEASE).await.unwrap().due;
+    let claimed_for: Vec<&str> = after.iter().map(|d| d.entity_id.as_str()).collect();
+    assert_eq!(claimed_for, ["c0"], "claimed as soon as it is free");
+}

@@ -10,7 +10,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use connector_server::config::Config;
+use connector_server::config::{Config, Role};
 use connector_server::startup::Application;
 use connector_settings::{CardStyle, Value as Setting, CONNECTOR};
 use serde_json::{json, Value};
@@ -19,7 +19,7 @@ pub use database::TestDatabase;
 pub use process::ServerProcess;
 pub use receiver::{create_many, violations, Answer, Receiver};
 
-/// The events secret of every test server (the same as `Config::for_tests`').
+/// The events secret of every test server.
 pub const SECRET: &str = "test-events-secret-of-32-bytes-or-more";
 
 /// The settings most tests of the API save (the default connector.toml's fields).
@@ -75,7 +75,51 @@ pub fn subscription(
 
 /// A test configuration: random port, a database in `dir`, dev mode as asked.
 pub fn config(dir: &Path, dev: bool) -> Config {
-    Config::for_tests(dir.join("t.sqlite"), dir.join("dist"), dev)
+    Config {
+        host: "127.0.0.1".into(),
+        port: 0,
+        db: dir.join("t.sqlite"),
+        database_url: None,
+        database_pool: 4,
+        role: Role::All,
+        claim_lease: None,
+        delivery_concurrency: None,
+        poll_interval_ms: 1000,
+        retention_days: 30,
+        shutdown_grace: 20,
+        test_retry_divisor: 1,
+        dist: dir.join("dist"),
+        dev,
+        emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
+        key_file: None,
+        cors_origins: Vec::new(),
+        events_secret: Some(SECRET.into()),
+        sso_audience: None,
+        sso_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
+        sso_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
+        dev_sso: false,
+        dev_inbox_origin: None,
+        webhook_timeout: 30,
+        write_rate: 30,
+        tenant_write_rate: 300,
+        trust_forwarded_for: false,
+        header_timeout: 10,
+        body_timeout: 30,
+        idle_timeout: 75,
+        max_connections: 4096,
+        metrics_addr: None,
+        log_format: connector_server::config::LogFormat::Text,
+        request_deadline: 10,
+        max_concurrent_requests: 256,
+        test_stall_writes_ms: None,
+        webhook_hosts: connector_server::domain::DEFAULT_HOSTS
+            .iter()
+            .map(|h| h.to_string())
+            .collect(),
+        encryption_key_file: None,
+        encryption_keys: None,
+        secret_key: None,
+    }
 }
 
 /// The keys every instance of one test shares (with PostgreSQL they must be given).

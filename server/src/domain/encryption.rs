@@ -84,7 +84,7 @@ impl Keyring {
             "# AES-256-GCM keys for webhook URLs, id:hex; the first seals, all open\nk1:{}\n",
             hex::encode(key)
         );
-        crate::domain::key::write_private(path, &text)?;
+        crate::domain::keyed_hash::write_private(path, &text)?;
         tracing::info!(path = %path.display(), "created a new encryption key file");
         Keyring::parse(&text)
     }
@@ -94,7 +94,7 @@ impl Keyring {
         let mut all: Vec<(String, Vec<u8>)> = self
             .keys
             .iter()
-            .map(|(id, key)| (id.clone(), crate::domain::key::check_value(key)))
+            .map(|(id, key)| (id.clone(), crate::domain::keyed_hash::check_value(key)))
             .collect();
         all.sort();
         all

@@ -153,11 +153,11 @@ impl EditKeyHash {
     }
 }
 
+/// Stored hashes against each other (no MAC state to `verify_slice` with): `subtle`, the
+/// comparison `hmac` itself uses.
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 impl std::fmt::Debug for HashKey {

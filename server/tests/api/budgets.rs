@@ -1,0 +1,143 @@
+//! Write budgets: a tenant's is charged only for writes proven to be its own (with single
+//! sign-on, the token's tenant), refused writes count against the sender's address, and a
+//! real flood from the tenant is still cut.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{settings, TestApp};
+
+const TENANT: &str = "72f9bf00-0000-4000-8000-000000000001";
+
+fn hook(id: &str) -> String {
+    format!("https://contoso.webhook.office.com/webhookb2/0b4f@{TENANT}/IncomingWebhook/{id}/e3c1")
+}
+
+/// A server whose tenant budget is `tenant_rate` writes a minute, the sender's address taken
+/// from X-Forwarded-For (so one test can speak from many addresses).
+async fn server(sso: bool, tenant_rate: u32, address_rate: u32) -> TestApp {
+    TestApp::spawn_in(tempfile::tempdir().unwrap(), sso, |c| {
+        c.dev_sso = sso;
+        c.tenant_write_rate = tenant_rate;
+        c.write_rate = address_rate;
+        c.trust_forwarded_for = true;
+    })
+    .await
+}
+
+async fn token(app: &TestApp, variant: &str) -> String {
+    let res: Value = app
+        .get_path(&format!(
+            "/emulator/idp/token?tid={TENANT}&oid=3f2504e0-4f89-41d3-9a0c-0305e82c3301&variant={variant}"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    res["token"].as_str().unwrap().to_string()
+}
+
+/// `PUT /api/connections/{id}` to `webhook` from `address`, signed in when `bearer`.
+async fn put_from(
+    app: &TestApp,
+    address: &str,
+    id: &str,
+    webhook: &str,
+    bearer: Option<&str>,
+) -> StatusCode {
+    let mut req = app
+        .client
+        .put(format!("{}/api/connections/{id}", app.url))
+        .header("x-forwarded-for", address)
+        .json(&json!({ "webhookUrl": webhook, "settings": settings() }));
+    if let Some(t) = bearer {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn refused_writes_naming_a_tenant_leave_its_own_save_untouched() {
+    let app = server(false, 5, 30).await;
+    assert_eq!(
+        put_from(&app, "198.51.100.1", "ours", &hook("1"), None).await,
+        StatusCode::CREATED
+    );
+    // 42 writers elsewhere name the tenant: another webhook of it, without the edit key.
+    for i in 0..42 {
+        let status = put_from(&app, &format!("203.0.113.{i}"), "ours", &hook("x"), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "attempt {i}");
+    }
+    assert_eq!(
+        put_from(&app, "198.51.100.1", "ours", &hook("1"), None).await,
+        StatusCode::OK,
+        "the tenant's own save is not rate limited"
+    );
+}
+
+#[tokio::test]
+async fn with_sso_writes_without_a_token_leave_the_tenants_budget_untouched() {
+    let app = server(true, 5, 30).await;
+    for i in 0..42 {
+        let status = put_from(
+            &app,
+            &format!("203.0.113.{i}"),
+            &format!("c{i}"),
+            &hook("1"),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let valid = token(&app, "valid").await;
+    assert_eq!(
+        put_from(&app, "198.51.100.1", "ours", &hook("1"), Some(&valid)).await,
+        StatusCode::CREATED,
+        "the tenant's own save is not rate limited"
+    );
+}
+
+#[tokio::test]
+async fn with_sso_a_flood_from_the_tenant_is_still_cut_whatever_its_addresses() {
+    let app = server(true, 5, 30).await;
+    let valid = token(&app, "valid").await;
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        statuses.push(
+            put_from(
+                &app,
+                &format!("203.0.113.{i}"),
+                &format!("c{i}"),
+                &hook(&i.to_string()),
+                Some(&valid),
+            )
+            .await,
+        );
+    }
+    assert_eq!(statuses[..5], [StatusCode::CREATED; 5], "{statuses:?}");
+    assert_eq!(
+        statuses[5..],
+        [StatusCode::TOO_MANY_REQUESTS; 3],
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn refused_writes_count_against_the_senders_address() {
+    let app = server(true, 300, 5).await;
+    for i in 0..5 {
+        let status = put_from(&app, "203.0.113.9", &format!("c{i}"), &hook("1"), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    assert_eq!(
+        put_from(&app, "203.0.113.9", "c5", &hook("1"), None).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the sender's own budget is spent"
+    );
+    let valid = token(&app, "valid").await;
+    assert_eq!(
+        put_from(&app, "198.51.100.1", "ours", &hook("1"), Some(&valid)).await,
+        StatusCode::CREATED,
+        "another sender of the same tenant is not"
+    );
+}

@@ -1,0 +1,69 @@
+//! `cargo xtask build`, and the page build every other task that needs the page runs:
+//! Trunk, then the headers for static hosts and the precompressed copies.
+
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::setup::{self, root, run as sh, tool_path};
+
+/// Options of `build`.
+#[derive(Default)]
+pub struct Build {
+    pub release: bool,
+    pub public_url: Option<String>,
+    pub dist: Option<String>,
+}
+
+/// Arguments of `build`.
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// Build with the `page` profile (small wasm, minified, brotli 11).
+    #[arg(long)]
+    release: bool,
+    /// Where the page will be served from (a path like /connector/ or an absolute url).
+    #[arg(long, value_name = "PATH")]
+    public_url: Option<String>,
+}
+
+pub fn build_cmd(args: &BuildArgs) -> Result<()> {
+    setup::page_tools()?;
+    build_page(&Build {
+        release: args.release,
+        public_url: args.public_url.clone(),
+        dist: None,
+    })
+}
+
+/// Builds the page with Trunk into `dist/` (or `opts.dist`), with its headers for static hosts
+/// and precompressed copies of its files.
+pub fn build_page(opts: &Build) -> Result<()> {
+    // Trunk runs cargo offline (Trunk.toml), so fetch first.
+    sh(Command::new("cargo").arg("fetch").current_dir(root()))?;
+    let mut cmd = Command::new("trunk");
+    cmd.arg("build")
+        .current_dir(root())
+        .env("PATH", tool_path());
+    if opts.release {
+        cmd.arg("--release");
+    }
+    if let Some(url) = &opts.public_url {
+        cmd.args(["--public-url", url]);
+    }
+    if let Some(dist) = &opts.dist {
+        cmd.args(["--dist", dist]);
+    }
+    sh(&mut cmd)?;
+    let dist = opts
+        .dist
+        .as_ref()
+        .map_or_else(|| root().join("dist"), std::path::PathBuf::from);
+    crate::headers::write(&dist, None)?;
+    let quality = if opts.release {
+        crate::compress::Quality::Best
+    } else {
+        crate::compress::Quality::Fast
+    };
+    crate::compress::precompress(&dist, quality)?;
+    Ok(())
+}
