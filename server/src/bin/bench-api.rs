@@ -113,14 +113,7 @@ impl Server {
 
     /// Peak resident memory since the last reset, in MiB.
     fn peak_mib(&self) -> f64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
-                line.split_whitespace().nth(1)?.parse::<f64>().ok()
-            })
-            .unwrap_or(0.0)
-            / 1024.0
+        support::peak_mib(self.child.id())
     }
 
     /// Starts the peak over from the current resident memory (Linux `clear_refs` 5).
