@@ -4,6 +4,7 @@
 mod claim;
 mod postgres;
 mod sqlite;
+mod subscribers;
 
 use std::path::PathBuf;
 use std::sync::Arc;

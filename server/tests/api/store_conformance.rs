@@ -96,6 +96,7 @@ conformance!(
     pruning_removes_delivered_rows_past_the_retention_only,
     gauges_count_pending_due_oldest_dead_and_disabled,
     the_schema_is_current_after_opening,
+    each_event_matches_the_connections_as_they_are_now_whoever_changed_them,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -900,4 +901,36 @@ async fn a_webhook_another_instance_is_reserving_is_skipped_not_waited_on() {
     let after = s.outbox.claim(later + 1, 10, LEASE).await.unwrap().due;
     let claimed_for: Vec<&str> = after.iter().map(|d| d.entity_id.as_str()).collect();
     assert_eq!(claimed_for, ["c0"], "claimed as soon as it is free");
+}
+
+/// Events are matched against each instance's copy of the connections' settings: every
+/// change (a new connection, a new filter, a delete, a disable), made by this instance or by
+/// another one on the same database, is seen by the next event.
+async fn each_event_matches_the_connections_as_they_are_now_whoever_changed_them(
+    subject: &Subject,
+) {
+    let a = subject.open().await;
+    let b = subject.open().await;
+    connections(&a, 2).await;
+    assert_eq!(accept(&b, "e1", "", NOW).await, 2);
+    assert_eq!(accept(&a, "e2", "", NOW).await, 2);
+    a.connections.upsert(record("c2", "h2", "")).await.unwrap();
+    assert_eq!(accept(&b, "e3", "", NOW).await, 3, "a new connection");
+    a.connections.upsert(record("c0", "h0", "other")).await.unwrap();
+    assert_eq!(accept(&b, "e4", "", NOW).await, 2, "a changed filter");
+    assert_eq!(accept(&b, "e5", "other", NOW).await, 3, "an empty filter takes all");
+    assert!(a.connections.delete(&id("c1")).await.unwrap());
+    assert_eq!(accept(&b, "e6", "", NOW).await, 1, "a deleted connection");
+    // c2's webhook is gone: its connection is disabled by the outcome.
+    let due = a.outbox.claim(NOW, 100, LEASE).await.unwrap().due;
+    let gone = due.iter().find(|d| d.entity_id == "c2").unwrap();
+    let disable = finish(
+        gone,
+        Outcome::Disable {
+            error: "webhook answered 410".into(),
+        },
+    );
+    a.outbox.finish(vec![disable], NOW).await.unwrap();
+    assert_eq!(accept(&b, "e7", "", NOW).await, 0, "a disabled connection");
+    assert_eq!(accept(&a, "e8", "other", NOW).await, 1);
 }

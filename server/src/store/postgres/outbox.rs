@@ -11,6 +11,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{claim, CHANNEL, PRUNE_LOCK};
 use crate::domain::Keyring;
+use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
     db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Finish, Gauges, Matcher, NewEvent, Outbox,
     Outcome, Pruned, Replay, StoreError, Wake, GAUGES,
@@ -19,11 +20,17 @@ use crate::store::{
 pub(in crate::store) struct PgOutbox {
     pool: PgPool,
     keys: Keyring,
+    /// The enabled connections' settings, for matching events.
+    subscribers: Subscribers,
 }
 
 impl PgOutbox {
     pub(super) fn new(pool: PgPool, keys: Keyring) -> Self {
-        PgOutbox { pool, keys }
+        PgOutbox {
+            pool,
+            keys,
+            subscribers: Subscribers::default(),
+        }
     }
 }
 
@@ -73,19 +80,29 @@ impl Outbox for PgOutbox {
                 duplicate: true,
             });
         }
-        let rows = sqlx::query(
-            "SELECT entity_id, settings FROM connections WHERE disabled_reason IS NULL",
-        )
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        let mut targets: Vec<String> = Vec::new();
-        for row in &rows {
-            let settings: &str = row.try_get(1).map_err(db)?;
-            if serde_json::from_str(settings).is_ok_and(|v| matches(&v)) {
-                targets.push(row.try_get(0).map_err(db)?);
+        // The sum of the version's shards: every committed change of a connection raised one.
+        let version: i64 = sqlx::query_scalar("SELECT sum(v)::bigint FROM connections_version")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        let snapshot = match self.subscribers.at(version) {
+            Some(kept) => kept,
+            None => {
+                let rows = sqlx::query(
+                    "SELECT entity_id, settings FROM connections WHERE disabled_reason IS NULL",
+                )
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+                let rows = rows
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                    .collect::<Result<Vec<(String, String)>, sqlx::Error>>()
+                    .map_err(db)?;
+                self.subscribers.keep(Snapshot::read(version, rows))
             }
-        }
+        };
+        let targets = snapshot.matching(&matches);
         sqlx::query(
             "INSERT INTO deliveries (event_id, entity_id, status, next_at)
              SELECT $1, unnest($2::text[]), 'pending', $3",

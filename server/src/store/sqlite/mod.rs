@@ -59,6 +59,17 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_delivered ON deliveries (status, delivered_at);
     CREATE TABLE webhook_windows (hash BLOB PRIMARY KEY, posts TEXT NOT NULL DEFAULT '');
     CREATE TABLE key_checks (name TEXT PRIMARY KEY, value BLOB NOT NULL);",
+    // A version raised by every change of which connections an event can match, so each
+    // process can keep the enabled connections' settings (store/subscribers.rs).
+    "CREATE TABLE connections_version (v INTEGER NOT NULL);
+    INSERT INTO connections_version VALUES (0);
+    CREATE TRIGGER connections_version_insert AFTER INSERT ON connections
+        BEGIN UPDATE connections_version SET v = v + 1; END;
+    CREATE TRIGGER connections_version_delete AFTER DELETE ON connections
+        BEGIN UPDATE connections_version SET v = v + 1; END;
+    CREATE TRIGGER connections_version_update
+        AFTER UPDATE OF entity_id, settings, disabled_reason ON connections
+        BEGIN UPDATE connections_version SET v = v + 1; END;",
 ];
 
 /// The one connection, shared by both halves.

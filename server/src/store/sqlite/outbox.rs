@@ -13,6 +13,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::Db;
 use crate::domain::{rate_windows, Keyring, WebhookUrl};
 use crate::store::claim::{self, Candidate};
+use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
     db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Due, Finish, Gauges, Matcher, NewEvent,
     Outbox, Outcome, Pruned, Replay, StoreError, Wake, GAUGES,
@@ -23,6 +24,8 @@ pub(in crate::store) struct SqliteOutbox {
     keys: Keyring,
     /// The last fencing token handed out (this process owns the file).
     tokens: Arc<AtomicI64>,
+    /// The enabled connections' settings, for matching events.
+    subscribers: Subscribers,
 }
 
 impl SqliteOutbox {
@@ -31,6 +34,7 @@ impl SqliteOutbox {
             db,
             keys,
             tokens: Arc::new(AtomicI64::new(last_token)),
+            subscribers: Subscribers::default(),
         }
     }
 }
@@ -141,27 +145,30 @@ impl Outbox for SqliteOutbox {
         matches: Matcher,
         now_ms: i64,
     ) -> Result<Accepted, StoreError> {
+        let subscribers = self.subscribers.clone();
         self.db.with(move |conn| {
             let tx = immediate(conn)?;
             if insert_event(&tx, &event, now_ms)? == 0 {
                 return Ok(Accepted { deliveries: 0, duplicate: true });
             }
-            let targets: Vec<String> = {
-                let mut q = tx
-                    .prepare("SELECT entity_id, settings FROM connections WHERE disabled_reason IS NULL")
-                    .map_err(db)?;
-                let rows = q
-                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                    .map_err(db)?;
-                let mut out = Vec::new();
-                for row in rows {
-                    let (id, settings) = row.map_err(db)?;
-                    if serde_json::from_str(&settings).is_ok_and(|v| matches(&v)) {
-                        out.push(id);
-                    }
+            let version: i64 = tx
+                .query_row("SELECT v FROM connections_version", [], |r| r.get(0))
+                .map_err(db)?;
+            let snapshot = match subscribers.at(version) {
+                Some(kept) => kept,
+                None => {
+                    let mut q = tx
+                        .prepare("SELECT entity_id, settings FROM connections WHERE disabled_reason IS NULL")
+                        .map_err(db)?;
+                    let rows = q
+                        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                        .map_err(db)?
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(db)?;
+                    subscribers.keep(Snapshot::read(version, rows))
                 }
-                out
             };
+            let targets = snapshot.matching(&matches);
             {
                 let mut insert = tx
                     .prepare("INSERT INTO deliveries (event_id, entity_id, status, next_at) VALUES (?1, ?2, 'pending', ?3)")
