@@ -916,9 +916,16 @@ async fn each_event_matches_the_connections_as_they_are_now_whoever_changed_them
     assert_eq!(accept(&a, "e2", "", NOW).await, 2);
     a.connections.upsert(record("c2", "h2", "")).await.unwrap();
     assert_eq!(accept(&b, "e3", "", NOW).await, 3, "a new connection");
-    a.connections.upsert(record("c0", "h0", "other")).await.unwrap();
+    a.connections
+        .upsert(record("c0", "h0", "other"))
+        .await
+        .unwrap();
     assert_eq!(accept(&b, "e4", "", NOW).await, 2, "a changed filter");
-    assert_eq!(accept(&b, "e5", "other", NOW).await, 3, "an empty filter takes all");
+    assert_eq!(
+        accept(&b, "e5", "other", NOW).await,
+        3,
+        "an empty filter takes all"
+    );
     assert!(a.connections.delete(&id("c1")).await.unwrap());
     assert_eq!(accept(&b, "e6", "", NOW).await, 1, "a deleted connection");
     // c2's webhook is gone: its connection is disabled by the outcome.
