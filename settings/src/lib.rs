@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use messages::Locale;
-pub use roles::Subscription;
+pub use roles::{Subscription, Topic};
 
 /// A text from `connector.toml` in every language it was given: `(locale, text)`, English first.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -86,6 +86,22 @@ pub struct Subscription {
     pub highlight: bool,
 }
 
+/// What subscriptions match an event by: its type and its project, lower-cased once.
+#[derive(Debug, Clone)]
+pub struct Topic {
+    kind: String,
+    project: String,
+}
+
+impl Topic {
+    pub fn new(event_type: &str, project: &str) -> Topic {
+        Topic {
+            kind: event_type.to_string(),
+            project: project.to_lowercase(),
+        }
+    }
+}
+
 impl Subscription {
     pub fn of(values: &Values) -> Subscription {
         let events = match values.get(CONNECTOR.events_field().id) {
@@ -135,11 +151,16 @@ impl Subscription {
 
     /// Whether the connection receives an event of `event_type` about `project`.
     pub fn wants(&self, event_type: &str, project: &str) -> bool {
-        self.events.contains(&event_type)
+        self.receives(&Topic::new(event_type, project))
+    }
+
+    /// [`Subscription::wants`] for a topic made once for many subscriptions.
+    pub fn receives(&self, topic: &Topic) -> bool {
+        self.events.contains(&topic.kind.as_str())
             && self
                 .filter
                 .as_ref()
-                .is_none_or(|f| project.to_lowercase().contains(f.as_str()))
+                .is_none_or(|f| topic.project.contains(f.as_str()))
     }
 
     /// Whether cards of `event_type` are highlighted for this connection.

@@ -39,11 +39,6 @@ pub struct Fact {
     pub value: String,
 }
 
-/// Whether a connection with `settings` wants `event` (its event types and its filter).
-pub fn matches(event_kind: &str, project: &str, settings: &Values) -> bool {
-    Subscription::of(settings).wants(event_kind, project)
-}
-
 /// Connector webhooks take MessageCards; everything else (Workflows) Adaptive Cards. The
 /// emulator's inbox imitates both: a Workflows trigger path there gets Adaptive Cards.
 fn is_connector_webhook(url: &str) -> bool {

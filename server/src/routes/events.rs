@@ -9,12 +9,12 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
-use connector_settings::CONNECTOR;
+use connector_settings::{Topic, CONNECTOR};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::delivery::cards::{self, Event};
+use crate::delivery::cards::Event;
 use crate::delivery::now_ms;
 use crate::error::AppError;
 use crate::extract::body_rejection;
@@ -122,7 +122,7 @@ async fn accept(
         Some(id) => id.clone(),
         None => format!("sig-{}", hex::encode(signature)),
     };
-    let (kind, project) = (event.kind.clone(), event.project.clone());
+    let topic = Topic::new(&event.kind, &event.project);
     let accepted = state
         .outbox
         .accept_event(
@@ -131,7 +131,7 @@ async fn accept(
                 body: String::from_utf8_lossy(&body).into_owned(),
                 received_at: crate::clock::now_rfc3339(),
             },
-            Box::new(move |settings| cards::matches(&kind, &project, settings)),
+            Box::new(move |subscription| subscription.receives(&topic)),
             now_ms(),
         )
         .await?;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use connector_settings::{EntityId, Values};
+use connector_settings::{EntityId, Subscription, Values};
 use tokio::sync::Notify;
 
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
@@ -282,8 +282,8 @@ impl Wake {
     }
 }
 
-/// Which stored settings an event goes to.
-pub type Matcher = Box<dyn Fn(&Values) -> bool + Send>;
+/// Which subscriptions an event goes to.
+pub type Matcher = Box<dyn Fn(&Subscription) -> bool + Send>;
 
 /// What the outbox needs: events and their deliveries, claimed by workers of any instance.
 #[async_trait]

@@ -1,5 +1,5 @@
-//! Each instance's copy of the enabled connections' settings, so that an event is matched in
-//! memory instead of reading and parsing every connection's settings per event.
+//! Each instance's copy of what the enabled connections subscribe to, so that an event is
+//! matched in memory instead of reading and parsing every connection's settings per event.
 //!
 //! A copy is good for one value of the database's `connections_version`, which triggers in
 //! the database raise on every insert, delete and change of a connection's id, settings or
@@ -9,14 +9,14 @@
 
 use std::sync::{Arc, Mutex};
 
-use connector_settings::Values;
+use connector_settings::{Subscription, Values};
 
 use super::Matcher;
 
-/// The enabled connections (id and parsed settings) as of one version.
+/// The enabled connections (id and subscription) as of one version.
 pub(crate) struct Snapshot {
     version: i64,
-    rows: Vec<(String, Values)>,
+    rows: Vec<(String, Subscription)>,
 }
 
 impl Snapshot {
@@ -25,7 +25,10 @@ impl Snapshot {
     pub(crate) fn read(version: i64, rows: impl IntoIterator<Item = (String, String)>) -> Self {
         let rows = rows
             .into_iter()
-            .filter_map(|(id, settings)| Some((id, serde_json::from_str(&settings).ok()?)))
+            .filter_map(|(id, settings)| {
+                let values: Values = serde_json::from_str(&settings).ok()?;
+                Some((id, Subscription::of(&values)))
+            })
             .collect();
         Snapshot { version, rows }
     }
@@ -34,7 +37,7 @@ impl Snapshot {
     pub(crate) fn matching(&self, matches: &Matcher) -> Vec<String> {
         self.rows
             .iter()
-            .filter(|(_, settings)| matches(settings))
+            .filter(|(_, subscription)| matches(subscription))
             .map(|(id, _)| id.clone())
             .collect()
     }
@@ -68,7 +71,12 @@ mod tests {
 
     fn rows(ids: &[&str]) -> Vec<(String, String)> {
         ids.iter()
-            .map(|id| (id.to_string(), format!(r#"{{"name": "{id}"}}"#)))
+            .map(|id| {
+                (
+                    id.to_string(),
+                    r#"{"events": ["build_failed"]}"#.to_string(),
+                )
+            })
             .collect()
     }
 

@@ -167,16 +167,14 @@ fn event(id: &str) -> NewEvent {
     }
 }
 
-/// Accepts event `id` for every connection whose filter is `project` or empty.
+/// Accepts a build_failed event `id` about `project`: every connection whose filter is in
+/// `project`, or empty, gets it.
 async fn accept(s: &Stores, event_id: &str, project: &str, at: i64) -> usize {
     let project = project.to_string();
     s.outbox
         .accept_event(
             event(event_id),
-            Box::new(move |v| match v.get("filter") {
-                Some(Value::Text(f)) => f.is_empty() || *f == project,
-                _ => true,
-            }),
+            Box::new(move |s| s.wants("build_failed", &project)),
             at,
         )
         .await
