@@ -100,6 +100,17 @@ impl Topic {
             project: project.to_lowercase(),
         }
     }
+
+    /// The event type.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// Whether a subscription's project filter (as in [`Subscription::filter`]) lets the
+    /// event through: no filter, or one contained in the project.
+    pub fn passes(&self, filter: Option<&str>) -> bool {
+        filter.is_none_or(|f| self.project.contains(f))
+    }
 }
 
 impl Subscription {
@@ -156,11 +167,7 @@ impl Subscription {
 
     /// [`Subscription::wants`] for a topic made once for many subscriptions.
     pub fn receives(&self, topic: &Topic) -> bool {
-        self.events.contains(&topic.kind.as_str())
-            && self
-                .filter
-                .as_ref()
-                .is_none_or(|f| topic.project.contains(f.as_str()))
+        self.events.contains(&topic.kind()) && topic.passes(self.filter.as_deref())
     }
 
     /// Whether cards of `event_type` are highlighted for this connection.

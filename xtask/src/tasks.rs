@@ -252,6 +252,9 @@ pub struct ApiArgs {
     /// Only PostgreSQL.
     #[arg(long)]
     postgres: bool,
+    /// Only this scenario (get, put, mix or events); may be repeated.
+    #[arg(long, value_name = "NAME")]
+    scenario: Vec<String>,
 }
 
 /// Arguments of `bench delivery`, passed on to the server's `bench-delivery` binary.
@@ -350,6 +353,9 @@ fn bench_api(args: &ApiArgs) -> Result<()> {
     }
     if let Some(n) = args.connections {
         pass.extend(["--connections".to_string(), n.to_string()]);
+    }
+    for s in &args.scenario {
+        pass.extend(["--scenario".to_string(), s.clone()]);
     }
     let (only_sqlite, only_postgres) = (args.sqlite, args.postgres);
     let root = root();

@@ -52,6 +52,9 @@ struct Options {
     /// Seconds per scenario.
     #[arg(long, value_name = "S", default_value_t = 20)]
     seconds: u64,
+    /// Only these scenarios (all when absent).
+    #[arg(long = "scenario", value_enum, value_name = "NAME")]
+    scenarios: Vec<Scenario>,
 }
 
 /// The server process, killed when dropped.
@@ -157,12 +160,15 @@ fn settings(i: usize, name: &str) -> serde_json::Value {
     serde_json::to_value(s).expect("settings are JSON")
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
 enum Scenario {
+    #[value(skip)]
     Create,
     Get,
     Put,
+    /// 90% GET, 10% PUT.
     Mix,
+    /// Signed events, each matching 10 connections.
     Events,
 }
 
@@ -405,6 +411,9 @@ async fn main() -> Result<()> {
         ("90/10", Scenario::Mix),
         ("events", Scenario::Events),
     ] {
+        if !o.scenarios.is_empty() && !o.scenarios.contains(&scenario) {
+            continue;
+        }
         server.reset_peak();
         let started = Instant::now();
         let f = drive(scenario, &o, &server, o.seconds).await?;

@@ -122,7 +122,6 @@ async fn accept(
         Some(id) => id.clone(),
         None => format!("sig-{}", hex::encode(signature)),
     };
-    let topic = Topic::new(&event.kind, &event.project);
     let accepted = state
         .outbox
         .accept_event(
@@ -131,7 +130,7 @@ async fn accept(
                 body: String::from_utf8_lossy(&body).into_owned(),
                 received_at: crate::clock::now_rfc3339(),
             },
-            Box::new(move |subscription| subscription.receives(&topic)),
+            Topic::new(&event.kind, &event.project),
             now_ms(),
         )
         .await?;

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use connector_settings::{EntityId, Subscription, Values};
+use connector_settings::{EntityId, Topic, Values};
 use tokio::sync::Notify;
 
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
@@ -282,18 +282,15 @@ impl Wake {
     }
 }
 
-/// Which subscriptions an event goes to.
-pub type Matcher = Box<dyn Fn(&Subscription) -> bool + Send>;
-
 /// What the outbox needs: events and their deliveries, claimed by workers of any instance.
 #[async_trait]
 pub trait Outbox: Send + Sync + 'static {
-    /// Stores the event and one delivery per matching, enabled connection; a known event id
+    /// Stores the event and one delivery per enabled connection that receives `topic`; a known event id
     /// stores nothing and says so. Wakes every instance's workers.
     async fn accept_event(
         &self,
         event: NewEvent,
-        matches: Matcher,
+        topic: Topic,
         now_ms: i64,
     ) -> Result<Accepted, StoreError>;
     /// Stores `event` with one delivery, to `entity_id` only (the test card).

@@ -7,38 +7,51 @@
 //! reads the version first and the rows only when its copy is older, so a copy may hold
 //! newer rows than its version says (it is then read again at the next event), never older.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use connector_settings::{Subscription, Values};
+use connector_settings::{Subscription, Topic, Values};
 
-use super::Matcher;
-
-/// The enabled connections (id and subscription) as of one version.
+/// The enabled connections' subscriptions as of one version: by event type, the connections
+/// taking it grouped by their project filter, so an event looks at each filter once.
 pub(crate) struct Snapshot {
     version: i64,
-    rows: Vec<(String, Subscription)>,
+    by_kind: HashMap<&'static str, Vec<(Option<String>, Vec<Arc<str>>)>>,
 }
 
 impl Snapshot {
     /// Rows read from the database as (entity id, settings JSON); settings that do not
     /// parse match nothing, as before.
     pub(crate) fn read(version: i64, rows: impl IntoIterator<Item = (String, String)>) -> Self {
-        let rows = rows
-            .into_iter()
-            .filter_map(|(id, settings)| {
-                let values: Values = serde_json::from_str(&settings).ok()?;
-                Some((id, Subscription::of(&values)))
-            })
-            .collect();
-        Snapshot { version, rows }
+        let mut groups: HashMap<(&'static str, Option<String>), Vec<Arc<str>>> = HashMap::new();
+        for (id, settings) in rows {
+            let Ok(values) = serde_json::from_str::<Values>(&settings) else {
+                continue;
+            };
+            let subscription = Subscription::of(&values);
+            let id: Arc<str> = id.into();
+            for kind in subscription.events {
+                groups
+                    .entry((kind, subscription.filter.clone()))
+                    .or_default()
+                    .push(id.clone());
+            }
+        }
+        let mut by_kind: HashMap<_, Vec<_>> = HashMap::new();
+        for ((kind, filter), ids) in groups {
+            by_kind.entry(kind).or_default().push((filter, ids));
+        }
+        Snapshot { version, by_kind }
     }
 
-    /// The connections `matches` wants.
-    pub(crate) fn matching(&self, matches: &Matcher) -> Vec<String> {
-        self.rows
-            .iter()
-            .filter(|(_, subscription)| matches(subscription))
-            .map(|(id, _)| id.clone())
+    /// The connections that receive `topic`.
+    pub(crate) fn matching(&self, topic: &Topic) -> Vec<String> {
+        self.by_kind
+            .get(topic.kind())
+            .into_iter()
+            .flatten()
+            .filter(|(filter, _)| topic.passes(filter.as_deref()))
+            .flat_map(|(_, ids)| ids.iter().map(|id| id.to_string()))
             .collect()
     }
 }
@@ -69,35 +82,82 @@ impl Subscribers {
 mod tests {
     use super::*;
 
-    fn rows(ids: &[&str]) -> Vec<(String, String)> {
-        ids.iter()
-            .map(|id| {
-                (
-                    id.to_string(),
-                    r#"{"events": ["build_failed"]}"#.to_string(),
-                )
+    fn rows(subscriptions: &[(&str, &str, &str)]) -> Vec<(String, String)> {
+        subscriptions
+            .iter()
+            .map(|(id, events, filter)| {
+                let settings = format!(r#"{{"events": [{events}], "filter": "{filter}"}}"#);
+                (id.to_string(), settings)
             })
             .collect()
+    }
+
+    fn sorted(mut ids: Vec<String>) -> Vec<String> {
+        ids.sort();
+        ids
     }
 
     #[test]
     fn a_snapshot_serves_its_version_and_older_ones_only() {
         let subs = Subscribers::default();
         assert!(subs.at(0).is_none());
-        subs.keep(Snapshot::read(3, rows(&["a"])));
+        subs.keep(Snapshot::read(3, rows(&[("a", r#""build_failed""#, "")])));
         assert!(subs.at(3).is_some());
         assert!(subs.at(2).is_some());
         assert!(subs.at(4).is_none(), "a newer version needs a new read");
         // An older read finishing late does not replace a newer one.
-        subs.keep(Snapshot::read(2, rows(&["old"])));
-        let all: Matcher = Box::new(|_| true);
-        assert_eq!(subs.at(3).unwrap().matching(&all), ["a"]);
+        subs.keep(Snapshot::read(2, rows(&[("old", r#""build_failed""#, "")])));
+        let any = Topic::new("build_failed", "");
+        assert_eq!(subs.at(3).unwrap().matching(&any), ["a"]);
+    }
+
+    /// (id, event types, project filter).
+    const CONNECTIONS: &[(&str, &str, &str)] = &[
+        ("all", r#""build_failed", "incident_opened""#, ""),
+        ("api", r#""build_failed""#, "api"),
+        ("api-too", r#""build_failed""#, "API "),
+        ("web", r#""build_failed""#, "web"),
+        ("incidents", r#""incident_opened""#, "api"),
+    ];
+
+    #[test]
+    fn an_event_goes_to_the_connections_of_its_type_whose_filter_its_project_contains() {
+        let snap = Snapshot::read(1, rows(CONNECTIONS));
+        let matching = |kind, project| sorted(snap.matching(&Topic::new(kind, project)));
+        assert_eq!(
+            matching("build_failed", "Billing-API-v2"),
+            ["all", "api", "api-too"]
+        );
+        assert_eq!(matching("incident_opened", "api"), ["all", "incidents"]);
+        assert_eq!(matching("incident_opened", "web"), ["all"]);
+        assert!(matching("deployment_finished", "api").is_empty());
+        // The same answers as each connection's own subscription gives.
+        for (kind, project) in [
+            ("build_failed", "web"),
+            ("incident_opened", "x-api"),
+            ("build_failed", ""),
+        ] {
+            let topic = Topic::new(kind, project);
+            let one_by_one: Vec<String> = rows(CONNECTIONS)
+                .into_iter()
+                .filter(|(_, s)| {
+                    Subscription::of(&serde_json::from_str(s).unwrap()).receives(&topic)
+                })
+                .map(|(id, _)| id)
+                .collect();
+            assert_eq!(matching(kind, project), sorted(one_by_one));
+        }
     }
 
     #[test]
     fn settings_that_do_not_parse_match_nothing() {
-        let snap = Snapshot::read(1, [("a".into(), "{".into()), ("b".into(), "{}".into())]);
-        let all: Matcher = Box::new(|_| true);
-        assert_eq!(snap.matching(&all), ["b"]);
+        let snap = Snapshot::read(
+            1,
+            [
+                ("a".into(), "{".into()),
+                ("b".into(), r#"{"events": ["build_failed"]}"#.into()),
+            ],
+        );
+        assert_eq!(snap.matching(&Topic::new("build_failed", "")), ["b"]);
     }
 }

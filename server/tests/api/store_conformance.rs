@@ -8,7 +8,7 @@ use connector_server::domain::{EditKeyHash, HashKey, Keyring, WebhookPolicy, Web
 use connector_server::store::{
     self, Database, Finish, NewEvent, Outcome, Record, Replay, Stores, Upsert,
 };
-use connector_settings::{EntityId, Value, Values};
+use connector_settings::{EntityId, Topic, Value, Values};
 
 use crate::helpers::TestDatabase;
 
@@ -170,13 +170,8 @@ fn event(id: &str) -> NewEvent {
 /// Accepts a build_failed event `id` about `project`: every connection whose filter is in
 /// `project`, or empty, gets it.
 async fn accept(s: &Stores, event_id: &str, project: &str, at: i64) -> usize {
-    let project = project.to_string();
     s.outbox
-        .accept_event(
-            event(event_id),
-            Box::new(move |s| s.wants("build_failed", &project)),
-            at,
-        )
+        .accept_event(event(event_id), Topic::new("build_failed", project), at)
         .await
         .unwrap()
         .deliveries
@@ -398,7 +393,7 @@ async fn an_event_is_accepted_once_with_one_delivery_per_matching_enabled_connec
     assert_eq!(accept(&s, "e1", "api", NOW).await, 2);
     let again = s
         .outbox
-        .accept_event(event("e1"), Box::new(|_| true), NOW)
+        .accept_event(event("e1"), Topic::new("build_failed", "api"), NOW)
         .await
         .unwrap();
     assert!(again.duplicate && again.deliveries == 0);
@@ -774,7 +769,11 @@ async fn pruning_removes_delivered_rows_past_the_retention_only(subject: &Subjec
         .await
         .unwrap();
     s.outbox
-        .accept_event(event("matched-nobody"), Box::new(|_| false), old)
+        .accept_event(
+            event("matched-nobody"),
+            Topic::new("never_declared", ""),
+            old,
+        )
         .await
         .unwrap();
     let pruned = s
@@ -795,7 +794,7 @@ async fn pruning_removes_delivered_rows_past_the_retention_only(subject: &Subjec
     // The event id of the pruned event with a dead delivery is still known.
     let again = s
         .outbox
-        .accept_event(event("old"), Box::new(|_| true), NOW)
+        .accept_event(event("old"), Topic::new("build_failed", ""), NOW)
         .await
         .unwrap();
     assert!(again.duplicate);

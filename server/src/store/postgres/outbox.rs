@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use connector_settings::EntityId;
+use connector_settings::{EntityId, Topic};
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -13,8 +13,8 @@ use super::{claim, CHANNEL, PRUNE_LOCK};
 use crate::domain::Keyring;
 use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
-    db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Finish, Gauges, Matcher, NewEvent, Outbox,
-    Outcome, Pruned, Replay, StoreError, Wake, GAUGES,
+    db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Finish, Gauges, NewEvent, Outbox, Outcome,
+    Pruned, Replay, StoreError, Wake, GAUGES,
 };
 
 pub(in crate::store) struct PgOutbox {
@@ -70,7 +70,7 @@ impl Outbox for PgOutbox {
     async fn accept_event(
         &self,
         event: NewEvent,
-        matches: Matcher,
+        topic: Topic,
         now_ms: i64,
     ) -> Result<Accepted, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
@@ -102,7 +102,7 @@ impl Outbox for PgOutbox {
                 self.subscribers.keep(Snapshot::read(version, rows))
             }
         };
-        let targets = snapshot.matching(&matches);
+        let targets = snapshot.matching(&topic);
         sqlx::query(
             "INSERT INTO deliveries (event_id, entity_id, status, next_at)
              SELECT $1, unnest($2::text[]), 'pending', $3",

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use connector_settings::EntityId;
+use connector_settings::{EntityId, Topic};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::Db;
@@ -15,8 +15,8 @@ use crate::domain::{rate_windows, Keyring, WebhookUrl};
 use crate::store::claim::{self, Candidate};
 use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
-    db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Due, Finish, Gauges, Matcher, NewEvent,
-    Outbox, Outcome, Pruned, Replay, StoreError, Wake, GAUGES,
+    db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Due, Finish, Gauges, NewEvent, Outbox,
+    Outcome, Pruned, Replay, StoreError, Wake, GAUGES,
 };
 
 pub(in crate::store) struct SqliteOutbox {
@@ -142,7 +142,7 @@ impl Outbox for SqliteOutbox {
     async fn accept_event(
         &self,
         event: NewEvent,
-        matches: Matcher,
+        topic: Topic,
         now_ms: i64,
     ) -> Result<Accepted, StoreError> {
         let subscribers = self.subscribers.clone();
@@ -168,7 +168,7 @@ impl Outbox for SqliteOutbox {
                     subscribers.keep(Snapshot::read(version, rows))
                 }
             };
-            let targets = snapshot.matching(&matches);
+            let targets = snapshot.matching(&topic);
             {
                 let mut insert = tx
                     .prepare("INSERT INTO deliveries (event_id, entity_id, status, next_at) VALUES (?1, ?2, 'pending', ?3)")
