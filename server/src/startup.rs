@@ -262,7 +262,7 @@ impl Application {
             connections: stores.connections.clone(),
             outbox: stores.outbox.clone(),
             key,
-            webhooks: {
+            webhooks: Arc::new({
                 let policy = WebhookPolicy::new(&config.webhook_hosts, config.dev.then_some(port))
                     .map_err(|e| anyhow::anyhow!(e))?;
                 match &config.dev_inbox_origin {
@@ -271,7 +271,7 @@ impl Application {
                         .map_err(|e| anyhow::anyhow!(e))?,
                     None => policy,
                 }
-            },
+            }),
             events_secret,
             wake: Wake::default(),
             sso: sso(&config, port)?.map(|s| Arc::new(Verifier::new(s))),

@@ -16,7 +16,7 @@ pub struct AppState {
     pub outbox: Arc<dyn Outbox>,
     pub key: HashKey,
     /// Which webhook URLs are taken (in dev mode also this server's own emulator inbox).
-    pub webhooks: WebhookPolicy,
+    pub webhooks: Arc<WebhookPolicy>,
     pub events_secret: Option<Arc<str>>,
     /// Wakes this instance's delivery workers (the outbox wakes the other instances').
     pub wake: Wake,

@@ -94,14 +94,14 @@ fn update(
     key_id: &str,
     settings: &str,
 ) -> Result<Upsert, StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
          app_type = ?6, user_object_id = ?7, updated_at = ?8, disabled_reason = NULL,
          edit_key_hash = COALESCE(edit_key_hash, ?9) WHERE entity_id = ?1",
-        params![rec.entity_id.as_str(), sealed, key_id, rec.config_name, settings,
-            rec.app_type, rec.user_object_id, rec.updated_at,
-            rec.edit_key_hash.as_ref().map(|h| h.0.to_vec())],
     )
+    .and_then(|mut update| update.execute(params![rec.entity_id.as_str(), sealed, key_id, rec.config_name, settings,
+            rec.app_type, rec.user_object_id, rec.updated_at,
+            rec.edit_key_hash.as_ref().map(|h| h.0.to_vec())]))
     .map_err(db)?;
     let edit_key_hash = match old.edit_key_hash {
         Some(h) => Some(EditKeyHash(hash32(h)?)),
@@ -145,7 +145,7 @@ impl ConnectionStore for SqliteConnections {
         let stall = self.db.stall;
         self.db.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
-            let existing = tx.query_row(SELECT, [rec.entity_id.as_str()], read).optional().map_err(db)?;
+            let existing = tx.prepare_cached(SELECT).map_err(db)?.query_row( [rec.entity_id.as_str()], read).optional().map_err(db)?;
             let settings = serde_json::to_string(&rec.settings).map_err(db)?;
             let (key_id, sealed) = keys.seal(rec.webhook_url.as_str(), rec.entity_id.as_str());
             let outcome = match existing {
@@ -156,14 +156,14 @@ impl ConnectionStore for SqliteConnections {
                     update(&tx, old, rec, &sealed, &key_id, &settings)?
                 }
                 None => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
                          settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                        params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec(), sealed, key_id,
-                            rec.config_name, settings, rec.app_type, rec.user_object_id, rec.created_at, rec.updated_at,
-                            rec.tenant_id, rec.owner_oid, rec.edit_key_hash.as_ref().map(|h| h.0.to_vec())],
                     )
+                    .and_then(|mut insert| insert.execute(params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec(), sealed, key_id,
+                            rec.config_name, settings, rec.app_type, rec.user_object_id, rec.created_at, rec.updated_at,
+                            rec.tenant_id, rec.owner_oid, rec.edit_key_hash.as_ref().map(|h| h.0.to_vec())]))
                     .map_err(db)?;
                     Upsert::Created(rec)
                 }
@@ -186,7 +186,9 @@ impl ConnectionStore for SqliteConnections {
                     .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                     .map_err(db)?;
                 let Some(old) = tx
-                    .query_row(SELECT, [rec.entity_id.as_str()], read)
+                    .prepare_cached(SELECT)
+                    .map_err(db)?
+                    .query_row([rec.entity_id.as_str()], read)
                     .optional()
                     .map_err(db)?
                 else {
@@ -214,7 +216,9 @@ impl ConnectionStore for SqliteConnections {
         let keys = self.keys.clone();
         self.db
             .with(move |conn| {
-                conn.query_row(SELECT, [id.as_str()], read)
+                conn.prepare_cached(SELECT)
+                    .map_err(db)?
+                    .query_row([id.as_str()], read)
                     .optional()
                     .map_err(db)?
                     .map(|r| record(r, &keys))

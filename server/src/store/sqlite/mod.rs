@@ -145,6 +145,8 @@ pub(super) fn open(
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Every statement the server runs stays prepared (rusqlite keeps 16 by default).
+    conn.set_prepared_statement_cache_capacity(64);
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;

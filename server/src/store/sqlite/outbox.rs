@@ -45,10 +45,10 @@ fn immediate(conn: &mut rusqlite::Connection) -> Result<Transaction<'_>, StoreEr
 }
 
 fn insert_event(tx: &Transaction, event: &NewEvent, now_ms: i64) -> Result<usize, StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO events (id, body, received_at, received_ms) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
-        params![event.id, event.body, event.received_at, now_ms],
     )
+    .and_then(|mut insert| insert.execute(params![event.id, event.body, event.received_at, now_ms]))
     .map_err(db)
 }
 
@@ -152,7 +152,8 @@ impl Outbox for SqliteOutbox {
                 return Ok(Accepted { deliveries: 0, duplicate: true });
             }
             let version: i64 = tx
-                .query_row("SELECT v FROM connections_version", [], |r| r.get(0))
+                .prepare_cached("SELECT v FROM connections_version")
+                .and_then(|mut q| q.query_row([], |r| r.get(0)))
                 .map_err(db)?;
             let snapshot = match subscribers.at(version) {
                 Some(kept) => kept,
@@ -171,7 +172,7 @@ impl Outbox for SqliteOutbox {
             let targets = snapshot.matching(&topic);
             {
                 let mut insert = tx
-                    .prepare("INSERT INTO deliveries (event_id, entity_id, status, next_at) VALUES (?1, ?2, 'pending', ?3)")
+                    .prepare_cached("INSERT INTO deliveries (event_id, entity_id, status, next_at) VALUES (?1, ?2, 'pending', ?3)")
                     .map_err(db)?;
                 for id in &targets {
                     insert.execute(params![event.id, id, now_ms]).map_err(db)?;
