@@ -1,15 +1,17 @@
 //! The embedded default: one SQLite file in WAL mode, migrated at start, owned by one
-//! process. Connections and the outbox share its single connection.
+//! process. Connections and the outbox share its single connection, on its own thread.
 
 mod connections;
 mod outbox;
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use rusqlite::Connection;
+use tokio::sync::oneshot;
 
 use super::{db, StoreError, Stores};
 use crate::domain::Keyring;
@@ -72,10 +74,16 @@ const MIGRATIONS: &[&str] = &[
         BEGIN UPDATE connections_version SET v = v + 1; END;",
 ];
 
-/// The one connection, shared by both halves.
+/// What runs on the connection's thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The one connection, owned by its own thread and shared by both halves: work is sent to
+/// it and its answer awaited, so no request thread blocks on SQLite or waits for a lock.
 #[derive(Clone)]
 pub(super) struct Db {
-    conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Sender<Job>,
+    /// Whether the thread is running a job now.
+    busy: Arc<AtomicBool>,
     /// Tests only: how long a connection save waits inside its transaction.
     pub(super) stall: Option<Duration>,
 }
@@ -90,35 +98,53 @@ impl Drop for AbandonOnDrop {
 }
 
 impl Db {
-    /// Runs `f` on the connection on a blocking thread. The blocking work cannot be stopped
-    /// once begun, so a caller who gave up (a request past its deadline) has its commit
-    /// turned into a rollback by SQLite's commit hook: an abandoned write leaves nothing.
+    /// Starts the connection's thread; it ends when the last `Db` is dropped.
+    fn start(mut conn: Connection, stall: Option<Duration>) -> std::io::Result<Db> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let busy = Arc::new(AtomicBool::new(false));
+        let working = busy.clone();
+        std::thread::Builder::new()
+            .name("sqlite".into())
+            .spawn(move || {
+                for job in queue {
+                    working.store(true, Ordering::Relaxed);
+                    job(&mut conn);
+                    working.store(false, Ordering::Relaxed);
+                }
+            })?;
+        Ok(Db { jobs, busy, stall })
+    }
+
+    /// Runs `f` on the connection's thread. Work cannot be stopped once begun, so a caller
+    /// who gave up (a request past its deadline) has its commit turned into a rollback by
+    /// SQLite's commit hook: an abandoned write leaves nothing. A panic in `f` is an error
+    /// of this call only.
     pub(super) async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let conn = self.conn.clone();
         let abandoned = Arc::new(AtomicBool::new(false));
         let _guard = AbandonOnDrop(abandoned.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn
-                .lock()
-                .map_err(|_| StoreError::Database("connection lock poisoned".into()))?;
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
             if abandoned.load(Ordering::SeqCst) {
-                return Err(db("abandoned before it began"));
+                let _ = reply.send(Err(db("abandoned before it began")));
+                return;
             }
-            guard.commit_hook(Some(move || abandoned.load(Ordering::SeqCst)));
-            let result = f(&mut guard);
-            guard.commit_hook(None::<fn() -> bool>);
-            result
-        })
-        .await
-        .map_err(db)?
+            conn.commit_hook(Some(move || abandoned.load(Ordering::SeqCst)));
+            let result = std::panic::catch_unwind(AssertUnwindSafe(|| f(conn)))
+                .unwrap_or_else(|_| Err(db("the database work panicked")));
+            conn.commit_hook(None::<fn() -> bool>);
+            let _ = reply.send(result);
+        });
+        let stopped = || db("the database thread has stopped");
+        self.jobs.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Whether the one connection is busy now (the gauge of pool connections in use).
     pub(super) fn in_use(&self) -> bool {
-        self.conn.try_lock().is_err()
+        self.busy.load(Ordering::Relaxed)
     }
 }
 
@@ -166,10 +192,7 @@ pub(super) fn open(
         [],
         |r| r.get(0),
     )?;
-    let db = Db {
-        conn: Arc::new(Mutex::new(conn)),
-        stall,
-    };
+    let db = Db::start(conn, stall)?;
     Ok(Stores {
         connections: Arc::new(connections::SqliteConnections::new(
             db.clone(),
