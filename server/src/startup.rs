@@ -21,7 +21,7 @@ use crate::emulator::{self, inboxes::Inboxes};
 use crate::extract::BODY_LIMIT;
 use crate::layers;
 use crate::routes::{connections, events, health, static_files, try_webhook};
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::store::{self, ConnectionStore, Stores, Wake};
 use crate::write_limit::RateLimiter;
 
@@ -258,11 +258,11 @@ impl Application {
         if let Some(origin) = &config.dev_inbox_origin {
             tracing::warn!(%origin, "dev mode: webhook urls of the emulator inbox at this origin are allowed too");
         }
-        let state = AppState {
+        let state = AppState::new(Shared {
             connections: stores.connections.clone(),
             outbox: stores.outbox.clone(),
             key,
-            webhooks: Arc::new({
+            webhooks: {
                 let policy = WebhookPolicy::new(&config.webhook_hosts, config.dev.then_some(port))
                     .map_err(|e| anyhow::anyhow!(e))?;
                 match &config.dev_inbox_origin {
@@ -271,7 +271,7 @@ impl Application {
                         .map_err(|e| anyhow::anyhow!(e))?,
                     None => policy,
                 }
-            }),
+            },
             events_secret,
             wake: Wake::default(),
             sso: sso(&config, port)?.map(|s| Arc::new(Verifier::new(s))),
@@ -280,7 +280,7 @@ impl Application {
             trust_forwarded_for: config.trust_forwarded_for,
             page_policy: Arc::new(static_files::page_policy(&config.dist, config.dev)),
             inboxes: Inboxes::default(),
-        };
+        });
         let wake = state.wake.clone();
         if config.role != Role::Api {
             // Listening before the server says it listens: nothing accepted elsewhere from

@@ -9,14 +9,32 @@ use crate::emulator::inboxes::Inboxes;
 use crate::store::{ConnectionStore, Outbox, Wake};
 use crate::write_limit::RateLimiter;
 
-/// What every handler can reach.
+/// What every handler can reach; one allocation shared by every clone (axum clones the state
+/// into each request's handler and middleware).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub connections: Arc<dyn ConnectionStore>,
     pub outbox: Arc<dyn Outbox>,
     pub key: HashKey,
     /// Which webhook URLs are taken (in dev mode also this server's own emulator inbox).
-    pub webhooks: Arc<WebhookPolicy>,
+    pub webhooks: WebhookPolicy,
     pub events_secret: Option<Arc<str>>,
     /// Wakes this instance's delivery workers (the outbox wakes the other instances').
     pub wake: Wake,
