@@ -67,41 +67,65 @@ fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
     })
 }
 
-/// Updates the locked row `old` with `rec` (its sealed webhook URL included); the creation
-/// time, tenant binding and an existing edit key hash stay.
+/// A save of an existing row: the creation time, tenant binding and an existing edit key
+/// hash stay.
+const UPDATE: &str =
+    "UPDATE connections SET webhook_secret = $2, webhook_key_id = $3, config_name = $4,
+    settings = $5, app_type = $6, user_object_id = $7, updated_at = $8, disabled_reason = NULL,
+    edit_key_hash = COALESCE(edit_key_hash, $9) WHERE entity_id = $1";
+
+/// [`UPDATE`] of `sql` with `rec`'s values (its sealed webhook URL included).
+fn update_query<'q>(
+    sql: &'q str,
+    rec: &'q Record,
+    sealed: &'q [u8],
+    key_id: &'q str,
+    settings: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(sql)
+        .bind(rec.entity_id.as_str())
+        .bind(sealed)
+        .bind(key_id)
+        .bind(&rec.config_name)
+        .bind(settings)
+        .bind(&rec.app_type)
+        .bind(&rec.user_object_id)
+        .bind(&rec.updated_at)
+        .bind(rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()))
+}
+
+/// `rec` as stored over a row whose creation time, tenant, owner and edit key hash are
+/// columns 0 to 3 of `kept`.
+fn updated(rec: Record, kept: &PgRow) -> Result<Upsert, StoreError> {
+    let bytes: Option<Vec<u8>> = kept.try_get(3).map_err(db)?;
+    Ok(Upsert::Updated(Record {
+        created_at: kept.try_get(0).map_err(db)?,
+        tenant_id: kept.try_get(1).map_err(db)?,
+        owner_oid: kept.try_get(2).map_err(db)?,
+        edit_key_hash: bytes.map(hash32).transpose()?.map(EditKeyHash),
+        ..rec
+    }))
+}
+
+/// Updates `rec`'s row, locked by the caller's transaction.
 async fn update(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-    old: &PgRow,
     rec: Record,
     sealed: &[u8],
     key_id: &str,
     settings: &str,
 ) -> Result<Upsert, StoreError> {
-    sqlx::query(
-        "UPDATE connections SET webhook_secret = $2, webhook_key_id = $3, config_name = $4, settings = $5,
-         app_type = $6, user_object_id = $7, updated_at = $8, disabled_reason = NULL,
-         edit_key_hash = COALESCE(edit_key_hash, $9) WHERE entity_id = $1",
+    let kept = update_query(
+        &format!("{UPDATE} RETURNING created_at, tenant_id, owner_oid, edit_key_hash"),
+        &rec,
+        sealed,
+        key_id,
+        settings,
     )
-    .bind(rec.entity_id.as_str())
-    .bind(sealed)
-    .bind(key_id)
-    .bind(&rec.config_name)
-    .bind(settings)
-    .bind(&rec.app_type)
-    .bind(&rec.user_object_id)
-    .bind(&rec.updated_at)
-    .bind(rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()))
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await
     .map_err(db)?;
-    let edit_key_hash = edit_key_of(old)?.or(rec.edit_key_hash.clone());
-    Ok(Upsert::Updated(Record {
-        created_at: old.try_get(8).map_err(db)?,
-        tenant_id: old.try_get(10).map_err(db)?,
-        owner_oid: old.try_get(11).map_err(db)?,
-        edit_key_hash,
-        ..rec
-    }))
+    updated(rec, &kept)
 }
 
 /// Re-encrypts every value sealed with a key other than the current one (key rotation);
@@ -140,6 +164,24 @@ impl ConnectionStore for PgConnections {
         let (key_id, sealed) = self
             .keys
             .seal(rec.webhook_url.as_str(), rec.entity_id.as_str());
+        if self.stall.is_none() {
+            // The common save, of a row that exists with this webhook, in one round trip
+            // (the stall of the tests is inside the transaction below).
+            let kept = update_query(
+                &format!("{UPDATE} AND webhook_hash = $10 RETURNING created_at, tenant_id, owner_oid, edit_key_hash"),
+                &rec,
+                &sealed,
+                &key_id,
+                &settings,
+            )
+            .bind(rec.webhook_hash.0.to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+            if let Some(kept) = kept {
+                return updated(rec, &kept);
+            }
+        }
         // Two instances may create the same id at once: the loser of the insert sees the
         // winner's row on its second pass and updates it.
         loop {
@@ -153,7 +195,7 @@ impl ConnectionStore for PgConnections {
                 if !hash_of(old.try_get(1).map_err(db)?)?.matches(&rec.webhook_hash) {
                     return Ok(Upsert::Forbidden);
                 }
-                let outcome = update(&mut tx, &old, rec, &sealed, &key_id, &settings).await?;
+                let outcome = update(&mut tx, rec, &sealed, &key_id, &settings).await?;
                 self.stall().await;
                 tx.commit().await.map_err(db)?;
                 return Ok(outcome);
@@ -211,7 +253,7 @@ impl ConnectionStore for PgConnections {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        let outcome = update(&mut tx, &old, rec, &sealed, &key_id, &settings).await?;
+        let outcome = update(&mut tx, rec, &sealed, &key_id, &settings).await?;
         tx.commit().await.map_err(db)?;
         Ok(outcome)
     }
