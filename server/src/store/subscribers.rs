@@ -58,19 +58,29 @@ impl Snapshot {
 
 /// The instance's newest snapshot.
 #[derive(Clone, Default)]
-pub(crate) struct Subscribers(Arc<Mutex<Option<Arc<Snapshot>>>>);
+pub(crate) struct Subscribers {
+    kept: Arc<Mutex<Option<Arc<Snapshot>>>>,
+    /// Held while a snapshot is read, so events arriving together read it once.
+    reading: Arc<tokio::sync::Mutex<()>>,
+}
 
 impl Subscribers {
     /// The kept snapshot when it is as new as `version`.
     pub(crate) fn at(&self, version: i64) -> Option<Arc<Snapshot>> {
-        let kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         kept.as_ref().filter(|s| s.version >= version).cloned()
+    }
+
+    /// The right to read a new snapshot, one reader at a time; a waiter asks [`Self::at`]
+    /// again once it has it, since the reader before it may have kept what it needs.
+    pub(crate) async fn reading(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.reading.lock().await
     }
 
     /// Keeps `snapshot` unless a newer one is kept already.
     pub(crate) fn keep(&self, snapshot: Snapshot) -> Arc<Snapshot> {
         let snapshot = Arc::new(snapshot);
-        let mut kept = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
         if kept.as_ref().is_none_or(|k| k.version <= snapshot.version) {
             *kept = Some(snapshot.clone());
         }

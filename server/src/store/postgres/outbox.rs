@@ -88,18 +88,26 @@ impl Outbox for PgOutbox {
         let snapshot = match self.subscribers.at(version) {
             Some(kept) => kept,
             None => {
-                let rows = sqlx::query(
-                    "SELECT entity_id, settings FROM connections WHERE disabled_reason IS NULL",
-                )
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(db)?;
-                let rows = rows
-                    .iter()
-                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                    .collect::<Result<Vec<(String, String)>, sqlx::Error>>()
-                    .map_err(db)?;
-                self.subscribers.keep(Snapshot::read(version, rows))
+                // Events arriving together after a change read the connections once, not
+                // each (64 at once took 64 copies of them into memory).
+                let _reading = self.subscribers.reading().await;
+                match self.subscribers.at(version) {
+                    Some(kept) => kept,
+                    None => {
+                        let rows = sqlx::query(
+                            "SELECT entity_id, settings FROM connections WHERE disabled_reason IS NULL",
+                        )
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        let rows = rows
+                            .iter()
+                            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                            .collect::<Result<Vec<(String, String)>, sqlx::Error>>()
+                            .map_err(db)?;
+                        self.subscribers.keep(Snapshot::read(version, rows))
+                    }
+                }
             }
         };
         let targets = snapshot.matching(&topic);
