@@ -189,6 +189,10 @@ mod tests {
         }
     }
 
+    fn matches(kind: &str, project: &str, settings: &Values) -> bool {
+        Subscription::of(settings).wants(kind, project)
+    }
+
     #[test]
     fn connections_get_the_event_types_they_chose_filtered_by_project() {
         assert!(matches(

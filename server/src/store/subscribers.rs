@@ -16,7 +16,13 @@ use connector_settings::{Subscription, Topic, Values};
 /// taking it grouped by their project filter, so an event looks at each filter once.
 pub(crate) struct Snapshot {
     version: i64,
-    by_kind: HashMap<&'static str, Vec<(Option<String>, Vec<Arc<str>>)>>,
+    by_kind: HashMap<&'static str, Vec<Group>>,
+}
+
+/// The connections that take one event type with the same project filter.
+struct Group {
+    filter: Option<String>,
+    ids: Vec<Arc<str>>,
 }
 
 impl Snapshot {
@@ -39,7 +45,7 @@ impl Snapshot {
         }
         let mut by_kind: HashMap<_, Vec<_>> = HashMap::new();
         for ((kind, filter), ids) in groups {
-            by_kind.entry(kind).or_default().push((filter, ids));
+            by_kind.entry(kind).or_default().push(Group { filter, ids });
         }
         Snapshot { version, by_kind }
     }
@@ -50,8 +56,8 @@ impl Snapshot {
             .get(topic.kind())
             .into_iter()
             .flatten()
-            .filter(|(filter, _)| topic.passes(filter.as_deref()))
-            .flat_map(|(_, ids)| ids.iter().map(|id| id.to_string()))
+            .filter(|group| topic.passes(group.filter.as_deref()))
+            .flat_map(|group| group.ids.iter().map(|id| id.to_string()))
             .collect()
     }
 }
