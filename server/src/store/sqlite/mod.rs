@@ -201,3 +201,60 @@ pub(super) fn open(
         outbox: Arc::new(outbox::SqliteOutbox::new(db, keys, last_token)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_one_call_fails_that_call_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("t.sqlite")).unwrap();
+        let store = Db::start(conn, None).unwrap();
+        let failed = store
+            .with(|_| -> Result<(), StoreError> { panic!("on purpose") })
+            .await;
+        assert!(failed.unwrap_err().to_string().contains("panicked"));
+        let next = store
+            .with(|c| {
+                c.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))
+                    .map_err(db)
+            })
+            .await;
+        assert_eq!(next.unwrap(), 42, "the connection's thread goes on");
+    }
+
+    #[tokio::test]
+    async fn work_given_up_before_its_commit_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("t.sqlite")).unwrap();
+        let store = Db::start(conn, None).unwrap();
+        store
+            .with(|c| c.execute_batch("CREATE TABLE t (x INTEGER)").map_err(db))
+            .await
+            .unwrap();
+        let (started, inside) = std::sync::mpsc::channel();
+        let (go_on, wait) = std::sync::mpsc::channel::<()>();
+        let call = store.with(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            tx.execute("INSERT INTO t VALUES (1)", []).map_err(db)?;
+            started.send(()).unwrap();
+            wait.recv().unwrap();
+            tx.commit().map_err(db)
+        });
+        // The caller gives up while the work is inside its transaction.
+        let mut call = Box::pin(call);
+        assert!(futures_util::poll!(&mut call).is_pending());
+        inside.recv().unwrap();
+        drop(call);
+        go_on.send(()).unwrap();
+        let rows = store
+            .with(|c| {
+                c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+                    .map_err(db)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "the abandoned commit was rolled back");
+    }
+}
