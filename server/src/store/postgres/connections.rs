@@ -38,8 +38,9 @@ fn hash_of(bytes: Vec<u8>) -> Result<WebhookHash, StoreError> {
     Ok(WebhookHash(hash32(bytes)?))
 }
 
-fn edit_key_of(r: &PgRow) -> Result<Option<EditKeyHash>, StoreError> {
-    let bytes: Option<Vec<u8>> = r.try_get(13).map_err(db)?;
+/// The edit key hash in `column` of `r`, if the row has one.
+fn edit_key_of(r: &PgRow, column: usize) -> Result<Option<EditKeyHash>, StoreError> {
+    let bytes: Option<Vec<u8>> = r.try_get(column).map_err(db)?;
     Ok(bytes.map(hash32).transpose()?.map(EditKeyHash))
 }
 
@@ -63,7 +64,7 @@ fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
         tenant_id: r.try_get(10).map_err(db)?,
         owner_oid: r.try_get(11).map_err(db)?,
         disabled_reason: r.try_get(12).map_err(db)?,
-        edit_key_hash: edit_key_of(r)?,
+        edit_key_hash: edit_key_of(r, 13)?,
     })
 }
 
@@ -94,15 +95,16 @@ fn update_query<'q>(
         .bind(rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()))
 }
 
-/// `rec` as stored over a row whose creation time, tenant, owner and edit key hash are
-/// columns 0 to 3 of `kept`.
+/// What an update keeps of the row, returned by it for [`updated`].
+const KEPT: &str = "RETURNING created_at, tenant_id, owner_oid, edit_key_hash";
+
+/// `rec` as stored over a row whose kept columns ([`KEPT`]) are `kept`.
 fn updated(rec: Record, kept: &PgRow) -> Result<Upsert, StoreError> {
-    let bytes: Option<Vec<u8>> = kept.try_get(3).map_err(db)?;
     Ok(Upsert::Updated(Record {
         created_at: kept.try_get(0).map_err(db)?,
         tenant_id: kept.try_get(1).map_err(db)?,
         owner_oid: kept.try_get(2).map_err(db)?,
-        edit_key_hash: bytes.map(hash32).transpose()?.map(EditKeyHash),
+        edit_key_hash: edit_key_of(kept, 3)?,
         ..rec
     }))
 }
@@ -115,16 +117,10 @@ async fn update(
     key_id: &str,
     settings: &str,
 ) -> Result<Upsert, StoreError> {
-    let kept = update_query(
-        &format!("{UPDATE} RETURNING created_at, tenant_id, owner_oid, edit_key_hash"),
-        &rec,
-        sealed,
-        key_id,
-        settings,
-    )
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(db)?;
+    let kept = update_query(&format!("{UPDATE} {KEPT}"), &rec, sealed, key_id, settings)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db)?;
     updated(rec, &kept)
 }
 
@@ -168,7 +164,7 @@ impl ConnectionStore for PgConnections {
             // The common save, of a row that exists with this webhook, in one round trip
             // (the stall of the tests is inside the transaction below).
             let kept = update_query(
-                &format!("{UPDATE} AND webhook_hash = $10 RETURNING created_at, tenant_id, owner_oid, edit_key_hash"),
+                &format!("{UPDATE} AND webhook_hash = $10 {KEPT}"),
                 &rec,
                 &sealed,
                 &key_id,

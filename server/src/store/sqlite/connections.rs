@@ -145,7 +145,7 @@ impl ConnectionStore for SqliteConnections {
         let stall = self.db.stall;
         self.db.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db)?;
-            let existing = tx.prepare_cached(SELECT).map_err(db)?.query_row( [rec.entity_id.as_str()], read).optional().map_err(db)?;
+            let existing = tx.prepare_cached(SELECT).map_err(db)?.query_row([rec.entity_id.as_str()], read).optional().map_err(db)?;
             let settings = serde_json::to_string(&rec.settings).map_err(db)?;
             let (key_id, sealed) = keys.seal(rec.webhook_url.as_str(), rec.entity_id.as_str());
             let outcome = match existing {
