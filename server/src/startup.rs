@@ -278,7 +278,7 @@ impl Application {
             address_limit: Arc::new(RateLimiter::new(config.write_rate)),
             tenant_limit: Arc::new(RateLimiter::new(config.tenant_write_rate)),
             trust_forwarded_for: config.trust_forwarded_for,
-            page_policy: Arc::new(static_files::page_policy(&config.dist, config.dev)),
+            page_policy: static_files::page_policy(&config.dist, config.dev)?,
             inboxes: Inboxes::default(),
         });
         let wake = state.wake.clone();

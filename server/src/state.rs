@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use axum::http::HeaderValue;
+
 use crate::auth::Verifier;
 use crate::domain::{HashKey, WebhookPolicy};
 use crate::emulator::inboxes::Inboxes;
@@ -43,6 +45,7 @@ pub struct Shared {
     pub address_limit: Arc<RateLimiter>,
     pub tenant_limit: Arc<RateLimiter>,
     pub trust_forwarded_for: bool,
-    pub page_policy: Arc<String>,
+    /// The page's Content-Security-Policy header.
+    pub page_policy: HeaderValue,
     pub inboxes: Inboxes,
 }

@@ -45,7 +45,7 @@ async fn vary_on_encoding(mut res: Response) -> Response {
 /// The policy for the page: the `/*` Content-Security-Policy of `dist/_headers` (written at
 /// build time with the hashes of the page's inline loader), else `frame-ancestors` alone.
 /// In dev mode the server's own origin may frame the page too (the emulator).
-pub fn page_policy(dist: &Path, dev: bool) -> String {
+pub fn page_policy(dist: &Path, dev: bool) -> anyhow::Result<HeaderValue> {
     let from_file = std::fs::read_to_string(dist.join("_headers"))
         .ok()
         .and_then(|text| {
@@ -62,11 +62,17 @@ pub fn page_policy(dist: &Path, dev: bool) -> String {
             None
         });
     let policy = from_file.unwrap_or_else(|| format!("frame-ancestors {FRAME_ANCESTORS}"));
-    if dev {
+    let policy = if dev {
         policy.replacen("frame-ancestors ", "frame-ancestors 'self' ", 1)
     } else {
         policy
-    }
+    };
+    HeaderValue::from_str(&policy).map_err(|_| {
+        anyhow::anyhow!(
+            "the Content-Security-Policy of {} is not a header value (only visible ASCII characters are)",
+            dist.join("_headers").display()
+        )
+    })
 }
 
 /// The emulator hosts the page in a frame and is itself framed by nobody.
@@ -74,18 +80,20 @@ const EMULATOR_POLICY: &str = "default-src 'self'; img-src 'self' data: https:; 
 
 /// Adds the security and cache headers.
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
+    let path = req.uri().path();
+    let csp = if path.starts_with("/emulator") {
+        HeaderValue::from_static(EMULATOR_POLICY)
+    } else {
+        state.page_policy.clone()
+    };
+    let no_store = path.starts_with("/api/")
+        || path.starts_with("/emulator/api/")
+        || path.starts_with("/emulator/webhook/");
+    let hashed = is_hashed(path);
     let mut res = next.run(req).await;
     let status = res.status();
     let h = res.headers_mut();
-    let csp = if path.starts_with("/emulator") {
-        EMULATOR_POLICY
-    } else {
-        state.page_policy.as_str()
-    };
-    if let Ok(v) = HeaderValue::from_str(csp) {
-        h.insert(header::CONTENT_SECURITY_POLICY, v);
-    }
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -94,12 +102,9 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
-    if path.starts_with("/api/")
-        || path.starts_with("/emulator/api/")
-        || path.starts_with("/emulator/webhook/")
-    {
+    if no_store {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    } else if is_hashed(&path) && (status.is_success() || status == StatusCode::NOT_MODIFIED) {
+    } else if hashed && (status.is_success() || status == StatusCode::NOT_MODIFIED) {
         h.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),
@@ -140,5 +145,31 @@ mod tests {
         assert!(super::is_hashed("/teams-js-dece2f4f31c1958e.js"));
         assert!(!super::is_hashed("/index.html"));
         assert!(!super::is_hashed("/config.json"));
+    }
+
+    #[test]
+    fn the_page_policy_comes_from_headers_and_a_bad_one_is_named() {
+        let dist = tempfile::tempdir().unwrap();
+        let policy = super::page_policy(dist.path(), false).unwrap();
+        assert!(policy.to_str().unwrap().starts_with("frame-ancestors "));
+        let headers = dist.path().join("_headers");
+        std::fs::write(&headers, "/*\n  Content-Security-Policy: default-src 'self'; frame-ancestors https://teams.microsoft.com\n").unwrap();
+        let dev = super::page_policy(dist.path(), true).unwrap();
+        assert_eq!(
+            dev,
+            "default-src 'self'; frame-ancestors 'self' https://teams.microsoft.com"
+        );
+        std::fs::write(
+            &headers,
+            "/*\n  Content-Security-Policy: default-src 'self' \u{7f}\n",
+        )
+        .unwrap();
+        let e = super::page_policy(dist.path(), false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("_headers") && e.contains("Content-Security-Policy"),
+            "{e}"
+        );
     }
 }
