@@ -186,6 +186,10 @@ async fn connection(
         let ended = http_body::Body::is_end_stream(req.body());
         slot.set(if ended { Phase::Handling } else { Phase::Body });
         let mut req = req.map(|body| {
+            if ended {
+                // Nothing more to arrive: no deadline to keep.
+                return Body::empty();
+            }
             Body::new(Deadline {
                 inner: body,
                 sleep: Box::pin(tokio::time::sleep(limits.body_timeout)),
