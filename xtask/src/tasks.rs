@@ -232,7 +232,7 @@ pub enum Bench {
     /// time to initialize, to the form being usable, to notifySuccess; bytes; ratios.
     Page(crate::bench_page::Options),
     /// A release server with N connections under 64 keep-alive clients, S seconds per
-    /// scenario (GET, PUT, 90/10, signed events of fan-out 10): requests/s, p50/p99/max,
+    /// scenario (/healthz, GET, PUT, 90/10, signed events of fan-out 10): requests/s, p50/p99/max,
     /// errors, peak memory; on SQLite, then on a throwaway PostgreSQL.
     Api(ApiArgs),
 }
@@ -252,9 +252,13 @@ pub struct ApiArgs {
     /// Only PostgreSQL.
     #[arg(long)]
     postgres: bool,
-    /// Only this scenario (get, put, mix or events); may be repeated.
+    /// Only this scenario (health, get, put, mix or events); may be repeated.
     #[arg(long, value_name = "NAME")]
     scenario: Vec<String>,
+    /// Instead, an ideal server that only spends a fixed CPU time per request (0 to 150 µs)
+    /// under the same clients: the p99 this machine allows at each throughput.
+    #[arg(long, conflicts_with_all = ["sqlite", "postgres", "scenario", "connections"])]
+    calibrate: bool,
 }
 
 /// Arguments of `bench delivery`, passed on to the server's `bench-delivery` binary.
@@ -371,6 +375,9 @@ fn bench_api(args: &ApiArgs) -> Result<()> {
             .arg(&server)
             .current_dir(&root))
     };
+    if args.calibrate {
+        return run(&["--calibrate".into()]);
+    }
     if !only_postgres {
         run(&[])?;
     }

@@ -1,7 +1,8 @@
 //! `cargo xtask bench api`: a release server (API role, so nothing is delivered meanwhile)
 //! on loopback with a fresh database of N connections whose webhooks are its own dev inbox,
-//! driven by 64 keep-alive HTTP/1.1 clients for S seconds per scenario: GET a connection,
-//! PUT an update, a 90/10 mix, and signed events each matching 10 connections. Prints
+//! driven by 64 keep-alive HTTP/1.1 clients for S seconds per scenario: `/healthz` (the
+//! floor: every layer, no work), GET a connection, PUT an update, a 90/10 mix, and signed
+//! events each matching 10 connections. Prints
 //! requests/s, p50/p99/max latency, errors and the server's peak memory per scenario.
 //!
 //! The load generator is hand-written on hyper's client connection (no pool, no redirects):
@@ -55,7 +56,14 @@ struct Options {
     /// Only these scenarios (all when absent).
     #[arg(long = "scenario", value_enum, value_name = "NAME")]
     scenarios: Vec<Scenario>,
+    /// Instead of the connector server, drive an ideal one that only spends a fixed CPU time
+    /// on each request (0 to 150 µs): the p99 this machine allows at each throughput.
+    #[arg(long, conflicts_with_all = ["database_url", "scenarios"])]
+    calibrate: bool,
 }
+
+/// CPU times per request of the ideal server, in µs.
+const CALIBRATION_COSTS: [u64; 6] = [0, 25, 50, 75, 100, 150];
 
 /// The server process, killed when dropped.
 struct Server {
@@ -164,6 +172,9 @@ fn settings(i: usize, name: &str) -> serde_json::Value {
 enum Scenario {
     #[value(skip)]
     Create,
+    /// `GET /healthz`: the layers every request goes through (request id, span and log line,
+    /// metrics) and no work, so the floor the machine and the load generator set.
+    Health,
     Get,
     Put,
     /// 90% GET, 10% PUT.
@@ -193,6 +204,14 @@ fn request(
     };
     let builder = Request::builder().header("host", format!("127.0.0.1:{port}"));
     match scenario {
+        Scenario::Health => {
+            let req = builder
+                .method("GET")
+                .uri("/healthz")
+                .body(Full::default())
+                .unwrap();
+            (req, 200)
+        }
         Scenario::Get => {
             let i = pick(1);
             let req = builder
@@ -329,14 +348,14 @@ async fn client(
     Ok(figures)
 }
 
-async fn drive(scenario: Scenario, o: &Options, server: &Server, secs: u64) -> Result<Figures> {
+async fn drive(scenario: Scenario, o: &Options, port: u16, secs: u64) -> Result<Figures> {
     let until = Instant::now() + Duration::from_secs(secs);
     let next_create = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..o.clients)
         .map(|c| {
             tokio::spawn(client(
                 scenario,
-                server.port,
+                port,
                 o.connections,
                 c,
                 o.clients,
@@ -359,18 +378,19 @@ fn ms(us: u32) -> String {
     format!("{:.2} ms", us as f64 / 1000.0)
 }
 
-fn report(db: &str, name: &str, mut f: Figures, took: Duration, peak: f64) {
+fn report(db: &str, name: &str, mut f: Figures, took: Duration, peak: Option<f64>) {
     f.latencies_us.sort_unstable();
     let n = f.latencies_us.len();
     let at = |q: f64| f.latencies_us[((n as f64 * q) as usize).min(n - 1)];
     println!(
-        "{db:<10} {name:<8} {:>9.0} req/s  p50 {:>9}  p99 {:>9}  max {:>9}  errors {:>5}  peak {:.1} MiB",
+        "{db:<10} {name:<8} {:>9.0} req/s  p50 {:>9}  p99 {:>9}  max {:>9}  errors {:>5}{}",
         n as f64 / took.as_secs_f64(),
         ms(at(0.50)),
         ms(at(0.99)),
         ms(f.latencies_us[n - 1]),
         f.errors,
-        peak
+        peak.map(|p| format!("  peak {p:.1} MiB"))
+            .unwrap_or_default()
     );
     if let Some(e) = f.first_error {
         println!(
@@ -383,6 +403,9 @@ fn report(db: &str, name: &str, mut f: Figures, took: Duration, peak: f64) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let o = <Options as clap::Parser>::parse();
+    if o.calibrate {
+        return calibrate(&o).await;
+    }
     let db = if o.database_url.is_some() {
         "postgres"
     } else {
@@ -390,7 +413,7 @@ async fn main() -> Result<()> {
     };
     let server = Server::start(&o)?;
     let started = Instant::now();
-    let created = drive(Scenario::Create, &o, &server, 0).await?;
+    let created = drive(Scenario::Create, &o, server.port, 0).await?;
     if created.errors > 0 {
         bail!(
             "creating the connections: {} errors, first: {}",
@@ -406,6 +429,7 @@ async fn main() -> Result<()> {
         o.seconds
     );
     for (name, scenario) in [
+        ("health", Scenario::Health),
         ("GET", Scenario::Get),
         ("PUT", Scenario::Put),
         ("90/10", Scenario::Mix),
@@ -416,11 +440,81 @@ async fn main() -> Result<()> {
         }
         server.reset_peak();
         let started = Instant::now();
-        let f = drive(scenario, &o, &server, o.seconds).await?;
-        report(db, name, f, started.elapsed(), server.peak_mib());
+        let f = drive(scenario, &o, server.port, o.seconds).await?;
+        report(db, name, f, started.elapsed(), Some(server.peak_mib()));
     }
     println!(
         "{db}: events each stored {FAN_OUT} deliveries (checked on every answer); peak memory is VmHWM over each scenario"
     );
     Ok(())
+}
+
+/// Drives the ideal server at each CPU time per request, as the scenarios drive the real one.
+async fn calibrate(o: &Options) -> Result<()> {
+    println!(
+        "ideal server: {} worker threads, a fixed CPU time per request; {} clients, {} s each",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        o.clients,
+        o.seconds
+    );
+    for cost in CALIBRATION_COSTS {
+        let ideal = IdealServer::start(Duration::from_micros(cost))?;
+        let started = Instant::now();
+        let f = drive(Scenario::Health, o, ideal.port, o.seconds).await?;
+        report("ideal", &format!("{cost} µs"), f, started.elapsed(), None);
+    }
+    Ok(())
+}
+
+/// A server that does nothing but spin for its CPU time on each request, on a runtime of its
+/// own with as many worker threads as the connector server has: an even, CPU-bound server.
+struct IdealServer {
+    port: u16,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl IdealServer {
+    fn start(cost: Duration) -> Result<IdealServer> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (bound, port) = std::sync::mpsc::channel();
+        std::thread::spawn(move || -> Result<()> {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+                bound.send(listener.local_addr()?.port())?;
+                let serve = async {
+                    loop {
+                        let (stream, _) = listener.accept().await?;
+                        stream.set_nodelay(true)?;
+                        tokio::spawn(async move {
+                            let answer = hyper::service::service_fn(move |_req| async move {
+                                let started = Instant::now();
+                                while started.elapsed() < cost {
+                                    std::hint::spin_loop();
+                                }
+                                anyhow::Ok(hyper::Response::new(Full::new(Bytes::from_static(
+                                    b"ok",
+                                ))))
+                            });
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), answer)
+                                .await;
+                        });
+                    }
+                    #[allow(unreachable_code)]
+                    anyhow::Ok(())
+                };
+                tokio::select! {
+                    r = serve => r,
+                    _ = stopped => Ok(()),
+                }
+            })
+        });
+        let port = port
+            .recv_timeout(Duration::from_secs(5))
+            .context("the ideal server did not start")?;
+        Ok(IdealServer { port, _stop: stop })
+    }
 }
