@@ -2,7 +2,7 @@
 //! access rules, the adversarial suite, delivery, the events endpoint, crash recovery, the
 //! store conformance suite (SQLite and PostgreSQL), many instances on one PostgreSQL, what
 //! operators lean on (metrics, health, logs, deadlines, overload), the precompressed page,
-//! write budgets, slow clients and the API's error answers.
+//! write budgets, slow clients, the API's error answers and a short run of the API benchmark.
 
 // Not every test binary configuration uses every helper.
 #[allow(dead_code)]
@@ -10,6 +10,7 @@ mod helpers;
 
 mod access;
 mod api_errors;
+mod benchmarks;
 mod budgets;
 mod connections;
 mod crash;
