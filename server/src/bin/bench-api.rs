@@ -173,7 +173,7 @@ enum Scenario {
     #[value(skip)]
     Create,
     /// `GET /healthz`: the layers every request goes through (request id, span and log line,
-    /// metrics) and no work, so the floor the machine and the load generator set.
+    /// security headers) and no work, so the floor the machine and the load generator set.
     Health,
     Get,
     Put,
