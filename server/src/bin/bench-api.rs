@@ -1,9 +1,9 @@
 //! `cargo xtask bench api`: a release server (API role, so nothing is delivered meanwhile)
 //! on loopback with a fresh database of N connections whose webhooks are its own dev inbox,
 //! driven by 64 keep-alive HTTP/1.1 clients for S seconds per scenario: `/healthz` (the
-//! floor: every layer, no work), GET a connection, PUT an update, a 90/10 mix, and signed
-//! events each matching 10 connections. Prints
-//! requests/s, p50/p99/max latency, errors and the server's peak memory per scenario.
+//! floor: the layers every route shares, no work), GET a connection, PUT an update, a 90/10
+//! mix, and signed events each matching 10 connections. Prints requests/s, p50/p99/max
+//! latency, errors and the server's peak memory per scenario.
 //!
 //! The load generator is hand-written on hyper's client connection (no pool, no redirects):
 //! a general client such as reqwest costs the shared two cores more than the server does.
