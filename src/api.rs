@@ -25,6 +25,9 @@ pub struct RuntimeConfig {
     /// URL prefixes of the emulator's webhook inboxes, which only a dev-mode server names:
     /// the tab's form takes a Workflows URL there.
     pub dev_inboxes: Vec<String>,
+    /// The server posts to flows that take only signed-in callers (Workflows URLs without
+    /// `sig`) with a token of the connection's tenant, so the form takes them.
+    pub flow_tokens: bool,
 }
 
 /// What proves the editor of a connection to the server: the webhook URL Teams handed the

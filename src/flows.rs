@@ -44,6 +44,7 @@ pub(crate) async fn start(
     page.api.set_value(Api::new(&config, api_timeout_ms));
     page.sso.set_value(config.sso);
     page.webhook.dev_inboxes.set_value(config.dev_inboxes);
+    page.webhook.flow_tokens.set_value(config.flow_tokens);
     if !assume_framed && !teams::is_framed() {
         page.phase.set(Phase::OutsideTeams);
         return;

@@ -22,6 +22,8 @@ pub(crate) struct WebhookField {
     pub(crate) touched: RwSignal<bool>,
     /// URL prefixes of the dev-mode emulator inboxes, accepted like Workflows hosts.
     pub(crate) dev_inboxes: StoredValue<Vec<String>>,
+    /// The server can post to a flow that takes only signed-in callers (no `sig`).
+    pub(crate) flow_tokens: StoredValue<bool>,
 }
 
 impl WebhookField {
@@ -32,6 +34,7 @@ impl WebhookField {
             replacing: RwSignal::new(false),
             touched: RwSignal::new(false),
             dev_inboxes: StoredValue::new(Vec::new()),
+            flow_tokens: StoredValue::new(false),
         }
     }
 
@@ -45,8 +48,11 @@ impl WebhookField {
         if !self.editing() {
             return None;
         }
-        self.typed
-            .with(|t| self.dev_inboxes.with_value(|d| workflows_url_problem(t, d)))
+        let tokens = self.flow_tokens.get_value();
+        self.typed.with(|t| {
+            self.dev_inboxes
+                .with_value(|d| workflows_url_problem(t, d, tokens))
+        })
     }
 
     /// The URL to send: the typed one, when one is to be typed and it is well formed.
@@ -75,6 +81,8 @@ fn message(problem: WebhookProblem, locale: Locale) -> &'static str {
         WebhookProblem::RetiredConnector => s.webhook_retired,
         WebhookProblem::NotWorkflowsHost => s.webhook_not_workflows,
         WebhookProblem::NotTriggerUrl => s.webhook_partial,
+        WebhookProblem::RetiredWorkflows => s.webhook_retired_workflows,
+        WebhookProblem::NeedsSignIn => s.webhook_needs_sign_in,
     }
 }
 

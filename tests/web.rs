@@ -570,7 +570,10 @@ async fn a_connection_of_another_tenant_says_so_when_editing() {
 
 // ---- a configurable tab: no webhook from Teams, a Workflows webhook pasted, an edit key ----
 
-const FLOW: &str = "https://prod-12.westeurope.logic.azure.com:443/workflows/8f1c/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbC";
+/// A Workflows URL as Teams hands them out today (with the `cu/<NN>` routing segment).
+const FLOW: &str = "https://default72f988bf86f141af91ab2d7cd011db.47.environment.api.powerplatform.com:443/powerautomate/automations/direct/cu/07/workflows/8f1c/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbC";
+/// The Logic Apps shape, which stopped working on 2025-11-30.
+const RETIRED_FLOW: &str = "https://prod-12.westeurope.logic.azure.com:443/workflows/8f1c/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbC";
 const WEBHOOK: &str = "field-webhook_url";
 
 fn key() -> String {
@@ -612,7 +615,7 @@ async fn a_tab_asks_for_a_workflows_url_and_checks_it_as_typed() {
         el(WEBHOOK).is_some(),
         "a tab's form has the webhook URL field"
     );
-    assert!(body_text().contains("Post to a channel when a webhook request is received"));
+    assert!(body_text().contains("Send webhook alerts to a channel"));
     type_into(NAME, "Nightly builds").await;
     until("validity false", || last_validity() == Some(false)).await;
     type_into(
@@ -624,7 +627,17 @@ async fn a_tab_asks_for_a_workflows_url_and_checks_it_as_typed() {
         text_of("field-webhook_url-error").contains("retired")
     })
     .await;
+    type_into(WEBHOOK, RETIRED_FLOW).await;
+    until("the retired Workflows message", || {
+        text_of("field-webhook_url-error").contains("stopped working in November 2025")
+    })
+    .await;
     type_into(WEBHOOK, &FLOW.replace("&sig=AbC", "")).await;
+    until("the sign-in message", || {
+        text_of("field-webhook_url-error").contains("Who can trigger the flow")
+    })
+    .await;
+    type_into(WEBHOOK, &FLOW.replace("/paths/invoke", "")).await;
     until("the partial message", || {
         text_of("field-webhook_url-error").contains("only part")
     })
@@ -643,7 +656,7 @@ async fn a_tab_asks_for_a_workflows_url_and_checks_it_as_typed() {
 async fn the_dev_inbox_counts_as_a_workflows_host_only_when_config_names_it() {
     let inbox = "http://127.0.0.1:8080/emulator/webhook/";
     let url =
-        format!("{inbox}workflows/x/triggers/manual/paths/invoke?api-version=2016-06-01&sig=y");
+        format!("{inbox}powerautomate/automations/direct/cu/3/workflows/x/triggers/manual/paths/invoke?api-version=1&sig=y");
     let _h = mount_form(json!({ "webhookUrl": null, "config": { "devInboxes": [inbox] } })).await;
     type_into(NAME, "Nightly builds").await;
     type_into(WEBHOOK, &url).await;
@@ -688,7 +701,7 @@ async fn a_tab_saves_the_typed_url_and_hands_teams_its_tab_settings_with_the_edi
     until("the stored state", || el("webhook-replace").is_some()).await;
     assert!(el(WEBHOOK).is_none());
     assert!(
-        !body_text().contains("logic.azure.com"),
+        !body_text().contains("powerplatform.com"),
         "the URL is never shown back"
     );
 }
@@ -996,6 +1009,7 @@ async fn config_json_as_the_dev_server_writes_it_configures_the_page() {
             valid_message_origins: Vec::new(),
             sso: true,
             dev_inboxes: vec![inbox.into()],
+            flow_tokens: false,
         }
     );
     // What `cargo xtask dist` writes: fewer members, the rest default.

@@ -98,7 +98,7 @@ fn observed(app: Router<AppState>, config: &Config) -> Router<AppState> {
 fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let path = req.uri().path();
     let inbox = [
-        "/emulator/webhook/",
+        connector_settings::webhook::DEV_INBOX_PATH,
         "/emulator/api/inbox/",
         "/emulator/api/inbox-mode/",
     ]

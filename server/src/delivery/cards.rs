@@ -5,6 +5,8 @@ use connector_settings::{CardStyle, Subscription, Values, CONNECTOR};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::domain::WebhookKind;
+
 /// Card JSON above this many bytes does not get through Teams reliably.
 pub const MAX_CARD_BYTES: usize = 20_000;
 
@@ -39,19 +41,6 @@ pub struct Fact {
     pub value: String,
 }
 
-/// Connector webhooks take MessageCards; everything else (Workflows) Adaptive Cards. The
-/// emulator's inbox imitates both: a Workflows trigger path there gets Adaptive Cards.
-fn is_connector_webhook(url: &str) -> bool {
-    let host = url
-        .split("://")
-        .nth(1)
-        .and_then(|r| r.split(['/', ':']).next())
-        .unwrap_or("");
-    host.ends_with(".webhook.office.com")
-        || host == "outlook.office.com"
-        || (url.contains("/emulator/webhook/") && !url.contains("/emulator/webhook/workflows/"))
-}
-
 /// The event of a test card for the connection named `config_name`.
 pub fn test_event(config_name: &str, settings: &Values) -> Value {
     // The first event type the connection chose, else the connector's first.
@@ -69,13 +58,14 @@ pub fn test_event(config_name: &str, settings: &Values) -> Value {
     })
 }
 
-/// The card for `event` as `settings` wants it, for the webhook at `url`.
-pub fn card(event: &Event, settings: &Values, url: &str) -> Value {
+/// The card for `event` as `settings` wants it, for a webhook of `kind`: connector webhooks
+/// take MessageCards, Workflows Adaptive Cards.
+pub fn card(event: &Event, settings: &Values, kind: WebhookKind) -> Value {
     let subscription = Subscription::of(settings);
     let detailed = subscription.style == CardStyle::Detailed;
     let urgent = subscription.highlights(&event.kind);
     let build = |text: &str, facts: &[Fact]| {
-        if is_connector_webhook(url) {
+        if kind == WebhookKind::Connector {
             message_card(event, detailed, urgent, text, facts)
         } else {
             adaptive_card(event, detailed, urgent, text, facts)
@@ -154,7 +144,9 @@ fn adaptive_card(e: &Event, detailed: bool, urgent: bool, text: &str, facts: &[F
     if let Some(link) = e.link.as_deref() {
         content["actions"] = json!([{ "type": "Action.OpenUrl", "title": "Open", "url": link }]);
     }
-    json!({ "type": "message", "attachments": [{ "contentType": "application/vnd.microsoft.card.adaptive", "content": content }] })
+    // The trigger's schema marks `contentUrl` required, and null (grafana#99477: flows built
+    // on it answer 400 TriggerInputSchemaMismatch without it).
+    json!({ "type": "message", "attachments": [{ "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null, "content": content }] })
 }
 
 #[cfg(test)]
@@ -216,21 +208,23 @@ mod tests {
     #[test]
     fn connector_webhooks_get_message_cards_and_workflows_adaptive_cards() {
         let s = settings("detailed", "");
-        let m = card(
-            &event("build_failed", "log"),
-            &s,
-            "https://contoso.webhook.office.com/webhookb2/x",
-        );
+        let m = card(&event("build_failed", "log"), &s, WebhookKind::Connector);
         assert_eq!(m["@type"], "MessageCard");
         assert_eq!(m["sections"][0]["facts"][0]["name"], "Branch");
         assert_eq!(m["themeColor"], "5B5FC7", "the connector's accent colour");
         let a = card(
             &event("build_failed", "log"),
             &s,
-            "https://prod-1.westeurope.logic.azure.com/workflows/x",
+            WebhookKind::Workflows { signed: true },
         );
         assert_eq!(a["type"], "message");
         assert_eq!(a["attachments"][0]["content"]["type"], "AdaptiveCard");
+        assert!(
+            a["attachments"][0]
+                .get("contentUrl")
+                .is_some_and(Value::is_null),
+            "the trigger's schema requires contentUrl: null"
+        );
         assert_eq!(
             a["attachments"][0]["content"]["actions"][0]["url"],
             "https://ci.example.com/42"
@@ -242,7 +236,7 @@ mod tests {
         let m = card(
             &event("incident_opened", "details"),
             &settings("compact", ""),
-            "https://a.webhook.office.com/x",
+            WebhookKind::Connector,
         );
         assert!(m["sections"][0].get("text").is_none());
         assert_eq!(m["sections"][0]["activitySubtitle"], "Urgent");
@@ -251,21 +245,21 @@ mod tests {
 
     #[test]
     fn long_text_is_cut_with_an_ellipsis_to_stay_under_the_size_cap() {
-        for url in [
-            "https://a.webhook.office.com/x",
-            "https://b.logic.azure.com/x",
+        for kind in [
+            WebhookKind::Connector,
+            WebhookKind::Workflows { signed: true },
         ] {
             let c = card(
                 &event("build_failed", &"x".repeat(100_000)),
                 &settings("detailed", ""),
-                url,
+                kind,
             );
             let size = c.to_string().len();
             assert!(
                 size <= MAX_CARD_BYTES && size > MAX_CARD_BYTES - 200,
-                "{url}: {size}"
+                "{kind:?}: {size}"
             );
-            assert!(c.to_string().contains("x…"), "{url}");
+            assert!(c.to_string().contains("x…"), "{kind:?}");
         }
     }
 }

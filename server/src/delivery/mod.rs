@@ -59,8 +59,8 @@ async fn attempt(d: &Due, clients: &Clients, schedule: Schedule) -> Outcome {
             }
         }
     };
-    let card = cards::card(&event, &d.settings, d.webhook_url.as_str());
-    let client = if d.webhook_url.as_str().starts_with("http://") {
+    let card = cards::card(&event, &d.settings, d.webhook_url.kind());
+    let client = if d.webhook_url.is_dev_inbox() {
         &clients.dev
     } else {
         &clients.web
@@ -144,7 +144,7 @@ pub const POST_NOW_TIMEOUT: Duration = Duration::from_secs(8);
 /// Posts `card` to `url` once, now, outside the outbox: the test card a person sends before
 /// any connection is stored with the webhook. `Err` says why the webhook did not take it.
 pub async fn post_now(url: &WebhookUrl, card: &serde_json::Value) -> Result<(), String> {
-    let client = if url.as_str().starts_with("http://") {
+    let client = if url.is_dev_inbox() {
         dev_inbox_client(POST_NOW_TIMEOUT)
     } else {
         webhook_client(POST_NOW_TIMEOUT)

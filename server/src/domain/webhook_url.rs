@@ -4,6 +4,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use connector_settings::webhook::WebhookKind;
+use connector_settings::webhook::{kind_of, kind_of_inbox_path, DEV_INBOX_PATH as INBOX_PATH};
+
 /// The longest webhook URL accepted; real ones are about 250 characters.
 const MAX_LEN: usize = 2048;
 
@@ -96,6 +99,7 @@ pub struct WebhookUrl {
     url: String,
     host: String,
     identity: Option<WebhookIdentity>,
+    kind: WebhookKind,
 }
 
 /// The shapes of Teams' connector webhook URLs, oldest first: when two URLs name the same
@@ -138,9 +142,6 @@ impl std::fmt::Debug for WebhookIdentity {
         )
     }
 }
-
-/// The path prefix of the emulator's inboxes; what follows is a webhook path as Teams'.
-const INBOX_PATH: &str = "/emulator/webhook/";
 
 /// Whether the path of `s` (before `?` or `#`) has a `.` or `..` segment, plain or
 /// percent-encoded. URL parsers resolve them away, so they are looked for in the text: a
@@ -271,6 +272,7 @@ impl WebhookUrl {
         Ok(WebhookUrl {
             url: s.to_string(),
             identity: identity_of_url(&parsed),
+            kind: kind_of_url(&parsed),
             host,
         })
     }
@@ -307,6 +309,7 @@ impl WebhookUrl {
                 .unwrap_or("")
                 .to_string(),
             identity: parsed.as_ref().and_then(identity_of_url),
+            kind: parsed.as_ref().map_or(WebhookKind::Connector, kind_of_url),
             url,
         }
     }
@@ -324,6 +327,32 @@ impl WebhookUrl {
     pub fn identity(&self) -> Option<&WebhookIdentity> {
         self.identity.as_ref()
     }
+
+    /// Which kind of webhook this is: connector, Workflows (signed or for signed-in callers)
+    /// or the retired Logic Apps shape.
+    pub fn kind(&self) -> WebhookKind {
+        self.kind
+    }
+
+    /// Whether this is an emulator inbox on loopback (dev mode), posted to over plain http.
+    pub fn is_dev_inbox(&self) -> bool {
+        self.url.starts_with("http://")
+    }
+}
+
+/// The kind of a parsed URL: on a Microsoft host, or on an emulator inbox (`http`).
+fn kind_of_url(url: &url::Url) -> WebhookKind {
+    let path_and_query = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    if url.scheme() == "http" {
+        let rest = path_and_query
+            .strip_prefix(INBOX_PATH)
+            .unwrap_or(&path_and_query);
+        return kind_of_inbox_path(rest);
+    }
+    kind_of(url.host_str().unwrap_or(""), &path_and_query)
 }
 
 /// Dev mode: `s` as a URL of an allowed emulator inbox (this server's own, or the one at
@@ -348,6 +377,7 @@ fn dev_inbox(s: &str, parsed: &url::Url, policy: &WebhookPolicy) -> Option<Webho
         url: s.to_string(),
         host: host.to_string(),
         identity: identity_of_url(parsed),
+        kind: kind_of_url(parsed),
     })
 }
 

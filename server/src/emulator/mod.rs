@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use connector_settings::webhook::{kind_of_inbox_path, DEV_INBOX_PATH};
 use connector_settings::CONNECTOR;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -53,11 +54,11 @@ pub fn page_config(webhooks: &WebhookPolicy, sso: bool) -> Value {
     let mut inboxes = Vec::new();
     if let Some(port) = webhooks.dev_inbox() {
         for host in ["127.0.0.1", "localhost"] {
-            inboxes.push(format!("http://{host}:{port}/emulator/webhook/"));
+            inboxes.push(format!("http://{host}:{port}{DEV_INBOX_PATH}"));
         }
     }
     if let Some(origin) = webhooks.dev_inbox_origin() {
-        inboxes.push(format!("{origin}/emulator/webhook/"));
+        inboxes.push(format!("{origin}{DEV_INBOX_PATH}"));
     }
     json!({ "apiBaseUrl": "", "validMessageOrigins": [], "sso": sso, "devInboxes": inboxes })
 }
@@ -85,10 +86,10 @@ fn inbox_key(path: &str) -> String {
     }
 }
 
-/// A Workflows trigger path (`workflows/<id>/triggers/…`, or the newer
-/// `powerautomate/automations/direct/workflows/…`).
+/// A Workflows trigger path (`powerautomate/automations/direct/…`, or the retired
+/// `workflows/<id>/triggers/…`).
 fn is_workflows(path: &str) -> bool {
-    path.starts_with("workflows/") || path.starts_with("powerautomate/")
+    kind_of_inbox_path(path).is_workflows()
 }
 
 async fn receive(

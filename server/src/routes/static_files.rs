@@ -88,7 +88,7 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     };
     let no_store = path.starts_with("/api/")
         || path.starts_with("/emulator/api/")
-        || path.starts_with("/emulator/webhook/");
+        || path.starts_with(connector_settings::webhook::DEV_INBOX_PATH);
     let hashed = is_hashed(path);
     let mut res = next.run(req).await;
     let status = res.status();

@@ -58,7 +58,7 @@ async fn try_webhook(
         .unwrap_or(connector_settings::CONNECTOR.name);
     let event: cards::Event = serde_json::from_value(cards::test_event(name, &body.settings))
         .map_err(|e| AppError::Internal(e.to_string()))?;
-    let card = cards::card(&event, &body.settings, webhook.as_str());
+    let card = cards::card(&event, &body.settings, webhook.kind());
     let outcome = delivery::post_now(&webhook, &card).await;
     tracing::info!(webhook = %webhook, delivered = outcome.is_ok(), "test card before saving");
     Ok(Json(match outcome {
