@@ -38,10 +38,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| body_rejection(e, BODY_LIMIT))?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de)
-            .map(JsonBody)
-            .map_err(body_error)
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(body_error)?;
+        // One value and nothing after it: of `{…}xyz` or two objects, which one was meant
+        // cannot be told, and `/api/events` refuses the same.
+        de.end().map_err(|e| AppError::BadRequest {
+            code: "invalid_json",
+            message: format!(
+                "the body has more after its JSON value (line {}, column {}): send exactly one JSON value",
+                e.line(),
+                e.column()
+            ),
+            fields: vec![],
+        })?;
+        Ok(JsonBody(value))
     }
 }
 

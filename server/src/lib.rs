@@ -12,6 +12,7 @@ mod emulator;
 pub mod error;
 mod extract;
 mod layers;
+pub mod logging;
 pub mod metrics;
 mod routes;
 pub mod serve;

@@ -1,9 +1,9 @@
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 use connector_server::cli::{self, Command};
-use connector_server::config::{Config, LogFormat};
+use connector_server::config::Config;
 use connector_server::startup::Application;
 
 /// glibc's malloc and free took a fifth of the server's time under load (perf, bench api).
@@ -23,7 +23,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging(cli.config.log_format);
+    connector_server::logging::init(cli.config.log_format);
     let result = match cli.command {
         Some(command) => cli::run(command, &cli.config).await,
         None => {
@@ -44,26 +44,6 @@ async fn main() -> ExitCode {
             eprintln!("connector-server: {}", chain.join(": "));
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Log lines on stderr, as text or as one JSON object a line (with the request's span, so
-/// its request id, on every line logged while serving it).
-fn logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        // Colours only for a person at a terminal, not in a file or a log collector.
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
     }
 }
 

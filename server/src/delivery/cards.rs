@@ -41,8 +41,10 @@ pub struct Fact {
     pub value: String,
 }
 
-/// The event of a test card for the connection named `config_name`.
-pub fn test_event(config_name: &str, settings: &Values) -> Value {
+/// The event of a test card: for the stored connection named `config_name`, or (`None`)
+/// for a webhook not stored yet, whose card names only the connector, so that nobody can
+/// post text of their own choosing through it.
+pub fn test_event(config_name: Option<&str>, settings: &Values) -> Value {
     // The first event type the connection chose, else the connector's first.
     let kind = Subscription::of(settings)
         .events
@@ -50,12 +52,20 @@ pub fn test_event(config_name: &str, settings: &Values) -> Value {
         .copied()
         .unwrap_or(connector_settings::CONNECTOR.event_types()[0].value);
     let name = connector_settings::CONNECTOR.name;
-    json!({
-        "type": kind,
-        "title": format!("Test card from {name}"),
-        "text": format!("If you can read this, {name} can post to this channel ({config_name})."),
-        "facts": [{ "name": "Subscription", "value": config_name }],
-    })
+    match config_name {
+        Some(config_name) => json!({
+            "type": kind,
+            "title": format!("Test card from {name}"),
+            "text": format!("If you can read this, {name} can post to this channel ({config_name})."),
+            "facts": [{ "name": "Subscription", "value": config_name }],
+        }),
+        None => json!({
+            "type": kind,
+            "title": format!("Test card from {name}"),
+            "text": format!("If you can read this, {name} can post to this channel."),
+            "facts": [],
+        }),
+    }
 }
 
 /// The card for `event` as `settings` wants it, for a webhook of `kind`: connector webhooks

@@ -428,7 +428,7 @@ async fn test_card(
     let id = entity_id(&raw_id)?;
     let (record, identity) = authorised(&state, &headers, &id).await?;
     charge_tenant(&state, budget_of(identity.as_ref(), &record))?;
-    let event = crate::delivery::cards::test_event(&record.config_name, &record.settings);
+    let event = crate::delivery::cards::test_event(Some(&record.config_name), &record.settings);
     let event_id = format!("test-{}", hex::encode(rand::random::<[u8; 12]>()));
     let new = crate::store::NewEvent {
         id: event_id.clone(),

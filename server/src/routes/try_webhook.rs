@@ -1,7 +1,7 @@
 //! `POST /api/test-card`: one test card to a webhook URL no connection is stored with yet,
 //! posted at once, so the person sees it arrive in the channel before the first Save. The
 //! same checks as saving (allowed hosts, public addresses, the write rate) apply; the card's
-//! text is fixed, so this posts nothing a person chose.
+//! text is fixed and names only the connector, so this posts nothing a person chose.
 
 use std::net::SocketAddr;
 
@@ -53,10 +53,9 @@ async fn try_webhook(
         .check_resolves_publicly(&state.webhooks)
         .await
         .map_err(invalid)?;
-    let name = connector_settings::config_name(&body.settings)
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or(connector_settings::CONNECTOR.name);
-    let event: cards::Event = serde_json::from_value(cards::test_event(name, &body.settings))
+    // The caller's texts never reach the channel: only the card's style and event type
+    // come from the form, both chosen among the connector's own.
+    let event: cards::Event = serde_json::from_value(cards::test_event(None, &body.settings))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let card = cards::card(&event, &body.settings, webhook.kind());
     let outcome = delivery::post_now(&webhook, &card).await;

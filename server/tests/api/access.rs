@@ -794,7 +794,7 @@ async fn a_test_card_reaches_a_workflows_webhook_before_anything_is_stored() {
     let res = s
         .client
         .post(format!("{}/api/test-card", s.url))
-        .json(&json!({ "webhookUrl": url, "settings": { "subscription_name": "Draft", "card_style": "detailed" } }))
+        .json(&json!({ "webhookUrl": url, "settings": { "subscription_name": "Draft [click](https://phish.example.com)", "card_style": "detailed" } }))
         .send()
         .await
         .unwrap();
@@ -818,7 +818,15 @@ async fn a_test_card_reaches_a_workflows_webhook_before_anything_is_stored() {
         "a Workflows webhook gets an Adaptive Card message"
     );
     assert_eq!(card["attachments"][0]["content"]["type"], "AdaptiveCard");
-    assert!(card.to_string().contains("Draft"), "{card}");
+    assert!(
+        !card.to_string().contains("Draft") && !card.to_string().contains("phish"),
+        "the caller's text never reaches the channel: {card}"
+    );
+    assert!(
+        card.to_string()
+            .contains(connector_settings::CONNECTOR.name),
+        "the card names the connector: {card}"
+    );
     let count: i64 = rusqlite::Connection::open(&s.db)
         .unwrap()
         .query_row("SELECT count(*) FROM connections", [], |r| r.get(0))

@@ -209,6 +209,46 @@ async fn invalid_json_is_400() {
 }
 
 #[tokio::test]
+async fn a_body_with_data_after_its_json_value_is_400_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let one = json!({ "webhookUrl": HOOK, "settings": settings() }).to_string();
+    for body in [
+        format!("{one}xyz"),
+        format!("{one}{one}"),
+        format!("{one} ,"),
+    ] {
+        let res = app.put_raw("conn-1", &body).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body}");
+        let err = error_of(res).await;
+        assert_eq!(err["error"], "invalid_json");
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains("more after its JSON value"),
+            "{err}"
+        );
+    }
+    assert_eq!(rusqlite_count(&app.db), 0, "nothing stored");
+    let ok = app.put_raw("conn-1", &format!(" {one}\n")).await;
+    assert_eq!(
+        ok.status(),
+        StatusCode::CREATED,
+        "white space around is fine"
+    );
+    let test_card = app
+        .client
+        .post(format!("{}/api/test-card", app.url))
+        .header("content-type", "application/json")
+        .body(format!("{one}xyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(test_card.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_of(test_card).await["error"], "invalid_json");
+}
+
+#[tokio::test]
 async fn missing_body_field_is_400_naming_it() {
     let app = TestApp::spawn().await;
     let res = app.put("conn-1", &json!({ "settings": settings() })).await;

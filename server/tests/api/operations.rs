@@ -318,6 +318,59 @@ async fn log_lines_carry_request_ids_and_never_a_webhook_secret_or_key() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_answer_cannot_forge_or_hide_text_in_a_text_log_line() {
+    let receiver = Receiver::start(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("forge.sqlite");
+    let server = ServerProcess::start_logged(
+        &receiver.origin,
+        ["--db", db.to_str().unwrap(), "--log-format", "text"],
+        "info",
+    );
+    let kind = event_types()[0];
+    let hook = receiver.hook("forger");
+    server.create("f1", &hook, &wanting(kind)).await;
+    receiver.answer(
+        "forger",
+        Answer::Body(
+            400,
+            "no\n2026-01-01T00:00:00Z  INFO forged: all good\r\u{1b}[2K\u{1b}[31mred\u{202e}txet\u{2066}",
+        ),
+    );
+    let res = server
+        .send(&json!({ "id": "forge-1", "type": kind, "title": "Forge" }))
+        .await;
+    assert_eq!(res.status(), 202);
+    until("the failed delivery's line", 30, async || {
+        server.log_lines().iter().any(|l| l.contains("forged"))
+    })
+    .await;
+    let lines = server.log_lines();
+    let line = lines.iter().find(|l| l.contains("forged")).unwrap();
+    assert!(
+        line.contains("no\\n2026-01-01") && line.contains("\\u{1b}[31m"),
+        "the newline and escapes are written as escapes: {line}"
+    );
+    for (bad, what) in [
+        ('\u{1b}', "ESC"),
+        ('\r', "CR"),
+        ('\u{202e}', "RLO"),
+        ('\u{2066}', "LRI"),
+    ] {
+        assert!(
+            lines.iter().all(|l| !l.contains(bad)),
+            "a raw {what} in the log: {lines:?}"
+        );
+    }
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("2026-01-01T00:00:00Z  INFO forged")),
+        "no forged line: {lines:?}"
+    );
+}
+
 /// Starts a server whose saves stall `stall_ms` inside their transaction.
 fn stalling(receiver: &Receiver, extra: Vec<String>, stall_ms: u64) -> ServerProcess {
     let mut args = extra;

@@ -91,7 +91,7 @@ conformance!(
     rate_windows_count_per_webhook_not_per_connection,
     each_outcome_is_recorded,
     a_gone_webhook_disables_its_connection_and_kills_what_it_had_pending,
-    deliveries_of_a_deleted_connection_die_with_a_reason,
+    a_deleted_connections_deliveries_go_with_it_and_never_reach_a_new_owner,
     dead_deliveries_are_listed_and_replayed,
     pruning_removes_delivered_rows_past_the_retention_only,
     gauges_count_pending_due_oldest_dead_and_disabled,
@@ -665,22 +665,70 @@ async fn a_gone_webhook_disables_its_connection_and_kills_what_it_had_pending(su
     assert_eq!(accept(&s, "e4", "", NOW).await, 1);
 }
 
-async fn deliveries_of_a_deleted_connection_die_with_a_reason(subject: &Subject) {
+async fn a_deleted_connections_deliveries_go_with_it_and_never_reach_a_new_owner(
+    subject: &Subject,
+) {
     let s = subject.open().await;
     connections(&s, 2).await;
     accept(&s, "e1", "", NOW).await;
-    s.connections.delete(&id("c0")).await.unwrap();
+    accept(&s, "e2", "", NOW).await;
+    // c0's webhook fails: e1 waits for a retry; e2 is being posted when c0 is deleted.
     let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
-    assert_eq!(due.len(), 1);
-    assert_eq!(due[0].entity_id, "c1");
-    let dead = s.outbox.dead(0, 10).await.unwrap();
-    assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].entity_id, "c0");
-    assert!(dead[0]
-        .last_error
-        .as_deref()
-        .unwrap()
-        .contains("connection was deleted"));
+    let mine: Vec<_> = due.iter().filter(|d| d.entity_id == "c0").collect();
+    assert_eq!(mine.len(), 2);
+    s.outbox
+        .finish(
+            vec![finish(
+                mine[0],
+                Outcome::Retry {
+                    at_ms: NOW + 1,
+                    error: "webhook answered 500".into(),
+                },
+            )],
+            NOW,
+        )
+        .await
+        .unwrap();
+    assert!(s.connections.delete(&id("c0")).await.unwrap());
+    // Another owner saves the same id with their own webhook.
+    let Upsert::Created(_) = s.connections.upsert(record("c0", "h9", "")).await.unwrap() else {
+        panic!("the id is free again")
+    };
+    // The post that was under way when c0 was deleted finishes: nothing comes back.
+    s.outbox
+        .finish(
+            vec![finish(
+                mine[1],
+                Outcome::Retry {
+                    at_ms: NOW + 1,
+                    error: "webhook answered 500".into(),
+                },
+            )],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let later = s.outbox.claim(NOW + 60_000, 10, LEASE).await.unwrap().due;
+    assert!(
+        later.iter().all(|d| d.entity_id != "c0"),
+        "none of the deleted connection's cards reach the new one: {later:?}"
+    );
+    assert!(
+        s.outbox
+            .dead(0, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.entity_id != "c0"),
+        "nor its history"
+    );
+    assert_eq!(
+        s.outbox.delivery_status(&id("c0"), None).await.unwrap(),
+        Default::default(),
+        "the new connection starts with no deliveries"
+    );
+    // The new connection gets the events that come after it.
+    assert_eq!(accept(&s, "e3", "", NOW + 60_000).await, 2);
 }
 
 async fn dead_deliveries_are_listed_and_replayed(subject: &Subject) {

@@ -265,12 +265,17 @@ impl ConnectionStore for PgConnections {
     }
 
     async fn delete(&self, id: &EntityId) -> Result<bool, StoreError> {
-        Ok(sqlx::query("DELETE FROM connections WHERE entity_id = $1")
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await
-            .map_err(db)?
-            .rows_affected()
+        // Its deliveries go with it, pending and past, in the same statement: a connection
+        // created later under the same id is someone else's and must never post or see them.
+        Ok(sqlx::query(
+            "WITH gone AS (DELETE FROM deliveries WHERE entity_id = $1)
+             DELETE FROM connections WHERE entity_id = $1",
+        )
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?
+        .rows_affected()
             > 0)
     }
 

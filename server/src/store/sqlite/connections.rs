@@ -231,13 +231,19 @@ impl ConnectionStore for SqliteConnections {
         let id = id.clone();
         self.db
             .with(move |conn| {
-                Ok(conn
+                // Its deliveries go with it, pending and past: a connection created later
+                // under the same id is someone else's and must never post or see them.
+                let tx = conn.transaction().map_err(db)?;
+                tx.execute("DELETE FROM deliveries WHERE entity_id = ?1", [id.as_str()])
+                    .map_err(db)?;
+                let deleted = tx
                     .execute(
                         "DELETE FROM connections WHERE entity_id = ?1",
                         [id.as_str()],
                     )
-                    .map_err(db)?
-                    > 0)
+                    .map_err(db)?;
+                tx.commit().map_err(db)?;
+                Ok(deleted > 0)
             })
             .await
     }

@@ -30,6 +30,8 @@ pub struct Card {
 pub enum Answer {
     Ok,
     Status(u16),
+    /// This status with this body.
+    Body(u16, &'static str),
 }
 
 #[derive(Default)]
@@ -67,7 +69,7 @@ impl Receiver {
                             let answer = s.answers.get(&path).copied().unwrap_or(Answer::Ok);
                             let status = match answer {
                                 Answer::Ok => 200,
-                                Answer::Status(code) => code,
+                                Answer::Status(code) | Answer::Body(code, _) => code,
                             };
                             // Recorded on arrival, as Teams counts it.
                             s.requests.push(Card {
@@ -83,6 +85,9 @@ impl Receiver {
                             Answer::Ok => "1".into_response(),
                             Answer::Status(code) => {
                                 AxumStatus::from_u16(code).unwrap().into_response()
+                            }
+                            Answer::Body(code, body) => {
+                                (AxumStatus::from_u16(code).unwrap(), body).into_response()
                             }
                         }
                     },
