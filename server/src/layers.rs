@@ -1,8 +1,10 @@
-//! What wraps requests on their way in: a request id for the logs and the answer, and the
-//! API's deadline and concurrency limit, which answer 503 with the API's JSON error.
+//! What wraps requests on their way in: a request id for the logs and the answer, the
+//! whole body read first, and the API's deadline and concurrency limit, which answer 503
+//! with the API's JSON error.
 
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
@@ -59,6 +61,56 @@ pub fn overload<S: Clone + Send + Sync + 'static>(
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(limit))
             .timeout(deadline),
     )
+    // Outside the limit and the deadline: they start when the body is here.
+    .layer(axum::middleware::from_fn(body_first))
+}
+
+/// The largest body an API route takes for `path`: events are bigger than the rest.
+fn body_limit(path: &str) -> usize {
+    if path == crate::routes::events::PATH {
+        crate::routes::events::BODY_LIMIT
+    } else {
+        crate::extract::BODY_LIMIT
+    }
+}
+
+/// Reads the whole body before the concurrency limit and the deadline see the request. A
+/// client that sends its body slowly then waits on its own connection until the body
+/// time-out answers 408, holding no API slot: slow bodies cannot lock the API out, and the
+/// deadline measures the server's work, not the client's upload.
+pub async fn body_first(req: Request, next: Next) -> Response {
+    use http_body_util::BodyExt;
+    if http_body::Body::is_end_stream(req.body()) {
+        return next.run(req).await;
+    }
+    let limit = body_limit(req.uri().path());
+    let (parts, body) = req.into_parts();
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => {
+            next.run(Request::from_parts(parts, Body::from(collected.to_bytes())))
+                .await
+        }
+        Err(e) => body_error(e.as_ref(), limit).into_response(),
+    }
+}
+
+/// The answer to a body that could not be read: over `limit`, too slow, or broken off.
+fn body_error(e: &(dyn std::error::Error + Send + Sync + 'static), limit: usize) -> AppError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return AppError::PayloadTooLarge(limit);
+        }
+        if let Some(late) = err.downcast_ref::<crate::serve::BodyTimedOut>() {
+            return AppError::RequestTimeout(late.to_string());
+        }
+        source = err.source();
+    }
+    AppError::BadRequest {
+        code: "invalid_body",
+        message: format!("cannot read the request body: {e}"),
+        fields: vec![],
+    }
 }
 
 fn refuse(e: BoxError, deadline: Duration) -> Response {

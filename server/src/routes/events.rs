@@ -27,13 +27,12 @@ pub const TIMESTAMP_HEADER: &str = "x-connector-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-connector-signature";
 
 /// Events may carry more than a connection's settings.
-const EVENTS_BODY_LIMIT: usize = 64 * 1024;
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// Where events arrive.
+pub const PATH: &str = "/api/events";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(
-        "/api/events",
-        post(accept).layer(DefaultBodyLimit::max(EVENTS_BODY_LIMIT)),
-    )
+    Router::new().route(PATH, post(accept).layer(DefaultBodyLimit::max(BODY_LIMIT)))
 }
 
 /// The keyed hash of "<timestamp>.<body>".
@@ -87,7 +86,7 @@ async fn accept(
             "events are not enabled on this server (set CONNECTOR_EVENTS_SECRET)".into(),
         ));
     };
-    let body = body.map_err(|e| body_rejection(e, EVENTS_BODY_LIMIT))?;
+    let body = body.map_err(|e| body_rejection(e, BODY_LIMIT))?;
     let header = |name: &str| {
         headers
             .get(name)

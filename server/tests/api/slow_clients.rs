@@ -181,3 +181,66 @@ async fn a_slowloris_beyond_the_cap_is_closed_while_ordinary_requests_are_answer
         );
     }
 }
+
+/// Sends a PUT's headers and 12 bytes of its body, then nothing; returns what the server
+/// answered before closing (or after 15 s, which fails the test).
+async fn stall_body(addr: String) -> String {
+    let mut stream = TcpStream::connect(&addr).await.expect("connects");
+    stream
+        .write_all(BODY.as_bytes())
+        .await
+        .expect("sends the start");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), read)
+        .await
+        .expect("the server answers a stalled body");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_bodies_beyond_the_concurrency_limit_hold_no_api_slot_and_get_408() {
+    const LIMIT: u32 = 8;
+    let app = TestApp::spawn_in(tempfile::tempdir().unwrap(), true, |c| {
+        c.body_timeout = 3;
+        // Shorter than the body time-out: it must not start before the body is here.
+        c.request_deadline = 1;
+        c.max_concurrent_requests = LIMIT;
+        c.max_connections = 256;
+    })
+    .await;
+    let stalled: Vec<_> = (0..3 * LIMIT)
+        .map(|_| tokio::spawn(stall_body(addr(&app))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Meanwhile the API answers: a read, and a signed event.
+    for _ in 0..5 {
+        let read = app
+            .get("nobody", Some("https://x.webhook.office.com/"))
+            .await;
+        assert_eq!(read.status(), 404, "an API request is worked on, not shed");
+        let event = app
+            .send(&crate::helpers::event(
+                crate::helpers::event_types()[0],
+                "api",
+            ))
+            .await;
+        assert_eq!(event.status(), 202, "signed events keep being accepted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for s in stalled {
+        let answer = s.await.unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "a stalled body gets the documented 408, not the deadline's 503: {answer}"
+        );
+    }
+}
