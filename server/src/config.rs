@@ -126,9 +126,14 @@ pub struct Config {
     /// Writes (save, delete) allowed per minute from one client address; 0 turns it off.
     #[arg(long, env = "CONNECTOR_WRITE_RATE", default_value_t = 30)]
     pub write_rate: u32,
-    /// Writes allowed per minute for one tenant (from the webhook URL); 0 turns it off.
+    /// Writes allowed per minute for one tenant, charged once a write is proven the tenant's
+    /// (a sign-in token of it, or an existing connection's own credential); 0 turns it off.
     #[arg(long, env = "CONNECTOR_TENANT_WRITE_RATE", default_value_t = 300)]
     pub tenant_write_rate: u32,
+    /// New connections and test cards allowed per minute to one webhook, from any address;
+    /// 0 turns it off.
+    #[arg(long, env = "CONNECTOR_TARGET_WRITE_RATE", default_value_t = 10)]
+    pub target_write_rate: u32,
     /// Take the client address from the first X-Forwarded-For entry (behind a trusted proxy).
     #[arg(long, env = "CONNECTOR_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,

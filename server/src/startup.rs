@@ -277,6 +277,7 @@ impl Application {
             sso: sso(&config, port)?.map(|s| Arc::new(Verifier::new(s))),
             address_limit: Arc::new(RateLimiter::new(config.write_rate)),
             tenant_limit: Arc::new(RateLimiter::new(config.tenant_write_rate)),
+            target_limit: Arc::new(RateLimiter::new(config.target_write_rate)),
             trust_forwarded_for: config.trust_forwarded_for,
             page_policy: static_files::page_policy(&config.dist, config.dev)?,
             inboxes: Inboxes::default(),

@@ -44,6 +44,8 @@ pub struct Shared {
     pub sso: Option<Arc<Verifier>>,
     pub address_limit: Arc<RateLimiter>,
     pub tenant_limit: Arc<RateLimiter>,
+    /// Creates and test cards per target webhook (by its keyed hash), whoever sends them.
+    pub target_limit: Arc<RateLimiter>,
     pub trust_forwarded_for: bool,
     /// The page's Content-Security-Policy header.
     pub page_policy: HeaderValue,

@@ -101,6 +101,16 @@ pub(crate) fn charge_tenant(state: &AppState, tenant: Option<&str>) -> Result<()
     }
 }
 
+/// Takes a token of the target webhook's budget for a write that names a webhook no
+/// connection has proven yet (a create, a test card): whatever addresses they come from,
+/// such writes cannot flood one channel.
+pub(crate) fn charge_target(state: &AppState, webhook: &WebhookUrl) -> Result<(), AppError> {
+    state
+        .target_limit
+        .check(&hex::encode(state.key.hash(webhook).0))
+        .map_err(AppError::TooManyRequests)
+}
+
 /// The tenant a proven write counts against: with single sign-on the token's, else the
 /// connection's.
 fn budget_of<'a>(identity: Option<&'a Identity>, record: &'a Record) -> Option<&'a str> {
@@ -176,8 +186,10 @@ async fn save(
     let Some(existing) = state.connections.get(&id).await? else {
         // A new connection: its webhook URL is required, and it gets its edit key.
         let webhook = webhook.ok_or_else(webhook_required)?;
-        let tenant = identity.as_ref().map(|i| i.tenant.as_str());
-        charge_tenant(&state, tenant.or_else(|| webhook.tenant()))?;
+        // Only a sign-in proves the tenant of a new connection: a URL that merely names one
+        // must not spend its budget. The target's budget bounds creates instead.
+        charge_tenant(&state, identity.as_ref().map(|i| i.tenant.as_str()))?;
+        charge_target(&state, &webhook)?;
         resolves_publicly(&state, &webhook).await?;
         let key = EditKey::generate();
         record.webhook_hash = state.key.hash(&webhook);

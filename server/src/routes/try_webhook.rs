@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use connector_settings::api::{FieldProblem, TryOutcome, TryWebhook};
 
-use super::connections::{charge_sender, charge_tenant, identify};
+use super::connections::{charge_sender, charge_target, charge_tenant, identify};
 use crate::delivery::{self, cards};
 use crate::domain::WebhookUrl;
 use crate::error::AppError;
@@ -43,12 +43,10 @@ async fn try_webhook(
     let JsonBody(body) = body?;
     let webhook = WebhookUrl::parse(&body.webhook_url, &state.webhooks).map_err(invalid)?;
     let identity = identify(&state, &headers).await?;
-    // With single sign-on the token's tenant pays, else the one the webhook URL names.
-    let tenant = identity
-        .as_ref()
-        .map(|i| i.tenant.as_str())
-        .or_else(|| webhook.tenant());
-    charge_tenant(&state, tenant)?;
+    // With single sign-on the token's tenant pays; a URL that merely names a tenant spends
+    // nothing of its budget. The target's budget bounds test cards from any address.
+    charge_tenant(&state, identity.as_ref().map(|i| i.tenant.as_str()))?;
+    charge_target(&state, &webhook)?;
     webhook
         .check_resolves_publicly(&state.webhooks)
         .await

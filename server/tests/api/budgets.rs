@@ -141,3 +141,82 @@ async fn refused_writes_count_against_the_senders_address() {
         "another sender of the same tenant is not"
     );
 }
+
+#[tokio::test]
+async fn without_sso_creates_and_test_cards_naming_a_tenant_leave_its_budget_untouched() {
+    let app = server(false, 5, 30).await;
+    assert_eq!(
+        put_from(&app, "198.51.100.1", "ours", &hook("1"), None).await,
+        StatusCode::CREATED
+    );
+    // Others create connections, and send test cards, to webhooks that name the tenant.
+    for i in 0..12 {
+        let address = format!("203.0.113.{i}");
+        let status = put_from(
+            &app,
+            &address,
+            &format!("theirs{i}"),
+            &hook(&format!("n{i}")),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "create {i}");
+        let res = app
+            .client
+            .post(format!("{}/api/test-card", app.url))
+            .header("x-forwarded-for", &address)
+            .json(&json!({ "webhookUrl": hook(&format!("t{i}")), "settings": settings() }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "test card {i}");
+    }
+    assert_eq!(
+        put_from(&app, "198.51.100.1", "ours", &hook("1"), None).await,
+        StatusCode::OK,
+        "the tenant's own save still has its budget"
+    );
+}
+
+#[tokio::test]
+async fn creates_and_test_cards_to_one_webhook_are_bounded_whatever_their_addresses() {
+    let app = server(false, 0, 30).await;
+    let target = hook("shared");
+    let mut created = 0;
+    let mut refused = 0;
+    for i in 0..15 {
+        match put_from(
+            &app,
+            &format!("203.0.113.{i}"),
+            &format!("c{i}"),
+            &target,
+            None,
+        )
+        .await
+        {
+            StatusCode::CREATED => created += 1,
+            StatusCode::TOO_MANY_REQUESTS => refused += 1,
+            other => panic!("create {i}: {other}"),
+        }
+    }
+    assert_eq!((created, refused), (10, 5), "ten a minute to one webhook");
+    let res = app
+        .client
+        .post(format!("{}/api/test-card", app.url))
+        .header("x-forwarded-for", "198.51.100.77")
+        .json(&json!({ "webhookUrl": target, "settings": settings() }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "test cards share it"
+    );
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(
+        put_from(&app, "198.51.100.1", "other", &hook("elsewhere"), None).await,
+        StatusCode::CREATED,
+        "another webhook is not affected"
+    );
+}

@@ -271,10 +271,12 @@ async fn a_write_flood_from_one_address_reaches_429_with_retry_after() {
 }
 
 #[tokio::test]
-async fn one_tenant_cannot_flood_from_many_addresses() {
+async fn one_webhook_cannot_be_flooded_with_new_connections_from_many_addresses() {
+    // Without single sign-on nothing proves a new connection's tenant, so creates are
+    // bounded by their target webhook (and their address), not by the tenant they name.
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path());
-    c.tenant_write_rate = 3;
+    c.target_write_rate = 3;
     c.trust_forwarded_for = true;
     let api = start(c).await;
     let client = reqwest::Client::new();

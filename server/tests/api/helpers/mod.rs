@@ -102,6 +102,7 @@ pub fn config(dir: &Path, dev: bool) -> Config {
         webhook_timeout: 30,
         write_rate: 30,
         tenant_write_rate: 300,
+        target_write_rate: 10,
         trust_forwarded_for: false,
         header_timeout: 10,
         body_timeout: 30,
