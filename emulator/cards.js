@@ -1,5 +1,5 @@
 // Renders what a webhook received the way a Teams channel shows it: connector MessageCards
-// and Adaptive Card message attachments. Card JSON comes from the server under test, so it
+// (here) and Adaptive Card message attachments (Microsoft's renderer). Card JSON comes from the server under test, so it
 // is untrusted: every text goes through textContent, links must be http(s) and open with
 // rel=noopener, images must be http(s) or data:image, and anything unknown is shown raw.
 
@@ -93,61 +93,57 @@ function openUriLinks(actions) {
   });
 }
 
-/** Adaptive elements, recursively; `depth` guards against absurdly nested JSON. */
-function renderAdaptiveElements(parent, items, depth = 0) {
-  if (!Array.isArray(items)) return;
-  if (depth > 12) { parent.append(el('pre', { text: '(nested too deeply)' })); return; }
-  for (const item of items) {
-    if (!item || typeof item !== 'object') continue;
-    switch (item.type) {
-      case 'TextBlock': {
-        const cls = ['text'];
-        if (item.weight === 'Bolder' || item.weight === 'bolder') cls.push('bold');
-        if (['Large', 'ExtraLarge', 'large', 'extraLarge'].includes(item.size)) cls.push('large');
-        if (item.isSubtle) cls.push('subtle');
-        if (['Attention', 'Warning', 'Good', 'Accent'].includes(item.color)) cls.push(`color-${item.color.toLowerCase()}`);
-        parent.append(el('p', { class: cls.join(' '), text: item.text }));
-        break;
-      }
-      case 'RichTextBlock':
-        parent.append(el('p', { class: 'text', text: (item.inlines ?? []).map((i) => (typeof i === 'string' ? i : str(i?.text))).join('') }));
-        break;
-      case 'FactSet': add(parent, facts(item.facts)); break;
-      case 'Image': add(parent, safeImage(item.url, item.altText, item.style === 'Person' ? 'avatar' : null)); break;
-      case 'ImageSet': for (const img of item.images ?? []) add(parent, safeImage(img?.url, img?.altText)); break;
-      case 'Container': {
-        const box = el('div', { class: `container${item.style ? ` style-${str(item.style).toLowerCase()}` : ''}` });
-        renderAdaptiveElements(box, item.items, depth + 1);
-        parent.append(box);
-        break;
-      }
-      case 'ColumnSet': {
-        const row = el('div', { class: 'columns' });
-        for (const col of Array.isArray(item.columns) ? item.columns : []) {
-          const cell = el('div', { class: `column${col?.width === 'auto' ? ' auto' : ''}` });
-          renderAdaptiveElements(cell, col?.items, depth + 1);
-          row.append(cell);
-        }
-        parent.append(row);
-        break;
-      }
-      case 'ActionSet': add(parent, actionRow(adaptiveActions(item.actions))); break;
-      default: parent.append(el('pre', { class: 'unknown', text: JSON.stringify(item, null, 2) }));
-    }
+/**
+ * Adaptive Cards are rendered by Microsoft's own renderer (the npm package `adaptivecards`,
+ * served in dev mode at `vendor/adaptivecards.js` and loaded by index.html), with Teams' host
+ * config (`teams-host-config.json`), so what the inbox shows is what a channel shows. What the
+ * renderer reports while parsing (unknown elements, invalid values, missing properties at the
+ * card's version) is shown under the card, as Teams would drop or refuse it.
+ */
+let hostConfig = null;
+export async function loadHostConfig() {
+  try {
+    const res = await fetch(new URL('teams-host-config.json', import.meta.url));
+    hostConfig = res.ok ? await res.json() : null;
+  } catch { hostConfig = null; }
+}
+
+/** What Microsoft's parser says is wrong with `content` at its declared version. */
+export function adaptiveProblems(AC, content) {
+  const problems = [];
+  const [major, minor] = String(content?.version ?? '').split('.').map(Number);
+  if (!Number.isInteger(major) || !Number.isInteger(minor)) {
+    return [`the card's version '${str(content?.version)}' is not a version`];
   }
+  const context = new AC.SerializationContext(new AC.Version(major, minor));
+  const card = new AC.AdaptiveCard();
+  card.parse(content, context);
+  for (let i = 0; i < context.eventCount; i++) problems.push(context.getEventAt(i).message);
+  for (const e of card.validateProperties().validationEvents) problems.push(e.message);
+  return { card, problems };
 }
 
-function adaptiveActions(actions) {
-  if (!Array.isArray(actions)) return [];
-  return actions.map((a) => (a?.type === 'Action.OpenUrl'
-    ? safeLink(a.url, a.title)
-    : el('span', { class: 'button link-blocked', title: `${str(a?.type)} is not shown by the emulator`, text: str(a?.title) || '?' })));
-}
-
-function renderAdaptive(card, content) {
-  if (content?.type !== 'AdaptiveCard') { card.append(el('pre', { text: JSON.stringify(content, null, 2) })); return; }
-  renderAdaptiveElements(card, content.body);
-  add(card, actionRow(adaptiveActions(content.actions)));
+function renderAdaptive(post, content) {
+  const AC = globalThis.AdaptiveCards;
+  if (content?.type !== 'AdaptiveCard' || !AC) {
+    post.append(el('pre', { text: AC ? JSON.stringify(content, null, 2) : 'the Adaptive Cards renderer did not load' }));
+    return;
+  }
+  const checked = adaptiveProblems(AC, content);
+  if (Array.isArray(checked)) { post.append(el('p', { class: 'card-problems', text: checked.join('; ') })); return; }
+  const { card, problems } = checked;
+  if (hostConfig) card.hostConfig = new AC.HostConfig(hostConfig);
+  // Links open only when http(s), in a new tab without access back to the emulator.
+  card.onExecuteAction = (action) => {
+    if (!(action instanceof AC.OpenUrlAction)) return;
+    try {
+      const u = new URL(str(action.url));
+      if (u.protocol === 'https:' || u.protocol === 'http:') window.open(u.href, '_blank', 'noopener,noreferrer');
+    } catch { /* not a URL */ }
+  };
+  const rendered = card.render();
+  if (rendered) post.append(rendered);
+  if (problems.length) post.append(el('p', { class: 'card-problems', text: `Teams would not show this card as sent: ${problems.join('; ')}` }));
 }
 
 /**

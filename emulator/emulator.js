@@ -9,7 +9,10 @@ import {
   loadInstances, saveInstances, loadContext, saveContext, loadWorkflows, saveWorkflows, guid, mintWebhookUrl,
   mintWorkflowsUrl, inForm, webhookIds, inboxPath, maskSecrets, httpUrl, EMULATOR_SETTINGS,
 } from './store.js';
-import { el, renderPost } from './cards.js';
+import { el, renderPost, loadHostConfig } from './cards.js';
+
+// Teams' host config for the Adaptive Cards renderer, before the first card is shown.
+const hostConfigReady = loadHostConfig();
 
 const INBOX_POLL_MS = 2000;
 
@@ -591,6 +594,7 @@ async function pollInbox() {
       const signature = `${messages.length}|${last?.receivedAt ?? ''}|${last?.headers?.['idempotency-key'] ?? ''}`;
       if (signature !== rendered) {
         rendered = signature;
+        await hostConfigReady;
         $('#inbox').replaceChildren(...messages.slice().reverse().map(renderPost));
       }
       $('#inbox-status').textContent = `${messages.length} post${messages.length === 1 ? '' : 's'} · webhook answers: ${data.mode ?? '?'}`;

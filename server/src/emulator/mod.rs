@@ -43,6 +43,13 @@ pub fn router(dir: &Path) -> Router<AppState> {
             post(receive).layer(DefaultBodyLimit::max(64 * 1024)),
         )
         .route("/emulator/api/inbox/{*path}", get(inbox))
+        // Microsoft's Adaptive Cards renderer, from the npm package `cargo xtask` installs.
+        .route_service(
+            "/emulator/vendor/adaptivecards.js",
+            tower_http::services::ServeFile::new(
+                dir.join("../node_modules/adaptivecards/dist/adaptivecards.min.js"),
+            ),
+        )
         .route("/emulator/api/inbox-mode/{*path}", put(set_mode))
         .nest_service("/emulator", ServeDir::new(dir))
 }

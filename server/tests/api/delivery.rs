@@ -352,3 +352,80 @@ async fn cards_follow_the_style_and_highlight_roles_in_the_connectors_colour() {
     assert!(compact["sections"][0].get("text").is_none());
     assert!(compact["sections"][0].get("facts").is_none());
 }
+
+/// Every Adaptive Card the server can build for this connector: each event type, both
+/// styles, highlighted or not, with short and cut-down long texts and many facts.
+fn every_workflows_card() -> Vec<Value> {
+    use connector_server::delivery::cards;
+    use connector_server::domain::WebhookKind;
+    let mut bodies = Vec::new();
+    for kind in event_types() {
+        for style in [Compact, Detailed] {
+            for highlight in [false, true] {
+                let settings: connector_settings::Values =
+                    serde_json::from_value(subscription("Nightly", &[kind], "", style, highlight))
+                        .unwrap();
+                for (text, facts, link) in [
+                    ("Step 'test' failed".to_string(), 1, true),
+                    ("ü…\"<b>x</b>\n".repeat(3_000), 40, false),
+                    (String::new(), 0, false),
+                ] {
+                    let facts: Vec<Value> = (0..facts)
+                        .map(|i| json!({ "name": format!("Fact {i}"), "value": "v".repeat(300) }))
+                        .collect();
+                    let event: cards::Event = serde_json::from_value(json!({
+                        "type": kind, "title": "Build 42 failed", "text": text, "facts": facts,
+                        "link": link.then_some("https://ci.example.com/42"), "project": "api",
+                    }))
+                    .unwrap();
+                    bodies.push(cards::card(
+                        &event,
+                        &settings,
+                        WebhookKind::Workflows { signed: true },
+                    ));
+                }
+            }
+        }
+    }
+    let test: cards::Event = serde_json::from_value(cards::test_event(
+        None,
+        &connector_settings::default_values(),
+    ))
+    .unwrap();
+    bodies.push(cards::card(
+        &test,
+        &connector_settings::default_values(),
+        WebhookKind::Workflows { signed: true },
+    ));
+    bodies
+}
+
+#[test]
+fn every_card_the_server_builds_is_one_microsofts_adaptive_card_renderer_takes() {
+    use std::io::Write;
+    let bodies = every_workflows_card();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    assert!(
+        root.join("node_modules/adaptivecards").is_dir(),
+        "the npm package adaptivecards is missing: `cargo xtask test` installs it (npm ci)"
+    );
+    let mut check = std::process::Command::new("node")
+        .arg(root.join("emulator/check-cards.mjs"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&bodies).unwrap().as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains(&format!("{} cards checked, 0 problems", bodies.len())),
+        "{report}"
+    );
+}
