@@ -97,16 +97,17 @@ fn workflows(status: u16, body: &str) -> Answer {
             Some(code) => format!("{THROTTLED} (429 {code})"),
             None => format!("{THROTTLED} (429)"),
         }),
-        (400..=499, Some("WorkflowTriggerIsNotEnabled")) => Answer::Gone(turned_off(message)),
-        (400..=499, Some("WorkflowNotFound")) | (404 | 410, _) => {
-            let code = code.map_or(status.to_string(), str::to_string);
-            Answer::Gone(format!(
-                "the workflow was not found ({code}): it was deleted, or the URL is not its whole trigger URL; {NEW_FLOW}"
-            ))
+        (400..=499, Some("WorkflowTriggerIsNotEnabled")) => {
+            Answer::Gone(turned_off(&label(status, code), message))
         }
-        (401 | 403, _) => Answer::Gone(refused_caller(status, code)),
+        (400..=499, Some("WorkflowNotFound")) | (404 | 410, _) => Answer::Gone(format!(
+            "the workflow was not found ({}): it was deleted, or the URL is not its whole trigger URL; {NEW_FLOW}",
+            label(status, code)
+        )),
+        (401 | 403, _) => Answer::Gone(refused_caller(&label(status, code), code)),
         (_, Some("TriggerInputSchemaMismatch")) => Answer::Refused(format!(
-            "the workflow's trigger refused the card's shape (TriggerInputSchemaMismatch): {}",
+            "the workflow's trigger refused the card's shape ({}): {}",
+            label(status, code),
             excerpt(message)
         )),
         (408 | 500..=599, _) => {
@@ -123,37 +124,40 @@ fn workflows(status: u16, body: &str) -> Answer {
     }
 }
 
+/// What a reason's parenthesis names: the status, and the code if the body had one.
+fn label(status: u16, code: Option<&str>) -> String {
+    match code {
+        Some(code) => format!("{status} {code}"),
+        None => status.to_string(),
+    }
+}
+
 /// A flow whose trigger is off: turned off by a person, deleted, or switched off by Power
 /// Automate itself. The message names the state (`'Disabled'`, `'Deleted'`).
-fn turned_off(message: &str) -> String {
-    const CODE: &str = "WorkflowTriggerIsNotEnabled";
+fn turned_off(label: &str, message: &str) -> String {
     if message.contains("'Deleted'") {
-        format!("the workflow was deleted ({CODE}): {NEW_FLOW}")
+        format!("the workflow was deleted ({label}): {NEW_FLOW}")
     } else if message.contains("'Disabled'") {
         format!(
-            "the workflow is turned off ({CODE}): turn it on in Power Automate, {SAVE_AGAIN}, or {NEW_FLOW} \
+            "the workflow is turned off ({label}): turn it on in Power Automate, {SAVE_AGAIN}, or {NEW_FLOW} \
              (Power Automate turns flows off by itself after 90 days without a trigger or 14 days of failures, as when their owner left)"
         )
     } else {
         format!(
-            "the workflow is turned off or was deleted ({CODE}): turn it on in Power Automate, {SAVE_AGAIN}, or {NEW_FLOW}"
+            "the workflow is turned off or was deleted ({label}): turn it on in Power Automate, {SAVE_AGAIN}, or {NEW_FLOW}"
         )
     }
 }
 
 /// 401 or 403: the trigger takes only signed-in callers of its tenant (or some of them),
 /// which a service outside that tenant can never be.
-fn refused_caller(status: u16, code: Option<&str>) -> String {
+fn refused_caller(label: &str, code: Option<&str>) -> String {
     let why = match code {
         Some("DirectApiAuthorizationRequired") => "the workflow takes only signed-in callers",
         Some("MisMatchingOAuthClaims") => {
             "the workflow takes only callers signed in to its own tenant"
         }
         _ => "the workflow does not let this service trigger it",
-    };
-    let label = match code {
-        Some(code) => format!("{status} {code}"),
-        None => status.to_string(),
     };
     format!("{why} ({label}): {WHO_CAN_TRIGGER}")
 }
@@ -237,7 +241,7 @@ mod tests {
         );
         let reason = gone(FLOW, 400, &off);
         assert!(
-            reason.starts_with("the workflow is turned off (WorkflowTriggerIsNotEnabled): turn it on in Power Automate"),
+            reason.starts_with("the workflow is turned off (400 WorkflowTriggerIsNotEnabled): turn it on in Power Automate"),
             "{reason}"
         );
         assert!(reason.contains("90 days") && reason.contains("save the tab's settings again"));
@@ -251,7 +255,7 @@ mod tests {
         );
         let reason = gone(FLOW, 400, &deleted);
         assert!(
-            reason.starts_with("the workflow was deleted (WorkflowTriggerIsNotEnabled): create a new one in the channel"),
+            reason.starts_with("the workflow was deleted (400 WorkflowTriggerIsNotEnabled): create a new one in the channel"),
             "{reason}"
         );
         // Without a state in the message, both are named.
@@ -266,7 +270,7 @@ mod tests {
             404,
             &flow_error("WorkflowNotFound", "The workflow 'abc' could not be found."),
         );
-        assert!(reason.starts_with("the workflow was not found (WorkflowNotFound)"));
+        assert!(reason.starts_with("the workflow was not found (404 WorkflowNotFound)"));
         assert!(reason.contains("paste its URL in the tab's settings"));
         // A bare 404 or 410 from a Workflows host says the same, not "connector".
         for status in [404, 410] {
@@ -315,7 +319,7 @@ mod tests {
         let Answer::Refused(e) = read_answer(FLOW, 400, &body) else {
             panic!()
         };
-        assert!(e.contains("(TriggerInputSchemaMismatch)"), "{e}");
+        assert!(e.contains("(400 TriggerInputSchemaMismatch)"), "{e}");
         assert!(e.contains("missing from object: contentUrl"), "{e}");
     }
 
