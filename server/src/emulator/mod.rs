@@ -234,12 +234,15 @@ async fn inbox(State(state): State<AppState>, UrlPath(path): UrlPath<String>) ->
         .map_or((Mode::Ok, Vec::new(), 0), |i| {
             (i.mode, i.messages.clone(), i.received)
         });
-    // The modes this kind of webhook answers with, for the emulator's switch.
-    let modes: Vec<String> = Mode::offered(is_workflows(&path))
+    // The kind and the modes it answers with, for the emulator's switch.
+    let workflows = is_workflows(&path);
+    let modes: Vec<String> = Mode::offered(workflows)
         .into_iter()
         .map(Mode::name)
         .collect();
-    Json(json!({ "mode": mode, "modes": modes, "messages": messages, "received": received }))
+    Json(json!({
+        "mode": mode, "workflows": workflows, "modes": modes, "messages": messages, "received": received,
+    }))
 }
 
 #[derive(Deserialize)]
