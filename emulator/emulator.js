@@ -554,6 +554,36 @@ let rendered = '';
 /** True while a mode change is on its way, so a poll does not flip the select back. */
 let modePending = false;
 
+/**
+ * Short labels of the inbox's answers (the server lists which modes a webhook's kind offers);
+ * `ok`, `throttled` and `not-found` answer differently by kind.
+ */
+const MODE_LABELS = {
+  connector: { ok: '200 "1" (ok)', throttled: 'throttled (200 text)', 'not-found': '404' },
+  workflows: {
+    ok: '202 (ok, schema checked)',
+    throttled: '429 throttled, Retry-After',
+    'not-found': '404 workflow not found',
+    'trigger-disabled': '400 turned off',
+    deleted: '400 deleted',
+    dormant: '400 off after 90 idle days',
+    unauthorized: '401 sign-in required',
+    'mismatching-claims': '403 wrong tenant',
+    'schema-mismatch': '400 schema mismatch',
+  },
+  any: { 'rate-limited': '429 Retry-After 1', gone: '410 Gone', error: '500', slow: 'slow (15 s)' },
+};
+const modeLabel = (mode, workflows) => MODE_LABELS[workflows ? 'workflows' : 'connector'][mode] ?? MODE_LABELS.any[mode] ?? mode;
+
+/** The kind and modes the switch offers now, so an unchanged list is not rebuilt. */
+let shownModes = '';
+function showModes(modes, workflows) {
+  const signature = `${workflows}|${modes.join(',')}`;
+  if (signature === shownModes) return;
+  shownModes = signature;
+  $('#inbox-mode').replaceChildren(...modes.map((m) => el('option', { value: m, text: modeLabel(m, workflows) })));
+}
+
 const inboxTarget = (inst) => ({ key: inst.entityId, name: instanceName(inst), webhookUrl: inst.webhookUrl });
 
 function showInbox(target) {
@@ -589,6 +619,7 @@ async function pollInbox() {
       const data = await res.json();
       if (current !== shownInbox) return;
       const messages = Array.isArray(data.messages) ? data.messages : [];
+      if (Array.isArray(data.modes)) showModes(data.modes, data.workflows === true);
       if (!modePending && data.mode) $('#inbox-mode').value = data.mode;
       const last = messages.at(-1);
       const signature = `${messages.length}|${last?.receivedAt ?? ''}|${last?.headers?.['idempotency-key'] ?? ''}`;
@@ -597,7 +628,7 @@ async function pollInbox() {
         await hostConfigReady;
         $('#inbox').replaceChildren(...messages.slice().reverse().map(renderPost));
       }
-      $('#inbox-status').textContent = `${messages.length} post${messages.length === 1 ? '' : 's'} · webhook answers: ${data.mode ?? '?'}`;
+      $('#inbox-status').textContent = `${messages.length} post${messages.length === 1 ? '' : 's'} · webhook answers: ${data.mode ? modeLabel(data.mode, data.workflows === true) : '?'}`;
     } catch (e) {
       // The server may be restarting; the next poll tries again.
       if (current === shownInbox) $('#inbox-status').textContent = `Inbox not reachable (${e.message}); retrying…`;
@@ -615,7 +646,7 @@ $('#inbox-mode').addEventListener('change', async (e) => {
     const res = await fetch(`/emulator/api/inbox-mode/${path}`, {
       method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mode: e.target.value }),
     });
-    if (!res.ok) throw new Error(`answered ${res.status}`);
+    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message ?? `answered ${res.status}`);
   } catch (err) {
     $('#inbox-status').textContent = `Could not change the webhook's answer (${err.message})`;
   } finally {

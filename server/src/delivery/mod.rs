@@ -1,8 +1,10 @@
 //! Delivery: workers claim due deliveries from the outbox (their webhooks' rate-window slots
 //! reserved in the same transaction), POST the card with an idempotency key, and settle each
-//! answer: delivered, retried on a schedule of more than a day, dead, or the connection
-//! disabled when its webhook is gone.
+//! answer (read by the webhook's kind, `answers`): delivered, retried on a schedule of more
+//! than a day, dead, or the connection disabled when its webhook takes nothing until a person
+//! acts (connector removed, workflow turned off, deleted or for signed-in callers only).
 
+mod answers;
 pub mod cards;
 mod worker;
 
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use crate::domain::{dev_inbox_client, webhook_client, WebhookUrl};
 use crate::store::{Due, Outcome};
+use answers::{read_answer, without_secrets, Answer, THROTTLED};
 
 pub use worker::{prune_forever, run, Counters, DeliveryConfig};
 
@@ -87,38 +90,14 @@ async fn attempt(d: &Due, clients: &Clients, schedule: Schedule) -> Outcome {
     classify(d, status, retry_after, &body, schedule)
 }
 
-/// What a webhook's answer says, before attempts and backoff count.
-enum Answer {
-    Delivered,
-    /// Worth trying again later.
-    Transient(String),
-    /// The webhook is gone for good.
-    Gone(String),
-    /// This card will never be taken.
-    Refused(String),
-}
-
-/// What a throttled answer's error starts with (the metrics count those retries apart).
-const THROTTLED: &str = "throttled by teams";
-
 /// Whether a retry's error says Teams throttled the post.
 pub fn throttled(error: &str) -> bool {
     error.starts_with(THROTTLED)
 }
 
-fn read_answer(status: u16, body: &str) -> Answer {
-    let short: String = body.chars().take(200).collect();
-    match status {
-        // Connector webhooks answer throttling with 200 and this text, not with 429.
-        200..=299 if body.contains("HTTP error 429") => Answer::Transient(THROTTLED.into()),
-        200..=299 => Answer::Delivered,
-        429 => Answer::Transient(format!("{THROTTLED} (429)")),
-        404 | 410 => Answer::Gone(format!(
-            "webhook answered {status}: the connector was removed from the channel"
-        )),
-        408 | 500..=599 => Answer::Transient(format!("webhook answered {status}: {short}")),
-        _ => Answer::Refused(format!("webhook refused the card with {status}: {short}")),
-    }
+/// `status` and `body` read by `url`'s kind, the error text without the URL.
+fn answer_of(url: &WebhookUrl, status: u16, body: &str) -> Answer {
+    read_answer(url.kind(), status, body).map_text(|e| without_secrets(e, url))
 }
 
 /// What an answer means for the delivery.
@@ -129,7 +108,7 @@ fn classify(
     body: &str,
     schedule: Schedule,
 ) -> Outcome {
-    match read_answer(status, body) {
+    match answer_of(&d.webhook_url, status, body) {
         Answer::Delivered => Outcome::Delivered,
         Answer::Transient(error) => schedule.retry(d, retry_after, error),
         Answer::Gone(error) => Outcome::Disable { error },
@@ -157,7 +136,7 @@ pub async fn post_now(url: &WebhookUrl, card: &serde_json::Value) -> Result<(), 
         .map_err(|e| format!("webhook unreachable: {}", without_url(&e)))?;
     let status = res.status().as_u16();
     let body = res.text().await.unwrap_or_default();
-    match read_answer(status, &body) {
+    match answer_of(url, status, &body) {
         Answer::Delivered => Ok(()),
         Answer::Transient(e) | Answer::Gone(e) | Answer::Refused(e) => Err(e),
     }
@@ -212,13 +191,19 @@ mod tests {
 
     const REAL: Schedule = Schedule { divisor: 1 };
 
+    const FLOW: &str = "https://default1.2a.environment.api.powerplatform.com/powerautomate/automations/direct/cu/07/workflows/abc/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=SIGNATURE";
+
     fn due(attempts: u32) -> Due {
+        due_to("https://a.webhook.office.com/x", attempts)
+    }
+
+    fn due_to(url: &str, attempts: u32) -> Due {
         Due {
             delivery_id: 1,
             token: 1,
             event_id: "e".into(),
             entity_id: "c".into(),
-            webhook_url: WebhookUrl::trusted("https://a.webhook.office.com/x".into()),
+            webhook_url: WebhookUrl::trusted(url.into()),
             settings: Default::default(),
             event: "{}".into(),
             attempts,
@@ -243,6 +228,58 @@ mod tests {
         assert!(matches!(c(0, 500, ""), Outcome::Retry { .. }));
         assert!(matches!(c(0, 400, "bad card"), Outcome::Dead { .. }));
         assert!(matches!(c(MAX_ATTEMPTS - 1, 500, ""), Outcome::Dead { .. }));
+    }
+
+    #[test]
+    fn each_workflows_answer_has_its_outcome() {
+        let c = |status, body: &str| classify(&due_to(FLOW, 0), status, None, body, REAL);
+        let flow_error = |code: &str, message: &str| {
+            serde_json::json!({ "error": { "code": code, "message": message } }).to_string()
+        };
+        assert_eq!(c(202, ""), Outcome::Delivered);
+        let disabled = |o: Outcome| match o {
+            Outcome::Disable { error } => error,
+            other => panic!("{other:?}"),
+        };
+        let off = flow_error(
+            "WorkflowTriggerIsNotEnabled",
+            "The workflow 'abc' cannot be triggered because it is in state 'Disabled'.",
+        );
+        assert!(disabled(c(400, &off)).starts_with("the workflow is turned off"));
+        let gone = flow_error("WorkflowNotFound", "The workflow 'abc' could not be found.");
+        assert!(disabled(c(404, &gone)).starts_with("the workflow was not found"));
+        let anon = flow_error("DirectApiAuthorizationRequired", "");
+        assert!(disabled(c(401, &anon)).contains("'Who can trigger the flow'"));
+        let claims = flow_error("MisMatchingOAuthClaims", "");
+        assert!(disabled(c(403, &claims)).contains("'Who can trigger the flow'"));
+        let schema = flow_error(
+            "TriggerInputSchemaMismatch",
+            "Required properties are missing from object: contentUrl.",
+        );
+        assert!(
+            matches!(c(400, &schema), Outcome::Dead { error } if error.contains("TriggerInputSchemaMismatch"))
+        );
+        let now = now_ms();
+        let slow_down = flow_error("WorkflowRequestsThrottled", "slow down");
+        let Outcome::Retry { at_ms, error } =
+            classify(&due_to(FLOW, 0), 429, Some(60), &slow_down, REAL)
+        else {
+            panic!()
+        };
+        assert!(at_ms >= now + 60_000, "Retry-After is honoured");
+        assert!(throttled(&error), "{error}");
+    }
+
+    #[test]
+    fn an_error_never_carries_the_webhook_url() {
+        let echo = format!("no such trigger: {FLOW}");
+        let Outcome::Dead { error } = classify(&due_to(FLOW, 0), 400, None, &echo, REAL) else {
+            panic!()
+        };
+        assert!(
+            !error.contains("SIGNATURE") && !error.contains("/workflows/abc/"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Dev mode only: the Teams host emulator's files, and a webhook inbox per webhook that
 //! answers like a connector webhook (200 `1`) or, for a Workflows trigger path, like a
-//! Workflows webhook (202), and keeps what it received, for people and tests.
+//! Workflows trigger (202 after its schema check, or one of its refusals), and keeps what it
+//! received, for people and tests.
 
 use std::path::Path;
 use std::time::Duration;
@@ -99,6 +100,101 @@ fn is_workflows(path: &str) -> bool {
     kind_of_inbox_path(path).is_workflows()
 }
 
+/// The workflow id in a Workflows trigger path (`…/workflows/<id>/triggers/…`).
+fn workflow_id(path: &str) -> &str {
+    path.split('/')
+        .skip_while(|s| *s != "workflows")
+        .nth(1)
+        .unwrap_or("")
+}
+
+/// How an inbox answers one post: status, whether `Retry-After: 1` goes with it, the body.
+struct Reply {
+    status: StatusCode,
+    retry_after: bool,
+    body: ReplyBody,
+}
+
+enum ReplyBody {
+    Empty,
+    Text(&'static str),
+    Json(Value),
+}
+
+impl Reply {
+    fn new(status: u16, body: ReplyBody) -> Reply {
+        Reply {
+            status: StatusCode::from_u16(status).expect("a valid status"),
+            retry_after: false,
+            body,
+        }
+    }
+
+    /// Whether the post is kept: taken, or worth trying again (a refusing webhook turns it
+    /// away and nothing reaches the channel).
+    fn keeps(&self) -> bool {
+        self.status.is_success()
+            || self.status.is_server_error()
+            || self.status == StatusCode::TOO_MANY_REQUESTS
+    }
+
+    fn into_response(self) -> Response {
+        let mut res = match self.body {
+            ReplyBody::Empty => self.status.into_response(),
+            ReplyBody::Text(t) => (self.status, t).into_response(),
+            ReplyBody::Json(v) => (self.status, Json(v)).into_response(),
+        };
+        if self.retry_after {
+            res.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        }
+        res
+    }
+}
+
+/// What an inbox in `mode` answers `body`, as the webhook `path` names would.
+fn reply(mode: Mode, path: &str, body: &Value) -> Reply {
+    use ReplyBody::{Empty, Json as JsonBody, Text};
+    if is_workflows(path) {
+        if let Some((status, error)) = inboxes::workflows_refusal(mode, workflow_id(path)) {
+            let mut r = Reply::new(status, JsonBody(error));
+            r.retry_after = status == 429;
+            return r;
+        }
+        // Even a working trigger checks the body against its schema.
+        if matches!(mode, Mode::Ok | Mode::Slow) {
+            if let Some((status, error)) = inboxes::schema_problem(body) {
+                return Reply::new(status, JsonBody(error));
+            }
+            // Workflows accept with 202 and no body.
+            return Reply::new(202, Empty);
+        }
+    }
+    match mode {
+        Mode::Ok | Mode::Slow => Reply::new(200, Text("1")),
+        Mode::Throttled => Reply::new(200, Text(THROTTLED_BODY)),
+        Mode::Gone => Reply::new(410, Text("connector removed")),
+        Mode::NotFound => Reply::new(404, Text("not found")),
+        Mode::RateLimited => Reply {
+            retry_after: true,
+            ..Reply::new(429, Text("too many requests"))
+        },
+        Mode::Error => Reply::new(500, Text("internal server error")),
+        // set_mode takes these for Workflows paths only; should one reach a connector path,
+        // it answers as the trigger would.
+        Mode::TriggerDisabled
+        | Mode::Deleted
+        | Mode::Dormant
+        | Mode::Unauthorized
+        | Mode::MismatchingClaims
+        | Mode::SchemaMismatch => {
+            let (status, error) = inboxes::workflows_refusal(mode, workflow_id(path))
+                .expect("a Workflows mode refuses");
+            Reply::new(status, JsonBody(error))
+        }
+    }
+}
+
 async fn receive(
     State(state): State<AppState>,
     UrlPath(path): UrlPath<String>,
@@ -113,62 +209,47 @@ async fn receive(
     };
     let parsed = serde_json::from_slice::<Value>(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
-    let message = json!({
-        "receivedAt": crate::clock::now_rfc3339(),
-        // Which form of the webhook URL was posted to.
-        "path": path,
-        "headers": { "content-type": header("content-type"), "idempotency-key": header("idempotency-key") },
-        "body": parsed,
-    });
-    let mode = {
+    let (mode, reply) = {
         let mut all = state.inboxes.0.lock().expect("inbox lock");
         let inbox = all.entry(inbox_key(&path)).or_default();
-        if !matches!(inbox.mode, Mode::Gone | Mode::NotFound) {
-            inbox.messages.push(message);
+        let reply = reply(inbox.mode, &path, &parsed);
+        inbox.received += 1;
+        if reply.keeps() {
+            inbox.messages.push(json!({
+                "receivedAt": crate::clock::now_rfc3339(),
+                // Which form of the webhook URL was posted to.
+                "path": path,
+                "headers": { "content-type": header("content-type"), "idempotency-key": header("idempotency-key") },
+                "body": parsed,
+            }));
             if inbox.messages.len() > KEEP {
                 inbox.messages.remove(0);
             }
         }
-        inbox.mode
+        (inbox.mode, reply)
     };
-    let workflows = is_workflows(&path);
-    match mode {
-        // Workflows accept with 202 and no body, and throttle with 429.
-        Mode::Ok if workflows => StatusCode::ACCEPTED.into_response(),
-        Mode::Throttled if workflows => (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("retry-after", "1")],
-            "too many requests",
-        )
-            .into_response(),
-        Mode::Ok => (StatusCode::OK, "1").into_response(),
-        Mode::Throttled => (StatusCode::OK, THROTTLED_BODY).into_response(),
-        Mode::Gone => (StatusCode::GONE, "connector removed").into_response(),
-        Mode::NotFound => (StatusCode::NOT_FOUND, "not found").into_response(),
-        Mode::RateLimited => (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("retry-after", "1")],
-            "too many requests",
-        )
-            .into_response(),
-        Mode::Error => (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response(),
-        Mode::Slow => {
-            tokio::time::sleep(Duration::from_secs(15)).await;
-            if workflows {
-                StatusCode::ACCEPTED.into_response()
-            } else {
-                (StatusCode::OK, "1").into_response()
-            }
-        }
+    if mode == Mode::Slow {
+        tokio::time::sleep(Duration::from_secs(15)).await;
     }
+    reply.into_response()
 }
 
 async fn inbox(State(state): State<AppState>, UrlPath(path): UrlPath<String>) -> Json<Value> {
     let all = state.inboxes.0.lock().expect("inbox lock");
-    let (mode, messages) = all
+    let (mode, messages, received) = all
         .get(&inbox_key(&path))
-        .map_or((Mode::Ok, Vec::new()), |i| (i.mode, i.messages.clone()));
-    Json(json!({ "mode": mode, "messages": messages }))
+        .map_or((Mode::Ok, Vec::new(), 0), |i| {
+            (i.mode, i.messages.clone(), i.received)
+        });
+    // The kind and the modes it answers with, for the emulator's switch.
+    let workflows = is_workflows(&path);
+    let modes: Vec<String> = Mode::offered(workflows)
+        .into_iter()
+        .map(Mode::name)
+        .collect();
+    Json(json!({
+        "mode": mode, "workflows": workflows, "modes": modes, "messages": messages, "received": received,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -181,16 +262,27 @@ async fn set_mode(
     UrlPath(path): UrlPath<String>,
     Json(body): Json<SetMode>,
 ) -> Result<StatusCode, AppError> {
+    let invalid = |message: String| AppError::BadRequest {
+        code: "invalid_mode",
+        message,
+        fields: vec![],
+    };
     let mode: Mode = serde_json::from_value(Value::String(body.mode.clone())).map_err(|_| {
-        AppError::BadRequest {
-            code: "invalid_mode",
-            message: format!(
-                "mode '{}' is not one of ok, throttled, rate-limited, gone, not-found, error, slow",
-                body.mode
-            ),
-            fields: vec![],
-        }
+        let all: Vec<String> = Mode::ALL.into_iter().map(Mode::name).collect();
+        invalid(format!(
+            "mode '{}' is not one of {}",
+            body.mode,
+            all.join(", ")
+        ))
     })?;
+    if mode.workflows_only() && !is_workflows(&path) {
+        let offered: Vec<String> = Mode::offered(false).into_iter().map(Mode::name).collect();
+        return Err(invalid(format!(
+            "mode '{}' is a Workflows trigger's answer; a connector webhook's inbox takes {}",
+            body.mode,
+            offered.join(", ")
+        )));
+    }
     state
         .inboxes
         .0
@@ -219,5 +311,78 @@ mod tests {
         let flow = "workflows/abc/triggers/manual/paths/invoke";
         assert_eq!(inbox_key(flow), flow);
         assert!(is_workflows(flow) && !is_workflows(b2));
+    }
+
+    const FLOW: &str =
+        "powerautomate/automations/direct/cu/07/workflows/abc/triggers/manual/paths/invoke";
+    const HOOK: &str = "webhookb2/g@t/IncomingWebhook/abc/u";
+
+    fn card() -> Value {
+        json!({ "type": "message", "attachments": [{ "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": null, "content": { "type": "AdaptiveCard", "body": [] } }] })
+    }
+
+    fn code(r: &Reply) -> Option<&str> {
+        match &r.body {
+            ReplyBody::Json(v) => v["error"]["code"].as_str(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_workflows_inbox_answers_each_mode_as_the_trigger_would() {
+        assert_eq!(workflow_id(FLOW), "abc");
+        let ok = reply(Mode::Ok, FLOW, &card());
+        assert!(ok.status == StatusCode::ACCEPTED && matches!(ok.body, ReplyBody::Empty));
+        assert!(ok.keeps());
+        let cases = [
+            (Mode::TriggerDisabled, 400, "WorkflowTriggerIsNotEnabled"),
+            (Mode::Deleted, 400, "WorkflowTriggerIsNotEnabled"),
+            (Mode::Dormant, 400, "WorkflowTriggerIsNotEnabled"),
+            (Mode::NotFound, 404, "WorkflowNotFound"),
+            (Mode::Unauthorized, 401, "DirectApiAuthorizationRequired"),
+            (Mode::MismatchingClaims, 403, "MisMatchingOAuthClaims"),
+            (Mode::SchemaMismatch, 400, "TriggerInputSchemaMismatch"),
+        ];
+        for (mode, status, want) in cases {
+            let r = reply(mode, FLOW, &card());
+            assert_eq!(
+                (r.status.as_u16(), code(&r)),
+                (status, Some(want)),
+                "{mode:?}"
+            );
+            assert!(!r.keeps(), "{mode:?}: turned away");
+        }
+        let throttled = reply(Mode::Throttled, FLOW, &card());
+        assert_eq!(code(&throttled), Some("WorkflowRequestsThrottled"));
+        assert!(throttled.retry_after && throttled.keeps());
+        // Even in ok mode, a body the trigger's schema rejects is refused.
+        let mut bare = card();
+        bare["attachments"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("contentUrl");
+        let r = reply(Mode::Ok, FLOW, &bare);
+        assert_eq!(code(&r), Some("TriggerInputSchemaMismatch"));
+    }
+
+    #[test]
+    fn a_connector_inbox_answers_as_before() {
+        let r = |m| reply(m, HOOK, &json!({ "@type": "MessageCard" }));
+        assert!(matches!(r(Mode::Ok).body, ReplyBody::Text("1")));
+        assert_eq!(r(Mode::Ok).status, StatusCode::OK);
+        assert!(matches!(
+            r(Mode::Throttled).body,
+            ReplyBody::Text(THROTTLED_BODY)
+        ));
+        assert_eq!(r(Mode::NotFound).status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            code(&r(Mode::NotFound)),
+            None,
+            "plain text, not Workflows JSON"
+        );
+        assert_eq!(r(Mode::Gone).status, StatusCode::GONE);
+        assert!(r(Mode::RateLimited).retry_after);
+        assert!(!r(Mode::Gone).keeps() && r(Mode::Error).keeps());
     }
 }

@@ -12,7 +12,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    event, event_types, highlighted_and_plain_types, subscription, until, TestApp, SECRET,
+    event, event_types, flow_hook, highlighted_and_plain_types, subscription, until, TestApp,
+    SECRET,
 };
 
 /// The connector's first event type, the one most tests send.
@@ -164,11 +165,12 @@ async fn a_404_webhook_disables_the_connection_too() {
 }
 
 async fn retried_then_delivered(mode: &str, error: &str) {
-    retried_then_delivered_by(TestApp::dev().await, mode, error).await;
+    let d = TestApp::dev().await;
+    let hook = d.connect("c", &[first()], "", Compact).await;
+    retried_then_delivered_by(d, hook, mode, error).await;
 }
 
-async fn retried_then_delivered_by(d: TestApp, mode: &str, error: &str) {
-    let hook = d.connect("c", &[first()], "", Compact).await;
+async fn retried_then_delivered_by(d: TestApp, hook: String, mode: &str, error: &str) {
     d.mode(&hook, mode).await;
     d.send(&event(first(), "")).await;
     until("a failed attempt", 10, async || {
@@ -218,7 +220,8 @@ async fn a_429_is_retried_after_retry_after() {
 async fn a_webhook_that_does_not_answer_in_time_is_retried() {
     // The inbox's "slow" answer takes 15 s; with a 1 s time-out the attempt fails.
     let d = TestApp::dev_with(|c| c.webhook_timeout = 1).await;
-    retried_then_delivered_by(d, "slow", "timed out").await;
+    let hook = d.connect("c", &[first()], "", Compact).await;
+    retried_then_delivered_by(d, hook, "slow", "timed out").await;
 }
 
 #[tokio::test]
@@ -428,4 +431,305 @@ fn every_card_the_server_builds_is_one_microsofts_adaptive_card_renderer_takes()
         report.contains(&format!("{} cards checked, 0 problems", bodies.len())),
         "{report}"
     );
+}
+
+// ---- what a Workflows trigger answers ----
+
+/// A Workflows connection whose inbox answers `mode`: the first event disables the
+/// connection with a reason containing each of `reason`, and a second one is not posted.
+async fn a_flow_answering(mode: &str, reason: &[&str]) {
+    let d = TestApp::dev().await;
+    let hook = d.connect_flow("c", &[first()], Compact).await;
+    d.mode(&hook, mode).await;
+    d.send(&event(first(), "one")).await;
+    until("disabled", 10, async || {
+        d.status("c", &hook).await["disabled"].is_string()
+    })
+    .await;
+    let s = d.status("c", &hook).await;
+    let why = s["disabled"].as_str().unwrap();
+    for part in reason {
+        assert!(why.contains(part), "{mode}: {why}");
+    }
+    assert!(
+        !why.contains("sig=abc") && !why.contains("/workflows/c/"),
+        "{why}"
+    );
+    assert_eq!(s["dead"], 1, "{mode}: {s}");
+    stops_posting(&d, &hook).await;
+}
+
+/// A disabled connection: a new event makes no delivery and the inbox gets no post.
+async fn stops_posting(d: &TestApp, hook: &str) {
+    let before = d.received(hook).await;
+    assert!(before >= 1);
+    let res: Value = d.send(&event(first(), "two")).await.json().await.unwrap();
+    assert_eq!(
+        res["deliveries"], 0,
+        "a disabled connection gets nothing more"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(d.received(hook).await, before, "no further post");
+}
+
+#[tokio::test]
+async fn a_turned_off_workflow_disables_the_connection_saying_how_to_turn_it_on() {
+    a_flow_answering(
+        "trigger-disabled",
+        &[
+            "the workflow is turned off (400 WorkflowTriggerIsNotEnabled)",
+            "turn it on in Power Automate",
+            "save the tab's settings again",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_deleted_workflow_disables_the_connection_saying_to_create_a_new_one() {
+    a_flow_answering(
+        "deleted",
+        &[
+            "the workflow was deleted (400 WorkflowTriggerIsNotEnabled)",
+            "paste its URL in the tab's settings",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_dormant_workflow_disables_the_connection_naming_the_90_days() {
+    a_flow_answering(
+        "dormant",
+        &[
+            "the workflow is turned off (400 WorkflowTriggerIsNotEnabled)",
+            "90 days without a trigger",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_workflow_disables_the_connection_without_speaking_of_connectors() {
+    a_flow_answering(
+        "not-found",
+        &["the workflow was not found (404 WorkflowNotFound)"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_workflow_for_signed_in_callers_disables_the_connection_naming_who_can_trigger_it() {
+    a_flow_answering(
+        "unauthorized",
+        &[
+            "(401 DirectApiAuthorizationRequired)",
+            "'Who can trigger the flow' to Anyone",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_of_the_wrong_tenant_disables_the_connection_naming_who_can_trigger_it() {
+    a_flow_answering(
+        "mismatching-claims",
+        &[
+            "(403 MisMatchingOAuthClaims)",
+            "'Who can trigger the flow' to Anyone",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_card_the_trigger_schema_refuses_is_dead_with_the_code_and_the_connection_stays() {
+    let d = TestApp::dev().await;
+    let hook = d.connect_flow("c", &[first()], Compact).await;
+    d.mode(&hook, "schema-mismatch").await;
+    d.send(&event(first(), "one")).await;
+    until("dead", 10, async || d.status("c", &hook).await["dead"] == 1).await;
+    let s = d.status("c", &hook).await;
+    let error = s["lastError"].as_str().unwrap();
+    assert!(error.contains("(400 TriggerInputSchemaMismatch)"), "{s}");
+    assert!(error.contains("missing from object: contentUrl"), "{s}");
+    assert!(
+        s["disabled"].is_null(),
+        "one card refused, not the webhook: {s}"
+    );
+    assert_eq!(d.received(&hook).await, 1, "refused, not retried");
+}
+
+#[tokio::test]
+async fn a_throttled_workflow_is_retried_after_retry_after() {
+    let d = TestApp::dev().await;
+    let hook = d.connect_flow("c", &[first()], Compact).await;
+    retried_then_delivered_by(
+        d,
+        hook,
+        "throttled",
+        "throttled by teams (429 WorkflowRequestsThrottled)",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn our_cards_pass_the_trigger_schema_in_both_styles() {
+    let d = TestApp::dev().await;
+    let compact = d.connect_flow("compact", &[first()], Compact).await;
+    let detailed = d.connect_flow("detailed", &[first()], Detailed).await;
+    d.send(&event(first(), "")).await;
+    for (id, hook) in [("compact", &compact), ("detailed", &detailed)] {
+        until("the card", 10, async || {
+            d.status(id, hook).await["delivered"] == 1
+        })
+        .await;
+        let s = d.status(id, hook).await;
+        assert!(s["lastError"].is_null(), "{id}: {s}");
+        let card = &d.inbox(hook).await[0]["body"];
+        let attachment = &card["attachments"][0];
+        assert_eq!(
+            attachment["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
+        assert!(
+            attachment.get("contentUrl").is_some_and(Value::is_null),
+            "{card}"
+        );
+        assert_eq!(attachment["content"]["type"], "AdaptiveCard");
+    }
+    // The same inbox refuses a card without contentUrl: the check above could fail.
+    let bare = json!({ "type": "message", "attachments": [{ "contentType": "application/vnd.microsoft.card.adaptive",
+                       "content": { "type": "AdaptiveCard", "version": "1.4", "body": [] } }] });
+    let res = d.client.post(&compact).json(&bare).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "TriggerInputSchemaMismatch");
+}
+
+#[tokio::test]
+async fn a_connection_left_behind_by_a_failed_removal_stops_once_its_workflow_is_turned_off() {
+    let d = TestApp::dev().await;
+    let hook = d.connect_flow("c", &[first()], Compact).await;
+    // Teams removes the tab even when the page's DELETE fails (here: sent without the
+    // webhook URL or edit key), so the connection lives on and keeps posting.
+    let removal = d
+        .client
+        .delete(format!("{}/api/connections/c", d.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(removal.status().is_client_error(), "{}", removal.status());
+    d.send(&event(first(), "still")).await;
+    until("still posting", 10, async || {
+        d.status("c", &hook).await["delivered"] == 1
+    })
+    .await;
+    // The channel's owner turns the workflow off to stop it.
+    d.mode(&hook, "trigger-disabled").await;
+    d.send(&event(first(), "off")).await;
+    until("disabled", 10, async || {
+        d.status("c", &hook).await["disabled"].is_string()
+    })
+    .await;
+    stops_posting(&d, &hook).await;
+}
+
+#[tokio::test]
+async fn a_test_card_before_saving_says_the_workflow_is_turned_off() {
+    let d = TestApp::dev().await;
+    let hook = flow_hook(&d.url, "draft");
+    let try_card = async || -> Value {
+        d.client
+            .post(format!("{}/api/test-card", d.url))
+            .json(&json!({ "webhookUrl": hook, "settings": { "card_style": "detailed" } }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        try_card().await,
+        json!({ "delivered": true }),
+        "the schema takes it"
+    );
+    for (mode, says) in [
+        (
+            "trigger-disabled",
+            "the workflow is turned off (400 WorkflowTriggerIsNotEnabled)",
+        ),
+        ("unauthorized", "'Who can trigger the flow' to Anyone"),
+        ("schema-mismatch", "(400 TriggerInputSchemaMismatch)"),
+    ] {
+        d.mode(&hook, mode).await;
+        let res = try_card().await;
+        assert_eq!(res["delivered"], false, "{mode}");
+        let error = res["error"].as_str().unwrap();
+        assert!(error.contains(says), "{mode}: {error}");
+        assert!(!error.contains("sig=abc"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn the_inbox_offers_workflows_modes_for_workflows_paths_only() {
+    let d = TestApp::dev().await;
+    let connector = d.hook("c");
+    let path = connector.split("/emulator/webhook/").nth(1).unwrap();
+    let res = d
+        .client
+        .put(format!("{}/emulator/api/inbox-mode/{path}", d.url))
+        .json(&json!({ "mode": "trigger-disabled" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains("mode 'trigger-disabled' is a Workflows trigger's answer"),
+        "{text}"
+    );
+    let res = d
+        .client
+        .put(format!("{}/emulator/api/inbox-mode/{path}", d.url))
+        .json(&json!({ "mode": "sleepy" }))
+        .send()
+        .await
+        .unwrap();
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains("mode 'sleepy' is not one of ok, throttled, rate-limited, gone, not-found, error, slow, trigger-disabled, deleted, dormant, unauthorized, mismatching-claims, schema-mismatch"),
+        "{text}"
+    );
+    let modes = async |hook: &str| -> Value {
+        let path = hook.split("/emulator/webhook/").nth(1).unwrap();
+        d.get_path(&format!("/emulator/api/inbox/{path}"))
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["modes"]
+            .clone()
+    };
+    assert!(!modes(&connector)
+        .await
+        .as_array()
+        .unwrap()
+        .contains(&json!("dormant")));
+    assert!(modes(&flow_hook(&d.url, "f"))
+        .await
+        .as_array()
+        .unwrap()
+        .contains(&json!("dormant")));
+    // A connector path keeps its plain 404.
+    d.mode(&connector, "not-found").await;
+    let res = d
+        .client
+        .post(&connector)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.text().await.unwrap(), "not found");
 }

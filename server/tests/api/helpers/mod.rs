@@ -305,6 +305,14 @@ impl Api {
         hook
     }
 
+    /// A connection `id` like [`Api::connect`]'s, to this server's Workflows inbox named `id`.
+    pub async fn connect_flow(&self, id: &str, events: &[&str], style: CardStyle) -> String {
+        let hook = flow_hook(&self.url, id);
+        let settings = subscription(&format!("Sub {id}"), events, "", style, false);
+        self.create(id, &hook, &settings).await;
+        hook
+    }
+
     /// Posts `event`, signed with [`SECRET`].
     pub async fn send(&self, event: &Value) -> reqwest::Response {
         let ts = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -348,6 +356,18 @@ impl Api {
         v["messages"].as_array().unwrap().clone()
     }
 
+    /// How many posts the emulator inbox behind `hook` was sent, kept or turned away.
+    pub async fn received(&self, hook: &str) -> u64 {
+        let path = hook.split("/emulator/webhook/").nth(1).unwrap();
+        let v: Value = self
+            .get_path(&format!("/emulator/api/inbox/{path}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        v["received"].as_u64().unwrap()
+    }
+
     /// Sets how the emulator inbox behind `hook` answers.
     pub async fn mode(&self, hook: &str, mode: &str) {
         let path = hook.split("/emulator/webhook/").nth(1).unwrap();
@@ -378,6 +398,15 @@ impl Api {
 /// A dev inbox webhook URL at `origin` (a server's or a [`Receiver`]'s).
 pub fn inbox_hook(origin: &str, name: &str) -> String {
     format!("{origin}/emulator/webhook/webhookb2/{name}@tenant-1/IncomingWebhook/abc/user-1")
+}
+
+/// A dev inbox URL at `origin` of today's Workflows shape (Power Platform's
+/// `…/powerautomate/automations/direct/cu/<NN>/workflows/<id>/…`, signed: anyone may post).
+pub fn flow_hook(origin: &str, name: &str) -> String {
+    format!(
+        "{origin}/emulator/webhook/powerautomate/automations/direct/cu/07/workflows/{name}/triggers/manual/paths/invoke\
+         ?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=abc"
+    )
 }
 
 /// An event of `kind` for `project`.
