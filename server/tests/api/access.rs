@@ -539,15 +539,19 @@ async fn another_user_segment_or_appended_text_is_not_the_stored_webhook() {
     let ids = format!("{GROUP}@{TENANT}/IncomingWebhook/c0ffee");
     let b2 = format!("webhookb2/{ids}/{USER}");
     let key = s.create("c1", &s.inbox(&b2), Creds::default()).await;
-    let other_user = s.inbox(&format!(
-        "webhookb2/{ids}/00000000-0000-4000-8000-0000000000ee"
-    ));
+    // Another user segment, or text appended to it: another webhook URL of the same team.
+    let other_users = [
+        s.inbox(&format!(
+            "webhookb2/{ids}/00000000-0000-4000-8000-0000000000ee"
+        )),
+        s.inbox(&format!("{b2}x")),
+    ];
+    // More segments than Teams' forms have: no webhook can be read from them.
     let appended = [
         s.inbox(&format!("{b2}/V2x/more")),
-        s.inbox(&format!("{b2}x")),
         s.inbox(&format!("{b2}/")),
     ];
-    for url in std::iter::once(&other_user).chain(&appended) {
+    for url in other_users.iter().chain(&appended) {
         assert_eq!(
             s.get("c1", hook_only(url)).await.status(),
             StatusCode::NOT_FOUND,
