@@ -245,8 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn each_form_of_the_stored_webhook_is_the_same_and_a_newer_one_replaces_it_only_when_proven(
-    ) {
+    fn each_form_of_the_stored_webhook_is_the_same_and_a_newer_one_replaces_it_only_when_proven() {
         let k = EditKey::generate();
         let b2 = hook(T, "g", "abc");
         let r = record(&b2, Some(&k), None);
@@ -279,8 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn another_user_segment_is_not_the_stored_webhook_and_an_unreadable_connector_url_nothing(
-    ) {
+    fn another_user_segment_is_not_the_stored_webhook_and_an_unreadable_connector_url_nothing() {
         let k = EditKey::generate();
         let b2 = hook(T, "g", "abc");
         let r = record(&b2, Some(&k), None);
@@ -294,7 +292,11 @@ mod tests {
             Ok(Grant::NewWebhook),
             "with the key it is a webhook of the same team"
         );
-        for unreadable in [format!("{b2}/V2x/more"), format!("{b2}/"), format!("{b2}/x")] {
+        for unreadable in [
+            format!("{b2}/V2x/more"),
+            format!("{b2}/"),
+            format!("{b2}/x"),
+        ] {
             assert_eq!(
                 check(&r, Some(&unreadable), Some(&k), None),
                 Err(Refusal::UnreadableConnector),
@@ -306,7 +308,8 @@ mod tests {
     #[test]
     fn the_team_it_was_added_in_holds_after_a_move_to_workflows() {
         let k = EditKey::generate();
-        let flow = "https://x.westeurope.logic.azure.com/workflows/a/triggers/manual/paths/invoke?sig=1";
+        let flow =
+            "https://x.westeurope.logic.azure.com/workflows/a/triggers/manual/paths/invoke?sig=1";
         let mut r = record(flow, Some(&k), None);
         assert_eq!(
             check(&r, Some(&hook("anyone", "any", "1")), Some(&k), None),

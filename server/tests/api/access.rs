@@ -571,7 +571,10 @@ async fn another_user_segment_or_appended_text_is_not_the_stored_webhook() {
         let res = s.put("c1", Some(url), "Taken over", key_only(&key)).await;
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{url}");
     }
-    assert_eq!(s.name("c1", hook_only(&s.inbox(&b2))).await, "Nightly builds");
+    assert_eq!(
+        s.name("c1", hook_only(&s.inbox(&b2))).await,
+        "Nightly builds"
+    );
     assert_eq!(s.card_path("c1", key_only(&key), &b2).await, b2);
 }
 
@@ -725,7 +728,9 @@ async fn moved_to_workflows(s: &Server, before: Before) -> String {
                 "https://outlook.office.com/webhook/{GROUP}@{TENANT}/IncomingWebhook/aa01/{USER}"
             );
             let key = s.create("c1", &legacy, Creds::default()).await;
-            let res = s.put("c1", Some(&one), "Nightly builds", key_only(&key)).await;
+            let res = s
+                .put("c1", Some(&one), "Nightly builds", key_only(&key))
+                .await;
             assert_eq!(res.status(), StatusCode::OK);
             key
         }
@@ -738,7 +743,9 @@ async fn moved_to_workflows(s: &Server, before: Before) -> String {
                     [],
                 )
                 .unwrap();
-            let res = s.put("c1", Some(&one), "Nightly builds", hook_only(&one)).await;
+            let res = s
+                .put("c1", Some(&one), "Nightly builds", hook_only(&one))
+                .await;
             assert_eq!(res.status(), StatusCode::OK);
             let body: Value = res.json().await.unwrap();
             body["editKey"].as_str().unwrap().to_string()
@@ -747,7 +754,9 @@ async fn moved_to_workflows(s: &Server, before: Before) -> String {
     };
     if let Before::RebindThenHop = before {
         let two = hook(TENANT, GROUP, "bb02");
-        let res = s.put("c1", Some(&two), "Nightly builds", key_only(&key)).await;
+        let res = s
+            .put("c1", Some(&two), "Nightly builds", key_only(&key))
+            .await;
         assert_eq!(res.status(), StatusCode::OK);
     }
     let res = s
@@ -770,7 +779,10 @@ async fn after_a_move_to_workflows_another_teams_or_tenants_webhook_never_reads_
         for (other, code) in [
             (hook(TENANT, OTHER_GROUP, "cc03"), "webhook_other_team"),
             (hook(OTHER_TENANT, GROUP, "cc03"), "webhook_other_tenant"),
-            (hook(OTHER_TENANT, OTHER_GROUP, "cc03"), "webhook_other_tenant"),
+            (
+                hook(OTHER_TENANT, OTHER_GROUP, "cc03"),
+                "webhook_other_tenant",
+            ),
         ] {
             let with_key = Creds {
                 hook: Some(&other),
@@ -820,7 +832,9 @@ async fn with_sso_a_move_to_workflows_keeps_the_team_too() {
         key: Some(&key),
         ..signed
     };
-    let res = s.put("c1", Some(&flow("w1")), "Nightly builds", with_key).await;
+    let res = s
+        .put("c1", Some(&flow("w1")), "Nightly builds", with_key)
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let team = hook(TENANT, OTHER_GROUP, "cc03");
     let all = Creds {

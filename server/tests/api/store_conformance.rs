@@ -351,7 +351,10 @@ fn on_workflows(id: &str, flow: &str) -> Record {
 
 async fn the_team_a_connection_was_added_in_is_kept_across_moves(subject: &Subject) {
     let s = subject.open().await;
-    s.connections.upsert(record("c1", "home", "")).await.unwrap();
+    s.connections
+        .upsert(record("c1", "home", ""))
+        .await
+        .unwrap();
     let home_hash = record("c1", "home", "").webhook_hash;
     // Onto a Workflows URL, the caller naming another team: the stored one stays.
     let away = Record {
@@ -384,7 +387,10 @@ async fn the_team_a_connection_was_added_in_is_kept_across_moves(subject: &Subje
         .upsert(on_workflows("c2", "f2"))
         .await
         .unwrap();
-    assert_eq!(s.connections.get(&id("c2")).await.unwrap().unwrap().team, None);
+    assert_eq!(
+        s.connections.get(&id("c2")).await.unwrap().unwrap().team,
+        None
+    );
     let first = record("c2", "first", "");
     s.connections
         .rebind(first, &on_workflows("c2", "f2").webhook_hash)

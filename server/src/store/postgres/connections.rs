@@ -53,11 +53,7 @@ fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
     // Checked when stored (the dev inbox included), so taken as it is.
     let url = WebhookUrl::trusted(url);
     Ok(Record {
-        team: Team::stored_or_of(
-            r.try_get(14).map_err(db)?,
-            r.try_get(15).map_err(db)?,
-            &url,
-        ),
+        team: Team::stored_or_of(r.try_get(14).map_err(db)?, r.try_get(15).map_err(db)?, &url),
         entity_id: EntityId::parse(&entity_id).map_err(db)?,
         webhook_hash: hash_of(r.try_get(1).map_err(db)?)?,
         webhook_url: url,
