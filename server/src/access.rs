@@ -4,7 +4,7 @@
 //! section gives the reasoning.
 
 use crate::auth::Identity;
-use crate::domain::{EditKey, HashKey, WebhookUrl};
+use crate::domain::{EditKey, HashKey, WebhookKind, WebhookUrl};
 use crate::store::Record;
 
 /// What a request presents.
@@ -24,9 +24,10 @@ pub struct Proof<'a> {
 pub enum Grant {
     /// The edit key, and no webhook URL presented: the stored one stays.
     Key,
-    /// The presented URL is the stored webhook, maybe in another form; `newer` when its
-    /// form is newer than the stored one's (which it then replaces).
-    SameWebhook { newer: bool },
+    /// The presented URL is the stored webhook, maybe in another form; `replaces` when it is
+    /// to be stored instead: not an older form, and the editor proven by the edit key or a
+    /// token of the tenant (a form's `V2` token or host name cannot be checked).
+    SameWebhook { replaces: bool },
     /// Another webhook, the editor proven by the edit key or (for a webhook of the same
     /// team) by a token of its tenant: saving moves the connection to it.
     NewWebhook,
@@ -41,6 +42,9 @@ pub enum Refusal {
     WrongKey,
     /// Not this connection's webhook, and nothing else proves the editor.
     OtherWebhook,
+    /// A URL on a connector host whose ids cannot be read: it names no webhook and no team,
+    /// so it is never the stored webhook nor one a connection moves to.
+    UnreadableConnector,
     /// The editor is proven, but the webhook URL belongs to another team's channel.
     WebhookOtherTeam,
     /// The editor is proven, but the webhook URL belongs to another organisation.
@@ -49,22 +53,28 @@ pub enum Refusal {
     OtherTenant,
 }
 
-/// The tenant a connection belongs to: the one single sign-on bound it to, else the one in
-/// its connector webhook URL.
-fn tenant_of(record: &Record) -> Option<&str> {
+/// The tenant a connection belongs to: the one single sign-on bound it to, else the one of
+/// the team it was added in, else the one in its connector webhook URL.
+pub fn tenant_of(record: &Record) -> Option<&str> {
     record
         .tenant_id
         .as_deref()
+        .or_else(|| record.team.as_ref().map(|t| t.tenant.as_str()))
         .or_else(|| record.webhook_url.tenant())
 }
 
-/// The rule. With single sign-on a token of another tenant is refused first. Then the edit
-/// key, when sent, must be the connection's. Then the webhook URL, when sent:
-/// - the stored webhook, in any of its forms, is accepted (the newer form wins);
-/// - a connector webhook of another tenant or team never is; with a valid edit key the
-///   refusal says which, without one it is answered like any other webhook;
+/// The rule (the README's list, rules 1–6). With single sign-on a token of another tenant
+/// is refused first. Then the edit key, when sent, must be the connection's. Then the
+/// webhook URL, when sent:
+/// - the stored URL itself is accepted;
+/// - a connector URL of another tenant or team than the one the connection was added in
+///   never is, whatever URL it has now; with a valid edit key the refusal says which,
+///   without one it is answered like any other webhook;
+/// - another form of the stored webhook (same tenant, group, id and user segment) is
+///   accepted, and replaces the stored URL only when newer and the editor is proven;
 /// - another webhook of the same team needs the edit key or a token of that tenant;
-/// - an opaque (Workflows) URL needs the edit key.
+/// - an opaque (Workflows) URL, or a move away from one, needs the edit key;
+/// - a connector URL whose ids cannot be read is refused.
 pub fn decide(record: &Record, proof: &Proof, key: &HashKey) -> Result<Grant, Refusal> {
     if let (Some(who), Some(tenant)) = (proof.identity, tenant_of(record)) {
         if !who.tenant.eq_ignore_ascii_case(tenant) {
@@ -86,9 +96,21 @@ pub fn decide(record: &Record, proof: &Proof, key: &HashKey) -> Result<Grant, Re
         Some(Ok(w)) => w,
     };
     if key.hash(webhook).matches(&record.webhook_hash) {
-        return Ok(Grant::SameWebhook { newer: false });
+        return Ok(Grant::SameWebhook { replaces: false });
     }
-    let stored = &record.webhook_url;
+    let only_key = || {
+        if key_ok {
+            Ok(Grant::NewWebhook)
+        } else {
+            Err(Refusal::OtherWebhook)
+        }
+    };
+    let Some(new) = webhook.identity() else {
+        if matches!(webhook.kind(), WebhookKind::Connector) {
+            return Err(Refusal::UnreadableConnector);
+        }
+        return only_key();
+    };
     let refuse = |proven: Refusal| {
         Err(if key_ok {
             proven
@@ -96,42 +118,38 @@ pub fn decide(record: &Record, proof: &Proof, key: &HashKey) -> Result<Grant, Re
             Refusal::OtherWebhook
         })
     };
-    match (webhook.identity(), stored.identity()) {
-        (Some(new), Some(old)) => {
-            if key.hash_identity(new).matches(&key.hash_identity(old)) {
-                return Ok(Grant::SameWebhook {
-                    newer: new.form > old.form,
-                });
-            }
-            if new.tenant != old.tenant {
-                return refuse(Refusal::WebhookOtherTenant);
-            }
-            if new.group != old.group {
-                return refuse(Refusal::WebhookOtherTeam);
-            }
-            let token_of_tenant = proof
-                .identity
-                .is_some_and(|who| who.tenant.eq_ignore_ascii_case(&new.tenant));
-            if key_ok || token_of_tenant {
-                Ok(Grant::NewWebhook)
-            } else {
-                Err(Refusal::OtherWebhook)
-            }
+    // The team it was added in decides, not the URL it has now: a connection that moved
+    // to a Workflows URL still belongs to its team.
+    if let Some(team) = &record.team {
+        if new.tenant != team.tenant {
+            return refuse(Refusal::WebhookOtherTenant);
         }
-        _ => {
-            // At least one side is opaque: only the edit key proves the editor, and a
-            // connector URL still must not name another tenant than the connection's.
-            if let (Some(new), Some(tenant)) = (webhook.tenant(), tenant_of(record)) {
-                if !new.eq_ignore_ascii_case(tenant) {
-                    return refuse(Refusal::WebhookOtherTenant);
-                }
-            }
-            if key_ok {
-                Ok(Grant::NewWebhook)
-            } else {
-                Err(Refusal::OtherWebhook)
-            }
+        if new.group != team.group {
+            return refuse(Refusal::WebhookOtherTeam);
         }
+    }
+    if let Some(tenant) = tenant_of(record) {
+        if !new.tenant.eq_ignore_ascii_case(tenant) {
+            return refuse(Refusal::WebhookOtherTenant);
+        }
+    }
+    let proven = key_ok
+        || proof
+            .identity
+            .is_some_and(|who| who.tenant.eq_ignore_ascii_case(&new.tenant));
+    match record.webhook_url.identity() {
+        Some(old)
+            if key.hash_identity(new).matches(&key.hash_identity(old)) && new.user == old.user =>
+        {
+            Ok(Grant::SameWebhook {
+                replaces: proven && new.form >= old.form,
+            })
+        }
+        // Another webhook of the same team (or the same one under another user segment).
+        Some(_) if proven => Ok(Grant::NewWebhook),
+        Some(_) => Err(Refusal::OtherWebhook),
+        // Away from an opaque URL: a token proves the tenant, not who set the tab up.
+        None => only_key(),
     }
 }
 
@@ -139,6 +157,7 @@ pub fn decide(record: &Record, proof: &Proof, key: &HashKey) -> Result<Grant, Re
 mod tests {
     use super::*;
     use crate::domain::{WebhookPolicy, DEFAULT_HOSTS};
+    use crate::store::Team;
 
     const T: &str = "72f9bf00-0000-4000-8000-000000000001";
 
@@ -160,6 +179,7 @@ mod tests {
     fn record(webhook: &str, edit: Option<&EditKey>, tenant: Option<&str>) -> Record {
         let w = url(webhook);
         Record {
+            team: w.identity().map(Team::of),
             entity_id: connector_settings::EntityId::parse("c1").unwrap(),
             webhook_hash: key().hash(&w),
             webhook_url: w,
@@ -225,26 +245,114 @@ mod tests {
     }
 
     #[test]
-    fn each_form_of_the_stored_webhook_is_the_same_and_the_newer_wins() {
+    fn each_form_of_the_stored_webhook_is_the_same_and_a_newer_one_replaces_it_only_when_proven() {
+        let k = EditKey::generate();
         let b2 = hook(T, "g", "abc");
-        let r = record(&b2, None, None);
+        let r = record(&b2, Some(&k), None);
         let legacy = format!("https://outlook.office.com/webhook/g@{T}/IncomingWebhook/abc/u");
+        let v2 = format!("{b2}/V2xyz");
+        let same = |replaces| Ok(Grant::SameWebhook { replaces });
+        assert_eq!(check(&r, Some(&b2), None, None), same(false));
+        assert_eq!(check(&r, Some(&legacy), None, None), same(false));
+        assert_eq!(check(&r, Some(&legacy), Some(&k), None), same(false));
         assert_eq!(
-            check(&r, Some(&b2), None, None),
-            Ok(Grant::SameWebhook { newer: false })
+            check(&r, Some(&v2), None, None),
+            same(false),
+            "a V2 token cannot be checked: it reads but is not stored"
+        );
+        assert_eq!(check(&r, Some(&v2), Some(&k), None), same(true));
+        let ours = Identity {
+            tenant: T.into(),
+            user: "u".into(),
+        };
+        assert_eq!(check(&r, Some(&v2), None, Some(&ours)), same(true));
+        let old = record(&legacy, Some(&k), None);
+        assert_eq!(check(&old, Some(&b2), None, None), same(false));
+        assert_eq!(check(&old, Some(&b2), Some(&k), None), same(true));
+        let stored_v2 = record(&v2, Some(&k), None);
+        assert_eq!(
+            check(&stored_v2, Some(&format!("{b2}/V2other")), Some(&k), None),
+            same(true),
+            "another V2 token, proven"
+        );
+    }
+
+    #[test]
+    fn another_user_segment_is_not_the_stored_webhook_and_an_unreadable_connector_url_nothing() {
+        let k = EditKey::generate();
+        let b2 = hook(T, "g", "abc");
+        let r = record(&b2, Some(&k), None);
+        let other_user = b2.replace("/u", "/someone-else");
+        assert_eq!(
+            check(&r, Some(&other_user), None, None),
+            Err(Refusal::OtherWebhook)
         );
         assert_eq!(
-            check(&r, Some(&legacy), None, None),
-            Ok(Grant::SameWebhook { newer: false })
+            check(&r, Some(&other_user), Some(&k), None),
+            Ok(Grant::NewWebhook),
+            "with the key it is a webhook of the same team"
+        );
+        for unreadable in [
+            format!("{b2}/V2x/more"),
+            format!("{b2}/"),
+            format!("{b2}/x"),
+        ] {
+            assert_eq!(
+                check(&r, Some(&unreadable), Some(&k), None),
+                Err(Refusal::UnreadableConnector),
+                "{unreadable}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_team_it_was_added_in_holds_after_a_move_to_workflows() {
+        let k = EditKey::generate();
+        let flow =
+            "https://x.westeurope.logic.azure.com/workflows/a/triggers/manual/paths/invoke?sig=1";
+        let mut r = record(flow, Some(&k), None);
+        assert_eq!(
+            check(&r, Some(&hook("anyone", "any", "1")), Some(&k), None),
+            Ok(Grant::NewWebhook),
+            "added on a Workflows URL: no team known yet"
+        );
+        r.team = Some(Team {
+            tenant: T.into(),
+            group: "g".into(),
+        });
+        assert_eq!(
+            check(&r, Some(&hook(T, "other", "1")), Some(&k), None),
+            Err(Refusal::WebhookOtherTeam)
         );
         assert_eq!(
-            check(&r, Some(&format!("{b2}/V2xyz")), None, None),
-            Ok(Grant::SameWebhook { newer: true })
+            check(&r, Some(&hook("elsewhere", "g", "1")), Some(&k), None),
+            Err(Refusal::WebhookOtherTenant)
         );
-        let old = record(&legacy, None, None);
         assert_eq!(
-            check(&old, Some(&b2), None, None),
-            Ok(Grant::SameWebhook { newer: true })
+            check(&r, Some(&hook(T, "other", "1")), None, None),
+            Err(Refusal::OtherWebhook)
+        );
+        assert_eq!(
+            check(&r, Some(&hook(T, "g", "9")), Some(&k), None),
+            Ok(Grant::NewWebhook)
+        );
+        let ours = Identity {
+            tenant: T.into(),
+            user: "u".into(),
+        };
+        assert_eq!(
+            check(&r, Some(&hook(T, "g", "9")), None, Some(&ours)),
+            Err(Refusal::OtherWebhook),
+            "away from an opaque URL only the key"
+        );
+        let theirs = Identity {
+            tenant: "elsewhere".into(),
+            user: "u".into(),
+        };
+        assert_eq!(
+            check(&r, None, Some(&k), Some(&theirs)),
+            Err(Refusal::OtherTenant),
+            "the team's tenant is the connection's"
         );
     }
 
@@ -317,7 +425,7 @@ mod tests {
         let r = record(flow, Some(&k), Some(T));
         assert_eq!(
             check(&r, Some(flow), None, None),
-            Ok(Grant::SameWebhook { newer: false })
+            Ok(Grant::SameWebhook { replaces: false })
         );
         assert_eq!(
             check(&r, Some(other), None, None),

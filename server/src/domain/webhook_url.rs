@@ -123,6 +123,9 @@ pub struct WebhookIdentity {
     pub group: String,
     /// The webhook's own id: part of the credential, so `Debug` leaves it out.
     pub id: String,
+    /// The user segment (the object id of who created the webhook), lower case: not part of
+    /// what names the webhook, but checkable, so another one is not the stored URL.
+    pub user: String,
     pub form: Form,
 }
 
@@ -188,6 +191,7 @@ fn identity_of(segments: &[&str], host: Option<&str>) -> Option<WebhookIdentity>
         tenant: tenant.to_ascii_lowercase(),
         group: group.to_ascii_lowercase(),
         id: id.to_ascii_lowercase(),
+        user: segments[4].to_ascii_lowercase(),
         form,
     })
 }

@@ -21,7 +21,7 @@ use crate::domain::{EditKey, WebhookHash, WebhookUrl};
 use crate::error::AppError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::state::AppState;
-use crate::store::{Record, Upsert};
+use crate::store::{Record, Team, Upsert};
 
 /// The longest `appType` / `userObjectId` kept.
 const MAX_META: usize = 100;
@@ -116,7 +116,7 @@ pub(crate) fn charge_target(state: &AppState, webhook: &WebhookUrl) -> Result<()
 fn budget_of<'a>(identity: Option<&'a Identity>, record: &'a Record) -> Option<&'a str> {
     identity
         .map(|i| i.tenant.as_str())
-        .or_else(|| tenant_of(record))
+        .or_else(|| access::tenant_of(record))
 }
 
 async fn save(
@@ -182,6 +182,7 @@ async fn save(
         created_at: stamp.clone(),
         updated_at: stamp,
         edit_key_hash: None,
+        team: None,
     };
     let Some(existing) = state.connections.get(&id).await? else {
         // A new connection: its webhook URL is required, and it gets its edit key.
@@ -193,6 +194,7 @@ async fn save(
         resolves_publicly(&state, &webhook).await?;
         let key = EditKey::generate();
         record.webhook_hash = state.key.hash(&webhook);
+        record.team = webhook.identity().map(Team::of);
         record.webhook_url = webhook;
         record.edit_key_hash = Some(state.key.hash_edit_key(&key));
         let outcome = state.connections.upsert(record).await?;
@@ -212,6 +214,9 @@ async fn save(
         Refusal::OtherWebhook => AppError::Forbidden(format!(
             "connection '{id}' belongs to another webhook url; it was not changed (a new webhook url of the same team needs the connection's edit key or a sign-in of its organisation)"
         )),
+        Refusal::UnreadableConnector => AppError::Forbidden(format!(
+            "the webhook url is on a connector host but not in a form teams hands out (…/webhookb2/<group>@<tenant>/IncomingWebhook/<id>/<user>[/V2…]); connection '{id}' was not changed"
+        )),
         other => refusal(other, &id),
     })?;
     charge_tenant(&state, budget_of(identity.as_ref(), &existing))?;
@@ -221,8 +226,14 @@ async fn save(
     // A connection stored before edit keys existed gets one now.
     let minted = existing.edit_key_hash.is_none().then(EditKey::generate);
     record.edit_key_hash = minted.as_ref().map(|k| state.key.hash_edit_key(k));
+    // The team it was added in stays whatever it moves to; one added on a Workflows URL
+    // gets the team of the first connector URL it moves to.
+    record.team = existing.team.clone();
     let outcome = match (grant, webhook) {
-        (Grant::SameWebhook { newer: true } | Grant::NewWebhook, Some(webhook)) => {
+        (Grant::SameWebhook { replaces: true } | Grant::NewWebhook, Some(webhook)) => {
+            if record.team.is_none() {
+                record.team = webhook.identity().map(Team::of);
+            }
             tracing::info!(entity_id = %id, from = %existing.webhook_url, to = %webhook, "connection moves to another webhook url");
             record.webhook_hash = state.key.hash(&webhook);
             record.webhook_url = webhook;
@@ -231,7 +242,8 @@ async fn save(
                 .rebind(record, &existing.webhook_hash)
                 .await?
         }
-        // The stored webhook stays: no URL sent, the same one, or an older form of it.
+        // The stored webhook stays: no URL sent, the same one, or another form of it that
+        // does not replace it.
         _ => {
             record.webhook_hash = existing.webhook_hash.clone();
             record.webhook_url = existing.webhook_url.clone();
@@ -312,7 +324,7 @@ fn refusal(r: Refusal, id: &EntityId) -> AppError {
         Refusal::NoCredential => AppError::MissingCredential(format!(
             "the '{WEBHOOK_HEADER}' header with the channel's webhook url, or the '{EDIT_KEY_HEADER}' header with the connection's edit key, is required"
         )),
-        Refusal::WrongKey | Refusal::OtherWebhook => {
+        Refusal::WrongKey | Refusal::OtherWebhook | Refusal::UnreadableConnector => {
             AppError::NotFound(format!("no connection '{id}' for this webhook url or edit key"))
         }
         Refusal::WebhookOtherTeam => AppError::Denied {
@@ -376,14 +388,6 @@ async fn authorised(
     };
     access::decide(&record, &proof, &state.key).map_err(|r| refusal(r, id))?;
     Ok((record, identity))
-}
-
-/// The tenant a stored connection's writes count against.
-fn tenant_of(record: &Record) -> Option<&str> {
-    record
-        .tenant_id
-        .as_deref()
-        .or_else(|| record.webhook_url.tenant())
 }
 
 async fn read(

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use connector_settings::{EntityId, Topic, Values};
 use tokio::sync::Notify;
 
-use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
+use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookIdentity, WebhookUrl};
 
 pub use connector_settings::api::DeliveryStatus;
 /// The PostgreSQL advisory lock held while one instance prunes.
@@ -76,6 +76,11 @@ pub struct Record {
     pub owner_oid: Option<String>,
     /// Set when the webhook answered 404 or 410; cleared by saving.
     pub disabled_reason: Option<String>,
+    /// The team it was added in: the tenant and group of the first connector webhook URL it
+    /// had. Kept when it moves to a Workflows URL (which names no team), so no sequence of
+    /// moves takes it to another team's webhook. A row stored before this was kept has it
+    /// from its current URL when read, and keeps that from its next save on.
+    pub team: Option<Team>,
     /// The keyed hash of the connection's edit key; `None` for a connection stored before
     /// edit keys existed (it gets one at its next save).
     pub edit_key_hash: Option<EditKeyHash>,
@@ -83,6 +88,35 @@ pub struct Record {
     /// RFC 3339.
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// A Teams team: its tenant and its group (both lower case, as in [`WebhookIdentity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub tenant: String,
+    pub group: String,
+}
+
+impl Team {
+    /// The team a connector webhook URL posts to.
+    pub fn of(id: &WebhookIdentity) -> Team {
+        Team {
+            tenant: id.tenant.clone(),
+            group: id.group.clone(),
+        }
+    }
+
+    /// The stored columns (`team_tenant`, `team_group`), or else the team of `url`.
+    pub(crate) fn stored_or_of(
+        tenant: Option<String>,
+        group: Option<String>,
+        url: &WebhookUrl,
+    ) -> Option<Team> {
+        match (tenant, group) {
+            (Some(tenant), Some(group)) => Some(Team { tenant, group }),
+            _ => url.identity().map(Team::of),
+        }
+    }
 }
 
 impl std::fmt::Debug for WebhookHash {

@@ -431,7 +431,8 @@ async fn the_edit_key_replaces_a_workflows_webhook_keeping_settings_and_history(
 // ---- connector webhooks: forms, the same team, other teams and tenants ----
 
 #[tokio::test]
-async fn every_form_of_the_stored_webhook_is_the_same_connection_and_the_newest_is_kept() {
+async fn every_form_of_the_stored_webhook_is_the_same_connection_and_only_a_proven_editor_stores_a_newer_one(
+) {
     let s = spawn().await;
     let ids = format!("{GROUP}@{TENANT}/IncomingWebhook/c0ffee/{USER}");
     let legacy = format!("webhook/{ids}");
@@ -440,7 +441,8 @@ async fn every_form_of_the_stored_webhook_is_the_same_connection_and_the_newest_
     let key = s.create("c1", &s.inbox(&legacy), Creds::default()).await;
     assert_eq!(s.card_path("c1", key_only(&key), &b2).await, legacy);
 
-    // Teams now hands out the webhookb2 form: it reads and saves without the key.
+    // Teams now hands out the webhookb2 form: it reads and saves without the key, but the
+    // stored URL stays, since nothing proves who sent the new form.
     assert_eq!(
         s.name("c1", hook_only(&s.inbox(&b2))).await,
         "Nightly builds"
@@ -449,21 +451,29 @@ async fn every_form_of_the_stored_webhook_is_the_same_connection_and_the_newest_
         .put("c1", Some(&s.inbox(&b2)), "Moved", hook_only(&s.inbox(&b2)))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(s.card_path("c1", key_only(&key), &b2).await, legacy);
+
+    // With the edit key the newer form is kept.
+    let res = s
+        .put("c1", Some(&s.inbox(&b2)), "Moved", key_only(&key))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         s.card_path("c1", key_only(&key), &b2).await,
         b2,
         "the newer form is kept"
     );
 
-    // An older form is still the same connection, but does not replace the newer one.
+    // An older form is still the same connection, but does not replace the newer one, even
+    // with the key.
     let res = s
-        .put("c1", Some(&s.inbox(&legacy)), "Moved", Creds::default())
+        .put("c1", Some(&s.inbox(&legacy)), "Moved", key_only(&key))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(s.card_path("c1", key_only(&key), &b2).await, b2);
 
     let res = s
-        .put("c1", Some(&s.inbox(&v2)), "Moved", Creds::default())
+        .put("c1", Some(&s.inbox(&v2)), "Moved", key_only(&key))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
@@ -478,6 +488,94 @@ async fn every_form_of_the_stored_webhook_is_the_same_connection_and_the_newest_
             "{form}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_made_up_v2_segment_never_replaces_the_stored_webhook_without_the_edit_key() {
+    let s = spawn().await;
+    let ids = format!("{GROUP}@{TENANT}/IncomingWebhook/c0ffee/{USER}");
+    let b2 = format!("webhookb2/{ids}");
+    let made_up = format!("webhookb2/{ids}/V2madeup");
+    let key = s.create("c1", &s.inbox(&b2), Creds::default()).await;
+
+    // The same (group, tenant, id, user) in a V2 form: the same webhook, so it reads and
+    // saves, but the stored URL stays.
+    assert_eq!(
+        s.name("c1", hook_only(&s.inbox(&made_up))).await,
+        "Nightly builds"
+    );
+    let res = s
+        .put(
+            "c1",
+            Some(&s.inbox(&made_up)),
+            "Renamed",
+            hook_only(&s.inbox(&made_up)),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(s.name("c1", key_only(&key)).await, "Renamed");
+    assert_eq!(
+        s.card_path("c1", key_only(&key), &b2).await,
+        b2,
+        "the made-up form was not stored"
+    );
+    assert_eq!(
+        s.name("c1", hook_only(&s.inbox(&b2))).await,
+        "Renamed",
+        "the stored URL still reads"
+    );
+
+    // With the edit key the editor is proven and the newer form is stored.
+    let res = s
+        .put("c1", Some(&s.inbox(&made_up)), "Renamed", key_only(&key))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(s.card_path("c1", key_only(&key), &b2).await, made_up);
+}
+
+#[tokio::test]
+async fn another_user_segment_or_appended_text_is_not_the_stored_webhook() {
+    let s = spawn().await;
+    let ids = format!("{GROUP}@{TENANT}/IncomingWebhook/c0ffee");
+    let b2 = format!("webhookb2/{ids}/{USER}");
+    let key = s.create("c1", &s.inbox(&b2), Creds::default()).await;
+    // Another user segment, or text appended to it: another webhook URL of the same team.
+    let other_users = [
+        s.inbox(&format!(
+            "webhookb2/{ids}/00000000-0000-4000-8000-0000000000ee"
+        )),
+        s.inbox(&format!("{b2}x")),
+    ];
+    // More segments than Teams' forms have: no webhook can be read from them.
+    let appended = [
+        s.inbox(&format!("{b2}/V2x/more")),
+        s.inbox(&format!("{b2}/")),
+    ];
+    for url in other_users.iter().chain(&appended) {
+        assert_eq!(
+            s.get("c1", hook_only(url)).await.status(),
+            StatusCode::NOT_FOUND,
+            "{url}"
+        );
+        assert_eq!(
+            s.delete("c1", hook_only(url)).await.status(),
+            StatusCode::NOT_FOUND,
+            "{url}"
+        );
+        let res = s.put("c1", Some(url), "Taken over", hook_only(url)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{url}");
+    }
+    // A connector URL whose ids cannot be read names no team: even the key does not move
+    // the connection to it.
+    for url in &appended {
+        let res = s.put("c1", Some(url), "Taken over", key_only(&key)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{url}");
+    }
+    assert_eq!(
+        s.name("c1", hook_only(&s.inbox(&b2))).await,
+        "Nightly builds"
+    );
+    assert_eq!(s.card_path("c1", key_only(&key), &b2).await, b2);
 }
 
 #[tokio::test]
@@ -600,6 +698,166 @@ async fn another_tenants_webhook_never_reads_or_takes_over() {
         "webhook_other_tenant",
     )
     .await;
+}
+
+// ---- the team a connection was added in survives any move ----
+
+const OTHER_GROUP: &str = "99990000-0000-4000-8000-000000000099";
+const OTHER_TENANT: &str = "00000000-0000-4000-8000-0000000000ff";
+
+/// How a connection got onto a Workflows URL before another team's webhook is presented.
+#[derive(Clone, Copy, Debug)]
+enum Before {
+    /// Created on a connector URL, then moved to a Workflows URL with the key.
+    Hop,
+    /// A rebind to a new webhook of the same team first, then the hop.
+    RebindThenHop,
+    /// Created in the legacy form, the newer form stored, then the hop.
+    FormThenHop,
+    /// Stored before edit keys and before the team was kept (as an older server left it),
+    /// saved once (which makes the key), then the hop.
+    OlderRowThenHop,
+}
+
+/// Sets `c1` up as `before` says (no single sign-on) and returns its edit key.
+async fn moved_to_workflows(s: &Server, before: Before) -> String {
+    let one = hook(TENANT, GROUP, "aa01");
+    let key = match before {
+        Before::FormThenHop => {
+            let legacy = format!(
+                "https://outlook.office.com/webhook/{GROUP}@{TENANT}/IncomingWebhook/aa01/{USER}"
+            );
+            let key = s.create("c1", &legacy, Creds::default()).await;
+            let res = s
+                .put("c1", Some(&one), "Nightly builds", key_only(&key))
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+            key
+        }
+        Before::OlderRowThenHop => {
+            s.create("c1", &one, Creds::default()).await;
+            rusqlite::Connection::open(&s.db)
+                .unwrap()
+                .execute(
+                    "UPDATE connections SET edit_key_hash = NULL, team_tenant = NULL, team_group = NULL",
+                    [],
+                )
+                .unwrap();
+            let res = s
+                .put("c1", Some(&one), "Nightly builds", hook_only(&one))
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+            let body: Value = res.json().await.unwrap();
+            body["editKey"].as_str().unwrap().to_string()
+        }
+        Before::Hop | Before::RebindThenHop => s.create("c1", &one, Creds::default()).await,
+    };
+    if let Before::RebindThenHop = before {
+        let two = hook(TENANT, GROUP, "bb02");
+        let res = s
+            .put("c1", Some(&two), "Nightly builds", key_only(&key))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = s
+        .put("c1", Some(&flow("w1")), "Nightly builds", key_only(&key))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{before:?}: onto Workflows");
+    key
+}
+
+#[tokio::test]
+async fn after_a_move_to_workflows_another_teams_or_tenants_webhook_never_reads_or_takes_over() {
+    for before in [
+        Before::Hop,
+        Before::RebindThenHop,
+        Before::FormThenHop,
+        Before::OlderRowThenHop,
+    ] {
+        let s = spawn().await;
+        let key = moved_to_workflows(&s, before).await;
+        for (other, code) in [
+            (hook(TENANT, OTHER_GROUP, "cc03"), "webhook_other_team"),
+            (hook(OTHER_TENANT, GROUP, "cc03"), "webhook_other_tenant"),
+            (
+                hook(OTHER_TENANT, OTHER_GROUP, "cc03"),
+                "webhook_other_tenant",
+            ),
+        ] {
+            let with_key = Creds {
+                hook: Some(&other),
+                key: Some(&key),
+                token: None,
+            };
+            let res = s.get("c1", with_key).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{before:?} GET {code}");
+            assert_eq!(error_code(res).await, code, "{before:?}");
+            let res = s.put("c1", Some(&other), "Taken over", with_key).await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{before:?} PUT {code}");
+            assert_eq!(error_code(res).await, code, "{before:?}");
+            assert_eq!(
+                s.delete("c1", with_key).await.status(),
+                StatusCode::FORBIDDEN,
+                "{before:?}"
+            );
+            assert_eq!(
+                s.get("c1", hook_only(&other)).await.status(),
+                StatusCode::NOT_FOUND,
+                "{before:?}"
+            );
+        }
+        assert_eq!(
+            s.name("c1", hook_only(&flow("w1"))).await,
+            "Nightly builds",
+            "{before:?}: still on its Workflows URL"
+        );
+        // A webhook of the team it was added in takes it back, with the key.
+        let home = hook(TENANT, GROUP, "dd04");
+        let res = s.put("c1", Some(&home), "Back home", key_only(&key)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{before:?}");
+        assert_eq!(s.name("c1", hook_only(&home)).await, "Back home");
+    }
+}
+
+#[tokio::test]
+async fn with_sso_a_move_to_workflows_keeps_the_team_too() {
+    let s = sso().await;
+    let valid = s.token("valid").await;
+    let signed = Creds {
+        token: Some(&valid),
+        ..Creds::default()
+    };
+    let key = s.create("c1", &hook(TENANT, GROUP, "aa01"), signed).await;
+    let with_key = Creds {
+        key: Some(&key),
+        ..signed
+    };
+    let res = s
+        .put("c1", Some(&flow("w1")), "Nightly builds", with_key)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let team = hook(TENANT, OTHER_GROUP, "cc03");
+    let all = Creds {
+        hook: Some(&team),
+        ..with_key
+    };
+    let res = s.get("c1", all).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(res).await, "webhook_other_team");
+    let res = s.put("c1", Some(&team), "Taken over", all).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(res).await, "webhook_other_team");
+    assert_eq!(
+        s.name(
+            "c1",
+            Creds {
+                hook: Some(&flow("w1")),
+                ..signed
+            }
+        )
+        .await,
+        "Nightly builds"
+    );
 }
 
 // ---- with single sign-on ----

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use connector_server::domain::{EditKeyHash, HashKey, Keyring, WebhookPolicy, WebhookUrl};
 use connector_server::store::{
-    self, Database, Finish, NewEvent, Outcome, Record, Replay, Stores, Upsert,
+    self, Database, Finish, NewEvent, Outcome, Record, Replay, Stores, Team, Upsert,
 };
 use connector_settings::{EntityId, Topic, Value, Values};
 
@@ -81,6 +81,7 @@ conformance!(
     another_webhook_cannot_take_an_entity_id,
     an_edit_key_hash_is_set_where_none_is_stored_and_then_kept,
     a_connection_moves_to_another_webhook_only_from_the_one_it_had,
+    the_team_a_connection_was_added_in_is_kept_across_moves,
     concurrent_upserts_of_one_id_create_one_connection,
     key_checks_keep_the_first_value,
     values_sealed_with_an_old_key_are_sealed_again_with_the_current_one,
@@ -130,6 +131,7 @@ fn record(id: &str, hook: &str, project: &str) -> Record {
     let url = webhook(hook);
     Record {
         entity_id: EntityId::parse(id).unwrap(),
+        team: url.identity().map(Team::of),
         webhook_hash: hash_key().hash(&url),
         webhook_url: url,
         config_name: "Nightly builds".into(),
@@ -322,6 +324,95 @@ async fn a_connection_moves_to_another_webhook_only_from_the_one_it_had(subject:
     accept(&s, "e1", "api", NOW).await;
     let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
     assert_eq!(due[0].webhook_url.as_str(), webhook("new").as_str());
+}
+
+fn team(group: &str) -> Option<Team> {
+    Some(Team {
+        tenant: "t".into(),
+        group: group.into(),
+    })
+}
+
+/// `record` on a Workflows URL (which names no team).
+fn on_workflows(id: &str, flow: &str) -> Record {
+    let policy = WebhookPolicy::new(&["*.logic.azure.com".to_string()], None).unwrap();
+    let url = WebhookUrl::parse(
+        &format!("https://x.westeurope.logic.azure.com/workflows/{flow}/triggers/manual/paths/invoke?sig=s"),
+        &policy,
+    )
+    .unwrap();
+    Record {
+        webhook_hash: hash_key().hash(&url),
+        webhook_url: url,
+        team: None,
+        ..record(id, "unused", "")
+    }
+}
+
+async fn the_team_a_connection_was_added_in_is_kept_across_moves(subject: &Subject) {
+    let s = subject.open().await;
+    s.connections
+        .upsert(record("c1", "home", ""))
+        .await
+        .unwrap();
+    let home_hash = record("c1", "home", "").webhook_hash;
+    // Onto a Workflows URL, the caller naming another team: the stored one stays.
+    let away = Record {
+        team: team("elsewhere"),
+        ..on_workflows("c1", "f1")
+    };
+    let away_hash = away.webhook_hash.clone();
+    let Upsert::Updated(moved) = s.connections.rebind(away, &home_hash).await.unwrap() else {
+        panic!("moved")
+    };
+    assert_eq!(moved.team, team("home"));
+    let stored = s.connections.get(&id("c1")).await.unwrap().unwrap();
+    assert_eq!(stored.team, team("home"), "kept on a Workflows URL");
+    let Upsert::Updated(saved) = s
+        .connections
+        .upsert(Record {
+            team: None,
+            ..on_workflows("c1", "f1")
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("saved")
+    };
+    assert_eq!(saved.team, team("home"));
+    assert!(stored.webhook_hash.matches(&away_hash));
+
+    // Added on a Workflows URL: no team until a save names one, then that one stays.
+    s.connections
+        .upsert(on_workflows("c2", "f2"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.connections.get(&id("c2")).await.unwrap().unwrap().team,
+        None
+    );
+    let first = record("c2", "first", "");
+    s.connections
+        .rebind(first, &on_workflows("c2", "f2").webhook_hash)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.connections.get(&id("c2")).await.unwrap().unwrap().team,
+        team("first")
+    );
+
+    // A row an older server stored (no team kept) has the team of its current URL.
+    s.connections
+        .upsert(Record {
+            team: None,
+            ..record("c3", "older", "")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        s.connections.get(&id("c3")).await.unwrap().unwrap().team,
+        team("older")
+    );
 }
 
 async fn concurrent_upserts_of_one_id_create_one_connection(subject: &Subject) {

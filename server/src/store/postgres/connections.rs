@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
-use crate::store::{db, hash32, ConnectionStore, Record, StoreError, Upsert};
+use crate::store::{db, hash32, ConnectionStore, Record, StoreError, Team, Upsert};
 
 pub(in crate::store) struct PgConnections {
     pool: PgPool,
@@ -31,8 +31,8 @@ impl PgConnections {
 }
 
 const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name, settings, app_type,
-    user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason, edit_key_hash
-    FROM connections WHERE entity_id = $1";
+    user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason, edit_key_hash,
+    team_tenant, team_group FROM connections WHERE entity_id = $1";
 
 fn hash_of(bytes: Vec<u8>) -> Result<WebhookHash, StoreError> {
     Ok(WebhookHash(hash32(bytes)?))
@@ -50,11 +50,13 @@ fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
     let key_id: String = r.try_get(3).map_err(db)?;
     let url = keys.open(&key_id, &sealed, &entity_id).map_err(db)?;
     let settings: String = r.try_get(5).map_err(db)?;
+    // Checked when stored (the dev inbox included), so taken as it is.
+    let url = WebhookUrl::trusted(url);
     Ok(Record {
+        team: Team::stored_or_of(r.try_get(14).map_err(db)?, r.try_get(15).map_err(db)?, &url),
         entity_id: EntityId::parse(&entity_id).map_err(db)?,
         webhook_hash: hash_of(r.try_get(1).map_err(db)?)?,
-        // Checked when stored (the dev inbox included), so taken as it is.
-        webhook_url: WebhookUrl::trusted(url),
+        webhook_url: url,
         config_name: r.try_get(4).map_err(db)?,
         settings: serde_json::from_str(&settings).map_err(db)?,
         app_type: r.try_get(6).map_err(db)?,
@@ -68,12 +70,13 @@ fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
     })
 }
 
-/// A save of an existing row: the creation time, tenant binding and an existing edit key
-/// hash stay.
+/// A save of an existing row: the creation time, tenant binding, team and an existing edit
+/// key hash stay (the record's team is stored where the row has none yet).
 const UPDATE: &str =
     "UPDATE connections SET webhook_secret = $2, webhook_key_id = $3, config_name = $4,
     settings = $5, app_type = $6, user_object_id = $7, updated_at = $8, disabled_reason = NULL,
-    edit_key_hash = COALESCE(edit_key_hash, $9) WHERE entity_id = $1";
+    edit_key_hash = COALESCE(edit_key_hash, $9), team_tenant = COALESCE(team_tenant, $10),
+    team_group = CASE WHEN team_tenant IS NULL THEN $11 ELSE team_group END WHERE entity_id = $1";
 
 /// [`UPDATE`] of `sql` with `rec`'s values (its sealed webhook URL included).
 fn update_query<'q>(
@@ -93,10 +96,13 @@ fn update_query<'q>(
         .bind(&rec.user_object_id)
         .bind(&rec.updated_at)
         .bind(rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()))
+        .bind(rec.team.as_ref().map(|t| t.tenant.as_str()))
+        .bind(rec.team.as_ref().map(|t| t.group.as_str()))
 }
 
 /// What an update keeps of the row, returned by it for [`updated`].
-const KEPT: &str = "RETURNING created_at, tenant_id, owner_oid, edit_key_hash";
+const KEPT: &str =
+    "RETURNING created_at, tenant_id, owner_oid, edit_key_hash, team_tenant, team_group";
 
 /// `rec` as stored over a row whose kept columns ([`KEPT`]) are `kept`.
 fn updated(rec: Record, kept: &PgRow) -> Result<Upsert, StoreError> {
@@ -105,6 +111,11 @@ fn updated(rec: Record, kept: &PgRow) -> Result<Upsert, StoreError> {
         tenant_id: kept.try_get(1).map_err(db)?,
         owner_oid: kept.try_get(2).map_err(db)?,
         edit_key_hash: edit_key_of(kept, 3)?,
+        team: Team::stored_or_of(
+            kept.try_get(4).map_err(db)?,
+            kept.try_get(5).map_err(db)?,
+            &rec.webhook_url,
+        ),
         ..rec
     }))
 }
@@ -164,7 +175,7 @@ impl ConnectionStore for PgConnections {
             // The common save, of a row that exists with this webhook, in one round trip
             // (the stall of the tests is inside the transaction below).
             let kept = update_query(
-                &format!("{UPDATE} AND webhook_hash = $10 {KEPT}"),
+                &format!("{UPDATE} AND webhook_hash = $12 {KEPT}"),
                 &rec,
                 &sealed,
                 &key_id,
@@ -198,8 +209,10 @@ impl ConnectionStore for PgConnections {
             }
             let inserted = sqlx::query(
                 "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
-                 settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (entity_id) DO NOTHING",
+                 settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash,
+                 team_tenant, team_group)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                 ON CONFLICT (entity_id) DO NOTHING",
             )
             .bind(rec.entity_id.as_str())
             .bind(rec.webhook_hash.0.to_vec())
@@ -214,6 +227,8 @@ impl ConnectionStore for PgConnections {
             .bind(&rec.tenant_id)
             .bind(&rec.owner_oid)
             .bind(rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()))
+            .bind(rec.team.as_ref().map(|t| t.tenant.as_str()))
+            .bind(rec.team.as_ref().map(|t| t.group.as_str()))
             .execute(&mut *tx)
             .await
             .map_err(db)?

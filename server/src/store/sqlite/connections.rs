@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::Db;
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
-use crate::store::{db, hash32, ConnectionStore, Record, StoreError, Upsert};
+use crate::store::{db, hash32, ConnectionStore, Record, StoreError, Team, Upsert};
 
 pub(in crate::store) struct SqliteConnections {
     db: Db,
@@ -35,11 +35,13 @@ struct Row {
     owner_oid: Option<String>,
     disabled_reason: Option<String>,
     edit_key_hash: Option<Vec<u8>>,
+    team_tenant: Option<String>,
+    team_group: Option<String>,
 }
 
 const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name, settings, app_type,
-    user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason, edit_key_hash
-    FROM connections WHERE entity_id = ?1";
+    user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason, edit_key_hash,
+    team_tenant, team_group FROM connections WHERE entity_id = ?1";
 
 fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -57,6 +59,8 @@ fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         owner_oid: r.get(11)?,
         disabled_reason: r.get(12)?,
         edit_key_hash: r.get(13)?,
+        team_tenant: r.get(14)?,
+        team_group: r.get(15)?,
     })
 }
 
@@ -66,11 +70,13 @@ fn hash_of(bytes: Vec<u8>) -> Result<WebhookHash, StoreError> {
 
 fn record(r: Row, keys: &Keyring) -> Result<Record, StoreError> {
     let url = keys.open(&r.key_id, &r.sealed, &r.entity_id).map_err(db)?;
+    // Checked when stored (the dev inbox included), so taken as it is.
+    let url = WebhookUrl::trusted(url);
     Ok(Record {
+        team: Team::stored_or_of(r.team_tenant, r.team_group, &url),
         entity_id: EntityId::parse(&r.entity_id).map_err(db)?,
         webhook_hash: hash_of(r.hash)?,
-        // Checked when stored (the dev inbox included), so taken as it is.
-        webhook_url: WebhookUrl::trusted(url),
+        webhook_url: url,
         config_name: r.config_name,
         settings: serde_json::from_str(&r.settings).map_err(db)?,
         app_type: r.app_type,
@@ -85,7 +91,8 @@ fn record(r: Row, keys: &Keyring) -> Result<Record, StoreError> {
 }
 
 /// Updates the row `old` with `rec` (its sealed webhook URL included); the creation time,
-/// tenant binding and an existing edit key hash stay.
+/// tenant binding, team and an existing edit key hash stay (`rec`'s team is stored where
+/// the row has none yet).
 fn update(
     tx: &rusqlite::Transaction,
     old: Row,
@@ -97,12 +104,20 @@ fn update(
     tx.prepare_cached(
         "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
          app_type = ?6, user_object_id = ?7, updated_at = ?8, disabled_reason = NULL,
-         edit_key_hash = COALESCE(edit_key_hash, ?9) WHERE entity_id = ?1",
+         edit_key_hash = COALESCE(edit_key_hash, ?9), team_tenant = COALESCE(team_tenant, ?10),
+         team_group = CASE WHEN team_tenant IS NULL THEN ?11 ELSE team_group END WHERE entity_id = ?1",
     )
     .and_then(|mut update| update.execute(params![rec.entity_id.as_str(), sealed, key_id, rec.config_name, settings,
             rec.app_type, rec.user_object_id, rec.updated_at,
-            rec.edit_key_hash.as_ref().map(|h| h.0.to_vec())]))
+            rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()),
+            rec.team.as_ref().map(|t| &t.tenant), rec.team.as_ref().map(|t| &t.group)]))
     .map_err(db)?;
+    // As stored now, and as `record` reads it.
+    let team = match (old.team_tenant, old.team_group) {
+        (Some(tenant), Some(group)) => Some(Team { tenant, group }),
+        _ => rec.team.clone(),
+    }
+    .or_else(|| rec.webhook_url.identity().map(Team::of));
     let edit_key_hash = match old.edit_key_hash {
         Some(h) => Some(EditKeyHash(hash32(h)?)),
         None => rec.edit_key_hash,
@@ -112,6 +127,7 @@ fn update(
         tenant_id: old.tenant_id,
         owner_oid: old.owner_oid,
         edit_key_hash,
+        team,
         ..rec
     }))
 }
@@ -158,12 +174,14 @@ impl ConnectionStore for SqliteConnections {
                 None => {
                     tx.prepare_cached(
                         "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
-                         settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                         settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash,
+                         team_tenant, team_group)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                     )
                     .and_then(|mut insert| insert.execute(params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec(), sealed, key_id,
                             rec.config_name, settings, rec.app_type, rec.user_object_id, rec.created_at, rec.updated_at,
-                            rec.tenant_id, rec.owner_oid, rec.edit_key_hash.as_ref().map(|h| h.0.to_vec())]))
+                            rec.tenant_id, rec.owner_oid, rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()),
+                            rec.team.as_ref().map(|t| &t.tenant), rec.team.as_ref().map(|t| &t.group)]))
                     .map_err(db)?;
                     Upsert::Created(rec)
                 }

@@ -72,6 +72,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER connections_version_update
         AFTER UPDATE OF entity_id, settings, disabled_reason ON connections
         BEGIN UPDATE connections_version SET v = v + 1; END;",
+    // The team (tenant and group) a connection was added in, kept across moves to Workflows
+    // URLs; NULL for older rows until their next save (read from the URL meanwhile).
+    "ALTER TABLE connections ADD COLUMN team_tenant TEXT;
+    ALTER TABLE connections ADD COLUMN team_group TEXT;",
 ];
 
 /// What runs on the connection's thread.
