@@ -1,6 +1,12 @@
-//! `cargo xtask package`: the Teams app package (manifest.json and two icons at the zip
-//! root), validated offline against the official schema from `@microsoft/app-manifest`
-//! before anything is written; `--check FILE.zip` validates an existing package.
+//! `cargo xtask package`: the Teams app package (manifest.json, two icons and one
+//! localization file per extra language at the zip root), validated offline against the
+//! official schemas from `@microsoft/app-manifest` before anything is written; `--check
+//! FILE.zip` validates an existing package.
+
+mod environments;
+mod examples;
+mod localization;
+mod schema;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -22,22 +28,33 @@ pub struct Options {
     /// Validate an existing package instead of writing one.
     #[arg(long, value_name = "FILE.zip", exclusive = true)]
     check: Option<PathBuf>,
-    /// The https address of the configuration page.
-    #[arg(long, value_name = "URL", required_unless_present = "check")]
+    /// Build for this environment: its app_id, page_url and name_suffix from the environments
+    /// file. --page-url and --app-id, when given as well, win over the file's values.
+    #[arg(long, value_name = "NAME")]
+    env: Option<String>,
+    /// The environments file --env reads [default: environments.toml at the repository root].
+    #[arg(long, value_name = "FILE", requires = "env")]
+    environments: Option<PathBuf>,
+    /// The https address of the configuration page (wins over --env).
+    #[arg(long, value_name = "URL", required_unless_present_any = ["check", "env"])]
     page_url: Option<String>,
-    /// The connector's id (a GUID) [default: derived from connector.toml's id].
-    #[arg(long, value_name = "GUID")]
-    connector_id: Option<String>,
-    /// The app's id (a GUID) [default: derived from connector.toml's id].
+    /// The app's id, a GUID (wins over --env) [default: derived from connector.toml's id].
     #[arg(long, value_name = "GUID")]
     app_id: Option<String>,
     /// The app's version, X.Y.Z.
     #[arg(long, value_name = "X.Y.Z", default_value = "1.0.0")]
     version: String,
-    /// Declare a configurable tab (today's Teams) instead of a connector.
+    /// Legacy: an Office 365 connector package instead of the configurable tab. Microsoft
+    /// retired connectors: no new registrations since 2024-08-15, no deliveries since spring 2026.
     #[arg(long)]
+    connector: bool,
+    /// With --connector: the connector's id [default: derived from connector.toml's id].
+    #[arg(long, value_name = "GUID", requires = "connector")]
+    connector_id: Option<String>,
+    /// Deprecated and ignored: the configurable tab is the default.
+    #[arg(long, conflicts_with = "connector")]
     tab: bool,
-    /// The zip to write [default: build/<id>-<version>.zip].
+    /// The zip to write [default: build/<id>[-<env>]-<version>.zip].
     #[arg(long, value_name = "FILE.zip")]
     out: Option<PathBuf>,
     /// The 192x192 colour icon [default: public/icon-color.png].
@@ -54,34 +71,107 @@ pub struct Options {
     sso_resource: Option<String>,
 }
 
+/// The zip's files, by name, in order.
+type Files = Vec<(String, Vec<u8>)>;
+
+/// What the package is built for, once --env and the explicit flags are merged.
+struct Target {
+    page_url: String,
+    app_id: String,
+    name_suffix: String,
+}
+
 pub fn run(opts: &Options) -> Result<()> {
+    // The schemas come from npm: install them if they are missing or stale.
+    crate::setup::npm_packages()?;
     if let Some(file) = &opts.check {
         let version = check(file)?;
         println!("package {} is valid (manifest v{version})", file.display());
         return Ok(());
     }
-    let out = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| root().join(format!("build/{}-{}.zip", CONNECTOR.id, opts.version)));
-    let (version, manifest, color, outline) = prepare(opts)?;
-    write_zip(&out, &manifest, &color, &outline)?;
+    if opts.tab {
+        eprintln!(
+            "xtask: warning: --tab is deprecated and ignored: the configurable tab is the default"
+        );
+    }
+    if opts.connector {
+        eprintln!(
+            "xtask: warning: --connector builds a legacy Office 365 connector package. Microsoft \
+             retired connectors: no new connector registrations since 2024-08-15, and connectors \
+             stopped delivering in spring 2026. Build without --connector for the configurable tab."
+        );
+    }
+    let target = target(opts)?;
+    let out = opts.out.clone().unwrap_or_else(|| {
+        let env = opts
+            .env
+            .as_ref()
+            .map(|e| format!("-{e}"))
+            .unwrap_or_default();
+        root().join(format!("build/{}{env}-{}.zip", CONNECTOR.id, opts.version))
+    });
+    let (version, files, manifest) = prepare(opts, &target)?;
+    write_zip(&out, &files)?;
     println!(
         "xtask: wrote {} (manifest v{version}, {})",
         out.display(),
-        if opts.tab {
-            "configurable tab"
+        if opts.connector {
+            "legacy connector"
         } else {
-            "connector"
+            "configurable tab"
         }
     );
+    let examples = examples::in_manifest(&manifest);
+    if !examples.is_empty() {
+        eprintln!(
+            "xtask: warning: the manifest still has example values; replace them (connector.toml, \
+             --page-url or --env) before you publish:\n  {}",
+            examples.join("\n  ")
+        );
+    }
     Ok(())
 }
 
-/// Everything checked, nothing written: the manifest and the two encoded icons.
-fn prepare(o: &Options) -> Result<(String, Value, Vec<u8>, Vec<u8>)> {
-    // clap requires it without --check.
-    let page_url = o.page_url.as_deref().unwrap_or_default();
+/// The page address, app id and name suffix: the explicit flags, else --env's, else defaults.
+fn target(o: &Options) -> Result<Target> {
+    let env = match &o.env {
+        Some(name) => {
+            let file = o
+                .environments
+                .clone()
+                .unwrap_or_else(|| root().join("environments.toml"));
+            let env = environments::load(&file, name)?;
+            for (flag, given, key) in [
+                ("--page-url", o.page_url.is_some(), "page_url"),
+                ("--app-id", o.app_id.is_some(), "app_id"),
+            ] {
+                if given {
+                    eprintln!("xtask: {flag} wins over environment '{name}''s {key}");
+                }
+            }
+            Some(env)
+        }
+        None => None,
+    };
+    Ok(Target {
+        page_url: o
+            .page_url
+            .clone()
+            .or_else(|| env.as_ref().map(|e| e.page_url.clone()))
+            .unwrap_or_default(),
+        app_id: o
+            .app_id
+            .clone()
+            .or_else(|| env.as_ref().map(|e| e.app_id.clone()))
+            .unwrap_or_else(|| guid_from(&format!("app:{}", CONNECTOR.id))),
+        name_suffix: env.map(|e| e.name_suffix).unwrap_or_default(),
+    })
+}
+
+/// Everything checked, nothing written: the manifest version, the zip's files (manifest,
+/// icons, localization files) and the manifest.
+fn prepare(o: &Options, t: &Target) -> Result<(String, Files, Value)> {
+    let page_url = t.page_url.as_str();
     let mut problems = Vec::new();
     let host = match page_url.strip_prefix("https://") {
         Some(rest) => rest.split(['/', '?', '#']).next().unwrap_or("").to_string(),
@@ -93,11 +183,8 @@ fn prepare(o: &Options) -> Result<(String, Value, Vec<u8>, Vec<u8>)> {
     if page_url.starts_with("https://") && (host.is_empty() || host.contains('@')) {
         problems.push(format!("page url '{}' has no valid host", page_url));
     }
-    let app_id = o
-        .app_id
-        .clone()
-        .unwrap_or_else(|| guid_from(&format!("app:{}", CONNECTOR.id)));
-    if !is_guid(&app_id) {
+    let app_id = &t.app_id;
+    if !is_guid(app_id) {
         problems.push(format!(
             "app id '{app_id}' is not a guid like 1f0c5ab4-3c1e-4f6b-9d3a-0a6c1b2d3e4f"
         ));
@@ -124,11 +211,8 @@ fn prepare(o: &Options) -> Result<(String, Value, Vec<u8>, Vec<u8>)> {
     let outline = icon(&icon_path(&o.outline_icon, "icon-outline.png"), 32, true)
         .map_err(|e| problems.push(e))
         .ok();
-    let version = newest_schema_version()?;
-    let connector_id = o
-        .connector_id
-        .clone()
-        .unwrap_or_else(|| guid_from(&format!("connector:{}", CONNECTOR.id)));
+    let version = schema::newest_version()?;
+    let name = format!("{}{}", CONNECTOR.name, t.name_suffix);
     let mut manifest = json!({
         "$schema": format!("https://developer.microsoft.com/en-us/json-schemas/teams/v{version}/MicrosoftTeams.schema.json"),
         "manifestVersion": version,
@@ -140,13 +224,22 @@ fn prepare(o: &Options) -> Result<(String, Value, Vec<u8>, Vec<u8>)> {
             "privacyUrl": CONNECTOR.privacy_url,
             "termsOfUseUrl": CONNECTOR.terms_url,
         },
-        "name": { "short": CONNECTOR.name, "full": CONNECTOR.name },
+        "name": { "short": name, "full": name },
         "description": { "short": CONNECTOR.short_description, "full": CONNECTOR.full_description },
         "icons": { "color": COLOR, "outline": OUTLINE },
         "accentColor": CONNECTOR.accent_color,
         "validDomains": [host],
     });
-    if o.tab {
+    let mut localized = Vec::new();
+    if o.connector {
+        // The legacy package stays as it always was: connectors never reached shared or
+        // private channels, and nobody can register a new one to localize.
+        let connector_id = o
+            .connector_id
+            .clone()
+            .unwrap_or_else(|| guid_from(&format!("connector:{}", CONNECTOR.id)));
+        manifest["connectors"] = json!([{ "connectorId": connector_id, "configurationUrl": page_url, "scopes": ["team"] }]);
+    } else {
         // A channel tab or a group chat's tab; its Settings re-open the configuration page.
         manifest["configurableTabs"] = json!([{
             "configurationUrl": page_url,
@@ -154,17 +247,36 @@ fn prepare(o: &Options) -> Result<(String, Value, Vec<u8>, Vec<u8>)> {
             "scopes": ["team", "groupChat"],
             "context": ["channelTab", "privateChatTab", "meetingChatTab"],
         }]);
-    } else {
-        manifest["connectors"] = json!([{ "connectorId": connector_id, "configurationUrl": page_url, "scopes": ["team"] }]);
+        // Shared and private channels too (manifest v1.25+).
+        manifest["supportsChannelFeatures"] = json!("tier1");
+        let languages = localization::languages(&CONNECTOR);
+        manifest["localizationInfo"] = localization::info(&languages);
+        for language in languages.iter().filter(|l| **l != localization::DEFAULT) {
+            let name = localization::file_name(language);
+            let file = localization::file(&manifest, &version);
+            for p in schema::localization_problems(&file, &version)? {
+                problems.push(format!("{name}: {p}"));
+            }
+            localized.push((name, serde_json::to_vec_pretty(&file)?));
+        }
     }
     if let Some(sso) = sso {
         manifest["webApplicationInfo"] = sso;
     }
-    problems.extend(validate(&manifest, &version)?);
+    problems.extend(schema::manifest_problems(&manifest, &version)?);
     if !problems.is_empty() {
         bail!("no package written:\n  {}", problems.join("\n  "));
     }
-    Ok((version, manifest, color.unwrap(), outline.unwrap()))
+    let mut files = vec![
+        (
+            "manifest.json".to_string(),
+            serde_json::to_vec_pretty(&manifest)?,
+        ),
+        (COLOR.to_string(), color.unwrap()),
+        (OUTLINE.to_string(), outline.unwrap()),
+    ];
+    files.extend(localized);
+    Ok((version, files, manifest))
 }
 
 /// Reads a PNG, resizes it to `size` if needed, checks it, and encodes it again.
@@ -226,61 +338,7 @@ fn check_icon(img: &DynamicImage, size: u32, outline: bool, name: &str) -> Resul
     Ok(())
 }
 
-fn schema_root() -> PathBuf {
-    root().join("node_modules/@microsoft/app-manifest/build/json-schemas/teams")
-}
-
-/// The highest `vX.Y` the npm package ships (never vDevPreview).
-fn newest_schema_version() -> Result<String> {
-    let dir = schema_root();
-    let entries = std::fs::read_dir(&dir).with_context(|| {
-        format!(
-            "cannot read {}: run `npm ci` (cargo xtask test does)",
-            dir.display()
-        )
-    })?;
-    let mut best: Option<(u32, u32)> = None;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some((major, minor)) = name.strip_prefix('v').and_then(|v| v.split_once('.')) else {
-            continue;
-        };
-        if let (Ok(a), Ok(b)) = (major.parse(), minor.parse()) {
-            best = best.max(Some((a, b)));
-        }
-    }
-    let (a, b) = best.with_context(|| format!("no schema versions in {}", dir.display()))?;
-    Ok(format!("{a}.{b}"))
-}
-
-/// Every violation of the official schema of `version`, each with its JSON path.
-fn validate(manifest: &Value, version: &str) -> Result<Vec<String>> {
-    let path = schema_root().join(format!("v{version}/MicrosoftTeams.schema.json"));
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "no schema for manifest version {version} ({})",
-            path.display()
-        )
-    })?;
-    let schema: Value = serde_json::from_str(&text)?;
-    // The files say draft-04 but use `const` (draft 6+) for manifestVersion and no draft-4-only
-    // keyword, so draft 7 checks everything they mean.
-    let validator = jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft7)
-        .build(&schema)
-        .map_err(|e| anyhow::anyhow!("schema {} does not compile: {e}", path.display()))?;
-    let mut out: Vec<String> = validator
-        .iter_errors(manifest)
-        .map(|e| {
-            let at = e.instance_path().to_string();
-            format!("{}: {e}", if at.is_empty() { "/".to_string() } else { at })
-        })
-        .collect();
-    out.sort();
-    Ok(out)
-}
-
-fn write_zip(out: &Path, manifest: &Value, color: &[u8], outline: &[u8]) -> Result<()> {
+fn write_zip(out: &Path, files: &Files) -> Result<()> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
@@ -290,12 +348,10 @@ fn write_zip(out: &Path, manifest: &Value, color: &[u8], outline: &[u8]) -> Resu
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&tmp)?);
         let opts = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
-        zip.start_file("manifest.json", opts)?;
-        zip.write_all(serde_json::to_string_pretty(manifest)?.as_bytes())?;
-        zip.start_file(COLOR, opts)?;
-        zip.write_all(color)?;
-        zip.start_file(OUTLINE, opts)?;
-        zip.write_all(outline)?;
+        for (name, bytes) in files {
+            zip.start_file(name.as_str(), opts)?;
+            zip.write_all(bytes)?;
+        }
         zip.finish()?;
     }
     std::fs::rename(&tmp, out)?;
@@ -332,7 +388,42 @@ fn check(file: &Path) -> Result<String> {
         .as_str()
         .context("manifest.json has no manifestVersion")?
         .to_string();
-    problems.extend(validate(&manifest, &version)?);
+    problems.extend(schema::manifest_problems(&manifest, &version)?);
+    // The default language's strings are the manifest's own; only its optional file and each
+    // additional language's file are localization files.
+    let info = &manifest["localizationInfo"];
+    let mut localized: Vec<(String, &Value)> = Vec::new();
+    if !info["defaultLanguageFile"].is_null() {
+        localized.push((
+            "/localizationInfo/defaultLanguageFile".into(),
+            &info["defaultLanguageFile"],
+        ));
+    }
+    for (i, l) in info["additionalLanguages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        localized.push((
+            format!("/localizationInfo/additionalLanguages/{i}/file"),
+            &l["file"],
+        ));
+    }
+    for (at, name) in localized {
+        let Some(name) = name.as_str() else {
+            continue; // the manifest schema has said so
+        };
+        match read(name).map(|b| serde_json::from_slice::<Value>(&b)) {
+            None => problems.push(format!("{at}: '{name}' is not in the zip root")),
+            Some(Err(e)) => problems.push(format!("{at}: '{name}' is not json: {e}")),
+            Some(Ok(file)) => {
+                for p in schema::localization_problems(&file, &version)? {
+                    problems.push(format!("{name}: {p}"));
+                }
+            }
+        }
+    }
     for (key, size, outline) in [("color", 192, true), ("outline", 32, true)] {
         let outline = outline && key == "outline";
         match manifest["icons"][key].as_str() {

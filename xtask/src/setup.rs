@@ -145,21 +145,33 @@ fn wasm_bindgen() -> Result<()> {
 }
 
 /// teams-js and esbuild (which bundles it) for the page, binaryen's wasm-opt, playwright-core
-/// for the end-to-end tests.
-fn npm_packages() -> Result<()> {
+/// for the end-to-end tests, the Teams schemas (`@microsoft/app-manifest`) for `package`.
+pub fn npm_packages() -> Result<()> {
     let root = root();
-    let stamp = root.join("node_modules/.package-lock.json");
-    let fresh = match (
-        std::fs::metadata(&stamp),
-        std::fs::metadata(root.join("package-lock.json")),
-    ) {
-        (Ok(s), Ok(l)) => s.modified()? >= l.modified()?,
-        _ => false,
+    let lock_file = root.join("package-lock.json");
+    let installed = || -> Result<bool> {
+        let fresh = match (
+            std::fs::metadata(root.join("node_modules/.package-lock.json")),
+            std::fs::metadata(&lock_file),
+        ) {
+            (Ok(s), Ok(l)) => s.modified()? >= l.modified()?,
+            _ => false,
+        };
+        Ok(fresh
+            && root.join("node_modules/.bin/wasm-opt").exists()
+            && root.join("node_modules/.bin/esbuild").exists()
+            && root.join("node_modules/@microsoft/app-manifest").exists())
     };
-    if !fresh
-        || !root.join("node_modules/.bin/wasm-opt").exists()
-        || !root.join("node_modules/.bin/esbuild").exists()
-    {
+    if installed()? {
+        return Ok(());
+    }
+    // Several xtask processes (parallel tests) may get here at once: one runs npm ci while
+    // the others wait, then find it done. The lock is advisory; npm itself ignores it.
+    let lock = std::fs::File::open(&lock_file)
+        .with_context(|| format!("cannot open {}", lock_file.display()))?;
+    lock.lock()
+        .with_context(|| format!("cannot lock {}", lock_file.display()))?;
+    if !installed()? {
         say("npm packages from package-lock.json (npm ci)");
         run(Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
