@@ -11,6 +11,8 @@ use serde_json::Value;
 pub(crate) struct Inbox {
     pub mode: Mode,
     pub messages: Vec<Value>,
+    /// The flow's tenant: a sig-less Workflows path takes only its tokens.
+    pub tenant: Option<String>,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -25,7 +25,7 @@ fn hook(tenant: &str, group: &str, id: &str) -> String {
 }
 
 fn flow(id: &str) -> String {
-    format!("https://prod-12.westeurope.logic.azure.com:443/workflows/{id}/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=sig{id}")
+    format!("https://default72f988bf.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/{id}/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=sig{id}")
 }
 
 fn settings(name: &str) -> Value {
