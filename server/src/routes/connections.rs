@@ -176,10 +176,10 @@ async fn save(
     let Some(existing) = state.connections.get(&id).await? else {
         // A new connection: its webhook URL is required, and it gets its edit key.
         let webhook = webhook.ok_or_else(webhook_required)?;
-        check_postable(&state, &webhook, record.tenant_id.as_deref())?;
         let tenant = identity.as_ref().map(|i| i.tenant.as_str());
         charge_tenant(&state, tenant.or_else(|| webhook.tenant()))?;
         resolves_publicly(&state, &webhook).await?;
+        check_postable(&state, &webhook, record.tenant_id.as_deref())?;
         let key = EditKey::generate();
         record.webhook_hash = state.key.hash(&webhook);
         record.webhook_url = webhook;
@@ -205,6 +205,7 @@ async fn save(
     })?;
     charge_tenant(&state, budget_of(identity.as_ref(), &existing))?;
     if let Some(webhook) = &webhook {
+        resolves_publicly(&state, webhook).await?;
         // Only a URL the connection moves to must be postable; the stored one stays as is.
         if matches!(
             grant,
@@ -216,7 +217,6 @@ async fn save(
                 .or(existing.tenant_id.as_deref());
             check_postable(&state, webhook, tenant)?;
         }
-        resolves_publicly(&state, webhook).await?;
     }
     // A connection stored before edit keys existed gets one now.
     let minted = existing.edit_key_hash.is_none().then(EditKey::generate);

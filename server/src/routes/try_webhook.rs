@@ -49,12 +49,12 @@ async fn try_webhook(
         .map(|i| i.tenant.as_str())
         .or_else(|| webhook.tenant());
     charge_tenant(&state, tenant)?;
-    let signed_in = identity.as_ref().map(|i| i.tenant.as_str());
-    check_postable(&state, &webhook, signed_in)?;
     webhook
         .check_resolves_publicly(&state.webhooks)
         .await
         .map_err(invalid)?;
+    let signed_in = identity.as_ref().map(|i| i.tenant.as_str());
+    check_postable(&state, &webhook, signed_in)?;
     let name = connector_settings::config_name(&body.settings)
         .filter(|n| !n.trim().is_empty())
         .unwrap_or(connector_settings::CONNECTOR.name);

@@ -2,13 +2,15 @@
 //! them with a client-credentials token of the connection's tenant, fetched from the
 //! emulator's identity provider, whose inbox checks it as Power Automate does.
 
-use connector_server::emulator::idp::{DEV_FLOW_CLIENT_ID, OTHER_TENANT};
 use serde_json::{json, Value};
 
 use crate::helpers::{error_of, event, settings, until, TestApp};
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const USER: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+const OTHER_TENANT: &str = "00000000-0000-4000-8000-0000000000ff";
+/// The Entra app a `--dev-sso` server asks flow tokens as (server/src/emulator/idp.rs).
+const DEV_FLOW_CLIENT_ID: &str = "00000000-0000-4000-8000-00000000f10e";
 
 /// An inbox path of today's Workflows shape; with `signed` it carries a `sig`.
 fn flow_path(id: &str, signed: bool) -> String {
@@ -80,12 +82,12 @@ impl Dev {
         v["tokenRequests"].as_u64().unwrap()
     }
 
-    async fn status(&self, id: &str, token: &str) -> Value {
+    async fn status(&self, id: &str, hook: &str, token: &str) -> Value {
         self.app
             .client
             .get(format!("{}/api/connections/{id}/deliveries", self.app.url))
             .bearer_auth(token)
-            .header("x-teams-webhook-url", self.hook(&flow_path(id, false)))
+            .header("x-teams-webhook-url", hook)
             .send()
             .await
             .unwrap()
@@ -164,7 +166,7 @@ async fn a_flow_of_another_tenant_answers_403_and_the_delivery_error_says_so() {
     d.app.send(&event("build_failed", "p")).await;
     let mut last = Value::Null;
     until("the delivery to fail", 20, async || {
-        last = d.status("flow-3", &token).await;
+        last = d.status("flow-3", &hook, &token).await;
         last["lastError"].is_string()
     })
     .await;
