@@ -388,9 +388,8 @@ impl Config {
         } else {
             self.flow_authority.trim_end_matches('/').to_string()
         };
-        if !authority.starts_with("https://")
-            && !(dev && authority.starts_with("http://127.0.0.1:"))
-        {
+        let local_dev = dev && authority.starts_with("http://127.0.0.1:");
+        if !(authority.starts_with("https://") || local_dev) {
             bail!("--flow-authority '{authority}' must start with https://");
         }
         let audience = self.flow_audience.trim().to_string();

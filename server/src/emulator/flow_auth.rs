@@ -17,12 +17,14 @@ use crate::config::DEFAULT_FLOW_AUDIENCE;
 use crate::error::AppError;
 use crate::state::AppState;
 
-fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({ "error": { "code": code, "message": message } })),
+fn refusal(status: StatusCode, code: &str, message: &str) -> Box<Response> {
+    Box::new(
+        (
+            status,
+            Json(json!({ "error": { "code": code, "message": message } })),
+        )
+            .into_response(),
     )
-        .into_response()
 }
 
 /// Whether a post to inbox `path` (with `query`) gets through: `Ok(Some(claims))` of the
@@ -33,7 +35,7 @@ pub(super) fn check(
     path: &str,
     query: Option<&str>,
     headers: &HeaderMap,
-) -> Result<Option<Value>, Response> {
+) -> Result<Option<Value>, Box<Response>> {
     let with_query = format!("{path}?{}", query.unwrap_or(""));
     let bearer = headers.get("authorization").map(|v| {
         v.to_str()

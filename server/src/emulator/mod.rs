@@ -113,7 +113,7 @@ async fn receive(
 ) -> Response {
     let caller = match flow_auth::check(&state, &path, uri.query(), &headers) {
         Ok(caller) => caller,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let header = |name: &str| {
         headers
