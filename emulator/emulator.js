@@ -536,10 +536,23 @@ function renderWorkflows() {
   $('#workflows-empty').hidden = workflows.length > 0;
 }
 
+/**
+ * A flow for signed-in callers (no `sig`) takes only tokens of its maker's tenant: the inbox
+ * is told the context's tenant, as Power Automate knows the flow's.
+ */
+function rememberFlowTenant(url) {
+  const path = inboxPath(url);
+  if (!path || /[?&]sig=/.test(url)) return;
+  fetch(`/emulator/api/inbox-tenant/${path}`, {
+    method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tenant: context.tid }),
+  }).catch(() => {});
+}
+
 $('#add-workflow').addEventListener('click', () => {
   const w = { id: guid(), name: `Post to ${context.channelName} when a webhook request is received (${workflows.length + 1})`, url: mintWorkflowsUrl(), created: new Date().toISOString() };
   workflows = [...workflows, w];
   saveWorkflows(workflows);
+  rememberFlowTenant(w.url);
   renderWorkflows();
   $(`li[data-workflow-id="${w.id}"] .workflow-url`)?.focus();
 });

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
-use crate::delivery::{DeliveryConfig, Schedule};
+use crate::delivery::{DeliveryConfig, FlowTokenSettings, Schedule};
 use crate::domain::{HashKey, Keyring};
 use crate::store::Database;
 
@@ -22,6 +22,11 @@ pub enum Role {
 
 /// Seconds a claim must outlast twice the webhook time-out.
 pub const LEASE_MARGIN_SECS: u64 = 10;
+
+/// Entra's public cloud, where flow tokens come from by default.
+pub const DEFAULT_FLOW_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// The public cloud's flow service audience (MS: power-automate-docs oauth-authentication.md).
+pub const DEFAULT_FLOW_AUDIENCE: &str = "https://service.flow.microsoft.com/";
 
 /// The connector server.
 #[derive(Debug, Clone, Args)]
@@ -109,6 +114,31 @@ pub struct Config {
     /// Dev mode: single sign-on against the emulator's own identity provider.
     #[arg(long, env = "CONNECTOR_DEV_SSO", requires = "dev")]
     pub dev_sso: bool,
+    /// Posts to flows that take only signed-in callers (Workflows URLs without `sig`, "Who
+    /// can trigger the flow: Any user in my tenant") with a token of the connection's tenant:
+    /// the client id of the Entra app used for single sign-on, whose service principal each
+    /// customer tenant's admin consented to. Off unless given (with --dev-sso: a dev app).
+    #[arg(long, env = "CONNECTOR_FLOW_CLIENT_ID")]
+    pub flow_client_id: Option<String>,
+    /// That app's client secret.
+    #[arg(long, env = "CONNECTOR_FLOW_CLIENT_SECRET", hide_env_values = true)]
+    pub flow_client_secret: Option<String>,
+    /// A file holding that secret (one line), instead of --flow-client-secret.
+    #[arg(long, env = "CONNECTOR_FLOW_CLIENT_SECRET_FILE")]
+    pub flow_client_secret_file: Option<PathBuf>,
+    /// Where flow tokens come from: `{authority}/{tenant}/oauth2/v2.0/token`.
+    #[arg(
+        long,
+        env = "CONNECTOR_FLOW_AUTHORITY",
+        default_value = DEFAULT_FLOW_AUTHORITY
+    )]
+    pub flow_authority: String,
+    /// The audience flows want, exactly (trailing slash included); the scope asked for is
+    /// it plus `/.default`. Other clouds: https://gov.service.flow.microsoft.us/ (GCC),
+    /// https://high.service.flow.microsoft.us/ (GCC High), https://service.flow.appsplatform.us/
+    /// (DoD), https://service.powerautomate.cn/ (China).
+    #[arg(long, env = "CONNECTOR_FLOW_AUDIENCE", default_value = DEFAULT_FLOW_AUDIENCE)]
+    pub flow_audience: String,
     /// The shared secret events are signed with (HMAC-SHA256), at least 32 bytes; without it
     /// /api/events is off.
     #[arg(long, env = "CONNECTOR_EVENTS_SECRET", hide_env_values = true)]
@@ -316,7 +346,69 @@ impl Config {
             },
             retention: (self.retention_days > 0)
                 .then(|| std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400)),
+            // Set at start, once the server knows its port (dev mode's identity provider).
+            flow_tokens: None,
         })
+    }
+
+    /// What flow tokens are asked with, or `None` when they are off. With --dev-sso the
+    /// emulator's app and identity provider (`dev_authority`) stand in for what is not given.
+    pub fn flow_tokens(&self, dev_authority: &str) -> anyhow::Result<Option<FlowTokenSettings>> {
+        use crate::emulator::idp::{DEV_FLOW_CLIENT_ID, DEV_FLOW_CLIENT_SECRET};
+        let secret = match (&self.flow_client_secret, &self.flow_client_secret_file) {
+            (Some(_), Some(_)) => bail!(
+                "the flow client secret is given twice: set --flow-client-secret (CONNECTOR_FLOW_CLIENT_SECRET) or CONNECTOR_FLOW_CLIENT_SECRET_FILE, not both"
+            ),
+            (Some(s), None) => Some(s.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read the flow client secret file {}", path.display())
+                })?;
+                Some(text.trim_end_matches(['\n', '\r']).to_string())
+            }
+            (None, None) => None,
+        };
+        if secret.as_ref().is_some_and(|s| s.trim().is_empty()) {
+            bail!("the flow client secret is empty");
+        }
+        let dev = self.dev_sso;
+        let client_id = self
+            .flow_client_id
+            .clone()
+            .or_else(|| dev.then(|| DEV_FLOW_CLIENT_ID.to_string()));
+        let secret = secret.or_else(|| dev.then(|| DEV_FLOW_CLIENT_SECRET.to_string()));
+        let (client_id, client_secret) = match (client_id, secret) {
+            (None, None) => return Ok(None),
+            (None, Some(_)) => bail!(
+                "a flow client secret is set but --flow-client-id (CONNECTOR_FLOW_CLIENT_ID) is not: set the client id of the Entra app it belongs to, or unset the secret"
+            ),
+            (Some(id), None) => bail!(
+                "--flow-client-id '{id}' needs its secret: set CONNECTOR_FLOW_CLIENT_SECRET or CONNECTOR_FLOW_CLIENT_SECRET_FILE"
+            ),
+            (Some(id), _) if id.trim().is_empty() => bail!("--flow-client-id is empty"),
+            (Some(id), Some(secret)) => (id, secret),
+        };
+        let authority = if dev && self.flow_authority == DEFAULT_FLOW_AUTHORITY {
+            dev_authority.to_string()
+        } else {
+            self.flow_authority.trim_end_matches('/').to_string()
+        };
+        let local_dev = dev && authority.starts_with("http://127.0.0.1:");
+        if !(authority.starts_with("https://") || local_dev) {
+            bail!("--flow-authority '{authority}' must start with https://");
+        }
+        let audience = self.flow_audience.trim().to_string();
+        if !audience.starts_with("https://") || !audience.ends_with('/') {
+            bail!(
+                "--flow-audience '{audience}' must be the flow service's audience exactly, trailing slash included, like {DEFAULT_FLOW_AUDIENCE}"
+            );
+        }
+        Ok(Some(FlowTokenSettings {
+            client_id,
+            client_secret,
+            authority,
+            audience,
+        }))
     }
 
     pub fn encryption_key_path(&self) -> PathBuf {
@@ -413,6 +505,78 @@ mod tests {
                 && err.contains("at least 2 × 30 + 10 = 70 s"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn flow_tokens_are_off_unless_configured_and_bad_combinations_are_named() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["s"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+                .unwrap()
+                .config
+                .flow_tokens("http://127.0.0.1:1/emulator/idp")
+        };
+        assert!(parse(&[]).unwrap().is_none());
+        let on = parse(&[
+            "--flow-client-id",
+            "app-1",
+            "--flow-client-secret",
+            "s3cret",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (on.authority.as_str(), on.audience.as_str()),
+            (super::DEFAULT_FLOW_AUTHORITY, super::DEFAULT_FLOW_AUDIENCE)
+        );
+        assert_eq!(on.scope(), "https://service.flow.microsoft.com//.default");
+        let err = |args: &[&str]| parse(args).unwrap_err().to_string();
+        let e = err(&["--flow-client-secret", "s3cret"]);
+        assert!(
+            e.contains("--flow-client-id") && !e.contains("s3cret"),
+            "{e}"
+        );
+        let e = err(&["--flow-client-id", "app-1"]);
+        assert!(e.contains("needs its secret"), "{e}");
+        let e = err(&[
+            "--flow-client-id",
+            "a",
+            "--flow-client-secret",
+            "s",
+            "--flow-audience",
+            "https://service.flow.microsoft.com",
+        ]);
+        assert!(e.contains("trailing slash"), "{e}");
+        let e = err(&[
+            "--flow-client-id",
+            "a",
+            "--flow-client-secret",
+            "s",
+            "--flow-authority",
+            "http://login.example",
+        ]);
+        assert!(e.contains("https://"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let f = file.to_str().unwrap();
+        let from_file = parse(&["--flow-client-id", "a", "--flow-client-secret-file", f])
+            .unwrap()
+            .unwrap();
+        assert_eq!(from_file.client_secret, "from-file");
+        let e = err(&[
+            "--flow-client-id",
+            "a",
+            "--flow-client-secret",
+            "s",
+            "--flow-client-secret-file",
+            f,
+        ]);
+        assert!(e.contains("not both"), "{e}");
+        let dev = parse(&["--dev", "--dev-sso"]).unwrap().unwrap();
+        assert_eq!(dev.authority, "http://127.0.0.1:1/emulator/idp");
+        assert_eq!(dev.client_id, crate::emulator::idp::DEV_FLOW_CLIENT_ID);
     }
 
     #[test]

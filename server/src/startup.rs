@@ -51,7 +51,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
         // The built page's config.json knows nothing of dev mode; here it names the
         // emulator's inboxes (which the tab's form then takes as Workflows webhooks) and,
         // with --dev-sso, single sign-on.
-        let page_config = emulator::page_config(&state.webhooks, config.dev_sso);
+        let page_config =
+            emulator::page_config(&state.webhooks, config.dev_sso, state.flow_tokens.is_some());
         app = app.route(
             "/config.json",
             axum::routing::get(move || async move { axum::Json(page_config) }),
@@ -206,7 +207,7 @@ impl Application {
             .map_err(anyhow::Error::msg)?
             .map(Arc::from);
         let (key, keyring) = config.keys()?;
-        let delivery = config.delivery()?;
+        let mut delivery = config.delivery()?;
         let database = config.database()?;
         let stall = config.test_stall_writes_ms.map(Duration::from_millis);
         if stall.is_some() {
@@ -258,6 +259,17 @@ impl Application {
         if let Some(origin) = &config.dev_inbox_origin {
             tracing::warn!(%origin, "dev mode: webhook urls of the emulator inbox at this origin are allowed too");
         }
+        let flow_tokens = config
+            .flow_tokens(&format!("http://127.0.0.1:{port}/emulator/idp"))?
+            .map(|s| Arc::new(delivery::FlowTokens::new(s)));
+        if let Some(t) = &flow_tokens {
+            tracing::info!(client_id = %t.settings().client_id, authority = %t.settings().authority,
+                "flows that take only signed-in callers get a token of the connection's tenant");
+            if config.sso_audience.is_none() && !config.dev_sso {
+                tracing::warn!("flow tokens are configured without single sign-on: no connection has a tenant, so flows without sig are still refused");
+            }
+        }
+        delivery.flow_tokens = flow_tokens.clone();
         let state = AppState::new(Shared {
             connections: stores.connections.clone(),
             outbox: stores.outbox.clone(),
@@ -281,6 +293,8 @@ impl Application {
             trust_forwarded_for: config.trust_forwarded_for,
             page_policy: static_files::page_policy(&config.dist, config.dev)?,
             inboxes: Inboxes::default(),
+            flow_tokens,
+            idp: Default::default(),
         });
         let wake = state.wake.clone();
         if config.role != Role::Api {

@@ -50,4 +50,8 @@ pub struct Shared {
     /// The page's Content-Security-Policy header.
     pub page_policy: HeaderValue,
     pub inboxes: Inboxes,
+    /// Tokens for flows that take only signed-in callers, when configured.
+    pub flow_tokens: Option<Arc<crate::delivery::FlowTokens>>,
+    /// Dev mode: the emulator's identity provider's counters.
+    pub idp: crate::emulator::idp::Idp,
 }

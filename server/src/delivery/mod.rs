@@ -6,14 +6,17 @@
 
 mod answers;
 pub mod cards;
+pub mod flow_token;
 mod worker;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::{dev_inbox_client, webhook_client, WebhookUrl};
 use crate::store::{Due, Outcome};
 use answers::{read_answer, without_secrets, Answer, THROTTLED};
 
+pub use flow_token::{FlowTokenError, FlowTokenSettings, FlowTokens};
 pub use worker::{prune_forever, run, Counters, DeliveryConfig};
 
 /// Waits before each retry: 5 s, 30 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, each ±10 %
@@ -29,19 +32,22 @@ pub fn now_ms() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
 }
 
-/// The two HTTP clients: public webhooks, and the dev inbox on loopback.
+/// The two HTTP clients: public webhooks, and the dev inbox on loopback; and the tokens
+/// of flows that take only signed-in callers, when configured.
 #[derive(Clone)]
 struct Clients {
     web: reqwest::Client,
     dev: reqwest::Client,
+    flows: Option<Arc<FlowTokens>>,
 }
 
 impl Clients {
     /// `timeout`: how long one webhook answer may take before the attempt fails.
-    fn new(timeout: Duration) -> Clients {
+    fn new(timeout: Duration, flows: Option<Arc<FlowTokens>>) -> Clients {
         Clients {
             web: webhook_client(timeout),
             dev: dev_inbox_client(timeout),
+            flows,
         }
     }
 }
@@ -68,12 +74,28 @@ async fn attempt(d: &Due, clients: &Clients, schedule: Schedule) -> Outcome {
     } else {
         &clients.web
     };
-    let sent = client
+    let bearer = match flow_token::bearer_for(
+        d.webhook_url.kind(),
+        d.tenant_id.as_deref(),
+        clients.flows.as_deref(),
+    )
+    .await
+    {
+        Ok(bearer) => bearer,
+        Err(e) if e.transient() => return schedule.retry(d, None, e.to_string()),
+        Err(e) => {
+            return Outcome::Dead {
+                error: e.to_string(),
+            }
+        }
+    };
+    let mut request = client
         .post(d.webhook_url.as_str())
-        .header("idempotency-key", format!("{}:{}", d.event_id, d.entity_id))
-        .json(&card)
-        .send()
-        .await;
+        .header("idempotency-key", format!("{}:{}", d.event_id, d.entity_id));
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let sent = request.json(&card).send().await;
     let res = match sent {
         Ok(r) => r,
         Err(e) => {
@@ -121,15 +143,23 @@ fn classify(
 pub const POST_NOW_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Posts `card` to `url` once, now, outside the outbox: the test card a person sends before
-/// any connection is stored with the webhook. `Err` says why the webhook did not take it.
-pub async fn post_now(url: &WebhookUrl, card: &serde_json::Value) -> Result<(), String> {
+/// any connection is stored with the webhook; `bearer` for a flow that takes only signed-in
+/// callers. `Err` says why the webhook did not take it.
+pub async fn post_now(
+    url: &WebhookUrl,
+    card: &serde_json::Value,
+    bearer: Option<&str>,
+) -> Result<(), String> {
     let client = if url.is_dev_inbox() {
         dev_inbox_client(POST_NOW_TIMEOUT)
     } else {
         webhook_client(POST_NOW_TIMEOUT)
     };
-    let res = client
-        .post(url.as_str())
+    let mut request = client.post(url.as_str());
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let res = request
         .json(card)
         .send()
         .await
@@ -207,6 +237,7 @@ mod tests {
             settings: Default::default(),
             event: "{}".into(),
             attempts,
+            tenant_id: None,
         }
     }
 

@@ -34,6 +34,8 @@ pub struct DeliveryConfig {
     pub schedule: Schedule,
     /// Delivered rows older than this are pruned; `None` keeps them.
     pub retention: Option<Duration>,
+    /// Tokens for flows that take only signed-in callers, when configured.
+    pub flow_tokens: Option<Arc<super::FlowTokens>>,
 }
 
 /// What the loop did, for tests and the benchmark (the metrics count the same events).
@@ -68,7 +70,7 @@ pub async fn run(
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let clients = Clients::new(config.timeout);
+    let clients = Clients::new(config.timeout, config.flow_tokens.clone());
     let slots = Arc::new(Semaphore::new(config.concurrency));
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
     let finisher = tokio::spawn(finisher(outbox.clone(), done_rx, counters.clone()));

@@ -3,9 +3,14 @@
 //! tests run the same validation code as production. The key is a fixed development key,
 //! published in this repository: only a server started with `--dev-sso` trusts it.
 
-use axum::extract::{Query, State};
-use axum::Json;
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -20,6 +25,12 @@ const IMPOSTOR_KEY: &str = include_str!("dev-idp-impostor-key.pem");
 const MODULUS: &str = include_str!("dev-idp-n.txt");
 /// The tenant an "other tenant" token comes from.
 pub const OTHER_TENANT: &str = "00000000-0000-4000-8000-0000000000ff";
+/// The Entra app a `--dev-sso` server asks flow tokens as, unless told another.
+pub const DEV_FLOW_CLIENT_ID: &str = "00000000-0000-4000-8000-00000000f10e";
+/// Its client secret: published here, so only the emulator's identity provider takes it.
+pub const DEV_FLOW_CLIENT_SECRET: &str = "emulator-dev-flow-client-secret";
+/// Seconds a flow token lasts unless a test asks for less (Entra's are about an hour).
+const FLOW_TOKEN_LIFETIME: u64 = 3599;
 
 /// What a server with `--dev-sso` on `port` expects.
 pub fn settings(port: u16) -> SsoSettings {
@@ -96,4 +107,175 @@ pub async fn token(
     header.kid = Some(KEY_ID.into());
     let token = encode(&header, &claims, &key).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(Json(json!({ "token": token })))
+}
+
+/// What the identity provider counts and how long its flow tokens last (tests set it).
+#[derive(Default, Clone)]
+pub struct Idp(Arc<IdpCounters>);
+
+#[derive(Default)]
+pub struct IdpCounters {
+    token_requests: AtomicU64,
+    /// 0: [`FLOW_TOKEN_LIFETIME`].
+    lifetime: AtomicU64,
+}
+
+#[derive(Deserialize)]
+pub struct ClientCredentials {
+    #[serde(default)]
+    grant_type: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+    #[serde(default)]
+    scope: String,
+}
+
+/// An error as Entra's token endpoint writes it.
+fn entra_error(status: StatusCode, error: &str, description: String) -> Response {
+    (
+        status,
+        Json(json!({ "error": error, "error_description": description, "error_codes": [] })),
+    )
+        .into_response()
+}
+
+/// The service principal's object id in `tenant` (stable, as a real one is per tenant).
+fn service_principal_id(tenant: &str, client_id: &str) -> String {
+    use sha2::Digest;
+    let h = hex::encode(sha2::Sha256::digest(format!("{tenant}/{client_id}")));
+    format!(
+        "{}-{}-4{}-8{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+/// `POST /emulator/idp/{tenant}/oauth2/v2.0/token`: client credentials as Entra takes them,
+/// checked against the flow app this server is configured with; the token's `aud` is the
+/// scope without `/.default`, as Entra's is.
+pub async fn client_credentials(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    Form(f): Form<ClientCredentials>,
+) -> Response {
+    state.idp.0.token_requests.fetch_add(1, Ordering::Relaxed);
+    if f.grant_type != "client_credentials" {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!(
+                "AADSTS70003: The app requested an unsupported grant type '{}'.",
+                f.grant_type
+            ),
+        );
+    }
+    let Some(app) = state.flow_tokens.as_ref().map(|t| t.settings()) else {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            format!("AADSTS700016: Application with identifier '{}' was not found (this dev server has no flow app configured).", f.client_id),
+        );
+    };
+    if f.client_id != app.client_id {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            format!("AADSTS700016: Application with identifier '{}' was not found in the directory '{tenant}'.", f.client_id),
+        );
+    }
+    if f.client_secret != app.client_secret {
+        return entra_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            format!("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", f.client_id),
+        );
+    }
+    let Some(audience) = f.scope.strip_suffix("/.default").filter(|a| !a.is_empty()) else {
+        return entra_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            format!("AADSTS1002012: The provided value for scope '{}' is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.", f.scope),
+        );
+    };
+    let port = state.webhooks.dev_inbox().unwrap_or_default();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let lifetime = match state.idp.0.lifetime.load(Ordering::Relaxed) {
+        0 => FLOW_TOKEN_LIFETIME,
+        n => n,
+    };
+    let claims = json!({
+        "aud": audience,
+        "iss": settings(port).issuer_pattern.replace("{tid}", &tenant),
+        "tid": tenant,
+        "appid": f.client_id, "azp": f.client_id, "idtyp": "app",
+        "oid": service_principal_id(&tenant, &f.client_id),
+        "iat": now, "nbf": now - 5, "exp": now + lifetime as i64,
+    });
+    let signed = EncodingKey::from_rsa_pem(PRIVATE_KEY.as_bytes()).and_then(|key| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(KEY_ID.into());
+        encode(&header, &claims, &key)
+    });
+    match signed {
+        Ok(token) => Json(json!({ "token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token })).into_response(),
+        Err(e) => entra_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", e.to_string()),
+    }
+}
+
+/// The claims of a flow token signed by this identity provider for `audience`, if it is one
+/// (signature, expiry, audience and issuer checked); `None` otherwise.
+pub fn verified_flow_token(port: u16, token: &str, audience: &str) -> Option<Value> {
+    let key = DecodingKey::from_rsa_components(MODULUS.trim(), "AQAB").ok()?;
+    let mut v = Validation::new(Algorithm::RS256);
+    v.set_audience(&[audience]);
+    let claims = decode::<Value>(token, &key, &v).ok()?.claims;
+    let tid = claims["tid"].as_str()?;
+    let issuer = settings(port).issuer_pattern.replace("{tid}", tid);
+    (claims["iss"].as_str() == Some(issuer.as_str())).then_some(claims)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdpChange {
+    token_lifetime: u64,
+}
+
+/// `GET /emulator/api/idp`: flow tokens asked for so far, and how long they last.
+pub async fn stats(State(state): State<AppState>) -> Json<Value> {
+    let lifetime = match state.idp.0.lifetime.load(Ordering::Relaxed) {
+        0 => FLOW_TOKEN_LIFETIME,
+        n => n,
+    };
+    Json(json!({
+        "tokenRequests": state.idp.0.token_requests.load(Ordering::Relaxed),
+        "tokenLifetime": lifetime,
+    }))
+}
+
+/// `PUT /emulator/api/idp` `{"tokenLifetime": seconds}`: how long flow tokens last from now on.
+pub async fn change(
+    State(state): State<AppState>,
+    Json(c): Json<IdpChange>,
+) -> Result<StatusCode, AppError> {
+    if !(1..=86_400).contains(&c.token_lifetime) {
+        return Err(AppError::BadRequest {
+            code: "invalid_lifetime",
+            message: format!(
+                "token lifetime {} s is not between 1 and 86400",
+                c.token_lifetime
+            ),
+            fields: vec![],
+        });
+    }
+    state
+        .idp
+        .0
+        .lifetime
+        .store(c.token_lifetime, Ordering::Relaxed);
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -14,6 +14,8 @@ pub(crate) struct Inbox {
     pub messages: Vec<Value>,
     /// Every post this inbox was sent, kept or turned away.
     pub received: u64,
+    /// The flow's tenant: a sig-less Workflows path takes only its tokens.
+    pub tenant: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]

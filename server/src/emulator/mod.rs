@@ -29,6 +29,7 @@ pub const THROTTLED_BODY: &str =
 /// Received cards kept per inbox; older ones are dropped.
 const KEEP: usize = 500;
 
+mod flow_auth;
 pub mod idp;
 pub mod inboxes;
 
@@ -38,6 +39,15 @@ pub fn router(dir: &Path) -> Router<AppState> {
     Router::new()
         .route("/emulator/idp/jwks", get(idp::jwks))
         .route("/emulator/idp/token", get(idp::token))
+        .route(
+            "/emulator/idp/{tenant}/oauth2/v2.0/token",
+            post(idp::client_credentials),
+        )
+        .route("/emulator/api/idp", get(idp::stats).put(idp::change))
+        .route(
+            "/emulator/api/inbox-tenant/{*path}",
+            put(flow_auth::set_tenant),
+        )
         .route("/emulator/api/connector", get(connector))
         .route(
             "/emulator/webhook/{*path}",
@@ -57,8 +67,9 @@ pub fn router(dir: &Path) -> Router<AppState> {
 
 /// The page's `config.json` in dev mode: the same origin for the API, single sign-on when
 /// the emulator's identity provider is on, and the URL prefixes of the inboxes this server
-/// takes as webhooks (`devInboxes`), which only a dev-mode server ever names.
-pub fn page_config(webhooks: &WebhookPolicy, sso: bool) -> Value {
+/// takes as webhooks (`devInboxes`), which only a dev-mode server ever names; `flowTokens`
+/// when it posts to flows that take only signed-in callers.
+pub fn page_config(webhooks: &WebhookPolicy, sso: bool, flow_tokens: bool) -> Value {
     let mut inboxes = Vec::new();
     if let Some(port) = webhooks.dev_inbox() {
         for host in ["127.0.0.1", "localhost"] {
@@ -68,7 +79,8 @@ pub fn page_config(webhooks: &WebhookPolicy, sso: bool) -> Value {
     if let Some(origin) = webhooks.dev_inbox_origin() {
         inboxes.push(format!("{origin}{DEV_INBOX_PATH}"));
     }
-    json!({ "apiBaseUrl": "", "validMessageOrigins": [], "sso": sso, "devInboxes": inboxes })
+    json!({ "apiBaseUrl": "", "validMessageOrigins": [], "sso": sso, "devInboxes": inboxes,
+            "flowTokens": flow_tokens })
 }
 
 async fn connector() -> Json<Value> {
@@ -198,9 +210,14 @@ fn reply(mode: Mode, path: &str, body: &Value) -> Reply {
 async fn receive(
     State(state): State<AppState>,
     UrlPath(path): UrlPath<String>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let caller = match flow_auth::check(&state, &path, uri.query(), &headers) {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
+    };
     let header = |name: &str| {
         headers
             .get(name)
@@ -221,6 +238,8 @@ async fn receive(
                 "path": path,
                 "headers": { "content-type": header("content-type"), "idempotency-key": header("idempotency-key") },
                 "body": parsed,
+                // The claims of the bearer token a flow for signed-in callers took.
+                "caller": caller,
             }));
             if inbox.messages.len() > KEEP {
                 inbox.messages.remove(0);

@@ -17,7 +17,7 @@ use connector_settings::{EntityId, Settings};
 
 use crate::access::{self, Grant, Proof, Refusal};
 use crate::auth::Identity;
-use crate::domain::{EditKey, WebhookHash, WebhookUrl};
+use crate::domain::{EditKey, WebhookHash, WebhookKind, WebhookUrl};
 use crate::error::AppError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::state::AppState;
@@ -192,6 +192,7 @@ async fn save(
         charge_tenant(&state, identity.as_ref().map(|i| i.tenant.as_str()))?;
         charge_target(&state, &webhook)?;
         resolves_publicly(&state, &webhook).await?;
+        check_postable(&state, &webhook, record.tenant_id.as_deref())?;
         let key = EditKey::generate();
         record.webhook_hash = state.key.hash(&webhook);
         record.team = webhook.identity().map(Team::of);
@@ -222,6 +223,17 @@ async fn save(
     charge_tenant(&state, budget_of(identity.as_ref(), &existing))?;
     if let Some(webhook) = &webhook {
         resolves_publicly(&state, webhook).await?;
+        // Only a URL the connection moves to must be postable; the stored one stays as is.
+        if matches!(
+            grant,
+            Grant::SameWebhook { replaces: true } | Grant::NewWebhook
+        ) {
+            let tenant = record
+                .tenant_id
+                .as_deref()
+                .or(existing.tenant_id.as_deref());
+            check_postable(&state, webhook, tenant)?;
+        }
     }
     // A connection stored before edit keys existed gets one now.
     let minted = existing.edit_key_hash.is_none().then(EditKey::generate);
@@ -251,6 +263,46 @@ async fn save(
         }
     };
     saved(&state, &id, outcome, minted.as_ref())
+}
+
+/// Refuses a webhook URL about to be stored (or tried) that cannot be posted to: a retired
+/// Logic Apps trigger, or a flow that takes only signed-in callers when this server has no
+/// token of `tenant` to send. Stored rows are not asked again: they keep working where they can.
+pub(crate) fn check_postable(
+    state: &AppState,
+    webhook: &WebhookUrl,
+    tenant: Option<&str>,
+) -> Result<(), AppError> {
+    let refuse = |code: &'static str, message: String| AppError::BadRequest {
+        code,
+        fields: vec![FieldProblem {
+            field: "webhookUrl".into(),
+            rule: "webhook_url".into(),
+            message: message.clone(),
+        }],
+        message,
+    };
+    match webhook.kind() {
+        WebhookKind::RetiredWorkflows => Err(refuse(
+            "webhook_retired",
+            format!(
+                "webhook url '{webhook}' is a Logic Apps workflow url, which stopped working in November 2025: open the workflow's trigger ('When a Teams webhook request is received') and copy its new url"
+            ),
+        )),
+        WebhookKind::Workflows { signed: false } if state.flow_tokens.is_none() => Err(refuse(
+            "webhook_needs_sign_in",
+            format!(
+                "webhook url '{webhook}' has no sig, so this workflow only accepts signed-in callers: set 'Who can trigger the flow' to 'Anyone' in its trigger and copy the url again, or ask the operator to configure --flow-client-id"
+            ),
+        )),
+        WebhookKind::Workflows { signed: false } if tenant.is_none() => Err(refuse(
+            "webhook_needs_sign_in",
+            format!(
+                "webhook url '{webhook}' has no sig, so this workflow only accepts signed-in callers of its tenant, and this save carries no single sign-on token to tell the tenant: save from Teams with single sign-on, or set 'Who can trigger the flow' to 'Anyone' in its trigger"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Refuses a webhook URL whose host resolves to a private address.

@@ -11,7 +11,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use connector_settings::api::{FieldProblem, TryOutcome, TryWebhook};
 
-use super::connections::{charge_sender, charge_target, charge_tenant, identify};
+use super::connections::{charge_sender, charge_target, charge_tenant, check_postable, identify};
 use crate::delivery::{self, cards};
 use crate::domain::WebhookUrl;
 use crate::error::AppError;
@@ -51,12 +51,23 @@ async fn try_webhook(
         .check_resolves_publicly(&state.webhooks)
         .await
         .map_err(invalid)?;
+    let signed_in = identity.as_ref().map(|i| i.tenant.as_str());
+    check_postable(&state, &webhook, signed_in)?;
     // The caller's texts never reach the channel: only the card's style and event type
     // come from the form, both chosen among the connector's own.
     let event: cards::Event = serde_json::from_value(cards::test_event(None, &body.settings))
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let card = cards::card(&event, &body.settings, webhook.kind());
-    let outcome = delivery::post_now(&webhook, &card).await;
+    let outcome = match delivery::flow_token::bearer_for(
+        webhook.kind(),
+        signed_in,
+        state.flow_tokens.as_deref(),
+    )
+    .await
+    {
+        Ok(bearer) => delivery::post_now(&webhook, &card, bearer.as_deref()).await,
+        Err(e) => Err(e.to_string()),
+    };
     tracing::info!(webhook = %webhook, delivered = outcome.is_ok(), "test card before saving");
     Ok(Json(match outcome {
         Ok(()) => TryOutcome {

@@ -230,6 +230,9 @@ pub struct Due {
     pub event: String,
     /// Attempts made before this one.
     pub attempts: u32,
+    /// The connection's tenant (known from single sign-on): a flow that takes only
+    /// signed-in callers gets a token of it.
+    pub tenant_id: Option<String>,
 }
 
 /// What one claim did.

@@ -25,7 +25,7 @@ fn hook(tenant: &str, group: &str, id: &str) -> String {
 }
 
 fn flow(id: &str) -> String {
-    format!("https://prod-12.westeurope.logic.azure.com:443/workflows/{id}/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=sig{id}")
+    format!("https://default72f988bf.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/{id}/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=sig{id}")
 }
 
 fn settings(name: &str) -> Value {
@@ -391,8 +391,8 @@ async fn a_connection_stored_before_edit_keys_gets_one_at_its_next_save() {
 #[tokio::test]
 async fn the_edit_key_replaces_a_workflows_webhook_keeping_settings_and_history() {
     let s = spawn().await;
-    let a = "workflows/aaaa/triggers/manual/paths/invoke";
-    let b = "workflows/bbbb/triggers/manual/paths/invoke";
+    let a = "powerautomate/automations/direct/workflows/aaaa/triggers/manual/paths/invoke";
+    let b = "powerautomate/automations/direct/workflows/bbbb/triggers/manual/paths/invoke";
     let url_a = s.inbox(&format!("{a}?api-version=2016-06-01&sig=one"));
     let url_b = s.inbox(&format!("{b}?api-version=2016-06-01&sig=two"));
     let key = s.create("tab-1", &url_a, Creds::default()).await;
@@ -1047,7 +1047,7 @@ async fn with_sso_a_workflows_webhook_moves_only_with_the_edit_key() {
 #[tokio::test]
 async fn a_test_card_reaches_a_workflows_webhook_before_anything_is_stored() {
     let s = spawn().await;
-    let path = "workflows/f00d/triggers/manual/paths/invoke";
+    let path = "powerautomate/automations/direct/workflows/f00d/triggers/manual/paths/invoke";
     let url = s.inbox(&format!("{path}?api-version=2016-06-01&sig=abc"));
     let res = s
         .client
@@ -1255,7 +1255,8 @@ async fn the_edit_key_and_webhook_url_never_reach_a_log_line() {
         .trim_end_matches('/')
         .to_string();
     let client = reqwest::Client::new();
-    let secret_path = "workflows/5ec7e7/triggers/manual/paths/invoke";
+    let secret_path =
+        "powerautomate/automations/direct/workflows/5ec7e7/triggers/manual/paths/invoke";
     let hook = format!("{url}/emulator/webhook/{secret_path}?api-version=2016-06-01&sig=s1gnature");
     let created: Value = client
         .put(format!("{url}/api/connections/c1"))

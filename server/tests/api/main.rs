@@ -17,6 +17,7 @@ mod crash;
 mod dead_letters;
 mod delivery;
 mod events;
+mod flow_tokens;
 mod instances;
 mod operations;
 mod precompressed;

@@ -140,7 +140,7 @@ pub(super) async fn claim(
              FROM events e, connections c
              WHERE d.id = ANY($1) AND e.id = d.event_id AND c.entity_id = d.entity_id
              RETURNING d.id, d.claim_token, d.event_id, d.entity_id, d.attempts, e.body,
-                       c.webhook_secret, c.webhook_key_id, c.settings",
+                       c.webhook_secret, c.webhook_key_id, c.settings, c.tenant_id",
         )
         .bind(&plan.claim)
         .bind(now + lease_ms)
@@ -163,6 +163,7 @@ pub(super) async fn claim(
                 settings: serde_json::from_str(&settings).map_err(db)?,
                 event: r.try_get(5).map_err(db)?,
                 attempts: attempts as u32,
+                tenant_id: r.try_get(9).map_err(db)?,
             });
         }
     }

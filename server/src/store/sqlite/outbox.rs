@@ -65,7 +65,8 @@ fn take(
         .map_err(db)?;
     let mut read = tx
         .prepare_cached(
-            "SELECT d.event_id, d.entity_id, d.attempts, e.body, c.webhook_secret, c.webhook_key_id, c.settings
+            "SELECT d.event_id, d.entity_id, d.attempts, e.body, c.webhook_secret, c.webhook_key_id, c.settings,
+                    c.tenant_id
              FROM deliveries d JOIN events e ON e.id = d.event_id JOIN connections c ON c.entity_id = d.entity_id
              WHERE d.id = ?1",
         )
@@ -74,7 +75,7 @@ fn take(
     for &id in ids {
         let token = tokens.fetch_add(1, Ordering::Relaxed) + 1;
         mark.execute(params![id, until, token]).map_err(db)?;
-        let (event_id, entity_id, attempts, event, sealed, key_id, settings): (
+        let (event_id, entity_id, attempts, event, sealed, key_id, settings, tenant_id): (
             String,
             String,
             u32,
@@ -82,6 +83,7 @@ fn take(
             Vec<u8>,
             String,
             String,
+            Option<String>,
         ) = read
             .query_row([id], |r| {
                 Ok((
@@ -92,6 +94,7 @@ fn take(
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
+                    r.get(7)?,
                 ))
             })
             .map_err(db)?;
@@ -105,6 +108,7 @@ fn take(
             settings: serde_json::from_str(&settings).map_err(db)?,
             event,
             attempts,
+            tenant_id,
         });
     }
     Ok(out)
