@@ -38,9 +38,11 @@ async function until(what, check, timeout = 15000) {
   }
 }
 
-/** Creates a Workflows webhook in the emulator's channel and returns its URL. */
-async function createWorkflow(page) {
+/** Creates a Workflows webhook in the emulator's channel (its URL in `shape`, today's by
+ * default) and returns its URL. */
+async function createWorkflow(page, shape = 'today') {
   const before = (await page.evaluate(() => window.emulator.workflows())).length;
+  await page.selectOption('#workflow-shape', shape);
   await page.click('#add-workflow');
   const all = await page.evaluate(() => window.emulator.workflows());
   assert.equal(all.length, before + 1);
@@ -63,7 +65,9 @@ test('a tab with a Workflows webhook: test card before saving, the tab page, set
     const frame = configFrame(page);
     await frame.locator('#field-webhook_url').waitFor();
     await frame.locator('#field-subscription_name').fill('Release alerts');
-    await frame.locator('#field-webhook_url').fill(first.split('&sig=')[0]);
+    assert.match(first, /\/emulator\/webhook\/powerautomate\/automations\/direct\/cu\/\d{2}\/workflows\/[0-9a-f]{32}\/triggers\/manual\/paths\/invoke\?api-version=1&.*&sig=[\w-]+$/,
+      "the emulator hands out today's shape");
+    await frame.locator('#field-webhook_url').fill(first.split('/paths/invoke')[0]);
     await frame.getByText('This is only part of a Workflows URL').waitFor();
     await page.waitForSelector('#host-save:disabled');
     await frame.locator('#field-webhook_url').fill(first);
@@ -104,6 +108,8 @@ test('a tab with a Workflows webhook: test card before saving, the tab page, set
     await until('the card in the first webhook', async () => (await inbox(server, first)).length === 2);
     await shown.locator('#refresh-tab').click();
     await until('the delivery in the tab', async () => (await shown.locator('dd[data-count=delivered]').textContent()) === '1');
+    await shown.locator('#delivery-counts').getByText('Accepted by Workflows').waitFor();
+    await shown.locator('#workflows-note').getByText('run history in Power Automate', { exact: false }).waitFor();
     await screenshot(page, 'tab-page');
 
     // Settings re-opens the configuration pre-filled; the stored URL is never shown.
@@ -155,6 +161,47 @@ test('a tab refuses a connector webhook URL and explains why', async () => {
     await frame.getByText('Microsoft retired').waitFor();
     await page.waitForSelector('#host-save:disabled');
     assert.equal(await frame.locator('#field-webhook_url').getAttribute('aria-invalid'), 'true');
+  } finally {
+    await context.close();
+    await server.stop();
+  }
+});
+
+test("a tab refuses the emulator's retired and sign-in Workflows URLs, takes every working shape, and delivers through today's", async () => {
+  const server = await startServer({ extraArgs: ['--events-secret', SECRET] });
+  const { context, page, errors } = await openEmulator(browser, server);
+  try {
+    const retired = await createWorkflow(page, 'retired');
+    const signIn = await createWorkflow(page, 'sign-in');
+    const older = await createWorkflow(page, '2025');
+    const slash = await createWorkflow(page, 'trailing-slash');
+    const today = await createWorkflow(page);
+    assert.match(retired, /\/emulator\/webhook\/workflows\/[0-9a-f]{32}\/triggers\/manual\/paths\/invoke\?api-version=2016-06-01&/);
+    assert.ok(!signIn.includes('sig='), signIn);
+    assert.ok(older.includes('/direct/workflows/'), older);
+    assert.ok(slash.includes('/paths/invoke/?api-version=1'), slash);
+
+    await page.click('#add-tab');
+    const frame = configFrame(page);
+    await frame.locator('#field-subscription_name').fill('Shapes');
+    await frame.locator('#field-webhook_url').fill(retired);
+    await frame.getByText('This Workflows address stopped working in November 2025').waitFor();
+    await page.waitForSelector('#host-save:disabled');
+    await frame.locator('#field-webhook_url').fill(signIn);
+    await frame.getByText('Who can trigger the flow', { exact: false }).waitFor();
+    await page.waitForSelector('#host-save:disabled');
+    for (const url of [older, slash, today]) {
+      await frame.locator('#field-webhook_url').fill(url);
+      await page.waitForSelector('#host-save:enabled');
+    }
+    await page.click('#host-save');
+    await dialogClosed(page);
+    assert.equal(countConnections(server.db), 1);
+    await sendEvent(server, { type: 'build_failed', title: 'Build 9 failed', project: 'api' });
+    await until("the card in today's webhook", async () => (await inbox(server, today)).length === 1);
+    const [card] = await inbox(server, today);
+    assert.equal(card.body.attachments[0].content.type, 'AdaptiveCard');
+    assert.deepEqual(errors, []);
   } finally {
     await context.close();
     await server.stop();

@@ -7,7 +7,7 @@
 
 import {
   loadInstances, saveInstances, loadContext, saveContext, loadWorkflows, saveWorkflows, guid, mintWebhookUrl,
-  mintWorkflowsUrl, inForm, webhookIds, inboxPath, maskSecrets, httpUrl, EMULATOR_SETTINGS,
+  mintWorkflowsUrl, WORKFLOWS_SHAPES, inForm, webhookIds, inboxPath, maskSecrets, httpUrl, EMULATOR_SETTINGS,
 } from './store.js';
 import { el, renderPost, loadHostConfig } from './cards.js';
 
@@ -516,7 +516,7 @@ function renderInstances() {
   renderTabStrip();
 }
 
-// ---- Workflows webhooks ("Post to a channel when a webhook request is received") ----
+// ---- Workflows webhooks ("Send webhook alerts to a channel") ----
 
 function renderWorkflows() {
   const list = $('#workflows');
@@ -548,8 +548,15 @@ function rememberFlowTenant(url) {
   }).catch(() => {});
 }
 
+// Which URL shape the next webhook gets: today's unless another is chosen to try the page.
+for (const [value, label] of Object.entries(WORKFLOWS_SHAPES)) {
+  $('#workflow-shape').append(el('option', { value, text: label }));
+}
+
 $('#add-workflow').addEventListener('click', () => {
-  const w = { id: guid(), name: `Post to ${context.channelName} when a webhook request is received (${workflows.length + 1})`, url: mintWorkflowsUrl(), created: new Date().toISOString() };
+  const shape = $('#workflow-shape').value || 'today';
+  const kind = shape === 'today' ? '' : `, ${WORKFLOWS_SHAPES[shape]}`;
+  const w = { id: guid(), name: `Send webhook alerts to ${context.channelName} (${workflows.length + 1}${kind})`, url: mintWorkflowsUrl(shape), shape, created: new Date().toISOString() };
   workflows = [...workflows, w];
   saveWorkflows(workflows);
   rememberFlowTenant(w.url);

@@ -104,13 +104,37 @@ export function inForm(url, form) {
 }
 
 /**
- * A Workflows webhook URL in the shape Teams' Workflows app shows for "Post to a channel when
- * a webhook request is received" (`…/workflows/<id>/triggers/manual/paths/invoke?…&sig=…`),
- * on this origin's inbox, which answers it with 202 like Power Automate.
+ * The shapes of Workflows webhook URL Power Automate has handed out, by the name the
+ * emulator's switch uses, with its label (README, "Today's Teams"). `today` is what a workflow made now gets; the others are for trying the page against the
+ * rest: older URLs still in use, one copied with a trailing slash, the Logic Apps shape that
+ * stopped working on 2025-11-30, and a flow that takes only signed-in callers (no `sig`).
  */
-export function mintWorkflowsUrl() {
-  return `${location.origin}/emulator/webhook/workflows/${hex(16)}/triggers/manual/paths/invoke`
-    + `?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=${base64url(32)}`;
+export const WORKFLOWS_SHAPES = Object.freeze({
+  today: 'Today (…/direct/cu/NN/workflows/…)',
+  '2025': '2025 shape (no cu/NN)',
+  'trailing-slash': 'Trailing slash (…/paths/invoke/?…)',
+  retired: 'Retired Logic Apps shape (stopped 2025-11-30)',
+  'sign-in': 'Sign-in required (no sig)',
+});
+
+/**
+ * A Workflows webhook URL as Teams' template "Send webhook alerts to a channel" shows it, in
+ * `shape` (a key of WORKFLOWS_SHAPES; today's by default), on this origin's inbox, which
+ * answers it with 202 like Power Automate.
+ */
+export function mintWorkflowsUrl(shape = 'today') {
+  if (!(shape in WORKFLOWS_SHAPES)) throw new Error(`unknown Workflows URL shape '${shape}'`);
+  const id = hex(16);
+  const base = `${location.origin}/emulator/webhook/`;
+  const sig = shape === 'sign-in' ? '' : `&sig=${base64url(32)}`;
+  const query = `sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0${sig}`;
+  if (shape === 'retired') {
+    return `${base}workflows/${id}/triggers/manual/paths/invoke?api-version=2016-06-01&${query}`;
+  }
+  // A two-digit routing segment, varying per URL like Power Automate's.
+  const cu = shape === '2025' ? '' : `cu/${String(crypto.getRandomValues(new Uint8Array(1))[0] % 100).padStart(2, '0')}/`;
+  const slash = shape === 'trailing-slash' ? '/' : '';
+  return `${base}powerautomate/automations/direct/${cu}workflows/${id}/triggers/manual/paths/invoke${slash}?api-version=1&${query}`;
 }
 
 const INBOX_MARKER = '/emulator/webhook/';

@@ -81,12 +81,29 @@ pub struct Api {
 /// answer Save, so the person hears why instead of Teams' generic time-out.
 pub const TIMEOUT_MS: u32 = 20_000;
 
+/// How long Teams' remove page waits for the page's answer before it answers for it: Teams
+/// gives it 15 s and removes the tab either way (removal-page.md), so the page answers
+/// within this, with its own reason, while Teams still listens.
+pub const REMOVE_ANSWER_MS: u32 = 12_000;
+
+/// The remove's DELETE gives up after this: inside [`REMOVE_ANSWER_MS`], with time left for
+/// the settings and sign-in calls before it and the answer after it.
+pub const REMOVE_TIMEOUT_MS: u32 = 10_000;
+
 impl Api {
     /// The client for the configured server; each request gives up after `timeout_ms`.
     pub fn new(config: &RuntimeConfig, timeout_ms: u32) -> Api {
         Api {
             base: config.api_base_url.trim_end_matches('/').to_string(),
             timeout_ms,
+        }
+    }
+
+    /// The same client, giving up after `timeout_ms` when that is sooner than its own limit.
+    pub fn within(&self, timeout_ms: u32) -> Api {
+        Api {
+            base: self.base.clone(),
+            timeout_ms: self.timeout_ms.min(timeout_ms),
         }
     }
 

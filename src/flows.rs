@@ -265,6 +265,7 @@ async fn load_form(page: Page, known: Option<InstanceSettings>) -> Result<(), St
             page.form.values.set(values);
             page.existing.set(true);
             page.webhook.stored.set(true);
+            page.webhook.stored_kind.set(conn.webhook_kind);
         }
         Err(e) if e.is_not_found() => {
             page.notice.set(Some(Notice::Info(call.s.not_found.into())));
@@ -366,6 +367,7 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
     if conn.edit_key.is_some() {
         page.edit_key.set_value(conn.edit_key.clone());
     }
+    page.webhook.stored_kind.set(conn.webhook_kind.clone());
     let key = page.edit_key.get_value();
     let content_url = content_url(&entity_id, key.as_deref());
     let new = if tab {
@@ -457,20 +459,32 @@ pub(crate) async fn send_test_card(page: Page) {
     page.notice.set(Some(outcome.unwrap_or_else(Notice::Error)));
 }
 
-/// Teams' remove: delete the connection on the server, then answer.
+/// Teams' remove: delete the connection on the server, then answer, within
+/// [`api::REMOVE_ANSWER_MS`] whatever the server does. Teams removes a tab on failure too,
+/// so a failure says that the connection still posts and how to stop it.
 async fn remove(page: Page, event: RemoveEvent) {
     let s = page.strings();
     page.saving.set(true);
-    let outcome = async {
+    // Whether Teams handed a webhook (a connector, whose webhook goes with it) or none (a
+    // tab, whose workflow lives on); a tab until the settings say.
+    let tab = Rc::new(std::cell::Cell::new(true));
+    let seen = tab.clone();
+    let outcome = Box::pin(async move {
         let call = begin(page, Some(Notice::Info(s.removing.into())), None).await?;
+        seen.set(call.instance.webhook_url.is_none());
         let creds = call.proof(s.no_webhook)?;
-        match call.api.delete(&call.entity_id, creds).await {
+        let api = call.api.within(api::REMOVE_TIMEOUT_MS);
+        match api.delete(&call.entity_id, creds).await {
             // Already gone is what removing wants.
             Err(e) if !e.is_not_found() => Err(call.reason(&e)),
             _ => Ok(()),
         }
-    }
-    .await;
+    });
+    // The DELETE has its own deadline; this one also bounds the settings and sign-in calls.
+    let outcome = match select(outcome, TimeoutFuture::new(api::REMOVE_ANSWER_MS)).await {
+        Either::Left((outcome, _)) => outcome,
+        Either::Right(_) => Err(s.timed_out.to_string()),
+    };
     page.saving.set(false);
     match outcome {
         Ok(()) => {
@@ -478,7 +492,10 @@ async fn remove(page: Page, event: RemoveEvent) {
             let _ = event.notify_success();
         }
         Err(why) => {
-            let text = format!("{}: {why}", s.remove_failed);
+            let mut text = format!("{}: {why}.", s.remove_failed);
+            if tab.get() {
+                text = text + " " + s.remove_still_posts;
+            }
             page.notice.set(Some(Notice::Error(text.clone())));
             let _ = event.notify_failure(&text);
         }

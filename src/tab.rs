@@ -76,19 +76,39 @@ pub(crate) fn TabView(
     let status = move || {
         let d = data()?;
         let st = d.status;
+        let kind = d.connection.webhook_kind.as_str();
         let disabled = d.connection.disabled.or(st.disabled).map(|why| {
-            view! { <div class="message-bar error" role="alert">{format!("{}: {why}", s.disabled)}</div> }
+            view! { <div class="message-bar error" role="alert" id="tab-disabled">{format!("{}: {why}", s.disabled)}</div> }
+        });
+        // The Logic Apps shape stopped working: nothing this connection sends arrives.
+        let retired = (kind == "workflows-retired").then(|| {
+            let text = format!(
+                "{} {}",
+                s.webhook_retired_workflows, s.retired_then_settings
+            );
+            view! { <div class="message-bar error" role="alert" id="webhook-retired">{text}</div> }
+        });
+        // A Workflows 202 says only that the trigger took the card; the run may still fail.
+        let workflows = kind.starts_with("workflows") && kind != "workflows-retired";
+        let note = workflows.then(|| {
+            view! {
+                <p class="help" id="workflows-note">
+                    <strong>{s.nothing_in_channel}</strong>" "{s.workflows_note}
+                </p>
+            }
         });
         let last = st.last_error.map(
             |e| view! { <p class="help" id="last-error">{format!("{}: {e}", s.last_error)}</p> },
         );
+        let delivered = if workflows { s.accepted } else { s.delivered };
         let counts = [
-            (s.delivered, "delivered", st.delivered),
+            (delivered, "delivered", st.delivered),
             (s.waiting, "pending", st.pending),
             (s.failed, "dead", st.dead),
         ];
         Some(view! {
             {disabled}
+            {retired}
             <dl class="facts counts" id="delivery-counts">
                 {counts
                     .into_iter()
@@ -96,6 +116,7 @@ pub(crate) fn TabView(
                     .collect_view()}
             </dl>
             {last}
+            {note}
         })
     };
     view! {

@@ -16,6 +16,8 @@ pub(crate) struct WebhookField {
     pub(crate) typed: RwSignal<String>,
     /// A webhook is stored for this connection.
     pub(crate) stored: RwSignal<bool>,
+    /// The stored webhook's kind as the server names it (`WebhookKind::name`), when known.
+    pub(crate) stored_kind: RwSignal<String>,
     /// The person chose to replace the stored webhook.
     pub(crate) replacing: RwSignal<bool>,
     /// The person typed or left the field: its message shows.
@@ -31,6 +33,7 @@ impl WebhookField {
         WebhookField {
             typed: RwSignal::new(String::new()),
             stored: RwSignal::new(false),
+            stored_kind: RwSignal::new(String::new()),
             replacing: RwSignal::new(false),
             touched: RwSignal::new(false),
             dev_inboxes: StoredValue::new(Vec::new()),
@@ -115,6 +118,11 @@ pub(crate) fn WebhookUrlField(
                     {s.webhook_replace}
                 </button>
             </div>
+            {move || (field.stored_kind.get() == "workflows-retired").then(|| view! {
+                <p class="field-error" id="webhook-stored-retired" role="alert">
+                    {s.webhook_retired_workflows}" "{s.retired_then_replace}
+                </p>
+            })}
         }
     };
     let keep = move || {

@@ -817,6 +817,197 @@ async fn the_tab_page_shows_the_connection_its_choices_and_its_deliveries() {
     assert!(api.iter().all(|r| r["editKey"] == key()));
 }
 
+/// The tab's Remove page, with its saved settings (no webhook from Teams, the edit key).
+async fn mount_tab_remove(extra: Value) -> UnmountHandle<impl Mountable> {
+    let mut o = saved_tab(json!({ "frameContext": "remove" }));
+    for (k, v) in extra.as_object().unwrap() {
+        o[k] = v.clone();
+    }
+    let h = mount(o, 2000).await;
+    until("the remove handler", || {
+        state()["registered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "remove")
+    })
+    .await;
+    h
+}
+
+fn remove_reason() -> String {
+    state()["notified"][0][2]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[wasm_bindgen_test]
+async fn a_remove_whose_delete_never_answers_is_answered_within_twelve_seconds() {
+    // The page's usual 20 s wait for the server: Teams would have stopped listening at 15 s.
+    let _h = mount_tab_remove(json!({ "responses": { "DELETE": { "hang": true } } })).await;
+    let started = js_sys::Date::now();
+    assert_eq!(press_remove().await.as_string().as_deref(), Some("failure"));
+    let took = js_sys::Date::now() - started;
+    assert!(took < 12_000.0, "answered after {took} ms");
+    assert_eq!(state()["aborted"][0], "DELETE", "the DELETE was given up");
+    let why = remove_reason();
+    assert!(why.contains("did not answer in time"), "{why}");
+    assert!(why.contains("still posts to the channel"), "{why}");
+    assert!(why.contains("turn off or delete the workflow"), "{why}");
+    assert!(why.contains("add the tab again and remove it"), "{why}");
+    until("the message on the page", || {
+        body_text().contains("still posts to the channel")
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_remove_the_server_fails_says_the_connection_still_posts() {
+    let _h = mount_tab_remove(json!({ "responses": { "DELETE": { "status": 500 } } })).await;
+    assert_eq!(press_remove().await.as_string().as_deref(), Some("failure"));
+    let why = remove_reason();
+    assert!(why.starts_with("Could not remove the connection"), "{why}");
+    assert!(why.contains("HTTP 500"), "{why}");
+    assert!(why.contains("still posts to the channel"), "{why}");
+    assert!(why.contains("Workflows"), "{why}");
+    assert_eq!(requests("DELETE")[0]["editKey"], key());
+    until("the message on the page", || {
+        body_text().contains("still posts to the channel")
+    })
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_remove_says_so_in_the_persons_language() {
+    let _h = mount_tab_remove(
+        json!({ "locale": "fr-FR", "responses": { "DELETE": { "network": true } } }),
+    )
+    .await;
+    assert_eq!(press_remove().await.as_string().as_deref(), Some("failure"));
+    let why = remove_reason();
+    assert!(why.contains("publie toujours dans le canal"), "{why}");
+    drop(_h);
+    let _h = mount_tab_remove(
+        json!({ "locale": "de-DE", "responses": { "DELETE": { "status": 503 } } }),
+    )
+    .await;
+    assert_eq!(press_remove().await.as_string().as_deref(), Some("failure"));
+    let why = remove_reason();
+    assert!(why.contains("postet weiter in den Kanal"), "{why}");
+}
+
+/// The tab page of a connection stored with `kind` of webhook (and `extra` in its JSON).
+async fn mount_tab_page(kind: &str, locale: &str, extra: Value) -> UnmountHandle<impl Mountable> {
+    let mut stored = stored_tab();
+    stored["webhookKind"] = json!(kind);
+    for (k, v) in extra.as_object().unwrap() {
+        stored[k] = v.clone();
+    }
+    let status =
+        json!({ "pending": 0, "delivered": 4, "dead": 0, "lastError": null, "disabled": null });
+    let h = mount(
+        saved_tab(json!({ "frameContext": "content", "locale": locale,
+            "responses": { "GET": { "status": 200, "body": stored }, "GET deliveries": { "status": 200, "body": status } } })),
+        2000,
+    )
+    .await;
+    until("the tab", || el("delivery-counts").is_some()).await;
+    h
+}
+
+#[wasm_bindgen_test]
+async fn a_workflows_tab_counts_cards_as_accepted_and_says_where_to_look() {
+    let _h = mount_tab_page("workflows", "en-US", json!({})).await;
+    let counts = text_of("delivery-counts");
+    assert!(counts.contains("Accepted by Workflows"), "{counts}");
+    assert!(!counts.contains("Delivered"), "{counts}");
+    let note = text_of("workflows-note");
+    assert!(note.contains("Nothing in the channel?"), "{note}");
+    assert!(note.contains("run history in Power Automate"), "{note}");
+    assert!(note.contains("co-owner"), "{note}");
+    assert!(note.contains("90 days"), "{note}");
+    assert!(el("webhook-retired").is_none());
+    drop(_h);
+    let _h = mount_tab_page("workflows-sign-in", "de-DE", json!({})).await;
+    assert!(text_of("delivery-counts").contains("Von Workflows angenommen"));
+    assert!(text_of("workflows-note").contains("Mitbesitzer"));
+    drop(_h);
+    let _h = mount_tab_page("workflows", "fr-FR", json!({})).await;
+    assert!(text_of("delivery-counts").contains("Acceptées par Workflows"));
+    assert!(text_of("workflows-note").contains("copropriétaire"));
+}
+
+#[wasm_bindgen_test]
+async fn a_connector_tab_counts_cards_as_delivered_without_the_workflows_note() {
+    let _h = mount_tab_page("connector", "en-US", json!({})).await;
+    assert!(text_of("delivery-counts").contains("Delivered"));
+    assert!(el("workflows-note").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_stored_with_a_retired_workflows_url_says_how_to_replace_it() {
+    let _h = mount_tab_page("workflows-retired", "en-US", json!({})).await;
+    let advice = text_of("webhook-retired");
+    assert!(
+        advice.contains("stopped working in November 2025")
+            && advice.contains("copy its new URL")
+            && advice.contains("Settings")
+            && advice.contains("Replace"),
+        "{advice}"
+    );
+    assert!(
+        !text_of("delivery-counts").contains("Accepted by Workflows"),
+        "nothing is accepted there"
+    );
+    drop(_h);
+    let _h = mount_tab_page("workflows-retired", "de-DE", json!({})).await;
+    assert!(text_of("webhook-retired").contains("seit November 2025"));
+    drop(_h);
+    let _h = mount_tab_page("workflows-retired", "fr-FR", json!({})).await;
+    assert!(text_of("webhook-retired").contains("depuis novembre 2025"));
+    drop(_h);
+    // The form says the same beside the stored URL's Replace.
+    let mut stored = stored_tab();
+    stored["webhookKind"] = json!("workflows-retired");
+    let _h = mount(
+        saved_tab(json!({ "responses": { "GET": { "status": 200, "body": stored } } })),
+        2000,
+    )
+    .await;
+    until("the stored URL's advice", || {
+        text_of("webhook-stored-retired").contains("stopped working in November 2025")
+    })
+    .await;
+    assert!(text_of("webhook-stored-retired").contains("choose Replace"));
+    assert!(el("webhook-replace").is_some());
+}
+
+#[wasm_bindgen_test]
+async fn a_disabled_connection_shows_its_reason_on_the_tab() {
+    let why = "the workflow is turned off (WorkflowTriggerIsNotEnabled)";
+    let _h = mount_tab_page("workflows", "en-US", json!({ "disabled": why })).await;
+    let shown = text_of("tab-disabled");
+    assert!(
+        shown.contains("Cards are not delivered") && shown.contains(why),
+        "{shown}"
+    );
+    drop(_h);
+    let _h = mount_tab_page("workflows", "de-DE", json!({ "disabled": why })).await;
+    let shown = text_of("tab-disabled");
+    assert!(
+        shown.contains("Karten werden nicht zugestellt") && shown.contains(why),
+        "{shown}"
+    );
+    drop(_h);
+    let _h = mount_tab_page("workflows", "fr-FR", json!({ "disabled": why })).await;
+    let shown = text_of("tab-disabled");
+    assert!(
+        shown.contains("Les cartes ne sont pas publiées") && shown.contains(why),
+        "{shown}"
+    );
+}
+
 #[wasm_bindgen_test]
 async fn a_tab_without_an_edit_key_says_what_to_do() {
     let _h = mount(json!({ "webhookUrl": null, "entityId": "tab-1" }), 2000).await;
@@ -881,6 +1072,7 @@ fn a_connection() -> Connection {
         created_at: "2026-01-01T00:00:00Z".into(),
         updated_at: "2026-01-02T00:00:00Z".into(),
         disabled: Some("the webhook answered 410".into()),
+        webhook_kind: "workflows".into(),
         edit_key: Some("ab".repeat(32)),
     }
 }

@@ -45,6 +45,11 @@ pub struct Connection {
     /// Why deliveries stopped (the webhook answered 404 or 410); saving enables it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<String>,
+    /// What kind of webhook the connection posts to, as `webhook::WebhookKind::name` says
+    /// (`connector`, `workflows`, `workflows-sign-in`, `workflows-retired`): the tab words
+    /// its counts and advice by it. Empty from a server that predates it.
+    #[serde(default)]
+    pub webhook_kind: String,
     /// The connection's edit key, only in the answer to the save that made it (the first
     /// save, or the first save of a connection stored before edit keys existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]

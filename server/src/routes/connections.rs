@@ -59,6 +59,7 @@ fn view(r: Record, edit_key: Option<&EditKey>) -> Connection {
         created_at: r.created_at,
         updated_at: r.updated_at,
         disabled: r.disabled_reason,
+        webhook_kind: r.webhook_url.kind().name().to_string(),
     }
 }
 

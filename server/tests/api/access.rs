@@ -1301,3 +1301,27 @@ async fn the_edit_key_and_webhook_url_never_reach_a_log_line() {
         "nor the webhook URL's secret parts"
     );
 }
+
+#[tokio::test]
+async fn a_connection_says_what_kind_of_webhook_it_posts_to() {
+    let s = spawn().await;
+    let today = s.inbox(
+        "powerautomate/automations/direct/cu/07/workflows/cccc/triggers/manual/paths/invoke?api-version=1&sig=three",
+    );
+    let retired =
+        s.inbox("workflows/dddd/triggers/manual/paths/invoke?api-version=2016-06-01&sig=four");
+    let connector = hook(TENANT, GROUP, "kind");
+    for (id, url, kind) in [
+        ("kind-1", today.as_str(), "workflows"),
+        ("kind-2", retired.as_str(), "workflows-retired"),
+        ("kind-3", connector.as_str(), "connector"),
+    ] {
+        let res = s.put(id, Some(url), "Kinds", Creds::default()).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{url}");
+        let saved: Value = res.json().await.unwrap();
+        assert_eq!(saved["webhookKind"], kind, "the save's answer for {url}");
+        let key = saved["editKey"].as_str().unwrap().to_string();
+        let read: Value = s.get(id, key_only(&key)).await.json().await.unwrap();
+        assert_eq!(read["webhookKind"], kind, "the read for {url}");
+    }
+}

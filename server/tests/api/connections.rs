@@ -126,8 +126,31 @@ async fn get_returns_the_stored_settings_without_the_webhook_url() {
     let res = app.get("conn-1", Some(HOOK)).await;
     assert_eq!(res.status(), StatusCode::OK);
     let text = res.text().await.unwrap();
-    assert!(!text.contains("webhook"), "{text}");
+    // Only the URL's kind, never the URL (nor any part of it).
+    assert!(
+        !text.contains("webhookUrl") && !text.contains("office.com"),
+        "{text}"
+    );
     let body: Value = serde_json::from_str(&text).unwrap();
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "configName",
+            "createdAt",
+            "entityId",
+            "settings",
+            "updatedAt",
+            "webhookKind"
+        ]
+    );
+    assert_eq!(body["webhookKind"], "connector");
     assert_eq!(
         body["settings"],
         json!({ "subscription_name": "Nightly builds", "events": ["build_failed"],
