@@ -233,6 +233,17 @@ impl Application {
                 "re-encrypted webhook urls with the current key"
             );
         }
+        let filled = stores
+            .connections
+            .fill_webhook_kinds()
+            .await
+            .context("cannot store the webhook kinds of older connections")?;
+        if filled > 0 {
+            tracing::info!(
+                filled,
+                "stored the webhook kind of connections saved before it was kept"
+            );
+        }
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -280,6 +291,7 @@ impl Application {
             trust_forwarded_for: config.trust_forwarded_for,
             page_policy: static_files::page_policy(&config.dist, config.dev)?,
             inboxes: Inboxes::default(),
+            windows: delivery.windows.clone(),
         });
         let wake = state.wake.clone();
         if config.role != Role::Api {

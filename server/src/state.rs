@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::http::HeaderValue;
 
 use crate::auth::Verifier;
+use crate::domain::rate_windows::Limits;
 use crate::domain::{HashKey, WebhookPolicy};
 use crate::emulator::inboxes::Inboxes;
 use crate::store::{ConnectionStore, Outbox, Wake};
@@ -48,4 +49,6 @@ pub struct Shared {
     /// The page's Content-Security-Policy header.
     pub page_policy: HeaderValue,
     pub inboxes: Inboxes,
+    /// Each webhook kind's rate windows, which test cards count against too.
+    pub windows: Limits,
 }

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::{attempt, now_ms, Clients, Schedule};
+use crate::domain::rate_windows::Limits;
 use crate::store::{Finish, Outbox, Outcome, Wake};
 
 /// Deliveries claimed in one transaction at most.
@@ -34,6 +35,8 @@ pub struct DeliveryConfig {
     pub schedule: Schedule,
     /// Delivered rows older than this are pruned; `None` keeps them.
     pub retention: Option<Duration>,
+    /// Each webhook kind's rate windows (the Workflows daily budget from the flag).
+    pub windows: Limits,
 }
 
 /// What the loop did, for tests and the benchmark (the metrics count the same events).
@@ -93,7 +96,10 @@ pub async fn run(
             }
         }
         let wanted = held.len();
-        let claimed = match outbox.claim(now_ms(), wanted, lease_ms).await {
+        let claimed = match outbox
+            .claim(now_ms(), wanted, lease_ms, &config.windows)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim deliveries");

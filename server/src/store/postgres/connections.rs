@@ -73,7 +73,7 @@ fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
 const UPDATE: &str =
     "UPDATE connections SET webhook_secret = $2, webhook_key_id = $3, config_name = $4,
     settings = $5, app_type = $6, user_object_id = $7, updated_at = $8, disabled_reason = NULL,
-    edit_key_hash = COALESCE(edit_key_hash, $9) WHERE entity_id = $1";
+    edit_key_hash = COALESCE(edit_key_hash, $9), webhook_kind = $10 WHERE entity_id = $1";
 
 /// [`UPDATE`] of `sql` with `rec`'s values (its sealed webhook URL included).
 fn update_query<'q>(
@@ -93,6 +93,7 @@ fn update_query<'q>(
         .bind(&rec.user_object_id)
         .bind(&rec.updated_at)
         .bind(rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()))
+        .bind(rec.webhook_url.kind().name())
 }
 
 /// What an update keeps of the row, returned by it for [`updated`].
@@ -153,6 +154,36 @@ async fn reseal(pool: &PgPool, keys: &Keyring) -> anyhow::Result<usize> {
     Ok(stale.len())
 }
 
+/// Stores the webhook kind of rows saved before it was kept, from their opened URLs;
+/// instances starting together each take the rows' locks, so each row is written once.
+async fn fill_webhook_kinds(pool: &PgPool, keys: &Keyring) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let unknown = sqlx::query(
+        "SELECT entity_id, webhook_secret, webhook_key_id FROM connections
+         WHERE webhook_kind IS NULL FOR UPDATE",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let (mut ids, mut kinds) = (Vec::new(), Vec::new());
+    for row in &unknown {
+        let (id, sealed, key_id): (String, Vec<u8>, String) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let url = WebhookUrl::trusted(keys.open(&key_id, &sealed, &id)?);
+        kinds.push(url.kind().name());
+        ids.push(id);
+    }
+    sqlx::query(
+        "UPDATE connections c SET webhook_kind = v.kind
+         FROM unnest($1::text[], $2::text[]) AS v(id, kind) WHERE c.entity_id = v.id",
+    )
+    .bind(&ids)
+    .bind(&kinds)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ids.len())
+}
+
 #[async_trait]
 impl ConnectionStore for PgConnections {
     async fn upsert(&self, rec: Record) -> Result<Upsert, StoreError> {
@@ -164,7 +195,7 @@ impl ConnectionStore for PgConnections {
             // The common save, of a row that exists with this webhook, in one round trip
             // (the stall of the tests is inside the transaction below).
             let kept = update_query(
-                &format!("{UPDATE} AND webhook_hash = $10 {KEPT}"),
+                &format!("{UPDATE} AND webhook_hash = $11 {KEPT}"),
                 &rec,
                 &sealed,
                 &key_id,
@@ -198,8 +229,9 @@ impl ConnectionStore for PgConnections {
             }
             let inserted = sqlx::query(
                 "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
-                 settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (entity_id) DO NOTHING",
+                 settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash,
+                 webhook_kind)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (entity_id) DO NOTHING",
             )
             .bind(rec.entity_id.as_str())
             .bind(rec.webhook_hash.0.to_vec())
@@ -214,6 +246,7 @@ impl ConnectionStore for PgConnections {
             .bind(&rec.tenant_id)
             .bind(&rec.owner_oid)
             .bind(rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()))
+            .bind(rec.webhook_url.kind().name())
             .execute(&mut *tx)
             .await
             .map_err(db)?
@@ -292,6 +325,12 @@ impl ConnectionStore for PgConnections {
 
     async fn reseal(&self) -> Result<usize, StoreError> {
         reseal(&self.pool, &self.keys)
+            .await
+            .map_err(|e| db(format!("{e:#}")))
+    }
+
+    async fn fill_webhook_kinds(&self) -> Result<usize, StoreError> {
+        fill_webhook_kinds(&self.pool, &self.keys)
             .await
             .map_err(|e| db(format!("{e:#}")))
     }

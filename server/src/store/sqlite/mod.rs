@@ -72,6 +72,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER connections_version_update
         AFTER UPDATE OF entity_id, settings, disabled_reason ON connections
         BEGIN UPDATE connections_version SET v = v + 1; END;",
+    // The webhook's kind (`WebhookKind::name`), in the clear so a claim knows its rate
+    // windows without opening the sealed URL. NULL for older rows until start-up fills it in.
+    "ALTER TABLE connections ADD COLUMN webhook_kind TEXT;",
 ];
 
 /// What runs on the connection's thread.
