@@ -259,7 +259,8 @@ pub async fn prune_forever(outbox: Arc<dyn Outbox>, retention: Duration) {
     let mut every = tokio::time::interval(Duration::from_secs(3_600));
     loop {
         every.tick().await;
-        match outbox.prune(now_ms() - retention.as_millis() as i64).await {
+        let now = now_ms();
+        match outbox.prune(now - retention.as_millis() as i64, now).await {
             Ok(Some(p)) if p.deliveries + p.events > 0 => {
                 tracing::info!(
                     deliveries = p.deliveries,

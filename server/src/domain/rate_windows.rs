@@ -60,12 +60,19 @@ pub const NAMES: [&str; 6] = ["1s", "2s", "30s", "1h", "2h", "1d"];
 /// and reaches Teams a little later still, so slots are kept this much further apart.
 pub const MARGIN_MS: i64 = 200;
 
-/// A set of windows, all of which a post must fit.
+/// No window is longer than a day: a post older than this counts in none of them.
+pub const KEEP_MS: i64 = DAY + MARGIN_MS;
+
+/// A set of windows, all of which a post must fit (none longer than a day).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Windows(Vec<Window>);
 
 impl Windows {
     pub fn new(windows: &[Window]) -> Windows {
+        assert!(
+            windows.iter().all(|w| w.ms <= DAY),
+            "a window longer than a day would be pruned before it ends"
+        );
         Windows(windows.to_vec())
     }
 

@@ -341,9 +341,11 @@ pub trait Outbox: Send + Sync + 'static {
     /// Makes dead deliveries pending again, with their attempts reset; deliveries of
     /// disabled or deleted connections stay dead. Returns how many.
     async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError>;
-    /// Deletes delivered deliveries delivered before `before_ms`, and events nothing refers
-    /// to any more. `None` when another instance is pruning right now.
-    async fn prune(&self, before_ms: i64) -> Result<Option<Pruned>, StoreError>;
+    /// Deletes delivered deliveries delivered before `before_ms`, events nothing refers to
+    /// any more, and rate-window rows with no post a window still counts at `now_ms` (those
+    /// of deleted connections and of test cards included: Teams counts their posts for a
+    /// day all the same). `None` when another instance is pruning right now.
+    async fn prune(&self, before_ms: i64, now_ms: i64) -> Result<Option<Pruned>, StoreError>;
     /// Calls `wake` whenever another instance stored deliveries (until the process ends).
     async fn listen(&self, wake: Wake) -> Result<(), StoreError>;
     /// Counts for the gauges, as of `now_ms`.

@@ -70,6 +70,21 @@ impl Subject {
         }
     }
 
+    /// The number `sql` (a count) answers.
+    async fn count(&self, sql: &str) -> i64 {
+        match &self.db {
+            Database::Sqlite(path) => rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+            Database::Postgres { url, .. } => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+            }
+        }
+    }
+
     /// The webhook kinds stored, by entity id.
     async fn kinds(&self) -> Vec<(String, Option<String>)> {
         let sql = "SELECT entity_id, webhook_kind FROM connections ORDER BY entity_id";
@@ -1041,12 +1056,41 @@ async fn pruning_removes_delivered_rows_past_the_retention_only(subject: &Subjec
         )
         .await
         .unwrap();
+    // Rate-window rows: one with a post a day still counts, one without.
+    let once = || {
+        Windows::new(&[connector_server::domain::rate_windows::Window {
+            name: "1d",
+            ms: DAY,
+            limit: 1,
+        }])
+    };
+    let reserve = async |key: &[u8], at: i64| {
+        s.outbox
+            .reserve(vec![(key.to_vec(), once())], at)
+            .await
+            .unwrap()
+    };
+    use connector_server::store::Reservation::Reserved;
+    assert_eq!(reserve(b"recent", NOW - DAY + 1_000).await, Reserved);
+    assert_eq!(reserve(b"stale", NOW - DAY - 1_000).await, Reserved);
+    let rows = "SELECT count(*) FROM webhook_windows";
+    let before = subject.count(rows).await;
     let pruned = s
         .outbox
-        .prune(NOW - 30 * DAY)
+        .prune(NOW - 30 * DAY, NOW)
         .await
         .unwrap()
         .expect("pruned");
+    assert_eq!(
+        subject.count(rows).await,
+        before - 1,
+        "the row without a post of the last day"
+    );
+    assert_ne!(
+        reserve(b"recent", NOW).await,
+        Reserved,
+        "its post still counts"
+    );
     assert_eq!(pruned.deliveries, 1, "the old delivered one");
     assert_eq!(pruned.events, 1, "the old event nothing refers to");
     let c0 = s.outbox.delivery_status(&id("c0"), None).await.unwrap();

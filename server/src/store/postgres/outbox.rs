@@ -10,7 +10,7 @@ use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{claim, CHANNEL, PRUNE_LOCK};
-use crate::domain::rate_windows::{Limits, Windows};
+use crate::domain::rate_windows::{self, Limits, Windows};
 use crate::domain::Keyring;
 use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
@@ -368,7 +368,7 @@ impl Outbox for PgOutbox {
         Ok(n as usize)
     }
 
-    async fn prune(&self, before_ms: i64) -> Result<Option<Pruned>, StoreError> {
+    async fn prune(&self, before_ms: i64, now_ms: i64) -> Result<Option<Pruned>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let mine: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
             .bind(PRUNE_LOCK)
@@ -394,10 +394,11 @@ impl Outbox for PgOutbox {
         .await
         .map_err(db)?
         .rows_affected();
+        // The newest post is the last of the ascending array (none in an empty one).
         sqlx::query(
-            "DELETE FROM webhook_windows w
-             WHERE NOT EXISTS (SELECT 1 FROM connections c WHERE c.webhook_hash = w.hash)",
+            "DELETE FROM webhook_windows WHERE coalesce(posts[cardinality(posts)], 0) <= $1",
         )
+        .bind(now_ms - rate_windows::KEEP_MS)
         .execute(&mut *tx)
         .await
         .map_err(db)?;

@@ -466,7 +466,7 @@ impl Outbox for SqliteOutbox {
             .await
     }
 
-    async fn prune(&self, before_ms: i64) -> Result<Option<Pruned>, StoreError> {
+    async fn prune(&self, before_ms: i64, now_ms: i64) -> Result<Option<Pruned>, StoreError> {
         self.db
             .with(move |conn| {
                 let tx = immediate(conn)?;
@@ -483,9 +483,11 @@ impl Outbox for SqliteOutbox {
                         [before_ms],
                     )
                     .map_err(db)? as u64;
+                // The newest post is the last of the ascending list.
                 tx.execute(
-                    "DELETE FROM webhook_windows WHERE hash NOT IN (SELECT webhook_hash FROM connections)",
-                    [],
+                    "DELETE FROM webhook_windows
+                     WHERE CAST(substr(posts, length(rtrim(posts, '0123456789')) + 1) AS INTEGER) <= ?1",
+                    [now_ms - rate_windows::KEEP_MS],
                 )
                 .map_err(db)?;
                 tx.commit().map_err(db)?;
