@@ -6,6 +6,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
 use crate::delivery::{DeliveryConfig, FlowTokenSettings, Schedule};
+use crate::domain::rate_windows::{Limits, MAX_DAILY_BUDGET};
 use crate::domain::{HashKey, Keyring};
 use crate::store::Database;
 
@@ -153,6 +154,17 @@ pub struct Config {
     #[arg(long, env = "CONNECTOR_WEBHOOK_TIMEOUT", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=300))]
     pub webhook_timeout: u64,
+    /// Cards posted to one Workflows webhook (one flow) in any 24 hours, by all instances
+    /// together, at most 10,000. Power Automate's "Low" plan (every flow made in Teams by a
+    /// user without a Power Automate licence) allows 10,000 Power Platform requests a day
+    /// per flow, and each run of Teams' template spends about four (trigger, foreach, post):
+    /// the default 2,500 keeps a flow within it. Raise it for flows on a larger plan.
+    #[arg(
+        long,
+        env = "CONNECTOR_WORKFLOWS_DAILY_BUDGET",
+        default_value_t = 2_500
+    )]
+    pub workflows_daily_budget: usize,
     /// Writes (save, delete) allowed per minute from one client address; 0 turns it off.
     #[arg(long, env = "CONNECTOR_WRITE_RATE", default_value_t = 30)]
     pub write_rate: u32,
@@ -160,8 +172,7 @@ pub struct Config {
     /// (a sign-in token of it, or an existing connection's own credential); 0 turns it off.
     #[arg(long, env = "CONNECTOR_TENANT_WRITE_RATE", default_value_t = 300)]
     pub tenant_write_rate: u32,
-    /// New connections and test cards allowed per minute to one webhook, from any address;
-    /// 0 turns it off.
+    /// New connections allowed per minute to one webhook, from any address; 0 turns it off.
     #[arg(long, env = "CONNECTOR_TARGET_WRITE_RATE", default_value_t = 10)]
     pub target_write_rate: u32,
     /// Take the client address from the first X-Forwarded-For entry (behind a trusted proxy).
@@ -321,7 +332,20 @@ impl Config {
         Ok((key, ring))
     }
 
-    /// How this instance delivers; refuses a lease a slow webhook could outlast.
+    /// Each webhook kind's rate windows; refuses a daily budget no flow can have.
+    pub fn windows(&self) -> anyhow::Result<Limits> {
+        let budget = self.workflows_daily_budget;
+        if !(1..=MAX_DAILY_BUDGET).contains(&budget) {
+            bail!(
+                "--workflows-daily-budget {budget} is out of range: it must be 1 to {MAX_DAILY_BUDGET} \
+                 (Power Automate's \"Low\" plan allows {MAX_DAILY_BUDGET} requests a day per flow, and a card spends at least one)"
+            );
+        }
+        Ok(Limits::new(budget))
+    }
+
+    /// How this instance delivers; refuses a lease a slow webhook could outlast and a daily
+    /// budget out of range.
     pub fn delivery(&self) -> anyhow::Result<DeliveryConfig> {
         let timeout = self.webhook_timeout;
         let least = 2 * timeout + LEASE_MARGIN_SECS;
@@ -348,6 +372,7 @@ impl Config {
                 .then(|| std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400)),
             // Set at start, once the server knows its port (dev mode's identity provider).
             flow_tokens: None,
+            windows: self.windows()?,
         })
     }
 
@@ -577,6 +602,45 @@ mod tests {
         let dev = parse(&["--dev", "--dev-sso"]).unwrap().unwrap();
         assert_eq!(dev.authority, "http://127.0.0.1:1/emulator/idp");
         assert_eq!(dev.client_id, crate::emulator::idp::DEV_FLOW_CLIENT_ID);
+    }
+
+    #[test]
+    fn the_workflows_daily_budget_is_2500_by_default_and_at_most_10000() {
+        use crate::domain::rate_windows::{Limits, Windows};
+        use connector_settings::webhook::WebhookKind;
+        let windows = |args: &[&str]| {
+            let mut all = vec!["s"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all)
+                .unwrap()
+                .config
+                .delivery()
+                .map(|d| d.windows)
+        };
+        let flow = WebhookKind::Workflows { signed: true };
+        let daily = |l: Limits| l.for_kind(flow).list().last().unwrap().limit;
+        assert_eq!(daily(windows(&[]).unwrap()), 2_500);
+        assert_eq!(
+            daily(windows(&["--workflows-daily-budget", "10000"]).unwrap()),
+            10_000
+        );
+        assert_eq!(
+            windows(&["--workflows-daily-budget", "400"])
+                .unwrap()
+                .for_kind(WebhookKind::Connector),
+            &Windows::connector(),
+            "connector webhooks keep their table"
+        );
+        for bad in ["10001", "0"] {
+            let err = windows(&["--workflows-daily-budget", bad])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("--workflows-daily-budget {bad} is out of range"))
+                    && err.contains("1 to 10000"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub enum AppError {
     MethodNotAllowed(String),
     /// 429 with `Retry-After`.
     TooManyRequests(std::time::Duration),
+    /// 429 with `Retry-After` and its own message (`{secs}` stands for the wait in seconds).
+    Throttled {
+        wait: std::time::Duration,
+        message: &'static str,
+    },
     UnsupportedMediaType,
     /// 503: abandoned at its deadline, the server overloaded or not ready; `Retry-After`
     /// when the caller should wait a given number of seconds.
@@ -63,11 +68,18 @@ impl From<crate::store::StoreError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::TooManyRequests(wait) = self {
+        let throttled = match self {
+            AppError::TooManyRequests(wait) => {
+                Some((wait, "too many changes; try again in {secs} s"))
+            }
+            AppError::Throttled { wait, message } => Some((wait, message)),
+            _ => None,
+        };
+        if let Some((wait, message)) = throttled {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let body = ErrorBody {
                 error: "rate_limited".into(),
-                message: format!("too many changes; try again in {secs} s"),
+                message: message.replace("{secs}", &secs.to_string()),
                 fields: vec![],
             };
             return (
@@ -154,6 +166,7 @@ impl IntoResponse for AppError {
                 vec![],
             ),
             AppError::TooManyRequests(_)
+            | AppError::Throttled { .. }
             | AppError::Unavailable { .. }
             | AppError::RequestTimeout(_) => {
                 unreachable!("answered above")

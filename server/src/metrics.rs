@@ -14,7 +14,7 @@ use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
-use crate::domain::rate_windows::WINDOW_NAMES;
+use crate::domain::rate_windows::NAMES as WINDOW_NAMES;
 use crate::store::Outbox;
 
 const REQUESTS: &str = "connector_http_requests_total";

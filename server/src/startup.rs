@@ -234,6 +234,17 @@ impl Application {
                 "re-encrypted webhook urls with the current key"
             );
         }
+        let filled = stores
+            .connections
+            .fill_webhook_kinds()
+            .await
+            .context("cannot store the webhook kinds of older connections")?;
+        if filled > 0 {
+            tracing::info!(
+                filled,
+                "stored the webhook kind of connections saved before it was kept"
+            );
+        }
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -295,6 +306,7 @@ impl Application {
             inboxes: Inboxes::default(),
             flow_tokens,
             idp: Default::default(),
+            windows: delivery.windows.clone(),
         });
         let wake = state.wake.clone();
         if config.role != Role::Api {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::http::HeaderValue;
 
 use crate::auth::Verifier;
+use crate::domain::rate_windows::Limits;
 use crate::domain::{HashKey, WebhookPolicy};
 use crate::emulator::inboxes::Inboxes;
 use crate::store::{ConnectionStore, Outbox, Wake};
@@ -54,4 +55,6 @@ pub struct Shared {
     pub flow_tokens: Option<Arc<crate::delivery::FlowTokens>>,
     /// Dev mode: the emulator's identity provider's counters.
     pub idp: crate::emulator::idp::Idp,
+    /// Each webhook kind's rate windows, which test cards count against too.
+    pub windows: Limits,
 }

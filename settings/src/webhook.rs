@@ -46,6 +46,18 @@ impl WebhookKind {
             WebhookKind::Connector => "connector",
         }
     }
+
+    /// The kind a [`name`](Self::name) stands for (as stored beside a connection), if any.
+    pub fn from_name(name: &str) -> Option<WebhookKind> {
+        [
+            WebhookKind::Workflows { signed: true },
+            WebhookKind::Workflows { signed: false },
+            WebhookKind::RetiredWorkflows,
+            WebhookKind::Connector,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
 }
 
 /// What is wrong with a typed Workflows webhook URL.
@@ -212,6 +224,19 @@ pub fn workflows_url_problem(
 mod tests {
     use super::*;
     use WebhookProblem::*;
+
+    #[test]
+    fn every_kind_comes_back_from_its_name() {
+        for kind in [
+            WebhookKind::Workflows { signed: true },
+            WebhookKind::Workflows { signed: false },
+            WebhookKind::RetiredWorkflows,
+            WebhookKind::Connector,
+        ] {
+            assert_eq!(WebhookKind::from_name(kind.name()), Some(kind));
+        }
+        assert_eq!(WebhookKind::from_name("Connector"), None);
+    }
 
     /// Today's shape (since about 2026-07): a routing segment after `direct`.
     const TODAY: &str = "https://default72f988bf86f141af91ab2d7cd011db.47.environment.api.powerplatform.com:443/powerautomate/automations/direct/cu/07/workflows/8f1c2a/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbC";

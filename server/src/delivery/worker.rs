@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::{attempt, now_ms, Clients, Schedule};
+use crate::domain::rate_windows::Limits;
 use crate::store::{Finish, Outbox, Outcome, Wake};
 
 /// Deliveries claimed in one transaction at most.
@@ -36,6 +37,8 @@ pub struct DeliveryConfig {
     pub retention: Option<Duration>,
     /// Tokens for flows that take only signed-in callers, when configured.
     pub flow_tokens: Option<Arc<super::FlowTokens>>,
+    /// Each webhook kind's rate windows (the Workflows daily budget from the flag).
+    pub windows: Limits,
 }
 
 /// What the loop did, for tests and the benchmark (the metrics count the same events).
@@ -95,7 +98,10 @@ pub async fn run(
             }
         }
         let wanted = held.len();
-        let claimed = match outbox.claim(now_ms(), wanted, lease_ms).await {
+        let claimed = match outbox
+            .claim(now_ms(), wanted, lease_ms, &config.windows)
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "cannot claim deliveries");
@@ -255,7 +261,8 @@ pub async fn prune_forever(outbox: Arc<dyn Outbox>, retention: Duration) {
     let mut every = tokio::time::interval(Duration::from_secs(3_600));
     loop {
         every.tick().await;
-        match outbox.prune(now_ms() - retention.as_millis() as i64).await {
+        let now = now_ms();
+        match outbox.prune(now - retention.as_millis() as i64, now).await {
             Ok(Some(p)) if p.deliveries + p.events > 0 => {
                 tracing::info!(
                     deliveries = p.deliveries,

@@ -102,9 +102,9 @@ pub(crate) fn charge_tenant(state: &AppState, tenant: Option<&str>) -> Result<()
     }
 }
 
-/// Takes a token of the target webhook's budget for a write that names a webhook no
-/// connection has proven yet (a create, a test card): whatever addresses they come from,
-/// such writes cannot flood one channel.
+/// Takes a token of the target webhook's budget for a new connection, which names a webhook
+/// no connection has proven yet: whatever addresses they come from, creates cannot pile up
+/// on one channel (test cards have their own limit per target, `try_webhook`).
 pub(crate) fn charge_target(state: &AppState, webhook: &WebhookUrl) -> Result<(), AppError> {
     state
         .target_limit

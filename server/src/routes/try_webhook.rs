@@ -1,7 +1,10 @@
 //! `POST /api/test-card`: one test card to a webhook URL no connection is stored with yet,
 //! posted at once, so the person sees it arrive in the channel before the first Save. The
 //! same checks as saving (allowed hosts, public addresses, the write rate) apply; the card's
-//! text is fixed and names only the connector, so this posts nothing a person chose.
+//! text is fixed and names only the connector, so this posts nothing a person chose. Each
+//! card counts against the target webhook's rate windows (shared with deliveries and every
+//! instance) and against a limit per target, whatever address asks: many addresses cannot
+//! flood one channel with test cards.
 
 use std::net::SocketAddr;
 
@@ -11,12 +14,26 @@ use axum::routing::post;
 use axum::{Json, Router};
 use connector_settings::api::{FieldProblem, TryOutcome, TryWebhook};
 
-use super::connections::{charge_sender, charge_target, charge_tenant, check_postable, identify};
+use super::connections::{charge_sender, charge_tenant, check_postable, identify};
 use crate::delivery::{self, cards};
+use crate::domain::rate_windows::{Window, Windows};
 use crate::domain::WebhookUrl;
 use crate::error::AppError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
+use crate::store::Reservation;
+
+/// Test cards to one webhook URL in any minute, from all addresses together.
+pub const PER_TARGET: Window = Window {
+    name: "1m",
+    ms: 60_000,
+    limit: 5,
+};
+
+/// The window row of a target's test cards, beside its webhook's (a 32-byte hash).
+fn test_card_row(hash: &[u8; 32]) -> Vec<u8> {
+    [b"test-card:".as_slice(), hash].concat()
+}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/test-card", post(try_webhook))
@@ -44,9 +61,8 @@ async fn try_webhook(
     let webhook = WebhookUrl::parse(&body.webhook_url, &state.webhooks).map_err(invalid)?;
     let identity = identify(&state, &headers).await?;
     // With single sign-on the token's tenant pays; a URL that merely names a tenant spends
-    // nothing of its budget. The target's budget bounds test cards from any address.
+    // nothing of its budget. The target's rows below bound test cards from any address.
     charge_tenant(&state, identity.as_ref().map(|i| i.tenant.as_str()))?;
-    charge_target(&state, &webhook)?;
     webhook
         .check_resolves_publicly(&state.webhooks)
         .await
@@ -57,6 +73,26 @@ async fn try_webhook(
     // come from the form, both chosen among the connector's own.
     let event: cards::Event = serde_json::from_value(cards::test_event(None, &body.settings))
         .map_err(|e| AppError::Internal(e.to_string()))?;
+    let hash = state.key.hash(&webhook).0;
+    let rows = vec![
+        (test_card_row(&hash), Windows::new(&[PER_TARGET])),
+        (
+            hash.to_vec(),
+            state.windows.for_kind(webhook.kind()).clone(),
+        ),
+    ];
+    let now = delivery::now_ms();
+    if let Reservation::Wait { until_ms, row, .. } = state.outbox.reserve(rows, now).await? {
+        let wait = std::time::Duration::from_millis((until_ms - now).max(0) as u64);
+        return Err(AppError::Throttled {
+            wait,
+            message: if row == 0 {
+                "too many test cards to this webhook; try again in {secs} s"
+            } else {
+                "this webhook is at Teams' rate limit; try again in {secs} s"
+            },
+        });
+    }
     let card = cards::card(&event, &body.settings, webhook.kind());
     let outcome = match delivery::flow_token::bearer_for(
         webhook.kind(),

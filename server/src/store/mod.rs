@@ -13,7 +13,10 @@ use async_trait::async_trait;
 use connector_settings::{EntityId, Topic, Values};
 use tokio::sync::Notify;
 
+use crate::domain::rate_windows::{Limits, Windows};
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookIdentity, WebhookUrl};
+
+pub use claim::Reservation;
 
 pub use connector_settings::api::DeliveryStatus;
 /// The PostgreSQL advisory lock held while one instance prunes.
@@ -179,6 +182,9 @@ pub trait ConnectionStore: Send + Sync + 'static {
     /// Seals every webhook URL sealed with an older key again with the current one (after a
     /// key rotation); a value whose key is missing is an error, not a loss. Returns how many.
     async fn reseal(&self) -> Result<usize, StoreError>;
+    /// Stores the webhook kind (in the clear, for claims) of connections saved before it was
+    /// kept, from their opened URLs. Returns how many.
+    async fn fill_webhook_kinds(&self) -> Result<usize, StoreError>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Whether the schema is the one this binary knows: `Some(why not)` when it is behind
@@ -242,8 +248,8 @@ pub struct Claimed {
     pub due: Vec<Due>,
     /// Over a rate window: moved to when the window allows.
     pub postponed: usize,
-    /// The same by the window that held them, in `rate_windows::WINDOWS` order.
-    pub postponed_by_window: [usize; crate::domain::rate_windows::WINDOWS.len()],
+    /// The same by the window that held them, in `rate_windows::NAMES` order.
+    pub postponed_by_window: [usize; crate::domain::rate_windows::NAMES.len()],
     /// Their webhook was being reserved by another claim: left for the next one.
     pub busy: usize,
     /// The earliest time a pending delivery falls due after now, if any.
@@ -340,7 +346,22 @@ pub trait Outbox: Send + Sync + 'static {
     /// Claims up to `limit` due deliveries for `lease_ms`, each with a new fencing token,
     /// reserving each one's rate-window slot in the same transaction. Deliveries over a
     /// window are postponed; those of a webhook another claim is reserving are skipped.
-    async fn claim(&self, now_ms: i64, limit: usize, lease_ms: i64) -> Result<Claimed, StoreError>;
+    /// Each webhook's windows are `limits`' for its stored kind.
+    async fn claim(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+        limits: &Limits,
+    ) -> Result<Claimed, StoreError>;
+    /// Reserves a post now in every one of `rows` (a window row's key, e.g. a webhook hash,
+    /// and the windows it keeps), in one transaction: in all of them or in none. Waits for a
+    /// row a claim is reserving (claims are short).
+    async fn reserve(
+        &self,
+        rows: Vec<(Vec<u8>, Windows)>,
+        now_ms: i64,
+    ) -> Result<Reservation, StoreError>;
     /// Records outcomes. An outcome whose token is no longer current (its lease ran out and
     /// the row was claimed again) changes nothing; their delivery ids are returned.
     async fn finish(&self, batch: Vec<Finish>, now_ms: i64) -> Result<Vec<i64>, StoreError>;
@@ -357,9 +378,11 @@ pub trait Outbox: Send + Sync + 'static {
     /// Makes dead deliveries pending again, with their attempts reset; deliveries of
     /// disabled or deleted connections stay dead. Returns how many.
     async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError>;
-    /// Deletes delivered deliveries delivered before `before_ms`, and events nothing refers
-    /// to any more. `None` when another instance is pruning right now.
-    async fn prune(&self, before_ms: i64) -> Result<Option<Pruned>, StoreError>;
+    /// Deletes delivered deliveries delivered before `before_ms`, events nothing refers to
+    /// any more, and rate-window rows with no post a window still counts at `now_ms` (those
+    /// of deleted connections and of test cards included: Teams counts their posts for a
+    /// day all the same). `None` when another instance is pruning right now.
+    async fn prune(&self, before_ms: i64, now_ms: i64) -> Result<Option<Pruned>, StoreError>;
     /// Calls `wake` whenever another instance stored deliveries (until the process ends).
     async fn listen(&self, wake: Wake) -> Result<(), StoreError>;
     /// Counts for the gauges, as of `now_ms`.

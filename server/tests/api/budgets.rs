@@ -179,7 +179,7 @@ async fn without_sso_creates_and_test_cards_naming_a_tenant_leave_its_budget_unt
 }
 
 #[tokio::test]
-async fn creates_and_test_cards_to_one_webhook_are_bounded_whatever_their_addresses() {
+async fn creates_to_one_webhook_are_bounded_whatever_their_addresses() {
     let app = server(false, 0, 30).await;
     let target = hook("shared");
     let mut created = 0;
@@ -200,23 +200,126 @@ async fn creates_and_test_cards_to_one_webhook_are_bounded_whatever_their_addres
         }
     }
     assert_eq!((created, refused), (10, 5), "ten a minute to one webhook");
-    let res = app
-        .client
-        .post(format!("{}/api/test-card", app.url))
-        .header("x-forwarded-for", "198.51.100.77")
-        .json(&json!({ "webhookUrl": target, "settings": settings() }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::TOO_MANY_REQUESTS,
-        "test cards share it"
-    );
-    assert!(res.headers().contains_key("retry-after"));
     assert_eq!(
         put_from(&app, "198.51.100.1", "other", &hook("elsewhere"), None).await,
         StatusCode::CREATED,
         "another webhook is not affected"
+    );
+}
+
+/// `POST /api/test-card` to `webhook` from `address`: the status, `Retry-After` and body.
+async fn test_card_from(
+    app: &TestApp,
+    address: &str,
+    webhook: &str,
+) -> (StatusCode, Option<u64>, Value) {
+    let res = app
+        .client
+        .post(format!("{}/api/test-card", app.url))
+        .header("x-forwarded-for", address)
+        .json(&json!({ "webhookUrl": webhook }))
+        .send()
+        .await
+        .unwrap();
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (res.status(), retry_after, res.json().await.unwrap())
+}
+
+/// Issue 23 #6: each address stopped at its own write rate, so a few addresses together
+/// could flood one channel with test cards.
+#[tokio::test]
+async fn test_cards_from_many_addresses_stop_at_the_limit_per_target_webhook() {
+    let app = TestApp::spawn_in(tempfile::tempdir().unwrap(), true, |c| {
+        c.write_rate = 30;
+        c.trust_forwarded_for = true;
+    })
+    .await;
+    let path = "powerautomate/automations/direct/workflows/f100d/triggers/manual/paths/invoke";
+    let flow = format!("{}/emulator/webhook/{path}?api-version=1&sig=abc", app.url);
+    let mut delivered = 0;
+    let mut refused = Vec::new();
+    for i in 0..30 {
+        let address = format!("203.0.113.{}", i % 5);
+        match test_card_from(&app, &address, &flow).await {
+            (StatusCode::OK, _, body) => {
+                assert_eq!(body["delivered"], true, "{body}");
+                delivered += 1;
+            }
+            (status, retry_after, body) => refused.push((status, retry_after, body)),
+        }
+    }
+    assert_eq!(delivered, 5, "five a minute to one webhook, whoever asks");
+    assert_eq!(refused.len(), 25);
+    for (status, retry_after, body) in &refused {
+        assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert!(
+            retry_after.is_some_and(|s| (1..=61).contains(&s)),
+            "{retry_after:?}"
+        );
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("too many test cards to this webhook; try again in"),
+            "{body}"
+        );
+    }
+    let inbox: Value = app
+        .get_path(&format!("/emulator/api/inbox/{path}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox["messages"].as_array().unwrap().len(), 5);
+    // Another webhook has its own limit.
+    let other = flow.replace("f100d", "0the7");
+    assert_eq!(
+        test_card_from(&app, "203.0.113.9", &other).await.0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_test_card_over_the_webhooks_rate_window_waits_for_it() {
+    let app = TestApp::spawn_in(tempfile::tempdir().unwrap(), true, |c| {
+        c.trust_forwarded_for = true;
+    })
+    .await;
+    let connector = app.hook("busy");
+    // At once, so that all five fall in one second however slow the machine.
+    let addresses: Vec<String> = (0..5).map(|i| format!("198.51.100.{i}")).collect();
+    let mut statuses = futures_util::future::join_all(
+        addresses
+            .iter()
+            .map(|a| test_card_from(&app, a, &connector)),
+    )
+    .await;
+    statuses.sort_by_key(|(s, _, _)| *s);
+    let ok = statuses
+        .iter()
+        .filter(|(s, _, _)| *s == StatusCode::OK)
+        .count();
+    assert_eq!(ok, 4, "a connector webhook's 4 a second");
+    let (status, retry_after, body) = &statuses[4];
+    assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        retry_after.is_some_and(|s| (1..=2).contains(&s)),
+        "{retry_after:?}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("this webhook is at Teams' rate limit; try again in"),
+        "{body}"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after.unwrap())).await;
+    assert_eq!(
+        test_card_from(&app, "198.51.100.9", &connector).await.0,
+        StatusCode::OK,
+        "after Retry-After"
     );
 }

@@ -261,6 +261,99 @@ async fn the_per_second_rate_window_is_never_exceeded() {
     }
 }
 
+/// When each card in the emulator inbox behind `hook` arrived, in ms after the first.
+async fn arrivals(d: &TestApp, hook: &str) -> Vec<f64> {
+    let times: Vec<time::OffsetDateTime> = d
+        .inbox(hook)
+        .await
+        .iter()
+        .map(|m| {
+            time::OffsetDateTime::parse(
+                m["receivedAt"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        })
+        .collect();
+    let first = *times.iter().min().unwrap();
+    let mut ms: Vec<f64> = times
+        .iter()
+        .map(|t| (*t - first).as_seconds_f64() * 1000.0)
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
+/// The most cards of `ms` (ascending) in any `window` ms.
+fn most_within(ms: &[f64], window: f64) -> usize {
+    (0..ms.len())
+        .map(|i| ms[i..].iter().take_while(|t| **t - ms[i] < window).count())
+        .max()
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_burst_goes_to_a_workflows_webhook_at_the_flow_bots_pace_and_to_a_connector_at_four_a_second(
+) {
+    use connector_server::domain::rate_windows::{exceeded, Windows, DEFAULT_DAILY_BUDGET};
+    let d = TestApp::dev().await;
+    let connector = d.connect("conn", &[first()], "", Compact).await;
+    let flow = flow_hook(&d.url, "f10w");
+    let settings = subscription("Flow", &[first()], "", Compact, false);
+    d.create("flow", &flow, &settings).await;
+    for i in 0..20 {
+        let res = d.send(&event(first(), &format!("p{i}"))).await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+    }
+    until("20 cards in each inbox", 30, async || {
+        d.inbox(&flow).await.len() == 20 && d.inbox(&connector).await.len() == 20
+    })
+    .await;
+    let (to_flow, to_connector) = (arrivals(&d, &flow).await, arrivals(&d, &connector).await);
+    // The Flow bot takes 7 a second and 8 in 2 s; a connector 4 a second.
+    assert!(
+        most_within(&to_flow, 1_000.0) > 4,
+        "more than a connector's 4 in a second: {to_flow:?}"
+    );
+    assert_eq!(
+        exceeded(&Windows::workflows(DEFAULT_DAILY_BUDGET), &to_flow),
+        0,
+        "{to_flow:?}"
+    );
+    assert!(to_flow[19] < 10_000.0, "within seconds: {to_flow:?}");
+    assert!(most_within(&to_connector, 1_000.0) <= 4, "{to_connector:?}");
+    assert_eq!(exceeded(&Windows::connector(), &to_connector), 0);
+    assert!(
+        to_connector[19] > 3_500.0,
+        "20 at 4 a second are spread over more than 4 s: {to_connector:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_workflows_webhook_gets_no_more_than_its_daily_budget_and_the_rest_waits() {
+    let d = TestApp::dev_with(|c| c.workflows_daily_budget = 3).await;
+    let flow = flow_hook(&d.url, "b0d9");
+    let settings = subscription("Flow", &[first()], "", Compact, false);
+    d.create("flow", &flow, &settings).await;
+    let connector = d.connect("conn", &[first()], "", Compact).await;
+    for i in 0..5 {
+        d.send(&event(first(), &format!("p{i}"))).await;
+    }
+    until("the connector's five", 20, async || {
+        d.inbox(&connector).await.len() == 5
+    })
+    .await;
+    until("the flow's three", 10, async || {
+        d.inbox(&flow).await.len() == 3
+    })
+    .await;
+    let status = d.status("flow", &flow).await;
+    assert_eq!(status["delivered"], 3, "{status}");
+    assert_eq!(status["pending"], 2, "the rest waits for the day: {status}");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(d.inbox(&flow).await.len(), 3, "nothing more today");
+}
+
 #[tokio::test]
 async fn a_test_card_goes_through_the_outbox_and_reports_its_outcome() {
     let d = TestApp::dev().await;

@@ -430,7 +430,7 @@ async fn pruning_is_done_by_one_instance_at_a_time() {
         .await
         .unwrap();
     assert_eq!(
-        stores.outbox.prune(0).await.unwrap(),
+        stores.outbox.prune(0, 0).await.unwrap(),
         None,
         "left to the other instance"
     );
@@ -439,5 +439,5 @@ async fn pruning_is_done_by_one_instance_at_a_time() {
         .execute(&mut other)
         .await
         .unwrap();
-    assert!(stores.outbox.prune(0).await.unwrap().is_some());
+    assert!(stores.outbox.prune(0, 0).await.unwrap().is_some());
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use connector_server::domain::rate_windows::{Limits, Windows};
 use connector_server::domain::{EditKeyHash, HashKey, Keyring, WebhookPolicy, WebhookUrl};
 use connector_server::store::{
     self, Database, Finish, NewEvent, Outcome, Record, Replay, Stores, Team, Upsert,
@@ -52,6 +53,57 @@ impl Subject {
     async fn open(&self) -> Stores {
         self.open_with(K1).await
     }
+
+    /// Runs `sql` on the database beside the stores (to make what only an older version
+    /// leaves) and returns how many rows it changed.
+    async fn execute(&self, sql: &str) -> u64 {
+        match &self.db {
+            Database::Sqlite(path) => rusqlite::Connection::open(path)
+                .unwrap()
+                .execute(sql, [])
+                .unwrap() as u64,
+            Database::Postgres { url, .. } => {
+                use sqlx::{Connection, Executor};
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                conn.execute(sql).await.unwrap().rows_affected()
+            }
+        }
+    }
+
+    /// The number `sql` (a count) answers.
+    async fn count(&self, sql: &str) -> i64 {
+        match &self.db {
+            Database::Sqlite(path) => rusqlite::Connection::open(path)
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap(),
+            Database::Postgres { url, .. } => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+            }
+        }
+    }
+
+    /// The webhook kinds stored, by entity id.
+    async fn kinds(&self) -> Vec<(String, Option<String>)> {
+        let sql = "SELECT entity_id, webhook_kind FROM connections ORDER BY entity_id";
+        match &self.db {
+            Database::Sqlite(path) => {
+                let conn = rusqlite::Connection::open(path).unwrap();
+                let mut q = conn.prepare(sql).unwrap();
+                q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Database::Postgres { url, .. } => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
+            }
+        }
+    }
 }
 
 macro_rules! conformance {
@@ -90,6 +142,9 @@ conformance!(
     an_expired_lease_returns_the_row_and_a_stale_token_changes_nothing,
     a_handed_back_claim_is_due_at_once,
     rate_windows_count_per_webhook_not_per_connection,
+    each_webhook_kind_is_stored_and_claimed_with_its_own_windows,
+    kinds_of_rows_an_older_version_saved_are_filled_in_from_their_urls,
+    a_reservation_takes_a_slot_in_the_webhooks_windows_and_in_every_row_or_none,
     each_outcome_is_recorded,
     a_gone_webhook_disables_its_connection_and_kills_what_it_had_pending,
     a_deleted_connections_deliveries_go_with_it_and_never_reach_a_new_owner,
@@ -103,6 +158,11 @@ conformance!(
 const NOW: i64 = 1_750_000_000_000;
 const LEASE: i64 = 90_000;
 
+/// The default windows per webhook kind.
+fn limits() -> Limits {
+    Limits::default()
+}
+
 fn hash_key() -> HashKey {
     HashKey::from_hex(&"ab".repeat(32)).unwrap()
 }
@@ -114,6 +174,26 @@ fn webhook(n: &str) -> WebhookUrl {
         &policy,
     )
     .unwrap()
+}
+
+/// A Workflows webhook URL (today's shape, signed).
+fn flow(n: &str) -> WebhookUrl {
+    let policy = WebhookPolicy::new(&["*.api.powerplatform.com".to_string()], None).unwrap();
+    WebhookUrl::parse(
+        &format!("https://default0a.1b.environment.api.powerplatform.com:443/powerautomate/automations/direct/workflows/{n}/triggers/manual/paths/invoke?api-version=1&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=s{n}"),
+        &policy,
+    )
+    .unwrap()
+}
+
+/// [`record`] to the Workflows webhook `hook`.
+fn flow_record(id: &str, hook: &str) -> Record {
+    let url = flow(hook);
+    Record {
+        webhook_hash: hash_key().hash(&url),
+        webhook_url: url,
+        ..record(id, hook, "")
+    }
 }
 
 fn settings(project: &str) -> Values {
@@ -322,7 +402,7 @@ async fn a_connection_moves_to_another_webhook_only_from_the_one_it_had(subject:
     ));
     // Its deliveries follow it: the next card goes to the new webhook.
     accept(&s, "e1", "api", NOW).await;
-    let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
     assert_eq!(due[0].webhook_url.as_str(), webhook("new").as_str());
 }
 
@@ -524,7 +604,7 @@ async fn concurrent_claims_are_disjoint_and_each_has_its_own_token(subject: &Sub
     for _ in 0..4 {
         let o = s.outbox.clone();
         tasks.push(tokio::spawn(async move {
-            o.claim(NOW, 20, LEASE).await.unwrap().due
+            o.claim(NOW, 20, LEASE, &limits()).await.unwrap().due
         }));
     }
     let mut ids = HashSet::new();
@@ -540,18 +620,24 @@ async fn concurrent_claims_are_disjoint_and_each_has_its_own_token(subject: &Sub
     assert_eq!(all, 60, "every due delivery claimed");
     assert_eq!(ids.len(), 60, "no delivery claimed twice");
     assert_eq!(tokens.len(), 60, "a token per claim");
-    assert!(s.outbox.claim(NOW, 20, LEASE).await.unwrap().due.is_empty());
+    assert!(s
+        .outbox
+        .claim(NOW, 20, LEASE, &limits())
+        .await
+        .unwrap()
+        .due
+        .is_empty());
 }
 
 async fn an_expired_lease_returns_the_row_and_a_stale_token_changes_nothing(subject: &Subject) {
     let s = subject.open().await;
     connections(&s, 1).await;
     accept(&s, "e1", "", NOW).await;
-    let first = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    let first = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
     assert_eq!(first.len(), 1);
     assert!(
         s.outbox
-            .claim(NOW + LEASE - 1, 10, LEASE)
+            .claim(NOW + LEASE - 1, 10, LEASE, &limits())
             .await
             .unwrap()
             .due
@@ -560,7 +646,12 @@ async fn an_expired_lease_returns_the_row_and_a_stale_token_changes_nothing(subj
     );
     // The worker is gone (or slow): after the lease the row is due again, with a new token.
     let later = NOW + LEASE + 2_000;
-    let second = s.outbox.claim(later, 10, LEASE).await.unwrap().due;
+    let second = s
+        .outbox
+        .claim(later, 10, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].delivery_id, first[0].delivery_id);
     assert_ne!(second[0].token, first[0].token);
@@ -604,11 +695,16 @@ async fn a_handed_back_claim_is_due_at_once(subject: &Subject) {
     let s = subject.open().await;
     connections(&s, 2).await;
     accept(&s, "e1", "", NOW).await;
-    let held = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    let held = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
     assert_eq!(held.len(), 2);
     let back = held.iter().map(|d| (d.delivery_id, d.token)).collect();
     assert_eq!(s.outbox.hand_back(back).await.unwrap(), 2);
-    let again = s.outbox.claim(NOW + 1, 10, LEASE).await.unwrap().due;
+    let again = s
+        .outbox
+        .claim(NOW + 1, 10, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
     assert_eq!(again.len(), 2, "due at once, not after the lease");
     let stale = s
         .outbox
@@ -633,7 +729,7 @@ async fn rate_windows_count_per_webhook_not_per_connection(subject: &Subject) {
     for e in ["e1", "e2", "e3"] {
         accept(&s, e, "", NOW).await;
     }
-    let claimed = s.outbox.claim(NOW, 50, LEASE).await.unwrap();
+    let claimed = s.outbox.claim(NOW, 50, LEASE, &limits()).await.unwrap();
     let to_shared = claimed.due.iter().filter(|d| d.entity_id != "c").count();
     assert_eq!(to_shared, 4, "4 per second to the shared webhook");
     assert_eq!(
@@ -648,18 +744,22 @@ async fn rate_windows_count_per_webhook_not_per_connection(subject: &Subject) {
     assert!(next >= NOW + 1_000, "{}", next - NOW);
     assert!(s
         .outbox
-        .claim(NOW + 500, 50, LEASE)
+        .claim(NOW + 500, 50, LEASE, &limits())
         .await
         .unwrap()
         .due
         .is_empty());
-    let after = s.outbox.claim(next, 50, LEASE).await.unwrap();
+    let after = s.outbox.claim(next, 50, LEASE, &limits()).await.unwrap();
     assert_eq!(after.due.len(), 2, "the window let them through");
     // A restart (another instance) sees the same windows: they live in the database.
     let other = subject.open().await;
     accept(&other, "e4", "", next).await;
     accept(&other, "e5", "", next).await;
-    let blocked = other.outbox.claim(next + 10, 50, LEASE).await.unwrap();
+    let blocked = other
+        .outbox
+        .claim(next + 10, 50, LEASE, &limits())
+        .await
+        .unwrap();
     assert_eq!(
         blocked.due.iter().filter(|d| d.entity_id != "c").count(),
         2,
@@ -667,11 +767,186 @@ async fn rate_windows_count_per_webhook_not_per_connection(subject: &Subject) {
     );
 }
 
+/// How many of `due` went to connection `id`.
+fn to(due: &[store::Due], id: &str) -> usize {
+    due.iter().filter(|d| d.entity_id == id).count()
+}
+
+async fn each_webhook_kind_is_stored_and_claimed_with_its_own_windows(subject: &Subject) {
+    let s = subject.open().await;
+    s.connections
+        .upsert(flow_record("flow", "f1"))
+        .await
+        .unwrap();
+    s.connections
+        .upsert(record("conn", "c1", ""))
+        .await
+        .unwrap();
+    assert_eq!(
+        subject.kinds().await,
+        [
+            ("conn".to_string(), Some("connector".to_string())),
+            ("flow".to_string(), Some("workflows".to_string()))
+        ]
+    );
+    for i in 0..10 {
+        accept(&s, &format!("e{i}"), "", NOW).await;
+    }
+    let claimed = s.outbox.claim(NOW, 50, LEASE, &limits()).await.unwrap();
+    assert_eq!(to(&claimed.due, "flow"), 7, "the Flow bot's 7 a second");
+    assert_eq!(to(&claimed.due, "conn"), 4, "a connector's 4 a second");
+    assert_eq!(claimed.postponed, 3 + 6);
+    assert_eq!(claimed.postponed_by_window, [9, 0, 0, 0, 0, 0], "all by 1s");
+    // The flow moves to a connector webhook: its kind (and windows) follow.
+    let moved = record("flow", "c2", "");
+    s.connections
+        .rebind(moved, &flow_record("flow", "f1").webhook_hash)
+        .await
+        .unwrap();
+    assert_eq!(subject.kinds().await[1].1.as_deref(), Some("connector"));
+    for i in 10..20 {
+        accept(&s, &format!("e{i}"), "", NOW + 5_000).await;
+    }
+    let claimed = s
+        .outbox
+        .claim(NOW + 5_000, 50, LEASE, &limits())
+        .await
+        .unwrap();
+    assert_eq!(to(&claimed.due, "flow"), 4, "now a connector's windows");
+    // And back, with an update of the same row keeping it.
+    let mut again = flow_record("flow", "f1");
+    again.config_name = "Renamed".into();
+    s.connections
+        .rebind(again.clone(), &record("flow", "c2", "").webhook_hash)
+        .await
+        .unwrap();
+    s.connections.upsert(again).await.unwrap();
+    assert_eq!(subject.kinds().await[1].1.as_deref(), Some("workflows"));
+}
+
+async fn kinds_of_rows_an_older_version_saved_are_filled_in_from_their_urls(subject: &Subject) {
+    let s = subject.open().await;
+    s.connections
+        .upsert(flow_record("flow", "f1"))
+        .await
+        .unwrap();
+    s.connections
+        .upsert(record("conn", "c1", ""))
+        .await
+        .unwrap();
+    assert_eq!(
+        subject
+            .execute("UPDATE connections SET webhook_kind = NULL")
+            .await,
+        2
+    );
+    for i in 0..10 {
+        accept(&s, &format!("e{i}"), "", NOW).await;
+    }
+    let claimed = s.outbox.claim(NOW, 50, LEASE, &limits()).await.unwrap();
+    assert_eq!(
+        to(&claimed.due, "flow"),
+        4,
+        "an unknown kind keeps every window of both kinds"
+    );
+    assert_eq!(s.connections.fill_webhook_kinds().await.unwrap(), 2);
+    assert_eq!(s.connections.fill_webhook_kinds().await.unwrap(), 0, "once");
+    assert_eq!(
+        subject.kinds().await,
+        [
+            ("conn".to_string(), Some("connector".to_string())),
+            ("flow".to_string(), Some("workflows".to_string()))
+        ]
+    );
+    let claimed = s
+        .outbox
+        .claim(NOW + 1_300, 50, LEASE, &limits())
+        .await
+        .unwrap();
+    assert_eq!(
+        to(&claimed.due, "flow"),
+        4,
+        "the Flow bot's 2 s window: 8, of which 4 went a second ago"
+    );
+}
+
+async fn a_reservation_takes_a_slot_in_the_webhooks_windows_and_in_every_row_or_none(
+    subject: &Subject,
+) {
+    use connector_server::domain::rate_windows::{Window, MARGIN_MS};
+    use connector_server::store::Reservation;
+    let s = subject.open().await;
+    let conn = record("conn", "c1", "");
+    s.connections.upsert(conn.clone()).await.unwrap();
+    let hash = conn.webhook_hash.0.to_vec();
+    let per_target = Windows::new(&[Window {
+        name: "1m",
+        ms: 60_000,
+        limit: 3,
+    }]);
+    let rows = || {
+        vec![
+            (b"cards".to_vec(), per_target.clone()),
+            (hash.clone(), Windows::connector()),
+        ]
+    };
+    for t in 0..3 {
+        let got = s.outbox.reserve(rows(), NOW + t).await.unwrap();
+        assert_eq!(got, Reservation::Reserved, "card {t}");
+    }
+    let got = s.outbox.reserve(rows(), NOW + 10).await.unwrap();
+    assert_eq!(
+        got,
+        Reservation::Wait {
+            until_ms: NOW + 60_000 + MARGIN_MS,
+            row: 0,
+            window: "1m"
+        }
+    );
+    // The webhook's windows kept the three cards and nothing of the refused one: one
+    // delivery goes in this second, not four.
+    for i in 0..3 {
+        accept(&s, &format!("e{i}"), "", NOW).await;
+    }
+    let claimed = s
+        .outbox
+        .claim(NOW + 20, 50, LEASE, &limits())
+        .await
+        .unwrap();
+    assert_eq!(claimed.due.len(), 1);
+    // And a webhook over its windows refuses the card without counting it per target.
+    let got = s
+        .outbox
+        .reserve(
+            vec![
+                (b"other cards".to_vec(), per_target.clone()),
+                (hash.clone(), Windows::connector()),
+            ],
+            NOW + 30,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        Reservation::Wait {
+            until_ms: NOW + 1_000 + MARGIN_MS,
+            row: 1,
+            window: "1s"
+        }
+    );
+    let got = s
+        .outbox
+        .reserve(vec![(b"other cards".to_vec(), per_target)], NOW + 40)
+        .await
+        .unwrap();
+    assert_eq!(got, Reservation::Reserved);
+}
+
 async fn each_outcome_is_recorded(subject: &Subject) {
     let s = subject.open().await;
     connections(&s, 3).await;
     accept(&s, "e1", "", NOW).await;
-    let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
     let by = |entity: &str| due.iter().find(|d| d.entity_id == entity).unwrap();
     let retry_at = NOW + 5_000;
     let stale = s
@@ -709,14 +984,14 @@ async fn each_outcome_is_recorded(subject: &Subject) {
     assert_eq!(status("c2").await.dead, 1);
     assert!(s
         .outbox
-        .claim(retry_at - 1, 10, LEASE)
+        .claim(retry_at - 1, 10, LEASE, &limits())
         .await
         .unwrap()
         .due
         .is_empty());
     let again = s
         .outbox
-        .claim(retry_at + 1_200, 10, LEASE)
+        .claim(retry_at + 1_200, 10, LEASE, &limits())
         .await
         .unwrap()
         .due;
@@ -729,7 +1004,7 @@ async fn a_gone_webhook_disables_its_connection_and_kills_what_it_had_pending(su
     connections(&s, 1).await;
     accept(&s, "e1", "", NOW).await;
     accept(&s, "e2", "", NOW).await;
-    let due = s.outbox.claim(NOW, 1, LEASE).await.unwrap().due;
+    let due = s.outbox.claim(NOW, 1, LEASE, &limits()).await.unwrap().due;
     let error = "webhook answered 410: the connector was removed from the channel";
     s.outbox
         .finish(
@@ -764,7 +1039,7 @@ async fn a_deleted_connections_deliveries_go_with_it_and_never_reach_a_new_owner
     accept(&s, "e1", "", NOW).await;
     accept(&s, "e2", "", NOW).await;
     // c0's webhook fails: e1 waits for a retry; e2 is being posted when c0 is deleted.
-    let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
     let mine: Vec<_> = due.iter().filter(|d| d.entity_id == "c0").collect();
     assert_eq!(mine.len(), 2);
     s.outbox
@@ -799,7 +1074,12 @@ async fn a_deleted_connections_deliveries_go_with_it_and_never_reach_a_new_owner
         )
         .await
         .unwrap();
-    let later = s.outbox.claim(NOW + 60_000, 10, LEASE).await.unwrap().due;
+    let later = s
+        .outbox
+        .claim(NOW + 60_000, 10, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
     assert!(
         later.iter().all(|d| d.entity_id != "c0"),
         "none of the deleted connection's cards reach the new one: {later:?}"
@@ -826,7 +1106,7 @@ async fn dead_deliveries_are_listed_and_replayed(subject: &Subject) {
     let s = subject.open().await;
     connections(&s, 3).await;
     accept(&s, "e1", "", NOW).await;
-    let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
     for (i, d) in due.iter().enumerate() {
         let at = NOW + 1_000 * i as i64;
         s.outbox
@@ -874,7 +1154,12 @@ async fn dead_deliveries_are_listed_and_replayed(subject: &Subject) {
         1
     );
     assert_eq!(s.outbox.dead(0, 10).await.unwrap().len(), 1);
-    let again = s.outbox.claim(NOW + 5_000, 10, LEASE).await.unwrap().due;
+    let again = s
+        .outbox
+        .claim(NOW + 5_000, 10, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
     assert_eq!(again.len(), 2);
     assert!(again.iter().all(|d| d.attempts == 0), "attempts start over");
 }
@@ -885,7 +1170,7 @@ async fn pruning_removes_delivered_rows_past_the_retention_only(subject: &Subjec
     const DAY: i64 = 86_400_000;
     let old = NOW - 40 * DAY;
     accept(&s, "old", "", old).await;
-    let due = s.outbox.claim(old, 10, LEASE).await.unwrap().due;
+    let due = s.outbox.claim(old, 10, LEASE, &limits()).await.unwrap().due;
     let delivered = due.iter().find(|d| d.entity_id == "c0").unwrap();
     let dead = due.iter().find(|d| d.entity_id == "c1").unwrap();
     s.outbox
@@ -899,7 +1184,7 @@ async fn pruning_removes_delivered_rows_past_the_retention_only(subject: &Subjec
         .await
         .unwrap();
     accept(&s, "new", "", NOW).await;
-    let due = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
     s.outbox
         .finish(
             due.iter().map(|d| finish(d, Outcome::Delivered)).collect(),
@@ -915,12 +1200,41 @@ async fn pruning_removes_delivered_rows_past_the_retention_only(subject: &Subjec
         )
         .await
         .unwrap();
+    // Rate-window rows: one with a post a day still counts, one without.
+    let once = || {
+        Windows::new(&[connector_server::domain::rate_windows::Window {
+            name: "1d",
+            ms: DAY,
+            limit: 1,
+        }])
+    };
+    let reserve = async |key: &[u8], at: i64| {
+        s.outbox
+            .reserve(vec![(key.to_vec(), once())], at)
+            .await
+            .unwrap()
+    };
+    use connector_server::store::Reservation::Reserved;
+    assert_eq!(reserve(b"recent", NOW - DAY + 1_000).await, Reserved);
+    assert_eq!(reserve(b"stale", NOW - DAY - 1_000).await, Reserved);
+    let rows = "SELECT count(*) FROM webhook_windows";
+    let before = subject.count(rows).await;
     let pruned = s
         .outbox
-        .prune(NOW - 30 * DAY)
+        .prune(NOW - 30 * DAY, NOW)
         .await
         .unwrap()
         .expect("pruned");
+    assert_eq!(
+        subject.count(rows).await,
+        before - 1,
+        "the row without a post of the last day"
+    );
+    assert_ne!(
+        reserve(b"recent", NOW).await,
+        Reserved,
+        "its post still counts"
+    );
     assert_eq!(pruned.deliveries, 1, "the old delivered one");
     assert_eq!(pruned.events, 1, "the old event nothing refers to");
     let c0 = s.outbox.delivery_status(&id("c0"), None).await.unwrap();
@@ -957,7 +1271,12 @@ async fn gauges_count_pending_due_oldest_dead_and_disabled(subject: &Subject) {
     assert_eq!(g.oldest_due_ms, Some(NOW));
     // Claimed rows are not due; a retry later is pending, not due; a gone webhook is dead
     // and its connection disabled (with what it had pending).
-    let due = s.outbox.claim(NOW + 2_000, 3, LEASE).await.unwrap().due;
+    let due = s
+        .outbox
+        .claim(NOW + 2_000, 3, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
     assert_eq!(due.len(), 3);
     let g = s.outbox.gauges(NOW + 2_000).await.unwrap();
     assert_eq!((g.pending, g.due), (8, 5));
@@ -1004,7 +1323,7 @@ async fn a_webhook_another_instance_is_reserving_is_skipped_not_waited_on() {
     connections(&s, 2).await;
     accept(&s, "e1", "", NOW).await;
     // The first posts make both webhooks' window rows.
-    let first = s.outbox.claim(NOW, 10, LEASE).await.unwrap().due;
+    let first = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
     assert_eq!(first.len(), 2);
     let done = first
         .iter()
@@ -1024,7 +1343,7 @@ async fn a_webhook_another_instance_is_reserving_is_skipped_not_waited_on() {
     .unwrap();
     let claimed = tokio::time::timeout(
         std::time::Duration::from_secs(10),
-        s.outbox.claim(later, 10, LEASE),
+        s.outbox.claim(later, 10, LEASE, &limits()),
     )
     .await
     .expect("the claim did not wait for the held webhook")
@@ -1034,7 +1353,12 @@ async fn a_webhook_another_instance_is_reserving_is_skipped_not_waited_on() {
     assert_eq!(claimed.busy, 1, "the held one is skipped");
     assert_eq!(claimed.postponed, 0, "and not moved to later");
     held.rollback().await.unwrap();
-    let after = s.outbox.claim(later + 1, 10, LEASE).await.unwrap().due;
+    let after = s
+        .outbox
+        .claim(later + 1, 10, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
     let claimed_for: Vec<&str> = after.iter().map(|d| d.entity_id.as_str()).collect();
     assert_eq!(claimed_for, ["c0"], "claimed as soon as it is free");
 }
@@ -1065,7 +1389,12 @@ async fn each_event_matches_the_connections_as_they_are_now_whoever_changed_them
     assert!(a.connections.delete(&id("c1")).await.unwrap());
     assert_eq!(accept(&b, "e6", "", NOW).await, 1, "a deleted connection");
     // c2's webhook is gone: its connection is disabled by the outcome.
-    let due = a.outbox.claim(NOW, 100, LEASE).await.unwrap().due;
+    let due = a
+        .outbox
+        .claim(NOW, 100, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
     let gone = due.iter().find(|d| d.entity_id == "c2").unwrap();
     let disable = finish(
         gone,

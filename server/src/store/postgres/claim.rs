@@ -7,9 +7,10 @@ use std::collections::HashMap;
 
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use crate::domain::{rate_windows, Keyring, WebhookUrl};
+use crate::domain::rate_windows::{self, Limits, Windows};
+use crate::domain::{Keyring, WebhookUrl};
 use crate::store::claim::{self, Candidate};
-use crate::store::{db, Claimed, Due, StoreError};
+use crate::store::{db, Claimed, Due, Reservation, StoreError};
 
 type Tx = Transaction<'static, Postgres>;
 
@@ -25,6 +26,7 @@ pub(super) async fn claim(
     now: i64,
     limit: usize,
     lease_ms: i64,
+    limits: &Limits,
 ) -> Result<Claimed, StoreError> {
     let mut tx = pool.begin().await.map_err(db)?;
     let candidates: Vec<Candidate> = sqlx::query(
@@ -32,7 +34,7 @@ pub(super) async fn claim(
              SELECT id, entity_id, next_at FROM deliveries
              WHERE status = 'pending' AND next_at <= $1 AND claimed_until <= $1
              ORDER BY next_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
-         SELECT due.id, c.webhook_hash, c.disabled_reason
+         SELECT due.id, c.webhook_hash, c.webhook_kind, c.disabled_reason
          FROM due LEFT JOIN connections c ON c.entity_id = due.entity_id
          ORDER BY due.next_at, due.id",
     )
@@ -46,7 +48,8 @@ pub(super) async fn claim(
         Ok(Candidate {
             id: r.try_get(0)?,
             hash: r.try_get(1)?,
-            disabled: r.try_get(2)?,
+            kind: r.try_get(2)?,
+            disabled: r.try_get(3)?,
         })
     })
     .collect::<Result<_, sqlx::Error>>()
@@ -91,7 +94,7 @@ pub(super) async fn claim(
         .map_err(db)?;
         windows.extend(created.into_iter().map(|h| (h, Vec::new())));
     }
-    let plan = claim::plan(&candidates, &mut windows, now);
+    let plan = claim::plan(&candidates, &mut windows, limits, now);
     if !plan.changed.is_empty() {
         let posts: Vec<String> = plan
             .changed
@@ -176,6 +179,59 @@ pub(super) async fn claim(
         busy: plan.busy,
         next_due_ms,
     })
+}
+
+/// Reserves a post now in every one of `rows` or in none (see
+/// [`crate::store::Outbox::reserve`]): the rows are made if missing and locked in key order,
+/// waiting for a claim that holds one.
+pub(super) async fn reserve(
+    pool: &PgPool,
+    rows: Vec<(Vec<u8>, Windows)>,
+    now: i64,
+) -> Result<Reservation, StoreError> {
+    let mut keys: Vec<Vec<u8>> = rows.iter().map(|(k, _)| k.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut tx = pool.begin().await.map_err(db)?;
+    sqlx::query(
+        "INSERT INTO webhook_windows (hash) SELECT unnest($1::bytea[]) ORDER BY 1
+         ON CONFLICT (hash) DO NOTHING",
+    )
+    .bind(&keys)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    let mut stored: HashMap<Vec<u8>, Vec<i64>> = HashMap::with_capacity(keys.len());
+    for row in sqlx::query(
+        "SELECT hash, posts FROM webhook_windows WHERE hash = ANY($1) ORDER BY hash FOR UPDATE",
+    )
+    .bind(&keys)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db)?
+    {
+        stored.insert(row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
+    }
+    let mut held: Vec<(Vec<i64>, &Windows)> = rows
+        .iter()
+        .map(|(k, w)| (stored.get(k).cloned().unwrap_or_default(), w))
+        .collect();
+    let got = claim::reserve(&mut held, now);
+    if got == Reservation::Reserved {
+        let posts: Vec<String> = held.iter().map(|(p, _)| array_literal(p)).collect();
+        let keys: Vec<&Vec<u8>> = rows.iter().map(|(k, _)| k).collect();
+        sqlx::query(
+            "UPDATE webhook_windows w SET posts = v.posts::bigint[]
+             FROM unnest($1::bytea[], $2::text[]) AS v(hash, posts) WHERE w.hash = v.hash",
+        )
+        .bind(&keys)
+        .bind(&posts)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(got)
 }
 
 async fn next_due(tx: &mut Tx, now: i64) -> Result<Option<i64>, StoreError> {

@@ -76,7 +76,8 @@ const UPDATE: &str =
     "UPDATE connections SET webhook_secret = $2, webhook_key_id = $3, config_name = $4,
     settings = $5, app_type = $6, user_object_id = $7, updated_at = $8, disabled_reason = NULL,
     edit_key_hash = COALESCE(edit_key_hash, $9), team_tenant = COALESCE(team_tenant, $10),
-    team_group = CASE WHEN team_tenant IS NULL THEN $11 ELSE team_group END WHERE entity_id = $1";
+    team_group = CASE WHEN team_tenant IS NULL THEN $11 ELSE team_group END, webhook_kind = $12
+    WHERE entity_id = $1";
 
 /// [`UPDATE`] of `sql` with `rec`'s values (its sealed webhook URL included).
 fn update_query<'q>(
@@ -98,6 +99,7 @@ fn update_query<'q>(
         .bind(rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()))
         .bind(rec.team.as_ref().map(|t| t.tenant.as_str()))
         .bind(rec.team.as_ref().map(|t| t.group.as_str()))
+        .bind(rec.webhook_url.kind().name())
 }
 
 /// What an update keeps of the row, returned by it for [`updated`].
@@ -164,6 +166,36 @@ async fn reseal(pool: &PgPool, keys: &Keyring) -> anyhow::Result<usize> {
     Ok(stale.len())
 }
 
+/// Stores the webhook kind of rows saved before it was kept, from their opened URLs;
+/// instances starting together each take the rows' locks, so each row is written once.
+async fn fill_webhook_kinds(pool: &PgPool, keys: &Keyring) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let unknown = sqlx::query(
+        "SELECT entity_id, webhook_secret, webhook_key_id FROM connections
+         WHERE webhook_kind IS NULL FOR UPDATE",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let (mut ids, mut kinds) = (Vec::new(), Vec::new());
+    for row in &unknown {
+        let (id, sealed, key_id): (String, Vec<u8>, String) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let url = WebhookUrl::trusted(keys.open(&key_id, &sealed, &id)?);
+        kinds.push(url.kind().name());
+        ids.push(id);
+    }
+    sqlx::query(
+        "UPDATE connections c SET webhook_kind = v.kind
+         FROM unnest($1::text[], $2::text[]) AS v(id, kind) WHERE c.entity_id = v.id",
+    )
+    .bind(&ids)
+    .bind(&kinds)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ids.len())
+}
+
 #[async_trait]
 impl ConnectionStore for PgConnections {
     async fn upsert(&self, rec: Record) -> Result<Upsert, StoreError> {
@@ -175,7 +207,7 @@ impl ConnectionStore for PgConnections {
             // The common save, of a row that exists with this webhook, in one round trip
             // (the stall of the tests is inside the transaction below).
             let kept = update_query(
-                &format!("{UPDATE} AND webhook_hash = $12 {KEPT}"),
+                &format!("{UPDATE} AND webhook_hash = $13 {KEPT}"),
                 &rec,
                 &sealed,
                 &key_id,
@@ -210,8 +242,8 @@ impl ConnectionStore for PgConnections {
             let inserted = sqlx::query(
                 "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
                  settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash,
-                 team_tenant, team_group)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                 team_tenant, team_group, webhook_kind)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                  ON CONFLICT (entity_id) DO NOTHING",
             )
             .bind(rec.entity_id.as_str())
@@ -229,6 +261,7 @@ impl ConnectionStore for PgConnections {
             .bind(rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()))
             .bind(rec.team.as_ref().map(|t| t.tenant.as_str()))
             .bind(rec.team.as_ref().map(|t| t.group.as_str()))
+            .bind(rec.webhook_url.kind().name())
             .execute(&mut *tx)
             .await
             .map_err(db)?
@@ -312,6 +345,12 @@ impl ConnectionStore for PgConnections {
 
     async fn reseal(&self) -> Result<usize, StoreError> {
         reseal(&self.pool, &self.keys)
+            .await
+            .map_err(|e| db(format!("{e:#}")))
+    }
+
+    async fn fill_webhook_kinds(&self) -> Result<usize, StoreError> {
+        fill_webhook_kinds(&self.pool, &self.keys)
             .await
             .map_err(|e| db(format!("{e:#}")))
     }

@@ -10,11 +10,12 @@ use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::{claim, CHANNEL, PRUNE_LOCK};
+use crate::domain::rate_windows::{self, Limits, Windows};
 use crate::domain::Keyring;
 use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
     db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Finish, Gauges, NewEvent, Outbox, Outcome,
-    Pruned, Replay, StoreError, Wake, GAUGES,
+    Pruned, Replay, Reservation, StoreError, Wake, GAUGES,
 };
 
 pub(in crate::store) struct PgOutbox {
@@ -163,8 +164,22 @@ impl Outbox for PgOutbox {
         tx.commit().await.map_err(db)
     }
 
-    async fn claim(&self, now: i64, limit: usize, lease_ms: i64) -> Result<Claimed, StoreError> {
-        claim::claim(&self.pool, &self.keys, now, limit, lease_ms).await
+    async fn claim(
+        &self,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+        limits: &Limits,
+    ) -> Result<Claimed, StoreError> {
+        claim::claim(&self.pool, &self.keys, now, limit, lease_ms, limits).await
+    }
+
+    async fn reserve(
+        &self,
+        rows: Vec<(Vec<u8>, Windows)>,
+        now_ms: i64,
+    ) -> Result<Reservation, StoreError> {
+        claim::reserve(&self.pool, rows, now_ms).await
     }
 
     async fn finish(&self, batch: Vec<Finish>, now_ms: i64) -> Result<Vec<i64>, StoreError> {
@@ -353,7 +368,7 @@ impl Outbox for PgOutbox {
         Ok(n as usize)
     }
 
-    async fn prune(&self, before_ms: i64) -> Result<Option<Pruned>, StoreError> {
+    async fn prune(&self, before_ms: i64, now_ms: i64) -> Result<Option<Pruned>, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let mine: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
             .bind(PRUNE_LOCK)
@@ -379,10 +394,11 @@ impl Outbox for PgOutbox {
         .await
         .map_err(db)?
         .rows_affected();
+        // The newest post is the last of the ascending array (none in an empty one).
         sqlx::query(
-            "DELETE FROM webhook_windows w
-             WHERE NOT EXISTS (SELECT 1 FROM connections c WHERE c.webhook_hash = w.hash)",
+            "DELETE FROM webhook_windows WHERE coalesce(posts[cardinality(posts)], 0) <= $1",
         )
+        .bind(now_ms - rate_windows::KEEP_MS)
         .execute(&mut *tx)
         .await
         .map_err(db)?;

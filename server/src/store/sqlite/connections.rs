@@ -105,12 +105,14 @@ fn update(
         "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
          app_type = ?6, user_object_id = ?7, updated_at = ?8, disabled_reason = NULL,
          edit_key_hash = COALESCE(edit_key_hash, ?9), team_tenant = COALESCE(team_tenant, ?10),
-         team_group = CASE WHEN team_tenant IS NULL THEN ?11 ELSE team_group END WHERE entity_id = ?1",
+         team_group = CASE WHEN team_tenant IS NULL THEN ?11 ELSE team_group END, webhook_kind = ?12
+         WHERE entity_id = ?1",
     )
     .and_then(|mut update| update.execute(params![rec.entity_id.as_str(), sealed, key_id, rec.config_name, settings,
             rec.app_type, rec.user_object_id, rec.updated_at,
             rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()),
-            rec.team.as_ref().map(|t| &t.tenant), rec.team.as_ref().map(|t| &t.group)]))
+            rec.team.as_ref().map(|t| &t.tenant), rec.team.as_ref().map(|t| &t.group),
+            rec.webhook_url.kind().name()]))
     .map_err(db)?;
     // As stored now, and as `record` reads it.
     let team = match (old.team_tenant, old.team_group) {
@@ -130,6 +132,28 @@ fn update(
         team,
         ..rec
     }))
+}
+
+/// Stores the webhook kind of rows saved before it was kept, from their opened URLs.
+/// Returns how many.
+fn fill_webhook_kinds(conn: &mut Connection, keys: &Keyring) -> anyhow::Result<usize> {
+    let tx = conn.transaction()?;
+    let unknown: Vec<(String, Vec<u8>, String)> = {
+        let mut q = tx.prepare(
+            "SELECT entity_id, webhook_secret, webhook_key_id FROM connections WHERE webhook_kind IS NULL",
+        )?;
+        let rows = q.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (id, sealed, key_id) in &unknown {
+        let url = WebhookUrl::trusted(keys.open(key_id, sealed, id)?);
+        tx.execute(
+            "UPDATE connections SET webhook_kind = ?2 WHERE entity_id = ?1",
+            params![id, url.kind().name()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(unknown.len())
 }
 
 /// Re-encrypts every value sealed with a key other than the current one (key rotation).
@@ -175,13 +199,14 @@ impl ConnectionStore for SqliteConnections {
                     tx.prepare_cached(
                         "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
                          settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash,
-                         team_tenant, team_group)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                         team_tenant, team_group, webhook_kind)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                     )
                     .and_then(|mut insert| insert.execute(params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec(), sealed, key_id,
                             rec.config_name, settings, rec.app_type, rec.user_object_id, rec.created_at, rec.updated_at,
                             rec.tenant_id, rec.owner_oid, rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()),
-                            rec.team.as_ref().map(|t| &t.tenant), rec.team.as_ref().map(|t| &t.group)]))
+                            rec.team.as_ref().map(|t| &t.tenant), rec.team.as_ref().map(|t| &t.group),
+                            rec.webhook_url.kind().name()]))
                     .map_err(db)?;
                     Upsert::Created(rec)
                 }
@@ -289,6 +314,13 @@ impl ConnectionStore for SqliteConnections {
         let keys = self.keys.clone();
         self.db
             .with(move |conn| reseal(conn, &keys).map_err(|e| db(format!("{e:#}"))))
+            .await
+    }
+
+    async fn fill_webhook_kinds(&self) -> Result<usize, StoreError> {
+        let keys = self.keys.clone();
+        self.db
+            .with(move |conn| fill_webhook_kinds(conn, &keys).map_err(|e| db(format!("{e:#}"))))
             .await
     }
 

@@ -76,6 +76,9 @@ const MIGRATIONS: &[&str] = &[
     // URLs; NULL for older rows until their next save (read from the URL meanwhile).
     "ALTER TABLE connections ADD COLUMN team_tenant TEXT;
     ALTER TABLE connections ADD COLUMN team_group TEXT;",
+    // The webhook's kind (`WebhookKind::name`), in the clear so a claim knows its rate
+    // windows without opening the sealed URL. NULL for older rows until start-up fills it in.
+    "ALTER TABLE connections ADD COLUMN webhook_kind TEXT;",
 ];
 
 /// What runs on the connection's thread.

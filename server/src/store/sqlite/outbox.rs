@@ -11,12 +11,13 @@ use connector_settings::{EntityId, Topic};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::Db;
-use crate::domain::{rate_windows, Keyring, WebhookUrl};
+use crate::domain::rate_windows::{self, Limits, Windows};
+use crate::domain::{Keyring, WebhookUrl};
 use crate::store::claim::{self, Candidate};
 use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
     db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Due, Finish, Gauges, NewEvent, Outbox,
-    Outcome, Pruned, Replay, StoreError, Wake, GAUGES,
+    Outcome, Pruned, Replay, Reservation, StoreError, Wake, GAUGES,
 };
 
 pub(in crate::store) struct SqliteOutbox {
@@ -209,20 +210,26 @@ impl Outbox for SqliteOutbox {
             .await
     }
 
-    async fn claim(&self, now: i64, limit: usize, lease_ms: i64) -> Result<Claimed, StoreError> {
-        let (keys, tokens) = (self.keys.clone(), self.tokens.clone());
+    async fn claim(
+        &self,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+        limits: &Limits,
+    ) -> Result<Claimed, StoreError> {
+        let (keys, tokens, limits) = (self.keys.clone(), self.tokens.clone(), limits.clone());
         self.db.with(move |conn| {
             let tx = immediate(conn)?;
             let candidates: Vec<Candidate> = {
                 let mut q = tx
                     .prepare_cached(
-                        "SELECT d.id, c.webhook_hash, c.disabled_reason FROM deliveries d LEFT JOIN connections c ON c.entity_id = d.entity_id
+                        "SELECT d.id, c.webhook_hash, c.webhook_kind, c.disabled_reason FROM deliveries d LEFT JOIN connections c ON c.entity_id = d.entity_id
                          WHERE d.status = 'pending' AND d.next_at <= ?1 AND d.claimed_until <= ?1
                          ORDER BY d.next_at, d.id LIMIT ?2",
                     )
                     .map_err(db)?;
                 let rows = q
-                    .query_map(params![now, limit as i64], |r| Ok(Candidate { id: r.get(0)?, hash: r.get(1)?, disabled: r.get(2)? }))
+                    .query_map(params![now, limit as i64], |r| Ok(Candidate { id: r.get(0)?, hash: r.get(1)?, kind: r.get(2)?, disabled: r.get(3)? }))
                     .map_err(db)?;
                 rows.collect::<Result<_, _>>().map_err(db)?
             };
@@ -237,7 +244,7 @@ impl Outbox for SqliteOutbox {
                     }
                 }
             }
-            let plan = claim::plan(&candidates, &mut windows, now);
+            let plan = claim::plan(&candidates, &mut windows, &limits, now);
             {
                 let mut write = tx
                     .prepare_cached(
@@ -277,6 +284,49 @@ impl Outbox for SqliteOutbox {
             })
         })
         .await
+    }
+
+    async fn reserve(
+        &self,
+        rows: Vec<(Vec<u8>, Windows)>,
+        now_ms: i64,
+    ) -> Result<Reservation, StoreError> {
+        self.db
+            .with(move |conn| {
+                let tx = immediate(conn)?;
+                let mut held = Vec::with_capacity(rows.len());
+                {
+                    let mut q = tx
+                        .prepare_cached("SELECT posts FROM webhook_windows WHERE hash = ?1")
+                        .map_err(db)?;
+                    for (key, windows) in &rows {
+                        let posts: Option<String> =
+                            q.query_row([key], |r| r.get(0)).optional().map_err(db)?;
+                        held.push((
+                            posts.map(|p| rate_windows::decode(&p)).unwrap_or_default(),
+                            windows,
+                        ));
+                    }
+                }
+                let got = claim::reserve(&mut held, now_ms);
+                if got == Reservation::Reserved {
+                    let mut write = tx
+                        .prepare_cached(
+                            "INSERT INTO webhook_windows (hash, posts) VALUES (?1, ?2)
+                             ON CONFLICT (hash) DO UPDATE SET posts = excluded.posts",
+                        )
+                        .map_err(db)?;
+                    for ((key, _), (posts, _)) in rows.iter().zip(&held) {
+                        write
+                            .execute(params![key, rate_windows::encode(posts)])
+                            .map_err(db)?;
+                    }
+                }
+                drop(held);
+                tx.commit().map_err(db)?;
+                Ok(got)
+            })
+            .await
     }
 
     async fn finish(&self, batch: Vec<Finish>, now_ms: i64) -> Result<Vec<i64>, StoreError> {
@@ -420,7 +470,7 @@ impl Outbox for SqliteOutbox {
             .await
     }
 
-    async fn prune(&self, before_ms: i64) -> Result<Option<Pruned>, StoreError> {
+    async fn prune(&self, before_ms: i64, now_ms: i64) -> Result<Option<Pruned>, StoreError> {
         self.db
             .with(move |conn| {
                 let tx = immediate(conn)?;
@@ -437,9 +487,11 @@ impl Outbox for SqliteOutbox {
                         [before_ms],
                     )
                     .map_err(db)? as u64;
+                // The newest post is the last of the ascending list.
                 tx.execute(
-                    "DELETE FROM webhook_windows WHERE hash NOT IN (SELECT webhook_hash FROM connections)",
-                    [],
+                    "DELETE FROM webhook_windows
+                     WHERE CAST(substr(posts, length(rtrim(posts, '0123456789')) + 1) AS INTEGER) <= ?1",
+                    [now_ms - rate_windows::KEEP_MS],
                 )
                 .map_err(db)?;
                 tx.commit().map_err(db)?;

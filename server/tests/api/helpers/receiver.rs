@@ -11,6 +11,8 @@ use axum::routing::post;
 use axum::Router;
 use connector_settings::CardStyle;
 
+use connector_server::domain::rate_windows::{self, Windows};
+
 use super::{event_types, inbox_hook, subscription, Api};
 
 /// One request as a [`Receiver`] got it.
@@ -146,8 +148,14 @@ impl Receiver {
     }
 }
 
-/// How many of Teams' rate windows cards arriving at `times` exceeded (0: every window kept).
+/// How many of a connector webhook's rate windows cards arriving at `times` exceeded (0:
+/// every window kept).
 pub fn violations(times: &[Instant]) -> usize {
+    violations_of(&Windows::connector(), times)
+}
+
+/// The same for `windows`.
+pub fn violations_of(windows: &Windows, times: &[Instant]) -> usize {
     let Some(first) = times.iter().min() else {
         return 0;
     };
@@ -155,7 +163,7 @@ pub fn violations(times: &[Instant]) -> usize {
         .iter()
         .map(|t| t.duration_since(*first).as_secs_f64() * 1000.0)
         .collect();
-    connector_server::domain::rate_windows::exceeded(&ms)
+    rate_windows::exceeded(windows, &ms)
 }
 
 /// Creates connections `c{i}` for `ids`, each with its own webhook on `receiver`, through
