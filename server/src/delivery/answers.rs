@@ -44,10 +44,22 @@ fn excerpt(text: &str) -> String {
 
 /// Reads `status` and `body` as a webhook of `kind` means them.
 pub(super) fn read_answer(kind: WebhookKind, status: u16, body: &str) -> Answer {
-    if kind.is_workflows() {
-        workflows(status, body)
-    } else {
-        connector(status, body)
+    match kind {
+        WebhookKind::Connector => connector(status, body),
+        WebhookKind::RetiredWorkflows => retired(status, body),
+        WebhookKind::Workflows { .. } => workflows(status, body),
+    }
+}
+
+/// Why a Logic Apps trigger URL no longer takes cards, and what helps.
+pub(super) const RETIRED: &str = "this Workflows address stopped working in November 2025 (Power Automate retired the logic.azure.com trigger URLs on 2025-11-30): open the workflow's trigger, copy its new URL and paste it in the tab's settings (Replace)";
+
+/// A Logic Apps trigger URL stopped working on 2025-11-30: whatever refusal it answers, the
+/// workflow's new URL is what helps, so the connection stops with that advice.
+fn retired(status: u16, body: &str) -> Answer {
+    match workflows(status, body) {
+        Answer::Gone(_) | Answer::Refused(_) if status != 429 => Answer::Gone(RETIRED.into()),
+        other => other,
     }
 }
 
@@ -231,6 +243,25 @@ mod tests {
             matches!(r(400, &off), Answer::Refused(e) if e.starts_with("webhook refused the card with 400"))
         );
         assert!(matches!(r(401, ""), Answer::Refused(_)));
+    }
+
+    #[test]
+    fn a_retired_logic_apps_url_that_refuses_says_to_copy_the_new_url() {
+        for status in [400, 401, 403, 404, 410] {
+            assert_eq!(
+                gone(WebhookKind::RetiredWorkflows, status, ""),
+                RETIRED,
+                "{status}"
+            );
+        }
+        assert!(matches!(
+            read_answer(WebhookKind::RetiredWorkflows, 202, ""),
+            Answer::Delivered
+        ));
+        assert!(matches!(
+            read_answer(WebhookKind::RetiredWorkflows, 503, ""),
+            Answer::Transient(_)
+        ));
     }
 
     #[test]

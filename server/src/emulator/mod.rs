@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use connector_settings::webhook::{kind_of_inbox_path, DEV_INBOX_PATH};
+use connector_settings::webhook::{kind_of_inbox_path, WebhookKind, DEV_INBOX_PATH};
 use connector_settings::CONNECTOR;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -167,6 +167,17 @@ impl Reply {
 /// What an inbox in `mode` answers `body`, as the webhook `path` names would.
 fn reply(mode: Mode, path: &str, body: &Value) -> Reply {
     use ReplyBody::{Empty, Json as JsonBody, Text};
+    if kind_of_inbox_path(path) == WebhookKind::RetiredWorkflows
+        && matches!(mode, Mode::Ok | Mode::Slow)
+    {
+        // Logic Apps trigger URLs stopped working on 2025-11-30 ("flows don't trigger");
+        // what they answer since is not documented, so this answers as for an unknown flow.
+        return Reply::new(
+            404,
+            JsonBody(json!({ "error": { "code": "WorkflowNotFound",
+                "message": "this Logic Apps trigger URL no longer triggers a flow (retired on 2025-11-30)" } })),
+        );
+    }
     if is_workflows(path) {
         if let Some((status, error)) = inboxes::workflows_refusal(mode, workflow_id(path)) {
             let mut r = Reply::new(status, JsonBody(error));
@@ -346,6 +357,17 @@ mod tests {
             ReplyBody::Json(v) => v["error"]["code"].as_str(),
             _ => None,
         }
+    }
+
+    #[test]
+    fn a_retired_logic_apps_path_triggers_nothing_any_more() {
+        let retired = "workflows/abc/triggers/manual/paths/invoke";
+        let r = reply(Mode::Ok, retired, &card());
+        assert_eq!(
+            (r.status.as_u16(), code(&r)),
+            (404, Some("WorkflowNotFound"))
+        );
+        assert!(!r.keeps(), "nothing reaches the channel");
     }
 
     #[test]

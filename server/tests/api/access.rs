@@ -1311,9 +1311,14 @@ async fn a_connection_says_what_kind_of_webhook_it_posts_to() {
     let retired =
         s.inbox("workflows/dddd/triggers/manual/paths/invoke?api-version=2016-06-01&sig=four");
     let connector = hook(TENANT, GROUP, "kind");
+    // A retired Logic Apps URL is no longer taken new (only stored rows keep it).
+    let res = s
+        .put("kind-2", Some(&retired), "Kinds", Creds::default())
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{retired}");
+    assert_eq!(error_code(res).await, "webhook_retired");
     for (id, url, kind) in [
         ("kind-1", today.as_str(), "workflows"),
-        ("kind-2", retired.as_str(), "workflows-retired"),
         ("kind-3", connector.as_str(), "connector"),
     ] {
         let res = s.put(id, Some(url), "Kinds", Creds::default()).await;
