@@ -1,6 +1,9 @@
 //! The server binary's helper commands: send a signed event, show a connection's delivery
-//! status (clients of a running server), and list or replay dead deliveries (on the
-//! database the server flags name). For scripts, operators and trying the connector by hand.
+//! status (clients of a running server), list or replay dead deliveries, back up and
+//! restore (on the database the server flags name), and make keys for a new installation.
+//! For scripts, operators and trying the connector by hand.
+
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
@@ -16,9 +19,10 @@ pub enum Command {
         /// The server's base URL.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         server: String,
-        /// The events secret the server was started with.
-        #[arg(long, env = "CONNECTOR_EVENTS_SECRET", hide_env_values = true)]
-        secret: String,
+        /// The events secret the server was started with (default: the server's own,
+        /// CONNECTOR_EVENTS_SECRET or CONNECTOR_EVENTS_SECRET_FILE).
+        #[arg(long, hide_env_values = true)]
+        secret: Option<String>,
         /// One of the event types declared in connector.toml (the options of its events
         /// field).
         #[arg(long = "type")]
@@ -76,6 +80,43 @@ pub enum Command {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Keys and secrets for a new installation.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Copies the SQLite database (--db) to FILE while the server runs (a consistent copy),
+    /// with the key files beside it as FILE.key and FILE.keys. For PostgreSQL: pg_dump.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// Replace FILE (and its key files) if they exist.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Puts a backup back, once the keys (the configured ones, else FILE.key and FILE.keys)
+    /// open its data; with the server stopped.
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Where to restore to (default: the server's --db).
+        #[arg(long = "db", value_name = "PATH")]
+        to: Option<PathBuf>,
+        /// Replace a database that exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Prints a new hash key, encryption key and events secret as env file lines:
+    /// `connector-server keys generate > connector.env`.
+    Generate {
+        /// One JSON object instead.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The commands that work on the database itself.
@@ -125,8 +166,26 @@ async fn on_database(command: Command, config: &Config) -> Result<()> {
 }
 
 pub async fn run(command: Command, config: &Config) -> Result<()> {
-    if matches!(command, Command::Dead { .. } | Command::Replay { .. }) {
-        return on_database(command, config).await;
+    match command {
+        Command::Dead { .. } | Command::Replay { .. } => {
+            return on_database(command, config).await
+        }
+        Command::Keys {
+            command: KeysCommand::Generate { json },
+        } => {
+            let values = crate::keygen::generate(time::OffsetDateTime::now_utc());
+            if json {
+                println!("{}", crate::keygen::json(&values));
+            } else {
+                print!("{}", crate::keygen::env_file(&values));
+            }
+            return Ok(());
+        }
+        Command::Backup { to, force } => return crate::backup::backup(config, &to, force),
+        Command::Restore { from, to, force } => {
+            return crate::backup::restore(config, &from, to, force).await
+        }
+        _ => {}
     }
     let client = reqwest::Client::new();
     let res = match command {
@@ -141,6 +200,9 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
             project,
             id,
         } => {
+            let Some(secret) = secret.or_else(|| config.events_secret.clone()) else {
+                bail!("give the events secret: --secret, CONNECTOR_EVENTS_SECRET or CONNECTOR_EVENTS_SECRET_FILE");
+            };
             let facts: Vec<Value> = facts
                 .iter()
                 .map(|f| match f.split_once('=') {
@@ -190,7 +252,11 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
                 .await
                 .with_context(|| format!("cannot reach {server}"))?
         }
-        Command::Dead { .. } | Command::Replay { .. } => unreachable!("answered above"),
+        Command::Dead { .. }
+        | Command::Replay { .. }
+        | Command::Keys { .. }
+        | Command::Backup { .. }
+        | Command::Restore { .. } => unreachable!("answered above"),
     };
     let status = res.status();
     let text = res.text().await?;

@@ -238,6 +238,61 @@ pub struct Config {
     /// transaction, as a stalled database would.
     #[arg(long, env = "CONNECTOR_TEST_STALL_WRITES_MS", hide = true)]
     pub test_stall_writes_ms: Option<u64>,
+    #[command(flatten)]
+    pub secret_files: SecretFiles,
+}
+
+/// Files holding secrets instead of their values, as Docker and Kubernetes hand secrets
+/// over; read once at start ([`Config::read_secret_files`]). Each file is one value (a
+/// trailing newline is dropped); giving a secret both ways is an error.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SecretFiles {
+    /// A file holding the events secret, instead of --events-secret.
+    #[arg(long, env = "CONNECTOR_EVENTS_SECRET_FILE")]
+    pub events_secret_file: Option<PathBuf>,
+    /// A file holding the PostgreSQL URL, instead of --database-url.
+    #[arg(long, env = "DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
+    /// A file holding the hash key (64 hex characters), instead of --secret-key. Unlike
+    /// --key-file it is never created: a missing file is an error.
+    #[arg(long, env = "CONNECTOR_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// A file holding the encryption keys, instead of --encryption-keys. Unlike
+    /// --encryption-key-file it is never created: a missing file is an error.
+    #[arg(long, env = "CONNECTOR_ENCRYPTION_KEYS_FILE")]
+    pub encryption_keys_file: Option<PathBuf>,
+}
+
+/// The secret `name` (its variable, e.g. `CONNECTOR_EVENTS_SECRET`; the flag and the
+/// `_FILE` forms follow from it) from its value or from a file, never both. One trailing
+/// newline of the file is dropped (editors and `echo` add it). Errors name the variables,
+/// flags and path, never the content.
+pub fn secret_from(
+    value: Option<String>,
+    file: Option<PathBuf>,
+    name: &str,
+) -> anyhow::Result<Option<String>> {
+    let flag = format!(
+        "--{}",
+        name.trim_start_matches("CONNECTOR_")
+            .to_ascii_lowercase()
+            .replace('_', "-")
+    );
+    match (value, file) {
+        (Some(_), Some(_)) => bail!(
+            "{name} ({flag}) and {name}_FILE ({flag}-file) are both set: give the secret one way, not both"
+        ),
+        (Some(value), None) => Ok(Some(value)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {name}_FILE '{}'", path.display()))?;
+            let text = text.strip_suffix('\n').map_or(text.as_str(), |t| {
+                t.strip_suffix('\r').unwrap_or(t)
+            });
+            Ok(Some(text.to_string()))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// How log lines are written.
@@ -252,6 +307,33 @@ pub enum LogFormat {
 pub const MIN_EVENTS_SECRET_BYTES: usize = 32;
 
 impl Config {
+    /// Reads the secrets given as files (`…_FILE`) into their values; once at start (the
+    /// file names are taken, so a second call changes nothing).
+    pub fn read_secret_files(&mut self) -> anyhow::Result<()> {
+        let files = std::mem::take(&mut self.secret_files);
+        self.events_secret = secret_from(
+            self.events_secret.take(),
+            files.events_secret_file,
+            "CONNECTOR_EVENTS_SECRET",
+        )?;
+        self.database_url = secret_from(
+            self.database_url.take(),
+            files.database_url_file,
+            "DATABASE_URL",
+        )?;
+        self.secret_key = secret_from(
+            self.secret_key.take(),
+            files.secret_key_file,
+            "CONNECTOR_SECRET_KEY",
+        )?;
+        self.encryption_keys = secret_from(
+            self.encryption_keys.take(),
+            files.encryption_keys_file,
+            "CONNECTOR_ENCRYPTION_KEYS",
+        )?;
+        Ok(())
+    }
+
     /// The events secret, if set; refused when shorter than [`MIN_EVENTS_SECRET_BYTES`].
     /// The message names the flag and the variable, never the value.
     pub fn checked_events_secret(&self) -> Result<Option<&str>, String> {
@@ -380,19 +462,11 @@ impl Config {
     /// emulator's app and identity provider (`dev_authority`) stand in for what is not given.
     pub fn flow_tokens(&self, dev_authority: &str) -> anyhow::Result<Option<FlowTokenSettings>> {
         use crate::emulator::idp::{DEV_FLOW_CLIENT_ID, DEV_FLOW_CLIENT_SECRET};
-        let secret = match (&self.flow_client_secret, &self.flow_client_secret_file) {
-            (Some(_), Some(_)) => bail!(
-                "the flow client secret is given twice: set --flow-client-secret (CONNECTOR_FLOW_CLIENT_SECRET) or CONNECTOR_FLOW_CLIENT_SECRET_FILE, not both"
-            ),
-            (Some(s), None) => Some(s.clone()),
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).with_context(|| {
-                    format!("cannot read the flow client secret file {}", path.display())
-                })?;
-                Some(text.trim_end_matches(['\n', '\r']).to_string())
-            }
-            (None, None) => None,
-        };
+        let secret = secret_from(
+            self.flow_client_secret.clone(),
+            self.flow_client_secret_file.clone(),
+            "CONNECTOR_FLOW_CLIENT_SECRET",
+        )?;
         if secret.as_ref().is_some_and(|s| s.trim().is_empty()) {
             bail!("the flow client secret is empty");
         }
@@ -641,6 +715,122 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_secret_file_loses_one_trailing_newline_and_both_forms_are_refused() {
+        use super::secret_from;
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, content: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            Some(path)
+        };
+        let read = |path| secret_from(None, path, "CONNECTOR_EVENTS_SECRET").unwrap();
+        assert_eq!(read(file("a", b"s3cret\n")).as_deref(), Some("s3cret"));
+        assert_eq!(read(file("b", b"s3cret\r\n")).as_deref(), Some("s3cret"));
+        assert_eq!(
+            read(file("c", b"s3cret\n\n")).as_deref(),
+            Some("s3cret\n"),
+            "one newline only"
+        );
+        assert_eq!(read(file("d", b"s3cret")).as_deref(), Some("s3cret"));
+        assert_eq!(
+            secret_from(Some("v".into()), None, "X").unwrap().as_deref(),
+            Some("v")
+        );
+        assert_eq!(secret_from(None, None, "X").unwrap(), None);
+
+        let both = secret_from(
+            Some("inline-s3cret".into()),
+            file("e", b"file-s3cret"),
+            "CONNECTOR_EVENTS_SECRET",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            both.contains("CONNECTOR_EVENTS_SECRET (--events-secret)")
+                && both.contains("CONNECTOR_EVENTS_SECRET_FILE (--events-secret-file)")
+                && !both.contains("s3cret"),
+            "{both}"
+        );
+        let db_both = secret_from(Some("u".into()), file("f", b"u"), "DATABASE_URL")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            db_both.contains("DATABASE_URL (--database-url) and DATABASE_URL_FILE (--database-url-file)"),
+            "{db_both}"
+        );
+
+        let missing = dir.path().join("nowhere");
+        let err = format!(
+            "{:#}",
+            secret_from(None, Some(missing.clone()), "CONNECTOR_SECRET_KEY").unwrap_err()
+        );
+        assert!(
+            err.contains(&format!("cannot read CONNECTOR_SECRET_KEY_FILE '{}'", missing.display())),
+            "{err}"
+        );
+        // Not text: the error names the file, not what is in it.
+        let binary = file("g", b"s3cret\xff\xfe");
+        let err = format!(
+            "{:#}",
+            secret_from(None, binary, "CONNECTOR_SECRET_KEY").unwrap_err()
+        );
+        assert!(err.contains("'") && !err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn every_secret_can_come_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, content: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            path.to_str().unwrap().to_string()
+        };
+        let events = write("events", &format!("{}\n", "e".repeat(40)));
+        let url = write("url", "postgres://db.example/c\n");
+        let hash = write("hash", &format!("{}\n", "ab".repeat(32)));
+        let ring = write("ring", &format!("k2:{}\n", "11".repeat(32)));
+        let mut config = Cli::try_parse_from([
+            "s",
+            "--events-secret-file",
+            &events,
+            "--database-url-file",
+            &url,
+            "--secret-key-file",
+            &hash,
+            "--encryption-keys-file",
+            &ring,
+        ])
+        .unwrap()
+        .config;
+        config.read_secret_files().unwrap();
+        assert_eq!(
+            config.checked_events_secret().unwrap(),
+            Some("e".repeat(40).as_str())
+        );
+        assert!(matches!(
+            config.database().unwrap(),
+            crate::store::Database::Postgres { url, .. } if url == "postgres://db.example/c"
+        ));
+        let (_, keys) = config.keys().expect("keys from files, with postgres");
+        assert_eq!(keys.current_id(), "k2");
+        // Read once: the file names are taken.
+        config.read_secret_files().unwrap();
+        assert!(config.events_secret.is_some());
+
+        let mut twice = Cli::try_parse_from([
+            "s",
+            "--encryption-keys",
+            "k1:00",
+            "--encryption-keys-file",
+            &ring,
+        ])
+        .unwrap()
+        .config;
+        let err = twice.read_secret_files().unwrap_err().to_string();
+        assert!(err.contains("CONNECTOR_ENCRYPTION_KEYS_FILE"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod backup;
 pub mod cli;
 mod clock;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod delivery;
 pub mod domain;
 mod emulator;
 pub mod error;
+pub mod keygen;
 mod extract;
 mod layers;
 pub mod logging;

@@ -22,14 +22,17 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     connector_server::logging::init(cli.config.log_format);
-    let result = match cli.command {
-        Some(command) => cli::run(command, &cli.config).await,
-        None => {
-            let dev = cli.config.dev;
-            run(cli.config, dev).await
-        }
+    let result = match cli.config.read_secret_files() {
+        Err(e) => Err(e),
+        Ok(()) => match cli.command {
+            Some(command) => cli::run(command, &cli.config).await,
+            None => {
+                let dev = cli.config.dev;
+                run(cli.config, dev).await
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -118,6 +118,7 @@ pub fn config(dir: &Path, dev: bool) -> Config {
         request_deadline: 10,
         max_concurrent_requests: 256,
         test_stall_writes_ms: None,
+        secret_files: Default::default(),
         workflows_daily_budget: connector_server::domain::rate_windows::DEFAULT_DAILY_BUDGET,
         webhook_hosts: connector_server::domain::DEFAULT_HOSTS
             .iter()
