@@ -105,10 +105,7 @@ pub fn backup(config: &Config, to: &Path, force: bool) -> Result<()> {
     let (hash_to, ring_to) = key_files_of(to);
     for path in [to, &hash_to, &ring_to] {
         if path.exists() && !force {
-            bail!(
-                "{} exists; give --force to replace it",
-                path.display()
-            );
+            bail!("{} exists; give --force to replace it", path.display());
         }
     }
     // Read-write without create: a missing file is not made, and a WAL database is read
@@ -151,7 +148,11 @@ pub fn backup(config: &Config, to: &Path, force: bool) -> Result<()> {
             let text = std::fs::read_to_string(&from)
                 .with_context(|| format!("cannot read the {what} file {}", from.display()))?;
             write_private(&to, &text)?;
-            println!("copied the {what} file {} to {}", from.display(), to.display());
+            println!(
+                "copied the {what} file {} to {}",
+                from.display(),
+                to.display()
+            );
         } else {
             println!("warning: the {what} file {} does not exist: the backup cannot be read without the {what} it was made with", from.display());
         }
@@ -250,8 +251,10 @@ pub async fn restore(config: &Config, from: &Path, db: Option<PathBuf>, force: b
         let mut copy = Connection::open(&staged)?;
         copy_pages(&source, &mut copy)
             .with_context(|| format!("cannot read backup {}", from.display()))?;
-        copy.query_row("SELECT count(*) FROM connections", [], |r| r.get::<_, i64>(0))
-            .with_context(|| format!("backup {} is not a connector database", from.display()))?
+        copy.query_row("SELECT count(*) FROM connections", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .with_context(|| format!("backup {} is not a connector database", from.display()))?
     };
     let checked = check_keys(&staged, &hash.key, &ring.key).await;
     if let Err(e) = checked {
@@ -270,7 +273,10 @@ pub async fn restore(config: &Config, from: &Path, db: Option<PathBuf>, force: b
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     if wal.exists() {
-        bail!("the checked copy {} is still open after 5 s", staged.display());
+        bail!(
+            "the checked copy {} is still open after 5 s",
+            staged.display()
+        );
     }
     // A stale WAL of the replaced database would be replayed into the restored one.
     remove_database(&db)?;
@@ -284,7 +290,10 @@ pub async fn restore(config: &Config, from: &Path, db: Option<PathBuf>, force: b
     );
     for (path, text) in [hash.install, ring.install].into_iter().flatten() {
         write_private(&path, &text)?;
-        println!("copied the key file beside the backup to {}", path.display());
+        println!(
+            "copied the key file beside the backup to {}",
+            path.display()
+        );
     }
     Ok(())
 }

@@ -167,9 +167,7 @@ async fn on_database(command: Command, config: &Config) -> Result<()> {
 
 pub async fn run(command: Command, config: &Config) -> Result<()> {
     match command {
-        Command::Dead { .. } | Command::Replay { .. } => {
-            return on_database(command, config).await
-        }
+        Command::Dead { .. } | Command::Replay { .. } => return on_database(command, config).await,
         Command::Keys {
             command: KeysCommand::Generate { json },
         } => {

@@ -758,7 +758,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            db_both.contains("DATABASE_URL (--database-url) and DATABASE_URL_FILE (--database-url-file)"),
+            db_both.contains(
+                "DATABASE_URL (--database-url) and DATABASE_URL_FILE (--database-url-file)"
+            ),
             "{db_both}"
         );
 
@@ -768,7 +770,10 @@ mod tests {
             secret_from(None, Some(missing.clone()), "CONNECTOR_SECRET_KEY").unwrap_err()
         );
         assert!(
-            err.contains(&format!("cannot read CONNECTOR_SECRET_KEY_FILE '{}'", missing.display())),
+            err.contains(&format!(
+                "cannot read CONNECTOR_SECRET_KEY_FILE '{}'",
+                missing.display()
+            )),
             "{err}"
         );
         // Not text: the error names the file, not what is in it.

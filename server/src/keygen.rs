@@ -92,7 +92,10 @@ mod tests {
         let lines: Vec<&str> = file.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(lines.len(), 3, "{file}");
         for (name, value) in &one {
-            assert!(lines.contains(&format!("{name}={value}").as_str()), "{file}");
+            assert!(
+                lines.contains(&format!("{name}={value}").as_str()),
+                "{file}"
+            );
         }
         let parsed: Value = serde_json::from_str(&json(&one)).unwrap();
         assert_eq!(parsed[HASH_KEY_VAR], get(&one, HASH_KEY_VAR));

@@ -2,7 +2,8 @@
 //! access rules, the adversarial suite, delivery, the events endpoint, crash recovery, the
 //! store conformance suite (SQLite and PostgreSQL), many instances on one PostgreSQL, what
 //! operators lean on (metrics, health, logs, deadlines, overload), the precompressed page,
-//! write budgets, slow clients, the API's error answers and a short run of the API benchmark.
+//! write budgets, slow clients, the API's error answers, keys, backups and restores by command,
+//! and a short run of the API benchmark.
 
 // Not every test binary configuration uses every helper.
 #[allow(dead_code)]
@@ -10,6 +11,7 @@ mod helpers;
 
 mod access;
 mod api_errors;
+mod backups;
 mod benchmarks;
 mod budgets;
 mod connections;
