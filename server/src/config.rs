@@ -777,12 +777,15 @@ mod tests {
             "{err}"
         );
         // Not text: the error names the file, not what is in it.
-        let binary = file("g", b"s3cret\xff\xfe");
+        let binary = file("g", b"s3cret\xff\xfe").unwrap();
         let err = format!(
             "{:#}",
-            secret_from(None, binary, "CONNECTOR_SECRET_KEY").unwrap_err()
+            secret_from(None, Some(binary.clone()), "CONNECTOR_SECRET_KEY").unwrap_err()
         );
-        assert!(err.contains("'") && !err.contains("s3cret"), "{err}");
+        assert!(
+            err.contains(&format!("'{}'", binary.display())) && !err.contains("s3cret"),
+            "{err}"
+        );
     }
 
     #[test]
