@@ -191,3 +191,19 @@ async fn a_backup_of_a_running_server_restores_with_its_keys_and_delivers_again(
         "the first not again"
     );
 }
+
+#[test]
+fn postgres_backups_are_left_to_pg_dump_and_pg_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.sqlite");
+    let file = file.to_str().unwrap();
+    let url = [
+        "--database-url",
+        "postgres://connector@127.0.0.1:1/connector",
+    ];
+    let backup = command(&[&url[..], &["backup", "--to", file]].concat()).unwrap_err();
+    assert!(backup.contains("pg_dump --format=custom"), "{backup}");
+    let restore = command(&[&url[..], &["restore", "--from", file]].concat()).unwrap_err();
+    assert!(restore.contains("pg_restore"), "{restore}");
+    assert!(!Path::new(file).exists());
+}
