@@ -121,7 +121,7 @@ pub fn backup(config: &Config, to: &Path, force: bool) -> Result<()> {
     let connections: i64 = copy.query_row("SELECT count(*) FROM connections", [], |r| r.get(0))?;
     drop(copy);
     println!(
-        "backed up {} to {} ({connections} connections)",
+        "backed up {} to {} (connections: {connections})",
         db.display(),
         to.display()
     );
@@ -284,7 +284,7 @@ pub async fn restore(config: &Config, from: &Path, db: Option<PathBuf>, force: b
     std::fs::rename(&staged, &db)
         .with_context(|| format!("cannot move {} to {}", staged.display(), db.display()))?;
     println!(
-        "restored {} to {} ({connections} connections); the keys open its data",
+        "restored {} to {} (connections: {connections}); the keys open its data",
         from.display(),
         db.display()
     );

@@ -97,7 +97,7 @@ async fn a_backup_of_a_running_server_restores_with_its_keys_and_delivers_again(
 
     // While the server runs.
     let out = command(&[&flags[..], &["backup", "--to", backup.as_str()]].concat()).unwrap();
-    assert!(out.contains("(1 connections)"), "{out}");
+    assert!(out.contains("(connections: 1)"), "{out}");
     for file in [&backup, &format!("{backup}.key"), &format!("{backup}.keys")] {
         assert_eq!(mode(Path::new(file)), 0o600, "{file}");
     }
@@ -155,7 +155,7 @@ async fn a_backup_of_a_running_server_restores_with_its_keys_and_delivers_again(
 
     let out = command(&[&flags[..], &["restore", "--from", backup.as_str()]].concat()).unwrap();
     assert!(
-        out.contains("(1 connections); the keys open its data"),
+        out.contains("(connections: 1); the keys open its data"),
         "{out}"
     );
     assert_eq!(
