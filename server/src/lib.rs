@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod domain;
 mod emulator;
 pub mod error;
+pub mod event_signing;
 mod extract;
 mod layers;
 pub mod logging;
