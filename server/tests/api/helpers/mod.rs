@@ -94,6 +94,7 @@ pub fn config(dir: &Path, dev: bool) -> Config {
         key_file: None,
         cors_origins: Vec::new(),
         events_secret: Some(SECRET.into()),
+        events_secret_file: None,
         sso_audience: None,
         sso_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
         sso_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
