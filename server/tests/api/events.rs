@@ -497,3 +497,57 @@ async fn events_signed_by_the_official_javascript_and_python_libraries_are_accep
     }
     until("the cards", 15, async || d.inbox(&hook).await.len() == 4).await;
 }
+
+#[tokio::test]
+async fn send_event_signs_with_standard_webhooks_and_the_old_scheme_on_request() {
+    let d = TestApp::dev().await;
+    let kind = event_types()[0];
+    let hook = d.connect("c", &[kind], "", Compact).await;
+    let run = |extra: &'static [&'static str]| {
+        let url = d.url.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_connector-server"))
+                .args([
+                    "send-event",
+                    "--server",
+                    &url,
+                    "--secret",
+                    crate::helpers::SECRET,
+                ])
+                .args(["--type", kind, "--title", "Sent by hand"])
+                .args(extra)
+                .env_remove("CONNECTOR_EVENTS_SECRET")
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run(&["--id", "by-hand-1"]).await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["eventId"], "by-hand-1");
+    // Without --id a fresh webhook-id each time: two events.
+    let ids: Vec<Value> = [run(&[]).await.unwrap(), run(&[]).await.unwrap()]
+        .iter()
+        .map(|o| serde_json::from_slice::<Value>(&o.stdout).unwrap()["eventId"].clone())
+        .collect();
+    assert!(
+        ids[0].as_str().unwrap().starts_with("evt_") && ids[0] != ids[1],
+        "{ids:?}"
+    );
+    let legacy = run(&["--legacy-signature"]).await.unwrap();
+    assert!(
+        legacy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&legacy.stderr)
+    );
+    let answer: Value = serde_json::from_slice(&legacy.stdout).unwrap();
+    assert!(
+        answer["eventId"].as_str().unwrap().starts_with("sig-"),
+        "{answer}"
+    );
+    until("the cards", 15, async || d.inbox(&hook).await.len() == 4).await;
+}
