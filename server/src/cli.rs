@@ -14,15 +14,19 @@ use crate::store::{self, Replay};
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Sends a signed event to a running server's /api/events.
+    /// Sends an event signed with Standard Webhooks to a running server's /api/events.
     SendEvent {
         /// The server's base URL.
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         server: String,
-        /// The events secret the server was started with (default: the server's own,
-        /// CONNECTOR_EVENTS_SECRET or CONNECTOR_EVENTS_SECRET_FILE).
+        /// The events secret the server was started with (of `id:secret,…`, the first signs;
+        /// default: the server's own, CONNECTOR_EVENTS_SECRET or CONNECTOR_EVENTS_SECRET_FILE).
         #[arg(long, hide_env_values = true)]
         secret: Option<String>,
+        /// Sign with the deprecated x-connector-signature scheme instead (for servers of the
+        /// previous release).
+        #[arg(long)]
+        legacy_signature: bool,
         /// One of the event types declared in connector.toml (the options of its events
         /// field).
         #[arg(long = "type")]
@@ -39,7 +43,8 @@ pub enum Command {
         /// What the connections' project filters are matched against.
         #[arg(long, default_value = "")]
         project: String,
-        /// An id that makes repeating the event harmless.
+        /// An id that makes repeating the event harmless (the webhook-id; a random one if
+        /// not given).
         #[arg(long)]
         id: Option<String>,
     },
@@ -190,6 +195,7 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
         Command::SendEvent {
             server,
             secret,
+            legacy_signature,
             kind,
             title,
             text,
@@ -212,20 +218,34 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
             if let Some(link) = link {
                 event["link"] = json!(link);
             }
-            if let Some(id) = id {
+            if let Some(id) = &id {
                 event["id"] = json!(id);
             }
             let body = event.to_string();
+            let secrets = crate::event_signing::EventSecrets::parse(&secret).map_err(|e| {
+                anyhow::anyhow!("--secret (CONNECTOR_EVENTS_SECRET) is refused: {e}")
+            })?;
+            let signer = secrets.first();
             let ts = time::OffsetDateTime::now_utc().unix_timestamp();
-            client
+            let mut req = client
                 .post(format!("{}/api/events", server.trim_end_matches('/')))
-                .header("content-type", "application/json")
-                .header(crate::routes::events::TIMESTAMP_HEADER, ts.to_string())
-                .header(
-                    crate::routes::events::SIGNATURE_HEADER,
-                    crate::routes::events::sign(&secret, ts, body.as_bytes()),
-                )
-                .body(body)
+                .header("content-type", "application/json");
+            req = if legacy_signature {
+                req.header(crate::routes::events::TIMESTAMP_HEADER, ts.to_string())
+                    .header(
+                        crate::routes::events::SIGNATURE_HEADER,
+                        signer.legacy_sign(ts, body.as_bytes()),
+                    )
+            } else {
+                let id = id.unwrap_or_else(|| format!("evt_{:032x}", rand::random::<u128>()));
+                req.header(standardwebhooks::HEADER_WEBHOOK_ID, &id)
+                    .header(standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, ts.to_string())
+                    .header(
+                        standardwebhooks::HEADER_WEBHOOK_SIGNATURE,
+                        signer.sign(&id, ts, &body),
+                    )
+            };
+            req.body(body)
                 .send()
                 .await
                 .with_context(|| format!("cannot reach {server}"))?

@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use crate::delivery::{DeliveryConfig, FlowTokenSettings, Schedule};
 use crate::domain::rate_windows::{Limits, MAX_DAILY_BUDGET};
 use crate::domain::{HashKey, Keyring};
+use crate::event_signing::EventSecrets;
 use crate::store::Database;
 
 /// What one instance runs.
@@ -140,8 +141,11 @@ pub struct Config {
     /// (DoD), https://service.powerautomate.cn/ (China).
     #[arg(long, env = "CONNECTOR_FLOW_AUDIENCE", default_value = DEFAULT_FLOW_AUDIENCE)]
     pub flow_audience: String,
-    /// The shared secret events are signed with (HMAC-SHA256), at least 32 bytes; without it
-    /// /api/events is off.
+    /// The secrets events are signed with; without one /api/events is off. One secret, or
+    /// several as `id:secret,id:secret` to rotate (any may sign; the id names it in logs).
+    /// A secret is a Standard Webhooks key `whsec_<base64 of 24 to 64 bytes>`, or plain text
+    /// of at least 32 bytes whose bytes are the key (senders' libraries take it as
+    /// `whsec_` + its base64). See docs/events.md.
     #[arg(long, env = "CONNECTOR_EVENTS_SECRET", hide_env_values = true)]
     pub events_secret: Option<String>,
     /// Hosts webhook URLs may point at; `*.example.com` matches subdomains. Repeat the flag
@@ -302,9 +306,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// The shortest events secret taken: a shorter one (an empty one above all) can be guessed
-/// or is a mistake, and would let anyone send events.
-pub const MIN_EVENTS_SECRET_BYTES: usize = 32;
+/// The shortest plain events secret taken.
+pub const MIN_EVENTS_SECRET_BYTES: usize = crate::event_signing::MIN_PLAIN_BYTES;
 
 impl Config {
     /// Reads the secrets given as files (`…_FILE`) into their values; once at start (the
@@ -334,16 +337,19 @@ impl Config {
         Ok(())
     }
 
-    /// The events secret, if set; refused when shorter than [`MIN_EVENTS_SECRET_BYTES`].
-    /// The message names the flag and the variable, never the value.
-    pub fn checked_events_secret(&self) -> Result<Option<&str>, String> {
-        match self.events_secret.as_deref() {
-            Some(s) if s.len() < MIN_EVENTS_SECRET_BYTES => Err(format!(
-                "the events secret (--events-secret or CONNECTOR_EVENTS_SECRET) is {}; it must be at least {MIN_EVENTS_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`), or unset to turn events off",
-                if s.is_empty() { "empty".to_string() } else { format!("only {} bytes", s.len()) }
-            )),
-            other => Ok(other),
-        }
+    /// The events secrets, if set (from the flag or the variable, or the file read by
+    /// [`Config::read_secret_files`]); refused when malformed or too short. The message names
+    /// the flag and the variables, never a value.
+    pub fn checked_events_secrets(&self) -> Result<Option<EventSecrets>, String> {
+        const NAMES: &str = "--events-secret or CONNECTOR_EVENTS_SECRET";
+        let Some(value) = self.events_secret.as_deref() else {
+            return Ok(None);
+        };
+        EventSecrets::parse(value).map(Some).map_err(|e| {
+            format!(
+                "the events secret ({NAMES}, or CONNECTOR_EVENTS_SECRET_FILE) is refused: {e}; or unset it to turn events off"
+            )
+        })
     }
 
     /// The limits on client connections; the cap lowered to leave `reserve` descriptors of
@@ -544,21 +550,69 @@ mod tests {
                 .unwrap()
                 .config
         };
-        for short in ["", "hunter2", &"s".repeat(31)] {
-            let err = parse(short).checked_events_secret().unwrap_err();
+        for short in ["", "hunter2", &"s".repeat(31), "old:hunter2"] {
+            let err = parse(short).checked_events_secrets().unwrap_err();
             assert!(
                 err.contains("--events-secret") && err.contains("CONNECTOR_EVENTS_SECRET"),
                 "{err}"
             );
-            assert!(short.is_empty() || !err.contains(short), "{err}");
+            assert!(err.contains("at least 32 bytes"), "{err}");
+            assert!(
+                !err.contains("hunter2") && !err.contains(&"s".repeat(31)),
+                "{err}"
+            );
         }
         let long = "s".repeat(32);
-        assert_eq!(
-            parse(&long).checked_events_secret(),
-            Ok(Some(long.as_str()))
-        );
+        let ids = |c: super::Config| -> Vec<String> {
+            c.checked_events_secrets()
+                .unwrap()
+                .unwrap()
+                .iter()
+                .map(|s| s.id.clone())
+                .collect()
+        };
+        assert_eq!(ids(parse(&long)), ["default"]);
+        assert_eq!(ids(parse(&format!("b:{long},a:{long}"))), ["b", "a"]);
         let unset = Cli::try_parse_from(["s"]).unwrap().config;
-        assert_eq!(unset.checked_events_secret(), Ok(None));
+        assert!(unset.checked_events_secrets().unwrap().is_none());
+    }
+
+    #[test]
+    fn the_events_secret_file_drops_its_newline_and_is_not_given_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("events");
+        let long = "f".repeat(32);
+        std::fs::write(&file, format!("new:{long}\n")).unwrap();
+        let f = file.to_str().unwrap();
+        let mut c = Cli::try_parse_from(["s", "--events-secret-file", f])
+            .unwrap()
+            .config;
+        c.read_secret_files().unwrap();
+        let secrets = c.checked_events_secrets().unwrap().unwrap();
+        assert_eq!(secrets.first().id, "new");
+        // The key is the 32 bytes without the newline: it signs as the flag's would.
+        let flag = Cli::try_parse_from(["s", "--events-secret", &format!("new:{long}")])
+            .unwrap()
+            .config;
+        let from_flag = flag.checked_events_secrets().unwrap().unwrap();
+        assert_eq!(
+            secrets.first().sign("m", 1, "{}"),
+            from_flag.first().sign("m", 1, "{}")
+        );
+        let mut both =
+            Cli::try_parse_from(["s", "--events-secret", &long, "--events-secret-file", f])
+                .unwrap()
+                .config;
+        let err = both.read_secret_files().unwrap_err().to_string();
+        assert!(
+            err.contains("CONNECTOR_EVENTS_SECRET_FILE") && !err.contains(&long),
+            "{err}"
+        );
+        let mut missing = Cli::try_parse_from(["s", "--events-secret-file", "/nonexistent/x"])
+            .unwrap()
+            .config;
+        let err = missing.read_secret_files().unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/x"), "{err}");
     }
 
     #[test]
@@ -815,9 +869,10 @@ mod tests {
         .config;
         config.read_secret_files().unwrap();
         assert_eq!(
-            config.checked_events_secret().unwrap(),
+            config.events_secret.as_deref(),
             Some("e".repeat(40).as_str())
         );
+        assert!(config.checked_events_secrets().unwrap().is_some());
         assert!(matches!(
             config.database().unwrap(),
             crate::store::Database::Postgres { url, .. } if url == "postgres://db.example/c"

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod domain;
 mod emulator;
 pub mod error;
+pub mod event_signing;
 mod extract;
 pub mod keygen;
 mod layers;

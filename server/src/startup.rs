@@ -202,10 +202,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let events_secret = config
-            .checked_events_secret()
+        let events_secrets = config
+            .checked_events_secrets()
             .map_err(anyhow::Error::msg)?
-            .map(Arc::from);
+            .map(Arc::new);
         let (key, keyring) = config.keys()?;
         let mut delivery = config.delivery()?;
         let database = config.database()?;
@@ -295,7 +295,7 @@ impl Application {
                     None => policy,
                 }
             },
-            events_secret,
+            events_secrets,
             wake: Wake::default(),
             sso: sso(&config, port)?.map(|s| Arc::new(Verifier::new(s))),
             address_limit: Arc::new(RateLimiter::new(config.write_rate)),

@@ -38,7 +38,8 @@ pub struct Shared {
     pub key: HashKey,
     /// Which webhook URLs are taken (in dev mode also this server's own emulator inbox).
     pub webhooks: WebhookPolicy,
-    pub events_secret: Option<Arc<str>>,
+    /// Any of them may sign an event; none: /api/events is off.
+    pub events_secrets: Option<Arc<crate::event_signing::EventSecrets>>,
     /// Wakes this instance's delivery workers (the outbox wakes the other instances').
     pub wake: Wake,
     /// Single sign-on, when configured.

@@ -59,7 +59,9 @@ fn main() -> ExitCode {
         Task::Dist(d) => dist::run(&d),
         Task::Bench(b) => tasks::bench(&b),
         Task::Package(o) => package::run(&o),
-        Task::Setup => setup::all().and_then(|()| postgres::install().map(drop)),
+        Task::Setup => setup::all()
+            .and_then(|()| setup::sender_libraries())
+            .and_then(|()| postgres::install().map(drop)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

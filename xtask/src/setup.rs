@@ -88,6 +88,34 @@ pub fn schemathesis() -> Result<()> {
     Ok(())
 }
 
+/// The official Standard Webhooks library for Python, with which the events tests sign as
+/// a sender would (the JavaScript one is an npm devDependency).
+pub const STANDARDWEBHOOKS_PY_VERSION: &str = "1.1.0";
+
+pub fn sender_libraries() -> Result<()> {
+    let have = output(
+        "python3",
+        &[
+            "-c",
+            "import importlib.metadata as m; print(m.version('standardwebhooks'))",
+        ],
+    )
+    .unwrap_or_default();
+    if have.trim() != STANDARDWEBHOOKS_PY_VERSION {
+        say(&format!(
+            "standardwebhooks {STANDARDWEBHOOKS_PY_VERSION} (pip)"
+        ));
+        run(Command::new("python3").args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            &format!("standardwebhooks=={STANDARDWEBHOOKS_PY_VERSION}"),
+        ]))?;
+    }
+    Ok(())
+}
+
 fn wasm_target() -> Result<()> {
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
     if !installed

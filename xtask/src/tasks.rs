@@ -90,6 +90,7 @@ const SECOND_CONNECTOR: &str = "connectors/uptime-watch.toml";
 
 pub fn test() -> Result<()> {
     setup::all()?;
+    setup::sender_libraries()?;
     let root = root();
     lint(&root)?;
     // Stopped when dropped, at the end of this function or on the first failure.
