@@ -78,9 +78,10 @@ fn check_config(tag: &str, labels: &Labels) -> Result<Vec<(String, String)>> {
     if let Some(source) = &labels.source {
         expect("source label", &label("source"), json!(source))?;
     }
-    let health = image
-        .get("HealthCheck")
-        .or_else(|| config.get("Healthcheck"))
+    // Podman puts it beside the config, Docker inside it.
+    let health = ["Healthcheck", "HealthCheck"]
+        .iter()
+        .find_map(|k| image.get(*k).or_else(|| config.get(*k)))
         .map(|h| h["Test"].clone())
         .unwrap_or(Value::Null);
     expect(
@@ -140,7 +141,12 @@ fn unpack(tag: &str) -> Result<std::path::PathBuf> {
 /// The image's entrypoint in a chroot of `rootfs`, as the image's user, with only the
 /// image's environment.
 fn chrooted(rootfs: &Path, env: &[(String, String)]) -> Command {
-    let mut cmd = Command::new("chroot");
+    // A fixed path: the child's environment is the image's, with no PATH to look it up on.
+    let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("chroot");
+    let mut cmd = Command::new(chroot);
     cmd.arg(format!("--userspec={UID}:{UID}"))
         .arg(rootfs)
         .arg("/connector-server")
