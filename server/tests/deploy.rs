@@ -27,7 +27,7 @@ fn accepted() -> (BTreeSet<String>, BTreeSet<String>) {
             .collect()
     };
     let server = names(&cli);
-    let commands = cli.get_subcommands().flat_map(|c| names(c)).collect();
+    let commands = cli.get_subcommands().flat_map(names).collect();
     (server, commands)
 }
 
