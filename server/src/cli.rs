@@ -111,6 +111,10 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Asks this instance's /readyz (on --port, at 127.0.0.1 when --host is a wildcard) and
+    /// fails unless it answers 200 within 3 s: the container image's health check, which
+    /// has no shell or curl to run.
+    Healthcheck,
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +193,9 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
             return crate::backup::restore(config, &from, to, force).await
         }
         _ => {}
+    }
+    if matches!(command, Command::Healthcheck) {
+        return healthcheck(config).await;
     }
     let client = reqwest::Client::new();
     let res = match command {
@@ -274,7 +281,8 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
         | Command::Replay { .. }
         | Command::Keys { .. }
         | Command::Backup { .. }
-        | Command::Restore { .. } => unreachable!("answered above"),
+        | Command::Restore { .. }
+        | Command::Healthcheck => unreachable!("answered above"),
     };
     let status = res.status();
     let text = res.text().await?;
@@ -286,4 +294,71 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
     }
     println!("{pretty}");
     Ok(())
+}
+
+/// The local address a health check reaches this instance at.
+fn local_url(config: &Config) -> String {
+    let host = match config.host.as_str() {
+        "" | "0.0.0.0" => "127.0.0.1",
+        "::" | "[::]" => "[::1]",
+        h if h.contains(':') && !h.starts_with('[') => {
+            return format!("http://[{h}]:{}", config.port)
+        }
+        h => h,
+    };
+    format!("http://{host}:{}", config.port)
+}
+
+async fn healthcheck(config: &Config) -> Result<()> {
+    let url = format!("{}/readyz", local_url(config));
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()?;
+    let res = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = res.status();
+    if status != reqwest::StatusCode::OK {
+        bail!(
+            "{url} answered {status}: {}",
+            res.text().await.unwrap_or_default()
+        );
+    }
+    println!("ready");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: crate::config::Config,
+    }
+
+    fn url(args: &[&str]) -> String {
+        let cli = Cli::try_parse_from(std::iter::once("s").chain(args.iter().copied())).unwrap();
+        super::local_url(&cli.config)
+    }
+
+    #[test]
+    fn the_health_check_reaches_a_wildcard_listener_on_loopback() {
+        assert_eq!(
+            url(&["--host", "0.0.0.0", "--port", "9000"]),
+            "http://127.0.0.1:9000"
+        );
+        assert_eq!(
+            url(&["--host", "::", "--port", "9000"]),
+            "http://[::1]:9000"
+        );
+        assert_eq!(url(&["--host", "10.0.0.5"]), "http://10.0.0.5:8080");
+        assert_eq!(
+            url(&["--host", "fd00::5", "--port", "1"]),
+            "http://[fd00::5]:1"
+        );
+    }
 }

@@ -6,6 +6,8 @@ mod build;
 mod compress;
 mod dist;
 mod headers;
+mod image;
+mod image_test;
 mod package;
 mod postgres;
 mod setup;
@@ -46,6 +48,9 @@ enum Task {
     /// Build the release page and print what the iframe downloads, raw, gzip and brotli,
     /// against the goals.
     Size,
+    /// Build a FROM scratch container image (podman) of the static server and the release
+    /// page; with --test, check it and deliver a card from its root filesystem.
+    Image(image::ImageArgs),
     /// Only install what is missing (also PostgreSQL for the tests).
     Setup,
 }
@@ -59,6 +64,7 @@ fn main() -> ExitCode {
         Task::Dist(d) => dist::run(&d),
         Task::Bench(b) => tasks::bench(&b),
         Task::Package(o) => package::run(&o),
+        Task::Image(args) => image::run(&args),
         Task::Setup => setup::all()
             .and_then(|()| setup::sender_libraries())
             .and_then(|()| postgres::install().map(drop)),
