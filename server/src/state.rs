@@ -55,7 +55,7 @@ pub struct Shared {
     /// Tokens for flows that take only signed-in callers, when configured.
     pub flow_tokens: Option<Arc<crate::delivery::FlowTokens>>,
     /// Dev mode: the emulator's identity provider's counters.
-    pub idp: crate::emulator::idp::Idp,
+    pub idp: crate::emulator::inboxes::Idp,
     /// Each webhook kind's rate windows, which test cards count against too.
     pub windows: Limits,
 }

@@ -3,8 +3,7 @@
 //! tests run the same validation code as production. The key is a fixed development key,
 //! published in this repository: only a server started with `--dev-sso` trusts it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -107,17 +106,6 @@ pub async fn token(
     header.kid = Some(KEY_ID.into());
     let token = encode(&header, &claims, &key).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(Json(json!({ "token": token })))
-}
-
-/// What the identity provider counts and how long its flow tokens last (tests set it).
-#[derive(Default, Clone)]
-pub struct Idp(Arc<IdpCounters>);
-
-#[derive(Default)]
-pub struct IdpCounters {
-    token_requests: AtomicU64,
-    /// 0: [`FLOW_TOKEN_LIFETIME`].
-    lifetime: AtomicU64,
 }
 
 #[derive(Deserialize)]

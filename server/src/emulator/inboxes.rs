@@ -280,3 +280,16 @@ mod tests {
         assert!(names(true).contains(&"mismatching-claims".to_string()));
     }
 }
+
+/// What the emulator's identity provider counts and how long its flow tokens last (tests
+/// set it); kept here, beside the inboxes, so the application state holds it without
+/// importing the identity provider.
+#[derive(Default, Clone)]
+pub struct Idp(pub(crate) Arc<IdpCounters>);
+
+#[derive(Default)]
+pub struct IdpCounters {
+    pub(crate) token_requests: std::sync::atomic::AtomicU64,
+    /// 0: the identity provider's default flow token lifetime.
+    pub(crate) lifetime: std::sync::atomic::AtomicU64,
+}
