@@ -105,7 +105,7 @@ export function inForm(url, form) {
 
 /**
  * The shapes of Workflows webhook URL Power Automate has handed out, by the name the
- * emulator's switch uses, with its label (README, "Today's Teams"). `today` is what a workflow made now gets; the others are for trying the page against the
+ * emulator's switch uses, with its label (docs/teams.md, "Today's Teams"). `today` is what a workflow made now gets; the others are for trying the page against the
  * rest: older URLs still in use, one copied with a trailing slash, the Logic Apps shape that
  * stopped working on 2025-11-30, and a flow that takes only signed-in callers (no `sig`).
  */

@@ -1,6 +1,6 @@
 //! Who may read, change or remove a stored connection, decided from what a request proves:
 //! the connection's edit key, the webhook URL Teams handed the page, and with single sign-on
-//! the token's tenant. Pure decisions, tested without a network; the README's security
+//! the token's tenant. Pure decisions, tested without a network; docs/security.md's
 //! section gives the reasoning.
 
 use crate::auth::Identity;
@@ -63,7 +63,7 @@ pub fn tenant_of(record: &Record) -> Option<&str> {
         .or_else(|| record.webhook_url.tenant())
 }
 
-/// The rule (the README's list, rules 1–6). With single sign-on a token of another tenant
+/// The rule (docs/security.md's list, rules 1–6). With single sign-on a token of another tenant
 /// is refused first. Then the edit key, when sent, must be the connection's. Then the
 /// webhook URL, when sent:
 /// - the stored URL itself is accepted;

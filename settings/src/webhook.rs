@@ -3,7 +3,7 @@
 //! windows, how its answers read), the emulator's inbox which kind a path imitates. The
 //! server's own gates (allowed hosts, addresses) stay the server's.
 //!
-//! The shapes, oldest first (sources in the README's "Workflows URLs"):
+//! The shapes, oldest first (sources in docs/teams.md, "Today's Teams"):
 //! - connector webhooks: `outlook.office.com/webhook/…`, `<name>.webhook.office.com/webhookb2/…`
 //!   (and the same with `/V2…`); Office 365 connectors are retired;
 //! - Logic Apps triggers: `prod-NN.<region>.logic.azure.com:443/workflows/<id>/triggers/manual/

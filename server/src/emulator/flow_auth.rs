@@ -1,5 +1,5 @@
 //! How the emulator's inbox checks callers as Power Automate does ("Who can trigger the flow",
-//! sources in the README): a flow whose URL has no `sig` takes only a bearer token of its own
+//! sources in docs/teams.md): a flow whose URL has no `sig` takes only a bearer token of its own
 //! tenant for the flow service's audience; a flow with `sig` ("Anyone") fails a post that
 //! carries a token. Each inbox remembers its flow's tenant (the emulator's UI sets it when it
 //! makes a flow, tests with `PUT /emulator/api/inbox-tenant/{*path}`).
