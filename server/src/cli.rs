@@ -6,11 +6,23 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use clap::Subcommand;
+use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
 use crate::config::Config;
 use crate::store::{self, Replay};
+
+// The one definition of the command line: main.rs parses it, and the tests read it to check
+// the deploy files and to write docs/configuration.md.
+/// The connector server; with a command, a client of a running one.
+#[derive(Parser)]
+#[command(name = "connector-server", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

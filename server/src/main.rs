@@ -2,23 +2,13 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use connector_server::cli::{self, Command};
+use connector_server::cli::{self, Cli};
 use connector_server::config::Config;
 use connector_server::startup::Application;
 
 /// glibc's malloc and free took a fifth of the server's time under load (perf, bench api).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// The connector server; with a command, a client of a running one.
-#[derive(Parser)]
-#[command(name = "connector-server", version)]
-struct Cli {
-    #[command(flatten)]
-    config: Config,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -3,18 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use clap::{CommandFactory, Parser};
-use connector_server::cli::Command;
-use connector_server::config::Config;
-
-/// The binary's command line, as main.rs declares it.
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    config: Config,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
+use clap::CommandFactory;
+use connector_server::cli::Cli;
 
 /// The variables the server and its commands read, but not the hidden ones (tests only).
 fn accepted() -> (BTreeSet<String>, BTreeSet<String>) {

@@ -8,6 +8,8 @@ mod dist;
 mod headers;
 mod image;
 mod image_test;
+#[cfg(test)]
+mod links;
 mod package;
 mod postgres;
 mod setup;
@@ -53,6 +55,8 @@ enum Task {
     Image(image::ImageArgs),
     /// Only install what is missing (also PostgreSQL for the tests).
     Setup,
+    /// Rewrite docs/configuration.md from the server's command line definitions.
+    Docs,
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Task::Bench(b) => tasks::bench(&b),
         Task::Package(o) => package::run(&o),
         Task::Image(args) => image::run(&args),
+        Task::Docs => tasks::docs(),
         Task::Setup => setup::all()
             .and_then(|()| setup::sender_libraries())
             .and_then(|()| postgres::install().map(drop)),

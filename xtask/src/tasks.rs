@@ -85,6 +85,16 @@ fn lint(root: &std::path::Path) -> Result<()> {
         .current_dir(root))
 }
 
+/// docs/configuration.md is written by the server's test that checks it, so the flag list
+/// has one home: clap's definitions.
+pub fn docs() -> Result<()> {
+    println!("xtask: writing docs/configuration.md from the server's flags");
+    sh(Command::new("cargo")
+        .args(["test", "-q", "-p", "connector-server", "--test", "docs"])
+        .env("CONNECTOR_WRITE_DOCS", "1")
+        .current_dir(root()))
+}
+
 /// The second example connector, which `test` also builds and tests against.
 const SECOND_CONNECTOR: &str = "connectors/uptime-watch.toml";
 
