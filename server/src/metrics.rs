@@ -50,6 +50,7 @@ pub fn recorder() -> PrometheusHandle {
 /// `outbox` every few seconds meanwhile.
 pub async fn serve(listener: TcpListener, outbox: Arc<dyn Outbox>) {
     let handle = recorder();
+    zero_counters();
     tokio::spawn(refresh_gauges(outbox, handle.clone()));
     let app = Router::new().route(
         "/metrics",
@@ -87,6 +88,29 @@ async fn refresh_gauges(outbox: Arc<dyn Outbox>, handle: PrometheusHandle) {
                 tracing::warn!(error = %e, "cannot read the gauges from the database");
             }
         }
+    }
+}
+
+/// How a delivery attempt can end, as `connector_deliveries_total` labels it.
+pub const OUTCOMES: [&str; 5] = ["delivered", "retried", "throttled", "dead", "disabled"];
+/// Why a request was shed, as `connector_requests_shed_total` labels it.
+pub const SHED_REASONS: [&str; 2] = ["overload", "deadline"];
+
+/// Every counter with a known label set, at zero from the start: an alert's `increase()`
+/// then sees the first card that dies, and a rule's series exist before anything happened.
+/// (Adding zero leaves a counter already counting as it is.)
+fn zero_counters() {
+    counter!("connector_events_accepted_total").increment(0);
+    counter!("connector_event_deliveries_stored_total").increment(0);
+    counter!("connector_delivery_leases_lost_total").increment(0);
+    for outcome in OUTCOMES {
+        counter!("connector_deliveries_total", "outcome" => outcome).increment(0);
+    }
+    for window in WINDOW_NAMES {
+        counter!("connector_delivery_postponements_total", "window" => window).increment(0);
+    }
+    for reason in SHED_REASONS {
+        counter!("connector_requests_shed_total", "reason" => reason).increment(0);
     }
 }
 
@@ -129,6 +153,7 @@ pub fn event_accepted(deliveries: usize) {
 
 /// How attempts ended: delivered, retried, throttled, dead or disabled.
 pub fn delivery_outcome(outcome: &'static str) {
+    debug_assert!(OUTCOMES.contains(&outcome), "{outcome} is not in OUTCOMES");
     counter!("connector_deliveries_total", "outcome" => outcome).increment(1);
 }
 
@@ -149,5 +174,9 @@ pub fn leases_lost(n: usize) {
 
 /// A request refused for overload or abandoned at its deadline.
 pub fn shed(reason: &'static str) {
+    debug_assert!(
+        SHED_REASONS.contains(&reason),
+        "{reason} is not in SHED_REASONS"
+    );
     counter!("connector_requests_shed_total", "reason" => reason).increment(1);
 }

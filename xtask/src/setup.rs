@@ -208,6 +208,19 @@ pub fn npm_packages() -> Result<()> {
     Ok(())
 }
 
+/// Prometheus's promtool, with which `test` checks and unit-tests deploy/alerts.yml.
+pub fn promtool() -> Result<()> {
+    if output("promtool", &["--version"]).is_some() {
+        return Ok(());
+    }
+    say("Debian's prometheus, for promtool (apt-get)");
+    run(Command::new("apt-get").arg("update"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", "prometheus"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    Ok(())
+}
+
 fn chromium() -> Result<()> {
     if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
         return Ok(());

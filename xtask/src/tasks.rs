@@ -85,6 +85,20 @@ fn lint(root: &std::path::Path) -> Result<()> {
         .current_dir(root))
 }
 
+/// The Prometheus rules in deploy/: valid, and their unit tests pass (that every metric they
+/// name is one the server exports is a server test).
+fn alert_rules(root: &std::path::Path) -> Result<()> {
+    setup::promtool()?;
+    println!("xtask: promtool check rules, promtool test rules (deploy/alerts.yml)");
+    let deploy = root.join("deploy");
+    sh(Command::new("promtool")
+        .args(["check", "rules", "alerts.yml"])
+        .current_dir(&deploy))?;
+    sh(Command::new("promtool")
+        .args(["test", "rules", "alerts.test.yml"])
+        .current_dir(&deploy))
+}
+
 /// docs/configuration.md is written by the server's test that checks it, so the flag list
 /// has one home: clap's definitions.
 pub fn docs() -> Result<()> {
@@ -103,6 +117,7 @@ pub fn test() -> Result<()> {
     setup::sender_libraries()?;
     let root = root();
     lint(&root)?;
+    alert_rules(&root)?;
     // Stopped when dropped, at the end of this function or on the first failure.
     let (database_url, cluster) = crate::postgres::for_tests()?;
     println!("xtask: native tests (settings, server on SQLite and PostgreSQL, xtask)");
