@@ -4,6 +4,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use crate::accounts;
 use crate::build::{build_page, Build};
 use crate::setup::{self, root, run as sh, tool_path};
 
@@ -39,12 +40,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
     build_server()?;
     let root = root();
     std::fs::create_dir_all(root.join("build"))?;
+    let mut server = Command::new(root.join("target/debug/connector-server"));
+    // With `[account]`, the service's sign-in is a local provider with two demo users;
+    // stopped when dropped, after the server.
+    let provider = match &connector_settings::CONNECTOR.account {
+        Some(account) => Some(start_demo_provider(&root, account, &port, &mut server)?),
+        None => None,
+    };
     println!("xtask: starting the server in dev mode (Ctrl-C stops it); data in build/dev.sqlite");
     let kind = connector_settings::CONNECTOR.event_types()[0].value;
     println!(
         "xtask: send an event with: target/debug/connector-server send-event --server http://127.0.0.1:{port} \\\n         --secret {DEV_EVENTS_SECRET} --type {kind} --title 'Something happened'"
     );
-    sh(Command::new(root.join("target/debug/connector-server"))
+    let result = sh(server
         .args([
             "--dev",
             "--port",
@@ -58,7 +66,44 @@ pub fn run(args: &RunArgs) -> Result<()> {
             "--events-secret",
             DEV_EVENTS_SECRET,
         ])
-        .current_dir(&root))
+        .current_dir(&root));
+    drop(provider);
+    result
+}
+
+/// Starts the loopback identity provider for `account`'s client and points `server` at it.
+fn start_demo_provider(
+    root: &std::path::Path,
+    account: &connector_settings::AccountSpec,
+    port: &str,
+    server: &mut Command,
+) -> Result<accounts::Provider> {
+    // The popup's callback is on the page's origin; a person may open either name.
+    let redirects =
+        ["127.0.0.1", "localhost"].map(|host| format!("http://{host}:{port}/auth/callback.html"));
+    let provider = accounts::Provider::start(
+        root,
+        account.client_id,
+        accounts::DEV_CLIENT_SECRET,
+        &redirects,
+    )?;
+    server
+        .args(["--account-issuer", &provider.issuer])
+        .args(["--account-client-id", account.client_id])
+        .env(
+            "CONNECTOR_ACCOUNT_CLIENT_SECRET",
+            accounts::DEV_CLIENT_SECRET,
+        );
+    let service = account.service.get(connector_settings::Locale::default());
+    println!(
+        "xtask: \"Sign in to {service}\" is a local OpenID provider at {}; no password, sign in as:",
+        provider.issuer
+    );
+    for (user, org, name) in accounts::DEMO_USERS {
+        println!("xtask:   {user} ({name}, account {org})");
+    }
+    println!("xtask: events must name their account (acme or globex): it picks the channels");
+    Ok(provider)
 }
 
 /// Formatting and clippy, first because they are fast and a failure there needs no test run:
@@ -130,6 +175,13 @@ pub fn test() -> Result<()> {
         .args(["delivery::", "events::"])
         .env("CONNECTOR_TOML", &second)
         .current_dir(&root))?;
+    // While the settings crate is built for it: the second connector's page and server for the
+    // accounts end-to-end tests (it has `[account]`).
+    println!(
+        "xtask: page and server for {} (accounts end-to-end tests)",
+        second.display()
+    );
+    let with_accounts = accounts::build_for(&root, &second)?;
 
     println!("xtask: schemathesis against the server's OpenAPI document");
     build_server()?;
@@ -166,11 +218,15 @@ pub fn test() -> Result<()> {
     // The plain-JavaScript reference page of `bench page`, for its smoke test.
     let reference = crate::bench_page::test_reference_dir();
     crate::bench_page::assemble_reference(&root.join("dist"), &reference)?;
-    let tests: Vec<String> = std::fs::read_dir(root.join("e2e"))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
-        .map(|p| p.display().to_string())
-        .collect();
+    let mut tests = Vec::new();
+    for dir in ["e2e", "e2e/oidc"] {
+        for entry in std::fs::read_dir(root.join(dir))? {
+            let path = entry?.path();
+            if path.to_string_lossy().ends_with(".test.mjs") {
+                tests.push(path.display().to_string());
+            }
+        }
+    }
     if tests.is_empty() {
         bail!("no end-to-end tests found in e2e/");
     }
@@ -181,7 +237,9 @@ pub fn test() -> Result<()> {
         .env("SERVER_BIN", root.join("target/debug/connector-server"))
         .env("DIST_DIR", root.join("dist"))
         .env("SUBPATH_DIST_DIR", &subpath_dist)
-        .env("REFERENCE_DIR", &reference))?;
+        .env("REFERENCE_DIR", &reference)
+        .env("ACCOUNTS_DIST_DIR", &with_accounts.dist)
+        .env("ACCOUNTS_SERVER_BIN", &with_accounts.server))?;
     println!("xtask: all tests passed");
     Ok(())
 }
