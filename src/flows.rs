@@ -336,6 +336,7 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
         settings: settings.into_values(),
         app_type: instance.app_type.clone(),
         user_object_id: instance.user_object_id.clone(),
+        account_proof: None,
     };
     let creds = Credentials {
         webhook_url: None,

@@ -60,6 +60,7 @@ fn view(r: Record, edit_key: Option<&EditKey>) -> Connection {
         updated_at: r.updated_at,
         disabled: r.disabled_reason,
         webhook_kind: r.webhook_url.kind().name().to_string(),
+        account: None,
     }
 }
 
