@@ -298,7 +298,9 @@ async fn save(page: Page, event: SaveEvent) {
     page.form.show_all.set(true);
     page.notice.set(None);
     let webhook_ok = !page.tab.get_untracked() || untrack(|| page.webhook.problem()).is_none();
+    let account_ok = CONNECTOR.account.is_none() || page.account.with_untracked(Option::is_some);
     let outcome = match Settings::parse(page.form.values.get_untracked()) {
+        Ok(_) if !account_ok => Err(s.account_required.to_string()),
         Ok(settings) if webhook_ok => {
             page.saving.set(true);
             let outcome = store(page, settings).await;
@@ -374,7 +376,9 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
             if let ApiError::Refused { body, .. } = &e {
                 // The server took no proof of this sign-in: the person signs in again.
                 if body.error.starts_with("account_proof")
-                    && page.account.with_untracked(|a| a.as_ref().is_some_and(|a| a.proof.is_some()))
+                    && page
+                        .account
+                        .with_untracked(|a| a.as_ref().is_some_and(|a| a.proof.is_some()))
                 {
                     page.account.set(None);
                 }

@@ -106,10 +106,18 @@ pub fn stamp_auth_pages(dist: &Path) -> Result<()> {
                 .with_context(|| format!("{}: an unclosed src attribute", path.display()))?;
             let src = after[..end].split('?').next().unwrap_or("");
             let script = std::fs::read(dir.join(src)).with_context(|| {
-                format!("{} loads {src:?}, which is not in {}", path.display(), dir.display())
+                format!(
+                    "{} loads {src:?}, which is not in {}",
+                    path.display(),
+                    dir.display()
+                )
             })?;
             let hash = sha256_base64(&script);
-            let stamp: String = hash.chars().filter(char::is_ascii_alphanumeric).take(16).collect();
+            let stamp: String = hash
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(16)
+                .collect();
             let _ = write!(out, "{src}?v={stamp}");
             rest = &after[end..];
         }
