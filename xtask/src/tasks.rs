@@ -204,6 +204,26 @@ pub fn test() -> Result<()> {
         )
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
+    // The sign-in to the sending service exists only in a build with `[account]`.
+    println!("xtask: page account tests against {}", second.display());
+    sh(Command::new("cargo")
+        .args([
+            "test",
+            "-p",
+            "teams-connector",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .args(["--test", "web_accounts"])
+        .current_dir(&root)
+        .env("CONNECTOR_TOML", &second)
+        .env("PATH", tool_path())
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
 
     println!("xtask: end-to-end tests (real server, emulator, teams-js, Chromium)");
     build_page(&Build::default())?;

@@ -185,6 +185,7 @@ async fn save(
         updated_at: stamp,
         edit_key_hash: None,
         team: None,
+        account: None,
     };
     let Some(existing) = state.connections.get(&id).await? else {
         // A new connection: its webhook URL is required, and it gets its edit key.
