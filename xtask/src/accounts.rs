@@ -81,17 +81,31 @@ fn issuer_of(line: &str) -> Option<String> {
     value.get("issuer")?.as_str().map(str::to_string)
 }
 
-/// The page and server built for `connector_toml`, kept apart from the default build's.
-pub struct Artifacts {
-    pub dist: PathBuf,
-    pub server: PathBuf,
+/// Builds the server for `connector_toml` and copies it to `build/accounts-server`, apart from
+/// the default build's. Run while the settings crate is built for that connector anyway (cargo
+/// rebuilds it and its dependents when the connector changes): then only the binary is linked.
+pub fn build_server_for(root: &Path, connector_toml: &Path) -> Result<PathBuf> {
+    sh(Command::new("cargo")
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "connector-server",
+            "--bin",
+            "connector-server",
+        ])
+        .env("CONNECTOR_TOML", connector_toml)
+        .current_dir(root))?;
+    let server = root.join("build/accounts-server");
+    // A copy, not a link: the next default build replaces target/debug/connector-server.
+    let _ = std::fs::remove_file(&server);
+    std::fs::copy(root.join("target/debug/connector-server"), &server)
+        .with_context(|| format!("cannot copy the server to {}", server.display()))?;
+    Ok(server)
 }
 
-/// Builds the page into `build/accounts-dist` and the server, copied to `build/accounts-server`,
-/// for `connector_toml`. The default build's files are left in place; cargo rebuilds the
-/// settings crate and its dependents when the connector changes back, a few seconds for the
-/// page, the server's link for the server.
-pub fn build_for(root: &Path, connector_toml: &Path) -> Result<Artifacts> {
+/// Builds the page for `connector_toml` into `build/accounts-dist`, leaving `dist/` as it is.
+pub fn build_page_for_accounts(root: &Path, connector_toml: &Path) -> Result<PathBuf> {
     let dist = root.join("build/accounts-dist");
     build_page_for(
         &Build {
@@ -100,16 +114,7 @@ pub fn build_for(root: &Path, connector_toml: &Path) -> Result<Artifacts> {
         },
         Some(connector_toml),
     )?;
-    sh(Command::new("cargo")
-        .args(["build", "--quiet", "-p", "connector-server"])
-        .env("CONNECTOR_TOML", connector_toml)
-        .current_dir(root))?;
-    let server = root.join("build/accounts-server");
-    // A copy, not a link: the next default build replaces target/debug/connector-server.
-    let _ = std::fs::remove_file(&server);
-    std::fs::copy(root.join("target/debug/connector-server"), &server)
-        .with_context(|| format!("cannot copy the server to {}", server.display()))?;
-    Ok(Artifacts { dist, server })
+    Ok(dist)
 }
 
 #[cfg(test)]

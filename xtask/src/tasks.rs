@@ -175,13 +175,9 @@ pub fn test() -> Result<()> {
         .args(["delivery::", "events::"])
         .env("CONNECTOR_TOML", &second)
         .current_dir(&root))?;
-    // While the settings crate is built for it: the second connector's page and server for the
-    // accounts end-to-end tests (it has `[account]`).
-    println!(
-        "xtask: page and server for {} (accounts end-to-end tests)",
-        second.display()
-    );
-    let with_accounts = accounts::build_for(&root, &second)?;
+    // While the server is built for it: the second connector's server for the accounts
+    // end-to-end tests (it has `[account]`); its page after the page tests for it, below.
+    let accounts_server = accounts::build_server_for(&root, &second)?;
 
     println!("xtask: schemathesis against the server's OpenAPI document");
     build_server()?;
@@ -224,6 +220,7 @@ pub fn test() -> Result<()> {
         )
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
+    let accounts_dist = accounts::build_page_for_accounts(&root, &second)?;
 
     println!("xtask: end-to-end tests (real server, emulator, teams-js, Chromium)");
     build_page(&Build::default())?;
@@ -258,8 +255,8 @@ pub fn test() -> Result<()> {
         .env("DIST_DIR", root.join("dist"))
         .env("SUBPATH_DIST_DIR", &subpath_dist)
         .env("REFERENCE_DIR", &reference)
-        .env("ACCOUNTS_DIST_DIR", &with_accounts.dist)
-        .env("ACCOUNTS_SERVER_BIN", &with_accounts.server))?;
+        .env("ACCOUNTS_DIST_DIR", &accounts_dist)
+        .env("ACCOUNTS_SERVER_BIN", &accounts_server))?;
     println!("xtask: all tests passed");
     Ok(())
 }
