@@ -25,6 +25,13 @@ function finish() {
   }));
 }
 
-microsoftTeams.app.initialize().then(finish).catch((e) => {
+/** The page's extra host origins (config.json's validMessageOrigins), as start.js reads them. */
+async function origins() {
+  const res = await fetch(new URL('../config.json', location.href), { credentials: 'same-origin' });
+  const list = res.ok ? (await res.json()).validMessageOrigins || [] : [];
+  return list.length ? list : undefined;
+}
+
+origins().then((o) => microsoftTeams.app.initialize(o)).then(finish).catch((e) => {
   document.getElementById('auth-status').textContent = `The sign-in could not finish: ${e && e.message ? e.message : e}`;
 });

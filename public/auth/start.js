@@ -28,18 +28,21 @@ async function s256(text) {
 /** The configuration page's directory: this page lives in its `auth/`. */
 const pageBase = new URL('../', location.href);
 
-async function apiBase() {
-  // As the page reads it: a missing config.json means the page's own origin.
+/** The deployment values, as the page reads them: a missing config.json means defaults. */
+async function runtimeConfig() {
   const res = await fetch(new URL('config.json', pageBase), { credentials: 'same-origin' });
-  if (res.status === 404) return '';
+  if (res.status === 404) return {};
   if (!res.ok) throw new Error(`config.json answered ${res.status}`);
-  const config = await res.json();
-  return String(config.apiBaseUrl || '').replace(/\/+$/, '');
+  return res.json();
 }
 
 async function start() {
-  await microsoftTeams.app.initialize();
-  const res = await fetch(`${await apiBase()}/api/account`);
+  const config = await runtimeConfig();
+  // The same extra host origins as the page (an emulator on another origin).
+  const origins = config.validMessageOrigins || [];
+  await microsoftTeams.app.initialize(origins.length ? origins : undefined);
+  const api = String(config.apiBaseUrl || '').replace(/\/+$/, '');
+  const res = await fetch(`${api}/api/account`);
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(`${body.error || 'account_unavailable'}: ${body.message || `the server answered ${res.status}`}`);
   // 32 random bytes: a 43-character verifier, the shortest RFC 7636 allows.
