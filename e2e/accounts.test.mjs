@@ -6,12 +6,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import {
-  startServer, launchBrowser, openEmulator, configFrame, screenshot, dialogClosed, instances, countConnections,
+  startServer, launchBrowser, configFrame, screenshot, dialogClosed, instances, countConnections,
 } from './harness.mjs';
 import { startProvider } from './oidc/start.mjs';
+import { startHttpsFront } from './https-front.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const BIN = process.env.ACCOUNTS_SERVER_BIN ?? join(root, 'build/accounts-server');
@@ -33,42 +33,44 @@ before(async () => {
 });
 after(async () => { await browser?.close(); });
 
-/** A free loopback port: the provider must know the callback's origin before the server starts. */
-async function freePort() {
-  const s = createServer();
-  await new Promise((ok) => s.listen(0, '127.0.0.1', ok));
-  const { port } = s.address();
-  await new Promise((ok) => s.close(ok));
-  return port;
-}
-
-/** The provider, then the server pointed at it; `fn` gets both and the emulator. */
+/**
+ * The provider, an https front (teams-js opens the sign-in only on https), then the server
+ * pointed at both; the emulator (on the server's http origin) hosts the page through the front.
+ * `fn` gets them all.
+ */
 async function withAccounts(name, fn) {
-  const port = await freePort();
+  // The page's config.json as a deployment beside the emulator's origin would have it.
+  const overrides = {};
+  const front = await startHttpsFront({ overrides });
   const provider = await startProvider(['--port', '0', '--client-id', CLIENT_ID, '--client-secret', CLIENT_SECRET,
-    '--redirect-uri', `http://127.0.0.1:${port}/auth/callback.html`]);
+    '--redirect-uri', `${front.url}/auth/callback.html`]);
   let server;
   let context;
   let page;
+  const errors = [];
   try {
     server = await startServer({
-      bin: BIN, dist: DIST, port,
+      bin: BIN, dist: DIST,
       extraArgs: ['--events-secret', SECRET, '--account-issuer', provider.issuer, '--account-client-id', CLIENT_ID,
-        '--account-client-secret', CLIENT_SECRET],
+        '--account-client-secret', CLIENT_SECRET, '--cors-origin', front.url],
     });
-    let errors;
-    ({ context, page, errors } = await openEmulator(browser, server));
+    front.setTarget(server.url);
+    overrides['/config.json'] = JSON.stringify({ apiBaseUrl: '', validMessageOrigins: [server.url] });
+    context = await browser.newContext({ viewport: { width: 1280, height: 860 }, ignoreHTTPSErrors: true });
+    page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${server.url}/emulator/?page=${encodeURIComponent(`${front.url}/`)}`);
     await fn({ server, provider, page, context });
     assert.deepEqual(errors, [], 'no uncaught errors in the emulator page');
   } catch (e) {
-    const logs = `\n--- server log ---\n${server?.log() ?? ''}\n--- provider log ---\n${provider.log()}`;
-    e.message += logs.length > 60 ? logs.slice(-4000) : '';
+    e.message += `\n--- server log ---\n${server?.log().slice(-3000) ?? ''}\n--- provider log ---\n${provider.log().slice(-2000)}`;
     throw e;
   } finally {
     if (page) await screenshot(page, name).catch(() => {});
     await context?.close();
     await server?.stop();
     await provider.stop();
+    await front.stop();
   }
 }
 
@@ -181,8 +183,10 @@ test('two accounts link two channels, and each addressed event reaches only its 
     await page.click(`li[data-entity-id="${acme.entityId}"] button[data-action=configure]`);
     const again = configFrame(page);
     await again.locator('#account-linked').filter({ hasText: 'Connected as Alice Example (acme)' }).waitFor({ timeout: 15000 });
-    await page.waitForFunction(() => document.querySelector('#host-frame').contentDocument
-      ?.querySelector('#field-libelle')?.value === 'Acme sites', null, { timeout: 10000 });
+    // The frame is on the front's origin: read it through the locator, not contentDocument.
+    const label = again.locator('#field-libelle');
+    for (let i = 0; i < 100 && await label.inputValue() !== 'Acme sites'; i++) await page.waitForTimeout(100);
+    assert.equal(await label.inputValue(), 'Acme sites');
     await page.waitForSelector('#host-save:enabled');
     await screenshot(page, 'accounts-reopen');
     await page.click('#host-cancel');
