@@ -28,7 +28,7 @@ function selfSigned() {
  * `setTarget`, as the server must know the front's origin before it starts; the target's origin
  * is the embedder.
  */
-export async function startHttpsFront({ target = null, overrides = {} } = {}) {
+export async function startHttpsFront({ target = null, overrides = {}, port = 0 } = {}) {
   let upstream = target && new URL(target);
   let embedder = upstream?.origin;
   const server = createServer(selfSigned(), (req, res) => {
@@ -49,10 +49,29 @@ export async function startHttpsFront({ target = null, overrides = {} } = {}) {
     out.on('error', (e) => { if (!res.headersSent) res.writeHead(502).end(`the server did not answer: ${e.message}`); });
     req.pipe(out);
   });
-  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  await new Promise((ok, fail) => { server.once('error', fail); server.listen(port, '127.0.0.1', ok); });
   return {
     url: `https://127.0.0.1:${server.address().port}`,
     setTarget(url) { upstream = new URL(url); embedder = upstream.origin; },
     stop: () => new Promise((ok) => { server.closeAllConnections(); server.close(ok); }),
   };
+}
+
+// As a program, for `cargo xtask run`: node e2e/https-front.mjs --target http://127.0.0.1:8080
+// [--port N] [--config-json JSON]; prints {"url":"https://127.0.0.1:PORT"} once listening and
+// stops on SIGTERM/SIGINT or when its stdin pipe closes.
+if (process.argv[1] && import.meta.filename === (await import('node:fs')).realpathSync(process.argv[1])) {
+  const { parseArgs } = await import('node:util');
+  const { values } = parseArgs({ options: { target: { type: 'string' }, port: { type: 'string', default: '0' },
+    'config-json': { type: 'string' } } });
+  if (!values.target) { process.stderr.write('https-front.mjs: --target http://HOST:PORT is required\n'); process.exit(2); }
+  const front = await startHttpsFront({ target: values.target, port: Number(values.port),
+    overrides: values['config-json'] ? { '/config.json': values['config-json'] } : {} });
+  const stop = () => front.stop().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  const { fstatSync } = await import('node:fs');
+  const stdin = fstatSync(0);
+  if (stdin.isFIFO() || stdin.isSocket()) process.stdin.on('end', stop).resume();
+  process.stdout.write(`${JSON.stringify({ url: front.url })}\n`);
 }

@@ -20,65 +20,94 @@ pub const DEMO_USERS: [(&str, &str, &str); 2] = [
     ("bob", "globex", "Bob Example"),
 ];
 
-/// The running identity provider; stopped when dropped (and by itself when this process
-/// ends, as its stdin is our pipe).
-pub struct Provider {
+/// A node helper of e2e/ (the identity provider, the https front) that prints one JSON line
+/// naming its address; stopped when dropped (and by itself when this process ends, as its
+/// stdin is our pipe).
+pub struct Helper {
     child: Child,
-    pub issuer: String,
+    /// The address it printed.
+    pub url: String,
 }
 
-impl Provider {
-    /// Starts it on a free loopback port for `client_id`, which may redirect to `redirects`.
-    pub fn start(
-        root: &Path,
-        client_id: &str,
-        secret: &str,
-        redirects: &[String],
-    ) -> Result<Provider> {
-        let mut cmd = Command::new("node");
-        cmd.arg(root.join("e2e/oidc/provider.mjs"))
-            .args(["--port", "0", "--client-id", client_id])
-            .args(["--client-secret", secret]);
-        for uri in redirects {
-            cmd.args(["--redirect-uri", uri]);
-        }
-        let mut child = cmd
+impl Helper {
+    /// Runs `node <script> <args>` from `root` and reads `key` from its first line.
+    fn start(root: &Path, script: &str, args: &[String], key: &str) -> Result<Helper> {
+        let mut child = Command::new("node")
+            .arg(root.join(script))
+            .args(args)
             .current_dir(root)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .context("cannot start node e2e/oidc/provider.mjs")?;
+            .with_context(|| format!("cannot start node {script}"))?;
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("piped"))
             .read_line(&mut line)
-            .context("cannot read the identity provider's issuer")?;
-        let mut provider = Provider {
+            .with_context(|| format!("cannot read what {script} printed"))?;
+        let mut helper = Helper {
             child,
-            issuer: String::new(),
+            url: String::new(),
         };
-        provider.issuer = match issuer_of(&line) {
-            Some(issuer) => issuer,
-            None => bail!(
-                "the identity provider printed '{}' instead of its issuer",
-                line.trim()
-            ),
+        helper.url = match value_of(&line, key) {
+            Some(url) => url,
+            None => bail!("{script} printed '{}' instead of its {key}", line.trim()),
         };
-        Ok(provider)
+        Ok(helper)
+    }
+
+    /// The identity provider on a free loopback port for `client_id`, which may redirect to
+    /// `redirects`; `url` is its issuer.
+    pub fn provider(
+        root: &Path,
+        client_id: &str,
+        secret: &str,
+        redirects: &[String],
+    ) -> Result<Helper> {
+        let mut args: Vec<String> = [
+            "--port",
+            "0",
+            "--client-id",
+            client_id,
+            "--client-secret",
+            secret,
+        ]
+        .map(String::from)
+        .to_vec();
+        for uri in redirects {
+            args.extend(["--redirect-uri".to_string(), uri.clone()]);
+        }
+        Helper::start(root, "e2e/oidc/provider.mjs", &args, "issuer")
+    }
+
+    /// An https front on loopback `port` for the server at `target`, answering
+    /// `config_json` for the page's config.json: teams-js opens the sign-in only on https.
+    pub fn https_front(root: &Path, target: &str, port: u16, config_json: &str) -> Result<Helper> {
+        let port = port.to_string();
+        let args = [
+            "--target",
+            target,
+            "--port",
+            &port,
+            "--config-json",
+            config_json,
+        ]
+        .map(String::from);
+        Helper::start(root, "e2e/https-front.mjs", &args, "url")
     }
 }
 
-impl Drop for Provider {
+impl Drop for Helper {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// The issuer in the provider's first line, `{"issuer":"http://127.0.0.1:PORT"}`.
-fn issuer_of(line: &str) -> Option<String> {
+/// The string `key` in a helper's first line, e.g. `{"issuer":"http://127.0.0.1:PORT"}`.
+fn value_of(line: &str, key: &str) -> Option<String> {
     let value: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
-    value.get("issuer")?.as_str().map(str::to_string)
+    value.get(key)?.as_str().map(str::to_string)
 }
 
 /// Builds the server for `connector_toml` and copies it to `build/accounts-server`, apart from
@@ -122,13 +151,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_issuer_line_is_read() {
+    fn the_address_line_is_read() {
         assert_eq!(
-            issuer_of("{\"issuer\":\"http://127.0.0.1:4011\"}\n").as_deref(),
+            value_of("{\"issuer\":\"http://127.0.0.1:4011\"}\n", "issuer").as_deref(),
             Some("http://127.0.0.1:4011")
         );
-        assert_eq!(issuer_of("listening\n"), None);
-        assert_eq!(issuer_of("{\"other\":1}"), None);
+        assert_eq!(value_of("listening\n", "issuer"), None);
+        assert_eq!(value_of("{\"other\":1}", "issuer"), None);
     }
 
     #[test]
@@ -139,12 +168,12 @@ mod tests {
             return;
         }
         let redirect = "http://127.0.0.1:9/auth/callback.html".to_string();
-        let provider = Provider::start(&root, "c", "s", &[redirect]).unwrap();
+        let provider = Helper::provider(&root, "c", "s", &[redirect]).unwrap();
         let port: u16 = provider
-            .issuer
+            .url
             .strip_prefix("http://127.0.0.1:")
             .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("issuer {}", provider.issuer));
+            .unwrap_or_else(|| panic!("issuer {}", provider.url));
         // No HTTP client in xtask: a plain HTTP/1.0 request.
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -157,7 +186,7 @@ mod tests {
         stream.read_to_string(&mut answer).unwrap();
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(
-            answer.contains(&format!("\"issuer\":\"{}\"", provider.issuer)),
+            answer.contains(&format!("\"issuer\":\"{}\"", provider.url)),
             "{answer}"
         );
     }

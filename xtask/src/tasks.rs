@@ -71,39 +71,55 @@ pub fn run(args: &RunArgs) -> Result<()> {
     result
 }
 
-/// Starts the loopback identity provider for `account`'s client and points `server` at it.
+/// Starts the loopback identity provider for `account`'s client and the https front the
+/// sign-in needs, and points `server` at them; both stop when dropped.
 fn start_demo_provider(
     root: &std::path::Path,
     account: &connector_settings::AccountSpec,
     port: &str,
     server: &mut Command,
-) -> Result<accounts::Provider> {
-    // The popup's callback is on the page's origin; a person may open either name.
-    let redirects =
-        ["127.0.0.1", "localhost"].map(|host| format!("http://{host}:{port}/auth/callback.html"));
-    let provider = accounts::Provider::start(
+) -> Result<[accounts::Helper; 2]> {
+    let target = format!("http://127.0.0.1:{port}");
+    // The emulator (on the server's origin) hosts the page through the front.
+    let config = serde_json::json!({ "apiBaseUrl": "", "validMessageOrigins": [target] });
+    // The port after the server's: the same address every run (the certificate is new each
+    // run, as it is only for loopback).
+    let front_port = port
+        .parse::<u16>()
+        .ok()
+        .and_then(|p| p.checked_add(1))
+        .context("the port after --port is no port")?;
+    let front = accounts::Helper::https_front(root, &target, front_port, &config.to_string())?;
+    let provider = accounts::Helper::provider(
         root,
         account.client_id,
         accounts::DEV_CLIENT_SECRET,
-        &redirects,
+        &[format!("{}/auth/callback.html", front.url)],
     )?;
     server
-        .args(["--account-issuer", &provider.issuer])
+        .args(["--account-issuer", &provider.url])
         .args(["--account-client-id", account.client_id])
+        .args(["--cors-origin", &front.url])
         .env(
             "CONNECTOR_ACCOUNT_CLIENT_SECRET",
             accounts::DEV_CLIENT_SECRET,
         );
     let service = account.service.get(connector_settings::Locale::default());
+    let front_url = &front.url;
     println!(
-        "xtask: \"Sign in to {service}\" is a local OpenID provider at {}; no password, sign in as:",
-        provider.issuer
+        "xtask: teams-js opens \"Sign in to {service}\" only on https: the page is also at {front_url}/\n\
+         xtask: (a self-signed certificate: open that address once and accept it), so open\n\
+         xtask:   {target}/emulator/?page={front_url}/"
+    );
+    println!(
+        "xtask: the sign-in is a local OpenID provider at {}; no password, sign in as:",
+        provider.url
     );
     for (user, org, name) in accounts::DEMO_USERS {
         println!("xtask:   {user} ({name}, account {org})");
     }
     println!("xtask: events must name their account (acme or globex): it picks the channels");
-    Ok(provider)
+    Ok([front, provider])
 }
 
 /// Formatting and clippy, first because they are fast and a failure there needs no test run:
