@@ -13,13 +13,13 @@ const distDir = process.env.DIST_DIR ?? join(root, 'dist');
 export const screenshotDir = join(root, 'build/e2e-screenshots');
 mkdirSync(screenshotDir, { recursive: true });
 
-/** Starts the server; resolves once it prints its address. */
-export async function startServer({ db, port = 0, extraArgs = [], dev = true } = {}) {
+/** Starts the server (`bin`, serving `dist`: another connector's build); resolves once it prints its address. */
+export async function startServer({ db, port = 0, extraArgs = [], dev = true, bin = serverBin, dist = distDir } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'connector-e2e-'));
   db ??= join(dir, 'test.sqlite');
   const args = [...(dev ? ['--dev'] : []), '--host', '127.0.0.1', '--port', String(port), '--db', db,
-    '--dist', distDir, '--emulator-dir', join(root, 'emulator'), ...extraArgs];
-  const proc = spawn(serverBin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+    '--dist', dist, '--emulator-dir', join(root, 'emulator'), ...extraArgs];
+  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   let log = '';
   proc.stderr.on('data', (d) => { log += d; });
   const url = await new Promise((ok, fail) => {

@@ -76,7 +76,7 @@ function log(dir, func, args, kind, frame = 'dialog') {
   const li = el('li', { 'data-func': func, 'data-dir': dir, 'data-kind': kind, 'data-frame': frame, class: `entry ${dir} ${kind}` },
     el('span', { class: 'dir', title: who }, el('span', { 'aria-hidden': 'true', text: arrow }), el('span', { class: 'sr-only', text: who })),
     el('span', { class: 'func', text: func }),
-    frame === 'tab' ? el('span', { class: 'frame-tag', text: 'tab' }) : null,
+    frame !== 'dialog' ? el('span', { class: 'frame-tag', text: frame }) : null,
     el('time', { class: 'time', datetime: time.toISOString(), text: time.toLocaleTimeString() }),
     el('span', { class: 'args', text: maskSecrets(JSON.stringify(args ?? [])) }));
   $('#host-log').prepend(li);
@@ -160,6 +160,7 @@ const handlers = {
   'appInitialization.failure': (s, req) => showError(`the page reported a load failure: ${req.args?.filter(Boolean).join(': ') || 'no reason given'}`),
   'appInitialization.expectedFailure': (s, req) => showError(`the page reported an expected failure: ${req.args?.filter(Boolean).join(': ') || 'no reason given'}`),
   'authentication.getAuthToken': (s, req) => issueToken(s, req),
+  'authentication.authenticate': (s, req) => openSignInWindow(s, req),
   'settings.save.success': (s) => { if (s === dialog) finishSave(); },
   'settings.save.failure': (s, req) => { if (s === dialog) failEvent('save', req.args?.[0]); },
   'settings.remove.success': (s) => { if (s === dialog) finishRemove(); },
@@ -167,6 +168,7 @@ const handlers = {
 };
 
 window.addEventListener('message', (event) => {
+  if (signIn && event.source === signIn.win) { fromSignInWindow(event); return; }
   // Only a framed page may talk to us, and only from the origin we loaded it from.
   const s = [dialog, content].find((x) => x && event.source === x.frame.contentWindow && event.origin === x.origin);
   if (!s) return;
@@ -176,6 +178,70 @@ window.addEventListener('message', (event) => {
   if (Object.hasOwn(handlers, msg.func)) handlers[msg.func](s, msg);
   else if (typeof msg.id === 'number') respond(s, msg, [false, `not supported by the emulator: ${msg.func}`]);
 });
+
+// ---- authentication.authenticate: the sign-in window ----
+
+/**
+ * The open sign-in window: the frame's pending `authentication.authenticate` request
+ * (`s`, `req`), the window, and the page origin its teams-js may speak from. teams-js 2.58
+ * sends `authentication.authenticate` to the host for every host client type, so the host
+ * opens the window, as Teams does (docs/development.md, "The sign-in window").
+ */
+let signIn = null;
+
+function openSignInWindow(s, req) {
+  const [url, width, height] = req.args ?? [];
+  const target = httpUrl(url);
+  // The flow must start and end on the page's origin (teams-js's own rule).
+  if (!target || target.origin !== s.origin) {
+    respond(s, req, [false, `the sign-in window must open on the page's origin ${s.origin}: ${url}`]);
+    return;
+  }
+  // One window at a time: a second request ends the first as a closed window would.
+  if (signIn) endSignIn([false, 'CancelledByUser']);
+  // Never wider or taller than the host's window, centred on it, as Teams' web client does.
+  const w = Math.max(200, Math.min(Number(width) || 600, window.outerWidth - 100));
+  const h = Math.max(200, Math.min(Number(height) || 400, window.outerHeight - 100));
+  const left = window.screenX + (window.outerWidth - w) / 2;
+  const top = window.screenY + (window.outerHeight - h) / 2;
+  const win = window.open(target.href, '_blank', `popup,width=${w},height=${h},left=${left},top=${top}`);
+  if (!win) { respond(s, req, [false, 'FailedToOpenWindow']); return; }
+  note(`sign-in window opened (host client type ${context.hostClientType}): ${target.href}`);
+  signIn = {
+    s, req, win, origin: target.origin,
+    // Closing the window before notifySuccess/notifyFailure is Teams' CancelledByUser.
+    monitor: setInterval(() => { if (signIn?.win === win && win.closed) endSignIn([false, 'CancelledByUser']); }, 200),
+  };
+}
+
+/** Answers the frame's authenticate request and closes the window. */
+function endSignIn(args) {
+  const { s, req, win, monitor } = signIn;
+  signIn = null;
+  clearInterval(monitor);
+  if (s === dialog || s === content) respond(s, req, args);
+  try { if (!win.closed) win.close(); } catch { /* already gone */ }
+}
+
+function toSignInWindow(msg, func, kind) {
+  log('out', func, msg.args, kind, 'sign-in');
+  signIn.win.postMessage(msg, signIn.origin);
+}
+
+/** The sign-in window's teams-js: its origin may change (the service's sign-in pages), ours speak. */
+function fromSignInWindow(event) {
+  const msg = event.data;
+  if (event.origin !== signIn.origin || !msg || typeof msg !== 'object' || typeof msg.func !== 'string') return;
+  log('in', msg.func, msg.args, typeof msg.id === 'number' ? 'request' : 'event', 'sign-in');
+  const answer = (args) => toSignInWindow({ id: msg.id, uuidAsString: msg.uuidAsString, args }, msg.func, 'response');
+  switch (msg.func) {
+    case 'initialize': answer(['authentication', context.hostClientType, RUNTIME, '2.0.0']); break;
+    case 'getContext': answer([{ ...legacyContext(signIn.s), frameContext: 'authentication' }]); break;
+    case 'authentication.authenticate.success': endSignIn([true, msg.args?.[0]]); break;
+    case 'authentication.authenticate.failure': endSignIn([false, msg.args?.[0]]); break;
+    default: if (typeof msg.id === 'number') answer([false, `not supported in the sign-in window: ${msg.func}`]);
+  }
+}
 
 /**
  * getAuthToken: a token signed by the server's dev identity provider (`--dev-sso`), in the
@@ -261,6 +327,8 @@ function openDialog(mode, instance, kind = instance?.kind ?? 'connector') {
 
 function closeDialog() {
   if (dialog?.waiting) clearTimeout(dialog.waiting);
+  // Its page is gone: so is the sign-in window it asked for.
+  if (signIn && signIn.s === dialog) endSignIn([false, 'CancelledByUser']);
   dialog = null;
   $('#host-dialog').hidden = true;
   $('#host-frame').src = 'about:blank';

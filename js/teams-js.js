@@ -8,10 +8,14 @@ import {
 import {
   getSettings, setSettings, setValidityState, registerOnSaveHandler, registerOnRemoveHandler,
 } from '@microsoft/teams-js/dist/esm/packages/teams-js/src/public/settings.js';
-import { getAuthToken } from '@microsoft/teams-js/dist/esm/packages/teams-js/src/public/authentication.js';
+import {
+  getAuthToken, authenticate, notifySuccess as notifyAuthSuccess, notifyFailure as notifyAuthFailure,
+} from '@microsoft/teams-js/dist/esm/packages/teams-js/src/public/authentication.js';
 
 window.microsoftTeams = {
   app: { initialize, getContext, notifySuccess, registerOnThemeChangeHandler },
   settings: { getSettings, setSettings, setValidityState, registerOnSaveHandler, registerOnRemoveHandler },
-  authentication: { getAuthToken },
+  // notifySuccess/notifyFailure: for the sign-in popup's pages (public/auth/), which load
+  // this same bundle.
+  authentication: { getAuthToken, authenticate, notifySuccess: notifyAuthSuccess, notifyFailure: notifyAuthFailure },
 };

@@ -3,8 +3,8 @@
 //! person is told which.
 
 use connector_settings::api::{
-    Connection, DeliveryStatus, ErrorBody, SaveConnection, TestCard, TryOutcome, TryWebhook,
-    EDIT_KEY_HEADER, WEBHOOK_HEADER,
+    Connection, DeliveryStatus, ErrorBody, LinkAccount, LinkedAccount, SaveConnection, TestCard,
+    TryOutcome, TryWebhook, EDIT_KEY_HEADER, WEBHOOK_HEADER,
 };
 use gloo_net::http::{Request, RequestBuilder};
 use serde::Deserialize;
@@ -164,6 +164,21 @@ impl Api {
         decode(self.call(request, creds, Some(http::to_json(body))).await?)
     }
 
+    /// Exchanges the sign-in popup's code for the account and a proof for the save
+    /// (`[account]` builds).
+    pub async fn link_account(
+        &self,
+        body: &LinkAccount,
+        token: Option<&str>,
+    ) -> Result<LinkedAccount, ApiError> {
+        let creds = Credentials {
+            token,
+            ..Credentials::default()
+        };
+        let request = Request::post(&(self.base.clone() + "/api/account/link"));
+        decode(self.call(request, creds, Some(http::to_json(body))).await?)
+    }
+
     /// How the deliveries to the connection went (of one event, when `event_id` is given).
     pub async fn delivery_status(
         &self,
@@ -234,6 +249,13 @@ fn decode<T: serde::de::DeserializeOwned>(reply: Reply) -> Result<T, ApiError> {
 
 fn failure(reply: Reply) -> ApiError {
     let status = reply.status;
+    if status == 503 {
+        // The one 5xx that says why: the service's identity provider is unreachable.
+        return match reply.decode::<ErrorBody>() {
+            Some(body) if body.error == "account_unavailable" => ApiError::Refused { status, body },
+            _ => ApiError::Server { status },
+        };
+    }
     if (400..500).contains(&status) {
         let body = reply.decode().unwrap_or_else(|| ErrorBody {
             error: "http_error".into(),

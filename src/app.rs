@@ -9,6 +9,7 @@ use connector_settings::CONNECTOR;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::account::AccountStep;
 use crate::api;
 use crate::flows::{reload, send_test_card, start};
 use crate::form::{ConfigForm, FormState};
@@ -77,6 +78,8 @@ pub fn App(
                 // screen, and below the form it moves nothing (issue 7: nothing jumps).
                 Phase::Ready => view! {
                     <Heading />
+                    // With `[account]`: which account of the service this channel is for.
+                    <AccountStep page=page />
                     <ConfigForm>
                         {move || page.tab.get().then(|| view! { <WebhookUrlField field=page.webhook /> })}
                     </ConfigForm>

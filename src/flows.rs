@@ -16,7 +16,7 @@ use leptos::task::spawn_local;
 
 use crate::api::{self, Api, ApiError, Credentials, RuntimeConfig};
 use crate::i18n::{reason, strings, Strings};
-use crate::state::{Notice, Page, Phase, TabData};
+use crate::state::{AccountLink, Notice, Page, Phase, TabData};
 use crate::teams::{
     self, FrameContext, Handlers, InstanceSettings, NewSettings, RemoveEvent, SaveEvent,
 };
@@ -74,6 +74,7 @@ pub(crate) async fn start(
             page.form.locale.set_value(locale);
             set_root("lang", locale.code());
             set_root("data-theme", c.theme.as_str());
+            page.user.set_value((c.user_object_id, c.tenant_id));
             (c.frame_context, c.entity_id)
         }
         Err(e) => {
@@ -266,6 +267,12 @@ async fn load_form(page: Page, known: Option<InstanceSettings>) -> Result<(), St
             page.existing.set(true);
             page.webhook.stored.set(true);
             page.webhook.stored_kind.set(conn.webhook_kind);
+            // Its stored account: no new sign-in needed to change the other settings.
+            page.account.set(conn.account.map(|a| AccountLink {
+                account: a.account,
+                name: a.name,
+                proof: None,
+            }));
         }
         Err(e) if e.is_not_found() => {
             page.notice.set(Some(Notice::Info(call.s.not_found.into())));
@@ -291,7 +298,9 @@ async fn save(page: Page, event: SaveEvent) {
     page.form.show_all.set(true);
     page.notice.set(None);
     let webhook_ok = !page.tab.get_untracked() || untrack(|| page.webhook.problem()).is_none();
+    let account_ok = CONNECTOR.account.is_none() || page.account.with_untracked(Option::is_some);
     let outcome = match Settings::parse(page.form.values.get_untracked()) {
+        Ok(_) if !account_ok => Err(s.account_required.to_string()),
         Ok(settings) if webhook_ok => {
             page.saving.set(true);
             let outcome = store(page, settings).await;
@@ -336,6 +345,9 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
         settings: settings.into_values(),
         app_type: instance.app_type.clone(),
         user_object_id: instance.user_object_id.clone(),
+        account_proof: page
+            .account
+            .with_untracked(|a| a.as_ref().and_then(|a| a.proof.clone())),
     };
     let creds = Credentials {
         webhook_url: None,
@@ -360,6 +372,16 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
                 // it: ask it to forget the new connection (best effort; a retried Save
                 // stores it again under the same entityId).
                 spawn_local(forget(call.api.clone(), entity_id, call.key.clone()));
+            }
+            if let ApiError::Refused { body, .. } = &e {
+                // The server took no proof of this sign-in: the person signs in again.
+                if body.error.starts_with("account_proof")
+                    && page
+                        .account
+                        .with_untracked(|a| a.as_ref().is_some_and(|a| a.proof.is_some()))
+                {
+                    page.account.set(None);
+                }
             }
             return Err(call.reason(&e));
         }

@@ -50,6 +50,12 @@ pub fn to_json<T: Serialize>(value: &T) -> String {
         .unwrap_or_default()
 }
 
+/// `text` parsed as JSON into `T` (by the browser's parser), or `None`.
+pub fn from_json<T: DeserializeOwned>(text: &str) -> Option<T> {
+    let value = js_sys::JSON::parse(text).ok()?;
+    serde_wasm_bindgen::from_value(value).ok()
+}
+
 /// Sends `request` (with `body`, when given) and reads the whole answer, aborting it when
 /// it has not arrived within `timeout_ms`.
 pub async fn send(

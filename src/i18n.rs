@@ -71,6 +71,25 @@ pub struct Strings {
     pub refresh: &'static str,
     pub on: &'static str,
     pub off: &'static str,
+    pub sign_in_to: &'static str,
+    pub account_intro: &'static str,
+    pub signing_in: &'static str,
+    pub connected_as: &'static str,
+    pub use_another: &'static str,
+    pub account_label: &'static str,
+    pub account_cancelled: &'static str,
+    pub account_blocked: &'static str,
+    pub account_consent_refused: &'static str,
+    pub account_state_mismatch: &'static str,
+    pub account_failed: &'static str,
+    pub account_bad_answer: &'static str,
+    pub account_code_refused: &'static str,
+    pub account_token_invalid: &'static str,
+    pub account_claim_missing: &'static str,
+    pub account_unavailable: &'static str,
+    pub account_required: &'static str,
+    pub account_proof_invalid: &'static str,
+    pub account_proof_mismatch: &'static str,
 }
 
 static EN: Strings = Strings {
@@ -133,6 +152,25 @@ static EN: Strings = Strings {
     refresh: "Refresh",
     on: "On",
     off: "Off",
+    sign_in_to: "Sign in to",
+    account_intro: "This channel gets the events of the account you sign in with.",
+    signing_in: "Signing in…",
+    connected_as: "Connected as",
+    use_another: "Use another account",
+    account_label: "Account",
+    account_cancelled: "The sign-in window was closed before the sign-in finished. Nothing was changed: sign in again to continue.",
+    account_blocked: "The sign-in window could not open. Allow pop-ups for Teams, then sign in again.",
+    account_consent_refused: "Access was not allowed at the sign-in, so no account is connected",
+    account_state_mismatch: "The sign-in answer does not belong to this sign-in (it may come from another window). Nothing was changed: sign in again.",
+    account_failed: "The sign-in failed",
+    account_bad_answer: "the sign-in window answered something this page cannot read",
+    account_code_refused: "This sign-in was already used or has expired: sign in again",
+    account_token_invalid: "The sign-in could not be verified",
+    account_claim_missing: "The sign-in does not say which account it is for",
+    account_unavailable: "The sign-in service cannot be reached right now; try again in a moment",
+    account_required: "Sign in first: this channel gets only the events of the account it is connected to",
+    account_proof_invalid: "The sign-in has expired: sign in again, then save",
+    account_proof_mismatch: "This sign-in was made by another Teams user or organisation: sign in again yourself",
 };
 
 static DE: Strings = Strings {
@@ -195,6 +233,25 @@ static DE: Strings = Strings {
     refresh: "Aktualisieren",
     on: "Ein",
     off: "Aus",
+    sign_in_to: "Anmelden bei",
+    account_intro: "Dieser Kanal erhält die Ereignisse des Kontos, mit dem Sie sich anmelden.",
+    signing_in: "Anmeldung läuft…",
+    connected_as: "Verbunden als",
+    use_another: "Anderes Konto verwenden",
+    account_label: "Konto",
+    account_cancelled: "Das Anmeldefenster wurde geschlossen, bevor die Anmeldung abgeschlossen war. Nichts wurde geändert: Melden Sie sich erneut an, um fortzufahren.",
+    account_blocked: "Das Anmeldefenster konnte nicht geöffnet werden. Erlauben Sie Pop-ups für Teams und melden Sie sich erneut an.",
+    account_consent_refused: "Der Zugriff wurde bei der Anmeldung nicht erlaubt, daher ist kein Konto verbunden",
+    account_state_mismatch: "Die Antwort der Anmeldung gehört nicht zu dieser Anmeldung (sie kommt vielleicht aus einem anderen Fenster). Nichts wurde geändert: Melden Sie sich erneut an.",
+    account_failed: "Die Anmeldung ist fehlgeschlagen",
+    account_bad_answer: "das Anmeldefenster hat etwas geantwortet, das diese Seite nicht lesen kann",
+    account_code_refused: "Diese Anmeldung wurde bereits verwendet oder ist abgelaufen: Melden Sie sich erneut an",
+    account_token_invalid: "Die Anmeldung konnte nicht überprüft werden",
+    account_claim_missing: "Die Anmeldung sagt nicht, für welches Konto sie gilt",
+    account_unavailable: "Der Anmeldedienst ist gerade nicht erreichbar; versuchen Sie es gleich noch einmal",
+    account_required: "Melden Sie sich zuerst an: Dieser Kanal erhält nur die Ereignisse des verbundenen Kontos",
+    account_proof_invalid: "Die Anmeldung ist abgelaufen: Melden Sie sich erneut an und speichern Sie dann",
+    account_proof_mismatch: "Diese Anmeldung stammt von einem anderen Teams-Benutzer oder einer anderen Organisation: Melden Sie sich selbst erneut an",
 };
 
 static FR: Strings = Strings {
@@ -257,6 +314,25 @@ static FR: Strings = Strings {
     refresh: "Actualiser",
     on: "Oui",
     off: "Non",
+    sign_in_to: "Se connecter à",
+    account_intro: "Ce canal reçoit les événements du compte avec lequel vous vous connectez.",
+    signing_in: "Connexion…",
+    connected_as: "Connecté en tant que",
+    use_another: "Utiliser un autre compte",
+    account_label: "Compte",
+    account_cancelled: "La fenêtre de connexion a été fermée avant la fin de la connexion. Rien n'a été modifié : connectez-vous à nouveau pour continuer.",
+    account_blocked: "La fenêtre de connexion n'a pas pu s'ouvrir. Autorisez les fenêtres contextuelles pour Teams, puis connectez-vous à nouveau.",
+    account_consent_refused: "L'accès n'a pas été autorisé lors de la connexion, aucun compte n'est donc connecté",
+    account_state_mismatch: "La réponse de connexion n'appartient pas à cette connexion (elle vient peut-être d'une autre fenêtre). Rien n'a été modifié : connectez-vous à nouveau.",
+    account_failed: "La connexion a échoué",
+    account_bad_answer: "la fenêtre de connexion a répondu quelque chose que cette page ne sait pas lire",
+    account_code_refused: "Cette connexion a déjà été utilisée ou a expiré : connectez-vous à nouveau",
+    account_token_invalid: "La connexion n'a pas pu être vérifiée",
+    account_claim_missing: "La connexion n'indique pas pour quel compte elle vaut",
+    account_unavailable: "Le service de connexion est injoignable pour le moment ; réessayez dans un instant",
+    account_required: "Connectez-vous d'abord : ce canal ne reçoit que les événements du compte auquel il est connecté",
+    account_proof_invalid: "La connexion a expiré : connectez-vous à nouveau, puis enregistrez",
+    account_proof_mismatch: "Cette connexion a été faite par un autre utilisateur ou une autre organisation Teams : connectez-vous à nouveau vous-même",
 };
 
 /// The strings for `locale`.
@@ -275,6 +351,10 @@ pub fn reason(e: &ApiError, locale: Locale) -> String {
         ApiError::Network(_) => s.network.to_string(),
         ApiError::TimedOut => s.timed_out.to_string(),
         ApiError::Server { status } => format!("{} (HTTP {status})", s.server_fault),
+        ApiError::Refused { body, .. } if account_text(s, &body.error).is_some() => {
+            let text = account_text(s, &body.error).unwrap_or_default();
+            format!("{text} ({})", body.message)
+        }
         ApiError::Refused { status: 403, body } if body.error == "other_tenant" => {
             s.other_tenant.to_string()
         }
@@ -298,4 +378,18 @@ pub fn reason(e: &ApiError, locale: Locale) -> String {
         }
         ApiError::Refused { body, .. } => body.message.clone(),
     }
+}
+
+/// The person's words for the server's account error codes (`[account]` builds).
+fn account_text(s: &Strings, code: &str) -> Option<&'static str> {
+    Some(match code {
+        "account_code_refused" => s.account_code_refused,
+        "account_token_invalid" => s.account_token_invalid,
+        "account_claim_missing" => s.account_claim_missing,
+        "account_unavailable" => s.account_unavailable,
+        "account_required" => s.account_required,
+        "account_proof_invalid" => s.account_proof_invalid,
+        "account_proof_mismatch" => s.account_proof_mismatch,
+        _ => return None,
+    })
 }

@@ -1,5 +1,6 @@
 //! The Teams connector configuration page: a Leptos app that Teams loads in its iframe.
 
+mod account;
 pub mod api;
 mod app;
 mod flows;

@@ -2,7 +2,7 @@
 //! (`Phase`), what the message bar says (`Notice`), and `Page`, which both read and write.
 
 use connector_settings::api::{Connection, DeliveryStatus};
-use connector_settings::{default_values, Locale};
+use connector_settings::{default_values, Locale, CONNECTOR};
 use leptos::prelude::*;
 
 use crate::api::{Api, RuntimeConfig};
@@ -41,6 +41,16 @@ pub(crate) struct TabData {
     pub(crate) status: DeliveryStatus,
 }
 
+/// The account of the sending service this connection is for (`[account]` builds).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AccountLink {
+    pub(crate) account: String,
+    pub(crate) name: String,
+    /// From a sign-in in this page, for the save; `None` for the stored account, which a
+    /// save without a proof keeps.
+    pub(crate) proof: Option<String>,
+}
+
 /// The page's state; `Copy`, so handlers and tasks capture it freely.
 #[derive(Clone, Copy)]
 pub(crate) struct Page {
@@ -68,6 +78,14 @@ pub(crate) struct Page {
     pub(crate) content: StoredValue<bool>,
     /// What the tab shows.
     pub(crate) tab_data: RwSignal<Option<TabData>>,
+    /// The linked account, stored or just signed in (`[account]` builds).
+    pub(crate) account: RwSignal<Option<AccountLink>>,
+    /// The sign-in popup is open.
+    pub(crate) signing_in: RwSignal<bool>,
+    /// Why the last sign-in did not link an account.
+    pub(crate) account_error: RwSignal<Option<String>>,
+    /// `getContext().user`: (object id, tenant id), to which the server binds the proof.
+    pub(crate) user: StoredValue<(Option<String>, Option<String>)>,
 }
 
 impl Page {
@@ -90,6 +108,10 @@ impl Page {
             edit_key: StoredValue::new(None),
             content: StoredValue::new(false),
             tab_data: RwSignal::new(None),
+            account: RwSignal::new(None),
+            signing_in: RwSignal::new(false),
+            account_error: RwSignal::new(None),
+            user: StoredValue::new((None, None)),
         }
     }
 
@@ -103,8 +125,11 @@ impl Page {
         strings(self.locale())
     }
 
-    /// Whether Teams' Save may be pressed: the declared fields, and a tab's webhook URL.
+    /// Whether Teams' Save may be pressed: the declared fields, a tab's webhook URL, and
+    /// with `[account]` a linked account.
     pub(crate) fn valid(&self) -> bool {
-        self.form.is_valid() && (!self.tab.get() || self.webhook.problem().is_none())
+        self.form.is_valid()
+            && (!self.tab.get() || self.webhook.problem().is_none())
+            && (CONNECTOR.account.is_none() || self.account.with(Option::is_some))
     }
 }

@@ -73,6 +73,14 @@ pub(crate) fn TabView(
                 .collect_view(),
         )
     };
+    // With `[account]`: whose events this channel gets.
+    let account = move || {
+        let a = data()?.connection.account?;
+        Some(view! {
+            <dt>{s.account_label}</dt>
+            <dd id="tab-account">{format!("{} ({})", a.name, a.account)}</dd>
+        })
+    };
     let status = move || {
         let d = data()?;
         let st = d.status;
@@ -123,7 +131,7 @@ pub(crate) fn TabView(
         <Heading />
         <section class="tab-section" aria-labelledby="tab-connection">
             <h2 class="section-title" id="tab-connection">{name}</h2>
-            <dl class="facts">{facts}</dl>
+            <dl class="facts">{account}{facts}</dl>
         </section>
         <section class="tab-section" aria-labelledby="tab-deliveries">
             <h2 class="section-title" id="tab-deliveries">{s.deliveries}</h2>

@@ -4,7 +4,7 @@ let state = null;
 
 export function install(json) {
   const o = JSON.parse(json);
-  state = { validity: [], setSettings: [], requests: [], notified: [], registered: [], appSuccess: 0, aborted: [] };
+  state = { validity: [], setSettings: [], requests: [], notified: [], registered: [], appSuccess: 0, aborted: [], authenticate: [] };
   let save = null, remove = null, theme = null;
   state.handlers = () => ({ save, remove, theme });
   const context = {
@@ -21,6 +21,13 @@ export function install(json) {
     },
     authentication: {
       getAuthToken: () => (o.tokenFails ? Promise.reject(new Error('consent required')) : Promise.resolve('token-for-tests')),
+      // `authenticate: {result}` answers with `result` (JSON text, as callback.js hands it);
+      // `{fail: reason}` rejects as teams-js does, with an Error whose message is the reason.
+      authenticate: (params) => {
+        state.authenticate.push(params);
+        const a = o.authenticate || { fail: 'CancelledByUser' };
+        return a.fail ? Promise.reject(new Error(a.fail)) : Promise.resolve(JSON.stringify(a.result));
+      },
     },
     settings: {
       // `webhookUrl: null` plays a configurable tab: Teams hands it no webhook.
@@ -67,7 +74,7 @@ export function install(json) {
     if (r.echo) {
       const sent = JSON.parse(body);
       const id = decodeURIComponent(url.pathname.split('/').pop());
-      return json(201, { entityId: id, configName: sent.settings.subscription_name, settings: sent.settings,
+      return json(201, { entityId: id, configName: sent.settings[r.nameField || 'subscription_name'], settings: sent.settings,
         createdAt: '2026-11-24T12:00:00Z', updatedAt: '2026-11-24T12:00:00Z', ...(r.editKey ? { editKey: r.editKey } : {}) });
     }
     return json(r.status, r.body === undefined ? null : r.body);

@@ -1074,6 +1074,7 @@ fn a_connection() -> Connection {
         disabled: Some("the webhook answered 410".into()),
         webhook_kind: "workflows".into(),
         edit_key: Some("ab".repeat(32)),
+        account: None,
     }
 }
 
@@ -1160,6 +1161,7 @@ async fn what_the_page_sends_the_server_reads_into_its_own_types() {
         settings: a_connection().settings,
         app_type: Some("Connector".into()),
         user_object_id: None,
+        account_proof: None,
     };
     let saved = api().save("conn-1", &body, creds()).await.unwrap();
     assert_eq!(saved.settings, body.settings);

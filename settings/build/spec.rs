@@ -29,6 +29,18 @@ struct RawFile {
     connector: Spanned<RawConnector>,
     #[serde(default)]
     field: Vec<Spanned<RawField>>,
+    account: Option<Spanned<RawAccount>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    service: Spanned<RawText>,
+    issuer: Spanned<String>,
+    client_id: Spanned<String>,
+    scopes: Option<Spanned<Vec<String>>>,
+    account_claim: Option<Spanned<String>>,
+    name_claim: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +107,19 @@ pub struct Spec {
     pub privacy_url: String,
     pub terms_url: String,
     pub fields: Vec<Field>,
+    pub account: Option<Account>,
+}
+
+/// The service's accounts (`[account]`): each connection is linked to one, and events name it.
+#[derive(Debug, PartialEq)]
+pub struct Account {
+    pub service: Text,
+    pub issuer: String,
+    pub client_id: String,
+    /// Always starts with `openid`.
+    pub scopes: Vec<String>,
+    pub account_claim: String,
+    pub name_claim: String,
 }
 
 #[derive(Debug)]
@@ -298,6 +323,10 @@ pub fn parse(src: &str) -> Result<Spec, SpecError> {
         );
     }
     check_roles(&raw, &fields, &lines)?;
+    let account = match &raw.account {
+        Some(a) => Some(parse_account(a.get_ref(), &lines)?),
+        None => None,
+    };
     Ok(Spec {
         id,
         name,
@@ -309,6 +338,80 @@ pub fn parse(src: &str) -> Result<Spec, SpecError> {
         privacy_url: c.privacy_url.get_ref().clone(),
         terms_url: c.terms_url.get_ref().clone(),
         fields,
+        account,
+    })
+}
+
+/// Checks `[account]`: an issuer URL discovery can be fetched from, and keys that are single
+/// tokens, since they go into URLs, token requests and claim lookups as they are.
+fn parse_account(a: &RawAccount, lines: &Lines) -> Result<Account, SpecError> {
+    let service = text(&a.service, "[account] service", lines)?;
+    let issuer = a.issuer.get_ref();
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| {
+            issuer.strip_prefix(p).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with(':') || rest.starts_with('/')
+            })
+        });
+    if !(issuer.starts_with("https://") && issuer.len() > "https://".len() || loopback) {
+        return lines.err(
+            a.issuer.span().start,
+            format!("[account] issuer '{issuer}' must start with https:// (or be http on loopback for development)"),
+        );
+    }
+    if issuer.contains(['?', '#']) || issuer.chars().any(char::is_whitespace) {
+        return lines.err(
+            a.issuer.span().start,
+            format!(
+                "[account] issuer '{issuer}' must be a plain URL without query, fragment or spaces"
+            ),
+        );
+    }
+    let token = |s: &Spanned<String>, key: &str| -> Result<String, SpecError> {
+        let v = s.get_ref();
+        if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            lines.err(
+                s.span().start,
+                format!("[account] {key} '{v}' must be one word without spaces"),
+            )
+        } else {
+            Ok(v.clone())
+        }
+    };
+    let client_id = token(&a.client_id, "client_id")?;
+    let claim = |s: &Option<Spanned<String>>, key: &str, default: &str| match s {
+        Some(s) => token(s, key),
+        None => Ok(default.to_string()),
+    };
+    let account_claim = claim(&a.account_claim, "account_claim", "sub")?;
+    let name_claim = claim(&a.name_claim, "name_claim", "name")?;
+    let mut scopes = vec!["openid".to_string()];
+    match &a.scopes {
+        None => scopes.push("profile".into()),
+        Some(list) => {
+            for scope in list.get_ref() {
+                if scope.is_empty() || scope.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return lines.err(
+                        list.span().start,
+                        format!(
+                            "[account] scopes: scope '{scope}' must be one word without spaces"
+                        ),
+                    );
+                }
+                if scope != "openid" && !scopes.contains(scope) {
+                    scopes.push(scope.clone());
+                }
+            }
+        }
+    }
+    Ok(Account {
+        service,
+        issuer: issuer.clone(),
+        client_id,
+        scopes,
+        account_claim,
+        name_claim,
     })
 }
 
@@ -802,6 +905,22 @@ pub fn to_rust(spec: &Spec) -> String {
             text(&f.help)
         );
     }
-    out.push_str("    ],\n}\n");
+    out.push_str("    ],\n");
+    match &spec.account {
+        None => out.push_str("    account: None,\n"),
+        Some(a) => {
+            let _ = writeln!(
+                out,
+                "    account: Some(AccountSpec {{ service: {}, issuer: {:?}, client_id: {:?}, scopes: &{:?}, account_claim: {:?}, name_claim: {:?} }}),",
+                text(&a.service),
+                a.issuer,
+                a.client_id,
+                a.scopes,
+                a.account_claim,
+                a.name_claim
+            );
+        }
+    }
+    out.push_str("}\n");
     out
 }

@@ -30,6 +30,11 @@ pub struct SaveConnection {
     /// `getSettings().userObjectId`: who configured it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_object_id: Option<String>,
+    /// The proof `POST /api/account/link` answered with: links the connection to that
+    /// account. Required to create a connection when the build has `[account]`; absent when
+    /// changing one keeps its account. Refused when the build has no `[account]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_proof: Option<String>,
 }
 
 /// A stored connection as the API shows it.
@@ -54,6 +59,67 @@ pub struct Connection {
     /// save, or the first save of a connection stored before edit keys existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edit_key: Option<String>,
+    /// The account of the sending service this connection gets events for (builds with
+    /// `[account]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<ConnectionAccount>,
+}
+
+/// The account a connection is linked to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionAccount {
+    /// The account id: the value of `[account] account_claim`; events name it.
+    pub account: String,
+    /// Shown to the person: the value of `[account] name_claim`.
+    pub name: String,
+    /// The Teams `userObjectId` of who linked it, when Teams gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_by: Option<String>,
+}
+
+/// Answer of `GET /api/account`: what the sign-in popup needs to start an authorization
+/// code flow at the service's identity provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountInfo {
+    /// The service's name, in English ("Sign in to <service>").
+    pub service: String,
+    /// From the issuer's discovery document.
+    pub authorization_endpoint: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+}
+
+/// Body of `POST /api/account/link`: what the sign-in popup handed back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkAccount {
+    pub code: String,
+    /// The PKCE verifier whose S256 challenge started the sign-in.
+    pub code_verifier: String,
+    /// The nonce the sign-in was started with; the ID token must carry it.
+    pub nonce: String,
+    /// The redirect URI the sign-in was started with.
+    pub redirect_uri: String,
+    /// `getContext().user.id`: the proof is bound to this Teams user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_object_id: Option<String>,
+    /// `getContext().user.tenant.id`: the proof is bound to this tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+}
+
+/// Answer of `POST /api/account/link`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkedAccount {
+    pub account: String,
+    pub name: String,
+    /// Goes in the save's `accountProof`; valid until `expires_at`.
+    pub proof: String,
+    /// RFC 3339.
+    pub expires_at: String,
 }
 
 /// Body of `POST /api/test-card`: a test card to a webhook no connection is stored with yet,

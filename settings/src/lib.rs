@@ -44,6 +44,25 @@ pub struct Connector {
     pub privacy_url: &'static str,
     pub terms_url: &'static str,
     pub fields: &'static [Field],
+    /// The service's accounts (`[account]`): when set, each connection is linked to an
+    /// account by signing in, and each event names the account it is for.
+    pub account: Option<AccountSpec>,
+}
+
+/// The sending service's OpenID Connect sign-in, from `[account]` in `connector.toml`.
+#[derive(Debug)]
+pub struct AccountSpec {
+    /// Shown in "Sign in to <service>".
+    pub service: Text,
+    /// The issuer; its discovery document is at `<issuer>/.well-known/openid-configuration`.
+    pub issuer: &'static str,
+    pub client_id: &'static str,
+    /// Asked for at sign-in; `openid` is always the first.
+    pub scopes: &'static [&'static str],
+    /// The ID token claim whose value is the account id.
+    pub account_claim: &'static str,
+    /// The ID token claim shown to the person ("Connected as <name>").
+    pub name_claim: &'static str,
 }
 
 /// One control of the configuration form.

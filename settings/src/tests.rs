@@ -275,7 +275,92 @@ fn the_shipped_file_parses_and_generates_code() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../connector.toml")).unwrap();
     let s = spec::parse(&src).unwrap();
     assert_eq!(s.fields.len(), 5);
+    assert!(
+        s.account.is_none(),
+        "the default connector has no [account]"
+    );
     assert!(spec::to_rust(&s).contains("FieldKind::MultiChoice"));
+    assert!(spec::to_rust(&s).contains("account: None,"));
+}
+
+const ACCOUNT: &str = r#"
+[account]
+service = "Uptime Watch"
+issuer = "https://id.example.org"
+client_id = "teams-app"
+"#;
+
+fn account_spec(extra: &str) -> Result<spec::Spec, spec::SpecError> {
+    spec::parse(&format!("{HEAD}{NAME_FIELD}{EVENTS_FIELD}{ACCOUNT}{extra}"))
+}
+
+#[test]
+fn an_account_section_gets_its_defaults_and_openid_first() {
+    let s = account_spec("").unwrap();
+    let a = s.account.unwrap();
+    assert_eq!(
+        a.service,
+        vec![("en".to_string(), "Uptime Watch".to_string())]
+    );
+    assert_eq!(a.scopes, ["openid", "profile"]);
+    assert_eq!(
+        (a.account_claim.as_str(), a.name_claim.as_str()),
+        ("sub", "name")
+    );
+    let s = account_spec("scopes = [\"email\"]\naccount_claim = \"org\"\n").unwrap();
+    let a = s.account.as_ref().unwrap();
+    assert_eq!(a.scopes, ["openid", "email"]);
+    assert_eq!(a.account_claim, "org");
+    let code = spec::to_rust(&s);
+    assert!(
+        code.contains(r#"scopes: &["openid", "email"], account_claim: "org""#),
+        "{code}"
+    );
+}
+
+#[test]
+fn a_bad_account_section_names_the_key() {
+    let issuer = |v: &str| {
+        let src = format!("{HEAD}{NAME_FIELD}{EVENTS_FIELD}\n[account]\nservice = \"S\"\nissuer = \"{v}\"\nclient_id = \"c\"\n");
+        spec::parse(&src).unwrap_err()
+    };
+    for bad in [
+        "http://id.example.org",
+        "id.example.org",
+        "https://",
+        "https://id.example.org/?x=1",
+    ] {
+        let e = issuer(bad);
+        assert!(
+            e.message.contains("[account] issuer") && e.message.contains(bad),
+            "{bad}: {e}"
+        );
+    }
+    let src = format!("{HEAD}{NAME_FIELD}{EVENTS_FIELD}\n[account]\nservice = \"S\"\nissuer = \"http://127.0.0.1:4011\"\nclient_id = \"c\"\n");
+    assert!(
+        spec::parse(&src).is_ok(),
+        "http on loopback is allowed for development"
+    );
+    for (extra, key) in [
+        ("name_claim = \"full name\"\n", "name_claim"),
+        ("account_claim = \"\"\n", "account_claim"),
+        ("scopes = [\"a b\"]\n", "scopes"),
+        ("audience = \"x\"\n", "audience"),
+    ] {
+        let e = account_spec(extra).unwrap_err();
+        assert!(e.message.contains(key), "{extra}: {e}");
+    }
+    let no_client = format!(
+        "{HEAD}{NAME_FIELD}{EVENTS_FIELD}\n[account]\nservice = \"S\"\nissuer = \"https://i\"\n"
+    );
+    let e = spec::parse(&no_client).unwrap_err();
+    assert!(e.message.contains("client_id"), "{e}");
+    let bad_id = format!("{HEAD}{NAME_FIELD}{EVENTS_FIELD}\n[account]\nservice = \"S\"\nissuer = \"https://i\"\nclient_id = \"my app\"\n");
+    let e = spec::parse(&bad_id).unwrap_err();
+    assert!(e.message.contains("[account] client_id 'my app'"), "{e}");
+    let no_service = format!("{HEAD}{NAME_FIELD}{EVENTS_FIELD}\n[account]\nservice = {{ fr = \"S\" }}\nissuer = \"https://i\"\nclient_id = \"c\"\n");
+    let e = spec::parse(&no_service).unwrap_err();
+    assert!(e.message.contains("[account] service"), "{e}");
 }
 
 #[test]
@@ -548,7 +633,12 @@ fn the_second_example_connector_is_another_connector_in_another_language() {
         .label
         .iter()
         .any(|(l, t)| l == "fr" && t == "Libellé"));
+    let account = s.account.as_ref().expect("uptime-watch declares [account]");
+    assert_eq!(account.issuer, "http://127.0.0.1:4011");
+    assert_eq!(account.client_id, "uptime-watch-teams");
+    assert_eq!(account.account_claim, "org");
     let code = spec::to_rust(&s);
+    assert!(code.contains("account: Some(AccountSpec {"), "{code}");
     assert!(code.contains("role: Some(Role::CardStyle)"), "{code}");
     assert!(code.contains("card: Some(CardStyle::Compact)"), "{code}");
     assert!(code.contains("highlight: true"), "{code}");

@@ -96,6 +96,10 @@ pub struct Context {
     pub frame_context: FrameContext,
     /// `page.id`: the entityId Teams stored for this configuration, if any.
     pub entity_id: Option<String>,
+    /// `user.id`: the person's Microsoft Entra object id.
+    pub user_object_id: Option<String>,
+    /// `user.tenant.id`.
+    pub tenant_id: Option<String>,
 }
 
 /// `app.getContext()` as the SDK returns it (v2 shape); every member is optional, as hosts
@@ -105,6 +109,20 @@ pub struct Context {
 struct RawContext {
     app: RawApp,
     page: RawPage,
+    user: RawUser,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawUser {
+    id: String,
+    tenant: RawTenant,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawTenant {
+    id: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -139,6 +157,8 @@ pub async fn context() -> Result<Context, TeamsError> {
             _ => FrameContext::Other,
         },
         entity_id: Some(raw.page.id).filter(|s| !s.is_empty()),
+        user_object_id: Some(raw.user.id).filter(|s| !s.is_empty()),
+        tenant_id: Some(raw.user.tenant.id).filter(|s| !s.is_empty()),
     })
 }
 
@@ -158,6 +178,40 @@ pub async fn auth_token() -> Result<String, TeamsError> {
     value
         .as_string()
         .ok_or_else(|| TeamsError("sign-in returned no token".into()))
+}
+
+/// Why `authentication.authenticate` gave no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// The person closed the window (Teams answers `CancelledByUser`).
+    Cancelled,
+    /// The browser did not open the window (Teams answers `FailedToOpenWindow`).
+    Blocked,
+    /// Any other reason: the popup's own `notifyFailure(reason)`, or the SDK's error.
+    Failed(String),
+}
+
+#[derive(Serialize)]
+struct AuthenticateParams<'a> {
+    url: &'a str,
+    width: u32,
+    height: u32,
+}
+
+/// `authentication.authenticate({url, width, height})`: Teams opens `url` in a window and
+/// answers with what the window passed to `notifySuccess`.
+pub async fn authenticate(url: &str, width: u32, height: u32) -> Result<String, AuthError> {
+    let params = serde_wasm_bindgen::to_value(&AuthenticateParams { url, width, height })
+        .map_err(|e| AuthError::Failed(e.to_string()))?;
+    let promise = sys::authenticate(&params).map_err(|e| AuthError::Failed(sys::describe(&e)))?;
+    match JsFuture::from(promise).await {
+        Ok(value) => Ok(value.as_string().unwrap_or_default()),
+        Err(e) => Err(match sys::describe(&e).as_str() {
+            "CancelledByUser" => AuthError::Cancelled,
+            "FailedToOpenWindow" => AuthError::Blocked,
+            other => AuthError::Failed(other.to_string()),
+        }),
+    }
 }
 
 /// What `settings.getSettings` returns. Every field is optional: the v2 types omit

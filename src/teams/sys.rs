@@ -45,6 +45,9 @@ extern "C" {
     #[wasm_bindgen(js_namespace = ["microsoftTeams", "authentication"], js_name = getAuthToken, catch)]
     pub fn get_auth_token() -> Result<Promise, JsValue>;
 
+    #[wasm_bindgen(js_namespace = ["microsoftTeams", "authentication"], js_name = authenticate, catch)]
+    pub fn authenticate(params: &JsValue) -> Result<Promise, JsValue>;
+
     pub type SaveEvent;
     #[wasm_bindgen(method, js_name = notifySuccess, catch)]
     pub fn notify_success(this: &SaveEvent) -> Result<(), JsValue>;

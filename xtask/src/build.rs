@@ -1,6 +1,7 @@
 //! `cargo xtask build`, and the page build every other task that needs the page runs:
 //! Trunk, then the headers for static hosts and the precompressed copies.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::Result;
@@ -38,12 +39,20 @@ pub fn build_cmd(args: &BuildArgs) -> Result<()> {
 /// Builds the page with Trunk into `dist/` (or `opts.dist`), with its headers for static hosts
 /// and precompressed copies of its files.
 pub fn build_page(opts: &Build) -> Result<()> {
+    build_page_for(opts, None)
+}
+
+/// `build_page` for the connector `connector_toml` names instead of `connector.toml`.
+pub fn build_page_for(opts: &Build, connector_toml: Option<&Path>) -> Result<()> {
     // Trunk runs cargo offline (Trunk.toml), so fetch first.
     sh(Command::new("cargo").arg("fetch").current_dir(root()))?;
     let mut cmd = Command::new("trunk");
     cmd.arg("build")
         .current_dir(root())
         .env("PATH", tool_path());
+    if let Some(toml) = connector_toml {
+        cmd.env("CONNECTOR_TOML", toml);
+    }
     if opts.release {
         cmd.arg("--release");
     }

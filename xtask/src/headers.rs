@@ -51,7 +51,15 @@ pub fn policy(index_html: &str, api_origin: Option<&str>) -> Policy {
             ("Referrer-Policy", "strict-origin-when-cross-origin"),
         ]),
     )];
-    for route in ["/index.html", "/", "/config.json"] {
+    // The sign-in popup's pages (public/auth/): their scripts are stamped with their
+    // content's hash (`stamp_auth_pages`), so only the pages themselves must be fetched anew.
+    for route in [
+        "/index.html",
+        "/",
+        "/config.json",
+        "/auth/start.html",
+        "/auth/callback.html",
+    ] {
         p.push((route.to_string(), h(&[("Cache-Control", "no-cache")])));
     }
     for route in ["/*.wasm", "/*.js", "/*.css"] {
@@ -63,6 +71,7 @@ pub fn policy(index_html: &str, api_origin: Option<&str>) -> Policy {
 /// Writes `_headers` (Netlify, Cloudflare Pages and similar hosts) and
 /// `staticwebapp.config.json` (Azure Static Web Apps) into `dist`, with the same policy.
 pub fn write(dist: &Path, api_origin: Option<&str>) -> Result<()> {
+    stamp_auth_pages(dist)?;
     let index =
         std::fs::read_to_string(dist.join("index.html")).context("cannot read dist/index.html")?;
     let policy = policy(&index, api_origin);
@@ -73,6 +82,49 @@ pub fn write(dist: &Path, api_origin: Option<&str>) -> Result<()> {
         static_web_app_config(&policy),
     )
     .context("cannot write dist/staticwebapp.config.json")
+}
+
+/// The sign-in popup's pages load `teams-js.js`, `start.js` and `callback.js` by fixed names
+/// (Trunk hashes only what index.html names): each `src="x.js"` gets `?v=<its hash>`, so the
+/// year-long cache of `/*.js` never serves an old script to a new page. Idempotent.
+pub fn stamp_auth_pages(dist: &Path) -> Result<()> {
+    let dir = dist.join("auth");
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for page in ["start.html", "callback.html"] {
+        let path = dir.join(page);
+        let html = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut out = String::with_capacity(html.len());
+        let mut rest = html.as_str();
+        while let Some(at) = rest.find("src=\"") {
+            let (before, after) = rest.split_at(at + 5);
+            out.push_str(before);
+            let end = after
+                .find('"')
+                .with_context(|| format!("{}: an unclosed src attribute", path.display()))?;
+            let src = after[..end].split('?').next().unwrap_or("");
+            let script = std::fs::read(dir.join(src)).with_context(|| {
+                format!(
+                    "{} loads {src:?}, which is not in {}",
+                    path.display(),
+                    dir.display()
+                )
+            })?;
+            let hash = sha256_base64(&script);
+            let stamp: String = hash
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(16)
+                .collect();
+            let _ = write!(out, "{src}?v={stamp}");
+            rest = &after[end..];
+        }
+        out.push_str(rest);
+        std::fs::write(&path, out).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// The `_headers` format: a path line, then indented `Name: value` lines.

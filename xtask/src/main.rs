@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: the project's tasks. `run` and `test` first install whatever is
 //! missing (and say what they install), so a fresh machine needs only these two commands.
 
+mod accounts;
 mod bench_page;
 mod build;
 mod compress;

@@ -4,6 +4,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
+use crate::accounts;
 use crate::build::{build_page, Build};
 use crate::setup::{self, root, run as sh, tool_path};
 
@@ -39,12 +40,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
     build_server()?;
     let root = root();
     std::fs::create_dir_all(root.join("build"))?;
+    let mut server = Command::new(root.join("target/debug/connector-server"));
+    // With `[account]`, the service's sign-in is a local provider with two demo users;
+    // stopped when dropped, after the server.
+    let provider = match &connector_settings::CONNECTOR.account {
+        Some(account) => Some(start_demo_provider(&root, account, &port, &mut server)?),
+        None => None,
+    };
     println!("xtask: starting the server in dev mode (Ctrl-C stops it); data in build/dev.sqlite");
     let kind = connector_settings::CONNECTOR.event_types()[0].value;
     println!(
         "xtask: send an event with: target/debug/connector-server send-event --server http://127.0.0.1:{port} \\\n         --secret {DEV_EVENTS_SECRET} --type {kind} --title 'Something happened'"
     );
-    sh(Command::new(root.join("target/debug/connector-server"))
+    let result = sh(server
         .args([
             "--dev",
             "--port",
@@ -58,7 +66,60 @@ pub fn run(args: &RunArgs) -> Result<()> {
             "--events-secret",
             DEV_EVENTS_SECRET,
         ])
-        .current_dir(&root))
+        .current_dir(&root));
+    drop(provider);
+    result
+}
+
+/// Starts the loopback identity provider for `account`'s client and the https front the
+/// sign-in needs, and points `server` at them; both stop when dropped.
+fn start_demo_provider(
+    root: &std::path::Path,
+    account: &connector_settings::AccountSpec,
+    port: &str,
+    server: &mut Command,
+) -> Result<[accounts::Helper; 2]> {
+    let target = format!("http://127.0.0.1:{port}");
+    // The emulator (on the server's origin) hosts the page through the front.
+    let config = serde_json::json!({ "apiBaseUrl": "", "validMessageOrigins": [target] });
+    // The port after the server's: the same address every run (the certificate is new each
+    // run, as it is only for loopback).
+    let front_port = port
+        .parse::<u16>()
+        .ok()
+        .and_then(|p| p.checked_add(1))
+        .context("the port after --port is no port")?;
+    let front = accounts::Helper::https_front(root, &target, front_port, &config.to_string())?;
+    let provider = accounts::Helper::provider(
+        root,
+        account.client_id,
+        accounts::DEV_CLIENT_SECRET,
+        &[format!("{}/auth/callback.html", front.url)],
+    )?;
+    server
+        .args(["--account-issuer", &provider.url])
+        .args(["--account-client-id", account.client_id])
+        .args(["--cors-origin", &front.url])
+        .env(
+            "CONNECTOR_ACCOUNT_CLIENT_SECRET",
+            accounts::DEV_CLIENT_SECRET,
+        );
+    let service = account.service.get(connector_settings::Locale::default());
+    let front_url = &front.url;
+    println!(
+        "xtask: teams-js opens \"Sign in to {service}\" only on https: the page is also at {front_url}/\n\
+         xtask: (a self-signed certificate: open that address once and accept it), so open\n\
+         xtask:   {target}/emulator/?page={front_url}/"
+    );
+    println!(
+        "xtask: the sign-in is a local OpenID provider at {}; no password, sign in as:",
+        provider.url
+    );
+    for (user, org, name) in accounts::DEMO_USERS {
+        println!("xtask:   {user} ({name}, account {org})");
+    }
+    println!("xtask: events must name their account (acme or globex): it picks the channels");
+    Ok([front, provider])
 }
 
 /// Formatting and clippy, first because they are fast and a failure there needs no test run:
@@ -155,6 +216,9 @@ pub fn test() -> Result<()> {
         .args(["delivery::", "events::"])
         .env("CONNECTOR_TOML", &second)
         .current_dir(&root))?;
+    // While the server is built for it: the second connector's server for the accounts
+    // end-to-end tests (it has `[account]`); its page after the page tests for it, below.
+    let accounts_server = accounts::build_server_for(&root, &second)?;
 
     println!("xtask: schemathesis against the server's OpenAPI document");
     build_server()?;
@@ -177,6 +241,27 @@ pub fn test() -> Result<()> {
         )
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
+    // The sign-in to the sending service exists only in a build with `[account]`.
+    println!("xtask: page account tests against {}", second.display());
+    sh(Command::new("cargo")
+        .args([
+            "test",
+            "-p",
+            "teams-connector",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
+        .args(["--test", "web_accounts"])
+        .current_dir(&root)
+        .env("CONNECTOR_TOML", &second)
+        .env("PATH", tool_path())
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120"))?;
+    let accounts_dist = accounts::build_page_for_accounts(&root, &second)?;
 
     println!("xtask: end-to-end tests (real server, emulator, teams-js, Chromium)");
     build_page(&Build::default())?;
@@ -191,11 +276,15 @@ pub fn test() -> Result<()> {
     // The plain-JavaScript reference page of `bench page`, for its smoke test.
     let reference = crate::bench_page::test_reference_dir();
     crate::bench_page::assemble_reference(&root.join("dist"), &reference)?;
-    let tests: Vec<String> = std::fs::read_dir(root.join("e2e"))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
-        .map(|p| p.display().to_string())
-        .collect();
+    let mut tests = Vec::new();
+    for dir in ["e2e", "e2e/oidc"] {
+        for entry in std::fs::read_dir(root.join(dir))? {
+            let path = entry?.path();
+            if path.to_string_lossy().ends_with(".test.mjs") {
+                tests.push(path.display().to_string());
+            }
+        }
+    }
     if tests.is_empty() {
         bail!("no end-to-end tests found in e2e/");
     }
@@ -206,7 +295,9 @@ pub fn test() -> Result<()> {
         .env("SERVER_BIN", root.join("target/debug/connector-server"))
         .env("DIST_DIR", root.join("dist"))
         .env("SUBPATH_DIST_DIR", &subpath_dist)
-        .env("REFERENCE_DIR", &reference))?;
+        .env("REFERENCE_DIR", &reference)
+        .env("ACCOUNTS_DIST_DIR", &accounts_dist)
+        .env("ACCOUNTS_SERVER_BIN", &accounts_server))?;
     println!("xtask: all tests passed");
     Ok(())
 }

@@ -10,6 +10,7 @@
 mod helpers;
 
 mod access;
+mod accounts;
 mod alert_rules;
 mod api_errors;
 mod backups;
