@@ -204,7 +204,7 @@ pub fn test() -> Result<()> {
     // tests again, with everything built from a different connector.
     let second = root.join(SECOND_CONNECTOR);
     println!(
-        "xtask: settings, delivery and events tests against {}",
+        "xtask: settings, delivery, events and accounts tests against {}",
         second.display()
     );
     sh(Command::new("cargo")
@@ -213,7 +213,7 @@ pub fn test() -> Result<()> {
         .current_dir(&root))?;
     sh(Command::new("cargo")
         .args(["test", "-p", "connector-server", "--test", "api", "--"])
-        .args(["delivery::", "events::"])
+        .args(["delivery::", "events::", "accounts::"])
         .env("CONNECTOR_TOML", &second)
         .current_dir(&root))?;
     // While the server is built for it: the second connector's server for the accounts
