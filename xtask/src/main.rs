@@ -65,9 +65,7 @@ fn main() -> ExitCode {
         Task::Bench(b) => tasks::bench(&b),
         Task::Package(o) => package::run(&o),
         Task::Image(args) => image::run(&args),
-        Task::Setup => setup::all()
-            .and_then(|()| setup::sender_libraries())
-            .and_then(|()| postgres::install().map(drop)),
+        Task::Setup => setup::install(setup::SETUP),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -31,7 +31,7 @@ pub struct RunArgs {
 pub fn run(args: &RunArgs) -> Result<()> {
     let RunArgs { port, release } = *args;
     let port = port.to_string();
-    setup::all()?;
+    setup::install(setup::RUN)?;
     build_page(&Build {
         release,
         ..Build::default()
@@ -64,7 +64,6 @@ pub fn run(args: &RunArgs) -> Result<()> {
 /// Formatting and clippy, first because they are fast and a failure there needs no test run:
 /// the native crates, then the page for the target it ships to.
 fn lint(root: &std::path::Path) -> Result<()> {
-    setup::lint_tools()?;
     println!("xtask: cargo fmt --check, cargo clippy -D warnings");
     sh(Command::new("cargo")
         .args(["fmt", "--all", "--check"])
@@ -89,8 +88,7 @@ fn lint(root: &std::path::Path) -> Result<()> {
 const SECOND_CONNECTOR: &str = "connectors/uptime-watch.toml";
 
 pub fn test() -> Result<()> {
-    setup::all()?;
-    setup::sender_libraries()?;
+    setup::install(setup::TEST)?;
     let root = root();
     lint(&root)?;
     // Stopped when dropped, at the end of this function or on the first failure.
@@ -189,7 +187,6 @@ pub fn test() -> Result<()> {
 /// Runs schemathesis against a fresh server: no 5xx, and every answer as documented.
 fn schemathesis(root: &std::path::Path) -> Result<()> {
     use std::io::{BufRead, BufReader};
-    setup::schemathesis()?;
     let dir = root.join("build/schemathesis");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
