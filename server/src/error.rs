@@ -35,6 +35,8 @@ pub enum AppError {
         message: String,
     },
     NotFound(String),
+    /// 409: the page was built from another connector.toml than this server.
+    FormMismatch(String),
     /// 413; the limit in bytes.
     PayloadTooLarge(usize),
     /// 408: the body came too slowly.
@@ -147,6 +149,7 @@ impl IntoResponse for AppError {
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, vec![]),
             AppError::Denied { code, message } => (StatusCode::FORBIDDEN, code, message, vec![]),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
+            AppError::FormMismatch(m) => (StatusCode::CONFLICT, "form_mismatch", m, vec![]),
             AppError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
