@@ -134,6 +134,22 @@ impl Cluster {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// What `sql` answers in its `postgres` database (psql's unaligned text, trimmed).
+    pub fn query(&self, sql: &str) -> Result<String> {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", "postgres", "-d", "postgres", "-At", "-c", sql])
+            .output()
+            .context("cannot run psql")?;
+        if !out.status.success() {
+            bail!(
+                "psql '{sql}' failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
     /// The CA certificate the server's certificate is signed with.
     pub fn ca(&self) -> PathBuf {
         self.dir.join("tls/ca.crt")

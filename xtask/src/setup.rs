@@ -64,7 +64,9 @@ pub enum Tool {
 }
 
 impl Tool {
-    /// Whether installing it takes root (apt-get); it is only installed when missing.
+    /// Whether installing it takes root (apt-get; only ever run when it is missing). What the
+    /// tests hold `RUN` to.
+    #[cfg(test)]
     pub fn needs_root(self) -> bool {
         matches!(self, Tool::Chromium | Tool::Postgres)
     }
