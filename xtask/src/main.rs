@@ -32,7 +32,7 @@ enum Task {
     Run(tasks::RunArgs),
     /// Run every test: formatting and clippy, settings, server on SQLite and on a throwaway
     /// PostgreSQL (CONNECTOR_TEST_DATABASE_URL=postgres://... uses that server instead),
-    /// page in Chromium, end-to-end.
+    /// page in Chromium, end-to-end, the container image on SQLite and PostgreSQL (as root).
     Test,
     /// Build the page into dist/.
     Build(build::BuildArgs),

@@ -51,7 +51,7 @@ pub fn install() -> Result<PathBuf> {
     bin_dir().context("postgresql was installed but no /usr/lib/postgresql/*/bin/pg_ctl exists")
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
