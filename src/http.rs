@@ -64,7 +64,14 @@ pub async fn send(
     timeout_ms: u32,
 ) -> Result<Reply, Failure> {
     let abort = web_sys::AbortController::new().map_err(|e| Failure::Network(describe(&e)))?;
-    let request = request.abort_signal(Some(&abort.signal()));
+    // Every call names the form the page was built from: the server refuses (409) a page
+    // built from another connector.toml, whose fields it would misread.
+    let request = request
+        .header(
+            connector_settings::api::FORM_HEADER,
+            connector_settings::FORM,
+        )
+        .abort_signal(Some(&abort.signal()));
     let exchange = Box::pin(async move {
         let request = match body {
             Some(body) => request.body(body),

@@ -40,6 +40,8 @@ pub enum AppError {
         code: &'static str,
         message: String,
     },
+    /// 409: the page was built from another connector.toml than this server.
+    FormMismatch(String),
     /// 413; the limit in bytes.
     PayloadTooLarge(usize),
     /// 408: the body came too slowly.
@@ -153,6 +155,7 @@ impl IntoResponse for AppError {
             AppError::Denied { code, message } => (StatusCode::FORBIDDEN, code, message, vec![]),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
             AppError::Absent { code, message } => (StatusCode::NOT_FOUND, code, message, vec![]),
+            AppError::FormMismatch(m) => (StatusCode::CONFLICT, "form_mismatch", m, vec![]),
             AppError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",

@@ -14,6 +14,7 @@ mod emulator;
 pub mod error;
 pub mod event_signing;
 mod extract;
+pub mod form;
 pub mod keygen;
 mod layers;
 pub mod logging;

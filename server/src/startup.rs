@@ -8,7 +8,7 @@ use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::Router;
-use connector_settings::api::{EDIT_KEY_HEADER, WEBHOOK_HEADER};
+use connector_settings::api::{EDIT_KEY_HEADER, FORM_HEADER, WEBHOOK_HEADER};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -40,7 +40,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
             axum::routing::any(static_files::api_not_found),
         )
         // Before the overload layers wrap the routes, while they can still take it.
-        .method_not_allowed_fallback(crate::error::method_not_allowed);
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
+        .layer(axum::middleware::from_fn(crate::form::check));
     let mut app = layers::overload(
         api,
         Duration::from_secs(config.request_deadline),
@@ -153,6 +154,7 @@ fn cors(origins: &[String]) -> CorsLayer {
             header::AUTHORIZATION,
             HeaderName::from_static(WEBHOOK_HEADER),
             HeaderName::from_static(EDIT_KEY_HEADER),
+            HeaderName::from_static(FORM_HEADER),
         ])
         .max_age(std::time::Duration::from_secs(600))
 }
@@ -203,6 +205,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        // Before the database is opened (and migrated): a page of another form is an
+        // operator's mistake to fix first.
+        if config.role != Role::Delivery {
+            crate::form::check_dist(&config.dist)?;
+        }
         let events_secrets = config
             .checked_events_secrets()
             .map_err(anyhow::Error::msg)?

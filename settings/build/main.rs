@@ -34,8 +34,22 @@ fn main() {
             None => fail(&e.to_string()),
         },
     };
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("connector.rs");
-    std::fs::write(&out, spec::to_rust(&spec)).unwrap();
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    let rust = spec::to_rust(&spec);
+    // The fingerprint is of the parsed form (what page and server compile in), so a comment
+    // or a reformatted line in connector.toml does not change it; a field, a rule or a text
+    // does.
+    std::fs::write(out.join("form.rs"), format!("{:?}", fingerprint(&rust))).unwrap();
+    std::fs::write(out.join("connector.rs"), rust).unwrap();
+}
+
+/// 64-bit FNV-1a of `text` in hex: short enough to read in an error message, and not a
+/// security measure (it tells two honest builds apart; nobody gains by forging it).
+fn fingerprint(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 fn fail(message: &str) -> ! {

@@ -14,6 +14,20 @@ pub const WEBHOOK_HEADER: &str = "x-teams-webhook-url";
 /// where Teams hands the page no webhook URL (a configurable tab).
 pub const EDIT_KEY_HEADER: &str = "x-connector-edit-key";
 
+/// Header with which the page sends the fingerprint of the form it was built from
+/// (`crate::FORM`); the server refuses a request of another form with 409 `form_mismatch`.
+pub const FORM_HEADER: &str = "x-connector-form";
+
+/// The file beside `index.html` that names the form the page was built from (`crate::FORM`).
+pub const FORM_FILE: &str = "form.txt";
+
+/// Why a page and a server of different forms cannot work together, naming both.
+pub fn form_mismatch(page: &str, server: &str) -> String {
+    format!(
+        "this page was built from another connector.toml (form {page}), the server from form {server}: deploy page and server from one build"
+    )
+}
+
 /// Body of `PUT /api/connections/{entityId}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

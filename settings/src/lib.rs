@@ -142,6 +142,11 @@ pub enum FieldKind {
 /// The connector declared in `connector.toml`.
 pub static CONNECTOR: Connector = include!(concat!(env!("OUT_DIR"), "/connector.rs"));
 
+/// The fingerprint of the form this crate was built from (a hash of the parsed
+/// connector.toml): page and server each carry it, so a page built from another
+/// connector.toml than its server's is told apart (`api::FORM_HEADER`, `dist/form.txt`).
+pub const FORM: &str = include!(concat!(env!("OUT_DIR"), "/form.rs"));
+
 /// A field's value as stored and sent: text, one choice (a string), several choices, or a toggle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]

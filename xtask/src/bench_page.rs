@@ -46,7 +46,7 @@ impl Options {
 }
 
 pub fn run(o: &Options) -> Result<()> {
-    setup::all()?;
+    setup::install(setup::BENCH_PAGE)?;
     let root = root();
     let dir = root.join("target/bench-page");
     let ours = dir.join("ours");

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::setup::{self, root, run as sh, tool_path};
 
@@ -67,6 +67,7 @@ pub fn build_page_for(opts: &Build, connector_toml: Option<&Path>) -> Result<()>
         .dist
         .as_ref()
         .map_or_else(|| root().join("dist"), std::path::PathBuf::from);
+    write_form(&dist)?;
     crate::headers::write(&dist, None)?;
     let quality = if opts.release {
         crate::compress::Quality::Best
@@ -75,4 +76,35 @@ pub fn build_page_for(opts: &Build, connector_toml: Option<&Path>) -> Result<()>
     };
     crate::compress::precompress(&dist, quality)?;
     Ok(())
+}
+
+/// Writes `dist/form.txt`: the fingerprint of the form the page was built from, which the
+/// server compares with its own before serving it. Asked of the settings crate built as the
+/// page's was (the same CONNECTOR_TOML), not of xtask's own copy.
+fn write_form(dist: &std::path::Path) -> Result<()> {
+    let out = Command::new("cargo")
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "connector-settings",
+            "--bin",
+            "connector-form",
+        ])
+        .current_dir(root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run cargo run --bin connector-form")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "cargo run --bin connector-form failed"
+    );
+    let form = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    anyhow::ensure!(
+        form.len() == 16 && form.bytes().all(|b| b.is_ascii_hexdigit()),
+        "connector-form printed '{form}', not a fingerprint"
+    );
+    let file = dist.join(connector_settings::api::FORM_FILE);
+    std::fs::write(&file, format!("{form}\n"))
+        .with_context(|| format!("cannot write {}", file.display()))
 }

@@ -1,7 +1,7 @@
 //! `cargo xtask image --test`: the image's configuration as podman reports it, then its root
 //! filesystem run in a chroot (podman cannot run containers on every machine: cgroups), as
 //! the image's user with the image's environment, until a card is delivered to a local
-//! webhook receiver.
+//! webhook receiver: on SQLite in its volume, then on a throwaway PostgreSQL.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -24,9 +24,11 @@ pub fn run(tag: &str, labels: &Labels, started: Instant) -> Result<()> {
     println!("xtask: testing image {tag}");
     let env = check_config(tag, labels)?;
     let rootfs = unpack(tag)?;
+    let form = check_form(&rootfs)?;
     let receiver = Receiver::start()?;
+
     let mut server = Server::start(&rootfs, &env, &receiver.origin)?;
-    let result = deliver(&rootfs, &env, &server, &receiver, started);
+    let result = deliver(&rootfs, &env, &server, &receiver, &form, "SQLite", started);
     server.stop();
     result?;
     // The health check fails once nothing answers: it is not a constant.
@@ -38,8 +40,75 @@ pub fn run(tag: &str, labels: &Labels, started: Instant) -> Result<()> {
         !down.success(),
         "the health check passed with the server stopped"
     );
-    println!("xtask: image test passed");
+
+    // The same image on PostgreSQL (a throwaway cluster, over TLS checked against its CA),
+    // with keys the image's own `keys generate` made, as a deployment on PostgreSQL has.
+    let cluster = crate::postgres::Cluster::start(false)?;
+    let ca = "/data/postgres-ca.crt";
+    std::fs::copy(cluster.ca(), rootfs.join(ca.trim_start_matches('/')))
+        .context("cannot copy the cluster's CA into the image's volume")?;
+    let mut pg_env = env.clone();
+    pg_env.extend(generated_keys(&rootfs, &env)?);
+    pg_env.push((
+        "DATABASE_URL".into(),
+        format!("{}?sslmode=verify-full&sslrootcert={ca}", cluster.url()),
+    ));
+    let mut server = Server::start(&rootfs, &pg_env, &receiver.origin)?;
+    let result = deliver(
+        &rootfs,
+        &pg_env,
+        &server,
+        &receiver,
+        &form,
+        "PostgreSQL",
+        started,
+    );
+    server.stop();
+    result?;
+    let stored =
+        cluster.query("SELECT count(*) FROM connections WHERE entity_id = 'image-test'")?;
+    ensure!(
+        stored == "1",
+        "the connection saved on PostgreSQL is not in its database (count '{stored}')"
+    );
+    println!("xtask: image test passed (SQLite and PostgreSQL)");
     Ok(())
+}
+
+/// The page in the image names the form it was built from, and it is the one xtask (and so
+/// the server, built from the same connector.toml) was built from; returns it.
+fn check_form(rootfs: &Path) -> Result<String> {
+    let file = rootfs.join("dist").join(connector_settings::api::FORM_FILE);
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("the image's page has no {}", file.display()))?;
+    let form = text.trim().to_string();
+    ensure!(
+        form == connector_settings::FORM,
+        "the image's page is of form {form}, the connector.toml of form {}",
+        connector_settings::FORM
+    );
+    Ok(form)
+}
+
+/// The hash and encryption keys from the image's `connector-server keys generate`.
+fn generated_keys(rootfs: &Path, env: &[(String, String)]) -> Result<Vec<(String, String)>> {
+    let out = chrooted(rootfs, env)
+        .args(["keys", "generate"])
+        .output()
+        .context("cannot run keys generate in the image")?;
+    ensure!(out.status.success(), "keys generate in the image failed");
+    let keys: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| *k == "CONNECTOR_SECRET_KEY" || *k == "CONNECTOR_ENCRYPTION_KEYS")
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    ensure!(
+        keys.len() == 2,
+        "keys generate printed no hash key and encryption keys: {keys:?}"
+    );
+    Ok(keys)
 }
 
 /// Checks what podman says of the image; returns its environment.
@@ -198,6 +267,8 @@ fn deliver(
     env: &[(String, String)],
     server: &Server,
     receiver: &Receiver,
+    form: &str,
+    database: &str,
     started: Instant,
 ) -> Result<()> {
     let port = server.port;
@@ -209,7 +280,14 @@ fn deliver(
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
     }
-    println!("xtask: /readyz answered 200 in the chroot");
+    println!("xtask: /readyz answered 200 in the chroot on {database}");
+    let (_, health) = http(port, "GET", "/api/health", &[], "")?;
+    let health: Value = serde_json::from_str(&health).context("/api/health's answer")?;
+    ensure!(
+        health["form"] == form,
+        "the image's server is of form {}, its page of form {form}",
+        health["form"]
+    );
     let health = chrooted(rootfs, env)
         .args(["--port", &port.to_string(), "healthcheck"])
         .status()?;
@@ -225,7 +303,10 @@ fn deliver(
         port,
         "PUT",
         "/api/connections/image-test",
-        &[("content-type", "application/json")],
+        &[
+            ("content-type", "application/json"),
+            (connector_settings::api::FORM_HEADER, form),
+        ],
         &body,
     )?;
     ensure!(
@@ -253,8 +334,10 @@ fn deliver(
         card.contains(TITLE),
         "the receiver got a card without the event's title: {card}"
     );
+    // Drained: the next database's card must be its own.
+    while receiver.cards.try_recv().is_ok() {}
     println!(
-        "xtask: card delivered {:.0} s after `cargo xtask image` started",
+        "xtask: card delivered on {database} {:.0} s after `cargo xtask image` started",
         started.elapsed().as_secs_f64()
     );
     Ok(())

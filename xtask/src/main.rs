@@ -35,7 +35,7 @@ enum Task {
     Run(tasks::RunArgs),
     /// Run every test: formatting and clippy, settings, server on SQLite and on a throwaway
     /// PostgreSQL (CONNECTOR_TEST_DATABASE_URL=postgres://... uses that server instead),
-    /// page in Chromium, end-to-end.
+    /// page in Chromium, end-to-end, the container image on SQLite and PostgreSQL (as root).
     Test,
     /// Build the page into dist/.
     Build(build::BuildArgs),
@@ -71,9 +71,7 @@ fn main() -> ExitCode {
         Task::Package(o) => package::run(&o),
         Task::Image(args) => image::run(&args),
         Task::Docs => tasks::docs(),
-        Task::Setup => setup::all()
-            .and_then(|()| setup::sender_libraries())
-            .and_then(|()| postgres::install().map(drop)),
+        Task::Setup => setup::install(setup::SETUP),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

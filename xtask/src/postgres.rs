@@ -51,7 +51,7 @@ pub fn install() -> Result<PathBuf> {
     bin_dir().context("postgresql was installed but no /usr/lib/postgresql/*/bin/pg_ctl exists")
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -132,6 +132,22 @@ impl Cluster {
     /// The url of its `postgres` database as the superuser.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// What `sql` answers in its `postgres` database (psql's unaligned text, trimmed).
+    pub fn query(&self, sql: &str) -> Result<String> {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", "postgres", "-d", "postgres", "-At", "-c", sql])
+            .output()
+            .context("cannot run psql")?;
+        if !out.status.success() {
+            bail!(
+                "psql '{sql}' failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// The CA certificate the server's certificate is signed with.

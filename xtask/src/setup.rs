@@ -39,24 +39,114 @@ fn say(what: &str) {
     println!("xtask: installing {what}");
 }
 
-/// Everything a page build needs.
-pub fn page_tools() -> Result<()> {
-    wasm_target()?;
-    npm_packages()?;
-    wasm_bindgen()?;
-    trunk()?;
-    Ok(())
+/// One thing a task may install, so a task's needs are a list that can be read (and tested)
+/// before anything is installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    /// rustup's wasm32-unknown-unknown target.
+    WasmTarget,
+    /// package-lock.json's packages (npm ci): esbuild, wasm-opt, teams-js, the Teams schemas.
+    NpmPackages,
+    /// wasm-bindgen-cli at Cargo.lock's version (cargo install).
+    WasmBindgen,
+    /// Trunk (cargo install).
+    Trunk,
+    /// Debian's chromium and chromium-driver (apt-get, root): only the browser tests.
+    Chromium,
+    /// Debian's postgresql (apt-get, root): only the tests on PostgreSQL.
+    Postgres,
+    /// rustfmt and clippy (rustup): only `test`'s lint step.
+    LintTools,
+    /// The Python Standard Webhooks library (pip): only the events tests.
+    SenderLibraries,
+    /// Schemathesis (pip): only the OpenAPI tests.
+    Schemathesis,
 }
 
-/// Everything `run` and `test` need: the page's tools plus the browser.
-pub fn all() -> Result<()> {
-    page_tools()?;
-    chromium()?;
-    Ok(())
+impl Tool {
+    /// Whether installing it takes root (apt-get; only ever run when it is missing). What the
+    /// tests hold `RUN` to.
+    #[cfg(test)]
+    pub fn needs_root(self) -> bool {
+        matches!(self, Tool::Chromium | Tool::Postgres)
+    }
+
+    /// Installs it if it is missing.
+    pub fn install(self) -> Result<()> {
+        match self {
+            Tool::WasmTarget => wasm_target(),
+            Tool::NpmPackages => npm_packages(),
+            Tool::WasmBindgen => wasm_bindgen(),
+            Tool::Trunk => trunk(),
+            Tool::Chromium => chromium(),
+            Tool::Postgres => crate::postgres::install().map(drop),
+            Tool::LintTools => lint_tools(),
+            Tool::SenderLibraries => sender_libraries(),
+            Tool::Schemathesis => schemathesis(),
+        }
+    }
+}
+
+/// What building the page needs (and so `run`, `build`, `dist`, `size`, `image`).
+pub const PAGE: &[Tool] = &[
+    Tool::WasmTarget,
+    Tool::NpmPackages,
+    Tool::WasmBindgen,
+    Tool::Trunk,
+];
+
+/// What `cargo xtask run` needs: the page's tools and nothing the tests alone need (no
+/// browser, no PostgreSQL, so no root once the Rust and Node tools are there).
+pub const RUN: &[Tool] = PAGE;
+
+/// What `cargo xtask test` needs: the page's tools, the browser, PostgreSQL (unless
+/// CONNECTOR_TEST_DATABASE_URL names a server; postgres.rs installs it then), the lint
+/// components and the sender library.
+pub const TEST: &[Tool] = &[
+    Tool::WasmTarget,
+    Tool::NpmPackages,
+    Tool::WasmBindgen,
+    Tool::Trunk,
+    Tool::Chromium,
+    Tool::LintTools,
+    Tool::SenderLibraries,
+    Tool::Schemathesis,
+];
+
+/// What `cargo xtask setup` installs: everything `test` needs, PostgreSQL included.
+pub const SETUP: &[Tool] = &[
+    Tool::WasmTarget,
+    Tool::NpmPackages,
+    Tool::WasmBindgen,
+    Tool::Trunk,
+    Tool::Chromium,
+    Tool::LintTools,
+    Tool::SenderLibraries,
+    Tool::Schemathesis,
+    Tool::Postgres,
+];
+
+/// What the page benchmark needs: the page's tools and the browser it measures in.
+pub const BENCH_PAGE: &[Tool] = &[
+    Tool::WasmTarget,
+    Tool::NpmPackages,
+    Tool::WasmBindgen,
+    Tool::Trunk,
+    Tool::Chromium,
+];
+
+/// Installs whichever of `tools` is missing.
+pub fn install(tools: &[Tool]) -> Result<()> {
+    tools.iter().try_for_each(|t| t.install())
+}
+
+/// Everything a page build needs.
+pub fn page_tools() -> Result<()> {
+    install(PAGE)
 }
 
 /// rustfmt and clippy, which `test` runs first (a minimal rustup profile has neither).
-pub fn lint_tools() -> Result<()> {
+fn lint_tools() -> Result<()> {
     let installed = output("rustup", &["component", "list", "--installed"]).unwrap_or_default();
     for component in ["rustfmt", "clippy"] {
         if !installed
@@ -73,7 +163,7 @@ pub fn lint_tools() -> Result<()> {
 /// Schemathesis, which `test` runs against the server's OpenAPI document.
 pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
 
-pub fn schemathesis() -> Result<()> {
+fn schemathesis() -> Result<()> {
     let have = output("schemathesis", &["--version"]).unwrap_or_default();
     if !have.contains(SCHEMATHESIS_VERSION) {
         say(&format!("schemathesis {SCHEMATHESIS_VERSION} (pip)"));
@@ -92,7 +182,7 @@ pub fn schemathesis() -> Result<()> {
 /// a sender would (the JavaScript one is an npm devDependency).
 pub const STANDARDWEBHOOKS_PY_VERSION: &str = "1.1.0";
 
-pub fn sender_libraries() -> Result<()> {
+fn sender_libraries() -> Result<()> {
     let have = output(
         "python3",
         &[
@@ -244,4 +334,80 @@ pub fn tool_path() -> String {
     }
     parts.push(std::env::var("PATH").unwrap_or_default());
     parts.join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_installs_the_page_tools_and_nothing_the_tests_alone_need() {
+        assert_eq!(
+            RUN,
+            [
+                Tool::WasmTarget,
+                Tool::NpmPackages,
+                Tool::WasmBindgen,
+                Tool::Trunk
+            ]
+        );
+        for tool in RUN {
+            assert!(!tool.needs_root(), "run would need root for {tool:?}");
+        }
+        assert!(TEST.contains(&Tool::Chromium) && SETUP.contains(&Tool::Postgres));
+    }
+
+    #[test]
+    fn every_task_that_builds_the_page_installs_what_the_page_needs() {
+        for list in [RUN, TEST, SETUP, BENCH_PAGE] {
+            for tool in PAGE {
+                assert!(list.contains(tool), "{list:?} lacks {tool:?}");
+            }
+        }
+    }
+
+    /// Every task installs what it needs: none may stop and tell its user to install
+    /// something (as `package` once asked for `npm ci`).
+    #[test]
+    fn no_task_tells_its_user_to_run_an_install_command() {
+        // Built here, so this file does not match itself.
+        let needles: Vec<String> = ["npm", "cargo install", "apt", "rustup", "pip", "trunk"]
+            .iter()
+            .flat_map(|tool| [format!("run {tool}"), format!("run `{tool}")])
+            .chain([
+                ["please", "install"].join(" "),
+                ["install it", "first"].join(" "),
+            ])
+            .collect();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        let mut todo = vec![dir.join("src"), dir.join("tests")];
+        while let Some(d) = todo.pop() {
+            for entry in std::fs::read_dir(&d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 10, "found only {files:?}");
+        let mut found = Vec::new();
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap().to_lowercase();
+            for (n, line) in text.lines().enumerate() {
+                for needle in &needles {
+                    if line.contains(needle.as_str()) {
+                        found.push(format!("{}:{}: {}", file.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "tasks telling users to install:\n{}",
+            found.join("\n")
+        );
+    }
 }

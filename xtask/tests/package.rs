@@ -33,7 +33,12 @@ fn newest_shipped_schema() -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../node_modules/@microsoft/app-manifest/build/json-schemas/teams");
     let mut versions: Vec<(u32, u32)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{} is missing ({e}): run npm ci", dir.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} is missing ({e}) after `cargo xtask package`, which installs it",
+                dir.display()
+            )
+        })
         .filter_map(|e| {
             let name = e.ok()?.file_name().to_string_lossy().into_owned();
             let (a, b) = name.strip_prefix('v')?.split_once('.')?;

@@ -26,7 +26,10 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>, AppError> {
     state.connections.ping().await?;
-    Ok(Json(serde_json::json!({ "status": "ok" })))
+    // The form, so a deployment can check that its page (`dist/form.txt`) is this server's.
+    Ok(Json(
+        serde_json::json!({ "status": "ok", "form": connector_settings::FORM }),
+    ))
 }
 
 async fn live() -> Json<serde_json::Value> {

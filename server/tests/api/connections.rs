@@ -23,7 +23,7 @@ async fn health_is_ok() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         res.json::<Value>().await.unwrap(),
-        json!({ "status": "ok" })
+        json!({ "status": "ok", "form": connector_settings::FORM })
     );
 }
 

@@ -22,6 +22,7 @@ mod dead_letters;
 mod delivery;
 mod events;
 mod flow_tokens;
+mod forms;
 mod instances;
 mod operations;
 mod precompressed;

@@ -152,6 +152,7 @@ conformance!(
     pruning_removes_delivered_rows_past_the_retention_only,
     gauges_count_pending_due_oldest_dead_and_disabled,
     the_schema_is_current_after_opening,
+    a_schema_a_newer_version_migrated_is_named_and_not_opened,
     each_event_matches_the_connections_as_they_are_now_whoever_changed_them,
     the_account_is_stored_and_an_addressed_event_reaches_only_its_connections,
 );
@@ -1396,6 +1397,46 @@ async fn gauges_count_pending_due_oldest_dead_and_disabled(subject: &Subject) {
 async fn the_schema_is_current_after_opening(subject: &Subject) {
     let s = subject.open().await;
     assert_eq!(s.connections.schema_problem().await.unwrap(), None);
+}
+
+/// What an old instance sees in an upgrade once the first new one has migrated: readiness
+/// (`schema_problem`) names both versions, and a restart of the old version refuses the
+/// database rather than run on a schema it does not know.
+async fn a_schema_a_newer_version_migrated_is_named_and_not_opened(subject: &Subject) {
+    let s = subject.open().await;
+    let future = match &subject.db {
+        Database::Sqlite(_) => {
+            let now = subject.count("PRAGMA user_version").await;
+            subject
+                .execute(&format!("PRAGMA user_version = {}", now + 1))
+                .await;
+            (now + 1).to_string()
+        }
+        Database::Postgres { .. } => {
+            subject
+                .execute(
+                    "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+                     VALUES (99990101000000, 'from the future', true, '\\x00', 0)",
+                )
+                .await;
+            "99990101000000".to_string()
+        }
+    };
+    let problem = s
+        .connections
+        .schema_problem()
+        .await
+        .unwrap()
+        .expect("a problem");
+    assert!(
+        problem.contains(&future) && problem.contains("ahead of this server's"),
+        "{problem}"
+    );
+    let refused = store::open(&subject.db, Keyring::parse(K1).unwrap())
+        .await
+        .err()
+        .expect("an old version refuses a newer schema");
+    assert!(format!("{refused:#}").contains(&future), "{refused:#}");
 }
 
 /// PostgreSQL only: SQLite has one writer, so no claim can hold a webhook while another claims.

@@ -54,6 +54,16 @@ pub(super) async fn open(
         .connect_with(options)
         .await
         .with_context(|| format!("cannot connect to postgres at {host}"))?;
+    // A schema a newer version migrated is not one to run on (or to let sqlx report as a
+    // missing migration): say so, naming both versions.
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_default();
+    if let Some(problem) = ahead(&applied) {
+        anyhow::bail!(problem);
+    }
     MIGRATOR
         .run(&pool)
         .await
@@ -75,12 +85,27 @@ fn schema_problem(applied: &[i64]) -> Option<String> {
     if applied == known.as_slice() {
         return None;
     }
+    if let Some(problem) = ahead(applied) {
+        return Some(problem);
+    }
     let name = |v: Option<&i64>| v.map_or("none".to_string(), |v| v.to_string());
     Some(format!(
         "the database schema is at migration {}; this server needs migration {}",
         name(applied.last()),
         name(known.last())
     ))
+}
+
+/// When the database has a migration this binary does not know (a newer version ran it):
+/// why this binary cannot use it.
+fn ahead(applied: &[i64]) -> Option<String> {
+    let newest = *applied.last()?;
+    let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    (newest > known).then(|| {
+        format!(
+            "the database schema is at migration {newest}, ahead of this server's migration {known}: a newer version migrated it; run that version here too"
+        )
+    })
 }
 
 /// The host of a database url, for messages (never the password).

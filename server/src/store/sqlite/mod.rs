@@ -169,6 +169,11 @@ impl Db {
 /// Why the schema at `version` is not this binary's, if it is not.
 pub(super) fn schema_problem(version: usize) -> Option<String> {
     let known = MIGRATIONS.len();
+    if version > known {
+        return Some(format!(
+            "the database schema is at version {version}, ahead of this server's version {known}: a newer version migrated it; run that version here too"
+        ));
+    }
     (version != known).then(|| {
         format!("the database schema is at version {version}; this server needs version {known}")
     })
@@ -192,6 +197,10 @@ pub(super) fn open(
     // Every statement the server runs stays prepared (rusqlite keeps 16 by default).
     conn.set_prepared_statement_cache_capacity(64);
     let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        // Migrated by a newer version: this one would misread it.
+        anyhow::bail!(schema_problem(version).unwrap_or_default());
+    }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
