@@ -216,7 +216,7 @@ impl ConnectionStore for PgConnections {
             // The common save, of a row that exists with this webhook, in one round trip
             // (the stall of the tests is inside the transaction below).
             let kept = update_query(
-                &format!("{UPDATE} AND webhook_hash = $13 {KEPT}"),
+                &format!("{UPDATE} AND webhook_hash = $16 {KEPT}"),
                 &rec,
                 &sealed,
                 &key_id,
