@@ -113,6 +113,7 @@ mod tests {
             privacy_url: "https://d",
             terms_url: "https://d",
             fields: &FIELDS,
+            account: None,
         };
         // French from an option's label; Spanish is not a language of the page.
         assert_eq!(languages(&uptime), ["en", "fr"]);
