@@ -193,6 +193,7 @@ mod tests {
             created_at: String::new(),
             updated_at: String::new(),
             edit_key_hash: edit.map(|k| key().hash_edit_key(k)),
+            account: None,
         }
     }
 

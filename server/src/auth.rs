@@ -50,15 +50,83 @@ struct Jwk {
     kty: String,
     n: Option<String>,
     e: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
 }
 
 /// Refetching the key set for an unknown key id happens at most this often.
 const REFRESH_GAP: Duration = Duration::from_secs(30);
 
-pub struct Verifier {
-    settings: SsoSettings,
+/// A published key set (JWKS) by key id: fetched when a token names a key it does not hold,
+/// at most every [`REFRESH_GAP`], so a rotated key is picked up and junk ids cost nothing.
+/// RSA keys, and P-256 EC keys (ES256).
+pub struct KeySet {
+    url: String,
     client: reqwest::Client,
     keys: RwLock<(HashMap<String, DecodingKey>, Option<Instant>)>,
+}
+
+impl KeySet {
+    pub fn new(url: String, client: reqwest::Client) -> KeySet {
+        KeySet {
+            url,
+            client,
+            keys: RwLock::new((HashMap::new(), None)),
+        }
+    }
+
+    /// The key `kid`, if the set holds it (fetched again if not, unless just fetched).
+    pub async fn get(&self, kid: &str) -> Option<DecodingKey> {
+        if let Some(k) = self.keys.read().await.0.get(kid) {
+            return Some(k.clone());
+        }
+        let mut guard = self.keys.write().await;
+        let recently = guard.1.is_some_and(|t| t.elapsed() < REFRESH_GAP);
+        if !recently {
+            guard.1 = Some(Instant::now());
+            match self.fetch().await {
+                Ok(keys) => guard.0 = keys,
+                Err(e) => {
+                    tracing::warn!(error = %e, url = %self.url, "cannot fetch the sign-in key set")
+                }
+            }
+        }
+        guard.0.get(kid).cloned()
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, String> {
+        let jwks: Jwks = self
+            .client
+            .get(&self.url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = HashMap::new();
+        for k in jwks.keys {
+            let Some(kid) = k.kid else { continue };
+            let key = match (k.kty.as_str(), k.n, k.e, k.crv.as_deref(), k.x, k.y) {
+                ("RSA", Some(n), Some(e), ..) => DecodingKey::from_rsa_components(&n, &e).ok(),
+                ("EC", _, _, Some("P-256"), Some(x), Some(y)) => {
+                    DecodingKey::from_ec_components(&x, &y).ok()
+                }
+                _ => None,
+            };
+            if let Some(key) = key {
+                out.insert(kid, key);
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub struct Verifier {
+    settings: SsoSettings,
+    keys: KeySet,
 }
 
 impl Verifier {
@@ -69,9 +137,8 @@ impl Verifier {
             .build()
             .expect("http client");
         Verifier {
+            keys: KeySet::new(settings.jwks_url.clone(), client),
             settings,
-            client,
-            keys: RwLock::new((HashMap::new(), None)),
         }
     }
 
@@ -139,46 +206,9 @@ impl Verifier {
     }
 
     async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
-        if let Some(k) = self.keys.read().await.0.get(kid) {
-            return Ok(k.clone());
-        }
-        let mut guard = self.keys.write().await;
-        let recently = guard.1.is_some_and(|t| t.elapsed() < REFRESH_GAP);
-        if !recently {
-            guard.1 = Some(Instant::now());
-            match self.fetch().await {
-                Ok(keys) => guard.0 = keys,
-                Err(e) => {
-                    tracing::warn!(error = %e, url = %self.settings.jwks_url, "cannot fetch the sign-in key set")
-                }
-            }
-        }
-        guard
-            .0
+        self.keys
             .get(kid)
-            .cloned()
+            .await
             .ok_or_else(|| TokenError("the sign-in token's signing key is unknown".into()))
-    }
-
-    async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, String> {
-        let jwks: Jwks = self
-            .client
-            .get(&self.settings.jwks_url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut out = HashMap::new();
-        for k in jwks.keys {
-            if let (Some(kid), "RSA", Some(n), Some(e)) = (k.kid, k.kty.as_str(), k.n, k.e) {
-                if let Ok(key) = DecodingKey::from_rsa_components(&n, &e) {
-                    out.insert(kid, key);
-                }
-            }
-        }
-        Ok(out)
     }
 }

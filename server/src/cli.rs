@@ -43,6 +43,10 @@ pub enum Command {
         /// What the connections' project filters are matched against.
         #[arg(long, default_value = "")]
         project: String,
+        /// The account of the service the event is for (required by a connector with
+        /// `[account]`: only that account's connections get it).
+        #[arg(long)]
+        account: Option<String>,
         /// An id that makes repeating the event harmless (the webhook-id; a random one if
         /// not given).
         #[arg(long)]
@@ -209,6 +213,7 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
             link,
             facts,
             project,
+            account,
             id,
         } => {
             let Some(secret) = secret.or_else(|| config.events_secret.clone()) else {
@@ -227,6 +232,9 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
             }
             if let Some(id) = &id {
                 event["id"] = json!(id);
+            }
+            if let Some(account) = account {
+                event["account"] = json!(account);
             }
             let body = event.to_string();
             let secrets = crate::event_signing::EventSecrets::parse(&secret).map_err(|e| {

@@ -242,8 +242,27 @@ pub struct Config {
     /// transaction, as a stalled database would.
     #[arg(long, env = "CONNECTOR_TEST_STALL_WRITES_MS", hide = true)]
     pub test_stall_writes_ms: Option<u64>,
+    /// Builds with `[account]`: the OpenID Connect issuer instead of connector.toml's (a
+    /// staging provider, or tests' provider on a random port).
+    #[arg(long, env = "CONNECTOR_ACCOUNT_ISSUER")]
+    pub account_issuer: Option<String>,
+    /// Builds with `[account]`: the client id at the issuer instead of connector.toml's.
+    #[arg(long, env = "CONNECTOR_ACCOUNT_CLIENT_ID")]
+    pub account_client_id: Option<String>,
+    /// Builds with `[account]`: the client secret at the issuer (required there).
+    #[arg(long, env = "CONNECTOR_ACCOUNT_CLIENT_SECRET", hide_env_values = true)]
+    pub account_client_secret: Option<String>,
     #[command(flatten)]
     pub secret_files: SecretFiles,
+}
+
+/// The sign-in to the service's accounts, from `[account]` and the flags.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    pub spec: &'static connector_settings::AccountSpec,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
 }
 
 /// Files holding secrets instead of their values, as Docker and Kubernetes hand secrets
@@ -265,6 +284,9 @@ pub struct SecretFiles {
     /// --encryption-key-file it is never created: a missing file is an error.
     #[arg(long, env = "CONNECTOR_ENCRYPTION_KEYS_FILE")]
     pub encryption_keys_file: Option<PathBuf>,
+    /// A file holding the account client secret, instead of --account-client-secret.
+    #[arg(long, env = "CONNECTOR_ACCOUNT_CLIENT_SECRET_FILE")]
+    pub account_client_secret_file: Option<PathBuf>,
 }
 
 /// The secret `name` (its variable, e.g. `CONNECTOR_EVENTS_SECRET`; the flag and the
@@ -334,7 +356,79 @@ impl Config {
             files.encryption_keys_file,
             "CONNECTOR_ENCRYPTION_KEYS",
         )?;
+        self.account_client_secret = secret_from(
+            self.account_client_secret.take(),
+            files.account_client_secret_file,
+            "CONNECTOR_ACCOUNT_CLIENT_SECRET",
+        )?;
         Ok(())
+    }
+
+    /// The sign-in to the service's accounts for a build with `[account]` (`spec`): its
+    /// secret is required. A build without one refuses the account flags.
+    pub fn accounts(
+        &self,
+        spec: Option<&'static connector_settings::AccountSpec>,
+    ) -> anyhow::Result<Option<AccountSettings>> {
+        let Some(spec) = spec else {
+            let given: Vec<&str> = [
+                (
+                    self.account_issuer.is_some(),
+                    "--account-issuer (CONNECTOR_ACCOUNT_ISSUER)",
+                ),
+                (
+                    self.account_client_id.is_some(),
+                    "--account-client-id (CONNECTOR_ACCOUNT_CLIENT_ID)",
+                ),
+                (
+                    self.account_client_secret.is_some(),
+                    "the account client secret (CONNECTOR_ACCOUNT_CLIENT_SECRET or _FILE)",
+                ),
+            ]
+            .into_iter()
+            .filter_map(|(set, name)| set.then_some(name))
+            .collect();
+            if !given.is_empty() {
+                bail!(
+                    "{} is set, but this build has no [account] in connector.toml: unset it, or build with a connector.toml that declares [account] (docs/accounts.md)",
+                    given.join(" and ")
+                );
+            }
+            return Ok(None);
+        };
+        let Some(secret) = self.account_client_secret.clone() else {
+            bail!(
+                "this build signs in to {} accounts ([account] in connector.toml): set CONNECTOR_ACCOUNT_CLIENT_SECRET or CONNECTOR_ACCOUNT_CLIENT_SECRET_FILE (--account-client-secret[-file]) to the client secret of '{}' at {}",
+                spec.service.get(connector_settings::Locale::En),
+                self.account_client_id.as_deref().unwrap_or(spec.client_id),
+                self.account_issuer.as_deref().unwrap_or(spec.issuer)
+            );
+        };
+        if secret.trim().is_empty() {
+            bail!("the account client secret (CONNECTOR_ACCOUNT_CLIENT_SECRET) is empty");
+        }
+        let issuer = self
+            .account_issuer
+            .clone()
+            .unwrap_or_else(|| spec.issuer.to_string());
+        let loopback =
+            issuer.starts_with("http://127.0.0.1:") || issuer.starts_with("http://localhost:");
+        if !(issuer.starts_with("https://") || loopback) {
+            bail!("--account-issuer '{issuer}' must start with https:// (or be http on 127.0.0.1 for development)");
+        }
+        let client_id = self
+            .account_client_id
+            .clone()
+            .unwrap_or_else(|| spec.client_id.to_string());
+        if client_id.trim().is_empty() || client_id.contains(char::is_whitespace) {
+            bail!("--account-client-id '{client_id}' must be one word");
+        }
+        Ok(Some(AccountSettings {
+            spec,
+            issuer,
+            client_id,
+            client_secret: secret,
+        }))
     }
 
     /// The events secrets, if set (from the flag or the variable, or the file read by
@@ -908,5 +1002,67 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("postgres://"));
+    }
+
+    static SPEC: connector_settings::AccountSpec = connector_settings::AccountSpec {
+        service: connector_settings::Text(&[("en", "Uptime Watch")]),
+        issuer: "https://id.example.org",
+        client_id: "teams-app",
+        scopes: &["openid"],
+        account_claim: "sub",
+        name_claim: "name",
+    };
+
+    fn config(args: &[&str]) -> super::Config {
+        let mut all = vec!["s"];
+        all.extend_from_slice(args);
+        let mut c = Cli::try_parse_from(all).unwrap().config;
+        c.read_secret_files().unwrap();
+        c
+    }
+
+    #[test]
+    fn a_build_with_accounts_needs_the_client_secret_and_takes_the_overrides() {
+        let err = config(&[]).accounts(Some(&SPEC)).unwrap_err().to_string();
+        assert!(
+            err.contains("CONNECTOR_ACCOUNT_CLIENT_SECRET") && err.contains("_FILE"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let c = config(&[
+            "--account-client-secret-file",
+            file.to_str().unwrap(),
+            "--account-issuer",
+            "http://127.0.0.1:4011",
+        ]);
+        let a = c.accounts(Some(&SPEC)).unwrap().unwrap();
+        assert_eq!(a.client_secret, "s3cret");
+        assert_eq!(a.issuer, "http://127.0.0.1:4011");
+        assert_eq!(a.client_id, "teams-app");
+        let err = config(&[
+            "--account-client-secret",
+            "s",
+            "--account-issuer",
+            "http://id.example.org",
+        ])
+        .accounts(Some(&SPEC))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("https://"), "{err}");
+    }
+
+    #[test]
+    fn a_build_without_accounts_refuses_the_account_flags() {
+        assert!(config(&[]).accounts(None).unwrap().is_none());
+        let err = config(&["--account-client-id", "x"])
+            .accounts(None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--account-client-id") && err.contains("no [account]"),
+            "{err}"
+        );
     }
 }

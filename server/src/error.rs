@@ -35,6 +35,11 @@ pub enum AppError {
         message: String,
     },
     NotFound(String),
+    /// 404 with its own machine-readable code (e.g. `no_accounts`).
+    Absent {
+        code: &'static str,
+        message: String,
+    },
     /// 413; the limit in bytes.
     PayloadTooLarge(usize),
     /// 408: the body came too slowly.
@@ -147,6 +152,7 @@ impl IntoResponse for AppError {
             AppError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m, vec![]),
             AppError::Denied { code, message } => (StatusCode::FORBIDDEN, code, message, vec![]),
             AppError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, vec![]),
+            AppError::Absent { code, message } => (StatusCode::NOT_FOUND, code, message, vec![]),
             AppError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",

@@ -2,6 +2,7 @@
 //! the built page, and in dev mode the Teams host emulator with its webhook inboxes.
 
 pub mod access;
+pub mod account;
 pub mod auth;
 pub mod backup;
 pub mod cli;

@@ -20,7 +20,7 @@ use crate::domain::{HashKey, Keyring, WebhookPolicy};
 use crate::emulator::{self, inboxes::Inboxes};
 use crate::extract::BODY_LIMIT;
 use crate::layers;
-use crate::routes::{connections, events, health, static_files, try_webhook};
+use crate::routes::{account, connections, events, health, static_files, try_webhook};
 use crate::state::{AppState, Shared};
 use crate::store::{self, ConnectionStore, Stores, Wake};
 use crate::write_limit::RateLimiter;
@@ -34,6 +34,7 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .merge(connections::router())
         .merge(try_webhook::router())
         .merge(events::router())
+        .merge(account::router())
         .route(
             "/api/{*rest}",
             axum::routing::any(static_files::api_not_found),
@@ -281,6 +282,22 @@ impl Application {
             }
         }
         delivery.flow_tokens = flow_tokens.clone();
+        let accounts = config
+            .accounts(connector_settings::CONNECTOR.account.as_ref())?
+            .map(|a| {
+                Arc::new(crate::account::Accounts::new(
+                    a.spec,
+                    &a.issuer,
+                    &a.client_id,
+                    &a.client_secret,
+                    &key,
+                ))
+            });
+        if let Some(a) = &accounts {
+            // Not awaited: the server starts whether or not the provider answers.
+            let a = a.clone();
+            tokio::spawn(async move { a.warm_up().await });
+        }
         let state = AppState::new(Shared {
             connections: stores.connections.clone(),
             outbox: stores.outbox.clone(),
@@ -307,6 +324,7 @@ impl Application {
             flow_tokens,
             idp: Default::default(),
             windows: delivery.windows.clone(),
+            accounts,
         });
         let wake = state.wake.clone();
         if config.role != Role::Api {

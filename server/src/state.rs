@@ -58,4 +58,6 @@ pub struct Shared {
     pub idp: crate::emulator::inboxes::Idp,
     /// Each webhook kind's rate windows, which test cards count against too.
     pub windows: Limits,
+    /// Sign-in to the service's accounts (builds with `[account]`).
+    pub accounts: Option<Arc<crate::account::Accounts>>,
 }

@@ -118,7 +118,7 @@ pub fn test() -> Result<()> {
     // tests again, with everything built from a different connector.
     let second = root.join(SECOND_CONNECTOR);
     println!(
-        "xtask: settings, delivery and events tests against {}",
+        "xtask: settings, delivery, events and accounts tests against {}",
         second.display()
     );
     sh(Command::new("cargo")
@@ -127,7 +127,7 @@ pub fn test() -> Result<()> {
         .current_dir(&root))?;
     sh(Command::new("cargo")
         .args(["test", "-p", "connector-server", "--test", "api", "--"])
-        .args(["delivery::", "events::"])
+        .args(["delivery::", "events::", "accounts::"])
         .env("CONNECTOR_TOML", &second)
         .current_dir(&root))?;
 

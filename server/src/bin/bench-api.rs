@@ -100,8 +100,12 @@ impl Server {
         .stderr(Stdio::null());
         if let Some(url) = &o.database_url {
             cmd.args(["--database-url", url])
-                .args(["--secret-key", &"ab".repeat(32)])
                 .args(["--encryption-keys", &format!("k1:{}", "11".repeat(32))]);
+        }
+        // The known key lets the bench link connections to accounts (builds with [account]).
+        cmd.args(["--secret-key", BENCH_KEY]);
+        if CONNECTOR.account.is_some() {
+            cmd.args(["--account-client-secret", "bench-account-secret"]);
         }
         let mut child = cmd
             .spawn()
@@ -141,6 +145,28 @@ fn kind() -> &'static str {
 /// Connection `i`'s group: events of project `/p{group}.` match its ten connections only.
 fn project(i: usize) -> String {
     format!("/p{}.", i / FAN_OUT)
+}
+
+const BENCH_KEY: &str = "abababababababababababababababababababababababababababababababab";
+
+/// Connection `i`'s account in a build with `[account]`: 10 connections an account (1,000
+/// accounts with the default 10,000 connections), the same ten its events' project matches.
+fn account(i: usize) -> String {
+    format!("acct{}", i / FAN_OUT)
+}
+
+/// A proof linking connection `i` to its account, as the server keyed with [`BENCH_KEY`]
+/// makes them after a sign-in.
+fn proof(i: usize) -> String {
+    use connector_server::account::proof::{Claims, ProofKey, VALID_SECS};
+    let key = connector_server::domain::HashKey::from_hex(BENCH_KEY).expect("hex key");
+    ProofKey::new(&key).sign(&Claims {
+        account: account(i),
+        name: account(i),
+        tenant: None,
+        user: None,
+        exp: time::OffsetDateTime::now_utc().unix_timestamp() + VALID_SECS,
+    })
 }
 
 fn hook(port: u16, i: usize) -> String {
@@ -229,7 +255,11 @@ fn request(
                 pick(2)
             };
             let name = format!("Bench {c}-{n}");
-            let body = json!({ "webhookUrl": hook(port, i), "settings": settings(i, &name) });
+            let mut body = json!({ "webhookUrl": hook(port, i), "settings": settings(i, &name) });
+            // Creates link their account; changes keep it.
+            if scenario == Scenario::Create && CONNECTOR.account.is_some() {
+                body["accountProof"] = proof(i).into();
+            }
             let req = builder
                 .method("PUT")
                 .uri(format!("/api/connections/c{i}"))
@@ -247,9 +277,12 @@ fn request(
         }
         Scenario::Events | Scenario::Mix => {
             let i = pick(3);
-            let body = json!({ "id": format!("e{c}-{n}"), "type": kind(), "title": "Bench",
-                               "project": project(i) })
-            .to_string();
+            let mut body = json!({ "id": format!("e{c}-{n}"), "type": kind(), "title": "Bench",
+                               "project": project(i) });
+            if CONNECTOR.account.is_some() {
+                body["account"] = account(i).into();
+            }
+            let body = body.to_string();
             let ts = time::OffsetDateTime::now_utc().unix_timestamp();
             let req = builder
                 .method("POST")

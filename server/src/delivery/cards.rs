@@ -32,6 +32,10 @@ pub struct Event {
     /// What each connection's project filter is matched against.
     #[serde(default)]
     pub project: String,
+    /// The account of the sending service the event is for: required with `[account]`,
+    /// where only that account's connections get it; ignored without.
+    #[serde(default)]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -188,6 +192,7 @@ mod tests {
                 value: "main".into(),
             }],
             project: "api-gateway".into(),
+            account: None,
         }
     }
 

@@ -63,6 +63,12 @@ impl HashKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// A key of its own for `domain` (e.g. account proofs), so no value made with it can
+    /// stand for a hash made with this key, nor the other way round.
+    pub fn derive(&self, domain: &[u8]) -> [u8; 32] {
+        self.mac(&[b"connector derived key\0", domain])
+    }
+
     pub fn hash(&self, url: &WebhookUrl) -> WebhookHash {
         WebhookHash(self.mac(&[url.as_str().as_bytes()]))
     }

@@ -60,7 +60,7 @@ fn view(r: Record, edit_key: Option<&EditKey>) -> Connection {
         updated_at: r.updated_at,
         disabled: r.disabled_reason,
         webhook_kind: r.webhook_url.kind().name().to_string(),
-        account: None,
+        account: r.account,
     }
 }
 
@@ -168,6 +168,12 @@ async fn save(
         });
     };
     let identity = identify(&state, &headers).await?;
+    let linked = linked_account(
+        &state,
+        &body.account_proof,
+        identity.as_ref(),
+        &body.user_object_id,
+    )?;
     let stamp = crate::clock::now_rfc3339();
     let mut record = Record {
         entity_id: id.clone(),
@@ -185,10 +191,22 @@ async fn save(
         updated_at: stamp,
         edit_key_hash: None,
         team: None,
+        account: None,
     };
     let Some(existing) = state.connections.get(&id).await? else {
         // A new connection: its webhook URL is required, and it gets its edit key.
         let webhook = webhook.ok_or_else(webhook_required)?;
+        if let Some(accounts) = &state.accounts {
+            record.account = Some(linked.ok_or_else(|| AppError::BadRequest {
+                code: "account_required",
+                message: accounts.required_message(),
+                fields: vec![FieldProblem {
+                    field: "accountProof".into(),
+                    rule: "required".into(),
+                    message: accounts.required_message(),
+                }],
+            })?);
+        }
         // Only a sign-in proves the tenant of a new connection: a URL that merely names one
         // must not spend its budget. The target's budget bounds creates instead.
         charge_tenant(&state, identity.as_ref().map(|i| i.tenant.as_str()))?;
@@ -237,6 +255,8 @@ async fn save(
             check_postable(&state, webhook, tenant)?;
         }
     }
+    // Without a new sign-in the connection keeps its account; with one, it moves to it.
+    record.account = linked.or_else(|| existing.account.clone());
     // A connection stored before edit keys existed gets one now.
     let minted = existing.edit_key_hash.is_none().then(EditKey::generate);
     record.edit_key_hash = minted.as_ref().map(|k| state.key.hash_edit_key(k));
@@ -265,6 +285,45 @@ async fn save(
         }
     };
     saved(&state, &id, outcome, minted.as_ref())
+}
+
+/// The account a save's `accountProof` links, checked before anything is stored: refused
+/// when the build has no `[account]`, when it is not this server's or has expired, and
+/// (403) when it was made for another Teams user or tenant than the save's.
+fn linked_account(
+    state: &AppState,
+    proof: &Option<String>,
+    identity: Option<&Identity>,
+    user_object_id: &Option<String>,
+) -> Result<Option<connector_settings::api::ConnectionAccount>, AppError> {
+    let Some(proof) = proof else { return Ok(None) };
+    let refuse = |code, message: String| AppError::BadRequest {
+        code,
+        fields: vec![FieldProblem {
+            field: "accountProof".into(),
+            rule: "account_proof".into(),
+            message: message.clone(),
+        }],
+        message,
+    };
+    let Some(accounts) = &state.accounts else {
+        return Err(refuse(
+            "invalid_body",
+            "'accountProof' is not taken: this connector has no [account] in its connector.toml"
+                .into(),
+        ));
+    };
+    let save = crate::account::TeamsUser::of(identity, None, user_object_id.as_deref());
+    accounts
+        .check_proof(proof, &save, crate::routes::account::now_secs())
+        .map(Some)
+        .map_err(|e| match e {
+            crate::account::ProofError::Invalid(m) => refuse("account_proof_invalid", m),
+            crate::account::ProofError::Mismatch(m) => AppError::Denied {
+                code: "account_proof_mismatch",
+                message: m,
+            },
+        })
 }
 
 /// Refuses a webhook URL about to be stored (or tried) that cannot be posted to: a retired

@@ -291,6 +291,7 @@ async fn accept_signed(
                 received_at: crate::clock::now_rfc3339(),
             },
             Topic::new(&event.kind, &event.project),
+            CONNECTOR.account.as_ref().and(event.account.clone()),
             now_ms(),
         )
         .await?;
@@ -326,6 +327,40 @@ fn check_id(id: &str, what: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The longest account id an event may name (the stored ones come from ID tokens).
+const MAX_ACCOUNT: usize = 200;
+
+/// With `[account]`, every event names the account it is for; without, `account` is ignored.
+fn check_account(account: Option<&str>) -> Result<(), AppError> {
+    if CONNECTOR.account.is_none() {
+        return Ok(());
+    }
+    let problem = match account {
+        None => Some((
+            "required",
+            "this connector sends events per account: the event must name its `account`"
+                .to_string(),
+        )),
+        Some(a) if a.is_empty() || a.chars().count() > MAX_ACCOUNT => Some((
+            "length",
+            format!("the event's `account` must be 1 to {MAX_ACCOUNT} characters"),
+        )),
+        Some(_) => None,
+    };
+    match problem {
+        None => Ok(()),
+        Some((rule, message)) => Err(AppError::BadRequest {
+            code: "validation_failed",
+            fields: vec![connector_settings::api::FieldProblem {
+                field: "account".into(),
+                rule: rule.into(),
+                message: message.clone(),
+            }],
+            message,
+        }),
+    }
+}
+
 /// The event types are the options of the events field of `connector.toml` (found by its role).
 fn check(e: &Event) -> Result<(), AppError> {
     if CONNECTOR.event_type(&e.kind).is_none() {
@@ -348,6 +383,7 @@ fn check(e: &Event) -> Result<(), AppError> {
     if let Some(id) = &e.id {
         check_id(id, "event id")?;
     }
+    check_account(e.account.as_deref())?;
     if let Some(link) = &e.link {
         if !link.starts_with("https://") {
             return Err(bad(

@@ -1,5 +1,6 @@
 //! One file per resource.
 
+pub mod account;
 pub mod connections;
 pub mod events;
 pub mod health;

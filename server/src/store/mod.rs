@@ -18,7 +18,7 @@ use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookIdentity, WebhookU
 
 pub use claim::Reservation;
 
-pub use connector_settings::api::DeliveryStatus;
+pub use connector_settings::api::{ConnectionAccount, DeliveryStatus};
 /// The PostgreSQL advisory lock held while one instance prunes.
 pub use postgres::PRUNE_LOCK;
 
@@ -88,6 +88,9 @@ pub struct Record {
     /// edit keys existed (it gets one at its next save).
     pub edit_key_hash: Option<EditKeyHash>,
     pub user_object_id: Option<String>,
+    /// The sending service's account it gets events for (builds with `[account]`), and who
+    /// linked it.
+    pub account: Option<ConnectionAccount>,
     /// RFC 3339.
     pub created_at: String,
     pub updated_at: String,
@@ -154,6 +157,19 @@ pub(crate) const GAUGES: &str = "SELECT
 
 pub(crate) fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
+}
+
+/// The stored account columns as the record's account (none without an account id).
+pub(crate) fn account_of(
+    account: Option<String>,
+    name: Option<String>,
+    linked_by: Option<String>,
+) -> Option<ConnectionAccount> {
+    account.map(|account| ConnectionAccount {
+        name: name.unwrap_or_else(|| account.clone()),
+        account,
+        linked_by,
+    })
 }
 
 /// A stored keyed hash, which must be 32 bytes.
@@ -329,11 +345,13 @@ impl Wake {
 #[async_trait]
 pub trait Outbox: Send + Sync + 'static {
     /// Stores the event and one delivery per enabled connection that receives `topic`; a known event id
-    /// stores nothing and says so. Wakes every instance's workers.
+    /// stores nothing and says so. Wakes every instance's workers. With `account` (builds
+    /// with `[account]`) only connections linked to that account receive it.
     async fn accept_event(
         &self,
         event: NewEvent,
         topic: Topic,
+        account: Option<String>,
         now_ms: i64,
     ) -> Result<Accepted, StoreError>;
     /// Stores `event` with one delivery, to `entity_id` only (the test card).

@@ -12,12 +12,17 @@ use std::sync::{Arc, Mutex};
 
 use connector_settings::{Subscription, Topic, Values};
 
-/// The enabled connections' subscriptions as of one version: by event type, the connections
-/// taking it grouped by their project filter, so an event looks at each filter once.
+/// The enabled connections' subscriptions as of one version: by event type, then by the
+/// account they are linked to (none without `[account]`), the connections taking it grouped
+/// by their project filter, so an addressed event looks only at its account's filters, and
+/// at each once.
 pub(crate) struct Snapshot {
     version: i64,
-    by_kind: HashMap<&'static str, Vec<Group>>,
+    by_kind: HashMap<&'static str, HashMap<Option<Arc<str>>, Vec<Group>>>,
 }
+
+/// A row read for a snapshot: (entity id, settings JSON, account).
+pub(crate) type Row = (String, String, Option<String>);
 
 /// The connections that take one event type with the same project filter.
 struct Group {
@@ -26,36 +31,59 @@ struct Group {
 }
 
 impl Snapshot {
-    /// Rows read from the database as (entity id, settings JSON); settings that do not
-    /// parse match nothing, as before.
-    pub(crate) fn read(version: i64, rows: impl IntoIterator<Item = (String, String)>) -> Self {
-        let mut groups: HashMap<(&'static str, Option<String>), Vec<Arc<str>>> = HashMap::new();
-        for (id, settings) in rows {
+    /// Rows read from the database; settings that do not parse match nothing, as before.
+    pub(crate) fn read(version: i64, rows: impl IntoIterator<Item = Row>) -> Self {
+        type Key = (&'static str, Option<Arc<str>>, Option<String>);
+        let mut groups: HashMap<Key, Vec<Arc<str>>> = HashMap::new();
+        // One allocation per account, shared by its rows' keys.
+        let mut accounts: HashMap<String, Arc<str>> = HashMap::new();
+        for (id, settings, account) in rows {
             let Ok(values) = serde_json::from_str::<Values>(&settings) else {
                 continue;
             };
             let subscription = Subscription::of(&values);
             let id: Arc<str> = id.into();
+            let account = account.map(|a| {
+                accounts
+                    .entry(a)
+                    .or_insert_with_key(|a| Arc::from(a.as_str()))
+                    .clone()
+            });
             for kind in subscription.events {
                 groups
-                    .entry((kind, subscription.filter.clone()))
+                    .entry((kind, account.clone(), subscription.filter.clone()))
                     .or_default()
                     .push(id.clone());
             }
         }
-        let mut by_kind: HashMap<_, Vec<_>> = HashMap::new();
-        for ((kind, filter), ids) in groups {
-            by_kind.entry(kind).or_default().push(Group { filter, ids });
+        let mut by_kind: HashMap<_, HashMap<_, Vec<_>>> = HashMap::new();
+        for ((kind, account, filter), ids) in groups {
+            by_kind
+                .entry(kind)
+                .or_default()
+                .entry(account)
+                .or_default()
+                .push(Group { filter, ids });
         }
         Snapshot { version, by_kind }
     }
 
-    /// The connections that receive `topic`.
-    pub(crate) fn matching(&self, topic: &Topic) -> Vec<String> {
-        self.by_kind
-            .get(topic.kind())
+    /// The connections that receive `topic`: with `account`, only that account's; without
+    /// (a build without `[account]`), every connection of the event's type.
+    pub(crate) fn matching(&self, topic: &Topic, account: Option<&str>) -> Vec<String> {
+        let Some(by_account) = self.by_kind.get(topic.kind()) else {
+            return Vec::new();
+        };
+        let groups: Vec<&Group> = match account {
+            Some(account) => by_account
+                .get(&Some(Arc::from(account)))
+                .into_iter()
+                .flatten()
+                .collect(),
+            None => by_account.values().flatten().collect(),
+        };
+        groups
             .into_iter()
-            .flatten()
             .filter(|group| topic.passes(group.filter.as_deref()))
             .flat_map(|group| group.ids.iter().map(|id| id.to_string()))
             .collect()
@@ -98,12 +126,12 @@ impl Subscribers {
 mod tests {
     use super::*;
 
-    fn rows(subscriptions: &[(&str, &str, &str)]) -> Vec<(String, String)> {
+    fn rows(subscriptions: &[(&str, &str, &str)]) -> Vec<Row> {
         subscriptions
             .iter()
             .map(|(id, events, filter)| {
                 let settings = format!(r#"{{"events": [{events}], "filter": "{filter}"}}"#);
-                (id.to_string(), settings)
+                (id.to_string(), settings, None)
             })
             .collect()
     }
@@ -124,7 +152,7 @@ mod tests {
         // An older read finishing late does not replace a newer one.
         subs.keep(Snapshot::read(2, rows(&[("old", r#""build_failed""#, "")])));
         let any = Topic::new("build_failed", "");
-        assert_eq!(subs.at(3).unwrap().matching(&any), ["a"]);
+        assert_eq!(subs.at(3).unwrap().matching(&any, None), ["a"]);
     }
 
     /// (id, event types, project filter).
@@ -139,7 +167,7 @@ mod tests {
     #[test]
     fn an_event_goes_to_the_connections_of_its_type_whose_filter_its_project_contains() {
         let snap = Snapshot::read(1, rows(CONNECTIONS));
-        let matching = |kind, project| sorted(snap.matching(&Topic::new(kind, project)));
+        let matching = |kind, project| sorted(snap.matching(&Topic::new(kind, project), None));
         assert_eq!(
             matching("build_failed", "Billing-API-v2"),
             ["all", "api", "api-too"]
@@ -156,10 +184,10 @@ mod tests {
             let topic = Topic::new(kind, project);
             let one_by_one: Vec<String> = rows(CONNECTIONS)
                 .into_iter()
-                .filter(|(_, s)| {
+                .filter(|(_, s, _)| {
                     Subscription::of(&serde_json::from_str(s).unwrap()).receives(&topic)
                 })
-                .map(|(id, _)| id)
+                .map(|(id, _, _)| id)
                 .collect();
             assert_eq!(matching(kind, project), sorted(one_by_one));
         }
@@ -170,10 +198,43 @@ mod tests {
         let snap = Snapshot::read(
             1,
             [
-                ("a".into(), "{".into()),
-                ("b".into(), r#"{"events": ["build_failed"]}"#.into()),
+                ("a".into(), "{".into(), None),
+                ("b".into(), r#"{"events": ["build_failed"]}"#.into(), None),
             ],
         );
-        assert_eq!(snap.matching(&Topic::new("build_failed", "")), ["b"]);
+        assert_eq!(snap.matching(&Topic::new("build_failed", ""), None), ["b"]);
+    }
+
+    #[test]
+    fn an_addressed_event_goes_only_to_its_accounts_connections_then_the_filter_narrows() {
+        let mut all = rows(CONNECTIONS);
+        for (i, row) in all.iter_mut().enumerate() {
+            row.2 = Some(if i % 2 == 0 { "acme" } else { "globex" }.into());
+        }
+        all.push((
+            "unlinked".into(),
+            r#"{"events": ["build_failed"]}"#.into(),
+            None,
+        ));
+        let snap = Snapshot::read(1, all);
+        let matching = |kind, project, account| {
+            sorted(snap.matching(&Topic::new(kind, project), Some(account)))
+        };
+        // all, api, api-too, web, incidents: acme has all, api-too, incidents.
+        assert_eq!(matching("build_failed", "api", "acme"), ["all", "api-too"]);
+        assert_eq!(matching("build_failed", "api", "globex"), ["api"]);
+        assert_eq!(matching("build_failed", "web", "globex"), ["web"]);
+        assert_eq!(
+            matching("incident_opened", "api", "acme"),
+            ["all", "incidents"]
+        );
+        assert!(matching("build_failed", "api", "initech").is_empty());
+        assert!(
+            matching("build_failed", "api", "ACME").is_empty(),
+            "account ids are exact"
+        );
+        // Unaddressed (a build without [account]): every connection of the type.
+        let every = sorted(snap.matching(&Topic::new("build_failed", "api-web"), None));
+        assert_eq!(every, ["all", "api", "api-too", "unlinked", "web"]);
     }
 }

@@ -33,7 +33,7 @@ const METHODS: [Method; 5] = [
 async fn every_route_answers_every_method_in_json() {
     let app = TestApp::spawn().await;
     // (path, the methods it has)
-    let routes: [(&str, &[Method]); 8] = [
+    let routes: [(&str, &[Method]); 10] = [
         (
             "/api/connections/c1",
             &[Method::GET, Method::PUT, Method::DELETE],
@@ -44,6 +44,8 @@ async fn every_route_answers_every_method_in_json() {
         ("/api/events", &[Method::POST]),
         ("/api/health", &[Method::GET]),
         ("/api/openapi.json", &[Method::GET]),
+        ("/api/account", &[Method::GET]),
+        ("/api/account/link", &[Method::POST]),
         ("/api/no-such-route", &[]),
     ];
     for (path, methods) in routes {

@@ -516,6 +516,12 @@ async fn send_event_signs_with_standard_webhooks_and_the_old_scheme_on_request()
                 ])
                 .args(["--type", kind, "--title", "Sent by hand"])
                 .args(extra)
+                .args(
+                    crate::helpers::CONNECTOR_HAS_ACCOUNTS
+                        .then_some(["--account", crate::helpers::HARNESS_ACCOUNT])
+                        .into_iter()
+                        .flatten(),
+                )
                 .env_remove("CONNECTOR_EVENTS_SECRET")
                 .output()
                 .unwrap()

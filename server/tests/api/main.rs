@@ -10,6 +10,7 @@
 mod helpers;
 
 mod access;
+mod accounts;
 mod api_errors;
 mod backups;
 mod benchmarks;

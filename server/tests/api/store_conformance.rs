@@ -153,6 +153,7 @@ conformance!(
     gauges_count_pending_due_oldest_dead_and_disabled,
     the_schema_is_current_after_opening,
     each_event_matches_the_connections_as_they_are_now_whoever_changed_them,
+    the_account_is_stored_and_an_addressed_event_reaches_only_its_connections,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -222,6 +223,7 @@ fn record(id: &str, hook: &str, project: &str) -> Record {
         disabled_reason: None,
         edit_key_hash: None,
         user_object_id: None,
+        account: None,
         created_at: "2025-01-01T00:00:00Z".into(),
         updated_at: "2025-01-01T00:00:00Z".into(),
     }
@@ -253,7 +255,12 @@ fn event(id: &str) -> NewEvent {
 /// `project`, or empty, gets it.
 async fn accept(s: &Stores, event_id: &str, project: &str, at: i64) -> usize {
     s.outbox
-        .accept_event(event(event_id), Topic::new("build_failed", project), at)
+        .accept_event(
+            event(event_id),
+            Topic::new("build_failed", project),
+            None,
+            at,
+        )
         .await
         .unwrap()
         .deliveries
@@ -301,6 +308,84 @@ async fn a_connection_is_created_updated_read_and_deleted(subject: &Subject) {
     assert!(s.connections.get(&id("c1")).await.unwrap().is_none());
     assert!(!s.connections.delete(&id("c1")).await.unwrap());
     s.connections.ping().await.unwrap();
+}
+
+fn linked(id: &str, hook: &str, project: &str, account: &str) -> Record {
+    Record {
+        account: Some(store::ConnectionAccount {
+            account: account.into(),
+            name: format!("{account} Ltd"),
+            linked_by: Some(format!("user-of-{account}")),
+        }),
+        ..record(id, hook, project)
+    }
+}
+
+async fn accept_for(s: &Stores, event_id: &str, project: &str, account: Option<&str>) -> usize {
+    s.outbox
+        .accept_event(
+            event(event_id),
+            Topic::new("build_failed", project),
+            account.map(str::to_string),
+            NOW,
+        )
+        .await
+        .unwrap()
+        .deliveries
+}
+
+async fn the_account_is_stored_and_an_addressed_event_reaches_only_its_connections(
+    subject: &Subject,
+) {
+    let s = subject.open().await;
+    for r in [
+        linked("a1", "h1", "", "acme"),
+        linked("a2", "h2", "api", "acme"),
+        linked("g1", "h3", "", "globex"),
+        record("none", "h4", ""),
+    ] {
+        s.connections.upsert(r).await.unwrap();
+    }
+    let got = s.connections.get(&id("a1")).await.unwrap().unwrap();
+    let account = got.account.expect("stored with its account");
+    assert_eq!(
+        (account.account.as_str(), account.name.as_str()),
+        ("acme", "acme Ltd")
+    );
+    assert_eq!(account.linked_by.as_deref(), Some("user-of-acme"));
+    assert!(s
+        .connections
+        .get(&id("none"))
+        .await
+        .unwrap()
+        .unwrap()
+        .account
+        .is_none());
+    assert_eq!(
+        accept_for(&s, "e1", "web", Some("acme")).await,
+        1,
+        "a1 only: a2 filters api"
+    );
+    assert_eq!(accept_for(&s, "e2", "api", Some("acme")).await, 2);
+    assert_eq!(accept_for(&s, "e3", "api", Some("globex")).await, 1);
+    assert_eq!(accept_for(&s, "e4", "api", Some("initech")).await, 0);
+    assert_eq!(
+        accept_for(&s, "e5", "api", None).await,
+        4,
+        "unaddressed: every connection"
+    );
+    // Moving a connection to another account changes what it matches from the next event.
+    let Upsert::Updated(moved) = s
+        .connections
+        .upsert(linked("g1", "h3", "", "acme"))
+        .await
+        .unwrap()
+    else {
+        panic!("updated")
+    };
+    assert_eq!(moved.account.unwrap().account, "acme");
+    assert_eq!(accept_for(&s, "e6", "api", Some("acme")).await, 3);
+    assert_eq!(accept_for(&s, "e7", "api", Some("globex")).await, 0);
 }
 
 async fn another_webhook_cannot_take_an_entity_id(subject: &Subject) {
@@ -564,7 +649,7 @@ async fn an_event_is_accepted_once_with_one_delivery_per_matching_enabled_connec
     assert_eq!(accept(&s, "e1", "api", NOW).await, 2);
     let again = s
         .outbox
-        .accept_event(event("e1"), Topic::new("build_failed", "api"), NOW)
+        .accept_event(event("e1"), Topic::new("build_failed", "api"), None, NOW)
         .await
         .unwrap();
     assert!(again.duplicate && again.deliveries == 0);
@@ -1196,6 +1281,7 @@ async fn pruning_removes_delivered_rows_past_the_retention_only(subject: &Subjec
         .accept_event(
             event("matched-nobody"),
             Topic::new("never_declared", ""),
+            None,
             old,
         )
         .await
@@ -1247,7 +1333,7 @@ async fn pruning_removes_delivered_rows_past_the_retention_only(subject: &Subjec
     // The event id of the pruned event with a dead delivery is still known.
     let again = s
         .outbox
-        .accept_event(event("old"), Topic::new("build_failed", ""), NOW)
+        .accept_event(event("old"), Topic::new("build_failed", ""), None, NOW)
         .await
         .unwrap();
     assert!(again.duplicate);

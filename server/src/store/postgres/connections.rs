@@ -32,7 +32,7 @@ impl PgConnections {
 
 const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name, settings, app_type,
     user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason, edit_key_hash,
-    team_tenant, team_group FROM connections WHERE entity_id = $1";
+    team_tenant, team_group, account, account_name, linked_by FROM connections WHERE entity_id = $1";
 
 fn hash_of(bytes: Vec<u8>) -> Result<WebhookHash, StoreError> {
     Ok(WebhookHash(hash32(bytes)?))
@@ -67,6 +67,11 @@ fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
         owner_oid: r.try_get(11).map_err(db)?,
         disabled_reason: r.try_get(12).map_err(db)?,
         edit_key_hash: edit_key_of(r, 13)?,
+        account: crate::store::account_of(
+            r.try_get(16).map_err(db)?,
+            r.try_get(17).map_err(db)?,
+            r.try_get(18).map_err(db)?,
+        ),
     })
 }
 
@@ -76,7 +81,8 @@ const UPDATE: &str =
     "UPDATE connections SET webhook_secret = $2, webhook_key_id = $3, config_name = $4,
     settings = $5, app_type = $6, user_object_id = $7, updated_at = $8, disabled_reason = NULL,
     edit_key_hash = COALESCE(edit_key_hash, $9), team_tenant = COALESCE(team_tenant, $10),
-    team_group = CASE WHEN team_tenant IS NULL THEN $11 ELSE team_group END, webhook_kind = $12
+    team_group = CASE WHEN team_tenant IS NULL THEN $11 ELSE team_group END, webhook_kind = $12,
+    account = $13, account_name = $14, linked_by = $15
     WHERE entity_id = $1";
 
 /// [`UPDATE`] of `sql` with `rec`'s values (its sealed webhook URL included).
@@ -100,6 +106,9 @@ fn update_query<'q>(
         .bind(rec.team.as_ref().map(|t| t.tenant.as_str()))
         .bind(rec.team.as_ref().map(|t| t.group.as_str()))
         .bind(rec.webhook_url.kind().name())
+        .bind(rec.account.as_ref().map(|a| a.account.as_str()))
+        .bind(rec.account.as_ref().map(|a| a.name.as_str()))
+        .bind(rec.account.as_ref().and_then(|a| a.linked_by.as_deref()))
 }
 
 /// What an update keeps of the row, returned by it for [`updated`].
@@ -242,8 +251,8 @@ impl ConnectionStore for PgConnections {
             let inserted = sqlx::query(
                 "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
                  settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash,
-                 team_tenant, team_group, webhook_kind)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                 team_tenant, team_group, webhook_kind, account, account_name, linked_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
                  ON CONFLICT (entity_id) DO NOTHING",
             )
             .bind(rec.entity_id.as_str())
@@ -262,6 +271,9 @@ impl ConnectionStore for PgConnections {
             .bind(rec.team.as_ref().map(|t| t.tenant.as_str()))
             .bind(rec.team.as_ref().map(|t| t.group.as_str()))
             .bind(rec.webhook_url.kind().name())
+            .bind(rec.account.as_ref().map(|a| a.account.as_str()))
+            .bind(rec.account.as_ref().map(|a| a.name.as_str()))
+            .bind(rec.account.as_ref().and_then(|a| a.linked_by.as_deref()))
             .execute(&mut *tx)
             .await
             .map_err(db)?

@@ -72,6 +72,7 @@ impl Outbox for PgOutbox {
         &self,
         event: NewEvent,
         topic: Topic,
+        account: Option<String>,
         now_ms: i64,
     ) -> Result<Accepted, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
@@ -96,22 +97,22 @@ impl Outbox for PgOutbox {
                     Some(kept) => kept,
                     None => {
                         let rows = sqlx::query(
-                            "SELECT entity_id, settings FROM connections WHERE disabled_reason IS NULL",
+                            "SELECT entity_id, settings, account FROM connections WHERE disabled_reason IS NULL",
                         )
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db)?;
                         let rows = rows
                             .iter()
-                            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                            .collect::<Result<Vec<(String, String)>, sqlx::Error>>()
+                            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                            .collect::<Result<Vec<crate::store::subscribers::Row>, sqlx::Error>>()
                             .map_err(db)?;
                         self.subscribers.keep(Snapshot::read(version, rows))
                     }
                 }
             }
         };
-        let targets = snapshot.matching(&topic);
+        let targets = snapshot.matching(&topic, account.as_deref());
         sqlx::query(
             "INSERT INTO deliveries (event_id, entity_id, status, next_at)
              SELECT $1, unnest($2::text[]), 'pending', $3",

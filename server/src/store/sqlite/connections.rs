@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::Db;
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
-use crate::store::{db, hash32, ConnectionStore, Record, StoreError, Team, Upsert};
+use crate::store::{account_of, db, hash32, ConnectionStore, Record, StoreError, Team, Upsert};
 
 pub(in crate::store) struct SqliteConnections {
     db: Db,
@@ -37,11 +37,14 @@ struct Row {
     edit_key_hash: Option<Vec<u8>>,
     team_tenant: Option<String>,
     team_group: Option<String>,
+    account: Option<String>,
+    account_name: Option<String>,
+    linked_by: Option<String>,
 }
 
 const SELECT: &str = "SELECT entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name, settings, app_type,
     user_object_id, created_at, updated_at, tenant_id, owner_oid, disabled_reason, edit_key_hash,
-    team_tenant, team_group FROM connections WHERE entity_id = ?1";
+    team_tenant, team_group, account, account_name, linked_by FROM connections WHERE entity_id = ?1";
 
 fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -61,6 +64,9 @@ fn read(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         edit_key_hash: r.get(13)?,
         team_tenant: r.get(14)?,
         team_group: r.get(15)?,
+        account: r.get(16)?,
+        account_name: r.get(17)?,
+        linked_by: r.get(18)?,
     })
 }
 
@@ -87,6 +93,7 @@ fn record(r: Row, keys: &Keyring) -> Result<Record, StoreError> {
         owner_oid: r.owner_oid,
         disabled_reason: r.disabled_reason,
         edit_key_hash: r.edit_key_hash.map(hash32).transpose()?.map(EditKeyHash),
+        account: account_of(r.account, r.account_name, r.linked_by),
     })
 }
 
@@ -105,14 +112,17 @@ fn update(
         "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
          app_type = ?6, user_object_id = ?7, updated_at = ?8, disabled_reason = NULL,
          edit_key_hash = COALESCE(edit_key_hash, ?9), team_tenant = COALESCE(team_tenant, ?10),
-         team_group = CASE WHEN team_tenant IS NULL THEN ?11 ELSE team_group END, webhook_kind = ?12
+         team_group = CASE WHEN team_tenant IS NULL THEN ?11 ELSE team_group END, webhook_kind = ?12,
+         account = ?13, account_name = ?14, linked_by = ?15
          WHERE entity_id = ?1",
     )
     .and_then(|mut update| update.execute(params![rec.entity_id.as_str(), sealed, key_id, rec.config_name, settings,
             rec.app_type, rec.user_object_id, rec.updated_at,
             rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()),
             rec.team.as_ref().map(|t| &t.tenant), rec.team.as_ref().map(|t| &t.group),
-            rec.webhook_url.kind().name()]))
+            rec.webhook_url.kind().name(),
+            rec.account.as_ref().map(|a| &a.account), rec.account.as_ref().map(|a| &a.name),
+            rec.account.as_ref().and_then(|a| a.linked_by.as_ref())]))
     .map_err(db)?;
     // As stored now, and as `record` reads it.
     let team = match (old.team_tenant, old.team_group) {
@@ -199,14 +209,16 @@ impl ConnectionStore for SqliteConnections {
                     tx.prepare_cached(
                         "INSERT INTO connections (entity_id, webhook_hash, webhook_secret, webhook_key_id, config_name,
                          settings, app_type, user_object_id, created_at, updated_at, tenant_id, owner_oid, edit_key_hash,
-                         team_tenant, team_group, webhook_kind)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                         team_tenant, team_group, webhook_kind, account, account_name, linked_by)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
                     )
                     .and_then(|mut insert| insert.execute(params![rec.entity_id.as_str(), rec.webhook_hash.0.to_vec(), sealed, key_id,
                             rec.config_name, settings, rec.app_type, rec.user_object_id, rec.created_at, rec.updated_at,
                             rec.tenant_id, rec.owner_oid, rec.edit_key_hash.as_ref().map(|h| h.0.to_vec()),
                             rec.team.as_ref().map(|t| &t.tenant), rec.team.as_ref().map(|t| &t.group),
-                            rec.webhook_url.kind().name()]))
+                            rec.webhook_url.kind().name(),
+                            rec.account.as_ref().map(|a| &a.account), rec.account.as_ref().map(|a| &a.name),
+                            rec.account.as_ref().and_then(|a| a.linked_by.as_ref())]))
                     .map_err(db)?;
                     Upsert::Created(rec)
                 }

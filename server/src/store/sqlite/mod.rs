@@ -79,6 +79,17 @@ const MIGRATIONS: &[&str] = &[
     // The webhook's kind (`WebhookKind::name`), in the clear so a claim knows its rate
     // windows without opening the sealed URL. NULL for older rows until start-up fills it in.
     "ALTER TABLE connections ADD COLUMN webhook_kind TEXT;",
+    // The sending service's account a connection gets events for (builds with `[account]`),
+    // its name as shown, and the Teams user who linked it. A change of account changes which
+    // events a connection matches, so it raises the version too.
+    "ALTER TABLE connections ADD COLUMN account TEXT;
+    ALTER TABLE connections ADD COLUMN account_name TEXT;
+    ALTER TABLE connections ADD COLUMN linked_by TEXT;
+    CREATE INDEX connections_account ON connections (account);
+    DROP TRIGGER connections_version_update;
+    CREATE TRIGGER connections_version_update
+        AFTER UPDATE OF entity_id, settings, disabled_reason, account ON connections
+        BEGIN UPDATE connections_version SET v = v + 1; END;",
 ];
 
 /// What runs on the connection's thread.

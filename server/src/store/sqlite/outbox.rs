@@ -148,6 +148,7 @@ impl Outbox for SqliteOutbox {
         &self,
         event: NewEvent,
         topic: Topic,
+        account: Option<String>,
         now_ms: i64,
     ) -> Result<Accepted, StoreError> {
         let subscribers = self.subscribers.clone();
@@ -164,17 +165,17 @@ impl Outbox for SqliteOutbox {
                 Some(kept) => kept,
                 None => {
                     let mut q = tx
-                        .prepare("SELECT entity_id, settings FROM connections WHERE disabled_reason IS NULL")
+                        .prepare("SELECT entity_id, settings, account FROM connections WHERE disabled_reason IS NULL")
                         .map_err(db)?;
                     let rows = q
-                        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))
                         .map_err(db)?
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(db)?;
                     subscribers.keep(Snapshot::read(version, rows))
                 }
             };
-            let targets = snapshot.matching(&topic);
+            let targets = snapshot.matching(&topic, account.as_deref());
             {
                 let mut insert = tx
                     .prepare_cached("INSERT INTO deliveries (event_id, entity_id, status, next_at) VALUES (?1, ?2, 'pending', ?3)")

@@ -22,6 +22,34 @@ pub use receiver::{create_many, violations, Answer, Receiver};
 /// The events secret of every test server.
 pub const SECRET: &str = "test-events-secret-of-32-bytes-or-more";
 
+/// Whether this build has `[account]` (`CONNECTOR_TOML=connectors/uptime-watch.toml`).
+pub const CONNECTOR_HAS_ACCOUNTS: bool = CONNECTOR.account.is_some();
+/// The account client secret test servers of such a build get.
+pub const ACCOUNT_SECRET: &str = "test-account-client-secret";
+/// Their secret key, which the harness knows so that tests not about accounts can link
+/// their connections to [`HARNESS_ACCOUNT`] without a sign-in (accounts.rs signs in for real).
+pub const HARNESS_KEY: &str = "abababababababababababababababababababababababababababababababab";
+/// The account the harness links connections to and addresses events to.
+pub const HARNESS_ACCOUNT: &str = "harness-account";
+
+/// A proof linking a connection saved without a Teams user to `account`, as the server
+/// keyed with [`HARNESS_KEY`] makes them.
+pub fn harness_proof(account: &str) -> String {
+    use connector_server::account::proof::{Claims, ProofKey, VALID_SECS};
+    let key = connector_server::domain::HashKey::from_hex(HARNESS_KEY).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    ProofKey::new(&key).sign(&Claims {
+        account: account.into(),
+        name: account.into(),
+        tenant: None,
+        user: None,
+        exp: now + VALID_SECS,
+    })
+}
+
 /// The settings most tests of the API save (the default connector.toml's fields).
 pub fn settings() -> Value {
     json!({ "subscription_name": "Nightly builds", "events": ["build_failed"], "filter": "",
@@ -126,7 +154,10 @@ pub fn config(dir: &Path, dev: bool) -> Config {
             .collect(),
         encryption_key_file: None,
         encryption_keys: None,
-        secret_key: None,
+        secret_key: CONNECTOR_HAS_ACCOUNTS.then(|| HARNESS_KEY.into()),
+        account_issuer: None,
+        account_client_id: None,
+        account_client_secret: CONNECTOR_HAS_ACCOUNTS.then(|| ACCOUNT_SECRET.into()),
     }
 }
 
@@ -286,9 +317,11 @@ impl Api {
 
     /// Saves connection `id` to `hook` with `settings`, asserting it was created.
     pub async fn create(&self, id: &str, hook: &str, settings: &Value) {
-        let res = self
-            .put(id, &json!({ "webhookUrl": hook, "settings": settings }))
-            .await;
+        let mut body = json!({ "webhookUrl": hook, "settings": settings });
+        if CONNECTOR_HAS_ACCOUNTS {
+            body["accountProof"] = harness_proof(HARNESS_ACCOUNT).into();
+        }
+        let res = self.put(id, &body).await;
         assert_eq!(res.status(), reqwest::StatusCode::CREATED, "creating {id}");
     }
 
@@ -417,9 +450,14 @@ pub fn flow_hook(origin: &str, name: &str) -> String {
 }
 
 /// An event of `kind` for `project`.
+/// With `[account]` it is addressed to [`HARNESS_ACCOUNT`].
 pub fn event(kind: &str, project: &str) -> Value {
-    json!({ "type": kind, "title": "Build 42 failed", "text": "Step 'test' failed", "link": "https://ci.example.com/42",
-            "facts": [{ "name": "Branch", "value": "main" }], "project": project })
+    let mut e = json!({ "type": kind, "title": "Build 42 failed", "text": "Step 'test' failed", "link": "https://ci.example.com/42",
+            "facts": [{ "name": "Branch", "value": "main" }], "project": project });
+    if CONNECTOR_HAS_ACCOUNTS {
+        e["account"] = HARNESS_ACCOUNT.into();
+    }
+    e
 }
 
 /// Waits up to `secs` for `f` to hold.

@@ -1,5 +1,6 @@
 //! The server binary as a process of its own, for kills, restarts and many instances.
 
+use super::CONNECTOR_HAS_ACCOUNTS;
 use std::io::{BufRead, BufReader};
 use std::ops::Deref;
 use std::process::{Child, Command, Stdio};
@@ -74,6 +75,12 @@ impl ServerProcess {
                     .unwrap_or("error".into()),
             )
             .stdout(Stdio::piped());
+        if CONNECTOR_HAS_ACCOUNTS {
+            // The flags win where a test gives its own key.
+            command
+                .env("CONNECTOR_ACCOUNT_CLIENT_SECRET", super::ACCOUNT_SECRET)
+                .env("CONNECTOR_SECRET_KEY", super::HARNESS_KEY);
+        }
         if log_filter.is_some() {
             command.stderr(Stdio::piped());
         }
