@@ -299,4 +299,42 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&swa).unwrap();
         assert_eq!(v["mimeTypes"][".wasm"], "application/wasm");
     }
+
+    #[test]
+    fn auth_page_scripts_are_stamped_with_their_hash_once() {
+        let dist = std::env::temp_dir().join(format!("stamp-test-{}", std::process::id()));
+        let auth = dist.join("auth");
+        std::fs::create_dir_all(&auth).unwrap();
+        for (name, body) in [
+            ("teams-js.js", "a"),
+            ("start.js", "b"),
+            ("callback.js", "c"),
+        ] {
+            std::fs::write(auth.join(name), body).unwrap();
+        }
+        let page = |js: &str| {
+            format!("<script src=\"teams-js.js\"></script><script src=\"{js}\"></script>")
+        };
+        std::fs::write(auth.join("start.html"), page("start.js")).unwrap();
+        std::fs::write(auth.join("callback.html"), page("callback.js")).unwrap();
+        stamp_auth_pages(&dist).unwrap();
+        let once = std::fs::read_to_string(auth.join("start.html")).unwrap();
+        assert!(once.contains("src=\"teams-js.js?v="), "{once}");
+        assert!(once.contains("src=\"start.js?v="), "{once}");
+        stamp_auth_pages(&dist).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(auth.join("start.html")).unwrap(),
+            once
+        );
+        std::fs::write(auth.join("start.js"), "changed").unwrap();
+        stamp_auth_pages(&dist).unwrap();
+        assert_ne!(
+            std::fs::read_to_string(auth.join("start.html")).unwrap(),
+            once
+        );
+        std::fs::write(auth.join("callback.html"), page("missing.js")).unwrap();
+        let err = stamp_auth_pages(&dist).unwrap_err().to_string();
+        assert!(err.contains("\"missing.js\""), "{err}");
+        std::fs::remove_dir_all(&dist).unwrap();
+    }
 }
