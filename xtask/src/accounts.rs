@@ -126,6 +126,7 @@ pub fn build_server_for(root: &Path, connector_toml: &Path) -> Result<PathBuf> {
         .env("CONNECTOR_TOML", connector_toml)
         .current_dir(root))?;
     let server = root.join("build/accounts-server");
+    std::fs::create_dir_all(root.join("build"))?;
     // A copy, not a link: the next default build replaces target/debug/connector-server.
     let _ = std::fs::remove_file(&server);
     std::fs::copy(root.join("target/debug/connector-server"), &server)
