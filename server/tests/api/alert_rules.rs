@@ -45,8 +45,10 @@ async fn the_alert_rules_name_only_metrics_the_server_exports() {
     );
     // One request for the request counter and histogram; the gauges come with the first read.
     assert_eq!(server.get_path("/api/health").await.status(), 200);
-    until("the gauges read", 30, async || {
-        server.scrape().await.contains("connector_database_up")
+    // The request is counted as its response ends, which may be after the client has it.
+    until("the gauges read and the request counted", 30, async || {
+        let text = server.scrape().await;
+        text.contains("connector_database_up") && text.contains("connector_http_requests_total")
     })
     .await;
     let exported = exported(&server.scrape().await);
