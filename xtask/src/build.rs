@@ -67,7 +67,7 @@ pub fn build_page_for(opts: &Build, connector_toml: Option<&Path>) -> Result<()>
         .dist
         .as_ref()
         .map_or_else(|| root().join("dist"), std::path::PathBuf::from);
-    write_form(&dist)?;
+    write_form(&dist, connector_toml)?;
     crate::headers::write(&dist, None)?;
     let quality = if opts.release {
         crate::compress::Quality::Best
@@ -81,8 +81,12 @@ pub fn build_page_for(opts: &Build, connector_toml: Option<&Path>) -> Result<()>
 /// Writes `dist/form.txt`: the fingerprint of the form the page was built from, which the
 /// server compares with its own before serving it. Asked of the settings crate built as the
 /// page's was (the same CONNECTOR_TOML), not of xtask's own copy.
-fn write_form(dist: &std::path::Path) -> Result<()> {
-    let out = Command::new("cargo")
+fn write_form(dist: &std::path::Path, connector_toml: Option<&Path>) -> Result<()> {
+    let mut cmd = Command::new("cargo");
+    if let Some(toml) = connector_toml {
+        cmd.env("CONNECTOR_TOML", toml);
+    }
+    let out = cmd
         .args([
             "run",
             "--quiet",
