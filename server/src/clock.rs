@@ -27,6 +27,11 @@ fn format(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// Seconds since the Unix epoch (the `exp` of tokens and proofs).
+pub fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

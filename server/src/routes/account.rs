@@ -109,13 +109,9 @@ async fn link(
         body.tenant_id.as_deref(),
         body.user_object_id.as_deref(),
     );
-    let linked = accounts.link(&body, teams, now_secs()).await?;
+    let linked = accounts
+        .link(&body, teams, crate::clock::now_secs())
+        .await?;
     tracing::info!(account = %linked.account, "account linked");
     Ok(Json(linked))
-}
-
-pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -315,7 +315,7 @@ fn linked_account(
     };
     let save = crate::account::TeamsUser::of(identity, None, user_object_id.as_deref());
     accounts
-        .check_proof(proof, &save, crate::routes::account::now_secs())
+        .check_proof(proof, &save, crate::clock::now_secs())
         .map(Some)
         .map_err(|e| match e {
             crate::account::ProofError::Invalid(m) => refuse("account_proof_invalid", m),
