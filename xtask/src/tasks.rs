@@ -211,7 +211,7 @@ pub fn test() -> Result<()> {
         .current_dir(&root))?;
     sh(Command::new("cargo")
         .args(["test", "-p", "connector-server", "--test", "api", "--"])
-        .args(["delivery::", "events::", "accounts::"])
+        .args(["delivery::", "events::", "accounts::", "benchmarks::"])
         .env("CONNECTOR_TOML", &second)
         .current_dir(&root))?;
     // While the server is built for it: the second connector's server for the accounts
@@ -388,6 +388,10 @@ pub struct ApiArgs {
     /// under the same clients: the p99 this machine allows at each throughput.
     #[arg(long, conflicts_with_all = ["sqlite", "postgres", "scenario", "connections"])]
     calibrate: bool,
+    /// The server built from this connector.toml instead of the workspace's (e.g.
+    /// connectors/uptime-watch.toml, whose events each name one of 1,000 accounts).
+    #[arg(long, value_name = "FILE")]
+    connector: Option<std::path::PathBuf>,
 }
 
 /// Arguments of `bench delivery`, passed on to the server's `bench-delivery` binary.
@@ -414,6 +418,14 @@ pub struct DeliveryArgs {
     /// Webhooks the steady phase's events go to [default: 1000].
     #[arg(long, value_name = "N")]
     steady_webhooks: Option<usize>,
+    /// Connections each fan-out event goes to (connections / N events) [default: all in one
+    /// event; 10, one account each, in a build with `[account]`].
+    #[arg(long, value_name = "N")]
+    group: Option<usize>,
+    /// The server built from this connector.toml instead of the workspace's (e.g.
+    /// connectors/uptime-watch.toml, which has `[account]`).
+    #[arg(long, value_name = "FILE")]
+    connector: Option<std::path::PathBuf>,
 }
 
 impl DeliveryArgs {
@@ -432,6 +444,7 @@ impl DeliveryArgs {
             "--steady-webhooks",
             self.steady_webhooks.map(|n| n.to_string()),
         );
+        put("--group", self.group.map(|n| n.to_string()));
         if self.postgres {
             put("--instances", Some(self.instances.unwrap_or(2).to_string()));
         }
@@ -452,9 +465,7 @@ pub fn bench(bench: &Bench) -> Result<()> {
     };
     let mut pass = args.pass_on();
     let root = root();
-    sh(Command::new("cargo")
-        .args(["build", "--release", "-p", "connector-server", "--bins"])
-        .current_dir(&root))?;
+    sh(&mut release_bins(&root, args.connector.as_deref())?)?;
     // Stopped when dropped, after the benchmark.
     let cluster = if args.postgres {
         let cluster = crate::postgres::Cluster::start(true)?;
@@ -477,6 +488,24 @@ pub fn bench(bench: &Bench) -> Result<()> {
     result
 }
 
+/// The build of the release server and its benchmark binaries, from `connector` (a
+/// connector.toml) when given.
+fn release_bins(root: &std::path::Path, connector: Option<&std::path::Path>) -> Result<Command> {
+    let mut cmd = Command::new("cargo");
+    cmd.args(["build", "--release", "-p", "connector-server", "--bins"])
+        .current_dir(root);
+    if let Some(file) = connector {
+        let file = std::fs::canonicalize(file)
+            .with_context(|| format!("--connector {}: no such file", file.display()))?;
+        println!(
+            "xtask: the server and benchmarks built from {}",
+            file.display()
+        );
+        cmd.env("CONNECTOR_TOML", file);
+    }
+    Ok(cmd)
+}
+
 /// `bench api`: the API under load from 64 clients, on SQLite and then on a throwaway
 /// PostgreSQL with fsync on (`--sqlite` or `--postgres` for one of them).
 fn bench_api(args: &ApiArgs) -> Result<()> {
@@ -492,9 +521,7 @@ fn bench_api(args: &ApiArgs) -> Result<()> {
     }
     let (only_sqlite, only_postgres) = (args.sqlite, args.postgres);
     let root = root();
-    sh(Command::new("cargo")
-        .args(["build", "--release", "-p", "connector-server", "--bins"])
-        .current_dir(&root))?;
+    sh(&mut release_bins(&root, args.connector.as_deref())?)?;
     let server = root.join("target/release/connector-server");
     let run = |extra: &[String]| {
         sh(Command::new(root.join("target/release/bench-api"))

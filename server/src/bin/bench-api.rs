@@ -103,9 +103,9 @@ impl Server {
                 .args(["--encryption-keys", &format!("k1:{}", "11".repeat(32))]);
         }
         // The known key lets the bench link connections to accounts (builds with [account]).
-        cmd.args(["--secret-key", BENCH_KEY]);
+        cmd.args(["--secret-key", support::BENCH_KEY]);
         if CONNECTOR.account.is_some() {
-            cmd.args(["--account-client-secret", "bench-account-secret"]);
+            cmd.args(["--account-client-secret", support::BENCH_ACCOUNT_SECRET]);
         }
         let mut child = cmd
             .spawn()
@@ -147,26 +147,15 @@ fn project(i: usize) -> String {
     format!("/p{}.", i / FAN_OUT)
 }
 
-const BENCH_KEY: &str = "abababababababababababababababababababababababababababababababab";
-
 /// Connection `i`'s account in a build with `[account]`: 10 connections an account (1,000
 /// accounts with the default 10,000 connections), the same ten its events' project matches.
 fn account(i: usize) -> String {
     format!("acct{}", i / FAN_OUT)
 }
 
-/// A proof linking connection `i` to its account, as the server keyed with [`BENCH_KEY`]
-/// makes them after a sign-in.
+/// A proof linking connection `i` to its account.
 fn proof(i: usize) -> String {
-    use connector_server::account::proof::{Claims, ProofKey, VALID_SECS};
-    let key = connector_server::domain::HashKey::from_hex(BENCH_KEY).expect("hex key");
-    ProofKey::new(&key).sign(&Claims {
-        account: account(i),
-        name: account(i),
-        tenant: None,
-        user: None,
-        exp: time::OffsetDateTime::now_utc().unix_timestamp() + VALID_SECS,
-    })
+    support::account_proof(&account(i))
 }
 
 fn hook(port: u16, i: usize) -> String {
@@ -411,7 +400,8 @@ fn ms(us: u32) -> String {
     format!("{:.2} ms", us as f64 / 1000.0)
 }
 
-fn report(db: &str, name: &str, mut f: Figures, took: Duration, peak: Option<f64>) {
+/// `server`: the server's peak memory and the CPU seconds it spent in the scenario.
+fn report(db: &str, name: &str, mut f: Figures, took: Duration, server: Option<(f64, f64)>) {
     f.latencies_us.sort_unstable();
     let n = f.latencies_us.len();
     let at = |q: f64| f.latencies_us[((n as f64 * q) as usize).min(n - 1)];
@@ -422,7 +412,11 @@ fn report(db: &str, name: &str, mut f: Figures, took: Duration, peak: Option<f64
         ms(at(0.99)),
         ms(f.latencies_us[n - 1]),
         f.errors,
-        peak.map(|p| format!("  peak {p:.1} MiB"))
+        server
+            .map(|(peak, cpu)| format!(
+                "  cpu {:>4.0} µs/req  peak {peak:.1} MiB",
+                cpu * 1e6 / n.max(1) as f64
+            ))
             .unwrap_or_default()
     );
     if let Some(e) = f.first_error {
@@ -472,12 +466,25 @@ async fn main() -> Result<()> {
             continue;
         }
         server.reset_peak();
+        let cpu = support::cpu_secs(server.child.id());
         let started = Instant::now();
         let f = drive(scenario, &o, server.port, o.seconds).await?;
-        report(db, name, f, started.elapsed(), Some(server.peak_mib()));
+        let cpu = support::cpu_secs(server.child.id()) - cpu;
+        report(
+            db,
+            name,
+            f,
+            started.elapsed(),
+            Some((server.peak_mib(), cpu)),
+        );
     }
     println!(
-        "{db}: events each stored {FAN_OUT} deliveries (checked on every answer); peak memory is VmHWM over each scenario"
+        "{db}: events each stored {FAN_OUT} deliveries (checked on every answer){}; cpu is the server's user and system time per request, peak memory its VmHWM over each scenario",
+        if CONNECTOR.account.is_some() {
+            format!(", each for one of {} accounts of {FAN_OUT} connections", o.connections / FAN_OUT)
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }

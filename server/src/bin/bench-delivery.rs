@@ -25,6 +25,10 @@ use support::ScratchDir;
 
 const SECRET: &str = "bench-events-secret-of-32-bytes-or-more";
 
+/// Connections an account has in a build with `[account]`, unless `--group` says otherwise
+/// (1,000 accounts with the default 10,000 connections).
+const ACCOUNT_SIZE: usize = 10;
+
 /// Arrivals per webhook path: (idempotency key, when).
 type Received = Arc<Mutex<HashMap<String, Vec<(String, Instant)>>>>;
 
@@ -66,6 +70,12 @@ struct Options {
     /// Webhooks the steady phase's events go to.
     #[arg(long, value_name = "N", default_value_t = 1_000)]
     steady_webhooks: usize,
+    /// Connections each fan-out event goes to: the fan-out is then connections / N events,
+    /// each for its own N connections (its account's, in a build with `[account]`, else
+    /// those whose project filter it matches) [default: one event to all connections; 10
+    /// in a build with `[account]`, where an event reaches only its account's connections].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    group: Option<u64>,
 }
 
 impl Options {
@@ -74,7 +84,19 @@ impl Options {
         if o.instances > 1 && o.database_url.is_none() {
             bail!("--instances {} needs PostgreSQL (--postgres)", o.instances);
         }
+        if CONNECTOR.filter_field().is_none() && o.group.is_some() && CONNECTOR.account.is_none() {
+            bail!("--group sends each event to its connections through the project filter, and this connector has neither a filter field nor [account]");
+        }
         Ok(o)
+    }
+
+    /// Connections each fan-out event of an `n`-connection fan-out goes to.
+    fn group(&self, n: usize) -> usize {
+        match self.group {
+            Some(g) => (g as usize).min(n),
+            None if CONNECTOR.account.is_some() => ACCOUNT_SIZE.min(n),
+            None => n,
+        }
     }
 
     /// The fan-out sizes, in order.
@@ -152,13 +174,18 @@ fn start(o: &Options, inbox: &str, db: &Database) -> Result<Instance> {
         "--dist",
         "/nonexistent",
     ])
+    // The known key lets the bench link connections to accounts (builds with [account]).
+    .args(["--secret-key", support::BENCH_KEY])
     .env("RUST_LOG", "error")
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit());
+    if CONNECTOR.account.is_some() {
+        cmd.args(["--account-client-secret", support::BENCH_ACCOUNT_SECRET]);
+    }
     match db {
         Database::Sqlite(dir) => cmd.arg("--db").arg(dir.path().join("bench.sqlite")),
         Database::Postgres { url, .. } => cmd
-            .args(["--database-url", url, "--secret-key", &"ab".repeat(32)])
+            .args(["--database-url", url])
             .args(["--encryption-keys", &format!("k1:{}", "11".repeat(32))]),
     };
     let mut child = cmd
@@ -271,14 +298,65 @@ fn kind() -> &'static str {
     CONNECTOR.event_types()[0].value
 }
 
-/// Connections `c{i}` to webhooks `g{i}`, spread over the instances' APIs, 16 at a time;
-/// `own_project`: each wants only project `p{i}.`, else every project.
+/// Which connections an event reaches: the connections `c{i}` are in groups of `size`
+/// (`i / size`), each group its own account in a build with `[account]` and, when `filtered`,
+/// its own project filter (`/p{group}.`); `per_connection`: each connection its own filter
+/// (`/p{i}.`) within its account's group.
+#[derive(Clone, Copy)]
+struct Layout {
+    size: usize,
+    filtered: bool,
+    per_connection: bool,
+}
+
+impl Layout {
+    fn filter(&self, i: usize) -> String {
+        if self.per_connection {
+            project(i)
+        } else if self.filtered {
+            project(i / self.size)
+        } else {
+            String::new()
+        }
+    }
+
+    fn account(&self, i: usize) -> String {
+        account(i / self.size)
+    }
+}
+
+/// The project of group (or connection) `g`: slashes and the dot keep `/p1.` out of `/p11.`.
+fn project(g: usize) -> String {
+    format!("/p{g}.")
+}
+
+/// The account of group `g`.
+fn account(g: usize) -> String {
+    format!("acct{g}")
+}
+
+/// An event of the benchmark, addressed to its account's group where the build has
+/// `[account]`.
+fn event(id: &str, title: &str, project: Option<String>, group: usize) -> String {
+    let mut body = json!({ "id": id, "type": kind(), "title": title,
+        "text": "A benchmark event", "facts": [{ "name": "Run", "value": "1" }] });
+    if let Some(p) = project {
+        body["project"] = p.into();
+    }
+    if CONNECTOR.account.is_some() {
+        body["account"] = account(group).into();
+    }
+    body.to_string()
+}
+
+/// Connections `c{i}` to webhooks `g{i}` as `layout` says (linked to their account in a
+/// build with `[account]`), spread over the instances' APIs, 16 at a time.
 async fn create(
     client: &reqwest::Client,
     urls: &[String],
     inbox: &str,
     n: usize,
-    own_project: bool,
+    layout: Layout,
 ) -> Result<()> {
     let mut tasks = Vec::new();
     for w in 0..16 {
@@ -287,21 +365,22 @@ async fn create(
             for i in (w..n).step_by(16) {
                 let hook =
                     format!("{inbox}/emulator/webhook/webhookb2/g{i}@t/IncomingWebhook/abc/u");
-                let settings = settings(if own_project {
-                    format!("p{i}.")
-                } else {
-                    String::new()
-                });
+                let mut body =
+                    json!({ "webhookUrl": hook, "settings": settings(layout.filter(i)) });
+                if CONNECTOR.account.is_some() {
+                    body["accountProof"] = support::account_proof(&layout.account(i)).into();
+                }
                 let url = &urls[i % urls.len()];
                 let res = client
                     .put(format!("{url}/api/connections/c{i}"))
-                    .json(&json!({ "webhookUrl": hook, "settings": settings }))
+                    .json(&body)
                     .send()
                     .await?;
                 anyhow::ensure!(
                     res.status() == 201,
-                    "creating connection {i}: {}",
-                    res.status()
+                    "creating connection {i}: {} {}",
+                    res.status(),
+                    res.text().await.unwrap_or_default()
                 );
             }
             Ok(())
@@ -320,6 +399,8 @@ struct Tally {
     duplicates: usize,
     violations: usize,
     last_ms: f64,
+    /// When the last expected card came.
+    last_at: Option<Instant>,
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -365,12 +446,14 @@ fn tally(got: &Received, accepted: &HashMap<String, Instant>) -> Tally {
     let mut latencies_ms = Vec::with_capacity(accepted.len());
     let mut lost = 0;
     let mut last_ms: f64 = 0.0;
+    let mut last_at: Option<Instant> = None;
     for (key, at) in accepted {
         match first.get(key.as_str()) {
             Some(t) => {
                 let ms = t.saturating_duration_since(*at).as_secs_f64() * 1000.0;
                 latencies_ms.push(ms);
                 last_ms = last_ms.max(ms);
+                last_at = last_at.max(Some(*t));
             }
             None => lost += 1,
         }
@@ -382,6 +465,7 @@ fn tally(got: &Received, accepted: &HashMap<String, Instant>) -> Tally {
         duplicates,
         violations: violations_n,
         last_ms,
+        last_at,
     }
 }
 
@@ -429,8 +513,15 @@ async fn fan_out(o: &Options, n: usize) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let urls: Vec<String> = instances.iter().map(|i| i.url.clone()).collect();
     let client = reqwest::Client::new();
+    let size = o.group(n);
+    let groups = n.div_ceil(size);
+    let layout = Layout {
+        size,
+        filtered: groups > 1 && CONNECTOR.filter_field().is_some(),
+        per_connection: false,
+    };
     let setup = Instant::now();
-    create(&client, &urls, &inbox, n, false).await?;
+    create(&client, &urls, &inbox, n, layout).await?;
     println!(
         "fan-out to {n} webhooks, {} instance(s) on {}: {n} connections created in {:.1} s",
         o.instances,
@@ -441,22 +532,72 @@ async fn fan_out(o: &Options, n: usize) -> Result<()> {
         },
         setup.elapsed().as_secs_f64()
     );
-    let body = json!({ "id": "bench-1", "type": kind(), "title": "Benchmark",
-        "text": "One event to every connection", "facts": [{ "name": "Run", "value": "1" }] })
-    .to_string();
-    let res = signed_post(&client, &urls[0], body).send().await?;
-    let accepted_at = Instant::now();
-    anyhow::ensure!(res.status() == 202, "event: {}", res.status());
-    let accepted: HashMap<String, Instant> = (0..n)
-        .map(|i| (format!("bench-1:c{i}"), accepted_at))
+    if groups > 1 {
+        println!(
+            "  {groups} events, each to its own {size} connections ({})",
+            if CONNECTOR.account.is_some() {
+                format!("one account each: {groups} accounts")
+            } else {
+                "by their project filter".to_string()
+            }
+        );
+    }
+    let cpu: Vec<f64> = instances
+        .iter()
+        .map(|i| support::cpu_secs(i.child.id()))
         .collect();
+    let started = Instant::now();
+    // The events, 16 at a time; each card's expected key with its event's acceptance.
+    let mut sends = tokio::task::JoinSet::new();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for _ in 0..16.min(groups) {
+        let (client, urls, next) = (client.clone(), urls.clone(), next.clone());
+        sends.spawn(async move {
+            let mut accepted = Vec::new();
+            loop {
+                let g = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if g >= groups {
+                    return anyhow::Ok(accepted);
+                }
+                let id = format!("bench-{g}");
+                let project = layout.filtered.then(|| project(g));
+                let body = event(&id, "Benchmark", project, g);
+                let res = signed_post(&client, &urls[g % urls.len()], body)
+                    .send()
+                    .await?;
+                let at = Instant::now();
+                anyhow::ensure!(
+                    res.status() == 202,
+                    "event {id}: {} {}",
+                    res.status(),
+                    res.text().await.unwrap_or_default()
+                );
+                for i in g * size..((g + 1) * size).min(n) {
+                    accepted.push((format!("{id}:c{i}"), at));
+                }
+            }
+        });
+    }
+    let mut accepted: HashMap<String, Instant> = HashMap::with_capacity(n);
+    while let Some(r) = sends.join_next().await {
+        accepted.extend(r??);
+    }
     wait(&got, n, Duration::from_secs(900)).await;
     let t = tally(&got, &accepted);
     let delivered = t.latencies_ms.len();
+    let span = t.last_at.map_or(0.0, |at| {
+        at.saturating_duration_since(started).as_secs_f64()
+    });
+    let cpu: f64 = instances
+        .iter()
+        .zip(cpu)
+        .map(|(i, before)| support::cpu_secs(i.child.id()) - before)
+        .sum();
     println!(
-        "  cards delivered {delivered}, {:.0} cards/s ({:.1} µs per card)",
-        delivered as f64 / (t.last_ms / 1000.0),
-        t.last_ms * 1000.0 / delivered.max(1) as f64
+        "  cards delivered {delivered}, {:.0} cards/s ({:.1} µs per card; server cpu {:.1} µs per card)",
+        delivered as f64 / span,
+        span * 1e6 / delivered.max(1) as f64,
+        cpu * 1e6 / delivered.max(1) as f64
     );
     report(&t);
     memory(&instances);
@@ -476,11 +617,23 @@ async fn steady(o: &Options) -> Result<()> {
     if CONNECTOR.filter_field().is_none() {
         bail!("the steady phase sends each event to one connection through the project filter, and this connector has no filter field (--steady 0 skips it)");
     }
-    create(&client, &urls, &inbox, webhooks, true).await?;
+    let layout = Layout {
+        size: ACCOUNT_SIZE,
+        filtered: true,
+        per_connection: true,
+    };
+    create(&client, &urls, &inbox, webhooks, layout).await?;
     let total = o.steady_rate as u64 * o.steady_secs;
     println!(
-        "steady {} events/s for {} s, each to one of {webhooks} webhooks, through {} instance(s):",
-        o.steady_rate, o.steady_secs, o.instances
+        "steady {} events/s for {} s, each to one of {webhooks} webhooks{}, through {} instance(s):",
+        o.steady_rate,
+        o.steady_secs,
+        if CONNECTOR.account.is_some() {
+            format!(" (in {} accounts of {ACCOUNT_SIZE})", webhooks.div_ceil(ACCOUNT_SIZE))
+        } else {
+            String::new()
+        },
+        o.instances
     );
     let accepted: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     // How long each POST took to be answered 202 (the event and its delivery stored).
@@ -492,9 +645,12 @@ async fn steady(o: &Options) -> Result<()> {
     for k in 0..total {
         every.tick().await;
         let i = k as usize % webhooks;
-        let body = json!({ "id": format!("s{k}"), "type": kind(), "title": "Steady",
-            "project": format!("p{i}.") })
-        .to_string();
+        let body = event(
+            &format!("s{k}"),
+            "Steady",
+            Some(project(i)),
+            i / layout.size,
+        );
         let req = signed_post(&client, &urls[k as usize % urls.len()], body);
         let (accepted, answers) = (accepted.clone(), answers.clone());
         sends.spawn(async move {

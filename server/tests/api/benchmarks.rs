@@ -1,5 +1,7 @@
-//! The API benchmark runs: a short, small `bench-api` against this build's server answers
-//! every scenario without an error, and its calibration prints every cost.
+//! The benchmarks run: a short, small `bench-api` against this build's server answers every
+//! scenario without an error, its calibration prints every cost, and a small `bench-delivery`
+//! delivers every card once (with `[account]`, addressed to 1 of several accounts). `cargo
+//! xtask test` runs these against both example connectors.
 
 use std::process::Command;
 
@@ -45,4 +47,63 @@ fn the_calibration_drives_the_ideal_server_at_every_cost() {
     for line in lines {
         assert!(line.contains("errors     0"), "{line}");
     }
+}
+
+/// Runs `bench-delivery` with `args`; its standard output, after checking it succeeded.
+fn bench_delivery(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_bench-delivery"))
+        .args(["--server", env!("CARGO_BIN_EXE_connector-server")])
+        .args(args)
+        .output()
+        .expect("bench-delivery runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "bench-delivery {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn a_small_delivery_bench_delivers_every_card_once() {
+    let out = bench_delivery(&[
+        "--connections",
+        "40",
+        "--steady",
+        "40",
+        "--steady-secs",
+        "1",
+        "--steady-webhooks",
+        "20",
+    ]);
+    assert!(out.contains("cards delivered 40,"), "{out}");
+    assert!(out.contains("server cpu"), "{out}");
+    assert!(out.contains("40 events sent"), "{out}");
+    assert!(out.contains("40 cards delivered"), "{out}");
+    let tallies: Vec<&str> = out.lines().filter(|l| l.contains("lost ")).collect();
+    assert_eq!(tallies.len(), 2, "{out}");
+    for line in tallies {
+        assert!(
+            line.contains("lost 0, duplicates 0, rate-window violations 0"),
+            "{line}"
+        );
+    }
+    if connector_settings::CONNECTOR.account.is_some() {
+        assert!(
+            out.contains("4 events, each to its own 10 connections (one account each: 4 accounts)"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn a_grouped_fan_out_sends_one_event_per_group() {
+    let out = bench_delivery(&["--connections", "30", "--group", "5", "--steady", "0"]);
+    assert!(
+        out.contains("6 events, each to its own 5 connections"),
+        "{out}"
+    );
+    assert!(out.contains("cards delivered 30,"), "{out}");
+    assert!(out.contains("lost 0, duplicates 0"), "{out}");
 }
