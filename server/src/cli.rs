@@ -176,10 +176,7 @@ async fn on_database(command: Command, config: &Config) -> Result<()> {
                 (None, Some(since)) => Replay::DeadSince(crate::clock::ms_from_rfc3339(&since)?),
                 (None, None) => bail!("give --id or --since"),
             };
-            let n = stores
-                .outbox
-                .replay(which, crate::delivery::now_ms())
-                .await?;
+            let n = stores.outbox.replay(which, crate::clock::now_ms()).await?;
             if n == 0 {
                 bail!("no dead delivery of an enabled connection matched; nothing was replayed");
             }

@@ -566,7 +566,7 @@ async fn test_card(
     };
     state
         .outbox
-        .enqueue_one(new, &id, crate::delivery::now_ms())
+        .enqueue_one(new, &id, crate::clock::now_ms())
         .await?;
     state.wake.wake();
     Ok((StatusCode::ACCEPTED, Json(TestCard { event_id })))

@@ -20,8 +20,8 @@ use connector_settings::{Topic, CONNECTOR};
 use serde_json::json;
 use standardwebhooks::{HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP};
 
+use crate::clock::now_ms;
 use crate::delivery::cards::Event;
-use crate::delivery::now_ms;
 use crate::error::AppError;
 use crate::event_signing::EventSecrets;
 use crate::extract::body_rejection;

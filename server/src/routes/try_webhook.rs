@@ -81,7 +81,7 @@ async fn try_webhook(
             state.windows.for_kind(webhook.kind()).clone(),
         ),
     ];
-    let now = delivery::now_ms();
+    let now = crate::clock::now_ms();
     if let Reservation::Wait { until_ms, row, .. } = state.outbox.reserve(rows, now).await? {
         let wait = std::time::Duration::from_millis((until_ms - now).max(0) as u64);
         return Err(AppError::Throttled {
