@@ -1,5 +1,6 @@
 //! The connector's server: the connection API over a storage trait (SQLite by default),
-//! the built page, and in dev mode the Teams host emulator with its webhook inboxes.
+//! the built page, and in dev mode the Teams host emulator with its webhook inboxes (with a
+//! state and router of its own, merged only in dev mode).
 
 pub mod access;
 pub mod account;

@@ -17,7 +17,7 @@ use crate::auth::{SsoSettings, Verifier};
 use crate::config::{Config, Role};
 use crate::delivery::{self, Counters, DeliveryConfig};
 use crate::domain::{HashKey, Keyring, WebhookPolicy};
-use crate::emulator::{self, inboxes::Inboxes};
+use crate::emulator::{self, EmulatorState};
 use crate::extract::BODY_LIMIT;
 use crate::layers;
 use crate::routes::{account, connections, events, health, static_files, try_webhook};
@@ -25,8 +25,9 @@ use crate::state::{AppState, Shared};
 use crate::store::{self, ConnectionStore, Stores, Wake};
 use crate::write_limit::RateLimiter;
 
-/// All routes; only health for an instance that only delivers.
-pub fn router(state: AppState, config: &Config) -> Router {
+/// All routes (in dev mode the emulator's, with its own state); only health for an
+/// instance that only delivers.
+pub fn router(state: AppState, config: &Config, emulator: Option<EmulatorState>) -> Router {
     if config.role == Role::Delivery {
         return observed(health::router(), config).with_state(state);
     }
@@ -48,17 +49,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
         config.max_concurrent_requests as usize,
     )
     .merge(health::router());
-    if config.dev {
-        app = app.merge(emulator::router(&config.emulator_dir));
-        // The built page's config.json knows nothing of dev mode; here it names the
-        // emulator's inboxes (which the tab's form then takes as Workflows webhooks) and,
-        // with --dev-sso, single sign-on.
-        let page_config =
-            emulator::page_config(&state.webhooks, config.dev_sso, state.flow_tokens.is_some());
-        app = app.route(
-            "/config.json",
-            axum::routing::get(move || async move { axum::Json(page_config) }),
-        );
+    if let Some(emulator) = emulator {
+        app = app.merge(emulator::router(&config.emulator_dir, emulator));
     }
     let app = app
         .method_not_allowed_fallback(crate::error::method_not_allowed)
@@ -100,13 +92,9 @@ fn observed(app: Router<AppState>, config: &Config) -> Router<AppState> {
 /// (what follows is a webhook URL's secret part).
 fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let path = req.uri().path();
-    let inbox = [
-        connector_settings::webhook::DEV_INBOX_PATH,
-        "/emulator/api/inbox/",
-        "/emulator/api/inbox-mode/",
-    ]
-    .into_iter()
-    .find(|p| path.starts_with(p));
+    let inbox = emulator::SECRET_PATHS
+        .into_iter()
+        .find(|p| path.starts_with(p));
     let shown = match inbox {
         Some(prefix) => format!("{prefix}…"),
         None => path.to_string(),
@@ -129,7 +117,7 @@ fn sso(config: &Config, port: u16) -> anyhow::Result<Option<SsoSettings>> {
         tracing::warn!(
             "dev mode: single sign-on trusts the emulator's development identity provider"
         );
-        return Ok(Some(crate::emulator::idp::settings(port)));
+        return Ok(Some(emulator::idp::settings(port)));
     }
     Ok(config.sso_audience.as_ref().map(|audience| SsoSettings {
         audience: audience.clone(),
@@ -279,7 +267,7 @@ impl Application {
             tracing::warn!(%origin, "dev mode: webhook urls of the emulator inbox at this origin are allowed too");
         }
         let flow_tokens = config
-            .flow_tokens(&format!("http://127.0.0.1:{port}/emulator/idp"))?
+            .flow_tokens(&emulator::idp::authority(port))?
             .map(|s| Arc::new(delivery::FlowTokens::new(s)));
         if let Some(t) = &flow_tokens {
             tracing::info!(client_id = %t.settings().client_id, authority = %t.settings().authority,
@@ -327,9 +315,7 @@ impl Application {
             target_limit: Arc::new(RateLimiter::new(config.target_write_rate)),
             trust_forwarded_for: config.trust_forwarded_for,
             page_policy: static_files::page_policy(&config.dist, config.dev)?,
-            inboxes: Inboxes::default(),
             flow_tokens,
-            idp: Default::default(),
             windows: delivery.windows.clone(),
             accounts,
         });
@@ -343,7 +329,15 @@ impl Application {
                 .await
                 .context("cannot listen for other instances' events")?;
         }
-        let router = router(state, &config);
+        let emulator = config.dev.then(|| {
+            EmulatorState::new(
+                port,
+                config.dev_inbox_origin.as_deref(),
+                config.dev_sso,
+                state.flow_tokens.as_ref().map(|t| t.settings().clone()),
+            )
+        });
+        let router = router(state, &config, emulator);
         let limits = config.limits(crate::serve::fd_limit());
         Ok(Application {
             limits,

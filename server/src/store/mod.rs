@@ -125,12 +125,6 @@ impl Team {
     }
 }
 
-impl std::fmt::Debug for WebhookHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookHash(…)")
-    }
-}
-
 /// What an upsert did.
 #[derive(Debug)]
 pub enum Upsert {
