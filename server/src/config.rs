@@ -6,9 +6,9 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
 use crate::delivery::{DeliveryConfig, FlowTokenSettings, Schedule};
+use crate::domain::event::EventSecrets;
 use crate::domain::rate_windows::{Limits, MAX_DAILY_BUDGET};
 use crate::domain::{HashKey, Keyring};
-use crate::event_signing::EventSecrets;
 use crate::store::Database;
 
 /// What one instance runs.
@@ -329,7 +329,7 @@ pub enum LogFormat {
 }
 
 /// The shortest plain events secret taken.
-pub const MIN_EVENTS_SECRET_BYTES: usize = crate::event_signing::MIN_PLAIN_BYTES;
+pub const MIN_EVENTS_SECRET_BYTES: usize = crate::domain::event::signing::MIN_PLAIN_BYTES;
 
 impl Config {
     /// Reads the secrets given as files (`…_FILE`) into their values; once at start (the

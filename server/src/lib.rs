@@ -13,7 +13,6 @@ pub mod delivery;
 pub mod domain;
 mod emulator;
 pub mod error;
-pub mod event_signing;
 mod extract;
 pub mod form;
 pub mod keygen;
@@ -28,4 +27,4 @@ pub mod store;
 mod write_limit;
 
 /// How the connector developer's service signs an event (for clients and tests).
-pub use routes::events::sign as sign_event;
+pub use domain::event::sign as sign_event;

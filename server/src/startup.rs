@@ -47,6 +47,7 @@ pub fn router(state: AppState, config: &Config, emulator: Option<EmulatorState>)
         api,
         Duration::from_secs(config.request_deadline),
         config.max_concurrent_requests as usize,
+        body_limit,
     )
     .merge(health::router());
     if let Some(emulator) = emulator {
@@ -63,6 +64,15 @@ pub fn router(state: AppState, config: &Config, emulator: Option<EmulatorState>)
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     observed(app, config).with_state(state)
+}
+
+/// The largest body an API route takes for `path`: events are bigger than the rest.
+fn body_limit(path: &str) -> usize {
+    if path == events::PATH {
+        crate::domain::event::BODY_LIMIT
+    } else {
+        BODY_LIMIT
+    }
 }
 
 /// Each request's span and answer line (with its request id), and its metrics when on.

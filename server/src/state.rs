@@ -38,7 +38,7 @@ pub struct Shared {
     /// Which webhook URLs are taken (in dev mode also this server's own emulator inbox).
     pub webhooks: WebhookPolicy,
     /// Any of them may sign an event; none: /api/events is off.
-    pub events_secrets: Option<Arc<crate::event_signing::EventSecrets>>,
+    pub events_secrets: Option<Arc<crate::domain::event::EventSecrets>>,
     /// Wakes this instance's delivery workers (the outbox wakes the other instances').
     pub wake: Wake,
     /// Single sign-on, when configured.
