@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
+use crate::auth::SsoSettings;
 use crate::delivery::{DeliveryConfig, FlowTokenSettings, Schedule};
 use crate::domain::event::EventSecrets;
 use crate::domain::rate_windows::{Limits, MAX_DAILY_BUDGET};
@@ -556,6 +557,25 @@ impl Config {
             flow_tokens: None,
             windows: self.windows()?,
         })
+    }
+
+    /// The single sign-on settings: the emulator's identity provider with `--dev-sso`, Entra's
+    /// with `--sso-audience`, else none.
+    pub fn sso(&self, port: u16) -> anyhow::Result<Option<SsoSettings>> {
+        if self.dev_sso {
+            if !self.dev {
+                anyhow::bail!("--dev-sso needs --dev");
+            }
+            tracing::warn!(
+                "dev mode: single sign-on trusts the emulator's development identity provider"
+            );
+            return Ok(Some(crate::emulator::idp::settings(port)));
+        }
+        Ok(self.sso_audience.as_ref().map(|audience| SsoSettings {
+            audience: audience.clone(),
+            issuer_pattern: self.sso_issuer.clone(),
+            jwks_url: self.sso_jwks_url.clone(),
+        }))
     }
 
     /// What flow tokens are asked with, or `None` when they are off. With --dev-sso the
