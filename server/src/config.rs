@@ -29,7 +29,7 @@ pub const LEASE_MARGIN_SECS: u64 = 10;
 /// Entra's public cloud, where flow tokens come from by default.
 pub const DEFAULT_FLOW_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// The public cloud's flow service audience (MS: power-automate-docs oauth-authentication.md).
-pub const DEFAULT_FLOW_AUDIENCE: &str = "https://service.flow.microsoft.com/";
+pub const DEFAULT_FLOW_AUDIENCE: &str = crate::delivery::flow_token::FLOW_AUDIENCE;
 
 /// The connector server.
 #[derive(Debug, Clone, Args)]

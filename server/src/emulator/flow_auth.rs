@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::idp;
 use super::EmulatorState;
-use crate::config::DEFAULT_FLOW_AUDIENCE;
+use crate::delivery::flow_token::FLOW_AUDIENCE;
 use crate::error::AppError;
 
 fn refusal(status: StatusCode, code: &str, message: &str) -> Box<Response> {
@@ -65,7 +65,7 @@ pub(super) fn check(
             let audience = state
                 .flow_app
                 .as_ref()
-                .map_or(DEFAULT_FLOW_AUDIENCE, |app| app.audience.as_str());
+                .map_or(FLOW_AUDIENCE, |app| app.audience.as_str());
             let tenant = tenant_of(state, path);
             idp::verified_flow_token(state.port, &token, audience)
                 .filter(|claims| {
