@@ -413,6 +413,56 @@ async fn set_mode(
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn the_emulator_brings_its_own_policy_and_state_and_names_its_inboxes() {
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = EmulatorState::new(4321, Some("http://127.0.0.1:9999"), true, None);
+        let app: Router = router(dir.path(), state);
+        let get = |path: &str| {
+            app.clone().oneshot(
+                axum::http::Request::get(path)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+        };
+        let inbox = get("/emulator/api/inbox/webhookb2/g@t/IncomingWebhook/a/u")
+            .await
+            .unwrap();
+        assert_eq!(
+            inbox.headers()[header::CONTENT_SECURITY_POLICY],
+            EMULATOR_POLICY
+        );
+        assert_eq!(inbox.headers()[header::CACHE_CONTROL], "no-store");
+        let files = get("/emulator/missing.html").await.unwrap();
+        assert_eq!(
+            files.headers()[header::CONTENT_SECURITY_POLICY],
+            EMULATOR_POLICY
+        );
+        assert!(!files.headers().contains_key(header::CACHE_CONTROL));
+        // The page's config.json gets the page's policy (from the application's layer).
+        let config = get("/config.json").await.unwrap();
+        assert!(!config
+            .headers()
+            .contains_key(header::CONTENT_SECURITY_POLICY));
+        let body = axum::body::to_bytes(config.into_body(), 4096)
+            .await
+            .unwrap();
+        let config: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            config["devInboxes"],
+            json!([
+                "http://127.0.0.1:4321/emulator/webhook/",
+                "http://localhost:4321/emulator/webhook/",
+                "http://127.0.0.1:9999/emulator/webhook/"
+            ])
+        );
+        assert_eq!(
+            (config["sso"].clone(), config["flowTokens"].clone()),
+            (json!(true), json!(false))
+        );
+    }
+
     #[test]
     fn every_form_of_a_connector_webhook_shares_its_inbox() {
         let b2 = "webhookb2/g@t/IncomingWebhook/abc/u";
