@@ -305,7 +305,7 @@ async fn check_keys(staged: &Path, hash: &HashKey, ring: &Keyring) -> Result<()>
     let stores = store::open_beside_server(&Database::Sqlite(staged.to_path_buf()), ring.clone())
         .await
         .with_context(|| format!("cannot open {}", staged.display()))?;
-    crate::startup::check_keys(stores.connections.as_ref(), hash, ring).await?;
+    crate::store::check_keys(stores.connections.as_ref(), hash, ring).await?;
     stores
         .connections
         .reseal()

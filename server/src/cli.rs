@@ -176,10 +176,7 @@ async fn on_database(command: Command, config: &Config) -> Result<()> {
                 (None, Some(since)) => Replay::DeadSince(crate::clock::ms_from_rfc3339(&since)?),
                 (None, None) => bail!("give --id or --since"),
             };
-            let n = stores
-                .outbox
-                .replay(which, crate::delivery::now_ms())
-                .await?;
+            let n = stores.outbox.replay(which, crate::clock::now_ms()).await?;
             if n == 0 {
                 bail!("no dead delivery of an enabled connection matched; nothing was replayed");
             }
@@ -249,7 +246,7 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
                 event["account"] = json!(account);
             }
             let body = event.to_string();
-            let secrets = crate::event_signing::EventSecrets::parse(&secret).map_err(|e| {
+            let secrets = crate::domain::event::EventSecrets::parse(&secret).map_err(|e| {
                 anyhow::anyhow!("--secret (CONNECTOR_EVENTS_SECRET) is refused: {e}")
             })?;
             let signer = secrets.first();
@@ -258,9 +255,9 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
                 .post(format!("{}/api/events", server.trim_end_matches('/')))
                 .header("content-type", "application/json");
             req = if legacy_signature {
-                req.header(crate::routes::events::TIMESTAMP_HEADER, ts.to_string())
+                req.header(crate::domain::event::TIMESTAMP_HEADER, ts.to_string())
                     .header(
-                        crate::routes::events::SIGNATURE_HEADER,
+                        crate::domain::event::SIGNATURE_HEADER,
                         signer.legacy_sign(ts, body.as_bytes()),
                     )
             } else {

@@ -1,4 +1,5 @@
-//! Times as the API, the stored events and the command line write them: RFC 3339 in UTC.
+//! The clocks (milliseconds for the outbox, seconds for tokens) and times as the API, the
+//! stored events and the command line write them: RFC 3339 in UTC.
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -25,6 +26,11 @@ pub fn ms_from_rfc3339(text: &str) -> anyhow::Result<i64> {
 fn format(t: OffsetDateTime) -> String {
     // Formatting a UTC time as RFC 3339 fails only for years outside 0..=9999.
     t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Milliseconds since the Unix epoch (the outbox's times: due, leases, rate windows).
+pub fn now_ms() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
 }
 
 /// Seconds since the Unix epoch (the `exp` of tokens and proofs).

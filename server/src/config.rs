@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
+use crate::auth::SsoSettings;
 use crate::delivery::{DeliveryConfig, FlowTokenSettings, Schedule};
+use crate::domain::event::EventSecrets;
 use crate::domain::rate_windows::{Limits, MAX_DAILY_BUDGET};
 use crate::domain::{HashKey, Keyring};
-use crate::event_signing::EventSecrets;
 use crate::store::Database;
 
 /// What one instance runs.
@@ -28,7 +29,7 @@ pub const LEASE_MARGIN_SECS: u64 = 10;
 /// Entra's public cloud, where flow tokens come from by default.
 pub const DEFAULT_FLOW_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// The public cloud's flow service audience (MS: power-automate-docs oauth-authentication.md).
-pub const DEFAULT_FLOW_AUDIENCE: &str = "https://service.flow.microsoft.com/";
+pub const DEFAULT_FLOW_AUDIENCE: &str = crate::delivery::flow_token::FLOW_AUDIENCE;
 
 /// The connector server.
 #[derive(Debug, Clone, Args)]
@@ -329,7 +330,7 @@ pub enum LogFormat {
 }
 
 /// The shortest plain events secret taken.
-pub const MIN_EVENTS_SECRET_BYTES: usize = crate::event_signing::MIN_PLAIN_BYTES;
+pub const MIN_EVENTS_SECRET_BYTES: usize = crate::domain::event::signing::MIN_PLAIN_BYTES;
 
 impl Config {
     /// Reads the secrets given as files (`…_FILE`) into their values; once at start (the
@@ -556,6 +557,25 @@ impl Config {
             flow_tokens: None,
             windows: self.windows()?,
         })
+    }
+
+    /// The single sign-on settings: the emulator's identity provider with `--dev-sso`, Entra's
+    /// with `--sso-audience`, else none.
+    pub fn sso(&self, port: u16) -> anyhow::Result<Option<SsoSettings>> {
+        if self.dev_sso {
+            if !self.dev {
+                anyhow::bail!("--dev-sso needs --dev");
+            }
+            tracing::warn!(
+                "dev mode: single sign-on trusts the emulator's development identity provider"
+            );
+            return Ok(Some(crate::emulator::idp::settings(port)));
+        }
+        Ok(self.sso_audience.as_ref().map(|audience| SsoSettings {
+            audience: audience.clone(),
+            issuer_pattern: self.sso_issuer.clone(),
+            jwks_url: self.sso_jwks_url.clone(),
+        }))
     }
 
     /// What flow tokens are asked with, or `None` when they are off. With --dev-sso the

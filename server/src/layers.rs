@@ -46,10 +46,12 @@ fn plain(id: &[u8]) -> bool {
 /// The deadline and the concurrency limit, around every route of `api`: past `deadline` a
 /// request is dropped (its transaction rolls back) and answered 503; beyond `limit`
 /// requests at once the rest are answered 503 with `Retry-After` at once, not queued.
+/// `body_limit` says how large a body each path takes (read whole before either).
 pub fn overload<S: Clone + Send + Sync + 'static>(
     api: Router<S>,
     deadline: Duration,
     limit: usize,
+    body_limit: fn(&str) -> usize,
 ) -> Router<S> {
     api.layer(
         ServiceBuilder::new()
@@ -62,23 +64,16 @@ pub fn overload<S: Clone + Send + Sync + 'static>(
             .timeout(deadline),
     )
     // Outside the limit and the deadline: they start when the body is here.
-    .layer(axum::middleware::from_fn(body_first))
-}
-
-/// The largest body an API route takes for `path`: events are bigger than the rest.
-fn body_limit(path: &str) -> usize {
-    if path == crate::routes::events::PATH {
-        crate::routes::events::BODY_LIMIT
-    } else {
-        crate::extract::BODY_LIMIT
-    }
+    .layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| body_first(req, next, body_limit),
+    ))
 }
 
 /// Reads the whole body before the concurrency limit and the deadline see the request. A
 /// client that sends its body slowly then waits on its own connection until the body
 /// time-out answers 408, holding no API slot: slow bodies cannot lock the API out, and the
 /// deadline measures the server's work, not the client's upload.
-pub async fn body_first(req: Request, next: Next) -> Response {
+async fn body_first(req: Request, next: Next, body_limit: fn(&str) -> usize) -> Response {
     use http_body_util::BodyExt;
     if http_body::Body::is_end_stream(req.body()) {
         return next.run(req).await;

@@ -1,5 +1,6 @@
 //! The connector's server: the connection API over a storage trait (SQLite by default),
-//! the built page, and in dev mode the Teams host emulator with its webhook inboxes.
+//! the built page, and in dev mode the Teams host emulator with its webhook inboxes (with a
+//! state and router of its own, merged only in dev mode).
 
 pub mod access;
 pub mod account;
@@ -12,7 +13,6 @@ pub mod delivery;
 pub mod domain;
 mod emulator;
 pub mod error;
-pub mod event_signing;
 mod extract;
 pub mod form;
 pub mod keygen;
@@ -27,4 +27,4 @@ pub mod store;
 mod write_limit;
 
 /// How the connector developer's service signs an event (for clients and tests).
-pub use routes::events::sign as sign_event;
+pub use domain::event::sign as sign_event;

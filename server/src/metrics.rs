@@ -69,7 +69,7 @@ async fn refresh_gauges(outbox: Arc<dyn Outbox>, handle: PrometheusHandle) {
     loop {
         every.tick().await;
         handle.run_upkeep();
-        let now = crate::delivery::now_ms();
+        let now = crate::clock::now_ms();
         match outbox.gauges(now).await {
             Ok(g) => {
                 gauge!("connector_deliveries_pending").set(g.pending as f64);

@@ -8,7 +8,6 @@ use axum::http::HeaderValue;
 use crate::auth::Verifier;
 use crate::domain::rate_windows::Limits;
 use crate::domain::{HashKey, WebhookPolicy};
-use crate::emulator::inboxes::Inboxes;
 use crate::store::{ConnectionStore, Outbox, Wake};
 use crate::write_limit::RateLimiter;
 
@@ -39,7 +38,7 @@ pub struct Shared {
     /// Which webhook URLs are taken (in dev mode also this server's own emulator inbox).
     pub webhooks: WebhookPolicy,
     /// Any of them may sign an event; none: /api/events is off.
-    pub events_secrets: Option<Arc<crate::event_signing::EventSecrets>>,
+    pub events_secrets: Option<Arc<crate::domain::event::EventSecrets>>,
     /// Wakes this instance's delivery workers (the outbox wakes the other instances').
     pub wake: Wake,
     /// Single sign-on, when configured.
@@ -51,11 +50,8 @@ pub struct Shared {
     pub trust_forwarded_for: bool,
     /// The page's Content-Security-Policy header.
     pub page_policy: HeaderValue,
-    pub inboxes: Inboxes,
     /// Tokens for flows that take only signed-in callers, when configured.
     pub flow_tokens: Option<Arc<crate::delivery::FlowTokens>>,
-    /// Dev mode: the emulator's identity provider's counters.
-    pub idp: crate::emulator::inboxes::Idp,
     /// Each webhook kind's rate windows, which test cards count against too.
     pub windows: Limits,
     /// Sign-in to the service's accounts (builds with `[account]`).

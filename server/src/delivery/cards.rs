@@ -2,9 +2,9 @@
 //! webhooks, an Adaptive Card message for Workflows webhooks; always under Teams' size limit.
 
 use connector_settings::{CardStyle, Subscription, Values, CONNECTOR};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+pub use crate::domain::event::{Event, Fact};
 use crate::domain::WebhookKind;
 
 /// Card JSON above this many bytes does not get through Teams reliably.
@@ -13,42 +13,10 @@ pub const MAX_CARD_BYTES: usize = 20_000;
 /// The accent of highlighted cards (Teams' own "attention" red), whatever the connector's.
 const HIGHLIGHT_COLOR: &str = "C4314B";
 
-/// An event from the connector developer's service.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Event {
-    /// Repeating an id repeats nothing: the event is accepted once.
-    #[serde(default)]
-    pub id: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    #[serde(default)]
-    pub text: String,
-    #[serde(default)]
-    pub link: Option<String>,
-    #[serde(default)]
-    pub facts: Vec<Fact>,
-    /// What each connection's project filter is matched against.
-    #[serde(default)]
-    pub project: String,
-    /// The account of the sending service the event is for: required with `[account]`,
-    /// where only that account's connections get it; ignored without.
-    #[serde(default)]
-    pub account: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fact {
-    pub name: String,
-    pub value: String,
-}
-
 /// The event of a test card: for the stored connection named `config_name`, or (`None`)
 /// for a webhook not stored yet, whose card names only the connector, so that nobody can
 /// post text of their own choosing through it.
-pub fn test_event(config_name: Option<&str>, settings: &Values) -> Value {
+pub fn test_event(config_name: Option<&str>, settings: &Values) -> Event {
     // The first event type the connection chose, else the connector's first.
     let kind = Subscription::of(settings)
         .events
@@ -56,19 +24,28 @@ pub fn test_event(config_name: Option<&str>, settings: &Values) -> Value {
         .copied()
         .unwrap_or(connector_settings::CONNECTOR.event_types()[0].value);
     let name = connector_settings::CONNECTOR.name;
-    match config_name {
-        Some(config_name) => json!({
-            "type": kind,
-            "title": format!("Test card from {name}"),
-            "text": format!("If you can read this, {name} can post to this channel ({config_name})."),
-            "facts": [{ "name": "Subscription", "value": config_name }],
-        }),
-        None => json!({
-            "type": kind,
-            "title": format!("Test card from {name}"),
-            "text": format!("If you can read this, {name} can post to this channel."),
-            "facts": [],
-        }),
+    let (text, facts) = match config_name {
+        Some(config_name) => (
+            format!("If you can read this, {name} can post to this channel ({config_name})."),
+            vec![Fact {
+                name: "Subscription".into(),
+                value: config_name.into(),
+            }],
+        ),
+        None => (
+            format!("If you can read this, {name} can post to this channel."),
+            vec![],
+        ),
+    };
+    Event {
+        id: None,
+        kind: kind.to_string(),
+        title: format!("Test card from {name}"),
+        text,
+        link: None,
+        facts,
+        project: String::new(),
+        account: None,
     }
 }
 

@@ -14,6 +14,8 @@ use serde::Deserialize;
 
 use crate::domain::WebhookKind;
 
+/// The flow service's audience, exactly as flows compare it (trailing slash included).
+pub const FLOW_AUDIENCE: &str = "https://service.flow.microsoft.com/";
 /// How long before its end a token is fetched anew, so one never expires on its way.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// How long the identity provider may take to answer.

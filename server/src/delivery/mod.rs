@@ -12,6 +12,7 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::now_ms;
 use crate::domain::{dev_inbox_client, webhook_client, WebhookUrl};
 use crate::store::{Due, Outcome};
 use answers::{read_answer, without_secrets, Answer, THROTTLED};
@@ -27,10 +28,6 @@ pub const RETRY_SCHEDULE_MS: [i64; 8] = [
 ];
 /// Attempts before a delivery is dead.
 pub const MAX_ATTEMPTS: u32 = RETRY_SCHEDULE_MS.len() as u32 + 1;
-
-pub fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
-}
 
 /// The two HTTP clients: public webhooks, and the dev inbox on loopback; and the tokens
 /// of flows that take only signed-in callers, when configured.

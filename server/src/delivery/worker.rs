@@ -10,7 +10,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use super::{attempt, now_ms, Clients, Schedule};
+use super::{attempt, Clients, Schedule};
+use crate::clock::now_ms;
 use crate::domain::rate_windows::Limits;
 use crate::store::{Finish, Outbox, Outcome, Wake};
 

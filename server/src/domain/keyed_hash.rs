@@ -172,6 +172,12 @@ impl std::fmt::Debug for HashKey {
     }
 }
 
+impl std::fmt::Debug for WebhookHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookHash(…)")
+    }
+}
+
 impl WebhookHash {
     /// Compares in constant time, so timing tells nothing about how much matched.
     pub fn matches(&self, other: &WebhookHash) -> bool {

@@ -1,6 +1,7 @@
 //! Parse-don't-validate types of the server's domain.
 
 mod encryption;
+pub mod event;
 mod keyed_hash;
 pub mod rate_windows;
 mod webhook_client;

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::idp;
-use crate::config::DEFAULT_FLOW_AUDIENCE;
+use super::EmulatorState;
+use crate::delivery::flow_token::FLOW_AUDIENCE;
 use crate::error::AppError;
-use crate::state::AppState;
 
 fn refusal(status: StatusCode, code: &str, message: &str) -> Box<Response> {
     Box::new(
@@ -31,7 +31,7 @@ fn refusal(status: StatusCode, code: &str, message: &str) -> Box<Response> {
 /// bearer a sig-less flow took, `Ok(None)` when no token was asked for, `Err` the answer
 /// Power Automate gives.
 pub(super) fn check(
-    state: &AppState,
+    state: &EmulatorState,
     path: &str,
     query: Option<&str>,
     headers: &HeaderMap,
@@ -63,12 +63,11 @@ pub(super) fn check(
         )),
         (WebhookKind::Workflows { signed: false }, Some(token)) => {
             let audience = state
-                .flow_tokens
+                .flow_app
                 .as_ref()
-                .map_or(DEFAULT_FLOW_AUDIENCE, |t| t.settings().audience.as_str());
-            let port = state.webhooks.dev_inbox().unwrap_or_default();
+                .map_or(FLOW_AUDIENCE, |app| app.audience.as_str());
             let tenant = tenant_of(state, path);
-            idp::verified_flow_token(port, &token, audience)
+            idp::verified_flow_token(state.port, &token, audience)
                 .filter(|claims| {
                     // A flow no tenant was set for takes any tenant's token.
                     tenant.as_ref().is_none_or(|t| {
@@ -90,7 +89,7 @@ pub(super) fn check(
     }
 }
 
-fn tenant_of(state: &AppState, path: &str) -> Option<String> {
+fn tenant_of(state: &EmulatorState, path: &str) -> Option<String> {
     state
         .inboxes
         .0
@@ -108,7 +107,7 @@ pub(super) struct SetTenant {
 /// `PUT /emulator/api/inbox-tenant/{*path}` `{"tenant": "<tid>"}`: the tenant of the flow
 /// behind this inbox, whose tokens alone it takes when its URL has no `sig`.
 pub(super) async fn set_tenant(
-    State(state): State<AppState>,
+    State(state): State<EmulatorState>,
     UrlPath(path): UrlPath<String>,
     Json(body): Json<SetTenant>,
 ) -> Result<StatusCode, AppError> {

@@ -13,9 +13,9 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::EmulatorState;
 use crate::auth::SsoSettings;
 use crate::error::AppError;
-use crate::state::AppState;
 
 const KEY_ID: &str = "emulator-dev-1";
 const PRIVATE_KEY: &str = include_str!("dev-idp-key.pem");
@@ -31,9 +31,14 @@ pub const DEV_FLOW_CLIENT_SECRET: &str = "emulator-dev-flow-client-secret";
 /// Seconds a flow token lasts unless a test asks for less (Entra's are about an hour).
 const FLOW_TOKEN_LIFETIME: u64 = 3599;
 
+/// Where the identity provider of a dev server on `port` is (the flow tokens' authority).
+pub fn authority(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/emulator/idp")
+}
+
 /// What a server with `--dev-sso` on `port` expects.
 pub fn settings(port: u16) -> SsoSettings {
-    let base = format!("http://127.0.0.1:{port}/emulator/idp");
+    let base = authority(port);
     SsoSettings {
         audience: format!("api://127.0.0.1:{port}/emulator-connector"),
         issuer_pattern: format!("{base}/{{tid}}/v2.0"),
@@ -58,11 +63,10 @@ pub struct TokenRequest {
 /// A token for `tid`/`oid`; `variant` makes it expired, not yet valid, for another
 /// audience, issuer or tenant, or badly signed.
 pub async fn token(
-    State(state): State<AppState>,
+    State(state): State<EmulatorState>,
     Query(q): Query<TokenRequest>,
 ) -> Result<Json<Value>, AppError> {
-    let port = state.webhooks.dev_inbox().unwrap_or_default();
-    let s = settings(port);
+    let s = settings(state.port);
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let variant = q.variant.as_deref().unwrap_or("valid");
     let tid = if variant == "other-tenant" {
@@ -147,7 +151,7 @@ fn service_principal_id(tenant: &str, client_id: &str) -> String {
 /// checked against the flow app this server is configured with; the token's `aud` is the
 /// scope without `/.default`, as Entra's is.
 pub async fn client_credentials(
-    State(state): State<AppState>,
+    State(state): State<EmulatorState>,
     Path(tenant): Path<String>,
     Form(f): Form<ClientCredentials>,
 ) -> Response {
@@ -162,7 +166,7 @@ pub async fn client_credentials(
             ),
         );
     }
-    let Some(app) = state.flow_tokens.as_ref().map(|t| t.settings()) else {
+    let Some(app) = &state.flow_app else {
         return entra_error(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
@@ -190,7 +194,6 @@ pub async fn client_credentials(
             format!("AADSTS1002012: The provided value for scope '{}' is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.", f.scope),
         );
     };
-    let port = state.webhooks.dev_inbox().unwrap_or_default();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let lifetime = match state.idp.0.lifetime.load(Ordering::Relaxed) {
         0 => FLOW_TOKEN_LIFETIME,
@@ -198,7 +201,7 @@ pub async fn client_credentials(
     };
     let claims = json!({
         "aud": audience,
-        "iss": settings(port).issuer_pattern.replace("{tid}", &tenant),
+        "iss": settings(state.port).issuer_pattern.replace("{tid}", &tenant),
         "tid": tenant,
         "appid": f.client_id, "azp": f.client_id, "idtyp": "app",
         "oid": service_principal_id(&tenant, &f.client_id),
@@ -234,7 +237,7 @@ pub struct IdpChange {
 }
 
 /// `GET /emulator/api/idp`: flow tokens asked for so far, and how long they last.
-pub async fn stats(State(state): State<AppState>) -> Json<Value> {
+pub async fn stats(State(state): State<EmulatorState>) -> Json<Value> {
     let lifetime = match state.idp.0.lifetime.load(Ordering::Relaxed) {
         0 => FLOW_TOKEN_LIFETIME,
         n => n,
@@ -247,7 +250,7 @@ pub async fn stats(State(state): State<AppState>) -> Json<Value> {
 
 /// `PUT /emulator/api/idp` `{"tokenLifetime": seconds}`: how long flow tokens last from now on.
 pub async fn change(
-    State(state): State<AppState>,
+    State(state): State<EmulatorState>,
     Json(c): Json<IdpChange>,
 ) -> Result<StatusCode, AppError> {
     if !(1..=86_400).contains(&c.token_lifetime) {

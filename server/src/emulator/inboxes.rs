@@ -1,5 +1,5 @@
-//! The emulator's webhook inboxes: what each received and how it answers. Kept apart from
-//! the routes so the application state can hold them without importing the emulator.
+//! The emulator's webhook inboxes: what each received and how it answers; and its identity
+//! provider's counters. Both live in the emulator's own state.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -282,8 +282,7 @@ mod tests {
 }
 
 /// What the emulator's identity provider counts and how long its flow tokens last (tests
-/// set it); kept here, beside the inboxes, so the application state holds it without
-/// importing the identity provider.
+/// set it).
 #[derive(Default, Clone)]
 pub struct Idp(pub(crate) Arc<IdpCounters>);
 

@@ -4,11 +4,13 @@
 //! received, for people and tests.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -18,24 +20,80 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_http::services::ServeDir;
 
-use crate::domain::WebhookPolicy;
+use crate::delivery::FlowTokenSettings;
 use crate::error::AppError;
-use crate::state::AppState;
 
 /// What Teams answers a throttled connector webhook with: HTTP 200 and this text.
 pub const THROTTLED_BODY: &str =
     "Microsoft Teams endpoint returned HTTP error 429 with ContextId tcid=0,server=msgapi-production-eus-azsc2-4-170,cv=deadbeef.0..";
+
+/// The emulator's paths whose rest is a webhook URL's secret part (the inboxes and their
+/// API): the one fact of the emulator the production layers know, so request spans show
+/// only these prefixes.
+pub const SECRET_PATHS: [&str; 4] = [
+    DEV_INBOX_PATH,
+    "/emulator/api/inbox/",
+    "/emulator/api/inbox-mode/",
+    "/emulator/api/inbox-tenant/",
+];
 
 /// Received cards kept per inbox; older ones are dropped.
 const KEEP: usize = 500;
 
 mod flow_auth;
 pub mod idp;
-pub mod inboxes;
+mod inboxes;
 
-use inboxes::Mode;
+use inboxes::{Idp, Inboxes, Mode};
 
-pub fn router(dir: &Path) -> Router<AppState> {
+/// What the emulator's routes reach, apart from the application's state: its inboxes and
+/// identity provider, and the few facts of this server it needs to imitate Teams and Entra.
+#[derive(Clone)]
+pub struct EmulatorState(Arc<Wing>);
+
+pub struct Wing {
+    inboxes: Inboxes,
+    idp: Idp,
+    /// This server's port: its own inbox and its identity provider's issuer are on it.
+    port: u16,
+    /// Another local server's inbox this server takes webhooks of too (`--dev-inbox-origin`).
+    inbox_origin: Option<String>,
+    /// Whether the page signs in against the identity provider (`--dev-sso`).
+    sso: bool,
+    /// The flow app this server asks flow tokens as, when configured.
+    flow_app: Option<FlowTokenSettings>,
+}
+
+impl EmulatorState {
+    pub fn new(
+        port: u16,
+        inbox_origin: Option<&str>,
+        sso: bool,
+        flow_app: Option<FlowTokenSettings>,
+    ) -> EmulatorState {
+        EmulatorState(Arc::new(Wing {
+            inboxes: Inboxes::default(),
+            idp: Idp::default(),
+            port,
+            inbox_origin: inbox_origin.map(str::to_string),
+            sso,
+            flow_app,
+        }))
+    }
+}
+
+impl std::ops::Deref for EmulatorState {
+    type Target = Wing;
+
+    fn deref(&self) -> &Wing {
+        &self.0
+    }
+}
+
+/// The emulator's routes with their own state, to be merged into the application's router
+/// in dev mode; and the page's `config.json`, which in dev mode names the emulator's inboxes.
+pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path, state: EmulatorState) -> Router<S> {
+    let page_config = page_config(&state);
     Router::new()
         .route("/emulator/idp/jwks", get(idp::jwks))
         .route("/emulator/idp/token", get(idp::token))
@@ -63,24 +121,51 @@ pub fn router(dir: &Path) -> Router<AppState> {
         )
         .route("/emulator/api/inbox-mode/{*path}", put(set_mode))
         .nest_service("/emulator", ServeDir::new(dir))
+        .layer(axum::middleware::from_fn(headers))
+        // The built page's config.json knows nothing of dev mode; here it names the
+        // emulator's inboxes (which the tab's form then takes as Workflows webhooks) and,
+        // with --dev-sso, single sign-on.
+        .route(
+            "/config.json",
+            get(move || async move { Json(page_config) }),
+        )
+        .with_state(state)
+}
+
+/// The emulator hosts the page in a frame and is itself framed by nobody.
+const EMULATOR_POLICY: &str = "default-src 'self'; img-src 'self' data: https:; frame-src 'self' http://127.0.0.1:* http://localhost:* https:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'; object-src 'none'";
+
+/// The emulator's own policy, and its API and inboxes never cached (the page's headers
+/// layer keeps a policy and a caching a route set itself).
+async fn headers(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let live = path.starts_with("/emulator/api/") || path.starts_with(DEV_INBOX_PATH);
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(EMULATOR_POLICY),
+    );
+    if live {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
 }
 
 /// The page's `config.json` in dev mode: the same origin for the API, single sign-on when
 /// the emulator's identity provider is on, and the URL prefixes of the inboxes this server
 /// takes as webhooks (`devInboxes`), which only a dev-mode server ever names; `flowTokens`
 /// when it posts to flows that take only signed-in callers.
-pub fn page_config(webhooks: &WebhookPolicy, sso: bool, flow_tokens: bool) -> Value {
+fn page_config(state: &EmulatorState) -> Value {
     let mut inboxes = Vec::new();
-    if let Some(port) = webhooks.dev_inbox() {
-        for host in ["127.0.0.1", "localhost"] {
-            inboxes.push(format!("http://{host}:{port}{DEV_INBOX_PATH}"));
-        }
+    for host in ["127.0.0.1", "localhost"] {
+        inboxes.push(format!("http://{host}:{}{DEV_INBOX_PATH}", state.port));
     }
-    if let Some(origin) = webhooks.dev_inbox_origin() {
+    if let Some(origin) = &state.inbox_origin {
         inboxes.push(format!("{origin}{DEV_INBOX_PATH}"));
     }
-    json!({ "apiBaseUrl": "", "validMessageOrigins": [], "sso": sso, "devInboxes": inboxes,
-            "flowTokens": flow_tokens })
+    json!({ "apiBaseUrl": "", "validMessageOrigins": [], "sso": state.sso, "devInboxes": inboxes,
+            "flowTokens": state.flow_app.is_some() })
 }
 
 async fn connector() -> Json<Value> {
@@ -219,7 +304,7 @@ fn reply(mode: Mode, path: &str, body: &Value) -> Reply {
 }
 
 async fn receive(
-    State(state): State<AppState>,
+    State(state): State<EmulatorState>,
     UrlPath(path): UrlPath<String>,
     uri: axum::http::Uri,
     headers: HeaderMap,
@@ -264,7 +349,7 @@ async fn receive(
     reply.into_response()
 }
 
-async fn inbox(State(state): State<AppState>, UrlPath(path): UrlPath<String>) -> Json<Value> {
+async fn inbox(State(state): State<EmulatorState>, UrlPath(path): UrlPath<String>) -> Json<Value> {
     let all = state.inboxes.0.lock().expect("inbox lock");
     let (mode, messages, received) = all
         .get(&inbox_key(&path))
@@ -288,7 +373,7 @@ struct SetMode {
 }
 
 async fn set_mode(
-    State(state): State<AppState>,
+    State(state): State<EmulatorState>,
     UrlPath(path): UrlPath<String>,
     Json(body): Json<SetMode>,
 ) -> Result<StatusCode, AppError> {
@@ -327,6 +412,56 @@ async fn set_mode(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_emulator_brings_its_own_policy_and_state_and_names_its_inboxes() {
+        use tower::ServiceExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = EmulatorState::new(4321, Some("http://127.0.0.1:9999"), true, None);
+        let app: Router = router(dir.path(), state);
+        let get = |path: &str| {
+            app.clone().oneshot(
+                axum::http::Request::get(path)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+        };
+        let inbox = get("/emulator/api/inbox/webhookb2/g@t/IncomingWebhook/a/u")
+            .await
+            .unwrap();
+        assert_eq!(
+            inbox.headers()[header::CONTENT_SECURITY_POLICY],
+            EMULATOR_POLICY
+        );
+        assert_eq!(inbox.headers()[header::CACHE_CONTROL], "no-store");
+        let files = get("/emulator/missing.html").await.unwrap();
+        assert_eq!(
+            files.headers()[header::CONTENT_SECURITY_POLICY],
+            EMULATOR_POLICY
+        );
+        assert!(!files.headers().contains_key(header::CACHE_CONTROL));
+        // The page's config.json gets the page's policy (from the application's layer).
+        let config = get("/config.json").await.unwrap();
+        assert!(!config
+            .headers()
+            .contains_key(header::CONTENT_SECURITY_POLICY));
+        let body = axum::body::to_bytes(config.into_body(), 4096)
+            .await
+            .unwrap();
+        let config: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            config["devInboxes"],
+            json!([
+                "http://127.0.0.1:4321/emulator/webhook/",
+                "http://localhost:4321/emulator/webhook/",
+                "http://127.0.0.1:9999/emulator/webhook/"
+            ])
+        );
+        assert_eq!(
+            (config["sso"].clone(), config["flowTokens"].clone()),
+            (json!(true), json!(false))
+        );
+    }
 
     #[test]
     fn every_form_of_a_connector_webhook_shares_its_inbox() {

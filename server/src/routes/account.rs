@@ -9,11 +9,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use connector_settings::api::{AccountInfo, FieldProblem, LinkAccount, LinkedAccount};
 
+use super::guard::{charge_sender, identify};
 use crate::account::oidc::LinkError;
 use crate::account::{Accounts, TeamsUser};
 use crate::error::AppError;
 use crate::extract::JsonBody;
-use crate::routes::connections::{charge_sender, identify};
 use crate::state::AppState;
 
 /// The longest code, verifier, nonce or redirect URI taken (all far shorter in practice).

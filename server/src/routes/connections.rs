@@ -15,9 +15,10 @@ use connector_settings::api::{
 };
 use connector_settings::{EntityId, Settings};
 
+use super::guard::{charge_sender, charge_target, charge_tenant, check_postable, identify};
 use crate::access::{self, Grant, Proof, Refusal};
 use crate::auth::Identity;
-use crate::domain::{EditKey, WebhookHash, WebhookKind, WebhookUrl};
+use crate::domain::{EditKey, WebhookHash, WebhookUrl};
 use crate::error::AppError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::state::AppState;
@@ -62,55 +63,6 @@ fn view(r: Record, edit_key: Option<&EditKey>) -> Connection {
         webhook_kind: r.webhook_url.kind().name().to_string(),
         account: r.account,
     }
-}
-
-/// Takes a write token for the sender's address. Every write attempt is charged here first,
-/// refused ones included, so a sender who is refused again and again runs out of its own
-/// budget and never anyone else's.
-pub(crate) fn charge_sender(
-    state: &AppState,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-) -> Result<(), AppError> {
-    let forwarded = state
-        .trust_forwarded_for
-        .then(|| {
-            headers
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .split(',')
-                .next()
-                .map(|s| s.trim().to_string())
-        })
-        .flatten();
-    let address = forwarded.unwrap_or_else(|| peer.ip().to_string());
-    state
-        .address_limit
-        .check(&address)
-        .map_err(AppError::TooManyRequests)
-}
-
-/// Takes a write token for a tenant. Only charged once the writer is proven (its token,
-/// its webhook URL or edit key accepted), so naming a tenant spends nothing of its budget.
-pub(crate) fn charge_tenant(state: &AppState, tenant: Option<&str>) -> Result<(), AppError> {
-    match tenant {
-        Some(tenant) => state
-            .tenant_limit
-            .check(&tenant.to_ascii_lowercase())
-            .map_err(AppError::TooManyRequests),
-        None => Ok(()),
-    }
-}
-
-/// Takes a token of the target webhook's budget for a new connection, which names a webhook
-/// no connection has proven yet: whatever addresses they come from, creates cannot pile up
-/// on one channel (test cards have their own limit per target, `try_webhook`).
-pub(crate) fn charge_target(state: &AppState, webhook: &WebhookUrl) -> Result<(), AppError> {
-    state
-        .target_limit
-        .check(&hex::encode(state.key.hash(webhook).0))
-        .map_err(AppError::TooManyRequests)
 }
 
 /// The tenant a proven write counts against: with single sign-on the token's, else the
@@ -326,46 +278,6 @@ fn linked_account(
         })
 }
 
-/// Refuses a webhook URL about to be stored (or tried) that cannot be posted to: a retired
-/// Logic Apps trigger, or a flow that takes only signed-in callers when this server has no
-/// token of `tenant` to send. Stored rows are not asked again: they keep working where they can.
-pub(crate) fn check_postable(
-    state: &AppState,
-    webhook: &WebhookUrl,
-    tenant: Option<&str>,
-) -> Result<(), AppError> {
-    let refuse = |code: &'static str, message: String| AppError::BadRequest {
-        code,
-        fields: vec![FieldProblem {
-            field: "webhookUrl".into(),
-            rule: "webhook_url".into(),
-            message: message.clone(),
-        }],
-        message,
-    };
-    match webhook.kind() {
-        WebhookKind::RetiredWorkflows => Err(refuse(
-            "webhook_retired",
-            format!(
-                "webhook url '{webhook}' is a Logic Apps workflow url, which stopped working in November 2025: open the workflow's trigger ('When a Teams webhook request is received') and copy its new url"
-            ),
-        )),
-        WebhookKind::Workflows { signed: false } if state.flow_tokens.is_none() => Err(refuse(
-            "webhook_needs_sign_in",
-            format!(
-                "webhook url '{webhook}' has no sig, so this workflow only accepts signed-in callers: set 'Who can trigger the flow' to 'Anyone' in its trigger and copy the url again, or ask the operator to configure --flow-client-id"
-            ),
-        )),
-        WebhookKind::Workflows { signed: false } if tenant.is_none() => Err(refuse(
-            "webhook_needs_sign_in",
-            format!(
-                "webhook url '{webhook}' has no sig, so this workflow only accepts signed-in callers of its tenant, and this save carries no single sign-on token to tell the tenant: save from Teams with single sign-on, or set 'Who can trigger the flow' to 'Anyone' in its trigger"
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Refuses a webhook URL whose host resolves to a private address.
 async fn resolves_publicly(state: &AppState, webhook: &WebhookUrl) -> Result<(), AppError> {
     webhook
@@ -452,21 +364,6 @@ fn refusal(r: Refusal, id: &EntityId) -> AppError {
             tracing::warn!(entity_id = %id, "refused a token from another tenant");
             AppError::OtherTenant
         }
-    }
-}
-
-/// With single sign-on, the identity of the request's token (refused without a valid one).
-pub(crate) async fn identify(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Identity>, AppError> {
-    match &state.sso {
-        None => Ok(None),
-        Some(v) => v
-            .verify_headers(headers)
-            .await
-            .map(Some)
-            .map_err(|e| AppError::Unauthenticated(e.0)),
     }
 }
 
@@ -561,12 +458,12 @@ async fn test_card(
     let event_id = format!("test-{}", hex::encode(rand::random::<[u8; 12]>()));
     let new = crate::store::NewEvent {
         id: event_id.clone(),
-        body: event.to_string(),
+        body: serde_json::to_string(&event).map_err(|e| AppError::Internal(e.to_string()))?,
         received_at: crate::clock::now_rfc3339(),
     };
     state
         .outbox
-        .enqueue_one(new, &id, crate::delivery::now_ms())
+        .enqueue_one(new, &id, crate::clock::now_ms())
         .await?;
     state.wake.wake();
     Ok((StatusCode::ACCEPTED, Json(TestCard { event_id })))

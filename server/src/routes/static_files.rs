@@ -75,25 +75,19 @@ pub fn page_policy(dist: &Path, dev: bool) -> anyhow::Result<HeaderValue> {
     })
 }
 
-/// The emulator hosts the page in a frame and is itself framed by nobody.
-const EMULATOR_POLICY: &str = "default-src 'self'; img-src 'self' data: https:; frame-src 'self' http://127.0.0.1:* http://localhost:* https:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'; object-src 'none'";
-
-/// Adds the security and cache headers.
+/// Adds the security and cache headers. A route that set a policy or a caching of its own
+/// (the dev-mode emulator's) keeps it.
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let csp = if path.starts_with("/emulator") {
-        HeaderValue::from_static(EMULATOR_POLICY)
-    } else {
-        state.page_policy.clone()
-    };
-    let no_store = path.starts_with("/api/")
-        || path.starts_with("/emulator/api/")
-        || path.starts_with(connector_settings::webhook::DEV_INBOX_PATH);
+    let no_store = path.starts_with("/api/");
     let hashed = is_hashed(path);
     let mut res = next.run(req).await;
     let status = res.status();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, csp);
+    let own_caching = h.contains_key(header::CACHE_CONTROL);
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, state.page_policy.clone());
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -104,6 +98,8 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     );
     if no_store {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    } else if own_caching {
+        // Said by the route itself.
     } else if hashed && (status.is_success() || status == StatusCode::NOT_MODIFIED) {
         h.insert(
             header::CACHE_CONTROL,
@@ -112,7 +108,7 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     } else if status.is_client_error() || status.is_server_error() {
         // A CDN must not keep a miss: during a deploy the asset may appear a moment later.
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    } else if !h.contains_key(header::CACHE_CONTROL) {
+    } else {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
     res

@@ -14,7 +14,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use connector_settings::api::{FieldProblem, TryOutcome, TryWebhook};
 
-use super::connections::{charge_sender, charge_tenant, check_postable, identify};
+use super::guard::{charge_sender, charge_tenant, check_postable, identify};
 use crate::delivery::{self, cards};
 use crate::domain::rate_windows::{Window, Windows};
 use crate::domain::WebhookUrl;
@@ -71,8 +71,7 @@ async fn try_webhook(
     check_postable(&state, &webhook, signed_in)?;
     // The caller's texts never reach the channel: only the card's style and event type
     // come from the form, both chosen among the connector's own.
-    let event: cards::Event = serde_json::from_value(cards::test_event(None, &body.settings))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let event = cards::test_event(None, &body.settings);
     let hash = state.key.hash(&webhook).0;
     let rows = vec![
         (test_card_row(&hash), Windows::new(&[PER_TARGET])),
@@ -81,7 +80,7 @@ async fn try_webhook(
             state.windows.for_kind(webhook.kind()).clone(),
         ),
     ];
-    let now = delivery::now_ms();
+    let now = crate::clock::now_ms();
     if let Reservation::Wait { until_ms, row, .. } = state.outbox.reserve(rows, now).await? {
         let wait = std::time::Duration::from_millis((until_ms - now).max(0) as u64);
         return Err(AppError::Throttled {

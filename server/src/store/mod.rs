@@ -14,7 +14,7 @@ use connector_settings::{EntityId, Topic, Values};
 use tokio::sync::Notify;
 
 use crate::domain::rate_windows::{Limits, Windows};
-use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookIdentity, WebhookUrl};
+use crate::domain::{EditKeyHash, HashKey, Keyring, WebhookHash, WebhookIdentity, WebhookUrl};
 
 pub use claim::Reservation;
 
@@ -63,6 +63,34 @@ pub async fn open_beside_server(db: &Database, keys: Keyring) -> anyhow::Result<
         Database::Sqlite(path) => sqlite::open(path, keys, false, None),
         Database::Postgres { url, pool } => postgres::open(url, *pool, keys, None).await,
     }
+}
+
+/// Stops the start when an instance's keys are not the ones the database was made with:
+/// with many instances, one with another key would make connections unreachable or seal
+/// them so the others cannot open them.
+pub async fn check_keys(
+    connections: &dyn ConnectionStore,
+    key: &HashKey,
+    ring: &Keyring,
+) -> anyhow::Result<()> {
+    let check = key.check();
+    if connections.key_check("hash-key", &check).await? != check {
+        anyhow::bail!(
+            "the hash key (CONNECTOR_SECRET_KEY or --key-file) is not the key this database was made with; every instance must use the same keys"
+        );
+    }
+    for (id, check) in ring.checks() {
+        if connections
+            .key_check(&format!("encryption-key:{id}"), &check)
+            .await?
+            != check
+        {
+            anyhow::bail!(
+                "encryption key '{id}' is not the key '{id}' this database was sealed with; every instance must use the same keys"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A connection as stored.
@@ -122,12 +150,6 @@ impl Team {
             (Some(tenant), Some(group)) => Some(Team { tenant, group }),
             _ => url.identity().map(Team::of),
         }
-    }
-}
-
-impl std::fmt::Debug for WebhookHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebhookHash(…)")
     }
 }
 

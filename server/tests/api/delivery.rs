@@ -483,11 +483,7 @@ fn every_workflows_card() -> Vec<Value> {
             }
         }
     }
-    let test: cards::Event = serde_json::from_value(cards::test_event(
-        None,
-        &connector_settings::default_values(),
-    ))
-    .unwrap();
+    let test = cards::test_event(None, &connector_settings::default_values());
     bodies.push(cards::card(
         &test,
         &connector_settings::default_values(),

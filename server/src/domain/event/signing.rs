@@ -1,11 +1,22 @@
-//! The events secrets and the two ways an event is signed: Standard Webhooks
+//! How an event is signed: the events secrets and the two schemes, Standard Webhooks
 //! (<https://www.standardwebhooks.com>, verified by the `standardwebhooks` crate) and the
-//! deprecated `x-connector-signature` scheme. Several secrets may be set at once so one can
-//! be rotated: any of them may sign.
+//! deprecated `x-connector-signature` scheme (HMAC-SHA256 over `<timestamp>.<raw body>`).
+//! Several secrets may be set at once so one can be rotated: any of them may sign.
 
+use axum::http::HeaderMap;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use standardwebhooks::{HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP};
+
+use super::EventError;
+use crate::clock::now_ms;
+
+/// Signatures older or newer than this are refused (replays).
+const MAX_SKEW_SECS: u64 = 300;
+/// The deprecated scheme's headers.
+pub const TIMESTAMP_HEADER: &str = "x-connector-timestamp";
+pub const SIGNATURE_HEADER: &str = "x-connector-signature";
 
 /// The shortest plain secret taken: a shorter one (an empty one above all) can be guessed
 /// or is a mistake, and would let anyone send events.
@@ -188,6 +199,189 @@ impl EventSecrets {
     pub fn first(&self) -> &EventSecret {
         &self.0[0]
     }
+}
+
+fn unsigned(message: String) -> EventError {
+    EventError::Unsigned(message)
+}
+
+/// `sha256=<hex>` of HMAC-SHA256(secret, "<timestamp>.<body>"): the deprecated scheme.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    legacy_sign(secret.as_bytes(), timestamp, body)
+}
+
+/// Whether a request is signed with the deprecated scheme: one of its headers, and none of
+/// Standard Webhooks' (any of those means that scheme, whose missing headers are then named).
+pub fn is_legacy(headers: &HeaderMap) -> bool {
+    ![
+        HEADER_WEBHOOK_ID,
+        HEADER_WEBHOOK_TIMESTAMP,
+        HEADER_WEBHOOK_SIGNATURE,
+    ]
+    .iter()
+    .any(|h| headers.contains_key(*h))
+        && (headers.contains_key(TIMESTAMP_HEADER) || headers.contains_key(SIGNATURE_HEADER))
+}
+
+/// Who of `secrets` signed `body` with `headers`: the deprecated scheme's signature when
+/// `legacy`, else Standard Webhooks', each header named when missing or malformed.
+pub fn verify(
+    secrets: &EventSecrets,
+    headers: &HeaderMap,
+    body: &[u8],
+    legacy: bool,
+) -> Result<Signed, EventError> {
+    let has_any = |names: [&str; 3]| names.iter().any(|h| headers.contains_key(*h));
+    if legacy {
+        verify_legacy(secrets, headers, body)
+    } else if has_any([
+        HEADER_WEBHOOK_ID,
+        HEADER_WEBHOOK_TIMESTAMP,
+        HEADER_WEBHOOK_SIGNATURE,
+    ]) {
+        verify_standard(secrets, headers, body)
+    } else {
+        Err(unsigned(format!(
+            "the event is not signed: send the Standard Webhooks headers '{HEADER_WEBHOOK_ID}', '{HEADER_WEBHOOK_TIMESTAMP}' and '{HEADER_WEBHOOK_SIGNATURE}' (see docs/events.md)"
+        )))
+    }
+}
+
+/// Who signed: the id the event is known by (if the signature gives one), the secret's
+/// name, and a replay's id for an event without one.
+pub struct Signed {
+    pub webhook_id: Option<String>,
+    pub secret: String,
+    pub replay_id: String,
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, EventError> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str()
+                .map(str::trim)
+                .map_err(|_| unsigned(format!("the '{name}' header is not text")))
+        })
+        .transpose()
+}
+
+/// The timestamp header as unix seconds within [`MAX_SKEW_SECS`] of now.
+fn timestamp(headers: &HeaderMap, name: &str) -> Result<i64, EventError> {
+    let timestamp: i64 = header(headers, name)?
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| unsigned(format!("the '{name}' header (unix seconds) is required")))?;
+    // abs_diff: no timestamp, however far off, can overflow the comparison.
+    if (now_ms() / 1000).abs_diff(timestamp) > MAX_SKEW_SECS {
+        return Err(unsigned(format!(
+            "timestamp {timestamp} is more than {MAX_SKEW_SECS} s away from now"
+        )));
+    }
+    Ok(timestamp)
+}
+
+/// Standard Webhooks: the headers named when missing or malformed, then the `standardwebhooks`
+/// crate's verification with each secret in turn.
+fn verify_standard(
+    secrets: &EventSecrets,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Signed, EventError> {
+    let id = header(headers, HEADER_WEBHOOK_ID)?
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            unsigned(format!(
+                "the '{HEADER_WEBHOOK_ID}' header (the event's unique id) is required"
+            ))
+        })?;
+    timestamp(headers, HEADER_WEBHOOK_TIMESTAMP)?;
+    let given = header(headers, HEADER_WEBHOOK_SIGNATURE)?.ok_or_else(|| {
+        unsigned(format!(
+            "the '{HEADER_WEBHOOK_SIGNATURE}' header (v1,<base64>) is required"
+        ))
+    })?;
+    let mut versions = Vec::new();
+    for part in given.split(' ').filter(|p| !p.is_empty()) {
+        let Some((version, signature)) = part.split_once(',') else {
+            return Err(unsigned(format!(
+                "the '{HEADER_WEBHOOK_SIGNATURE}' header must be space-separated v1,<base64> signatures"
+            )));
+        };
+        if version == "v1"
+            && base64::engine::general_purpose::STANDARD
+                .decode(signature)
+                .map_or(true, |b| b.len() != 32)
+        {
+            return Err(unsigned(format!(
+                "a v1 signature in the '{HEADER_WEBHOOK_SIGNATURE}' header must be the base64 of 32 bytes (HMAC-SHA256)"
+            )));
+        }
+        versions.push(version);
+    }
+    if versions.is_empty() {
+        return Err(unsigned(format!(
+            "the '{HEADER_WEBHOOK_SIGNATURE}' header must be space-separated v1,<base64> signatures"
+        )));
+    }
+    if !versions.contains(&"v1") {
+        let shown: Vec<String> = versions
+            .iter()
+            .map(|v| format!("'{}'", v.chars().take(20).collect::<String>()))
+            .collect();
+        return Err(unsigned(format!(
+            "signature version {} is not supported: only v1 (HMAC-SHA256) is",
+            shown.join(", ")
+        )));
+    }
+    if std::str::from_utf8(body).is_err() {
+        return Err(EventError::Invalid("the event is not UTF-8 JSON".into()));
+    }
+    // The timestamp was checked above, so the crate's own window check cannot overflow.
+    let signer = secrets
+        .iter()
+        .find(|s| s.webhook().verify(body, headers).is_ok())
+        .ok_or_else(|| {
+            unsigned(format!(
+                "no signature in the '{HEADER_WEBHOOK_SIGNATURE}' header matches an events secret"
+            ))
+        })?;
+    Ok(Signed {
+        webhook_id: Some(id.to_string()),
+        secret: signer.id.clone(),
+        replay_id: String::new(),
+    })
+}
+
+/// The deprecated scheme, checked in constant time with each secret in turn.
+fn verify_legacy(
+    secrets: &EventSecrets,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Signed, EventError> {
+    let timestamp = timestamp(headers, TIMESTAMP_HEADER)?;
+    let Some(given) = header(headers, SIGNATURE_HEADER)? else {
+        return Err(unsigned(format!(
+            "the '{SIGNATURE_HEADER}' header (sha256=<hex>) is required"
+        )));
+    };
+    let bytes = given
+        .strip_prefix("sha256=")
+        .and_then(|h| hex::decode(h).ok())
+        .filter(|b| b.len() == 32)
+        .ok_or_else(|| {
+            unsigned(format!(
+                "the '{SIGNATURE_HEADER}' header must be sha256=<64 hex digits>"
+            ))
+        })?;
+    let signer = secrets
+        .iter()
+        .find(|s| s.legacy_verify(timestamp, body, &bytes))
+        .ok_or_else(|| unsigned("the event signature does not match".into()))?;
+    Ok(Signed {
+        webhook_id: None,
+        secret: signer.id.clone(),
+        replay_id: format!("sig-{}", hex::encode(bytes)),
+    })
 }
 
 #[cfg(test)]
