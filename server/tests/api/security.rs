@@ -47,21 +47,21 @@ async fn keys_rotate_without_losing_a_connection() {
     let old = format!("k1:{}", "11".repeat(32));
     let mut first = config(dir.path());
     first.encryption_keys = Some(old.clone());
-    first.secret_key = Some("ab".repeat(32));
+    first.hash_key = Some("ab".repeat(32));
     let api = start(first).await;
     api.put("c1", &json!({ "webhookUrl": HOOK, "settings": settings() }))
         .await;
 
     let mut rotated = config(dir.path());
     rotated.encryption_keys = Some(format!("k2:{},{old}", "22".repeat(32)));
-    rotated.secret_key = Some("ab".repeat(32));
+    rotated.hash_key = Some("ab".repeat(32));
     let api = start(rotated).await;
     assert_eq!(api.get("c1", Some(HOOK)).await.status(), StatusCode::OK);
 
     // Re-sealed with k2 at start: k1 can now be dropped.
     let mut only_new = config(dir.path());
     only_new.encryption_keys = Some(format!("k2:{}", "22".repeat(32)));
-    only_new.secret_key = Some("ab".repeat(32));
+    only_new.hash_key = Some("ab".repeat(32));
     let api = start(only_new).await;
     assert_eq!(api.get("c1", Some(HOOK)).await.status(), StatusCode::OK);
 }
@@ -518,13 +518,13 @@ async fn a_forged_unsigned_token_is_refused() {
 async fn a_hash_key_that_does_not_match_the_database_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = config(dir.path());
-    first.secret_key = Some("ab".repeat(32));
+    first.hash_key = Some("ab".repeat(32));
     start(first).await;
     let mut other = config(dir.path());
-    other.secret_key = Some("cd".repeat(32));
+    other.hash_key = Some("cd".repeat(32));
     let err = Application::build(other).await.err().expect("refused");
     assert!(
-        format!("{err:#}").contains("the hash key (CONNECTOR_SECRET_KEY or --key-file) is not the key this database was made with"),
+        format!("{err:#}").contains("the hash key (CONNECTOR_HASH_KEY or --hash-key-file) is not the key this database was made with"),
         "{err:#}"
     );
 }
@@ -543,5 +543,64 @@ async fn an_encryption_key_that_does_not_match_the_database_stops_the_start() {
         format!("{err:#}")
             .contains("encryption key 'k1' is not the key 'k1' this database was sealed with"),
         "{err:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hash_keys_old_flag_still_starts_the_server_with_a_warning_naming_the_new_one() {
+    use crate::helpers::{until, Receiver, ServerProcess};
+    let receiver = Receiver::start(std::time::Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("old.key");
+    std::fs::write(&key, "ab".repeat(32)).unwrap();
+    let db = dir.path().join("old.sqlite");
+    let server = ServerProcess::start_logged(
+        &receiver.origin,
+        [
+            "--db",
+            db.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ],
+        "warn",
+    );
+    let res = server
+        .client
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    until("the deprecation warning", 10, async || {
+        server.log_lines().iter().any(|l| {
+            l.contains("--key-file (CONNECTOR_KEY_FILE) is deprecated")
+                && l.contains("use --hash-key-file (CONNECTOR_HASH_KEY_FILE)")
+        })
+    })
+    .await;
+}
+
+#[test]
+fn the_hash_keys_old_and_new_names_together_stop_the_start_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_connector-server"))
+        .args(["--db", dir.path().join("b.sqlite").to_str().unwrap()])
+        .args([
+            "--secret-key",
+            &"ab".repeat(32),
+            "--hash-key",
+            &"ab".repeat(32),
+        ])
+        .env_remove("CONNECTOR_HASH_KEY")
+        .env_remove("CONNECTOR_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--hash-key (CONNECTOR_HASH_KEY)")
+            && err.contains("--secret-key (CONNECTOR_SECRET_KEY)")
+            && !err.contains(&"ab".repeat(32)),
+        "{err}"
     );
 }

@@ -119,7 +119,7 @@ pub fn config(dir: &Path, dev: bool) -> Config {
         dist: dir.join("dist"),
         dev,
         emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
-        key_file: None,
+        hash_key_file: None,
         cors_origins: Vec::new(),
         events_secret: Some(SECRET.into()),
         sso_audience: None,
@@ -147,6 +147,7 @@ pub fn config(dir: &Path, dev: bool) -> Config {
         max_concurrent_requests: 256,
         test_stall_writes_ms: None,
         secret_files: Default::default(),
+        deprecated: Default::default(),
         workflows_daily_budget: connector_server::domain::rate_windows::DEFAULT_DAILY_BUDGET,
         webhook_hosts: connector_server::domain::DEFAULT_HOSTS
             .iter()
@@ -154,7 +155,7 @@ pub fn config(dir: &Path, dev: bool) -> Config {
             .collect(),
         encryption_key_file: None,
         encryption_keys: None,
-        secret_key: CONNECTOR_HAS_ACCOUNTS.then(|| HARNESS_KEY.into()),
+        hash_key: CONNECTOR_HAS_ACCOUNTS.then(|| HARNESS_KEY.into()),
         account_issuer: None,
         account_client_id: None,
         account_client_secret: CONNECTOR_HAS_ACCOUNTS.then(|| ACCOUNT_SECRET.into()),
@@ -163,7 +164,7 @@ pub fn config(dir: &Path, dev: bool) -> Config {
 
 /// The keys every instance of one test shares (with PostgreSQL they must be given).
 pub fn shared_keys(c: &mut Config) {
-    c.secret_key = Some("ab".repeat(32));
+    c.hash_key = Some("ab".repeat(32));
     c.encryption_keys = Some(format!("k1:{}", "11".repeat(32)));
 }
 
@@ -178,7 +179,7 @@ pub fn postgres_args(db: &TestDatabase) -> Vec<String> {
     vec![
         "--database-url".into(),
         db.url.clone(),
-        "--secret-key".into(),
+        "--hash-key".into(),
         "ab".repeat(32),
         "--encryption-keys".into(),
         format!("k1:{}", "11".repeat(32)),
