@@ -1086,6 +1086,21 @@ mod tests {
     }
 
     #[test]
+    fn the_dev_only_flags_need_dev_mode() {
+        for flag in [
+            &["--dev-sso"][..],
+            &["--dev-inbox-origin", "http://127.0.0.1:1"],
+        ] {
+            let mut all = vec!["s"];
+            all.extend_from_slice(flag);
+            let err = Cli::try_parse_from(&all).err().unwrap().to_string();
+            assert!(err.contains(flag[0]) && err.contains("--dev"), "{err}");
+            all.push("--dev");
+            assert!(Cli::try_parse_from(&all).is_ok(), "{all:?}");
+        }
+    }
+
+    #[test]
     fn the_hash_key_is_given_by_its_own_names() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hash");

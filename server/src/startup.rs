@@ -122,10 +122,8 @@ fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
 /// The single sign-on settings: the emulator's identity provider with `--dev-sso`, Entra's
 /// with `--sso-audience`, else none.
 fn sso(config: &Config, port: u16) -> anyhow::Result<Option<SsoSettings>> {
+    // clap refuses --dev-sso without --dev (`requires`).
     if config.dev_sso {
-        if !config.dev {
-            anyhow::bail!("--dev-sso needs --dev");
-        }
         tracing::warn!(
             "dev mode: single sign-on trusts the emulator's development identity provider"
         );

@@ -7,7 +7,7 @@ use connector_server::startup::Application;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{config as test_config, settings, start, Api};
+use crate::helpers::{config as test_config, config_with, settings, start, Api};
 
 const HOOK: &str = "https://contoso.webhook.office.com/webhookb2/0b4f@72f9bf00-0000-4000-8000-000000000001/IncomingWebhook/8c2a9d/e3c1";
 
@@ -344,9 +344,7 @@ const TENANT: &str = "72f9bf00-0000-4000-8000-000000000001";
 const USER: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
 
 async fn sso_server(dir: &Path) -> String {
-    let mut c = test_config(dir, true);
-    c.dev_sso = true;
-    start(c).await.url
+    start(config_with(dir, true, &["--dev-sso"])).await.url
 }
 
 async fn token(url: &str, variant: &str) -> String {

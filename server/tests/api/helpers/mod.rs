@@ -10,7 +10,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use connector_server::config::{Config, Role};
+use connector_server::config::Config;
 use connector_server::startup::Application;
 use connector_settings::{CardStyle, Value as Setting, CONNECTOR};
 use serde_json::{json, Value};
@@ -101,65 +101,61 @@ pub fn subscription(
     serde_json::to_value(v).unwrap()
 }
 
-/// A test configuration: random port, a database in `dir`, dev mode as asked.
+/// A test configuration: random port, a database in `dir`, dev mode as asked; every other
+/// value is the server's own default.
 pub fn config(dir: &Path, dev: bool) -> Config {
-    Config {
-        host: "127.0.0.1".into(),
-        port: 0,
-        db: dir.join("t.sqlite"),
-        database_url: None,
-        database_pool: 4,
-        role: Role::All,
-        claim_lease: None,
-        delivery_concurrency: None,
-        poll_interval_ms: 1000,
-        retention_days: 30,
-        shutdown_grace: 20,
-        test_retry_divisor: 1,
-        dist: dir.join("dist"),
-        dev,
-        emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
-        hash_key_file: None,
-        cors_origins: Vec::new(),
-        events_secret: Some(SECRET.into()),
-        sso_audience: None,
-        sso_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
-        sso_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
-        dev_sso: false,
-        flow_client_id: None,
-        flow_client_secret: None,
-        flow_client_secret_file: None,
-        flow_authority: connector_server::config::DEFAULT_FLOW_AUTHORITY.into(),
-        flow_audience: connector_server::config::DEFAULT_FLOW_AUDIENCE.into(),
-        dev_inbox_origin: None,
-        webhook_timeout: 30,
-        write_rate: 30,
-        tenant_write_rate: 300,
-        target_write_rate: 10,
-        trust_forwarded_for: false,
-        header_timeout: 10,
-        body_timeout: 30,
-        idle_timeout: 75,
-        max_connections: 4096,
-        metrics_addr: None,
-        log_format: connector_server::config::LogFormat::Text,
-        request_deadline: 10,
-        max_concurrent_requests: 256,
-        test_stall_writes_ms: None,
-        secret_files: Default::default(),
-        deprecated: Default::default(),
-        workflows_daily_budget: connector_server::domain::rate_windows::DEFAULT_DAILY_BUDGET,
-        webhook_hosts: connector_server::domain::DEFAULT_HOSTS
-            .iter()
-            .map(|h| h.to_string())
-            .collect(),
-        encryption_key_file: None,
-        encryption_keys: None,
-        hash_key: CONNECTOR_HAS_ACCOUNTS.then(|| HARNESS_KEY.into()),
-        account_issuer: None,
-        account_client_id: None,
-        account_client_secret: CONNECTOR_HAS_ACCOUNTS.then(|| ACCOUNT_SECRET.into()),
+    config_with(dir, dev, &[])
+}
+
+/// The same with `flags` added, parsed as the server parses its command line.
+pub fn config_with(dir: &Path, dev: bool, flags: &[&str]) -> Config {
+    let emulator = concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator");
+    let mut args: Vec<String> = ["--port", "0", "--database-pool", "4"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let paths = [
+        ("--db", dir.join("t.sqlite")),
+        ("--dist", dir.join("dist")),
+        ("--emulator-dir", PathBuf::from(emulator)),
+    ];
+    for (flag, path) in paths {
+        args.push(flag.into());
+        args.push(path.to_str().expect("a UTF-8 test path").into());
     }
+    args.extend(["--events-secret".into(), SECRET.into()]);
+    if dev {
+        args.push("--dev".into());
+    }
+    if CONNECTOR_HAS_ACCOUNTS {
+        args.extend(["--hash-key".into(), HARNESS_KEY.into()]);
+        args.extend(["--account-client-secret".into(), ACCOUNT_SECRET.into()]);
+    }
+    args.extend(flags.iter().map(|f| f.to_string()));
+    parse_config(&args)
+}
+
+/// The server's flags (its clap definitions, with their rules and defaults) parsed from
+/// `args`, without the environment's `CONNECTOR_…` variables, so that a test's server is
+/// the same wherever it runs. Panics with clap's message on flags the server refuses.
+pub fn parse_config(args: &[String]) -> Config {
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    let command = Flags::command().mut_args(|a| a.env(None));
+    let matches = command
+        .try_get_matches_from(
+            std::iter::once("connector-server-test").chain(args.iter().map(String::as_str)),
+        )
+        .unwrap_or_else(|e| panic!("test flags {args:?} refused: {e}"));
+    Flags::from_arg_matches(&matches)
+        .unwrap_or_else(|e| panic!("test flags {args:?}: {e}"))
+        .config
 }
 
 /// The keys every instance of one test shares (with PostgreSQL they must be given).
