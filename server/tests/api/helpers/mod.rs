@@ -2,6 +2,7 @@
 //! process, a typed client of its API, signed events, and a webhook receiver that outlives
 //! the servers it receives from.
 
+mod credentials;
 mod database;
 mod process;
 mod receiver;
@@ -15,6 +16,7 @@ use connector_server::startup::Application;
 use connector_settings::{CardStyle, Value as Setting, CONNECTOR};
 use serde_json::{json, Value};
 
+pub use credentials::{settings_named, Creds};
 pub use database::TestDatabase;
 pub use process::ServerProcess;
 pub use receiver::{create_many, violations, Answer, Receiver};
@@ -294,22 +296,15 @@ impl Api {
 
     /// `GET /api/connections/{id}`, with the webhook URL header when given.
     pub async fn get(&self, id: &str, hook: Option<&str>) -> reqwest::Response {
-        let mut req = self
-            .client
-            .get(format!("{}/api/connections/{id}", self.url));
-        if let Some(h) = hook {
-            req = req.header("x-teams-webhook-url", h);
-        }
-        req.send().await.unwrap()
+        let c = Creds {
+            hook,
+            ..Creds::default()
+        };
+        self.get_as(id, c).await
     }
 
     pub async fn delete(&self, id: &str, hook: &str) -> reqwest::Response {
-        self.client
-            .delete(format!("{}/api/connections/{id}", self.url))
-            .header("x-teams-webhook-url", hook)
-            .send()
-            .await
-            .unwrap()
+        self.delete_as(id, Creds::hook(hook)).await
     }
 
     /// Saves connection `id` to `hook` with `settings`, asserting it was created.
@@ -420,15 +415,17 @@ impl Api {
 
     /// `GET /api/connections/{id}/deliveries`.
     pub async fn status(&self, id: &str, hook: &str) -> Value {
-        self.client
-            .get(format!("{}/api/connections/{id}/deliveries", self.url))
-            .header("x-teams-webhook-url", hook)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.request(
+            reqwest::Method::GET,
+            &format!("{id}/deliveries"),
+            Creds::hook(hook),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
     }
 }
 
