@@ -7,7 +7,7 @@ use connector_server::startup::Application;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{config as test_config, config_with, settings, start, Api};
+use crate::helpers::{config as test_config, config_with, settings, start, Api, Creds};
 
 const HOOK: &str = "https://contoso.webhook.office.com/webhookb2/0b4f@72f9bf00-0000-4000-8000-000000000001/IncomingWebhook/8c2a9d/e3c1";
 
@@ -348,37 +348,24 @@ async fn sso_server(dir: &Path) -> String {
 }
 
 async fn token(url: &str, variant: &str) -> String {
-    let res: Value = reqwest::get(format!(
-        "{url}/emulator/idp/token?tid={TENANT}&oid={USER}&variant={variant}"
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    res["token"].as_str().unwrap().to_string()
+    Api::new(url.into()).dev_token(TENANT, USER, variant).await
 }
 
 async fn put_as(url: &str, id: &str, bearer: Option<&str>, name: &str) -> reqwest::Response {
-    let mut s = settings();
-    s["subscription_name"] = json!(name);
-    let mut req = reqwest::Client::new()
-        .put(format!("{url}/api/connections/{id}"))
-        .json(&json!({ "webhookUrl": HOOK, "settings": s }));
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap()
+    let c = Creds {
+        token: bearer,
+        ..Creds::default()
+    };
+    Api::new(url.into()).put_as(id, Some(HOOK), name, c).await
 }
 
 async fn get_as(url: &str, id: &str, bearer: Option<&str>) -> reqwest::Response {
-    let mut req = reqwest::Client::new()
-        .get(format!("{url}/api/connections/{id}"))
-        .header("x-teams-webhook-url", HOOK);
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap()
+    let c = Creds {
+        hook: Some(HOOK),
+        token: bearer,
+        ..Creds::default()
+    };
+    Api::new(url.into()).get_as(id, c).await
 }
 
 async fn stored_name(url: &str, id: &str) -> String {
