@@ -343,6 +343,13 @@ async fn script_and_markdown_payloads_are_refused_or_kept_as_plain_text() {
 const TENANT: &str = "72f9bf00-0000-4000-8000-000000000001";
 const USER: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
 
+#[test]
+#[should_panic(expected = "--dev")]
+fn the_test_config_keeps_the_servers_rules_dev_sso_needs_dev_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    config_with(dir.path(), false, &["--dev-sso"]);
+}
+
 async fn sso_server(dir: &Path) -> String {
     start(config_with(dir, true, &["--dev-sso"])).await.url
 }
