@@ -28,7 +28,7 @@ pub const SECRET: &str = "test-events-secret-of-32-bytes-or-more";
 pub const CONNECTOR_HAS_ACCOUNTS: bool = CONNECTOR.account.is_some();
 /// The account client secret test servers of such a build get.
 pub const ACCOUNT_SECRET: &str = "test-account-client-secret";
-/// Their secret key, which the harness knows so that tests not about accounts can link
+/// Their hash key, which the harness knows so that tests not about accounts can link
 /// their connections to [`HARNESS_ACCOUNT`] without a sign-in (accounts.rs signs in for real).
 pub const HARNESS_KEY: &str = "abababababababababababababababababababababababababababababababab";
 /// The account the harness links connections to and addresses events to.
