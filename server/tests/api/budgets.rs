@@ -16,13 +16,20 @@ fn hook(id: &str) -> String {
 /// A server whose tenant budget is `tenant_rate` writes a minute, the sender's address taken
 /// from X-Forwarded-For (so one test can speak from many addresses).
 async fn server(sso: bool, tenant_rate: u32, address_rate: u32) -> TestApp {
-    TestApp::spawn_in(tempfile::tempdir().unwrap(), sso, |c| {
-        c.dev_sso = sso;
-        c.tenant_write_rate = tenant_rate;
-        c.write_rate = address_rate;
-        c.trust_forwarded_for = true;
-    })
-    .await
+    let dir = tempfile::tempdir().unwrap();
+    let (tenant_rate, address_rate) = (tenant_rate.to_string(), address_rate.to_string());
+    let mut flags = vec![
+        "--tenant-write-rate",
+        &tenant_rate,
+        "--write-rate",
+        &address_rate,
+        "--trust-forwarded-for",
+    ];
+    if sso {
+        flags.push("--dev-sso");
+    }
+    let c = crate::helpers::config_with(dir.path(), sso, &flags);
+    TestApp::start_in(dir, c).await
 }
 
 async fn token(app: &TestApp, variant: &str) -> String {

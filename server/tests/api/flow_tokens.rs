@@ -25,7 +25,7 @@ struct Dev {
 impl Dev {
     async fn sso() -> Dev {
         Dev {
-            app: TestApp::dev_with(|c| c.dev_sso = true).await,
+            app: TestApp::dev_with_flags(&["--dev-sso"]).await,
         }
     }
 

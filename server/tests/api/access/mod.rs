@@ -45,7 +45,7 @@ async fn spawn() -> TestApp {
 
 /// The same with single sign-on against the emulator's identity provider.
 async fn sso() -> TestApp {
-    spawn_with(|c| c.dev_sso = true).await
+    TestApp::dev_with_flags(&["--dev-sso"]).await
 }
 
 async fn error_code(res: reqwest::Response) -> String {

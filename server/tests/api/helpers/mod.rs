@@ -239,6 +239,15 @@ impl TestApp {
         TestApp::dev_with(|_| {}).await
     }
 
+    /// A dev-mode server without a write rate, started with the server's `flags` as well.
+    pub async fn dev_with_flags(flags: &[&str]) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = vec!["--write-rate", "0"];
+        all.extend_from_slice(flags);
+        let c = config_with(dir.path(), true, &all);
+        TestApp::start_in(dir, c).await
+    }
+
     /// A server on `dir` (which may already hold files), changed by `change`.
     pub async fn spawn_in(
         dir: tempfile::TempDir,
@@ -247,6 +256,11 @@ impl TestApp {
     ) -> TestApp {
         let mut c = config(dir.path(), dev);
         change(&mut c);
+        TestApp::start_in(dir, c).await
+    }
+
+    /// A server on `dir` with the configuration `c`.
+    pub async fn start_in(dir: tempfile::TempDir, c: Config) -> TestApp {
         let (db, dist) = (c.db.clone(), c.dist.clone());
         TestApp {
             api: start(c).await,
