@@ -4,11 +4,11 @@
 // service" (e2e/oidc/provider.mjs), the emulator and its sign-in popup in Chromium.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   startServer, launchBrowser, configFrame, screenshot, dialogClosed, instances, countConnections,
+  EVENTS_SECRET, sendEvent,
 } from './harness.mjs';
 import { startProvider } from './oidc/start.mjs';
 import { startHttpsFront } from './https-front.mjs';
@@ -16,7 +16,6 @@ import { startHttpsFront } from './https-front.mjs';
 const root = resolve(import.meta.dirname, '..');
 const BIN = process.env.ACCOUNTS_SERVER_BIN ?? join(root, 'build/accounts-server');
 const DIST = process.env.ACCOUNTS_DIST_DIR ?? join(root, 'build/accounts-dist');
-const SECRET = 'e2e-events-secret-of-32-bytes-or-more';
 const CLIENT_ID = 'uptime-watch-teams';
 const CLIENT_SECRET = 'e2e-account-client-secret';
 /** The first event type of uptime-watch, which a new connection takes by default. */
@@ -51,7 +50,7 @@ async function withAccounts(name, fn) {
   try {
     server = await startServer({
       bin: BIN, dist: DIST,
-      extraArgs: ['--events-secret', SECRET, '--account-issuer', provider.issuer, '--account-client-id', CLIENT_ID,
+      extraArgs: ['--events-secret', EVENTS_SECRET, '--account-issuer', provider.issuer, '--account-client-id', CLIENT_ID,
         '--account-client-secret', CLIENT_SECRET, '--cors-origin', front.url],
     });
     front.setTarget(server.url);
@@ -117,15 +116,6 @@ async function linkChannel(page, { channel, user, shown, label, hostClientType }
   const inst = (await instances(page)).find((i) => !before.includes(i.entityId));
   assert.ok(inst, `a new instance in ${channel}`);
   return inst;
-}
-
-async function sendEvent(server, event) {
-  const body = JSON.stringify(event);
-  const ts = Math.floor(Date.now() / 1000);
-  const sig = 'sha256=' + createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex');
-  const res = await fetch(`${server.url}/api/events`, { method: 'POST', body,
-    headers: { 'content-type': 'application/json', 'x-connector-timestamp': String(ts), 'x-connector-signature': sig } });
-  return { status: res.status, body: await res.json().catch(() => null) };
 }
 
 /** The posts a connection's emulated webhook received, as text. */

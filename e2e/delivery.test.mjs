@@ -1,28 +1,17 @@
 // Events in, cards out, seen the way a person sees them: in the emulator's channel inbox.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import {
   startServer, launchBrowser, openEmulator, configFrame, screenshot, fillNewConnection, dialogClosed, instances,
+  EVENTS_SECRET, sendAcceptedEvent,
 } from './harness.mjs';
 
-const SECRET = 'e2e-events-secret-of-32-bytes-or-more';
 let browser;
 before(async () => { browser = await launchBrowser(); });
 after(async () => { await browser?.close(); });
 
-async function sendEvent(server, event) {
-  const body = JSON.stringify(event);
-  const ts = Math.floor(Date.now() / 1000);
-  const sig = 'sha256=' + createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex');
-  const res = await fetch(`${server.url}/api/events`, { method: 'POST', body,
-    headers: { 'content-type': 'application/json', 'x-connector-timestamp': String(ts), 'x-connector-signature': sig } });
-  assert.equal(res.status, 202);
-  return res.json();
-}
-
 test('an event reaches the configured channel as a card, and a test card can be sent from the page', async () => {
-  const server = await startServer({ extraArgs: ['--events-secret', SECRET] });
+  const server = await startServer({ extraArgs: ['--events-secret', EVENTS_SECRET] });
   const { context, page, errors } = await openEmulator(browser, server);
   try {
     const frame = await fillNewConnection(page, 'Release alerts');
@@ -32,7 +21,7 @@ test('an event reaches the configured channel as a card, and a test card can be 
     await dialogClosed(page);
     const [inst] = await instances(page);
 
-    const accepted = await sendEvent(server, { type: 'build_failed', title: 'Build 42 failed on main', text: 'Step test failed',
+    const accepted = await sendAcceptedEvent(server, { type: 'build_failed', title: 'Build 42 failed on main', text: 'Step test failed',
       link: 'https://ci.example.com/42', facts: [{ name: 'Branch', value: 'main' }], project: 'api' });
     assert.equal(accepted.deliveries, 1);
     await page.click(`li[data-entity-id="${inst.entityId}"] button[data-action=inbox]`);
@@ -54,7 +43,7 @@ test('an event reaches the configured channel as a card, and a test card can be 
 });
 
 test('a removed webhook disables the connection, which the page shows when editing', async () => {
-  const server = await startServer({ extraArgs: ['--events-secret', SECRET] });
+  const server = await startServer({ extraArgs: ['--events-secret', EVENTS_SECRET] });
   const { context, page } = await openEmulator(browser, server);
   try {
     await fillNewConnection(page, 'Soon gone');
@@ -65,7 +54,7 @@ test('a removed webhook disables the connection, which the page shows when editi
     await page.click(`li[data-entity-id="${inst.entityId}"] button[data-action=inbox]`);
     await page.selectOption('#inbox-mode', 'gone');
     await page.waitForTimeout(300);
-    await sendEvent(server, { type: 'build_failed', title: 'Nobody will see this' });
+    await sendAcceptedEvent(server, { type: 'build_failed', title: 'Nobody will see this' });
     await page.waitForFunction(async ([url, id, hook]) => {
       const r = await fetch(`${url}/api/connections/${id}/deliveries`, { headers: { 'x-teams-webhook-url': hook } });
       return (await r.json()).disabled !== null;

@@ -1,7 +1,9 @@
 // Starts the real server (dev mode, fresh SQLite file, random port) and Debian's Chromium
 // through playwright-core, for the end-to-end tests. Everything listens on 127.0.0.1 and
 // stops by itself when a test ends.
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +14,31 @@ const serverBin = process.env.SERVER_BIN ?? join(root, 'target/debug/connector-s
 const distDir = process.env.DIST_DIR ?? join(root, 'dist');
 export const screenshotDir = join(root, 'build/e2e-screenshots');
 mkdirSync(screenshotDir, { recursive: true });
+
+/** The events secret the end-to-end tests start their servers with (`--events-secret`). */
+export const EVENTS_SECRET = 'e2e-events-secret-of-32-bytes-or-more';
+
+/**
+ * Posts `event` to `server`'s /api/events signed with `secret` (HMAC-SHA256 of
+ * `timestamp.body` in x-connector-signature, the scheme the server still takes); resolves with
+ * the answer's status and JSON body (null when it has none). The one signing function of the
+ * end-to-end tests.
+ */
+export async function sendEvent(server, event, secret = EVENTS_SECRET) {
+  const body = JSON.stringify(event);
+  const ts = Math.floor(Date.now() / 1000);
+  const sig = 'sha256=' + createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex');
+  const res = await fetch(`${server.url}/api/events`, { method: 'POST', body,
+    headers: { 'content-type': 'application/json', 'x-connector-timestamp': String(ts), 'x-connector-signature': sig } });
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+/** {@link sendEvent}, asserting the event was accepted (202); resolves with the answer's JSON. */
+export async function sendAcceptedEvent(server, event, secret = EVENTS_SECRET) {
+  const { status, body } = await sendEvent(server, event, secret);
+  assert.equal(status, 202, JSON.stringify(body));
+  return body;
+}
 
 /** Starts the server (`bin`, serving `dist`: another connector's build); resolves once it prints its address. */
 export async function startServer({ db, port = 0, extraArgs = [], dev = true, bin = serverBin, dist = distDir } = {}) {

@@ -2,25 +2,14 @@
 // webhook pasted by the person, and the tab page itself, through the emulator's tab mode.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import {
   startServer, launchBrowser, openEmulator, configFrame, screenshot, dialogClosed, instances, countConnections,
+  EVENTS_SECRET, sendAcceptedEvent,
 } from './harness.mjs';
 
-const SECRET = 'e2e-events-secret-of-32-bytes-or-more';
 let browser;
 before(async () => { browser = await launchBrowser(); });
 after(async () => { await browser?.close(); });
-
-async function sendEvent(server, event) {
-  const body = JSON.stringify(event);
-  const ts = Math.floor(Date.now() / 1000);
-  const sig = 'sha256=' + createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex');
-  const res = await fetch(`${server.url}/api/events`, { method: 'POST', body,
-    headers: { 'content-type': 'application/json', 'x-connector-timestamp': String(ts), 'x-connector-signature': sig } });
-  assert.equal(res.status, 202);
-  return res.json();
-}
 
 /** What the emulator's inbox of `url` received. */
 async function inbox(server, url) {
@@ -53,7 +42,7 @@ async function createWorkflow(page, shape = 'today') {
 const tabFrame = (page) => page.frameLocator('#tab-frame');
 
 test('a tab with a Workflows webhook: test card before saving, the tab page, settings, a new webhook URL, remove', async () => {
-  const server = await startServer({ extraArgs: ['--events-secret', SECRET] });
+  const server = await startServer({ extraArgs: ['--events-secret', EVENTS_SECRET] });
   const { context, page, errors } = await openEmulator(browser, server);
   try {
     const first = await createWorkflow(page);
@@ -104,7 +93,7 @@ test('a tab with a Workflows webhook: test card before saving, the tab page, set
     const shown = tabFrame(page);
     await shown.locator('#tab-connection').getByText('Release alerts').waitFor();
     assert.equal(await shown.locator('dd[data-field=card_style]').textContent(), 'Detailed');
-    await sendEvent(server, { type: 'build_failed', title: 'Build 7 failed', project: 'api' });
+    await sendAcceptedEvent(server, { type: 'build_failed', title: 'Build 7 failed', project: 'api' });
     await until('the card in the first webhook', async () => (await inbox(server, first)).length === 2);
     await shown.locator('#refresh-tab').click();
     await until('the delivery in the tab', async () => (await shown.locator('dd[data-count=delivered]').textContent()) === '1');
@@ -128,7 +117,7 @@ test('a tab with a Workflows webhook: test card before saving, the tab page, set
     await page.waitForSelector('#host-save:enabled');
     await page.click('#host-save');
     await dialogClosed(page);
-    await sendEvent(server, { type: 'build_failed', title: 'Build 8 failed', project: 'api' });
+    await sendAcceptedEvent(server, { type: 'build_failed', title: 'Build 8 failed', project: 'api' });
     await until('the card in the new webhook', async () => (await inbox(server, second)).length === 1);
     assert.equal((await inbox(server, first)).length, 2, 'the old webhook gets nothing more');
     assert.equal(countConnections(server.db), 1, 'the same connection');
@@ -173,7 +162,7 @@ test('a tab refuses a connector webhook URL and explains why', async () => {
 });
 
 test("a tab refuses the emulator's retired and sign-in Workflows URLs, takes every working shape, and delivers through today's", async () => {
-  const server = await startServer({ extraArgs: ['--events-secret', SECRET] });
+  const server = await startServer({ extraArgs: ['--events-secret', EVENTS_SECRET] });
   const { context, page, errors } = await openEmulator(browser, server);
   try {
     const retired = await createWorkflow(page, 'retired');
@@ -202,7 +191,7 @@ test("a tab refuses the emulator's retired and sign-in Workflows URLs, takes eve
     await page.click('#host-save');
     await dialogClosed(page);
     assert.equal(countConnections(server.db), 1);
-    await sendEvent(server, { type: 'build_failed', title: 'Build 9 failed', project: 'api' });
+    await sendAcceptedEvent(server, { type: 'build_failed', title: 'Build 9 failed', project: 'api' });
     await until("the card in today's webhook", async () => (await inbox(server, today)).length === 1);
     const [card] = await inbox(server, today);
     assert.equal(card.body.attachments[0].content.type, 'AdaptiveCard');

@@ -4,24 +4,19 @@
 // team's URL is refused in words and changes nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import {
   startServer, launchBrowser, openEmulator, configFrame, screenshot, fillNewConnection, dialogClosed, instances,
   countConnections,
+  EVENTS_SECRET, sendAcceptedEvent,
 } from './harness.mjs';
 
-const SECRET = 'e2e-events-secret-of-32-bytes-or-more';
 let browser;
 before(async () => { browser = await launchBrowser(); });
 after(async () => { await browser?.close(); });
 
-async function sendEvent(server, title) {
-  const body = JSON.stringify({ type: 'build_failed', title, project: 'api' });
-  const ts = Math.floor(Date.now() / 1000);
-  const sig = 'sha256=' + createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex');
-  const res = await fetch(`${server.url}/api/events`, { method: 'POST', body,
-    headers: { 'content-type': 'application/json', 'x-connector-timestamp': String(ts), 'x-connector-signature': sig } });
-  assert.equal(res.status, 202);
+/** A build_failed event of project api titled `title`, accepted. */
+function sendTitled(server, title) {
+  return sendAcceptedEvent(server, { type: 'build_failed', title, project: 'api' });
 }
 
 /** The path a card titled `title` was posted to (the URL form), once it arrived. */
@@ -55,7 +50,7 @@ async function editAndSave(page, from, to) {
 }
 
 test('after each kind of webhook URL change an edit pre-fills, saves, and the next card reaches the new URL', async () => {
-  const server = await startServer({ extraArgs: ['--events-secret', SECRET] });
+  const server = await startServer({ extraArgs: ['--events-secret', EVENTS_SECRET] });
   const { context, page, errors } = await openEmulator(browser, server);
   try {
     await setSwitch(page, 'webhookForm', 'legacy');
@@ -71,14 +66,14 @@ test('after each kind of webhook URL change an edit pre-fills, saves, and the ne
     await setSwitch(page, 'webhookForm', 'webhookb2');
     inst = await editAndSave(page, 'Migrating', 'Migrated');
     assert.ok(inst.webhookUrl.endsWith(`/webhookb2/${ids}`), inst.webhookUrl);
-    await sendEvent(server, 'After the b2 migration');
+    await sendTitled(server, 'After the b2 migration');
     assert.equal(await postedTo(server, inst.webhookUrl, 'After the b2 migration'), `webhookb2/${ids}`);
 
     // Newer URLs add a V2 segment.
     await setSwitch(page, 'webhookForm', 'webhookb2-v2');
     inst = await editAndSave(page, 'Migrated', 'With V2');
     assert.match(inst.webhookUrl, /\/V2[\w-]+$/);
-    await sendEvent(server, 'After V2');
+    await sendTitled(server, 'After V2');
     assert.match(await postedTo(server, inst.webhookUrl, 'After V2'), new RegExp(`^webhookb2/${ids}/V2`));
 
     // A new webhook of the same team (the new Teams client on edit): the edit key proves it.
@@ -87,7 +82,7 @@ test('after each kind of webhook URL change an edit pre-fills, saves, and the ne
     inst = await editAndSave(page, 'With V2', 'New webhook');
     assert.notEqual(inst.webhookUrl, before);
     assert.equal(inst.webhookUrl.split('@')[0].split('/').pop(), ids.split('@')[0], 'the same team');
-    await sendEvent(server, 'On the new webhook');
+    await sendTitled(server, 'On the new webhook');
     await postedTo(server, inst.webhookUrl, 'On the new webhook');
     assert.equal(countConnections(server.db), 1, 'always the same connection');
     await screenshot(page, 'connector-webhook-changes');
@@ -99,7 +94,7 @@ test('after each kind of webhook URL change an edit pre-fills, saves, and the ne
 });
 
 test("another team's webhook URL is refused with a readable message and changes nothing", async () => {
-  const server = await startServer({ extraArgs: ['--events-secret', SECRET] });
+  const server = await startServer({ extraArgs: ['--events-secret', EVENTS_SECRET] });
   const { context, page } = await openEmulator(browser, server);
   try {
     await fillNewConnection(page, 'Ours');
@@ -122,7 +117,7 @@ test("another team's webhook URL is refused with a readable message and changes 
     await page.waitForFunction(() => document.querySelector('#host-frame').contentDocument
       ?.querySelector('#field-subscription_name')?.value === 'Ours', null, { timeout: 10000 });
     await page.click('#host-cancel');
-    await sendEvent(server, 'Still ours');
+    await sendTitled(server, 'Still ours');
     await postedTo(server, inst.webhookUrl, 'Still ours');
     assert.equal((await instances(page))[0].webhookUrl, inst.webhookUrl, 'unchanged');
   } finally {

@@ -17,7 +17,7 @@ use crate::store::{self, Database};
 /// What to say instead of backing up a PostgreSQL database.
 const PG_BACKUP: &str = "backup copies the SQLite database; for PostgreSQL use its own tool: \
     `pg_dump --format=custom --file=connector.dump \"$DATABASE_URL\"`, with the keys \
-    (CONNECTOR_SECRET_KEY, CONNECTOR_ENCRYPTION_KEYS) kept in your secret store (see docs/deploy.md)";
+    (CONNECTOR_HASH_KEY, CONNECTOR_ENCRYPTION_KEYS) kept in your secret store (see docs/deploy.md)";
 const PG_RESTORE: &str = "restore writes an SQLite database; for PostgreSQL use its own tool: \
     `pg_restore --clean --if-exists --dbname=\"$DATABASE_URL\" connector.dump`, then start the \
     server with the keys the dump was made with (see docs/deploy.md)";
@@ -128,8 +128,8 @@ pub fn backup(config: &Config, to: &Path, force: bool) -> Result<()> {
     let keys = [
         (
             "hash key",
-            config.secret_key.is_some(),
-            "CONNECTOR_SECRET_KEY",
+            config.hash_key.is_some(),
+            "CONNECTOR_HASH_KEY",
             config.key_path(),
             hash_to,
         ),
@@ -225,7 +225,7 @@ pub async fn restore(config: &Config, from: &Path, db: Option<PathBuf>, force: b
     let (hash_in_backup, ring_in_backup) = key_files_of(from);
     let hash = find_key(
         "hash key",
-        target.secret_key.as_deref(),
+        target.hash_key.as_deref(),
         target.key_path(),
         &hash_in_backup,
         HashKey::from_hex,

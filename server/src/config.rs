@@ -88,10 +88,6 @@ pub struct Config {
     /// The emulator's static files (dev mode).
     #[arg(long, env = "CONNECTOR_EMULATOR_DIR", default_value = "emulator")]
     pub emulator_dir: PathBuf,
-    /// File holding the 32-byte key for the keyed hash of webhook URLs; created if missing.
-    /// Defaults to the database path with `.key` appended.
-    #[arg(long, env = "CONNECTOR_KEY_FILE")]
-    pub key_file: Option<PathBuf>,
     /// Turns on Teams single sign-on: the `aud` tokens must carry (the Entra app's
     /// Application ID URI, as in the manifest's webApplicationInfo.resource).
     #[arg(long, env = "CONNECTOR_SSO_AUDIENCE")]
@@ -219,9 +215,14 @@ pub struct Config {
     /// The same keys inline, comma-separated (takes precedence over the file).
     #[arg(long, env = "CONNECTOR_ENCRYPTION_KEYS", hide_env_values = true)]
     pub encryption_keys: Option<String>,
-    /// The key as 64 hex characters (takes precedence over --key-file).
-    #[arg(long, env = "CONNECTOR_SECRET_KEY", hide_env_values = true)]
-    pub secret_key: Option<String>,
+    /// The hash key (the keyed hash through which webhook URLs and edit keys are looked up)
+    /// as 64 hex characters; takes precedence over --hash-key-file.
+    #[arg(long, env = "CONNECTOR_HASH_KEY", hide_env_values = true)]
+    pub hash_key: Option<String>,
+    /// File holding the hash key (64 hex characters); with SQLite created if missing.
+    /// Defaults to the database path with `.key` appended.
+    #[arg(long, env = "CONNECTOR_HASH_KEY_FILE")]
+    pub hash_key_file: Option<PathBuf>,
     /// Where to serve Prometheus metrics (`/metrics`), e.g. 127.0.0.1:9090; off unless given.
     /// Keep it off the public network: it is a listener of its own for that reason.
     #[arg(long, env = "CONNECTOR_METRICS_ADDR")]
@@ -255,6 +256,67 @@ pub struct Config {
     pub account_client_secret: Option<String>,
     #[command(flatten)]
     pub secret_files: SecretFiles,
+    #[command(flatten)]
+    pub deprecated: DeprecatedNames,
+}
+
+/// The hash key's earlier names, still taken (hidden from `--help`): each one warns at start
+/// with its new name ([`Config::read_secret_files`]); giving an old and its new name is an
+/// error naming both.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeprecatedNames {
+    /// Deprecated: --hash-key.
+    #[arg(
+        long = "secret-key",
+        env = "CONNECTOR_SECRET_KEY",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+    /// Deprecated: --hash-key-file (this one was never created: a missing file is an error).
+    #[arg(
+        long = "secret-key-file",
+        env = "CONNECTOR_SECRET_KEY_FILE",
+        hide = true
+    )]
+    pub secret_key_file: Option<PathBuf>,
+    /// Deprecated: --hash-key-file.
+    #[arg(long = "key-file", env = "CONNECTOR_KEY_FILE", hide = true)]
+    pub key_file: Option<PathBuf>,
+}
+
+/// A deprecated name and the name that replaced it, flag and variable.
+struct Renamed {
+    old: &'static str,
+    new: &'static str,
+}
+
+const SECRET_KEY: Renamed = Renamed {
+    old: "--secret-key (CONNECTOR_SECRET_KEY)",
+    new: "--hash-key (CONNECTOR_HASH_KEY)",
+};
+const SECRET_KEY_FILE: Renamed = Renamed {
+    old: "--secret-key-file (CONNECTOR_SECRET_KEY_FILE)",
+    new: "--hash-key-file (CONNECTOR_HASH_KEY_FILE)",
+};
+const KEY_FILE: Renamed = Renamed {
+    old: "--key-file (CONNECTOR_KEY_FILE)",
+    new: "--hash-key-file (CONNECTOR_HASH_KEY_FILE)",
+};
+
+impl Renamed {
+    fn warning(&self) -> String {
+        format!("{} is deprecated: use {}", self.old, self.new)
+    }
+
+    fn both(&self) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{} and its deprecated name {} are both set: give only {}",
+            self.new,
+            self.old,
+            self.new
+        )
+    }
 }
 
 /// The sign-in to the service's accounts, from `[account]` and the flags.
@@ -277,10 +339,6 @@ pub struct SecretFiles {
     /// A file holding the PostgreSQL URL, instead of --database-url.
     #[arg(long, env = "DATABASE_URL_FILE")]
     pub database_url_file: Option<PathBuf>,
-    /// A file holding the hash key (64 hex characters), instead of --secret-key. Unlike
-    /// --key-file it is never created: a missing file is an error.
-    #[arg(long, env = "CONNECTOR_SECRET_KEY_FILE")]
-    pub secret_key_file: Option<PathBuf>,
     /// A file holding the encryption keys, instead of --encryption-keys. Unlike
     /// --encryption-key-file it is never created: a missing file is an error.
     #[arg(long, env = "CONNECTOR_ENCRYPTION_KEYS_FILE")]
@@ -336,6 +394,9 @@ impl Config {
     /// Reads the secrets given as files (`…_FILE`) into their values; once at start (the
     /// file names are taken, so a second call changes nothing).
     pub fn read_secret_files(&mut self) -> anyhow::Result<()> {
+        for warning in self.take_deprecated_names()? {
+            tracing::warn!("{warning}");
+        }
         let files = std::mem::take(&mut self.secret_files);
         self.events_secret = secret_from(
             self.events_secret.take(),
@@ -346,11 +407,6 @@ impl Config {
             self.database_url.take(),
             files.database_url_file,
             "DATABASE_URL",
-        )?;
-        self.secret_key = secret_from(
-            self.secret_key.take(),
-            files.secret_key_file,
-            "CONNECTOR_SECRET_KEY",
         )?;
         self.encryption_keys = secret_from(
             self.encryption_keys.take(),
@@ -363,6 +419,45 @@ impl Config {
             "CONNECTOR_ACCOUNT_CLIENT_SECRET",
         )?;
         Ok(())
+    }
+
+    /// Moves the hash key's deprecated names (`--secret-key`, `--secret-key-file`,
+    /// `--key-file` and their variables) to the new ones, and says what to write instead;
+    /// refuses an old name given with its new one. Called by [`Config::read_secret_files`].
+    pub fn take_deprecated_names(&mut self) -> anyhow::Result<Vec<String>> {
+        let old = std::mem::take(&mut self.deprecated);
+        let mut warnings = Vec::new();
+        if let Some(hex) = old.secret_key {
+            if self.hash_key.is_some() {
+                return Err(SECRET_KEY.both());
+            }
+            warnings.push(SECRET_KEY.warning());
+            self.hash_key = Some(hex);
+        }
+        if let Some(path) = old.secret_key_file {
+            if self.hash_key_file.is_some() {
+                return Err(SECRET_KEY_FILE.both());
+            }
+            if self.hash_key.is_some() {
+                bail!(
+                    "the hash key is given twice: {} and {} (or its deprecated name {}): give it one way",
+                    SECRET_KEY_FILE.old,
+                    SECRET_KEY.new,
+                    SECRET_KEY.old
+                );
+            }
+            warnings.push(SECRET_KEY_FILE.warning());
+            // As before: read now (a missing file is an error), never created.
+            self.hash_key = secret_from(self.hash_key.take(), Some(path), "CONNECTOR_SECRET_KEY")?;
+        }
+        if let Some(path) = old.key_file {
+            if self.hash_key_file.is_some() {
+                return Err(KEY_FILE.both());
+            }
+            warnings.push(KEY_FILE.warning());
+            self.hash_key_file = Some(path);
+        }
+        Ok(warnings)
     }
 
     /// The sign-in to the service's accounts for a build with `[account]` (`spec`): its
@@ -502,13 +597,13 @@ impl Config {
             ),
             (None, _) => Keyring::load_or_create(&self.encryption_key_path())?,
         };
-        let key = match (&self.secret_key, &self.key_file) {
-            (Some(hex), _) => HashKey::from_hex(hex).context("CONNECTOR_SECRET_KEY")?,
+        let key = match (&self.hash_key, &self.hash_key_file) {
+            (Some(hex), _) => HashKey::from_hex(hex).context("CONNECTOR_HASH_KEY")?,
             (None, Some(path)) if shared && !path.exists() => {
-                bail!("key file {} does not exist", path.display())
+                bail!("hash key file {} does not exist", path.display())
             }
             (None, None) if shared => bail!(
-                "with --database-url every instance needs the same keys: set CONNECTOR_SECRET_KEY or --key-file"
+                "with --database-url every instance needs the same keys: set CONNECTOR_HASH_KEY or --hash-key-file"
             ),
             (None, _) => HashKey::load_or_create(&self.key_path())?,
         };
@@ -562,10 +657,8 @@ impl Config {
     /// The single sign-on settings: the emulator's identity provider with `--dev-sso`, Entra's
     /// with `--sso-audience`, else none.
     pub fn sso(&self, port: u16) -> anyhow::Result<Option<SsoSettings>> {
+        // clap refuses --dev-sso without --dev (`requires`).
         if self.dev_sso {
-            if !self.dev {
-                anyhow::bail!("--dev-sso needs --dev");
-            }
             tracing::warn!(
                 "dev mode: single sign-on trusts the emulator's development identity provider"
             );
@@ -639,7 +732,7 @@ impl Config {
     }
 
     pub fn key_path(&self) -> PathBuf {
-        self.key_file.clone().unwrap_or_else(|| {
+        self.hash_key_file.clone().unwrap_or_else(|| {
             let mut p = self.db.clone().into_os_string();
             p.push(".key");
             PathBuf::from(p)
@@ -974,7 +1067,7 @@ mod tests {
             &events,
             "--database-url-file",
             &url,
-            "--secret-key-file",
+            "--hash-key-file",
             &hash,
             "--encryption-keys-file",
             &ring,
@@ -1008,6 +1101,181 @@ mod tests {
         .config;
         let err = twice.read_secret_files().unwrap_err().to_string();
         assert!(err.contains("CONNECTOR_ENCRYPTION_KEYS_FILE"), "{err}");
+    }
+
+    #[test]
+    fn the_dev_only_flags_need_dev_mode() {
+        for flag in [
+            &["--dev-sso"][..],
+            &["--dev-inbox-origin", "http://127.0.0.1:1"],
+        ] {
+            let mut all = vec!["s"];
+            all.extend_from_slice(flag);
+            let err = Cli::try_parse_from(&all).err().unwrap().to_string();
+            assert!(err.contains(flag[0]) && err.contains("--dev"), "{err}");
+            all.push("--dev");
+            assert!(Cli::try_parse_from(&all).is_ok(), "{all:?}");
+        }
+    }
+
+    #[test]
+    fn the_hash_key_is_given_by_its_own_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hash");
+        std::fs::write(&file, format!("{}\n", "cd".repeat(32))).unwrap();
+        let f = file.to_str().unwrap();
+        let db = [
+            "--database-url",
+            "postgres://db/c",
+            "--encryption-keys",
+            &format!("k1:{}", "11".repeat(32)),
+        ];
+        let with = |args: &[&str]| {
+            let mut all = db.to_vec();
+            all.extend_from_slice(args);
+            config(&all)
+        };
+        let inline = with(&["--hash-key", &"ab".repeat(32)]);
+        assert_eq!(inline.hash_key.as_deref(), Some("ab".repeat(32).as_str()));
+        let (key, _) = inline.keys().unwrap();
+        let (same, _) = with(&["--hash-key-file", f, "--hash-key", &"ab".repeat(32)])
+            .keys()
+            .unwrap();
+        assert_eq!(key.check(), same.check(), "the inline key takes precedence");
+        let (from_file, _) = with(&["--hash-key-file", f]).keys().unwrap();
+        assert_ne!(key.check(), from_file.check());
+        let missing = dir.path().join("nowhere");
+        let err = with(&["--hash-key-file", missing.to_str().unwrap()])
+            .keys()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("hash key file") && err.contains("does not exist"),
+            "{err}"
+        );
+        let err = with(&[]).keys().unwrap_err().to_string();
+        assert!(
+            err.contains("CONNECTOR_HASH_KEY or --hash-key-file"),
+            "{err}"
+        );
+        // With SQLite a missing file is made, as --encryption-key-file's is.
+        let made = dir.path().join("made.key");
+        let sqlite = Cli::try_parse_from([
+            "s",
+            "--db",
+            dir.path().join("c.sqlite").to_str().unwrap(),
+            "--hash-key-file",
+            made.to_str().unwrap(),
+        ])
+        .unwrap()
+        .config;
+        assert_eq!(sqlite.key_path(), made);
+        sqlite.keys().unwrap();
+        assert!(made.exists());
+    }
+
+    #[test]
+    fn the_hash_keys_old_names_still_work_and_warn_with_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hash");
+        std::fs::write(&file, format!("{}\n", "cd".repeat(32))).unwrap();
+        let f = file.to_str().unwrap();
+        let parse = |args: &[&str]| {
+            let mut all = vec!["s"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).unwrap().config
+        };
+        let hex = "ab".repeat(32);
+        for (old, value, new, moved) in [
+            (
+                "--secret-key",
+                hex.as_str(),
+                "--hash-key (CONNECTOR_HASH_KEY)",
+                true,
+            ),
+            (
+                "--secret-key-file",
+                f,
+                "--hash-key-file (CONNECTOR_HASH_KEY_FILE)",
+                true,
+            ),
+            (
+                "--key-file",
+                f,
+                "--hash-key-file (CONNECTOR_HASH_KEY_FILE)",
+                false,
+            ),
+        ] {
+            let mut c = parse(&[old, value]);
+            let warnings = c.take_deprecated_names().unwrap();
+            assert_eq!(warnings.len(), 1, "{old}: {warnings:?}");
+            assert!(
+                warnings[0].contains(&format!("{old} (CONNECTOR_"))
+                    && warnings[0].contains("deprecated")
+                    && warnings[0].contains(new)
+                    && !warnings[0].contains(&hex),
+                "{old}: {}",
+                warnings[0]
+            );
+            if moved {
+                let expect = if old == "--secret-key" {
+                    hex.clone()
+                } else {
+                    "cd".repeat(32)
+                };
+                assert_eq!(c.hash_key.as_deref(), Some(expect.as_str()), "{old}");
+            } else {
+                assert_eq!(c.hash_key_file.as_deref(), Some(file.as_path()), "{old}");
+            }
+            // Once moved, nothing is left to warn about.
+            assert!(c.take_deprecated_names().unwrap().is_empty());
+        }
+        // Through read_secret_files, as at start.
+        let mut c = parse(&["--secret-key", &hex]);
+        c.read_secret_files().unwrap();
+        assert_eq!(c.hash_key.as_deref(), Some(hex.as_str()));
+        assert!(parse(&[]).take_deprecated_names().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_old_and_a_new_name_of_the_hash_key_together_are_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hash");
+        std::fs::write(&file, "cd".repeat(32)).unwrap();
+        let f = file.to_str().unwrap();
+        let hex = "ab".repeat(32);
+        let err = |args: &[&str]| {
+            let mut all = vec!["s"];
+            all.extend_from_slice(args);
+            let mut c = Cli::try_parse_from(all).unwrap().config;
+            let e = c.read_secret_files().unwrap_err().to_string();
+            assert!(!e.contains(&hex) && !e.contains("cdcd"), "{e}");
+            e
+        };
+        let e = err(&["--hash-key", &hex, "--secret-key", &hex]);
+        assert!(
+            e.contains("--hash-key (CONNECTOR_HASH_KEY)")
+                && e.contains("--secret-key (CONNECTOR_SECRET_KEY)"),
+            "{e}"
+        );
+        let e = err(&["--hash-key-file", f, "--key-file", f]);
+        assert!(
+            e.contains("--hash-key-file (CONNECTOR_HASH_KEY_FILE)")
+                && e.contains("--key-file (CONNECTOR_KEY_FILE)"),
+            "{e}"
+        );
+        let e = err(&["--hash-key-file", f, "--secret-key-file", f]);
+        assert!(
+            e.contains("--hash-key-file (CONNECTOR_HASH_KEY_FILE)")
+                && e.contains("--secret-key-file (CONNECTOR_SECRET_KEY_FILE)"),
+            "{e}"
+        );
+        let e = err(&["--hash-key", &hex, "--secret-key-file", f]);
+        assert!(
+            e.contains("--hash-key (CONNECTOR_HASH_KEY)")
+                && e.contains("--secret-key-file (CONNECTOR_SECRET_KEY_FILE)"),
+            "{e}"
+        );
     }
 
     #[test]

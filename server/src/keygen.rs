@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 /// The hash key's variable (the keyed hash of webhook URLs and edit keys).
-pub const HASH_KEY_VAR: &str = "CONNECTOR_SECRET_KEY";
+pub const HASH_KEY_VAR: &str = "CONNECTOR_HASH_KEY";
 /// The encryption keys' variable (`id:hex`, the first sealing).
 pub const ENCRYPTION_KEYS_VAR: &str = "CONNECTOR_ENCRYPTION_KEYS";
 /// The events secret's variable.

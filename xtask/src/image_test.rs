@@ -101,7 +101,7 @@ fn generated_keys(rootfs: &Path, env: &[(String, String)]) -> Result<Vec<(String
         .lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| l.split_once('='))
-        .filter(|(k, _)| *k == "CONNECTOR_SECRET_KEY" || *k == "CONNECTOR_ENCRYPTION_KEYS")
+        .filter(|(k, _)| *k == "CONNECTOR_HASH_KEY" || *k == "CONNECTOR_ENCRYPTION_KEYS")
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     ensure!(

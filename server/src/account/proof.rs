@@ -26,7 +26,7 @@ pub struct Claims {
     pub exp: i64,
 }
 
-/// Signs and checks proofs with a key derived from the server's secret key.
+/// Signs and checks proofs with a key derived from the server's hash key.
 #[derive(Clone)]
 pub struct ProofKey([u8; 32]);
 

@@ -103,7 +103,7 @@ impl Server {
                 .args(["--encryption-keys", &format!("k1:{}", "11".repeat(32))]);
         }
         // The known key lets the bench link connections to accounts (builds with [account]).
-        cmd.args(["--secret-key", support::BENCH_KEY]);
+        cmd.args(["--hash-key", support::BENCH_KEY]);
         if CONNECTOR.account.is_some() {
             cmd.args(["--account-client-secret", support::BENCH_ACCOUNT_SECRET]);
         }

@@ -175,7 +175,7 @@ fn start(o: &Options, inbox: &str, db: &Database) -> Result<Instance> {
         "/nonexistent",
     ])
     // The known key lets the bench link connections to accounts (builds with [account]).
-    .args(["--secret-key", support::BENCH_KEY])
+    .args(["--hash-key", support::BENCH_KEY])
     .env("RUST_LOG", "error")
     .stdout(Stdio::piped())
     .stderr(Stdio::inherit());

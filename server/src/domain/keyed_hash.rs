@@ -1,4 +1,4 @@
-//! The server's secret key and the keyed hash (HMAC-SHA256) through which webhook URLs and
+//! The server's hash key and the keyed hash (HMAC-SHA256) through which webhook URLs and
 //! edit keys are compared, so a stolen database cannot be matched against guessed values.
 
 use std::path::Path;
@@ -25,10 +25,10 @@ pub struct WebhookHash(pub [u8; 32]);
 impl HashKey {
     /// From 64 hex characters.
     pub fn from_hex(hex_key: &str) -> Result<HashKey> {
-        let bytes = hex::decode(hex_key.trim()).context("the secret key is not hex")?;
+        let bytes = hex::decode(hex_key.trim()).context("the hash key is not hex")?;
         let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) else {
             bail!(
-                "the secret key must be 32 bytes (64 hex characters), not {}",
+                "the hash key must be 32 bytes (64 hex characters), not {}",
                 bytes.len()
             );
         };
@@ -45,7 +45,7 @@ impl HashKey {
         }
         let key: [u8; 32] = rand::random();
         write_private(path, &hex::encode(key))?;
-        tracing::info!(path = %path.display(), "created a new secret key file");
+        tracing::info!(path = %path.display(), "created a new hash key file");
         Ok(HashKey(key))
     }
 

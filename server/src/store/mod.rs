@@ -76,7 +76,7 @@ pub async fn check_keys(
     let check = key.check();
     if connections.key_check("hash-key", &check).await? != check {
         anyhow::bail!(
-            "the hash key (CONNECTOR_SECRET_KEY or --key-file) is not the key this database was made with; every instance must use the same keys"
+            "the hash key (CONNECTOR_HASH_KEY or --hash-key-file) is not the key this database was made with; every instance must use the same keys"
         );
     }
     for (id, check) in ring.checks() {

@@ -68,12 +68,12 @@ async fn a_backup_of_a_running_server_restores_with_its_keys_and_delivers_again(
     );
     std::fs::create_dir(dir.path().join("backups")).unwrap();
     // The generated keys, in the key files the server is started with.
-    std::fs::write(&hash, format!("{}\n", keys["CONNECTOR_SECRET_KEY"])).unwrap();
+    std::fs::write(&hash, format!("{}\n", keys["CONNECTOR_HASH_KEY"])).unwrap();
     std::fs::write(&ring, format!("{}\n", keys["CONNECTOR_ENCRYPTION_KEYS"])).unwrap();
     let flags: [&str; 6] = [
         "--db",
         &db,
-        "--key-file",
+        "--hash-key-file",
         &hash,
         "--encryption-key-file",
         &ring,
@@ -114,11 +114,11 @@ async fn a_backup_of_a_running_server_restores_with_its_keys_and_delivers_again(
     std::fs::remove_file(&hash).unwrap();
     std::fs::remove_file(&ring).unwrap();
 
-    let wrong_hash = other["CONNECTOR_SECRET_KEY"].as_str();
+    let wrong_hash = other["CONNECTOR_HASH_KEY"].as_str();
     let refused = command(&[
         "--db",
         &db,
-        "--secret-key",
+        "--hash-key",
         wrong_hash,
         "--encryption-key-file",
         &ring,
@@ -137,7 +137,7 @@ async fn a_backup_of_a_running_server_restores_with_its_keys_and_delivers_again(
     let refused = command(&[
         "--db",
         &db,
-        "--key-file",
+        "--hash-key-file",
         &hash,
         "--encryption-keys",
         &wrong_ring,
@@ -160,7 +160,7 @@ async fn a_backup_of_a_running_server_restores_with_its_keys_and_delivers_again(
     );
     assert_eq!(
         std::fs::read_to_string(&hash).unwrap().trim(),
-        keys["CONNECTOR_SECRET_KEY"],
+        keys["CONNECTOR_HASH_KEY"],
         "the key file is put back from beside the backup"
     );
     assert_eq!(mode(Path::new(&ring)), 0o600);

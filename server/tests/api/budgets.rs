@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{settings, TestApp};
+use crate::helpers::{settings, Creds, TestApp};
 
 const TENANT: &str = "72f9bf00-0000-4000-8000-000000000001";
 
@@ -16,25 +16,25 @@ fn hook(id: &str) -> String {
 /// A server whose tenant budget is `tenant_rate` writes a minute, the sender's address taken
 /// from X-Forwarded-For (so one test can speak from many addresses).
 async fn server(sso: bool, tenant_rate: u32, address_rate: u32) -> TestApp {
-    TestApp::spawn_in(tempfile::tempdir().unwrap(), sso, |c| {
-        c.dev_sso = sso;
-        c.tenant_write_rate = tenant_rate;
-        c.write_rate = address_rate;
-        c.trust_forwarded_for = true;
-    })
-    .await
+    let dir = tempfile::tempdir().unwrap();
+    let (tenant_rate, address_rate) = (tenant_rate.to_string(), address_rate.to_string());
+    let mut flags = vec![
+        "--tenant-write-rate",
+        &tenant_rate,
+        "--write-rate",
+        &address_rate,
+        "--trust-forwarded-for",
+    ];
+    if sso {
+        flags.push("--dev-sso");
+    }
+    let c = crate::helpers::config_with(dir.path(), sso, &flags);
+    TestApp::start_in(dir, c).await
 }
 
 async fn token(app: &TestApp, variant: &str) -> String {
-    let res: Value = app
-        .get_path(&format!(
-            "/emulator/idp/token?tid={TENANT}&oid=3f2504e0-4f89-41d3-9a0c-0305e82c3301&variant={variant}"
-        ))
+    app.dev_token(TENANT, "3f2504e0-4f89-41d3-9a0c-0305e82c3301", variant)
         .await
-        .json()
-        .await
-        .unwrap();
-    res["token"].as_str().unwrap().to_string()
 }
 
 /// `PUT /api/connections/{id}` to `webhook` from `address`, signed in when `bearer`.
@@ -45,15 +45,17 @@ async fn put_from(
     webhook: &str,
     bearer: Option<&str>,
 ) -> StatusCode {
-    let mut req = app
-        .client
-        .put(format!("{}/api/connections/{id}", app.url))
+    let c = Creds {
+        token: bearer,
+        ..Creds::default()
+    };
+    app.request(reqwest::Method::PUT, id, c)
         .header("x-forwarded-for", address)
-        .json(&json!({ "webhookUrl": webhook, "settings": settings() }));
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap().status()
+        .json(&json!({ "webhookUrl": webhook, "settings": settings() }))
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 #[tokio::test]

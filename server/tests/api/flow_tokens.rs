@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, event, settings, until, TestApp};
+use crate::helpers::{error_of, event, settings, until, Creds, TestApp};
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const USER: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
@@ -25,7 +25,7 @@ struct Dev {
 impl Dev {
     async fn sso() -> Dev {
         Dev {
-            app: TestApp::dev_with(|c| c.dev_sso = true).await,
+            app: TestApp::dev_with_flags(&["--dev-sso"]).await,
         }
     }
 
@@ -60,15 +60,16 @@ impl Dev {
     }
 
     async fn save(&self, id: &str, hook: &str, token: Option<&str>) -> reqwest::Response {
-        let mut req = self
-            .app
-            .client
-            .put(format!("{}/api/connections/{id}", self.app.url))
-            .json(&json!({ "webhookUrl": hook, "settings": settings() }));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        req.send().await.unwrap()
+        let c = Creds {
+            token,
+            ..Creds::default()
+        };
+        self.app
+            .request(reqwest::Method::PUT, id, c)
+            .json(&json!({ "webhookUrl": hook, "settings": settings() }))
+            .send()
+            .await
+            .unwrap()
     }
 
     async fn token_requests(&self) -> u64 {
@@ -83,11 +84,13 @@ impl Dev {
     }
 
     async fn status(&self, id: &str, hook: &str, token: &str) -> Value {
+        let c = Creds {
+            hook: Some(hook),
+            token: Some(token),
+            ..Creds::default()
+        };
         self.app
-            .client
-            .get(format!("{}/api/connections/{id}/deliveries", self.app.url))
-            .bearer_auth(token)
-            .header("x-teams-webhook-url", hook)
+            .request(reqwest::Method::GET, &format!("{id}/deliveries"), c)
             .send()
             .await
             .unwrap()

@@ -182,13 +182,13 @@ async fn an_instance_whose_keys_differ_from_the_database_does_not_start() {
     on_postgres(&mut first, &db);
     crate::helpers::start(first.clone()).await;
     let mut other = first.clone();
-    other.secret_key = Some("cd".repeat(32));
+    other.hash_key = Some("cd".repeat(32));
     let err = connector_server::startup::Application::build(other)
         .await
         .err()
         .expect("refused");
     assert!(
-        format!("{err:#}").contains("the hash key (CONNECTOR_SECRET_KEY or --key-file) is not the key this database was made with"),
+        format!("{err:#}").contains("the hash key (CONNECTOR_HASH_KEY or --hash-key-file) is not the key this database was made with"),
         "{err:#}"
     );
     let mut other = first;

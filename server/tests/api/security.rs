@@ -7,7 +7,7 @@ use connector_server::startup::Application;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{config as test_config, settings, start, Api};
+use crate::helpers::{config as test_config, config_with, settings, start, Api, Creds};
 
 const HOOK: &str = "https://contoso.webhook.office.com/webhookb2/0b4f@72f9bf00-0000-4000-8000-000000000001/IncomingWebhook/8c2a9d/e3c1";
 
@@ -47,21 +47,21 @@ async fn keys_rotate_without_losing_a_connection() {
     let old = format!("k1:{}", "11".repeat(32));
     let mut first = config(dir.path());
     first.encryption_keys = Some(old.clone());
-    first.secret_key = Some("ab".repeat(32));
+    first.hash_key = Some("ab".repeat(32));
     let api = start(first).await;
     api.put("c1", &json!({ "webhookUrl": HOOK, "settings": settings() }))
         .await;
 
     let mut rotated = config(dir.path());
     rotated.encryption_keys = Some(format!("k2:{},{old}", "22".repeat(32)));
-    rotated.secret_key = Some("ab".repeat(32));
+    rotated.hash_key = Some("ab".repeat(32));
     let api = start(rotated).await;
     assert_eq!(api.get("c1", Some(HOOK)).await.status(), StatusCode::OK);
 
     // Re-sealed with k2 at start: k1 can now be dropped.
     let mut only_new = config(dir.path());
     only_new.encryption_keys = Some(format!("k2:{}", "22".repeat(32)));
-    only_new.secret_key = Some("ab".repeat(32));
+    only_new.hash_key = Some("ab".repeat(32));
     let api = start(only_new).await;
     assert_eq!(api.get("c1", Some(HOOK)).await.status(), StatusCode::OK);
 }
@@ -343,44 +343,36 @@ async fn script_and_markdown_payloads_are_refused_or_kept_as_plain_text() {
 const TENANT: &str = "72f9bf00-0000-4000-8000-000000000001";
 const USER: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
 
+#[test]
+#[should_panic(expected = "--dev")]
+fn the_test_config_keeps_the_servers_rules_dev_sso_needs_dev_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    config_with(dir.path(), false, &["--dev-sso"]);
+}
+
 async fn sso_server(dir: &Path) -> String {
-    let mut c = test_config(dir, true);
-    c.dev_sso = true;
-    start(c).await.url
+    start(config_with(dir, true, &["--dev-sso"])).await.url
 }
 
 async fn token(url: &str, variant: &str) -> String {
-    let res: Value = reqwest::get(format!(
-        "{url}/emulator/idp/token?tid={TENANT}&oid={USER}&variant={variant}"
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    res["token"].as_str().unwrap().to_string()
+    Api::new(url.into()).dev_token(TENANT, USER, variant).await
 }
 
 async fn put_as(url: &str, id: &str, bearer: Option<&str>, name: &str) -> reqwest::Response {
-    let mut s = settings();
-    s["subscription_name"] = json!(name);
-    let mut req = reqwest::Client::new()
-        .put(format!("{url}/api/connections/{id}"))
-        .json(&json!({ "webhookUrl": HOOK, "settings": s }));
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap()
+    let c = Creds {
+        token: bearer,
+        ..Creds::default()
+    };
+    Api::new(url.into()).put_as(id, Some(HOOK), name, c).await
 }
 
 async fn get_as(url: &str, id: &str, bearer: Option<&str>) -> reqwest::Response {
-    let mut req = reqwest::Client::new()
-        .get(format!("{url}/api/connections/{id}"))
-        .header("x-teams-webhook-url", HOOK);
-    if let Some(t) = bearer {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap()
+    let c = Creds {
+        hook: Some(HOOK),
+        token: bearer,
+        ..Creds::default()
+    };
+    Api::new(url.into()).get_as(id, c).await
 }
 
 async fn stored_name(url: &str, id: &str) -> String {
@@ -518,13 +510,13 @@ async fn a_forged_unsigned_token_is_refused() {
 async fn a_hash_key_that_does_not_match_the_database_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = config(dir.path());
-    first.secret_key = Some("ab".repeat(32));
+    first.hash_key = Some("ab".repeat(32));
     start(first).await;
     let mut other = config(dir.path());
-    other.secret_key = Some("cd".repeat(32));
+    other.hash_key = Some("cd".repeat(32));
     let err = Application::build(other).await.err().expect("refused");
     assert!(
-        format!("{err:#}").contains("the hash key (CONNECTOR_SECRET_KEY or --key-file) is not the key this database was made with"),
+        format!("{err:#}").contains("the hash key (CONNECTOR_HASH_KEY or --hash-key-file) is not the key this database was made with"),
         "{err:#}"
     );
 }
@@ -543,5 +535,64 @@ async fn an_encryption_key_that_does_not_match_the_database_stops_the_start() {
         format!("{err:#}")
             .contains("encryption key 'k1' is not the key 'k1' this database was sealed with"),
         "{err:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hash_keys_old_flag_still_starts_the_server_with_a_warning_naming_the_new_one() {
+    use crate::helpers::{until, Receiver, ServerProcess};
+    let receiver = Receiver::start(std::time::Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("old.key");
+    std::fs::write(&key, "ab".repeat(32)).unwrap();
+    let db = dir.path().join("old.sqlite");
+    let server = ServerProcess::start_logged(
+        &receiver.origin,
+        [
+            "--db",
+            db.to_str().unwrap(),
+            "--key-file",
+            key.to_str().unwrap(),
+        ],
+        "warn",
+    );
+    let res = server
+        .client
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    until("the deprecation warning", 10, async || {
+        server.log_lines().iter().any(|l| {
+            l.contains("--key-file (CONNECTOR_KEY_FILE) is deprecated")
+                && l.contains("use --hash-key-file (CONNECTOR_HASH_KEY_FILE)")
+        })
+    })
+    .await;
+}
+
+#[test]
+fn the_hash_keys_old_and_new_names_together_stop_the_start_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_connector-server"))
+        .args(["--db", dir.path().join("b.sqlite").to_str().unwrap()])
+        .args([
+            "--secret-key",
+            &"ab".repeat(32),
+            "--hash-key",
+            &"ab".repeat(32),
+        ])
+        .env_remove("CONNECTOR_HASH_KEY")
+        .env_remove("CONNECTOR_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--hash-key (CONNECTOR_HASH_KEY)")
+            && err.contains("--secret-key (CONNECTOR_SECRET_KEY)")
+            && !err.contains(&"ab".repeat(32)),
+        "{err}"
     );
 }

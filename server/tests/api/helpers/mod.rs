@@ -2,6 +2,7 @@
 //! process, a typed client of its API, signed events, and a webhook receiver that outlives
 //! the servers it receives from.
 
+mod credentials;
 mod database;
 mod process;
 mod receiver;
@@ -10,11 +11,12 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use connector_server::config::{Config, Role};
+use connector_server::config::Config;
 use connector_server::startup::Application;
 use connector_settings::{CardStyle, Value as Setting, CONNECTOR};
 use serde_json::{json, Value};
 
+pub use credentials::{settings_named, Creds};
 pub use database::TestDatabase;
 pub use process::ServerProcess;
 pub use receiver::{create_many, violations, Answer, Receiver};
@@ -26,7 +28,7 @@ pub const SECRET: &str = "test-events-secret-of-32-bytes-or-more";
 pub const CONNECTOR_HAS_ACCOUNTS: bool = CONNECTOR.account.is_some();
 /// The account client secret test servers of such a build get.
 pub const ACCOUNT_SECRET: &str = "test-account-client-secret";
-/// Their secret key, which the harness knows so that tests not about accounts can link
+/// Their hash key, which the harness knows so that tests not about accounts can link
 /// their connections to [`HARNESS_ACCOUNT`] without a sign-in (accounts.rs signs in for real).
 pub const HARNESS_KEY: &str = "abababababababababababababababababababababababababababababababab";
 /// The account the harness links connections to and addresses events to.
@@ -101,69 +103,66 @@ pub fn subscription(
     serde_json::to_value(v).unwrap()
 }
 
-/// A test configuration: random port, a database in `dir`, dev mode as asked.
+/// A test configuration: random port, a database in `dir`, dev mode as asked; every other
+/// value is the server's own default.
 pub fn config(dir: &Path, dev: bool) -> Config {
-    Config {
-        host: "127.0.0.1".into(),
-        port: 0,
-        db: dir.join("t.sqlite"),
-        database_url: None,
-        database_pool: 4,
-        role: Role::All,
-        claim_lease: None,
-        delivery_concurrency: None,
-        poll_interval_ms: 1000,
-        retention_days: 30,
-        shutdown_grace: 20,
-        test_retry_divisor: 1,
-        dist: dir.join("dist"),
-        dev,
-        emulator_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator")),
-        key_file: None,
-        cors_origins: Vec::new(),
-        events_secret: Some(SECRET.into()),
-        sso_audience: None,
-        sso_issuer: "https://login.microsoftonline.com/{tid}/v2.0".into(),
-        sso_jwks_url: "https://login.microsoftonline.com/common/discovery/v2.0/keys".into(),
-        dev_sso: false,
-        flow_client_id: None,
-        flow_client_secret: None,
-        flow_client_secret_file: None,
-        flow_authority: connector_server::config::DEFAULT_FLOW_AUTHORITY.into(),
-        flow_audience: connector_server::config::DEFAULT_FLOW_AUDIENCE.into(),
-        dev_inbox_origin: None,
-        webhook_timeout: 30,
-        write_rate: 30,
-        tenant_write_rate: 300,
-        target_write_rate: 10,
-        trust_forwarded_for: false,
-        header_timeout: 10,
-        body_timeout: 30,
-        idle_timeout: 75,
-        max_connections: 4096,
-        metrics_addr: None,
-        log_format: connector_server::config::LogFormat::Text,
-        request_deadline: 10,
-        max_concurrent_requests: 256,
-        test_stall_writes_ms: None,
-        secret_files: Default::default(),
-        workflows_daily_budget: connector_server::domain::rate_windows::DEFAULT_DAILY_BUDGET,
-        webhook_hosts: connector_server::domain::DEFAULT_HOSTS
-            .iter()
-            .map(|h| h.to_string())
-            .collect(),
-        encryption_key_file: None,
-        encryption_keys: None,
-        secret_key: CONNECTOR_HAS_ACCOUNTS.then(|| HARNESS_KEY.into()),
-        account_issuer: None,
-        account_client_id: None,
-        account_client_secret: CONNECTOR_HAS_ACCOUNTS.then(|| ACCOUNT_SECRET.into()),
+    config_with(dir, dev, &[])
+}
+
+/// The same with `flags` added, parsed as the server parses its command line.
+pub fn config_with(dir: &Path, dev: bool, flags: &[&str]) -> Config {
+    let emulator = concat!(env!("CARGO_MANIFEST_DIR"), "/../emulator");
+    let mut args: Vec<String> = ["--port", "0", "--database-pool", "4"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let paths = [
+        ("--db", dir.join("t.sqlite")),
+        ("--dist", dir.join("dist")),
+        ("--emulator-dir", PathBuf::from(emulator)),
+    ];
+    for (flag, path) in paths {
+        args.push(flag.into());
+        args.push(path.to_str().expect("a UTF-8 test path").into());
     }
+    args.extend(["--events-secret".into(), SECRET.into()]);
+    if dev {
+        args.push("--dev".into());
+    }
+    if CONNECTOR_HAS_ACCOUNTS {
+        args.extend(["--hash-key".into(), HARNESS_KEY.into()]);
+        args.extend(["--account-client-secret".into(), ACCOUNT_SECRET.into()]);
+    }
+    args.extend(flags.iter().map(|f| f.to_string()));
+    parse_config(&args)
+}
+
+/// The server's flags (its clap definitions, with their rules and defaults) parsed from
+/// `args`, without the environment's `CONNECTOR_…` variables, so that a test's server is
+/// the same wherever it runs. Panics with clap's message on flags the server refuses.
+pub fn parse_config(args: &[String]) -> Config {
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    let command = Flags::command().mut_args(|a| a.env(None));
+    let matches = command
+        .try_get_matches_from(
+            std::iter::once("connector-server-test").chain(args.iter().map(String::as_str)),
+        )
+        .unwrap_or_else(|e| panic!("test flags {args:?} refused: {e}"));
+    Flags::from_arg_matches(&matches)
+        .unwrap_or_else(|e| panic!("test flags {args:?}: {e}"))
+        .config
 }
 
 /// The keys every instance of one test shares (with PostgreSQL they must be given).
 pub fn shared_keys(c: &mut Config) {
-    c.secret_key = Some("ab".repeat(32));
+    c.hash_key = Some("ab".repeat(32));
     c.encryption_keys = Some(format!("k1:{}", "11".repeat(32)));
 }
 
@@ -178,7 +177,7 @@ pub fn postgres_args(db: &TestDatabase) -> Vec<String> {
     vec![
         "--database-url".into(),
         db.url.clone(),
-        "--secret-key".into(),
+        "--hash-key".into(),
         "ab".repeat(32),
         "--encryption-keys".into(),
         format!("k1:{}", "11".repeat(32)),
@@ -240,6 +239,15 @@ impl TestApp {
         TestApp::dev_with(|_| {}).await
     }
 
+    /// A dev-mode server without a write rate, started with the server's `flags` as well.
+    pub async fn dev_with_flags(flags: &[&str]) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = vec!["--write-rate", "0"];
+        all.extend_from_slice(flags);
+        let c = config_with(dir.path(), true, &all);
+        TestApp::start_in(dir, c).await
+    }
+
     /// A server on `dir` (which may already hold files), changed by `change`.
     pub async fn spawn_in(
         dir: tempfile::TempDir,
@@ -248,6 +256,11 @@ impl TestApp {
     ) -> TestApp {
         let mut c = config(dir.path(), dev);
         change(&mut c);
+        TestApp::start_in(dir, c).await
+    }
+
+    /// A server on `dir` with the configuration `c`.
+    pub async fn start_in(dir: tempfile::TempDir, c: Config) -> TestApp {
         let (db, dist) = (c.db.clone(), c.dist.clone());
         TestApp {
             api: start(c).await,
@@ -297,22 +310,15 @@ impl Api {
 
     /// `GET /api/connections/{id}`, with the webhook URL header when given.
     pub async fn get(&self, id: &str, hook: Option<&str>) -> reqwest::Response {
-        let mut req = self
-            .client
-            .get(format!("{}/api/connections/{id}", self.url));
-        if let Some(h) = hook {
-            req = req.header("x-teams-webhook-url", h);
-        }
-        req.send().await.unwrap()
+        let c = Creds {
+            hook,
+            ..Creds::default()
+        };
+        self.get_as(id, c).await
     }
 
     pub async fn delete(&self, id: &str, hook: &str) -> reqwest::Response {
-        self.client
-            .delete(format!("{}/api/connections/{id}", self.url))
-            .header("x-teams-webhook-url", hook)
-            .send()
-            .await
-            .unwrap()
+        self.delete_as(id, Creds::hook(hook)).await
     }
 
     /// Saves connection `id` to `hook` with `settings`, asserting it was created.
@@ -423,15 +429,17 @@ impl Api {
 
     /// `GET /api/connections/{id}/deliveries`.
     pub async fn status(&self, id: &str, hook: &str) -> Value {
-        self.client
-            .get(format!("{}/api/connections/{id}/deliveries", self.url))
-            .header("x-teams-webhook-url", hook)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.request(
+            reqwest::Method::GET,
+            &format!("{id}/deliveries"),
+            Creds::hook(hook),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
     }
 }
 

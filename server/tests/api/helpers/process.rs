@@ -79,7 +79,7 @@ impl ServerProcess {
             // The flags win where a test gives its own key.
             command
                 .env("CONNECTOR_ACCOUNT_CLIENT_SECRET", super::ACCOUNT_SECRET)
-                .env("CONNECTOR_SECRET_KEY", super::HARNESS_KEY);
+                .env("CONNECTOR_HASH_KEY", super::HARNESS_KEY);
         }
         if log_filter.is_some() {
             command.stderr(Stdio::piped());
