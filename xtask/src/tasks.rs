@@ -179,7 +179,7 @@ pub fn test() -> Result<()> {
     alert_rules(&root)?;
     // Stopped when dropped, at the end of this function or on the first failure.
     let (database_url, cluster) = crate::postgres::for_tests()?;
-    println!("xtask: native tests (settings, server on SQLite and PostgreSQL, xtask)");
+    println!("xtask: native tests (settings, server on SQLite and PostgreSQL, benchmarks, xtask)");
     let mut native = Command::new("cargo");
     native
         .args([
@@ -188,6 +188,8 @@ pub fn test() -> Result<()> {
             "connector-settings",
             "-p",
             "connector-server",
+            "-p",
+            "connector-bench",
             "-p",
             "xtask",
         ])
@@ -211,7 +213,12 @@ pub fn test() -> Result<()> {
         .current_dir(&root))?;
     sh(Command::new("cargo")
         .args(["test", "-p", "connector-server", "--test", "api", "--"])
-        .args(["delivery::", "events::", "accounts::", "benchmarks::"])
+        .args(["delivery::", "events::", "accounts::"])
+        .env("CONNECTOR_TOML", &second)
+        .current_dir(&root))?;
+    // The benchmarks against the server just built for it (addressed events, accounts).
+    sh(Command::new("cargo")
+        .args(["test", "-p", "connector-bench"])
         .env("CONNECTOR_TOML", &second)
         .current_dir(&root))?;
     // While the server is built for it: the second connector's server for the accounts
@@ -354,193 +361,164 @@ fn schemathesis(root: &std::path::Path) -> Result<()> {
 /// The benchmarks.
 #[derive(clap::Subcommand)]
 pub enum Bench {
-    /// N connections (default 10000) with local webhooks, one event to all: cards/s,
-    /// p50/p95/p99 latency, lost, duplicates, rate-window violations, peak memory per instance.
+    /// N connections (default 10000) with local webhooks, a fan-out then a steady phase:
+    /// cards/s, p50/p95/p99 latency, lost, duplicates, rate-window violations, peak memory and
+    /// CPU per card. Every flag after xtask's own goes to `bench-delivery` (`-- --help` lists
+    /// them).
     Delivery(DeliveryArgs),
     /// Our release page against a hand-written JavaScript page in the emulator, alternating:
     /// time to initialize, to the form being usable, to notifySuccess; bytes; ratios.
     Page(crate::bench_page::Options),
     /// A release server with N connections under 64 keep-alive clients, S seconds per
-    /// scenario (/healthz, GET, PUT, 90/10, signed events of fan-out 10): requests/s, p50/p99/max,
-    /// errors, peak memory; on SQLite, then on a throwaway PostgreSQL.
+    /// scenario (/healthz, GET, PUT, 90/10, signed events of fan-out 10): requests/s,
+    /// p50/p99/max, errors, CPU per request, peak memory; on SQLite, then on a throwaway
+    /// PostgreSQL. Every flag after xtask's own goes to `bench-api` (`-- --help` lists them).
     Api(ApiArgs),
 }
 
-/// Arguments of `bench api`, passed on to the server's `bench-api` binary.
+/// `bench api`'s own flags; the rest are `bench-api`'s.
 #[derive(clap::Args)]
 pub struct ApiArgs {
-    /// Seconds per scenario [default: 20].
-    #[arg(long, value_name = "S")]
-    seconds: Option<u64>,
-    /// Connections stored before the scenarios [default: 10000].
-    #[arg(long, value_name = "N")]
-    connections: Option<usize>,
     /// Only SQLite.
     #[arg(long, conflicts_with = "postgres")]
     sqlite: bool,
-    /// Only PostgreSQL.
+    /// Only PostgreSQL (a throwaway cluster with fsync on).
     #[arg(long)]
     postgres: bool,
-    /// Only this scenario (health, get, put, mix or events); may be repeated.
-    #[arg(long, value_name = "NAME")]
-    scenario: Vec<String>,
-    /// Instead, an ideal server that only spends a fixed CPU time per request (0 to 150 µs)
-    /// under the same clients: the p99 this machine allows at each throughput.
-    #[arg(long, conflicts_with_all = ["sqlite", "postgres", "scenario", "connections"])]
-    calibrate: bool,
-    /// The server built from this connector.toml instead of the workspace's (e.g.
-    /// connectors/uptime-watch.toml, whose events each name one of 1,000 accounts).
-    #[arg(long, value_name = "FILE")]
-    connector: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    build: BenchBuild,
 }
 
-/// Arguments of `bench delivery`, passed on to the server's `bench-delivery` binary.
+/// `bench delivery`'s own flags; the rest are `bench-delivery`'s.
 #[derive(clap::Args)]
 pub struct DeliveryArgs {
-    /// Connections for the fan-out [default: 10000].
-    #[arg(long, value_name = "N", conflicts_with = "series")]
-    connections: Option<usize>,
-    /// Fan-outs to 1,000, 10,000 and 100,000 connections.
-    #[arg(long)]
-    series: bool,
-    /// On a throwaway PostgreSQL with fsync on instead of SQLite.
+    /// On a throwaway PostgreSQL with fsync on instead of SQLite (two instances unless
+    /// `--instances N` says otherwise).
     #[arg(long)]
     postgres: bool,
-    /// Server processes on the one PostgreSQL [default: 2].
-    #[arg(long, value_name = "N", requires = "postgres")]
-    instances: Option<usize>,
-    /// Events a second in the steady phase, 0 for none [default: 200].
-    #[arg(long, value_name = "RATE")]
-    steady: Option<u32>,
-    /// How long the steady phase lasts, in seconds [default: 30].
-    #[arg(long, value_name = "S")]
-    steady_secs: Option<u64>,
-    /// Webhooks the steady phase's events go to [default: 1000].
-    #[arg(long, value_name = "N")]
-    steady_webhooks: Option<usize>,
-    /// Connections each fan-out event goes to (connections / N events) [default: all in one
-    /// event; 10, one account each, in a build with `[account]`].
-    #[arg(long, value_name = "N")]
-    group: Option<usize>,
-    /// The server built from this connector.toml instead of the workspace's (e.g.
-    /// connectors/uptime-watch.toml, which has `[account]`).
-    #[arg(long, value_name = "FILE")]
-    connector: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    build: BenchBuild,
 }
 
-impl DeliveryArgs {
-    /// The benchmark binary's arguments (its own defaults where none is given).
-    fn pass_on(&self) -> Vec<String> {
-        let mut pass = Vec::new();
-        let mut put = |flag: &str, value: Option<String>| {
-            if let Some(v) = value {
-                pass.extend([flag.to_string(), v]);
+/// What both server benchmarks take: the build, and the benchmark binary's own flags.
+#[derive(clap::Args)]
+pub struct BenchBuild {
+    /// The server and the benchmarks built from this connector.toml instead of the
+    /// workspace's (e.g. connectors/uptime-watch.toml, which has `[account]`).
+    #[arg(long, value_name = "FILE")]
+    connector: Option<std::path::PathBuf>,
+    /// The benchmark binary's flags, passed on as they are.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "FLAGS"
+    )]
+    flags: Vec<String>,
+}
+
+impl BenchBuild {
+    /// Builds the release server and the benchmarks; the path of benchmark `name`.
+    fn build(&self, root: &std::path::Path, name: &str) -> Result<std::path::PathBuf> {
+        // After the first of the benchmark's flags everything is the benchmark's.
+        for own in ["--postgres", "--sqlite", "--connector"] {
+            if self.has(own) {
+                bail!("{own} is a flag of xtask's: put it before the benchmark's flags (cargo xtask bench … {own} … FLAGS)");
             }
-        };
-        put("--connections", self.connections.map(|n| n.to_string()));
-        put("--steady", self.steady.map(|n| n.to_string()));
-        put("--steady-secs", self.steady_secs.map(|n| n.to_string()));
-        put(
-            "--steady-webhooks",
-            self.steady_webhooks.map(|n| n.to_string()),
-        );
-        put("--group", self.group.map(|n| n.to_string()));
-        if self.postgres {
-            put("--instances", Some(self.instances.unwrap_or(2).to_string()));
         }
-        if self.series {
-            pass.push("--series".into());
+        let mut cmd = Command::new("cargo");
+        cmd.args([
+            "build",
+            "--release",
+            "-p",
+            "connector-server",
+            "-p",
+            "connector-bench",
+        ])
+        .args(["--bin", "connector-server", "--bin", name])
+        .current_dir(root);
+        if let Some(file) = &self.connector {
+            let file = std::fs::canonicalize(file)
+                .with_context(|| format!("--connector {}: no such file", file.display()))?;
+            println!(
+                "xtask: the server and benchmarks built from {}",
+                file.display()
+            );
+            cmd.env("CONNECTOR_TOML", file);
         }
-        pass
+        sh(&mut cmd)?;
+        Ok(root.join("target/release").join(name))
+    }
+
+    /// Whether the benchmark's flags include `flag`.
+    fn has(&self, flag: &str) -> bool {
+        self.flags
+            .iter()
+            .any(|f| f == flag || f.starts_with(&format!("{flag}=")))
+    }
+
+    /// The benchmark, run with its flags and this build's server.
+    fn command(&self, root: &std::path::Path, bench: &std::path::Path) -> Command {
+        let mut cmd = Command::new(bench);
+        cmd.args(&self.flags)
+            .arg("--server")
+            .arg(root.join("target/release/connector-server"))
+            .current_dir(root);
+        cmd
     }
 }
 
-/// `bench delivery` (the server's benchmark binary, built in release mode; with `--postgres`,
-/// on a throwaway PostgreSQL with fsync on), `bench api` and `bench page`.
+/// `bench delivery` (the benchmark built in release mode; with `--postgres`, on a throwaway
+/// PostgreSQL with fsync on), `bench api` and `bench page`.
 pub fn bench(bench: &Bench) -> Result<()> {
     let args = match bench {
         Bench::Delivery(args) => args,
         Bench::Page(o) => return crate::bench_page::run(o),
         Bench::Api(a) => return bench_api(a),
     };
-    let mut pass = args.pass_on();
     let root = root();
-    sh(&mut release_bins(&root, args.connector.as_deref())?)?;
+    let binary = args.build.build(&root, "bench-delivery")?;
+    let mut cmd = args.build.command(&root, &binary);
+    if args.build.has("--help") || args.build.has("-h") {
+        return sh(&mut cmd);
+    }
     // Stopped when dropped, after the benchmark.
     let cluster = if args.postgres {
         let cluster = crate::postgres::Cluster::start(true)?;
-        pass.extend(["--database-url".into(), cluster.url()]);
+        cmd.args(["--database-url", &cluster.url()]);
+        if !args.build.has("--instances") {
+            cmd.args(["--instances", "2"]);
+        }
         Some(cluster)
     } else {
         None
     };
-    let result = sh(Command::new(root.join("target/release/bench-delivery"))
-        .args(&pass)
-        .args([
-            "--server",
-            &root
-                .join("target/release/connector-server")
-                .display()
-                .to_string(),
-        ])
-        .current_dir(&root));
+    let result = sh(&mut cmd);
     drop(cluster);
     result
 }
 
-/// The build of the release server and its benchmark binaries, from `connector` (a
-/// connector.toml) when given.
-fn release_bins(root: &std::path::Path, connector: Option<&std::path::Path>) -> Result<Command> {
-    let mut cmd = Command::new("cargo");
-    cmd.args(["build", "--release", "-p", "connector-server", "--bins"])
-        .current_dir(root);
-    if let Some(file) = connector {
-        let file = std::fs::canonicalize(file)
-            .with_context(|| format!("--connector {}: no such file", file.display()))?;
-        println!(
-            "xtask: the server and benchmarks built from {}",
-            file.display()
-        );
-        cmd.env("CONNECTOR_TOML", file);
-    }
-    Ok(cmd)
-}
-
 /// `bench api`: the API under load from 64 clients, on SQLite and then on a throwaway
-/// PostgreSQL with fsync on (`--sqlite` or `--postgres` for one of them).
+/// PostgreSQL with fsync on (`--sqlite` or `--postgres` for one of them; `--calibrate`, the
+/// ideal server, once).
 fn bench_api(args: &ApiArgs) -> Result<()> {
-    let mut pass = Vec::new();
-    if let Some(s) = args.seconds {
-        pass.extend(["--seconds".to_string(), s.to_string()]);
-    }
-    if let Some(n) = args.connections {
-        pass.extend(["--connections".to_string(), n.to_string()]);
-    }
-    for s in &args.scenario {
-        pass.extend(["--scenario".to_string(), s.clone()]);
-    }
-    let (only_sqlite, only_postgres) = (args.sqlite, args.postgres);
     let root = root();
-    sh(&mut release_bins(&root, args.connector.as_deref())?)?;
-    let server = root.join("target/release/connector-server");
-    let run = |extra: &[String]| {
-        sh(Command::new(root.join("target/release/bench-api"))
-            .args(&pass)
-            .args(extra)
-            .arg("--server")
-            .arg(&server)
-            .current_dir(&root))
-    };
-    if args.calibrate {
-        return run(&["--calibrate".into()]);
+    let binary = args.build.build(&root, "bench-api")?;
+    let once = ["--calibrate", "--help", "-h"]
+        .iter()
+        .any(|f| args.build.has(f));
+    if once {
+        return sh(&mut args.build.command(&root, &binary));
     }
-    if !only_postgres {
-        run(&[])?;
+    if !args.postgres {
+        sh(&mut args.build.command(&root, &binary))?;
     }
-    if !only_sqlite {
+    if !args.sqlite {
         // Stopped when dropped, after the benchmark.
         let cluster = crate::postgres::Cluster::start(true)?;
-        run(&["--database-url".into(), cluster.url()])?;
+        sh(args
+            .build
+            .command(&root, &binary)
+            .args(["--database-url", &cluster.url()]))?;
     }
     Ok(())
 }

@@ -14,7 +14,6 @@ mod accounts;
 mod alert_rules;
 mod api_errors;
 mod backups;
-mod benchmarks;
 mod budgets;
 mod connections;
 mod crash;

@@ -2,13 +2,37 @@
 //! scenario without an error, its calibration prints every cost, and a small `bench-delivery`
 //! delivers every card once (with `[account]`, addressed to 1 of several accounts). `cargo
 //! xtask test` runs these against both example connectors.
+//!
+//! The server they drive is this build's `connector-server` beside the test binary (`cargo test
+//! -p connector-server -p connector-bench` builds both), or the one `CONNECTOR_SERVER_BIN` names.
 
+use std::path::PathBuf;
 use std::process::Command;
+
+/// The connector-server binary of this build.
+fn server() -> String {
+    let path = std::env::var_os("CONNECTOR_SERVER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            // target/<profile>/deps/smoke-… → target/<profile>/connector-server
+            let exe = std::env::current_exe().expect("the test binary's path");
+            exe.parent()
+                .and_then(|deps| deps.parent())
+                .expect("the test binary is in target/<profile>/deps")
+                .join("connector-server")
+        });
+    assert!(
+        path.is_file(),
+        "no server binary at {}: build it with the same CONNECTOR_TOML first (cargo build -p connector-server), or name one in CONNECTOR_SERVER_BIN",
+        path.display()
+    );
+    path.display().to_string()
+}
 
 /// Runs `bench-api` with `args`; its standard output, after checking it succeeded.
 fn bench_api(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_bench-api"))
-        .args(["--server", env!("CARGO_BIN_EXE_connector-server")])
+        .args(["--server", &server()])
         .args(["--seconds", "1", "--clients", "4"])
         .args(args)
         .output()
@@ -52,7 +76,7 @@ fn the_calibration_drives_the_ideal_server_at_every_cost() {
 /// Runs `bench-delivery` with `args`; its standard output, after checking it succeeded.
 fn bench_delivery(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_bench-delivery"))
-        .args(["--server", env!("CARGO_BIN_EXE_connector-server")])
+        .args(["--server", &server()])
         .args(args)
         .output()
         .expect("bench-delivery runs");

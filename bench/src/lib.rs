@@ -1,30 +1,17 @@
-//! What the benchmark binaries share.
+//! What the benchmark binaries share: scratch directories, a process's memory and CPU time,
+//! and the account proofs a server keyed with [`BENCH_KEY`] accepts.
 
 use anyhow::{Context, Result};
 
-/// A directory of its own for one run's SQLite files, removed afterwards. (`tempfile` is only
-/// a dev-dependency of the server, and a binary cannot have dependencies of its own.)
-pub struct ScratchDir(std::path::PathBuf);
+/// A directory of its own for one run's SQLite files, removed when dropped.
+pub type ScratchDir = tempfile::TempDir;
 
-impl ScratchDir {
-    pub fn new(tag: &str) -> Result<ScratchDir> {
-        let dir =
-            std::env::temp_dir().join(format!("connector-bench-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(ScratchDir(dir))
-    }
-
-    pub fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A [`ScratchDir`] named for `tag`.
+pub fn scratch_dir(tag: &str) -> Result<ScratchDir> {
+    tempfile::Builder::new()
+        .prefix(&format!("connector-bench-{tag}-"))
+        .tempdir()
+        .context("cannot create a scratch directory")
 }
 
 /// A process's peak resident memory (VmHWM), in MiB; 0 where Linux's /proc cannot say.

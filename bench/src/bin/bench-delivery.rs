@@ -5,7 +5,7 @@
 //! duplicates and rate-window violations (by the receiver's clock), and the peak memory of
 //! each instance.
 
-mod support;
+use connector_bench as support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -222,7 +222,7 @@ enum Database {
 impl Database {
     async fn create(o: &Options, tag: &str) -> Result<Database> {
         let Some(admin) = &o.database_url else {
-            return Ok(Database::Sqlite(ScratchDir::new(tag)?));
+            return Ok(Database::Sqlite(support::scratch_dir(tag)?));
         };
         let name = format!("bench_{tag}_{}", std::process::id());
         let mut conn = sqlx::PgConnection::connect(admin).await?;

@@ -8,7 +8,7 @@
 //! The load generator is hand-written on hyper's client connection (no pool, no redirects):
 //! a general client such as reqwest costs the shared two cores more than the server does.
 
-mod support;
+use connector_bench as support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -81,7 +81,7 @@ impl Drop for Server {
 
 impl Server {
     fn start(o: &Options) -> Result<Server> {
-        let dir = support::ScratchDir::new("api")?;
+        let dir = support::scratch_dir("api")?;
         let mut cmd = Command::new(&o.server);
         cmd.args([
             "--dev",
