@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::model::{CardStyle, KindName, Role};
 use super::pattern::Pattern;
 
 /// A problem in `connector.toml`, at a 1-based line.
@@ -131,54 +132,13 @@ pub struct Field {
     pub role: Option<Role>,
 }
 
-/// What the server does with a field's value; at most one field per role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// A multi_choice field: its options are the event types; a connection gets the ones
-    /// it chose. Every connector has exactly one.
-    Events,
-    /// A text field: only events whose `project` contains it (ignoring case).
-    Filter,
-    /// A single_choice field whose every option says `card = "compact"` or `"detailed"`.
-    CardStyle,
-    /// A toggle: cards of the event types marked `highlight = true` get the urgent accent.
-    Highlight,
-}
-
-impl Role {
-    /// `(name in connector.toml, role, the field kind it needs, rust name)`.
-    const ALL: [(&'static str, Role, &'static str, &'static str); 4] = [
-        ("events", Role::Events, "multi_choice", "Events"),
-        ("filter", Role::Filter, "text", "Filter"),
-        ("card_style", Role::CardStyle, "single_choice", "CardStyle"),
-        ("highlight", Role::Highlight, "toggle", "Highlight"),
-    ];
-
-    fn entry(self) -> (&'static str, Role, &'static str, &'static str) {
-        Role::ALL.into_iter().find(|e| e.1 == self).unwrap()
-    }
-
-    pub fn name(self) -> &'static str {
-        self.entry().0
-    }
-}
-
-/// How much of an event a card shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Card {
-    /// The title and the link.
-    Compact,
-    /// Also the text and every fact.
-    Detailed,
-}
-
 /// One option of a choice field.
 #[derive(Debug)]
 pub struct Choice {
     pub value: String,
     pub label: Text,
     /// In the card-style field: the card this option picks.
-    pub card: Option<Card>,
+    pub card: Option<CardStyle>,
     /// In the events field: cards of this event type can be highlighted.
     pub highlight: bool,
 }
@@ -205,6 +165,16 @@ pub enum Kind {
     Toggle {
         default: bool,
     },
+}
+
+/// `words` for an error message: "a", "a or b", "a, b or c".
+fn one_of<S: AsRef<str>>(words: impl IntoIterator<Item = S>) -> String {
+    let words: Vec<String> = words.into_iter().map(|w| w.as_ref().to_string()).collect();
+    match words.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 /// The longest text a field may allow; keeps stored settings and cards small.
@@ -523,19 +493,30 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
             format!("field id '{id}' must be snake_case (a-z, 0-9, _; starting with a letter)"),
         );
     }
-    let kind_name = f.kind.get_ref().as_str();
+    let Some(kind_name) = KindName::from_name(f.kind.get_ref()) else {
+        return lines.err(
+            f.kind.span().start,
+            format!(
+                "field '{id}' has kind '{}'; expected {}",
+                f.kind.get_ref(),
+                one_of(KindName::ALL.iter().map(|(_, name)| *name))
+            ),
+        );
+    };
     // Keys that only make sense for some kinds: naming a key the kind ignores is a mistake.
     let allowed: &[&str] = match kind_name {
-        "text" => &["required", "min_length", "max_length", "pattern", "pattern_help", "config_name", "default"],
-        "single_choice" => &["options", "default"],
-        "multi_choice" => &["options", "min_selected", "default"],
-        "toggle" => &["default"],
-        other => {
-            return lines.err(
-                f.kind.span().start,
-                format!("field '{id}' has kind '{other}'; expected text, single_choice, multi_choice or toggle"),
-            )
-        }
+        KindName::Text => &[
+            "required",
+            "min_length",
+            "max_length",
+            "pattern",
+            "pattern_help",
+            "config_name",
+            "default",
+        ],
+        KindName::SingleChoice => &["options", "default"],
+        KindName::MultiChoice => &["options", "min_selected", "default"],
+        KindName::Toggle => &["default"],
     };
     let present: [(&str, Option<usize>); 8] = [
         ("required", f.required.as_ref().map(|s| s.span().start)),
@@ -561,7 +542,10 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
             if !allowed.contains(&key) {
                 return lines.err(
                     at,
-                    format!("'{key}' does not apply to field '{id}' of kind {kind_name}"),
+                    format!(
+                        "'{key}' does not apply to field '{id}' of kind {}",
+                        kind_name.name()
+                    ),
                 );
             }
         }
@@ -569,20 +553,25 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
     let role = match &f.role {
         None => None,
         Some(r) => {
-            let Some((name, role, needs, _)) = Role::ALL.into_iter().find(|e| e.0 == r.get_ref())
-            else {
+            let Some(role) = Role::from_name(r.get_ref()) else {
                 return lines.err(
                     r.span().start,
                     format!(
-                        "field '{id}' has role '{}'; expected events, filter, card_style or highlight",
-                        r.get_ref()
+                        "field '{id}' has role '{}'; expected {}",
+                        r.get_ref(),
+                        one_of(Role::ALL.iter().map(|(_, name)| *name))
                     ),
                 );
             };
-            if needs != kind_name {
+            if role.kind() != kind_name {
                 return lines.err(
                     r.span().start,
-                    format!("role = \"{name}\" needs a {needs} field; field '{id}' is {kind_name}"),
+                    format!(
+                        "role = \"{}\" needs a {} field; field '{id}' is {}",
+                        role.name(),
+                        role.kind().name(),
+                        kind_name.name()
+                    ),
                 );
             }
             Some(role)
@@ -595,7 +584,7 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
         .as_ref()
         .map_or(sf.span().start, |d| d.span().start);
     let kind = match kind_name {
-        "text" => {
+        KindName::Text => {
             let required = f.required.as_ref().is_some_and(|r| *r.get_ref());
             let min_length = f
                 .min_length
@@ -659,11 +648,11 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
                 config_name,
             }
         }
-        "single_choice" | "multi_choice" => {
+        KindName::SingleChoice | KindName::MultiChoice => {
             let Some(opts) = &f.options else {
                 return lines.err(
                     sf.span().start,
-                    format!("field '{id}' of kind {kind_name} needs options"),
+                    format!("field '{id}' of kind {} needs options", kind_name.name()),
                 );
             };
             if opts.get_ref().len() < 2 {
@@ -725,7 +714,7 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
                 });
             }
             let is_option = |v: &str| seen.contains(v);
-            if kind_name == "single_choice" {
+            if kind_name == KindName::SingleChoice {
                 let default = match f.default.as_ref().map(|d| d.get_ref()) {
                     None => None,
                     Some(toml::Value::String(s)) if is_option(s) => Some(s.clone()),
@@ -778,7 +767,7 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
                 }
             }
         }
-        _ => {
+        KindName::Toggle => {
             let default = match f.default.as_ref().map(|d| d.get_ref()) {
                 None => false,
                 Some(toml::Value::Boolean(b)) => *b,
@@ -807,33 +796,37 @@ fn option_card(
     id: &str,
     role: Option<Role>,
     lines: &Lines,
-) -> Result<Option<Card>, SpecError> {
+) -> Result<Option<CardStyle>, SpecError> {
     let o = so.get_ref();
     match (&o.card, role) {
         (None, Some(Role::CardStyle)) => lines.err(
             so.span().start,
             format!(
-                "option '{}' of field '{id}' needs card = \"compact\" or card = \"detailed\" (the field has role = \"card_style\")",
-                o.value
+                "option '{}' of field '{id}' needs {} (the field has role = \"{}\")",
+                o.value,
+                one_of(CardStyle::ALL.iter().map(|(_, name)| format!("card = \"{name}\""))),
+                Role::CardStyle.name()
             ),
         ),
         (None, _) => Ok(None),
-        (Some(c), Some(Role::CardStyle)) => match c.get_ref().as_str() {
-            "compact" => Ok(Some(Card::Compact)),
-            "detailed" => Ok(Some(Card::Detailed)),
-            other => lines.err(
+        (Some(c), Some(Role::CardStyle)) => match CardStyle::from_name(c.get_ref()) {
+            Some(style) => Ok(Some(style)),
+            None => lines.err(
                 c.span().start,
                 format!(
-                    "card '{other}' of option '{}' of field '{id}' is not compact or detailed",
-                    o.value
+                    "card '{}' of option '{}' of field '{id}' is not {}",
+                    c.get_ref(),
+                    o.value,
+                    one_of(CardStyle::ALL.iter().map(|(_, name)| *name))
                 ),
             ),
         },
         (Some(c), _) => lines.err(
             c.span().start,
             format!(
-                "'card' of option '{}' of field '{id}' applies only to the options of the field with role = \"card_style\"",
-                o.value
+                "'card' of option '{}' of field '{id}' applies only to the options of the field with role = \"{}\"",
+                o.value,
+                Role::CardStyle.name()
             ),
         ),
     }
@@ -849,11 +842,10 @@ pub fn to_rust(spec: &Spec) -> String {
         let items: Vec<String> = o
             .iter()
             .map(|c| {
-                let card = match c.card {
-                    None => "None",
-                    Some(Card::Compact) => "Some(CardStyle::Compact)",
-                    Some(Card::Detailed) => "Some(CardStyle::Detailed)",
-                };
+                // The shared enum's `Debug` is its Rust name (`CardStyle::Detailed`).
+                let card = c
+                    .card
+                    .map_or("None".to_string(), |c| format!("Some(CardStyle::{c:?})"));
                 format!(
                     "Choice {{ value: {:?}, label: {}, card: {card}, highlight: {} }}",
                     c.value,
@@ -894,9 +886,9 @@ pub fn to_rust(spec: &Spec) -> String {
             ),
             Kind::Toggle { default } => format!("FieldKind::Toggle {{ default: {default} }}"),
         };
-        let role = f.role.map_or("None".to_string(), |r| {
-            format!("Some(Role::{})", r.entry().3)
-        });
+        let role = f
+            .role
+            .map_or("None".to_string(), |r| format!("Some(Role::{r:?})"));
         let _ = writeln!(
             out,
             "        Field {{ id: {:?}, label: {}, help: {}, kind: {kind}, role: {role} }},",
