@@ -20,23 +20,35 @@ fn shown(kind: &FieldKind, value: Option<&Value>, locale: Locale) -> String {
             .find(|o| o.value == v)
             .map_or_else(|| v.to_string(), |o| o.label.get(locale).to_string())
     };
-    match (kind, value) {
-        (FieldKind::Toggle { .. }, Some(Value::Bool(on))) => {
-            if *on { s.on } else { s.off }.to_string()
-        }
-        (FieldKind::SingleChoice { options, .. }, Some(Value::Text(v))) => label(options, v),
-        (FieldKind::MultiChoice { options, .. }, Some(Value::List(items))) => {
-            let mut out = String::new();
-            for v in items {
-                if !out.is_empty() {
-                    out.push_str(", ");
-                }
-                out.push_str(&label(options, v));
-            }
-            out
-        }
-        (_, Some(Value::Text(t))) if !t.trim().is_empty() => t.clone(),
+    // A value of another type (stored under an earlier connector.toml) shows as a text
+    // if it is one, else as a dash.
+    let plain = |value: Option<&Value>| match value {
+        Some(Value::Text(t)) if !t.trim().is_empty() => t.clone(),
         _ => "—".to_string(),
+    };
+    match kind {
+        FieldKind::Text { .. } => plain(value),
+        FieldKind::SingleChoice { options, .. } => match value {
+            Some(Value::Text(v)) => label(options, v),
+            other => plain(other),
+        },
+        FieldKind::MultiChoice { options, .. } => match value {
+            Some(Value::List(items)) => {
+                let mut out = String::new();
+                for v in items {
+                    if !out.is_empty() {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&label(options, v));
+                }
+                out
+            }
+            other => plain(other),
+        },
+        FieldKind::Toggle { .. } => match value {
+            Some(Value::Bool(on)) => if *on { s.on } else { s.off }.to_string(),
+            other => plain(other),
+        },
     }
 }
 

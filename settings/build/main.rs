@@ -2,6 +2,9 @@
 //! Rust statics, so the wasm page carries no TOML parser and page and server share one
 //! definition. A malformed file stops the build with the line and the problem.
 
+#[path = "../src/model.rs"]
+#[allow(dead_code)]
+mod model;
 #[path = "../src/pattern.rs"]
 #[allow(dead_code)]
 mod pattern;

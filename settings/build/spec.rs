@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::model::{CardStyle, KindName, Role};
 use super::pattern::Pattern;
 
 /// A problem in `connector.toml`, at a 1-based line.
@@ -131,54 +132,13 @@ pub struct Field {
     pub role: Option<Role>,
 }
 
-/// What the server does with a field's value; at most one field per role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// A multi_choice field: its options are the event types; a connection gets the ones
-    /// it chose. Every connector has exactly one.
-    Events,
-    /// A text field: only events whose `project` contains it (ignoring case).
-    Filter,
-    /// A single_choice field whose every option says `card = "compact"` or `"detailed"`.
-    CardStyle,
-    /// A toggle: cards of the event types marked `highlight = true` get the urgent accent.
-    Highlight,
-}
-
-impl Role {
-    /// `(name in connector.toml, role, the field kind it needs, rust name)`.
-    const ALL: [(&'static str, Role, &'static str, &'static str); 4] = [
-        ("events", Role::Events, "multi_choice", "Events"),
-        ("filter", Role::Filter, "text", "Filter"),
-        ("card_style", Role::CardStyle, "single_choice", "CardStyle"),
-        ("highlight", Role::Highlight, "toggle", "Highlight"),
-    ];
-
-    fn entry(self) -> (&'static str, Role, &'static str, &'static str) {
-        Role::ALL.into_iter().find(|e| e.1 == self).unwrap()
-    }
-
-    pub fn name(self) -> &'static str {
-        self.entry().0
-    }
-}
-
-/// How much of an event a card shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Card {
-    /// The title and the link.
-    Compact,
-    /// Also the text and every fact.
-    Detailed,
-}
-
 /// One option of a choice field.
 #[derive(Debug)]
 pub struct Choice {
     pub value: String,
     pub label: Text,
     /// In the card-style field: the card this option picks.
-    pub card: Option<Card>,
+    pub card: Option<CardStyle>,
     /// In the events field: cards of this event type can be highlighted.
     pub highlight: bool,
 }
@@ -205,6 +165,16 @@ pub enum Kind {
     Toggle {
         default: bool,
     },
+}
+
+/// `words` for an error message: "a", "a or b", "a, b or c".
+fn one_of<S: AsRef<str>>(words: impl IntoIterator<Item = S>) -> String {
+    let words: Vec<String> = words.into_iter().map(|w| w.as_ref().to_string()).collect();
+    match words.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 /// The longest text a field may allow; keeps stored settings and cards small.
@@ -510,8 +480,38 @@ fn text(t: &Spanned<RawText>, what: &str, lines: &Lines) -> Result<Text, SpecErr
     Ok(out)
 }
 
+/// One `[[field]]`: the checks every field gets (its id, kind, keys, role, label and help),
+/// then those of its kind.
 fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError> {
     let f = sf.get_ref();
+    let id = field_id(f, lines)?;
+    let kind_name = kind_name(f, &id, lines)?;
+    refuse_keys_of_other_kinds(f, &id, kind_name, lines)?;
+    let role = field_role(f, &id, kind_name, lines)?;
+    let label = text(&f.label, &format!("label of field '{id}'"), lines)?;
+    let help = text(&f.help, &format!("help of field '{id}'"), lines)?;
+    let kind = match kind_name {
+        KindName::Text => text_kind(sf, &id, lines)?,
+        KindName::SingleChoice => single_choice_kind(sf, &id, role, lines)?,
+        KindName::MultiChoice => multi_choice_kind(sf, &id, role, lines)?,
+        KindName::Toggle => toggle_kind(sf, &id, lines)?,
+    };
+    Ok(Field {
+        id,
+        label,
+        help,
+        kind,
+        role,
+    })
+}
+
+/// Where an optional key of a field is, or the field itself when the key is missing.
+fn key_at<T>(key: &Option<Spanned<T>>, field: &Spanned<RawField>) -> usize {
+    key.as_ref().map_or(field.span().start, |k| k.span().start)
+}
+
+/// The field's id, which must be snake_case: it is a key of the stored settings.
+fn field_id(f: &RawField, lines: &Lines) -> Result<String, SpecError> {
     let id = f.id.get_ref().clone();
     let ok_id = id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
         && id
@@ -523,19 +523,44 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
             format!("field id '{id}' must be snake_case (a-z, 0-9, _; starting with a letter)"),
         );
     }
-    let kind_name = f.kind.get_ref().as_str();
-    // Keys that only make sense for some kinds: naming a key the kind ignores is a mistake.
-    let allowed: &[&str] = match kind_name {
-        "text" => &["required", "min_length", "max_length", "pattern", "pattern_help", "config_name", "default"],
-        "single_choice" => &["options", "default"],
-        "multi_choice" => &["options", "min_selected", "default"],
-        "toggle" => &["default"],
-        other => {
-            return lines.err(
-                f.kind.span().start,
-                format!("field '{id}' has kind '{other}'; expected text, single_choice, multi_choice or toggle"),
-            )
-        }
+    Ok(id)
+}
+
+/// The field's `kind`, one of [`KindName::ALL`].
+fn kind_name(f: &RawField, id: &str, lines: &Lines) -> Result<KindName, SpecError> {
+    match KindName::from_name(f.kind.get_ref()) {
+        Some(kind) => Ok(kind),
+        None => lines.err(
+            f.kind.span().start,
+            format!(
+                "field '{id}' has kind '{}'; expected {}",
+                f.kind.get_ref(),
+                one_of(KindName::ALL.iter().map(|(_, name)| *name))
+            ),
+        ),
+    }
+}
+
+/// Keys that only make sense for some kinds: naming a key the kind ignores is a mistake.
+fn refuse_keys_of_other_kinds(
+    f: &RawField,
+    id: &str,
+    kind: KindName,
+    lines: &Lines,
+) -> Result<(), SpecError> {
+    let allowed: &[&str] = match kind {
+        KindName::Text => &[
+            "required",
+            "min_length",
+            "max_length",
+            "pattern",
+            "pattern_help",
+            "config_name",
+            "default",
+        ],
+        KindName::SingleChoice => &["options", "default"],
+        KindName::MultiChoice => &["options", "min_selected", "default"],
+        KindName::Toggle => &["default"],
     };
     let present: [(&str, Option<usize>); 8] = [
         ("required", f.required.as_ref().map(|s| s.span().start)),
@@ -561,175 +586,164 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
             if !allowed.contains(&key) {
                 return lines.err(
                     at,
-                    format!("'{key}' does not apply to field '{id}' of kind {kind_name}"),
+                    format!(
+                        "'{key}' does not apply to field '{id}' of kind {}",
+                        kind.name()
+                    ),
                 );
             }
         }
     }
-    let role = match &f.role {
+    Ok(())
+}
+
+/// The field's `role`, if any: one of [`Role::ALL`], on a field of the kind it needs.
+fn field_role(
+    f: &RawField,
+    id: &str,
+    kind: KindName,
+    lines: &Lines,
+) -> Result<Option<Role>, SpecError> {
+    let Some(r) = &f.role else { return Ok(None) };
+    let Some(role) = Role::from_name(r.get_ref()) else {
+        return lines.err(
+            r.span().start,
+            format!(
+                "field '{id}' has role '{}'; expected {}",
+                r.get_ref(),
+                one_of(Role::ALL.iter().map(|(_, name)| *name))
+            ),
+        );
+    };
+    if role.kind() != kind {
+        return lines.err(
+            r.span().start,
+            format!(
+                "role = \"{}\" needs a {} field; field '{id}' is {}",
+                role.name(),
+                role.kind().name(),
+                kind.name()
+            ),
+        );
+    }
+    Ok(Some(role))
+}
+
+/// A text field's rules: lengths within [`MAX_TEXT`], a pattern that parses, and the
+/// config_name field required.
+fn text_kind(sf: &Spanned<RawField>, id: &str, lines: &Lines) -> Result<Kind, SpecError> {
+    let f = sf.get_ref();
+    let required = f.required.as_ref().is_some_and(|r| *r.get_ref());
+    let min_length = f
+        .min_length
+        .as_ref()
+        .map_or(u32::from(required), |m| *m.get_ref());
+    let max_length = f.max_length.as_ref().map_or(200, |m| *m.get_ref());
+    if max_length == 0 || max_length > MAX_TEXT {
+        return lines.err(
+            key_at(&f.max_length, sf),
+            format!("max_length of field '{id}' must be between 1 and {MAX_TEXT}"),
+        );
+    }
+    if min_length > max_length {
+        return lines.err(
+            key_at(&f.min_length, sf),
+            format!(
+                "min_length {min_length} of field '{id}' is more than its max_length {max_length}"
+            ),
+        );
+    }
+    let pattern = match &f.pattern {
+        Some(p) => {
+            Pattern::parse(p.get_ref()).map_err(|e| SpecError {
+                line: lines.at(p.span().start),
+                message: format!("pattern of field '{id}': {e}"),
+            })?;
+            Some(p.get_ref().clone())
+        }
         None => None,
-        Some(r) => {
-            let Some((name, role, needs, _)) = Role::ALL.into_iter().find(|e| e.0 == r.get_ref())
-            else {
-                return lines.err(
-                    r.span().start,
-                    format!(
-                        "field '{id}' has role '{}'; expected events, filter, card_style or highlight",
-                        r.get_ref()
-                    ),
-                );
-            };
-            if needs != kind_name {
-                return lines.err(
-                    r.span().start,
-                    format!("role = \"{name}\" needs a {needs} field; field '{id}' is {kind_name}"),
-                );
-            }
-            Some(role)
+    };
+    let pattern_help = match &f.pattern_help {
+        Some(t) => Some(text(t, &format!("pattern_help of field '{id}'"), lines)?),
+        None => None,
+    };
+    let config_name = f.config_name.as_ref().is_some_and(|c| *c.get_ref());
+    if config_name && !required {
+        return lines.err(
+            key_at(&f.config_name, sf),
+            format!("field '{id}' is the config_name, so it must be required = true"),
+        );
+    }
+    if f.default.is_some() {
+        return lines.err(
+            key_at(&f.default, sf),
+            format!(
+                "'default' does not apply to field '{id}' of kind {}",
+                KindName::Text.name()
+            ),
+        );
+    }
+    Ok(Kind::Text {
+        required,
+        min_length,
+        max_length,
+        pattern,
+        pattern_help,
+        config_name,
+    })
+}
+
+/// A single-choice field: its options, and a default that is one of them.
+fn single_choice_kind(
+    sf: &Spanned<RawField>,
+    id: &str,
+    role: Option<Role>,
+    lines: &Lines,
+) -> Result<Kind, SpecError> {
+    let f = sf.get_ref();
+    let options = choice_options(sf, id, KindName::SingleChoice, role, lines)?;
+    let default = match f.default.as_ref().map(|d| d.get_ref()) {
+        None => None,
+        Some(toml::Value::String(s)) if is_option(&options, s) => Some(s.clone()),
+        Some(other) => {
+            return lines.err(
+                key_at(&f.default, sf),
+                format!("default {other} of field '{id}' is not one of its option values"),
+            )
         }
     };
-    let label = text(&f.label, &format!("label of field '{id}'"), lines)?;
-    let help = text(&f.help, &format!("help of field '{id}'"), lines)?;
-    let default_at = f
-        .default
-        .as_ref()
-        .map_or(sf.span().start, |d| d.span().start);
-    let kind = match kind_name {
-        "text" => {
-            let required = f.required.as_ref().is_some_and(|r| *r.get_ref());
-            let min_length = f
-                .min_length
-                .as_ref()
-                .map_or(u32::from(required), |m| *m.get_ref());
-            let max_length = f.max_length.as_ref().map_or(200, |m| *m.get_ref());
-            if max_length == 0 || max_length > MAX_TEXT {
-                let at = f
-                    .max_length
-                    .as_ref()
-                    .map_or(sf.span().start, |m| m.span().start);
-                return lines.err(
-                    at,
-                    format!("max_length of field '{id}' must be between 1 and {MAX_TEXT}"),
-                );
-            }
-            if min_length > max_length {
-                let at = f
-                    .min_length
-                    .as_ref()
-                    .map_or(sf.span().start, |m| m.span().start);
-                return lines.err(at, format!("min_length {min_length} of field '{id}' is more than its max_length {max_length}"));
-            }
-            let pattern = match &f.pattern {
-                Some(p) => {
-                    Pattern::parse(p.get_ref()).map_err(|e| SpecError {
-                        line: lines.at(p.span().start),
-                        message: format!("pattern of field '{id}': {e}"),
-                    })?;
-                    Some(p.get_ref().clone())
-                }
-                None => None,
-            };
-            let pattern_help = match &f.pattern_help {
-                Some(t) => Some(text(t, &format!("pattern_help of field '{id}'"), lines)?),
-                None => None,
-            };
-            let config_name = f.config_name.as_ref().is_some_and(|c| *c.get_ref());
-            if config_name && !required {
-                let at = f
-                    .config_name
-                    .as_ref()
-                    .map_or(sf.span().start, |c| c.span().start);
-                return lines.err(
-                    at,
-                    format!("field '{id}' is the config_name, so it must be required = true"),
-                );
-            }
-            if f.default.is_some() {
-                return lines.err(
-                    default_at,
-                    format!("'default' does not apply to field '{id}' of kind text"),
-                );
-            }
-            Kind::Text {
-                required,
-                min_length,
-                max_length,
-                pattern,
-                pattern_help,
-                config_name,
-            }
-        }
-        "single_choice" | "multi_choice" => {
-            let Some(opts) = &f.options else {
-                return lines.err(
-                    sf.span().start,
-                    format!("field '{id}' of kind {kind_name} needs options"),
-                );
-            };
-            if opts.get_ref().len() < 2 {
-                return lines.err(
-                    opts.span().start,
-                    format!("field '{id}' needs at least two options"),
-                );
-            }
-            let mut options = Vec::new();
-            let mut seen = BTreeSet::new();
-            for so in opts.get_ref() {
-                let o = so.get_ref();
-                if o.value.trim().is_empty() || !seen.insert(o.value.clone()) {
-                    return lines.err(
-                        opts.span().start,
-                        format!(
-                            "option value '{}' of field '{id}' is empty or used twice",
-                            o.value
-                        ),
-                    );
-                }
-                let label = match &o.label {
-                    RawText::Plain(s) => vec![("en".to_string(), s.clone())],
-                    RawText::Localized(m) => {
-                        let Some(en) = m.get("en") else {
-                            return lines.err(
-                                opts.span().start,
-                                format!(
-                                    "option '{}' of field '{id}' has no English label",
-                                    o.value
-                                ),
-                            );
-                        };
-                        let mut v = vec![("en".to_string(), en.clone())];
-                        v.extend(
-                            m.iter()
-                                .filter(|(k, _)| *k != "en")
-                                .map(|(k, s)| (k.clone(), s.clone())),
-                        );
-                        v
-                    }
-                };
-                let card = option_card(so, &id, role, lines)?;
-                let highlight = match &o.highlight {
-                    Some(h) if role != Some(Role::Events) => {
-                        return lines.err(
-                            h.span().start,
-                            format!("'highlight' of option '{}' of field '{id}' applies only to the options of the field with role = \"events\"", o.value),
-                        )
-                    }
-                    Some(h) => *h.get_ref(),
-                    None => false,
-                };
-                options.push(Choice {
-                    value: o.value.clone(),
-                    label,
-                    card,
-                    highlight,
-                });
-            }
-            let is_option = |v: &str| seen.contains(v);
-            if kind_name == "single_choice" {
-                let default = match f.default.as_ref().map(|d| d.get_ref()) {
-                    None => None,
-                    Some(toml::Value::String(s)) if is_option(s) => Some(s.clone()),
-                    Some(other) => {
+    Ok(Kind::SingleChoice { options, default })
+}
+
+/// A multiple-choice field: its options, a `min_selected` it can reach, and a default
+/// list of its options.
+fn multi_choice_kind(
+    sf: &Spanned<RawField>,
+    id: &str,
+    role: Option<Role>,
+    lines: &Lines,
+) -> Result<Kind, SpecError> {
+    let f = sf.get_ref();
+    let options = choice_options(sf, id, KindName::MultiChoice, role, lines)?;
+    let min_selected = f.min_selected.as_ref().map_or(0, |m| *m.get_ref());
+    if min_selected as usize > options.len() {
+        return lines.err(
+            key_at(&f.min_selected, sf),
+            format!(
+                "min_selected {min_selected} of field '{id}' is more than its {} options",
+                options.len()
+            ),
+        );
+    }
+    let default_at = key_at(&f.default, sf);
+    let default = match f.default.as_ref().map(|d| d.get_ref()) {
+        None => Vec::new(),
+        Some(toml::Value::Array(items)) => {
+            let mut out = Vec::new();
+            for item in items {
+                match item {
+                    toml::Value::String(s) if is_option(&options, s) => out.push(s.clone()),
+                    other => {
                         return lines.err(
                             default_at,
                             format!(
@@ -737,68 +751,131 @@ fn parse_field(sf: &Spanned<RawField>, lines: &Lines) -> Result<Field, SpecError
                             ),
                         )
                     }
-                };
-                Kind::SingleChoice { options, default }
-            } else {
-                let min_selected = f.min_selected.as_ref().map_or(0, |m| *m.get_ref());
-                if min_selected as usize > options.len() {
-                    let at = f
-                        .min_selected
-                        .as_ref()
-                        .map_or(sf.span().start, |m| m.span().start);
-                    return lines.err(at, format!("min_selected {min_selected} of field '{id}' is more than its {} options", options.len()));
-                }
-                let default = match f.default.as_ref().map(|d| d.get_ref()) {
-                    None => Vec::new(),
-                    Some(toml::Value::Array(items)) => {
-                        let mut out = Vec::new();
-                        for item in items {
-                            match item {
-                                toml::Value::String(s) if is_option(s) => out.push(s.clone()),
-                                other => {
-                                    return lines.err(default_at, format!("default {other} of field '{id}' is not one of its option values"))
-                                }
-                            }
-                        }
-                        out
-                    }
-                    Some(other) => {
-                        return lines.err(
-                            default_at,
-                            format!(
-                            "default of field '{id}' must be a list of option values, not {other}"
-                        ),
-                        )
-                    }
-                };
-                Kind::MultiChoice {
-                    options,
-                    min_selected,
-                    default,
                 }
             }
+            out
         }
-        _ => {
-            let default = match f.default.as_ref().map(|d| d.get_ref()) {
-                None => false,
-                Some(toml::Value::Boolean(b)) => *b,
-                Some(other) => {
-                    return lines.err(
-                        default_at,
-                        format!("default of toggle '{id}' must be true or false, not {other}"),
-                    )
-                }
-            };
-            Kind::Toggle { default }
+        Some(other) => {
+            return lines.err(
+                default_at,
+                format!("default of field '{id}' must be a list of option values, not {other}"),
+            )
         }
     };
-    Ok(Field {
-        id,
-        label,
-        help,
-        kind,
-        role,
+    Ok(Kind::MultiChoice {
+        options,
+        min_selected,
+        default,
     })
+}
+
+/// A toggle: only its default, true or false.
+fn toggle_kind(sf: &Spanned<RawField>, id: &str, lines: &Lines) -> Result<Kind, SpecError> {
+    let f = sf.get_ref();
+    let default = match f.default.as_ref().map(|d| d.get_ref()) {
+        None => false,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(other) => {
+            return lines.err(
+                key_at(&f.default, sf),
+                format!("default of toggle '{id}' must be true or false, not {other}"),
+            )
+        }
+    };
+    Ok(Kind::Toggle { default })
+}
+
+/// Whether `value` is the value of one of `options`.
+fn is_option(options: &[Choice], value: &str) -> bool {
+    options.iter().any(|o| o.value == value)
+}
+
+/// The options of a choice field of `kind`: at least two, each value once, each with an
+/// English label, and `card` and `highlight` only where the field's role uses them.
+fn choice_options(
+    sf: &Spanned<RawField>,
+    id: &str,
+    kind: KindName,
+    role: Option<Role>,
+    lines: &Lines,
+) -> Result<Vec<Choice>, SpecError> {
+    let Some(opts) = &sf.get_ref().options else {
+        return lines.err(
+            sf.span().start,
+            format!("field '{id}' of kind {} needs options", kind.name()),
+        );
+    };
+    if opts.get_ref().len() < 2 {
+        return lines.err(
+            opts.span().start,
+            format!("field '{id}' needs at least two options"),
+        );
+    }
+    let mut options = Vec::new();
+    let mut seen = BTreeSet::new();
+    for so in opts.get_ref() {
+        let o = so.get_ref();
+        if o.value.trim().is_empty() || !seen.insert(o.value.clone()) {
+            return lines.err(
+                opts.span().start,
+                format!(
+                    "option value '{}' of field '{id}' is empty or used twice",
+                    o.value
+                ),
+            );
+        }
+        options.push(Choice {
+            value: o.value.clone(),
+            label: option_label(o, id, opts.span().start, lines)?,
+            card: option_card(so, id, role, lines)?,
+            highlight: option_highlight(o, id, role, lines)?,
+        });
+    }
+    Ok(options)
+}
+
+/// The label of an option: a text, or texts by locale with an English one (reported at
+/// `opts_at`, the field's `options`).
+fn option_label(o: &RawOption, id: &str, opts_at: usize, lines: &Lines) -> Result<Text, SpecError> {
+    match &o.label {
+        RawText::Plain(s) => Ok(vec![("en".to_string(), s.clone())]),
+        RawText::Localized(m) => {
+            let Some(en) = m.get("en") else {
+                return lines.err(
+                    opts_at,
+                    format!("option '{}' of field '{id}' has no English label", o.value),
+                );
+            };
+            let mut v = vec![("en".to_string(), en.clone())];
+            v.extend(
+                m.iter()
+                    .filter(|(k, _)| *k != "en")
+                    .map(|(k, s)| (k.clone(), s.clone())),
+            );
+            Ok(v)
+        }
+    }
+}
+
+/// The `highlight` of an option: only in the events field.
+fn option_highlight(
+    o: &RawOption,
+    id: &str,
+    role: Option<Role>,
+    lines: &Lines,
+) -> Result<bool, SpecError> {
+    match &o.highlight {
+        Some(h) if role != Some(Role::Events) => lines.err(
+            h.span().start,
+            format!(
+                "'highlight' of option '{}' of field '{id}' applies only to the options of the field with role = \"{}\"",
+                o.value,
+                Role::Events.name()
+            ),
+        ),
+        Some(h) => Ok(*h.get_ref()),
+        None => Ok(false),
+    }
 }
 
 /// The `card` of an option: required in the card-style field, refused elsewhere.
@@ -807,33 +884,37 @@ fn option_card(
     id: &str,
     role: Option<Role>,
     lines: &Lines,
-) -> Result<Option<Card>, SpecError> {
+) -> Result<Option<CardStyle>, SpecError> {
     let o = so.get_ref();
     match (&o.card, role) {
         (None, Some(Role::CardStyle)) => lines.err(
             so.span().start,
             format!(
-                "option '{}' of field '{id}' needs card = \"compact\" or card = \"detailed\" (the field has role = \"card_style\")",
-                o.value
+                "option '{}' of field '{id}' needs {} (the field has role = \"{}\")",
+                o.value,
+                one_of(CardStyle::ALL.iter().map(|(_, name)| format!("card = \"{name}\""))),
+                Role::CardStyle.name()
             ),
         ),
         (None, _) => Ok(None),
-        (Some(c), Some(Role::CardStyle)) => match c.get_ref().as_str() {
-            "compact" => Ok(Some(Card::Compact)),
-            "detailed" => Ok(Some(Card::Detailed)),
-            other => lines.err(
+        (Some(c), Some(Role::CardStyle)) => match CardStyle::from_name(c.get_ref()) {
+            Some(style) => Ok(Some(style)),
+            None => lines.err(
                 c.span().start,
                 format!(
-                    "card '{other}' of option '{}' of field '{id}' is not compact or detailed",
-                    o.value
+                    "card '{}' of option '{}' of field '{id}' is not {}",
+                    c.get_ref(),
+                    o.value,
+                    one_of(CardStyle::ALL.iter().map(|(_, name)| *name))
                 ),
             ),
         },
         (Some(c), _) => lines.err(
             c.span().start,
             format!(
-                "'card' of option '{}' of field '{id}' applies only to the options of the field with role = \"card_style\"",
-                o.value
+                "'card' of option '{}' of field '{id}' applies only to the options of the field with role = \"{}\"",
+                o.value,
+                Role::CardStyle.name()
             ),
         ),
     }
@@ -849,11 +930,10 @@ pub fn to_rust(spec: &Spec) -> String {
         let items: Vec<String> = o
             .iter()
             .map(|c| {
-                let card = match c.card {
-                    None => "None",
-                    Some(Card::Compact) => "Some(CardStyle::Compact)",
-                    Some(Card::Detailed) => "Some(CardStyle::Detailed)",
-                };
+                // The shared enum's `Debug` is its Rust name (`CardStyle::Detailed`).
+                let card = c
+                    .card
+                    .map_or("None".to_string(), |c| format!("Some(CardStyle::{c:?})"));
                 format!(
                     "Choice {{ value: {:?}, label: {}, card: {card}, highlight: {} }}",
                     c.value,
@@ -894,9 +974,9 @@ pub fn to_rust(spec: &Spec) -> String {
             ),
             Kind::Toggle { default } => format!("FieldKind::Toggle {{ default: {default} }}"),
         };
-        let role = f.role.map_or("None".to_string(), |r| {
-            format!("Some(Role::{})", r.entry().3)
-        });
+        let role = f
+            .role
+            .map_or("None".to_string(), |r| format!("Some(Role::{r:?})"));
         let _ = writeln!(
             out,
             "        Field {{ id: {:?}, label: {}, help: {}, kind: {kind}, role: {role} }},",

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod hosting;
 mod messages;
+mod model;
 pub mod pattern;
 mod roles;
 pub mod webhook;
@@ -13,6 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use messages::Locale;
+pub use model::{CardStyle, KindName, Role};
 pub use roles::{Subscription, Topic};
 
 /// A text from `connector.toml` in every language it was given: `(locale, text)`, English first.
@@ -77,30 +79,6 @@ pub struct Field {
     pub role: Option<Role>,
 }
 
-/// The part a field plays in delivering events. The build checks that at most one field
-/// has each role, that it is of the right kind, and that exactly one has [`Role::Events`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// A multiple-choice field whose options are the event types; a connection receives
-    /// the types it chose.
-    Events,
-    /// A text field: only events whose `project` contains it, ignoring case.
-    Filter,
-    /// A single-choice field whose options each pick a [`CardStyle`].
-    CardStyle,
-    /// A toggle: when on, cards of the event types marked `highlight` are highlighted.
-    Highlight,
-}
-
-/// How much of an event a card shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CardStyle {
-    /// The title and the link.
-    Compact,
-    /// The title, the link, the text and every fact.
-    Detailed,
-}
-
 /// A choice of a single- or multiple-choice field.
 #[derive(Debug)]
 pub struct Choice {
@@ -137,6 +115,18 @@ pub enum FieldKind {
     Toggle {
         default: bool,
     },
+}
+
+impl FieldKind {
+    /// The kind's name in `connector.toml`.
+    pub fn kind_name(&self) -> KindName {
+        match self {
+            FieldKind::Text { .. } => KindName::Text,
+            FieldKind::SingleChoice { .. } => KindName::SingleChoice,
+            FieldKind::MultiChoice { .. } => KindName::MultiChoice,
+            FieldKind::Toggle { .. } => KindName::Toggle,
+        }
+    }
 }
 
 /// The connector declared in `connector.toml`.
@@ -372,20 +362,29 @@ impl Settings {
                 });
                 continue;
             }
-            let normal = match (value, &field.kind) {
-                (None, FieldKind::Text { .. }) => Value::Text(String::new()),
-                (None, FieldKind::MultiChoice { .. }) => Value::List(Vec::new()),
-                (None, FieldKind::Toggle { .. }) => Value::Bool(false),
-                (Some(Value::Text(s)), FieldKind::Text { .. }) => Value::Text(s.trim().to_string()),
-                (Some(Value::List(items)), FieldKind::MultiChoice { options, .. }) => Value::List(
+            let normal = match (&field.kind, value) {
+                (FieldKind::Text { .. }, None) => Value::Text(String::new()),
+                (FieldKind::Text { .. }, Some(Value::Text(s))) => Value::Text(s.trim().to_string()),
+                (FieldKind::SingleChoice { .. }, None) => {
+                    unreachable!("a missing single choice fails its check")
+                }
+                (FieldKind::MultiChoice { .. }, None) => Value::List(Vec::new()),
+                (FieldKind::MultiChoice { options, .. }, Some(Value::List(items))) => Value::List(
                     options
                         .iter()
                         .filter(|o| items.iter().any(|i| i == o.value))
                         .map(|o| o.value.to_string())
                         .collect(),
                 ),
-                (Some(v), _) => v.clone(),
-                (None, _) => unreachable!("a missing single choice fails its check"),
+                (FieldKind::Toggle { .. }, None) => Value::Bool(false),
+                // A value that passed its check and needs no normalising is kept as it is.
+                (
+                    FieldKind::Text { .. }
+                    | FieldKind::SingleChoice { .. }
+                    | FieldKind::MultiChoice { .. }
+                    | FieldKind::Toggle { .. },
+                    Some(v),
+                ) => v.clone(),
             };
             out.insert(field.id.to_string(), normal);
         }

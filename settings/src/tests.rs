@@ -367,7 +367,7 @@ fn a_bad_account_section_names_the_key() {
 fn a_minimal_file_parses() {
     let s = spec::parse(&format!("{HEAD}{NAME_FIELD}{EVENTS_FIELD}")).unwrap();
     assert_eq!(s.accent_color, "#112233");
-    assert_eq!(s.fields[1].role, Some(spec::Role::Events));
+    assert_eq!(s.fields[1].role, Some(Role::Events));
 }
 
 #[test]
@@ -622,10 +622,10 @@ fn the_second_example_connector_is_another_connector_in_another_language() {
         roles,
         [
             ("libelle", None),
-            ("alertes", Some(spec::Role::Events)),
-            ("sites", Some(spec::Role::Filter)),
-            ("presentation", Some(spec::Role::CardStyle)),
-            ("escalade", Some(spec::Role::Highlight)),
+            ("alertes", Some(Role::Events)),
+            ("sites", Some(Role::Filter)),
+            ("presentation", Some(Role::CardStyle)),
+            ("escalade", Some(Role::Highlight)),
             ("remarques", None),
         ]
     );
@@ -763,11 +763,28 @@ fn role_mistakes_name_the_line_and_the_problem() {
     let roles: Vec<_> = s.fields.iter().filter_map(|f| f.role).collect();
     assert_eq!(
         roles,
-        [
-            spec::Role::Events,
-            spec::Role::Highlight,
-            spec::Role::Filter,
-            spec::Role::CardStyle
-        ]
+        [Role::Events, Role::Highlight, Role::Filter, Role::CardStyle]
     );
+}
+
+#[test]
+fn kinds_roles_and_card_styles_are_named_by_one_table_each() {
+    for (kind, name) in KindName::ALL {
+        assert_eq!(kind.name(), *name);
+        assert_eq!(KindName::from_name(name), Some(*kind));
+    }
+    for (role, name) in Role::ALL {
+        assert_eq!(role.name(), *name);
+        assert_eq!(Role::from_name(name), Some(*role));
+    }
+    for (style, name) in CardStyle::ALL {
+        assert_eq!(style.name(), *name);
+        assert_eq!(CardStyle::from_name(name), Some(*style));
+    }
+    assert_eq!(KindName::from_name("Text"), None);
+    for field in CONNECTOR.fields {
+        if let Some(role) = field.role {
+            assert_eq!(field.kind.kind_name(), role.kind(), "field {}", field.id);
+        }
+    }
 }

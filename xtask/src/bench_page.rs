@@ -132,6 +132,8 @@ pub fn form_html() -> String {
             en(&f.help)
         );
         let described = format!("field-{id}-help field-{id}-error");
+        // The name reference.js switches on (`connector.toml`'s own).
+        let kind = f.kind.kind_name().name();
         match &f.kind {
             FieldKind::Text {
                 required,
@@ -143,7 +145,7 @@ pub fn form_html() -> String {
             } => {
                 let _ = write!(
                     out,
-                    "<div class=\"field\" data-field=\"{id}\" data-kind=\"text\" data-required=\"{required}\" data-min-length=\"{min_length}\" data-max-length=\"{max_length}\"{}{}>",
+                    "<div class=\"field\" data-field=\"{id}\" data-kind=\"{kind}\" data-required=\"{required}\" data-min-length=\"{min_length}\" data-max-length=\"{max_length}\"{}{}>",
                     pattern.map(|p| format!(" data-pattern=\"{}\"", escape(p))).unwrap_or_default(),
                     pattern_help.map(|h| format!(" data-pattern-help=\"{}\"", en(&h))).unwrap_or_default(),
                 );
@@ -155,13 +157,11 @@ pub fn form_html() -> String {
                 );
             }
             FieldKind::SingleChoice { options, .. } | FieldKind::MultiChoice { options, .. } => {
-                let (kind, input, min) = match &f.kind {
-                    FieldKind::MultiChoice { min_selected, .. } => (
-                        "multi_choice",
-                        "checkbox",
-                        format!(" data-min-selected=\"{min_selected}\""),
-                    ),
-                    _ => ("single_choice", "radio", String::new()),
+                let (input, min) = match &f.kind {
+                    FieldKind::MultiChoice { min_selected, .. } => {
+                        ("checkbox", format!(" data-min-selected=\"{min_selected}\""))
+                    }
+                    _ => ("radio", String::new()),
                 };
                 let default = f.default_value();
                 let _ = write!(
@@ -188,7 +188,7 @@ pub fn form_html() -> String {
             FieldKind::Toggle { default } => {
                 let _ = writeln!(
                     out,
-                    "<div class=\"field\" data-field=\"{id}\" data-kind=\"toggle\"><label class=\"switch\" for=\"field-{id}\"><input id=\"field-{id}\" type=\"checkbox\" role=\"switch\" aria-describedby=\"{described}\"{}><span class=\"label\">{}</span></label>{help}</div>",
+                    "<div class=\"field\" data-field=\"{id}\" data-kind=\"{kind}\"><label class=\"switch\" for=\"field-{id}\"><input id=\"field-{id}\" type=\"checkbox\" role=\"switch\" aria-describedby=\"{described}\"{}><span class=\"label\">{}</span></label>{help}</div>",
                     if *default { " checked" } else { "" },
                     en(&f.label)
                 );

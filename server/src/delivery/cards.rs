@@ -53,13 +53,13 @@ pub fn test_event(config_name: Option<&str>, settings: &Values) -> Event {
 /// take MessageCards, Workflows Adaptive Cards.
 pub fn card(event: &Event, settings: &Values, kind: WebhookKind) -> Value {
     let subscription = Subscription::of(settings);
-    let detailed = subscription.style == CardStyle::Detailed;
+    let style = subscription.style;
     let urgent = subscription.highlights(&event.kind);
     let build = |text: &str, facts: &[Fact]| {
         if kind == WebhookKind::Connector {
-            message_card(event, detailed, urgent, text, facts)
+            message_card(event, style, urgent, text, facts)
         } else {
-            adaptive_card(event, detailed, urgent, text, facts)
+            adaptive_card(event, style, urgent, text, facts)
         }
     };
     let mut text = event.text.clone();
@@ -84,11 +84,14 @@ pub fn card(event: &Event, settings: &Values, kind: WebhookKind) -> Value {
     }
 }
 
-fn message_card(e: &Event, detailed: bool, urgent: bool, text: &str, facts: &[Fact]) -> Value {
+fn message_card(e: &Event, style: CardStyle, urgent: bool, text: &str, facts: &[Fact]) -> Value {
     let mut section = json!({});
-    if detailed {
-        section["text"] = json!(text);
-        section["facts"] = json!(facts);
+    match style {
+        CardStyle::Compact => {}
+        CardStyle::Detailed => {
+            section["text"] = json!(text);
+            section["facts"] = json!(facts);
+        }
     }
     if urgent {
         section["activitySubtitle"] = json!("Urgent");
@@ -107,23 +110,26 @@ fn message_card(e: &Event, detailed: bool, urgent: bool, text: &str, facts: &[Fa
     card
 }
 
-fn adaptive_card(e: &Event, detailed: bool, urgent: bool, text: &str, facts: &[Fact]) -> Value {
+fn adaptive_card(e: &Event, style: CardStyle, urgent: bool, text: &str, facts: &[Fact]) -> Value {
     let mut body = vec![
         json!({ "type": "TextBlock", "text": e.title, "weight": "Bolder", "size": "Medium", "wrap": true }),
     ];
     if urgent {
         body.push(json!({ "type": "TextBlock", "text": "Urgent", "color": "Attention", "weight": "Bolder" }));
     }
-    if detailed {
-        if !text.is_empty() {
-            body.push(json!({ "type": "TextBlock", "text": text, "wrap": true }));
-        }
-        if !facts.is_empty() {
-            let facts: Vec<Value> = facts
-                .iter()
-                .map(|f| json!({ "title": f.name, "value": f.value }))
-                .collect();
-            body.push(json!({ "type": "FactSet", "facts": facts }));
+    match style {
+        CardStyle::Compact => {}
+        CardStyle::Detailed => {
+            if !text.is_empty() {
+                body.push(json!({ "type": "TextBlock", "text": text, "wrap": true }));
+            }
+            if !facts.is_empty() {
+                let facts: Vec<Value> = facts
+                    .iter()
+                    .map(|f| json!({ "title": f.name, "value": f.value }))
+                    .collect();
+                body.push(json!({ "type": "FactSet", "facts": facts }));
+            }
         }
     }
     let mut content = json!({

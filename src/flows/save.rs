@@ -1,0 +1,142 @@
+//! Teams' Save: the connection stored on the server, then its settings handed to Teams;
+//! a connection Teams never learned of is forgotten again.
+
+use connector_settings::api::SaveConnection;
+use connector_settings::{Settings, CONNECTOR};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::browser::content_url;
+use super::call::begin;
+use crate::api::{Api, ApiError, Credentials};
+use crate::state::{Notice, Page};
+use crate::teams::{self, NewSettings, SaveEvent};
+
+/// Teams' Save: store on the server, then hand Teams the settings, then answer.
+pub(super) async fn save(page: Page, event: SaveEvent) {
+    let s = page.strings();
+    page.form.show_all.set(true);
+    page.notice.set(None);
+    let webhook_ok = !page.tab.get_untracked() || untrack(|| page.webhook.problem()).is_none();
+    let account_ok = CONNECTOR.account.is_none() || page.account.with_untracked(Option::is_some);
+    let outcome = match Settings::parse(page.form.values.get_untracked()) {
+        Ok(_) if !account_ok => Err(s.account_required.to_string()),
+        Ok(settings) if webhook_ok => {
+            page.saving.set(true);
+            let outcome = store(page, settings).await;
+            page.saving.set(false);
+            outcome
+        }
+        _ => Err(s.invalid_form.to_string()),
+    };
+    match outcome {
+        Ok(()) => {
+            page.existing.set(true);
+            page.webhook.stored_now();
+            page.notice.set(Some(Notice::Success(s.saved.into())));
+            if let Err(e) = event.notify_success() {
+                leptos::logging::warn!("{e}");
+            }
+        }
+        Err(why) => {
+            let text = format!("{}: {why}", s.save_failed);
+            page.notice.set(Some(Notice::Error(text.clone())));
+            if let Err(e) = event.notify_failure(&text) {
+                leptos::logging::warn!("{e}");
+            }
+        }
+    }
+}
+
+/// Stores the connection, then hands Teams its settings.
+async fn store(page: Page, settings: Settings) -> Result<(), String> {
+    let call = begin(page, None, None).await?;
+    let instance = &call.instance;
+    let tab = instance.webhook_url.is_none();
+    // A connector stores the webhook Teams handed it; a tab the one typed (none when the
+    // stored one stays).
+    let webhook_url = if tab {
+        page.webhook.new_url()
+    } else {
+        instance.webhook_url.clone()
+    };
+    let entity_id = call.entity_id.clone();
+    let body = SaveConnection {
+        webhook_url: webhook_url.clone(),
+        settings: settings.into_values(),
+        app_type: instance.app_type.clone(),
+        user_object_id: instance.user_object_id.clone(),
+        account_proof: page
+            .account
+            .with_untracked(|a| a.as_ref().and_then(|a| a.proof.clone())),
+    };
+    let creds = Credentials {
+        webhook_url: None,
+        edit_key: call.key.as_deref(),
+        token: call.token.as_deref(),
+    };
+    // What proves this connection if it must be forgotten again: its webhook, or its key.
+    let (forget_url, forget_token) = (webhook_url, call.token.clone());
+    let forget = move |api: Api, id: String, key: Option<String>| async move {
+        let creds = Credentials {
+            webhook_url: forget_url.as_deref(),
+            edit_key: key.as_deref(),
+            token: forget_token.as_deref(),
+        };
+        let _ = api.delete(&id, creds).await;
+    };
+    let conn = match call.api.save(&entity_id, &body, creds).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            if e == ApiError::TimedOut && !page.existing.get_untracked() {
+                // The server may still store what we gave up on, and Teams will not know of
+                // it: ask it to forget the new connection (best effort; a retried Save
+                // stores it again under the same entityId).
+                spawn_local(forget(call.api.clone(), entity_id, call.key.clone()));
+            }
+            if let ApiError::Refused { body, .. } = &e {
+                // The server took no proof of this sign-in: the person signs in again.
+                if body.error.starts_with("account_proof")
+                    && page
+                        .account
+                        .with_untracked(|a| a.as_ref().is_some_and(|a| a.proof.is_some()))
+                {
+                    page.account.set(None);
+                }
+            }
+            return Err(call.reason(&e));
+        }
+    };
+    if conn.edit_key.is_some() {
+        page.edit_key.set_value(conn.edit_key.clone());
+    }
+    page.webhook.stored_kind.set(conn.webhook_kind.clone());
+    let key = page.edit_key.get_value();
+    let content_url = content_url(&entity_id, key.as_deref());
+    let new = if tab {
+        NewSettings {
+            entity_id: entity_id.clone(),
+            suggested_display_name: Some(conn.config_name),
+            website_url: Some(CONNECTOR.website_url.to_string()),
+            // Teams loads it when the tab is removed, so the connection goes with the tab.
+            remove_url: Some(content_url.clone()),
+            content_url,
+            config_name: None,
+        }
+    } else {
+        NewSettings {
+            entity_id: entity_id.clone(),
+            config_name: Some(conn.config_name),
+            content_url,
+            ..NewSettings::default()
+        }
+    };
+    if let Err(e) = teams::set_settings(&new).await {
+        // Teams did not take it: a connection Teams never learned of must not stay stored.
+        if !page.existing.get_untracked() {
+            forget(call.api.clone(), entity_id, key).await;
+        }
+        return Err(e.to_string());
+    }
+    Ok(())
+}
