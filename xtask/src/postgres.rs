@@ -1,5 +1,5 @@
 //! A throwaway PostgreSQL server for the tests and the benchmark: Debian's `postgresql`
-//! installed when missing, a fresh cluster on a free port in a temporary directory (initdb
+//! (installed by `setup` when missing), a fresh cluster on a free port in a temporary directory (initdb
 //! and the server refuse root, so as root they run as the `postgres` user), serving TLS with a
 //! certificate of its own CA (as a managed PostgreSQL does), stopped and removed when dropped.
 
@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-use crate::setup::run;
+use crate::setup::{postgres_bin, run};
 
 /// Set to point the tests at an existing server instead of a throwaway one.
 pub const URL_VAR: &str = "CONNECTOR_TEST_DATABASE_URL";
@@ -21,34 +21,6 @@ pub struct Cluster {
     bin: PathBuf,
     port: u16,
     as_postgres: bool,
-}
-
-/// The newest installed server's bin directory, e.g. /usr/lib/postgresql/15/bin.
-fn bin_dir() -> Option<PathBuf> {
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("pg_ctl").exists().then_some((v, bin))
-        })
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin)
-}
-
-/// Installs Debian's postgresql when no server is installed.
-pub fn install() -> Result<PathBuf> {
-    if let Some(bin) = bin_dir() {
-        return Ok(bin);
-    }
-    println!("xtask: installing Debian's postgresql (apt-get), for the tests on PostgreSQL");
-    run(Command::new("apt-get").arg("update"))?;
-    run(Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", "postgresql"])
-        .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    bin_dir().context("postgresql was installed but no /usr/lib/postgresql/*/bin/pg_ctl exists")
 }
 
 pub fn is_root() -> bool {
@@ -68,7 +40,7 @@ fn free_port() -> Result<u16> {
 impl Cluster {
     /// Starts a cluster; `durable` keeps fsync on (the benchmark), else it is off (tests).
     pub fn start(durable: bool) -> Result<Cluster> {
-        let bin = install()?;
+        let bin = postgres_bin()?;
         let as_postgres = is_root();
         let dir = std::env::temp_dir().join(format!("connector-pg-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

@@ -79,7 +79,7 @@ impl Tool {
             Tool::WasmBindgen => wasm_bindgen(),
             Tool::Trunk => trunk(),
             Tool::Chromium => chromium(),
-            Tool::Postgres => crate::postgres::install().map(drop),
+            Tool::Postgres => postgres_bin().map(drop),
             Tool::LintTools => lint_tools(),
             Tool::SenderLibraries => sender_libraries(),
             Tool::Schemathesis => schemathesis(),
@@ -334,6 +334,35 @@ pub fn tool_path() -> String {
     }
     parts.push(std::env::var("PATH").unwrap_or_default());
     parts.join(":")
+}
+
+/// The newest installed server's bin directory, e.g. /usr/lib/postgresql/15/bin.
+fn bin_dir() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("pg_ctl").exists().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+/// The PostgreSQL server's bin directory, installing Debian's postgresql when no server is
+/// installed.
+pub fn postgres_bin() -> Result<PathBuf> {
+    if let Some(bin) = bin_dir() {
+        return Ok(bin);
+    }
+    println!("xtask: installing Debian's postgresql (apt-get), for the tests on PostgreSQL");
+    run(Command::new("apt-get").arg("update"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "--no-install-recommends", "postgresql"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    bin_dir().context("postgresql was installed but no /usr/lib/postgresql/*/bin/pg_ctl exists")
 }
 
 #[cfg(test)]
