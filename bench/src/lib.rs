@@ -1,5 +1,6 @@
-//! What the benchmark binaries share: scratch directories, a process's memory and CPU time,
-//! and the account proofs a server keyed with [`BENCH_KEY`] accepts.
+//! What the benchmark binaries share beside the test kit (the server process and the
+//! receivers, shared with the server's tests): scratch directories and the account proofs a
+//! server keyed with [`BENCH_KEY`] accepts.
 
 use anyhow::{Context, Result};
 
@@ -12,36 +13,6 @@ pub fn scratch_dir(tag: &str) -> Result<ScratchDir> {
         .prefix(&format!("connector-bench-{tag}-"))
         .tempdir()
         .context("cannot create a scratch directory")
-}
-
-/// A process's peak resident memory (VmHWM), in MiB; 0 where Linux's /proc cannot say.
-pub fn peak_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-/// CPU time (user and system) a process has used so far, in seconds; 0 where Linux's /proc
-/// cannot say. Wall-clock figures move with whatever else the machine runs; this does not.
-pub fn cpu_secs(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // The fields after the command name, which is in parentheses and may hold spaces.
-            let rest = &s[s.rfind(')')? + 2..];
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-            let ticks =
-                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-            // Linux reports them in USER_HZ, 100 a second on every architecture it exports.
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(0.0)
 }
 
 /// The hash key the benchmarks start servers with, so they can make account proofs the

@@ -10,8 +10,7 @@
 
 use connector_bench as support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use connector_settings::{CardStyle, Value, CONNECTOR};
+use connector_test_kit::ServerProcess;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper::Request;
@@ -65,18 +65,11 @@ struct Options {
 /// CPU times per request of the ideal server, in µs.
 const CALIBRATION_COSTS: [u64; 6] = [0, 25, 50, 75, 100, 150];
 
-/// The server process, killed when dropped.
+/// The server process (the test kit's, killed when dropped) and its database's directory.
 struct Server {
-    child: Child,
+    process: ServerProcess,
     port: u16,
     _dir: support::ScratchDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Server {
@@ -96,7 +89,6 @@ impl Server {
         .args(["--events-secret", SECRET])
         .arg("--db")
         .arg(dir.path().join("bench.sqlite"))
-        .stdout(Stdio::piped())
         .stderr(Stdio::null());
         if let Some(url) = &o.database_url {
             cmd.args(["--database-url", url])
@@ -107,33 +99,18 @@ impl Server {
         if CONNECTOR.account.is_some() {
             cmd.args(["--account-client-secret", support::BENCH_ACCOUNT_SECRET]);
         }
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("cannot start {}", o.server))?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
-        let port = line
-            .trim()
-            .trim_end_matches('/')
+        let process = ServerProcess::spawn(cmd, false)?;
+        let port = process
+            .url
             .rsplit(':')
             .next()
             .and_then(|p| p.parse().ok())
-            .with_context(|| format!("the server printed '{}'", line.trim()))?;
+            .with_context(|| format!("the server's address {} has no port", process.url))?;
         Ok(Server {
-            child,
+            process,
             port,
             _dir: dir,
         })
-    }
-
-    /// Peak resident memory since the last reset, in MiB.
-    fn peak_mib(&self) -> f64 {
-        support::peak_mib(self.child.id())
-    }
-
-    /// Starts the peak over from the current resident memory (Linux `clear_refs` 5).
-    fn reset_peak(&self) {
-        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.child.id()), "5");
     }
 }
 
@@ -465,17 +442,17 @@ async fn main() -> Result<()> {
         if !o.scenarios.is_empty() && !o.scenarios.contains(&scenario) {
             continue;
         }
-        server.reset_peak();
-        let cpu = support::cpu_secs(server.child.id());
+        server.process.reset_peak();
+        let cpu = server.process.cpu_secs();
         let started = Instant::now();
         let f = drive(scenario, &o, server.port, o.seconds).await?;
-        let cpu = support::cpu_secs(server.child.id()) - cpu;
+        let cpu = server.process.cpu_secs() - cpu;
         report(
             db,
             name,
             f,
             started.elapsed(),
-            Some((server.peak_mib(), cpu)),
+            Some((server.process.peak_mib(), cpu)),
         );
     }
     println!(

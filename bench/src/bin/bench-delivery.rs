@@ -8,17 +8,14 @@
 use connector_bench as support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::Router;
 use connector_settings::{CardStyle, Value, CONNECTOR};
+use connector_test_kit::process::dev_command;
+use connector_test_kit::receiver::{inbox_hook, violations};
+use connector_test_kit::{Receiver, ServerProcess};
 use serde_json::json;
 use sqlx::{Connection, Executor};
 use support::ScratchDir;
@@ -28,9 +25,6 @@ const SECRET: &str = "bench-events-secret-of-32-bytes-or-more";
 /// Connections an account has in a build with `[account]`, unless `--group` says otherwise
 /// (1,000 accounts with the default 10,000 connections).
 const ACCOUNT_SIZE: usize = 10;
-
-/// Arrivals per webhook path: (idempotency key, when).
-type Received = Arc<Mutex<HashMap<String, Vec<(String, Instant)>>>>;
 
 /// One or more server processes with N connections each on its own local webhook: a fan-out,
 /// then a steady phase.
@@ -109,76 +103,12 @@ impl Options {
     }
 }
 
-/// The webhooks: answer `1` at once and remember when each card came.
-async fn receiver() -> Result<(String, Received)> {
-    let got: Received = Arc::default();
-    let app = Router::new()
-        .route(
-            "/emulator/webhook/{*path}",
-            post(
-                |State(got): State<Received>, Path(path): Path<String>, headers: HeaderMap| async move {
-                    let at = Instant::now();
-                    let key = headers
-                        .get("idempotency-key")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_string();
-                    got.lock().unwrap().entry(path).or_default().push((key, at));
-                    "1"
-                },
-            ),
-        )
-        .with_state(got.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let inbox = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok((inbox, got))
-}
-
-/// One server process.
-struct Instance {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Instance {
-    /// Peak resident memory so far, in MiB.
-    fn peak_mib(&self) -> f64 {
-        support::peak_mib(self.child.id())
-    }
-}
-
-fn start(o: &Options, inbox: &str, db: &Database) -> Result<Instance> {
-    let mut cmd = Command::new(&o.server);
-    cmd.args([
-        "--dev",
-        "--port",
-        "0",
-        "--write-rate",
-        "0",
-        "--tenant-write-rate",
-        "0",
-    ])
-    .args([
-        "--events-secret",
-        SECRET,
-        "--dev-inbox-origin",
-        inbox,
-        "--dist",
-        "/nonexistent",
-    ])
+/// One server process (the test kit's), on `db`, posting to `inbox`.
+fn start(o: &Options, inbox: &str, db: &Database) -> Result<ServerProcess> {
+    let mut cmd = dev_command(&o.server, inbox, SECRET);
     // The known key lets the bench link connections to accounts (builds with [account]).
-    .args(["--hash-key", support::BENCH_KEY])
-    .env("RUST_LOG", "error")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
+    cmd.args(["--hash-key", support::BENCH_KEY])
+        .env("RUST_LOG", "error");
     if CONNECTOR.account.is_some() {
         cmd.args(["--account-client-secret", support::BENCH_ACCOUNT_SECRET]);
     }
@@ -188,25 +118,7 @@ fn start(o: &Options, inbox: &str, db: &Database) -> Result<Instance> {
             .args(["--database-url", url])
             .args(["--encryption-keys", &format!("k1:{}", "11".repeat(32))]),
     };
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("cannot start {}", o.server))?;
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line)?;
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .with_context(|| {
-            format!(
-                "the server printed '{}' instead of its address",
-                line.trim()
-            )
-        })?
-        .trim_end_matches('/')
-        .to_string();
-    Ok(Instance { child, url })
+    ServerProcess::spawn(cmd, false)
 }
 
 /// A fresh database for one run.
@@ -363,8 +275,7 @@ async fn create(
         let (client, urls, inbox) = (client.clone(), urls.to_vec(), inbox.to_string());
         tasks.push(tokio::spawn(async move {
             for i in (w..n).step_by(16) {
-                let hook =
-                    format!("{inbox}/emulator/webhook/webhookb2/g{i}@t/IncomingWebhook/abc/u");
+                let hook = inbox_hook(&inbox, &format!("g{i}"));
                 let mut body =
                     json!({ "webhookUrl": hook, "settings": settings(layout.filter(i)) });
                 if CONNECTOR.account.is_some() {
@@ -410,39 +321,24 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// Per webhook: how many of Teams' windows saw more posts than allowed (the benchmark's
-/// webhooks are connector webhooks).
-fn violations(times: &[Instant]) -> usize {
-    let Some(first) = times.iter().min() else {
-        return 0;
-    };
-    let ms: Vec<f64> = times
-        .iter()
-        .map(|t| t.duration_since(*first).as_secs_f64() * 1000.0)
-        .collect();
-    use connector_server::domain::rate_windows;
-    rate_windows::exceeded(&rate_windows::Windows::connector(), &ms)
-}
-
 /// `accepted`: when each expected card's event was accepted, by idempotency key.
-fn tally(got: &Received, accepted: &HashMap<String, Instant>) -> Tally {
-    let got = got.lock().unwrap();
+fn tally(got: &Receiver, accepted: &HashMap<String, Instant>) -> Tally {
+    let cards = got.cards();
+    // Per webhook, its cards' arrivals: how many of Teams' windows saw more posts than
+    // allowed (the benchmark's webhooks are connector webhooks).
+    let mut per_hook: HashMap<&str, Vec<Instant>> = HashMap::new();
     let mut first: HashMap<&str, Instant> = HashMap::new();
     let mut duplicates = 0;
-    let mut violations_n = 0;
-    for arrivals in got.values() {
-        let mut times: Vec<Instant> = arrivals.iter().map(|(_, t)| *t).collect();
-        times.sort();
-        violations_n += violations(&times);
-        for (key, at) in arrivals {
-            match first.get(key.as_str()) {
-                Some(_) => duplicates += 1,
-                None => {
-                    first.insert(key, *at);
-                }
+    for card in &cards {
+        per_hook.entry(&card.path).or_default().push(card.at);
+        match first.get(card.idempotency_key.as_str()) {
+            Some(_) => duplicates += 1,
+            None => {
+                first.insert(&card.idempotency_key, card.at);
             }
         }
     }
+    let violations_n: usize = per_hook.values().map(|times| violations(times)).sum();
     let mut latencies_ms = Vec::with_capacity(accepted.len());
     let mut lost = 0;
     let mut last_ms: f64 = 0.0;
@@ -470,10 +366,10 @@ fn tally(got: &Received, accepted: &HashMap<String, Instant>) -> Tally {
 }
 
 /// Waits until every expected card came (or `limit` passed).
-async fn wait(got: &Received, expected: usize, limit: Duration) {
+async fn wait(got: &Receiver, expected: usize, limit: Duration) {
     let started = Instant::now();
     while started.elapsed() < limit {
-        let have: usize = got.lock().unwrap().values().map(|v| v.len()).sum();
+        let have = got.count();
         if have >= expected {
             // A moment for duplicates still on their way.
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -497,7 +393,7 @@ fn report(t: &Tally) {
     );
 }
 
-fn memory(instances: &[Instance]) {
+fn memory(instances: &[ServerProcess]) {
     let peaks: Vec<String> = instances
         .iter()
         .map(|i| format!("{:.1} MiB", i.peak_mib()))
@@ -506,7 +402,8 @@ fn memory(instances: &[Instance]) {
 }
 
 async fn fan_out(o: &Options, n: usize) -> Result<()> {
-    let (inbox, got) = receiver().await?;
+    let got = Receiver::start(Duration::ZERO).await;
+    let inbox = got.origin.clone();
     let db = Database::create(o, &format!("fan{n}")).await?;
     let instances = (0..o.instances)
         .map(|_| start(o, &inbox, &db))
@@ -542,10 +439,7 @@ async fn fan_out(o: &Options, n: usize) -> Result<()> {
             }
         );
     }
-    let cpu: Vec<f64> = instances
-        .iter()
-        .map(|i| support::cpu_secs(i.child.id()))
-        .collect();
+    let cpu: Vec<f64> = instances.iter().map(|i| i.cpu_secs()).collect();
     let started = Instant::now();
     // The events, 16 at a time; each card's expected key with its event's acceptance.
     let mut sends = tokio::task::JoinSet::new();
@@ -591,7 +485,7 @@ async fn fan_out(o: &Options, n: usize) -> Result<()> {
     let cpu: f64 = instances
         .iter()
         .zip(cpu)
-        .map(|(i, before)| support::cpu_secs(i.child.id()) - before)
+        .map(|(i, before)| i.cpu_secs() - before)
         .sum();
     println!(
         "  cards delivered {delivered}, {:.0} cards/s ({:.1} µs per card; server cpu {:.1} µs per card)",
@@ -606,7 +500,8 @@ async fn fan_out(o: &Options, n: usize) -> Result<()> {
 }
 
 async fn steady(o: &Options) -> Result<()> {
-    let (inbox, got) = receiver().await?;
+    let got = Receiver::start(Duration::ZERO).await;
+    let inbox = got.origin.clone();
     let db = Database::create(o, "steady").await?;
     let instances = (0..o.instances)
         .map(|_| start(o, &inbox, &db))

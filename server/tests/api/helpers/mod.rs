@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 pub use credentials::{settings_named, Creds};
 pub use database::TestDatabase;
 pub use process::ServerProcess;
-pub use receiver::{create_many, violations, Answer, Receiver};
+pub use receiver::{create_many, inbox_hook, violations, Answer, Receiver};
 
 /// The events secret of every test server.
 pub const SECRET: &str = "test-events-secret-of-32-bytes-or-more";
@@ -441,11 +441,6 @@ impl Api {
         .await
         .unwrap()
     }
-}
-
-/// A dev inbox webhook URL at `origin` (a server's or a [`Receiver`]'s).
-pub fn inbox_hook(origin: &str, name: &str) -> String {
-    format!("{origin}/emulator/webhook/webhookb2/{name}@tenant-1/IncomingWebhook/abc/user-1")
 }
 
 /// A dev inbox URL at `origin` of today's Workflows shape (Power Platform's
