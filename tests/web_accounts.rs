@@ -8,63 +8,19 @@
 #![cfg(target_arch = "wasm32")]
 
 use connector_settings::{Locale, CONNECTOR};
-use gloo_timers::future::TimeoutFuture;
-use leptos::mount::mount_to;
 use leptos::prelude::*;
 use serde_json::{json, Value};
-use teams_connector::App;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{HtmlElement, HtmlInputElement};
+use web_sys::HtmlInputElement;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen(module = "/tests/fake_teams.js")]
-extern "C" {
-    fn install(options: &str);
-    fn state_json() -> String;
-    async fn press_save() -> JsValue;
-}
-
-fn state() -> Value {
-    serde_json::from_str(&state_json()).unwrap()
-}
-
-fn el(id: &str) -> Option<web_sys::Element> {
-    document().get_element_by_id(id)
-}
-
-fn text_of(id: &str) -> String {
-    el(id).and_then(|e| e.text_content()).unwrap_or_default()
-}
-
-fn body_text() -> String {
-    document()
-        .body()
-        .unwrap()
-        .text_content()
-        .unwrap_or_default()
-}
-
-async fn until(what: &str, cond: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if cond() {
-            return;
-        }
-        TimeoutFuture::new(10).await;
-        leptos::task::tick().await;
-    }
-    panic!("timed out waiting for {what}; page text: {}", body_text());
-}
-
-async fn click(id: &str) {
-    el(id)
-        .unwrap_or_else(|| panic!("no element #{id}"))
-        .unchecked_into::<HtmlElement>()
-        .click();
-    leptos::task::tick().await;
-}
+// The helpers every page test leans on (the fake host, mounting, reading the DOM).
+#[path = "web/support.rs"]
+#[allow(dead_code)]
+mod support;
+use support::{body_text, click, el, last_validity, press_save, state, text_of, until};
 
 /// The connector's config-name field (the card's title), typed valid.
 async fn fill_name() {
@@ -94,13 +50,6 @@ fn name_field() -> &'static str {
         .unwrap()
 }
 
-fn last_validity() -> Option<bool> {
-    state()["validity"]
-        .as_array()
-        .and_then(|v| v.last())
-        .and_then(Value::as_bool)
-}
-
 /// What callback.js hands `notifySuccess`.
 fn popup_result() -> Value {
     json!({ "code": "code-1", "codeVerifier": "v".repeat(43), "nonce": "nonce-1",
@@ -119,14 +68,10 @@ async fn mount(mut options: Value) -> Option<UnmountHandle<impl Mountable>> {
     if options["responses"]["PUT"].is_null() {
         options["responses"]["PUT"] = json!({ "echo": true, "nameField": name_field() });
     }
-    install(&options.to_string());
-    let parent: HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&parent).unwrap();
-    let handle = mount_to(
-        parent,
-        move || view! { <App host_timeout_ms=2000 api_timeout_ms=5000 assume_framed=true /> },
-    );
-    leptos::task::tick().await;
+    if options["apiTimeoutMs"].is_null() {
+        options["apiTimeoutMs"] = 5000.into();
+    }
+    let handle = support::mount(options, 2000).await;
     Some(handle)
 }
 
