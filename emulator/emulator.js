@@ -1,7 +1,7 @@
-// The Teams host emulator: the host side of the teams-js protocol (see
-// shared/teams-sdk-protocol.md) around the frames of the page — the configuration dialog of a
-// connector or of a configurable tab, and an open tab's content — the channel's apps, its
-// Workflows webhooks, a message log and the webhook inboxes.
+// The Teams host emulator: the host side of the teams-js protocol (docs/development.md,
+// "The emulator" and "The messages, as the emulator implements them") around the frames of
+// the page — the configuration dialog of a connector or of a configurable tab, and an open
+// tab's content — the channel's apps, its Workflows webhooks, a message log and the webhook inboxes.
 // Everything a user or the page typed is shown with textContent, never as HTML, and nothing
 // here is inline (script-src/style-src 'self').
 

@@ -73,7 +73,7 @@ async fn begin_inner(
         Some(instance) => instance,
         None => teams::get_settings().await.map_err(|e| e.to_string())?,
     };
-    identify(page, &instance);
+    adopt_identity(page, &instance);
     let token = if page.sso.get_value() {
         let token = teams::auth_token()
             .await
@@ -97,7 +97,7 @@ async fn begin_inner(
 /// yet. Teams may load the configurationUrl instead of the saved contentUrl
 /// (microsoft-teams-library-js#2370): its settings still carry both the entityId and the
 /// contentUrl with the key.
-pub(super) fn identify(page: Page, instance: &InstanceSettings) {
+pub(super) fn adopt_identity(page: Page, instance: &InstanceSettings) {
     if page.entity_id.get_untracked().is_empty() {
         if let Some(id) = &instance.entity_id {
             page.entity_id.set(id.clone());

@@ -5,7 +5,7 @@ use connector_settings::default_values;
 use leptos::prelude::*;
 
 use super::browser::new_entity_id;
-use super::call::{begin, identify};
+use super::call::{adopt_identity, begin};
 use crate::state::{AccountLink, Notice, Page, Phase};
 use crate::teams::{self, InstanceSettings};
 
@@ -16,7 +16,7 @@ pub(super) async fn load_form(page: Page, known: Option<InstanceSettings>) -> Re
         Some(instance) => instance,
         None => teams::get_settings().await.map_err(|e| e.to_string())?,
     };
-    identify(page, &instance);
+    adopt_identity(page, &instance);
     // No webhook from Teams: a configurable tab, whose form asks for a Workflows webhook.
     page.tab.set(instance.webhook_url.is_none());
     if page.entity_id.get_untracked().is_empty() {

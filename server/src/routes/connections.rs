@@ -318,7 +318,7 @@ fn saved(
             let key = stored_key(&r);
             Ok((StatusCode::OK, Json(view(r, key))))
         }
-        Upsert::Forbidden => Err(AppError::Forbidden(format!(
+        Upsert::OtherWebhook => Err(AppError::Forbidden(format!(
             "connection '{id}' belongs to another webhook url, or its webhook changed while saving; it was not changed"
         ))),
     }

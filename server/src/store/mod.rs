@@ -159,7 +159,7 @@ pub enum Upsert {
     Created(Record),
     Updated(Record),
     /// The id exists with another webhook URL: nothing changed.
-    Forbidden,
+    OtherWebhook,
 }
 
 #[derive(Debug, thiserror::Error)]

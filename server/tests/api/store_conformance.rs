@@ -397,7 +397,7 @@ async fn another_webhook_cannot_take_an_entity_id(subject: &Subject) {
             .upsert(record("c1", "other", "x"))
             .await
             .unwrap(),
-        Upsert::Forbidden
+        Upsert::OtherWebhook
     ));
     assert_eq!(
         s.connections
@@ -462,7 +462,7 @@ async fn a_connection_moves_to_another_webhook_only_from_the_one_it_had(subject:
             .rebind(record("c1", "new", "api"), &stale)
             .await
             .unwrap(),
-        Upsert::Forbidden
+        Upsert::OtherWebhook
     ));
     let Upsert::Updated(moved) = s
         .connections
@@ -484,7 +484,7 @@ async fn a_connection_moves_to_another_webhook_only_from_the_one_it_had(subject:
             .rebind(record("ghost", "new", ""), &old_hash)
             .await
             .unwrap(),
-        Upsert::Forbidden
+        Upsert::OtherWebhook
     ));
     // Its deliveries follow it: the next card goes to the new webhook.
     accept(&s, "e1", "api", NOW).await;

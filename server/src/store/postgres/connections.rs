@@ -241,7 +241,7 @@ impl ConnectionStore for PgConnections {
                 .map_err(db)?;
             if let Some(old) = existing {
                 if !hash_of(old.try_get(1).map_err(db)?)?.matches(&rec.webhook_hash) {
-                    return Ok(Upsert::Forbidden);
+                    return Ok(Upsert::OtherWebhook);
                 }
                 let outcome = update(&mut tx, rec, &sealed, &key_id, &settings).await?;
                 self.stall().await;
@@ -298,10 +298,10 @@ impl ConnectionStore for PgConnections {
             .await
             .map_err(db)?
         else {
-            return Ok(Upsert::Forbidden);
+            return Ok(Upsert::OtherWebhook);
         };
         if !hash_of(old.try_get(1).map_err(db)?)?.matches(previous) {
-            return Ok(Upsert::Forbidden);
+            return Ok(Upsert::OtherWebhook);
         }
         sqlx::query("UPDATE connections SET webhook_hash = $2 WHERE entity_id = $1")
             .bind(rec.entity_id.as_str())

@@ -201,7 +201,7 @@ impl ConnectionStore for SqliteConnections {
             let outcome = match existing {
                 Some(old) => {
                     if !hash_of(old.hash.clone())?.matches(&rec.webhook_hash) {
-                        return Ok(Upsert::Forbidden);
+                        return Ok(Upsert::OtherWebhook);
                     }
                     update(&tx, old, rec, &sealed, &key_id, &settings)?
                 }
@@ -247,10 +247,10 @@ impl ConnectionStore for SqliteConnections {
                     .optional()
                     .map_err(db)?
                 else {
-                    return Ok(Upsert::Forbidden);
+                    return Ok(Upsert::OtherWebhook);
                 };
                 if !hash_of(old.hash.clone())?.matches(&previous) {
-                    return Ok(Upsert::Forbidden);
+                    return Ok(Upsert::OtherWebhook);
                 }
                 let settings = serde_json::to_string(&rec.settings).map_err(db)?;
                 let (key_id, sealed) = keys.seal(rec.webhook_url.as_str(), rec.entity_id.as_str());
