@@ -437,6 +437,72 @@ pub struct DeadDelivery {
     pub dead_at: i64,
 }
 
+/// Which deliveries an operator looks at (the admin API): every filter optional, newest
+/// first, from below `before` on, at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    pub entity_id: Option<String>,
+    pub event_id: Option<String>,
+    /// `pending`, `delivered` or `dead`.
+    pub status: Option<String>,
+    /// The delivery id the previous page ended with.
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
+/// A delivery as the admin API shows it: its state, how many attempts were made and the
+/// last one's error (only the last is kept).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryRow {
+    pub delivery_id: i64,
+    pub event_id: String,
+    pub entity_id: String,
+    pub status: String,
+    pub attempts: u32,
+    /// When a pending one is due next (unix milliseconds).
+    pub next_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+    pub dead_at: Option<i64>,
+}
+
+/// The SQL of `query` after `select` (which ends with `FROM deliveries`), with its string
+/// parameters; as [`search_sql`].
+pub(crate) fn deliveries_sql(
+    select: &str,
+    query: &DeliveryQuery,
+    placeholder: impl Fn(usize) -> String,
+) -> (String, Vec<String>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    for (column, value) in [
+        ("entity_id", &query.entity_id),
+        ("event_id", &query.event_id),
+        ("status", &query.status),
+    ] {
+        if let Some(v) = value {
+            params.push(v.clone());
+            clauses.push(format!("{column} = {}", placeholder(params.len())));
+        }
+    }
+    if let Some(before) = query.before {
+        // A number, written as one.
+        clauses.push(format!("id < {before}"));
+    }
+    let mut sql = select.to_string();
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", query.limit));
+    (sql, params)
+}
+
+/// The columns of a [`DeliveryRow`], in its order.
+pub(crate) const DELIVERY_COLUMNS: &str = "SELECT id, event_id, entity_id, status, attempts,
+    next_at, last_error, delivered_at, dead_at FROM deliveries";
+
 /// Which dead deliveries to replay.
 #[derive(Debug, Clone, Copy)]
 pub enum Replay {
@@ -519,6 +585,8 @@ pub trait Outbox: Send + Sync + 'static {
     ) -> Result<DeliveryStatus, StoreError>;
     /// Dead deliveries that died at or after `since_ms`, oldest first.
     async fn dead(&self, since_ms: i64, limit: usize) -> Result<Vec<DeadDelivery>, StoreError>;
+    /// Deliveries matching `query` (the admin API), newest first.
+    async fn deliveries(&self, query: DeliveryQuery) -> Result<Vec<DeliveryRow>, StoreError>;
     /// Makes dead deliveries pending again, with their attempts reset; deliveries of
     /// disabled or deleted connections stay dead. Returns how many.
     async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError>;

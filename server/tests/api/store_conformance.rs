@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use connector_server::domain::rate_windows::{Limits, Windows};
 use connector_server::domain::{EditKeyHash, HashKey, Keyring, WebhookPolicy, WebhookUrl};
 use connector_server::store::{
-    self, AuditEntry, ConnectionQuery, Database, Finish, NewEvent, Outcome, Record, Replay, Stores,
-    Team, Upsert,
+    self, AuditEntry, ConnectionQuery, Database, DeliveryQuery, Finish, NewEvent, Outcome, Record,
+    Replay, Stores, Team, Upsert,
 };
 use connector_settings::{EntityId, Topic, Value, Values};
 
@@ -158,6 +158,7 @@ conformance!(
     the_account_is_stored_and_an_addressed_event_reaches_only_its_connections,
     connections_are_searched_by_tenant_team_account_name_kind_and_state_in_pages,
     disabling_and_enabling_is_audited_and_the_log_is_read_newest_first,
+    deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -1714,4 +1715,93 @@ async fn disabling_and_enabling_is_audited_and_the_log_is_read_newest_first(subj
     // Paged by id.
     let older = s.connections.audit_log(Some(log[0].id), 1).await.unwrap();
     assert_eq!(older, vec![log[1].clone()]);
+}
+
+async fn deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages(
+    subject: &Subject,
+) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    accept(&s, "e1", "", NOW).await;
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
+    assert_eq!(due.len(), 2);
+    let batch = due
+        .iter()
+        .map(|d| {
+            let outcome = if d.entity_id == "c0" {
+                Outcome::Delivered
+            } else {
+                Outcome::Dead {
+                    error: "webhook answered 500".into(),
+                }
+            };
+            finish(d, outcome)
+        })
+        .collect();
+    s.outbox.finish(batch, NOW + 10).await.unwrap();
+    accept(&s, "e2", "", NOW + 20).await;
+    let list = |f: fn(&mut DeliveryQuery)| {
+        let mut q = DeliveryQuery {
+            limit: 10,
+            ..DeliveryQuery::default()
+        };
+        f(&mut q);
+        let outbox = s.outbox.clone();
+        async move { outbox.deliveries(q).await.unwrap() }
+    };
+    let all = list(|_| {}).await;
+    assert_eq!(all.len(), 4);
+    assert!(
+        all.windows(2).all(|w| w[0].delivery_id > w[1].delivery_id),
+        "newest first"
+    );
+    assert!(all[..2]
+        .iter()
+        .all(|d| d.event_id == "e2" && d.status == "pending"));
+    assert!(all[0].next_at.is_some() && all[0].attempts == 0);
+    let c0 = list(|q| q.entity_id = Some("c0".into())).await;
+    let seen: Vec<(&str, &str)> = c0
+        .iter()
+        .map(|d| (d.event_id.as_str(), d.status.as_str()))
+        .collect();
+    assert_eq!(seen, [("e2", "pending"), ("e1", "delivered")]);
+    assert_eq!(c0[1].attempts, 1);
+    assert!(c0[1].delivered_at.is_some() && c0[1].next_at.is_none());
+    assert_eq!(list(|q| q.event_id = Some("e1".into())).await.len(), 2);
+    let dead = list(|q| q.status = Some("dead".into())).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (
+            dead[0].entity_id.as_str(),
+            dead[0].last_error.as_deref(),
+            dead[0].attempts
+        ),
+        ("c1", Some("webhook answered 500"), 1)
+    );
+    assert!(dead[0].dead_at.is_some());
+    let both = list(|q| {
+        q.entity_id = Some("c1".into());
+        q.event_id = Some("e2".into());
+    })
+    .await;
+    assert_eq!(both.len(), 1);
+    // Pages, each below the last id of the one before.
+    let first = s
+        .outbox
+        .deliveries(DeliveryQuery {
+            limit: 3,
+            ..DeliveryQuery::default()
+        })
+        .await
+        .unwrap();
+    let rest = s
+        .outbox
+        .deliveries(DeliveryQuery {
+            limit: 3,
+            before: Some(first[2].delivery_id),
+            ..DeliveryQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest, vec![all[3].clone()]);
 }
