@@ -1,5 +1,5 @@
-//! The admin API (`/admin/…`): operators find connections, see one, disable and enable it,
-//! and read the audit log of what was done. Served only on the internal listener (the one
+//! The admin API (`/admin/…`): operators find connections, see one and the deliveries,
+//! disable and enable a connection, and read the audit log of what was done. Served only on the internal listener (the one
 //! `--metrics-addr` starts, beside `/metrics`), never the public one, and every call needs
 //! a bearer token of `--admin-token` (`id:secret`, several while rotating), compared in
 //! constant time. Answers never hold a webhook URL, an edit key or a signature: of the
@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::store::{AuditEntry, ConnectionQuery, ConnectionStore, Outbox, Record};
+use crate::store::{
+    AuditEntry, ConnectionQuery, ConnectionStore, DeliveryQuery, DeliveryRow, Outbox, Record,
+};
 
 /// The shortest secret an admin token may have.
 pub const MIN_SECRET_CHARS: usize = 16;
@@ -121,6 +123,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/connections/{id}", get(detail))
         .route("/admin/connections/{id}/disable", post(disable))
         .route("/admin/connections/{id}/enable", post(enable))
+        .route("/admin/deliveries", get(deliveries))
         .route("/admin/audit", get(audit))
         .route(
             "/admin/{*rest}",
@@ -501,6 +504,62 @@ async fn act(
     }
     tracing::info!(%actor, %action, entity_id = id.as_str(), "admin action");
     show(state, id).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryParams {
+    connection: Option<String>,
+    event: Option<String>,
+    state: Option<String>,
+    limit: Option<usize>,
+    before: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveryPage {
+    deliveries: Vec<DeliveryRow>,
+    /// Pass as `before` for the next (older) page; `null` on the last one.
+    next_before: Option<i64>,
+}
+
+async fn deliveries(
+    State(state): State<AdminState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<DeliveryPage>, Refusal> {
+    let p: DeliveryParams = params(query)?;
+    let limit = limit_of(p.limit)?;
+    let status = given(p.state);
+    if let Some(s) = &status {
+        if !["pending", "delivered", "dead"].contains(&s.as_str()) {
+            return Err(bad_request(format!(
+                "state '{s}' is not one of pending, delivered, dead"
+            )));
+        }
+    }
+    let entity_id = match given(p.connection) {
+        Some(id) => Some(entity_id(&id)?.as_str().to_string()),
+        None => None,
+    };
+    let query = DeliveryQuery {
+        entity_id,
+        event_id: given(p.event),
+        status,
+        before: p.before,
+        limit: limit + 1,
+    };
+    let mut found = state.outbox.deliveries(query).await?;
+    let next_before = if found.len() > limit {
+        found.truncate(limit);
+        found.last().map(|d| d.delivery_id)
+    } else {
+        None
+    };
+    Ok(Json(DeliveryPage {
+        deliveries: found,
+        next_before,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    event_types, harness_proof, subscription, Receiver, ServerProcess, CONNECTOR_HAS_ACCOUNTS,
-    HARNESS_ACCOUNT,
+    event, event_types, harness_proof, subscription, until, Receiver, ServerProcess,
+    CONNECTOR_HAS_ACCOUNTS, HARNESS_ACCOUNT,
 };
 
 const OPS: &str = "ops-secret-0123456789";
@@ -413,4 +413,60 @@ async fn tokens_come_from_a_file_too() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_are_listed_by_connection_event_and_state_with_their_attempts() {
+    let admin = Admin::start(&[]).await;
+    admin.create("adm-ok", "Okay builds").await;
+    let (gone, _) = admin.create("adm-gone", "Gone builds").await;
+    admin.server.mode(&gone, "gone").await;
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("one delivered and one dead", 20, async || {
+        let (page, _) = admin.json("/admin/deliveries").await;
+        let states: Vec<&str> = page["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["status"].as_str().unwrap())
+            .collect();
+        states.contains(&"delivered") && states.contains(&"dead")
+    })
+    .await;
+    let (ok, _) = admin.json("/admin/deliveries?connection=adm-ok").await;
+    let ok = &ok["deliveries"];
+    assert_eq!(ok.as_array().unwrap().len(), 1, "{ok}");
+    assert_eq!(ok[0]["status"], "delivered");
+    assert_eq!(ok[0]["attempts"], 1);
+    assert!(ok[0]["deliveredAt"].is_i64(), "{ok}");
+    let (dead, text) = admin.json("/admin/deliveries?state=dead").await;
+    let dead = &dead["deliveries"];
+    assert_eq!(dead.as_array().unwrap().len(), 1, "{dead}");
+    assert_eq!(dead[0]["entityId"], "adm-gone");
+    assert!(dead[0]["lastError"].is_string(), "{dead}");
+    assert!(
+        !text.contains(&gone) && !text.contains("webhookb2"),
+        "{text}"
+    );
+    let event_id = dead[0]["eventId"].as_str().unwrap();
+    let (by_event, _) = admin
+        .json(&format!("/admin/deliveries?event={event_id}&limit=1"))
+        .await;
+    assert_eq!(by_event["deliveries"].as_array().unwrap().len(), 1);
+    let before = by_event["nextBefore"].as_i64().expect("a second page");
+    let (rest, _) = admin
+        .json(&format!(
+            "/admin/deliveries?event={event_id}&before={before}"
+        ))
+        .await;
+    assert_eq!(rest["deliveries"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["nextBefore"], Value::Null);
+    let res = admin.get("/admin/deliveries?state=lost", OPS).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("state 'lost'"),
+        "{body}"
+    );
 }
