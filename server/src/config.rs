@@ -227,6 +227,12 @@ pub struct Config {
     /// Keep it off the public network: it is a listener of its own for that reason.
     #[arg(long, env = "CONNECTOR_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Bearer tokens of the admin API (`/admin/…`, served only on the --metrics-addr
+    /// listener): `id:secret`, several comma-separated while rotating; the id names who acted
+    /// in the audit log, the secret (16 characters or more) is the bearer token. Without any
+    /// the admin API is off.
+    #[arg(long, env = "CONNECTOR_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     /// Log lines as text for people or as JSON objects for a log pipeline.
     #[arg(long, env = "CONNECTOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -346,6 +352,9 @@ pub struct SecretFiles {
     /// A file holding the account client secret, instead of --account-client-secret.
     #[arg(long, env = "CONNECTOR_ACCOUNT_CLIENT_SECRET_FILE")]
     pub account_client_secret_file: Option<PathBuf>,
+    /// A file holding the admin tokens, instead of --admin-token.
+    #[arg(long, env = "CONNECTOR_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// The secret `name` (its variable, e.g. `CONNECTOR_EVENTS_SECRET`; the flag and the
@@ -417,6 +426,11 @@ impl Config {
             self.account_client_secret.take(),
             files.account_client_secret_file,
             "CONNECTOR_ACCOUNT_CLIENT_SECRET",
+        )?;
+        self.admin_token = secret_from(
+            self.admin_token.take(),
+            files.admin_token_file,
+            "CONNECTOR_ADMIN_TOKEN",
         )?;
         Ok(())
     }
@@ -525,6 +539,19 @@ impl Config {
             client_id,
             client_secret: secret,
         }))
+    }
+
+    /// The admin API's tokens (none: it is off); refused when malformed, with a message that
+    /// names the entry by its position or id, never a secret.
+    pub fn admin_tokens(&self) -> anyhow::Result<Vec<crate::admin::AdminToken>> {
+        match &self.admin_token {
+            None => Ok(Vec::new()),
+            Some(list) => crate::admin::parse_tokens(list).map_err(|e| {
+                anyhow::anyhow!(
+                    "the admin tokens (CONNECTOR_ADMIN_TOKEN or CONNECTOR_ADMIN_TOKEN_FILE) are refused: {e}"
+                )
+            }),
+        }
     }
 
     /// The events secrets, if set (from the flag or the variable, or the file read by
@@ -748,6 +775,52 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         config: super::Config,
+    }
+
+    #[test]
+    fn admin_tokens_are_read_from_the_flag_or_a_file_and_refused_without_showing_them() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("s").chain(args.iter().copied()))
+                .unwrap()
+                .config
+        };
+        assert!(parse(&[]).admin_tokens().unwrap().is_empty());
+        let two = parse(&["--admin-token", "a:0123456789abcdef,b:0123456789abcdeg"]);
+        let ids: Vec<String> = two
+            .admin_tokens()
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(ids, ["a", "b"]);
+        let err = parse(&["--admin-token", "a:hunter2"])
+            .admin_tokens()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("CONNECTOR_ADMIN_TOKEN")
+                && err.contains("'a'")
+                && !err.contains("hunter2"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        std::fs::write(&file, "ops:0123456789abcdef\n").unwrap();
+        let f = file.to_str().unwrap();
+        let mut from_file = parse(&["--admin-token-file", f]);
+        from_file.read_secret_files().unwrap();
+        assert_eq!(from_file.admin_tokens().unwrap()[0].id, "ops");
+        let mut both = parse(&[
+            "--admin-token",
+            "ops:0123456789abcdef",
+            "--admin-token-file",
+            f,
+        ]);
+        let err = both.read_secret_files().unwrap_err().to_string();
+        assert!(
+            err.contains("CONNECTOR_ADMIN_TOKEN_FILE (--admin-token-file)"),
+            "{err}"
+        );
     }
 
     #[test]

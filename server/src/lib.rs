@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod backup;
 pub mod cli;

@@ -47,18 +47,21 @@ pub fn recorder() -> PrometheusHandle {
 }
 
 /// Serves `/metrics` on `listener` until the process ends, reading the gauges from
-/// `outbox` every few seconds meanwhile.
-pub async fn serve(listener: TcpListener, outbox: Arc<dyn Outbox>) {
+/// `outbox` every few seconds meanwhile; with `admin`, the admin API (`/admin/…`) beside it.
+pub async fn serve(listener: TcpListener, outbox: Arc<dyn Outbox>, admin: Option<Router>) {
     let handle = recorder();
     zero_counters();
     tokio::spawn(refresh_gauges(outbox, handle.clone()));
-    let app = Router::new().route(
+    let mut app = Router::new().route(
         "/metrics",
         get(move || {
             let handle = handle.clone();
             async move { handle.render() }
         }),
     );
+    if let Some(admin) = admin {
+        app = app.merge(admin);
+    }
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "the metrics listener stopped");
     }

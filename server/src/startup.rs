@@ -28,6 +28,8 @@ pub struct Application {
     listener: TcpListener,
     /// The metrics' own listener, when on.
     metrics: Option<TcpListener>,
+    /// The admin API, served on the metrics' listener when both are on.
+    admin: Option<Router>,
     router: Router,
     limits: crate::serve::Limits,
     port: u16,
@@ -95,6 +97,22 @@ impl Application {
                     .with_context(|| format!("cannot listen for metrics on {addr}"))?,
             ),
             None => None,
+        };
+        let admin_tokens = config.admin_tokens()?;
+        let admin = if admin_tokens.is_empty() {
+            tracing::info!("the admin API is off: no admin token (CONNECTOR_ADMIN_TOKEN or CONNECTOR_ADMIN_TOKEN_FILE)");
+            None
+        } else if config.metrics_addr.is_none() {
+            tracing::warn!("the admin API is off: admin tokens are set but --metrics-addr is not, and it is served only on that internal listener");
+            None
+        } else {
+            let ids: Vec<&str> = admin_tokens.iter().map(|t| t.id.as_str()).collect();
+            tracing::info!(tokens = ?ids, "the admin API is on at /admin on the metrics listener");
+            Some(crate::admin::router(crate::admin::AdminState {
+                connections: stores.connections.clone(),
+                outbox: stores.outbox.clone(),
+                tokens: admin_tokens.into(),
+            }))
         };
         for origin in &config.cors_origins {
             if !(origin.starts_with("https://") || origin.starts_with("http://")) {
@@ -188,6 +206,7 @@ impl Application {
             counters: Arc::default(),
             listener,
             metrics,
+            admin,
             router,
             port,
             host: config.host,
@@ -221,7 +240,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         if let Some(listener) = self.metrics {
-            tokio::spawn(crate::metrics::serve(listener, self.stores.outbox.clone()));
+            tokio::spawn(crate::metrics::serve(
+                listener,
+                self.stores.outbox.clone(),
+                self.admin,
+            ));
         }
         let workers = match self.delivery {
             Some(config) => {

@@ -56,6 +56,12 @@ pub(crate) fn router(state: AppState, config: &Config, emulator: Option<Emulator
     }
     let app = app
         .method_not_allowed_fallback(crate::error::method_not_allowed)
+        // The admin API and its page are the internal listener's only (`crate::admin`).
+        .route("/admin", axum::routing::any(static_files::admin_not_here))
+        .route(
+            "/admin/{*rest}",
+            axum::routing::any(static_files::admin_not_here),
+        )
         .merge(static_files::router(&config.dist))
         .layer(axum::middleware::from_fn(crate::error::json_errors))
         .layer(cors(&config.cors_origins))

@@ -130,6 +130,12 @@ pub async fn api_not_found() -> impl IntoResponse {
     crate::error::AppError::NotFound("no such api route".into())
 }
 
+/// `/admin/…` on the public listener: the admin API and page are served only on the
+/// internal one, so here they do not exist (not even a built `dist/admin/`).
+pub async fn admin_not_here() -> impl IntoResponse {
+    crate::error::AppError::NotFound("no such page".into())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -153,6 +153,43 @@ impl Team {
     }
 }
 
+/// Which connections an operator looks for (the admin API): every filter is optional, and
+/// the answer is ordered by entity id, from after `after` on, at most `limit` of them.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionQuery {
+    /// The tenant of its sign-in or of its team (lower case).
+    pub tenant: Option<String>,
+    /// The group id of its team (lower case).
+    pub team: Option<String>,
+    pub account: Option<String>,
+    /// Part of its name (`config_name`), in any case.
+    pub name: Option<String>,
+    /// Its webhook's kind, as `WebhookKind::name` writes it.
+    pub kind: Option<String>,
+    /// Disabled (`Some(true)`) or enabled (`Some(false)`) only.
+    pub disabled: Option<bool>,
+    /// The entity id the previous page ended with.
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+/// One action taken through the admin API, as its audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Given by the store (ignored when writing); later entries have larger ids.
+    pub id: i64,
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// The id of the admin token that acted.
+    pub actor: String,
+    /// What was done, e.g. `disable`.
+    pub action: String,
+    /// What it was done to, e.g. a connection's entity id.
+    pub target: String,
+    pub detail: Option<String>,
+}
+
 /// What an upsert did.
 #[derive(Debug)]
 pub enum Upsert {
@@ -176,6 +213,56 @@ pub(crate) const GAUGES: &str = "SELECT
     (SELECT min(next_at) FROM deliveries WHERE status = 'pending' AND next_at <= $1 AND claimed_until <= $1),
     (SELECT count(*) FROM deliveries WHERE status = 'dead'),
     (SELECT count(*) FROM connections WHERE disabled_reason IS NOT NULL)";
+
+/// The search of `query` as SQL after `select` (which ends with `FROM connections`), with its
+/// string parameters in order; `placeholder(n)` writes the n-th (from 1). Only the filters
+/// given are in the WHERE clause, so each can use its index. `find` is the database's
+/// `find(haystack, needle)`, 0 when absent (SQLite's `instr`, PostgreSQL's `strpos`).
+pub(crate) fn search_sql(
+    select: &str,
+    find: &str,
+    query: &ConnectionQuery,
+    placeholder: impl Fn(usize) -> String,
+) -> (String, Vec<String>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    let next = |value: &str, params: &mut Vec<String>| {
+        params.push(value.to_string());
+        placeholder(params.len())
+    };
+    if let Some(tenant) = &query.tenant {
+        let p = next(tenant, &mut params);
+        clauses.push(format!("(tenant_id = {p} OR team_tenant = {p})"));
+    }
+    if let Some(team) = &query.team {
+        clauses.push(format!("team_group = {}", next(team, &mut params)));
+    }
+    if let Some(account) = &query.account {
+        clauses.push(format!("account = {}", next(account, &mut params)));
+    }
+    if let Some(name) = &query.name {
+        let p = next(&name.to_lowercase(), &mut params);
+        clauses.push(format!("{find}(lower(config_name), {p}) > 0"));
+    }
+    if let Some(kind) = &query.kind {
+        clauses.push(format!("webhook_kind = {}", next(kind, &mut params)));
+    }
+    match query.disabled {
+        Some(true) => clauses.push("disabled_reason IS NOT NULL".into()),
+        Some(false) => clauses.push("disabled_reason IS NULL".into()),
+        None => {}
+    }
+    if let Some(after) = &query.after {
+        clauses.push(format!("entity_id > {}", next(after, &mut params)));
+    }
+    let mut sql = select.to_string();
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(&format!(" ORDER BY entity_id LIMIT {}", query.limit));
+    (sql, params)
+}
 
 pub(crate) fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::Database(e.to_string())
@@ -223,6 +310,23 @@ pub trait ConnectionStore: Send + Sync + 'static {
     /// Stores the webhook kind (in the clear, for claims) of connections saved before it was
     /// kept, from their opened URLs. Returns how many.
     async fn fill_webhook_kinds(&self) -> Result<usize, StoreError>;
+    /// Connections matching `query` (the admin API's search), by entity id.
+    async fn search(&self, query: ConnectionQuery) -> Result<Vec<Record>, StoreError>;
+    /// Disables the connection with `reason`, or enables it (`None`), writing `audit` to the
+    /// audit log in the same transaction; `false` (and nothing written) when there is none.
+    async fn set_disabled(
+        &self,
+        id: &EntityId,
+        reason: Option<String>,
+        audit: AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// The audit log, newest first: entries with ids below `before` (all without), at most
+    /// `limit`.
+    async fn audit_log(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Whether the schema is the one this binary knows: `Some(why not)` when it is behind
@@ -333,6 +437,72 @@ pub struct DeadDelivery {
     pub dead_at: i64,
 }
 
+/// Which deliveries an operator looks at (the admin API): every filter optional, newest
+/// first, from below `before` on, at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    pub entity_id: Option<String>,
+    pub event_id: Option<String>,
+    /// `pending`, `delivered` or `dead`.
+    pub status: Option<String>,
+    /// The delivery id the previous page ended with.
+    pub before: Option<i64>,
+    pub limit: usize,
+}
+
+/// A delivery as the admin API shows it: its state, how many attempts were made and the
+/// last one's error (only the last is kept).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryRow {
+    pub delivery_id: i64,
+    pub event_id: String,
+    pub entity_id: String,
+    pub status: String,
+    pub attempts: u32,
+    /// When a pending one is due next (unix milliseconds).
+    pub next_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+    pub dead_at: Option<i64>,
+}
+
+/// The SQL of `query` after `select` (which ends with `FROM deliveries`), with its string
+/// parameters; as [`search_sql`].
+pub(crate) fn deliveries_sql(
+    select: &str,
+    query: &DeliveryQuery,
+    placeholder: impl Fn(usize) -> String,
+) -> (String, Vec<String>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    for (column, value) in [
+        ("entity_id", &query.entity_id),
+        ("event_id", &query.event_id),
+        ("status", &query.status),
+    ] {
+        if let Some(v) = value {
+            params.push(v.clone());
+            clauses.push(format!("{column} = {}", placeholder(params.len())));
+        }
+    }
+    if let Some(before) = query.before {
+        // A number, written as one.
+        clauses.push(format!("id < {before}"));
+    }
+    let mut sql = select.to_string();
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", query.limit));
+    (sql, params)
+}
+
+/// The columns of a [`DeliveryRow`], in its order.
+pub(crate) const DELIVERY_COLUMNS: &str = "SELECT id, event_id, entity_id, status, attempts,
+    next_at, last_error, delivered_at, dead_at FROM deliveries";
+
 /// Which dead deliveries to replay.
 #[derive(Debug, Clone, Copy)]
 pub enum Replay {
@@ -415,6 +585,8 @@ pub trait Outbox: Send + Sync + 'static {
     ) -> Result<DeliveryStatus, StoreError>;
     /// Dead deliveries that died at or after `since_ms`, oldest first.
     async fn dead(&self, since_ms: i64, limit: usize) -> Result<Vec<DeadDelivery>, StoreError>;
+    /// Deliveries matching `query` (the admin API), newest first.
+    async fn deliveries(&self, query: DeliveryQuery) -> Result<Vec<DeliveryRow>, StoreError>;
     /// Makes dead deliveries pending again, with their attempts reset; deliveries of
     /// disabled or deleted connections stay dead. Returns how many.
     async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError>;

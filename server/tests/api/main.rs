@@ -11,6 +11,7 @@ mod helpers;
 
 mod access;
 mod accounts;
+mod admin;
 mod alert_rules;
 mod api_errors;
 mod backups;

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use connector_server::domain::rate_windows::{Limits, Windows};
 use connector_server::domain::{EditKeyHash, HashKey, Keyring, WebhookPolicy, WebhookUrl};
 use connector_server::store::{
-    self, Database, Finish, NewEvent, Outcome, Record, Replay, Stores, Team, Upsert,
+    self, AuditEntry, ConnectionQuery, Database, DeliveryQuery, Finish, NewEvent, Outcome, Record,
+    Replay, Stores, Team, Upsert,
 };
 use connector_settings::{EntityId, Topic, Value, Values};
 
@@ -155,6 +156,9 @@ conformance!(
     a_schema_a_newer_version_migrated_is_named_and_not_opened,
     each_event_matches_the_connections_as_they_are_now_whoever_changed_them,
     the_account_is_stored_and_an_addressed_event_reaches_only_its_connections,
+    connections_are_searched_by_tenant_team_account_name_kind_and_state_in_pages,
+    disabling_and_enabling_is_audited_and_the_log_is_read_newest_first,
+    deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -1532,4 +1536,272 @@ async fn each_event_matches_the_connections_as_they_are_now_whoever_changed_them
     a.outbox.finish(vec![disable], NOW).await.unwrap();
     assert_eq!(accept(&b, "e7", "", NOW).await, 0, "a disabled connection");
     assert_eq!(accept(&a, "e8", "other", NOW).await, 1);
+}
+
+/// The entity ids `query` finds, in order.
+async fn found(s: &Stores, query: ConnectionQuery) -> Vec<String> {
+    s.connections
+        .search(ConnectionQuery {
+            limit: if query.limit == 0 { 100 } else { query.limit },
+            ..query
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.entity_id.as_str().to_string())
+        .collect()
+}
+
+fn audit(action: &str, target: &str, at_ms: i64) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at_ms,
+        actor: "ops".into(),
+        action: action.into(),
+        target: target.into(),
+        detail: Some(format!("{action} {target}")),
+    }
+}
+
+async fn connections_are_searched_by_tenant_team_account_name_kind_and_state_in_pages(
+    subject: &Subject,
+) {
+    let s = subject.open().await;
+    let flow = Record {
+        tenant_id: Some("t2".into()),
+        config_name: "Release ALERTS".into(),
+        ..flow_record("c3", "f3")
+    };
+    for r in [
+        record("c1", "g1", ""),
+        record("c2", "g2", ""),
+        flow,
+        linked("c4", "g4", "", "acme"),
+        record("c5", "g5", ""),
+    ] {
+        s.connections.upsert(r).await.unwrap();
+    }
+    assert!(s
+        .connections
+        .set_disabled(&id("c5"), Some("gone".into()), audit("disable", "c5", NOW))
+        .await
+        .unwrap());
+    let all = ["c1", "c2", "c3", "c4", "c5"];
+    assert_eq!(found(&s, ConnectionQuery::default()).await, all);
+    let q = |f: fn(&mut ConnectionQuery)| {
+        let mut q = ConnectionQuery::default();
+        f(&mut q);
+        q
+    };
+    // By the tenant of the sign-in or of the team.
+    assert_eq!(found(&s, q(|q| q.tenant = Some("t2".into()))).await, ["c3"]);
+    assert_eq!(found(&s, q(|q| q.tenant = Some("t".into()))).await, all);
+    assert_eq!(found(&s, q(|q| q.team = Some("g2".into()))).await, ["c2"]);
+    assert_eq!(
+        found(&s, q(|q| q.account = Some("acme".into()))).await,
+        ["c4"]
+    );
+    // Part of the name, in any case.
+    assert_eq!(
+        found(&s, q(|q| q.name = Some("alerts".into()))).await,
+        ["c3"]
+    );
+    assert_eq!(
+        found(&s, q(|q| q.name = Some("NIGHTLY".into()))).await,
+        ["c1", "c2", "c4", "c5"]
+    );
+    assert_eq!(
+        found(&s, q(|q| q.kind = Some("workflows".into()))).await,
+        ["c3"]
+    );
+    assert_eq!(
+        found(&s, q(|q| q.kind = Some("connector".into()))).await,
+        ["c1", "c2", "c4", "c5"]
+    );
+    assert_eq!(found(&s, q(|q| q.disabled = Some(true))).await, ["c5"]);
+    assert_eq!(
+        found(&s, q(|q| q.disabled = Some(false))).await,
+        ["c1", "c2", "c3", "c4"]
+    );
+    // Filters together, and nothing found.
+    let both = q(|q| {
+        q.name = Some("nightly".into());
+        q.disabled = Some(false);
+        q.tenant = Some("t1".into());
+    });
+    assert_eq!(found(&s, both).await, ["c1", "c2", "c4"]);
+    assert!(found(&s, q(|q| q.team = Some("none".into())))
+        .await
+        .is_empty());
+    // In pages, each from after the last of the one before.
+    let page = |after: Option<&str>| ConnectionQuery {
+        after: after.map(str::to_string),
+        limit: 2,
+        ..ConnectionQuery::default()
+    };
+    assert_eq!(found(&s, page(None)).await, ["c1", "c2"]);
+    assert_eq!(found(&s, page(Some("c2"))).await, ["c3", "c4"]);
+    assert_eq!(found(&s, page(Some("c4"))).await, ["c5"]);
+    assert!(found(&s, page(Some("c5"))).await.is_empty());
+    // What a search finds is the whole connection, webhook URL opened.
+    let got = s
+        .connections
+        .search(q(|q| {
+            q.team = Some("g1".into());
+            q.limit = 10;
+        }))
+        .await
+        .unwrap();
+    assert_eq!(got[0].webhook_url.as_str(), webhook("g1").as_str());
+}
+
+async fn disabling_and_enabling_is_audited_and_the_log_is_read_newest_first(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    assert!(s
+        .connections
+        .set_disabled(&id("c0"), Some("noisy".into()), audit("disable", "c0", NOW))
+        .await
+        .unwrap());
+    let got = s.connections.get(&id("c0")).await.unwrap().unwrap();
+    assert_eq!(got.disabled_reason.as_deref(), Some("noisy"));
+    // A disabled connection gets no event; enabled again, it does.
+    assert_eq!(accept(&s, "e1", "", NOW).await, 1, "c1 only");
+    assert!(s
+        .connections
+        .set_disabled(&id("c0"), None, audit("enable", "c0", NOW + 1))
+        .await
+        .unwrap());
+    assert_eq!(
+        s.connections
+            .get(&id("c0"))
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled_reason,
+        None
+    );
+    assert_eq!(accept(&s, "e2", "", NOW).await, 2);
+    // No such connection: nothing changed and nothing logged.
+    assert!(!s
+        .connections
+        .set_disabled(
+            &id("nobody"),
+            Some("x".into()),
+            audit("disable", "nobody", NOW + 2)
+        )
+        .await
+        .unwrap());
+    s.connections
+        .set_disabled(&id("c1"), Some("y".into()), audit("disable", "c1", NOW + 3))
+        .await
+        .unwrap();
+    let log = s.connections.audit_log(None, 10).await.unwrap();
+    let seen: Vec<(&str, &str, i64)> = log
+        .iter()
+        .map(|e| (e.action.as_str(), e.target.as_str(), e.at_ms))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("disable", "c1", NOW + 3),
+            ("enable", "c0", NOW + 1),
+            ("disable", "c0", NOW)
+        ]
+    );
+    assert_eq!(log[0].actor, "ops");
+    assert_eq!(log[0].detail.as_deref(), Some("disable c1"));
+    assert!(log[0].id > log[1].id && log[1].id > log[2].id);
+    // Paged by id.
+    let older = s.connections.audit_log(Some(log[0].id), 1).await.unwrap();
+    assert_eq!(older, vec![log[1].clone()]);
+}
+
+async fn deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages(
+    subject: &Subject,
+) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    accept(&s, "e1", "", NOW).await;
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
+    assert_eq!(due.len(), 2);
+    let batch = due
+        .iter()
+        .map(|d| {
+            let outcome = if d.entity_id == "c0" {
+                Outcome::Delivered
+            } else {
+                Outcome::Dead {
+                    error: "webhook answered 500".into(),
+                }
+            };
+            finish(d, outcome)
+        })
+        .collect();
+    s.outbox.finish(batch, NOW + 10).await.unwrap();
+    accept(&s, "e2", "", NOW + 20).await;
+    let list = |f: fn(&mut DeliveryQuery)| {
+        let mut q = DeliveryQuery {
+            limit: 10,
+            ..DeliveryQuery::default()
+        };
+        f(&mut q);
+        let outbox = s.outbox.clone();
+        async move { outbox.deliveries(q).await.unwrap() }
+    };
+    let all = list(|_| {}).await;
+    assert_eq!(all.len(), 4);
+    assert!(
+        all.windows(2).all(|w| w[0].delivery_id > w[1].delivery_id),
+        "newest first"
+    );
+    assert!(all[..2]
+        .iter()
+        .all(|d| d.event_id == "e2" && d.status == "pending"));
+    assert!(all[0].next_at.is_some() && all[0].attempts == 0);
+    let c0 = list(|q| q.entity_id = Some("c0".into())).await;
+    let seen: Vec<(&str, &str)> = c0
+        .iter()
+        .map(|d| (d.event_id.as_str(), d.status.as_str()))
+        .collect();
+    assert_eq!(seen, [("e2", "pending"), ("e1", "delivered")]);
+    assert_eq!(c0[1].attempts, 1);
+    assert!(c0[1].delivered_at.is_some() && c0[1].next_at.is_none());
+    assert_eq!(list(|q| q.event_id = Some("e1".into())).await.len(), 2);
+    let dead = list(|q| q.status = Some("dead".into())).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        (
+            dead[0].entity_id.as_str(),
+            dead[0].last_error.as_deref(),
+            dead[0].attempts
+        ),
+        ("c1", Some("webhook answered 500"), 1)
+    );
+    assert!(dead[0].dead_at.is_some());
+    let both = list(|q| {
+        q.entity_id = Some("c1".into());
+        q.event_id = Some("e2".into());
+    })
+    .await;
+    assert_eq!(both.len(), 1);
+    // Pages, each below the last id of the one before.
+    let first = s
+        .outbox
+        .deliveries(DeliveryQuery {
+            limit: 3,
+            ..DeliveryQuery::default()
+        })
+        .await
+        .unwrap();
+    let rest = s
+        .outbox
+        .deliveries(DeliveryQuery {
+            limit: 3,
+            before: Some(first[2].delivery_id),
+            ..DeliveryQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest, vec![all[3].clone()]);
 }

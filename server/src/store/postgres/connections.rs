@@ -6,7 +6,10 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
-use crate::store::{db, hash32, ConnectionStore, Record, StoreError, Team, Upsert};
+use crate::store::{
+    db, hash32, search_sql, AuditEntry, ConnectionQuery, ConnectionStore, Record, StoreError, Team,
+    Upsert,
+};
 
 pub(in crate::store) struct PgConnections {
     pool: PgPool,
@@ -322,6 +325,84 @@ impl ConnectionStore for PgConnections {
             .map_err(db)?
             .map(|r| record(&r, &self.keys))
             .transpose()
+    }
+
+    async fn search(&self, query: ConnectionQuery) -> Result<Vec<Record>, StoreError> {
+        let select = SELECT
+            .strip_suffix(" WHERE entity_id = $1")
+            .expect("SELECT ends with its WHERE");
+        let (sql, params) = search_sql(select, "strpos", &query, |n| format!("${n}"));
+        let mut q = sqlx::query(&sql);
+        for p in params {
+            q = q.bind(p);
+        }
+        q.fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| record(r, &self.keys))
+            .collect()
+    }
+
+    async fn set_disabled(
+        &self,
+        id: &EntityId,
+        reason: Option<String>,
+        audit: AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let changed =
+            sqlx::query("UPDATE connections SET disabled_reason = $2 WHERE entity_id = $1")
+                .bind(id.as_str())
+                .bind(reason)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO admin_audit (at_ms, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(audit.at_ms)
+        .bind(audit.actor)
+        .bind(audit.action)
+        .bind(audit.target)
+        .bind(audit.detail)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn audit_log(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        sqlx::query(
+            "SELECT id, at_ms, actor, action, target, detail FROM admin_audit
+             WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                id: r.try_get(0).map_err(db)?,
+                at_ms: r.try_get(1).map_err(db)?,
+                actor: r.try_get(2).map_err(db)?,
+                action: r.try_get(3).map_err(db)?,
+                target: r.try_get(4).map_err(db)?,
+                detail: r.try_get(5).map_err(db)?,
+            })
+        })
+        .collect()
     }
 
     async fn delete(&self, id: &EntityId) -> Result<bool, StoreError> {

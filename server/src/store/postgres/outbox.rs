@@ -317,6 +317,42 @@ impl Outbox for PgOutbox {
         Ok(status)
     }
 
+    async fn deliveries(
+        &self,
+        query: crate::store::DeliveryQuery,
+    ) -> Result<Vec<crate::store::DeliveryRow>, StoreError> {
+        let (sql, params) =
+            crate::store::deliveries_sql(crate::store::DELIVERY_COLUMNS, &query, |n| {
+                format!("${n}")
+            });
+        let mut q = sqlx::query(&sql);
+        for p in params {
+            q = q.bind(p);
+        }
+        q.fetch_all(&self.pool)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| {
+                let status: String = r.try_get(3)?;
+                let next_at: i64 = r.try_get(5)?;
+                let attempts: i32 = r.try_get(4)?;
+                Ok(crate::store::DeliveryRow {
+                    delivery_id: r.try_get(0)?,
+                    event_id: r.try_get(1)?,
+                    entity_id: r.try_get(2)?,
+                    next_at: (status == "pending").then_some(next_at),
+                    status,
+                    attempts: attempts as u32,
+                    last_error: r.try_get(6)?,
+                    delivered_at: r.try_get(7)?,
+                    dead_at: r.try_get(8)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db)
+    }
+
     async fn dead(&self, since_ms: i64, limit: usize) -> Result<Vec<DeadDelivery>, StoreError> {
         sqlx::query(
             "SELECT id, event_id, entity_id, attempts, last_error, dead_at FROM deliveries

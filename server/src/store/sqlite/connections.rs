@@ -6,7 +6,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::Db;
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
-use crate::store::{account_of, db, hash32, ConnectionStore, Record, StoreError, Team, Upsert};
+use crate::store::{
+    account_of, db, hash32, search_sql, AuditEntry, ConnectionQuery, ConnectionStore, Record,
+    StoreError, Team, Upsert,
+};
 
 pub(in crate::store) struct SqliteConnections {
     db: Db,
@@ -333,6 +336,85 @@ impl ConnectionStore for SqliteConnections {
         let keys = self.keys.clone();
         self.db
             .with(move |conn| fill_webhook_kinds(conn, &keys).map_err(|e| db(format!("{e:#}"))))
+            .await
+    }
+
+    async fn search(&self, query: ConnectionQuery) -> Result<Vec<Record>, StoreError> {
+        let keys = self.keys.clone();
+        let select = SELECT
+            .strip_suffix(" WHERE entity_id = ?1")
+            .expect("SELECT ends with its WHERE");
+        let (sql, params) = search_sql(select, "instr", &query, |n| format!("?{n}"));
+        self.db
+            .with(move |conn| {
+                let mut q = conn.prepare_cached(&sql).map_err(db)?;
+                let rows = q
+                    .query_map(rusqlite::params_from_iter(params.iter()), read)
+                    .map_err(db)?;
+                rows.map(|r| record(r.map_err(db)?, &keys)).collect()
+            })
+            .await
+    }
+
+    async fn set_disabled(
+        &self,
+        id: &EntityId,
+        reason: Option<String>,
+        audit: AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.db
+            .with(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(db)?;
+                let changed = tx
+                    .execute(
+                        "UPDATE connections SET disabled_reason = ?2 WHERE entity_id = ?1",
+                        params![id.as_str(), reason],
+                    )
+                    .map_err(db)?;
+                if changed == 0 {
+                    return Ok(false);
+                }
+                tx.execute(
+                    "INSERT INTO admin_audit (at_ms, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![audit.at_ms, audit.actor, audit.action, audit.target, audit.detail],
+                )
+                .map_err(db)?;
+                tx.commit().map_err(db)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    async fn audit_log(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.db
+            .with(move |conn| {
+                let mut q = conn
+                    .prepare_cached(
+                        "SELECT id, at_ms, actor, action, target, detail FROM admin_audit
+                         WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+                    )
+                    .map_err(db)?;
+                let rows = q
+                    .query_map(params![before.unwrap_or(i64::MAX), limit as i64], |r| {
+                        Ok(AuditEntry {
+                            id: r.get(0)?,
+                            at_ms: r.get(1)?,
+                            actor: r.get(2)?,
+                            action: r.get(3)?,
+                            target: r.get(4)?,
+                            detail: r.get(5)?,
+                        })
+                    })
+                    .map_err(db)?;
+                rows.collect::<Result<_, _>>().map_err(db)
+            })
             .await
     }
 

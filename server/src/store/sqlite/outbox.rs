@@ -16,8 +16,9 @@ use crate::domain::{Keyring, WebhookUrl};
 use crate::store::claim::{self, Candidate};
 use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
-    db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Due, Finish, Gauges, NewEvent, Outbox,
-    Outcome, Pruned, Replay, Reservation, StoreError, Wake, GAUGES,
+    db, deliveries_sql, Accepted, Claimed, DeadDelivery, DeliveryQuery, DeliveryRow,
+    DeliveryStatus, Due, Finish, Gauges, NewEvent, Outbox, Outcome, Pruned, Replay, Reservation,
+    StoreError, Wake, DELIVERY_COLUMNS, GAUGES,
 };
 
 pub(in crate::store) struct SqliteOutbox {
@@ -424,6 +425,33 @@ impl Outbox for SqliteOutbox {
             Ok(status)
         })
         .await
+    }
+
+    async fn deliveries(&self, query: DeliveryQuery) -> Result<Vec<DeliveryRow>, StoreError> {
+        let (sql, params) = deliveries_sql(DELIVERY_COLUMNS, &query, |n| format!("?{n}"));
+        self.db
+            .with(move |conn| {
+                let mut q = conn.prepare_cached(&sql).map_err(db)?;
+                let rows = q
+                    .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                        let status: String = r.get(3)?;
+                        let next_at: i64 = r.get(5)?;
+                        Ok(DeliveryRow {
+                            delivery_id: r.get(0)?,
+                            event_id: r.get(1)?,
+                            entity_id: r.get(2)?,
+                            next_at: (status == "pending").then_some(next_at),
+                            status,
+                            attempts: r.get(4)?,
+                            last_error: r.get(6)?,
+                            delivered_at: r.get(7)?,
+                            dead_at: r.get(8)?,
+                        })
+                    })
+                    .map_err(db)?;
+                rows.collect::<Result<_, _>>().map_err(db)
+            })
+            .await
     }
 
     async fn dead(&self, since_ms: i64, limit: usize) -> Result<Vec<DeadDelivery>, StoreError> {

@@ -1,0 +1,472 @@
+//! The admin API: only on the internal (metrics) listener, only with an admin token, and
+//! never a webhook URL or edit key in what it answers.
+
+use std::time::Duration;
+
+use connector_settings::CardStyle;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    event, event_types, harness_proof, subscription, until, Receiver, ServerProcess,
+    CONNECTOR_HAS_ACCOUNTS, HARNESS_ACCOUNT,
+};
+
+const OPS: &str = "ops-secret-0123456789";
+const OLD: &str = "old-secret-9876543210";
+
+struct Admin {
+    server: ServerProcess,
+    /// `http://…` of the internal listener.
+    base: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+    _receiver: Receiver,
+}
+
+impl Admin {
+    async fn start(extra: &[&str]) -> Admin {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.sqlite");
+        let receiver = Receiver::start(Duration::ZERO).await;
+        let tokens = format!("ops:{OPS},old:{OLD}");
+        let mut args = vec![
+            "--db",
+            db.to_str().unwrap(),
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--admin-token",
+            &tokens,
+        ];
+        args.extend_from_slice(extra);
+        let server = ServerProcess::start(&receiver.origin, args);
+        let base = server
+            .metrics
+            .as_ref()
+            .expect("started with --metrics-addr")
+            .trim_end_matches("/metrics")
+            .to_string();
+        Admin {
+            server,
+            base,
+            client: reqwest::Client::new(),
+            _dir: dir,
+            _receiver: receiver,
+        }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A successful GET's JSON body, and the text it came as.
+    async fn json(&self, path: &str) -> (Value, String) {
+        let res = self.get(path, OPS).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        let text = res.text().await.unwrap();
+        (serde_json::from_str(&text).unwrap(), text)
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Option<Value>) -> reqwest::Response {
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token);
+        let req = match body {
+            Some(b) => req.json(&b),
+            None => req,
+        };
+        req.send().await.unwrap()
+    }
+
+    /// Creates connection `id` named `name`; returns its webhook URL and edit key.
+    async fn create(&self, id: &str, name: &str) -> (String, String) {
+        let hook = self.server.hook(id);
+        let settings = subscription(name, &[event_types()[0]], "", CardStyle::Compact, false);
+        let mut body = json!({ "webhookUrl": hook, "settings": settings });
+        if CONNECTOR_HAS_ACCOUNTS {
+            body["accountProof"] = harness_proof(HARNESS_ACCOUNT).into();
+        }
+        let res = self.server.put(id, &body).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "creating {id}");
+        let body: Value = res.json().await.unwrap();
+        let key = body["editKey"].as_str().expect("an edit key").to_string();
+        (hook, key)
+    }
+}
+
+fn ids(page: &Value) -> Vec<&str> {
+    page["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["entityId"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_is_only_on_the_internal_listener_and_only_with_a_token() {
+    let admin = Admin::start(&[]).await;
+    // The public listener has no admin API, with or without a token.
+    for path in ["/admin/connections", "/admin/audit", "/admin"] {
+        let res = admin
+            .client
+            .get(format!("{}{path}", admin.server.url))
+            .bearer_auth(OPS)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "public {path}");
+    }
+    // The internal one: 401 without a token, with another scheme and with a wrong one,
+    // each saying what was wrong; unknown admin paths too.
+    for path in ["/admin/connections", "/admin/nothing-here"] {
+        let res = admin
+            .client
+            .get(format!("{}{path}", admin.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(res.headers()["www-authenticate"], "Bearer");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "admin_token_missing", "{body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("Authorization"),
+            "{body}"
+        );
+    }
+    let res = admin
+        .client
+        .get(format!("{}/admin/connections", admin.base))
+        .basic_auth("ops", Some(OPS))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "admin_token_malformed", "{body}");
+    for wrong in ["wrong-secret-0123456789", "ops", &format!("ops:{OPS}")] {
+        let res = admin.get("/admin/connections", wrong).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{wrong}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "admin_token_refused", "{body}");
+    }
+    // An empty bearer token is no token.
+    let res = admin.get("/admin/connections", "").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Either token of the rotation works; unknown admin paths are a JSON 404 then.
+    for token in [OPS, OLD] {
+        assert_eq!(
+            admin.get("/admin/connections", token).await.status(),
+            StatusCode::OK
+        );
+    }
+    let res = admin.get("/admin/nothing-here", OPS).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "not_found");
+    // /metrics is as it was: no token asked.
+    assert!(admin
+        .server
+        .scrape()
+        .await
+        .contains("connector_deliveries_total"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_the_admin_api_is_off_and_the_start_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("off.sqlite");
+    let receiver = Receiver::start(Duration::ZERO).await;
+    let server = ServerProcess::start_logged(
+        &receiver.origin,
+        [
+            "--db",
+            db.to_str().unwrap(),
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ],
+        "info",
+    );
+    let base = server
+        .metrics
+        .as_ref()
+        .unwrap()
+        .trim_end_matches("/metrics");
+    let res = reqwest::Client::new()
+        .get(format!("{base}/admin/connections"))
+        .bearer_auth(OPS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(
+        server
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("the admin API is off")),
+        "{:?}",
+        server.log_lines()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_found_and_shown_without_their_webhook_url_or_edit_key() {
+    let admin = Admin::start(&[]).await;
+    let (hook_a, key_a) = admin.create("adm-a1", "Alpha builds").await;
+    let (hook_b, key_b) = admin.create("adm-b2", "Beta releases").await;
+    admin.create("adm-c3", "Gamma builds").await;
+
+    let (page, text) = admin.json("/admin/connections").await;
+    assert_eq!(ids(&page), ["adm-a1", "adm-b2", "adm-c3"]);
+    assert_eq!(page["nextCursor"], Value::Null);
+    let first = &page["connections"][0];
+    assert_eq!(first["name"], "Alpha builds");
+    assert_eq!(first["kind"], "connector");
+    assert_eq!(first["host"], "127.0.0.1");
+    assert_eq!(first["state"], "enabled");
+    assert_eq!(first["team"]["group"], "adm-a1");
+    // Searches.
+    let (page, _) = admin.json("/admin/connections?name=BUILDS").await;
+    assert_eq!(ids(&page), ["adm-a1", "adm-c3"]);
+    let (page, _) = admin.json("/admin/connections?team=adm-b2").await;
+    assert_eq!(ids(&page), ["adm-b2"]);
+    let (page, _) = admin
+        .json("/admin/connections?tenant=tenant-1&kind=connector&state=enabled")
+        .await;
+    assert_eq!(ids(&page), ["adm-a1", "adm-b2", "adm-c3"]);
+    let (page, _) = admin.json("/admin/connections?kind=workflows").await;
+    assert!(ids(&page).is_empty());
+    // Pages.
+    let (page, _) = admin.json("/admin/connections?limit=2").await;
+    assert_eq!(ids(&page), ["adm-a1", "adm-b2"]);
+    assert_eq!(page["nextCursor"], "adm-b2");
+    let (page, _) = admin.json("/admin/connections?limit=2&cursor=adm-b2").await;
+    assert_eq!(ids(&page), ["adm-c3"]);
+    assert_eq!(page["nextCursor"], Value::Null);
+    // One connection's detail.
+    let (detail, detail_text) = admin.json("/admin/connections/adm-b2").await;
+    assert_eq!(detail["entityId"], "adm-b2");
+    assert_eq!(detail["name"], "Beta releases");
+    assert!(detail["deliveries"].is_object(), "{detail}");
+    // Never a webhook URL, its secret path or an edit key.
+    for body in [&text, &detail_text] {
+        for secret in [&hook_a, &hook_b, &key_a, &key_b] {
+            assert!(!body.contains(secret.as_str()), "{body} shows {secret}");
+        }
+        assert!(
+            !body.contains("IncomingWebhook") && !body.contains("webhookb2"),
+            "{body}"
+        );
+        assert!(
+            !body.contains("editKey") && !body.contains("webhookUrl"),
+            "{body}"
+        );
+    }
+    // Bad input: a clear error naming what was wrong.
+    for (path, says) in [
+        ("/admin/connections?state=asleep", "state 'asleep'"),
+        ("/admin/connections?kind=bot", "kind 'bot'"),
+        ("/admin/connections?limit=0", "limit 0"),
+        ("/admin/connections?limit=many", "limit"),
+        ("/admin/connections?colour=red", "colour"),
+    ] {
+        let res = admin.get(path, OPS).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert!(
+            body["message"].as_str().unwrap().contains(says),
+            "{path}: {body}"
+        );
+    }
+    let res = admin.get("/admin/connections/nobody-here", OPS).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.text().await.unwrap().contains("nobody-here"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_and_enabling_is_audited_with_the_token_id_and_the_tab_shows_the_reason() {
+    let admin = Admin::start(&[]).await;
+    let (hook, _) = admin.create("adm-d1", "Delta").await;
+    admin.create("adm-d2", "Echo").await;
+
+    let res = admin
+        .post(
+            "/admin/connections/adm-d1/disable",
+            OLD,
+            Some(json!({ "reason": "customer asked us to pause" })),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["state"], "disabled");
+    let shown = "disabled by an operator: customer asked us to pause";
+    assert_eq!(body["disabledReason"], shown);
+    // The tab's own GET shows the reason.
+    let tab: Value = admin
+        .server
+        .get("adm-d1", Some(&hook))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tab["disabled"], shown, "{tab}");
+    let (page, _) = admin.json("/admin/connections?state=disabled").await;
+    assert_eq!(ids(&page), ["adm-d1"]);
+
+    let res = admin
+        .post("/admin/connections/adm-d1/enable", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["state"], "enabled");
+    let (page, _) = admin.json("/admin/connections?state=disabled").await;
+    assert!(ids(&page).is_empty());
+
+    // Refused: no reason, an empty one, an unknown connection; nothing is logged for them.
+    for body in [None, Some(json!({})), Some(json!({ "reason": "  " }))] {
+        let res = admin
+            .post("/admin/connections/adm-d2/disable", OPS, body.clone())
+            .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{body:?}");
+        let err: Value = res.json().await.unwrap();
+        assert!(err["message"].as_str().unwrap().contains("reason"), "{err}");
+    }
+    let res = admin
+        .post(
+            "/admin/connections/nobody/disable",
+            OPS,
+            Some(json!({ "reason": "x" })),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = admin
+        .post("/admin/connections/nobody/enable", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // A GET of an action is refused with JSON.
+    let res = admin.get("/admin/connections/adm-d1/disable", OPS).await;
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+
+    let (log, _) = admin.json("/admin/audit").await;
+    let entries = log["entries"].as_array().unwrap();
+    let seen: Vec<(&str, &str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+                e["target"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [("ops", "enable", "adm-d1"), ("old", "disable", "adm-d1")]
+    );
+    assert_eq!(entries[1]["detail"], "customer asked us to pause");
+    assert!(entries[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("customer asked"));
+    assert!(entries[0]["atMs"].as_i64().unwrap() >= entries[1]["atMs"].as_i64().unwrap());
+    let (older, _) = admin.json("/admin/audit?limit=1").await;
+    assert_eq!(older["entries"].as_array().unwrap().len(), 1);
+    let before = older["nextBefore"].as_i64().expect("a next page");
+    let (rest, _) = admin
+        .json(&format!("/admin/audit?limit=1&before={before}"))
+        .await;
+    assert_eq!(rest["entries"][0]["action"], "disable");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_come_from_a_file_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("file.sqlite");
+    let file = dir.path().join("admin-tokens");
+    std::fs::write(&file, format!("ops:{OPS}\n")).unwrap();
+    let receiver = Receiver::start(Duration::ZERO).await;
+    let server = ServerProcess::start(
+        &receiver.origin,
+        [
+            "--db",
+            db.to_str().unwrap(),
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--admin-token-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    let base = server
+        .metrics
+        .as_ref()
+        .unwrap()
+        .trim_end_matches("/metrics");
+    let res = reqwest::Client::new()
+        .get(format!("{base}/admin/audit"))
+        .bearer_auth(OPS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_are_listed_by_connection_event_and_state_with_their_attempts() {
+    let admin = Admin::start(&[]).await;
+    admin.create("adm-ok", "Okay builds").await;
+    let (gone, _) = admin.create("adm-gone", "Gone builds").await;
+    admin.server.mode(&gone, "gone").await;
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("one delivered and one dead", 20, async || {
+        let (page, _) = admin.json("/admin/deliveries").await;
+        let states: Vec<&str> = page["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["status"].as_str().unwrap())
+            .collect();
+        states.contains(&"delivered") && states.contains(&"dead")
+    })
+    .await;
+    let (ok, _) = admin.json("/admin/deliveries?connection=adm-ok").await;
+    let ok = &ok["deliveries"];
+    assert_eq!(ok.as_array().unwrap().len(), 1, "{ok}");
+    assert_eq!(ok[0]["status"], "delivered");
+    assert_eq!(ok[0]["attempts"], 1);
+    assert!(ok[0]["deliveredAt"].is_i64(), "{ok}");
+    let (dead, text) = admin.json("/admin/deliveries?state=dead").await;
+    let dead = &dead["deliveries"];
+    assert_eq!(dead.as_array().unwrap().len(), 1, "{dead}");
+    assert_eq!(dead[0]["entityId"], "adm-gone");
+    assert!(dead[0]["lastError"].is_string(), "{dead}");
+    assert!(
+        !text.contains(&gone) && !text.contains("webhookb2"),
+        "{text}"
+    );
+    let event_id = dead[0]["eventId"].as_str().unwrap();
+    let (by_event, _) = admin
+        .json(&format!("/admin/deliveries?event={event_id}&limit=1"))
+        .await;
+    assert_eq!(by_event["deliveries"].as_array().unwrap().len(), 1);
+    let before = by_event["nextBefore"].as_i64().expect("a second page");
+    let (rest, _) = admin
+        .json(&format!(
+            "/admin/deliveries?event={event_id}&before={before}"
+        ))
+        .await;
+    assert_eq!(rest["deliveries"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["nextBefore"], Value::Null);
+    let res = admin.get("/admin/deliveries?state=lost", OPS).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("state 'lost'"),
+        "{body}"
+    );
+}
