@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -40,9 +40,19 @@ export async function sendAcceptedEvent(server, event, secret = EVENTS_SECRET) {
   return body;
 }
 
+// The servers' directories, removed when this test file's process ends (not when a server
+// stops: a test may start another server on the same database).
+const serverDirs = [];
+process.on('exit', () => {
+  for (const dir of serverDirs) {
+    try { rmSync(dir, { recursive: true, force: true }); } catch { /* nothing to keep */ }
+  }
+});
+
 /** Starts the server (`bin`, serving `dist`: another connector's build); resolves once it prints its address. */
 export async function startServer({ db, port = 0, extraArgs = [], dev = true, bin = serverBin, dist = distDir } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'connector-e2e-'));
+  serverDirs.push(dir);
   db ??= join(dir, 'test.sqlite');
   const args = [...(dev ? ['--dev'] : []), '--host', '127.0.0.1', '--port', String(port), '--db', db,
     '--dist', dist, '--emulator-dir', join(root, 'emulator'), ...extraArgs];
