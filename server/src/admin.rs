@@ -14,16 +14,18 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use connector_settings::api::{ConnectionAccount, DeliveryStatus, ErrorBody};
+use connector_settings::admin::{
+    AuditPage, ConnectionDetail, ConnectionPage, ConnectionView, DeliveryPage, DisableBody,
+    TeamView,
+};
+use connector_settings::api::ErrorBody;
 use connector_settings::webhook::WebhookKind;
-use connector_settings::{EntityId, Values};
-use serde::{Deserialize, Serialize};
+use connector_settings::EntityId;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::store::{
-    AuditEntry, ConnectionQuery, ConnectionStore, DeliveryQuery, DeliveryRow, Outbox, Record,
-};
+use crate::store::{AuditEntry, ConnectionQuery, ConnectionStore, DeliveryQuery, Outbox, Record};
 
 /// The shortest secret an admin token may have.
 pub const MIN_SECRET_CHARS: usize = 16;
@@ -230,76 +232,31 @@ async fn authorize(
     }
 }
 
-/// A connection as the admin API shows it: never its webhook URL or edit key.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ConnectionView {
-    entity_id: String,
-    name: String,
-    /// The webhook's kind (`connector`, `workflows`, `workflows-sign-in`, `workflows-retired`).
-    kind: &'static str,
-    /// The webhook's host only.
-    host: Option<String>,
-    tenant_id: Option<String>,
-    team: Option<TeamView>,
-    account: Option<ConnectionAccount>,
-    app_type: Option<String>,
-    /// `enabled` or `disabled`.
-    state: &'static str,
-    disabled_reason: Option<String>,
-    created_at: String,
-    updated_at: String,
-}
-
-#[derive(Debug, Serialize)]
-struct TeamView {
-    tenant: String,
-    group: String,
-}
-
-impl From<&Record> for ConnectionView {
-    fn from(r: &Record) -> Self {
-        ConnectionView {
-            entity_id: r.entity_id.as_str().to_string(),
-            name: r.config_name.clone(),
-            kind: r.webhook_url.kind().name(),
-            host: url::Url::parse(r.webhook_url.as_str())
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string)),
-            tenant_id: r.tenant_id.clone(),
-            team: r.team.as_ref().map(|t| TeamView {
-                tenant: t.tenant.clone(),
-                group: t.group.clone(),
-            }),
-            account: r.account.clone(),
-            app_type: r.app_type.clone(),
-            state: if r.disabled_reason.is_some() {
-                "disabled"
-            } else {
-                "enabled"
-            },
-            disabled_reason: r.disabled_reason.clone(),
-            created_at: r.created_at.clone(),
-            updated_at: r.updated_at.clone(),
+fn view(r: &Record) -> ConnectionView {
+    ConnectionView {
+        entity_id: r.entity_id.as_str().to_string(),
+        name: r.config_name.clone(),
+        kind: r.webhook_url.kind().name().to_string(),
+        host: url::Url::parse(r.webhook_url.as_str())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string)),
+        tenant_id: r.tenant_id.clone(),
+        team: r.team.as_ref().map(|t| TeamView {
+            tenant: t.tenant.clone(),
+            group: t.group.clone(),
+        }),
+        account: r.account.clone(),
+        app_type: r.app_type.clone(),
+        state: if r.disabled_reason.is_some() {
+            "disabled"
+        } else {
+            "enabled"
         }
+        .to_string(),
+        disabled_reason: r.disabled_reason.clone(),
+        created_at: r.created_at.clone(),
+        updated_at: r.updated_at.clone(),
     }
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ConnectionPage {
-    connections: Vec<ConnectionView>,
-    /// Pass as `cursor` for the next page; `null` on the last one.
-    next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ConnectionDetail {
-    #[serde(flatten)]
-    connection: ConnectionView,
-    settings: Values,
-    deliveries: DeliveryStatus,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -396,7 +353,7 @@ async fn list(
         None
     };
     Ok(Json(ConnectionPage {
-        connections: found.iter().map(ConnectionView::from).collect(),
+        connections: found.iter().map(view).collect(),
         next_cursor,
     }))
 }
@@ -429,16 +386,10 @@ async fn show(state: &AdminState, id: &EntityId) -> Result<Json<ConnectionDetail
         .ok_or_else(|| not_found(id))?;
     let deliveries = state.outbox.delivery_status(id, None).await?;
     Ok(Json(ConnectionDetail {
-        connection: ConnectionView::from(&record),
+        connection: view(&record),
         settings: record.settings.clone(),
         deliveries,
     }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DisableBody {
-    reason: String,
 }
 
 async fn disable(
@@ -516,14 +467,6 @@ struct DeliveryParams {
     before: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DeliveryPage {
-    deliveries: Vec<DeliveryRow>,
-    /// Pass as `before` for the next (older) page; `null` on the last one.
-    next_before: Option<i64>,
-}
-
 async fn deliveries(
     State(state): State<AdminState>,
     RawQuery(query): RawQuery,
@@ -567,14 +510,6 @@ async fn deliveries(
 struct AuditParams {
     limit: Option<usize>,
     before: Option<i64>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AuditPage {
-    entries: Vec<AuditEntry>,
-    /// Pass as `before` for the next (older) page; `null` on the last one.
-    next_before: Option<i64>,
 }
 
 async fn audit(

@@ -1,6 +1,7 @@
 //! What a connection's settings are and when they are valid, generated from
 //! `connector.toml`: one definition that the page and the server both apply.
 
+pub mod admin;
 pub mod api;
 pub mod hosting;
 mod messages;

@@ -173,22 +173,7 @@ pub struct ConnectionQuery {
     pub limit: usize,
 }
 
-/// One action taken through the admin API, as its audit log keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEntry {
-    /// Given by the store (ignored when writing); later entries have larger ids.
-    pub id: i64,
-    /// Unix milliseconds.
-    pub at_ms: i64,
-    /// The id of the admin token that acted.
-    pub actor: String,
-    /// What was done, e.g. `disable`.
-    pub action: String,
-    /// What it was done to, e.g. a connection's entity id.
-    pub target: String,
-    pub detail: Option<String>,
-}
+pub use connector_settings::admin::{AuditEntry, DeliveryRow};
 
 /// What an upsert did.
 #[derive(Debug)]
@@ -448,23 +433,6 @@ pub struct DeliveryQuery {
     /// The delivery id the previous page ended with.
     pub before: Option<i64>,
     pub limit: usize,
-}
-
-/// A delivery as the admin API shows it: its state, how many attempts were made and the
-/// last one's error (only the last is kept).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeliveryRow {
-    pub delivery_id: i64,
-    pub event_id: String,
-    pub entity_id: String,
-    pub status: String,
-    pub attempts: u32,
-    /// When a pending one is due next (unix milliseconds).
-    pub next_at: Option<i64>,
-    pub last_error: Option<String>,
-    pub delivered_at: Option<i64>,
-    pub dead_at: Option<i64>,
 }
 
 /// The SQL of `query` after `select` (which ends with `FROM deliveries`), with its string
