@@ -3,6 +3,9 @@
 //! and help. This test writes it when `CONNECTOR_WRITE_DOCS=1` (`cargo xtask docs`) and
 //! otherwise fails when the file is not what the definitions give.
 
+#[path = "docs/admin_openapi.rs"]
+mod admin_openapi;
+
 use clap::CommandFactory;
 use connector_server::cli::Cli;
 

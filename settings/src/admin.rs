@@ -9,6 +9,7 @@ use crate::Values;
 
 /// A connection as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionView {
     pub entity_id: String,
@@ -31,6 +32,7 @@ pub struct ConnectionView {
 
 /// The Teams team a connection belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TeamView {
     pub tenant: String,
     pub group: String,
@@ -38,6 +40,7 @@ pub struct TeamView {
 
 /// `GET /admin/connections`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionPage {
     pub connections: Vec<ConnectionView>,
@@ -47,6 +50,7 @@ pub struct ConnectionPage {
 
 /// `GET /admin/connections/{id}`, and the answer of every action on one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionDetail {
     #[serde(flatten)]
@@ -57,6 +61,7 @@ pub struct ConnectionDetail {
 
 /// Body of `POST /admin/connections/{id}/disable`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DisableBody {
     /// Why, 1 to 500 characters; the tab page shows it.
@@ -65,6 +70,7 @@ pub struct DisableBody {
 
 /// A delivery as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryRow {
     pub delivery_id: i64,
@@ -82,6 +88,7 @@ pub struct DeliveryRow {
 
 /// `GET /admin/deliveries`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryPage {
     pub deliveries: Vec<DeliveryRow>,
@@ -91,6 +98,7 @@ pub struct DeliveryPage {
 
 /// One action taken through the admin API, as its audit log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     /// Given by the store (ignored when writing); later entries have larger ids.
@@ -108,6 +116,7 @@ pub struct AuditEntry {
 
 /// `GET /admin/audit`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
@@ -118,6 +127,7 @@ pub struct AuditPage {
 /// One attempt at a delivery: when, the webhook's answer code (none when no answer came:
 /// refused connection, timeout) and what went wrong.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     /// Unix milliseconds.
@@ -132,6 +142,7 @@ pub struct Attempt {
 /// Body of `POST /admin/deliveries/replay`: every dead delivery matching all the given
 /// filters; with `dryRun` only counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReplayFilter {
     /// A connection's entity id.
@@ -152,6 +163,7 @@ pub struct ReplayFilter {
 /// The answer of a replay: how many dead deliveries matched, and how many were made due
 /// again (none on a dry run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReplayAnswer {
     pub matched: u64,
@@ -162,6 +174,7 @@ pub struct ReplayAnswer {
 /// `GET /admin/stats`: attempts per minute over the last day by outcome, and the oldest
 /// delivery that is due and not yet sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryStats {
     /// Oldest first; only minutes with an attempt.
@@ -174,6 +187,7 @@ pub struct DeliveryStats {
 
 /// Attempts that ended in each outcome during one minute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MinuteCounts {
     /// The minute's start (unix milliseconds).

@@ -80,6 +80,7 @@ pub struct Connection {
 }
 
 /// The account a connection is linked to.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionAccount {
@@ -164,6 +165,7 @@ pub struct TestCard {
 }
 
 /// Delivery counts of a connection (or of one event to it).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryStatus {
@@ -175,6 +177,7 @@ pub struct DeliveryStatus {
 }
 
 /// Every error the API answers with.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// Machine-readable kind, e.g. `validation_failed`, `not_found`.
@@ -187,6 +190,7 @@ pub struct ErrorBody {
 }
 
 /// One broken field rule in an [`ErrorBody`].
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldProblem {
     pub field: String,

@@ -140,6 +140,7 @@ pub const FORM: &str = include!(concat!(env!("OUT_DIR"), "/form.rs"));
 
 /// A field's value as stored and sent: text, one choice (a string), several choices, or a toggle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum Value {
     Bool(bool),

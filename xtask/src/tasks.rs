@@ -322,7 +322,11 @@ pub fn test() -> Result<()> {
     Ok(())
 }
 
-/// Runs schemathesis against a fresh server: no 5xx, and every answer as documented.
+/// The admin token schemathesis calls the admin API with.
+const ADMIN_SECRET: &str = "schemathesis-admin-secret";
+
+/// Runs schemathesis against a fresh server, its API and its admin API: no 5xx, and every
+/// answer as documented.
 fn schemathesis(root: &std::path::Path) -> Result<()> {
     use std::io::{BufRead, BufReader};
     let dir = root.join("build/schemathesis");
@@ -333,25 +337,56 @@ fn schemathesis(root: &std::path::Path) -> Result<()> {
         .arg(dir.join("t.sqlite"))
         // Thousands of generated writes from one address are the point here.
         .args(["--write-rate", "0", "--tenant-write-rate", "0"])
+        // The admin API on the internal listener, checked against its own document.
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .env(
+            "CONNECTOR_ADMIN_TOKEN",
+            format!("schemathesis:{ADMIN_SECRET}"),
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .context("cannot start connector-server")?;
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap()).read_line(&mut line)?;
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .map(|u| u.trim_end_matches('/').to_string());
-    let result = match url {
-        Some(url) => sh(Command::new("schemathesis")
-            .args(["run", &format!("{url}/api/openapi.json")])
-            // Acceptance of generated webhook URLs depends on DNS and the allowed hosts, which a
-            // schema cannot say; what the issue asks is checked: no 5xx, answers as documented.
-            .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"])
-            .args(["--max-examples", "50", "--request-timeout", "10", "--seed", "1"])
-            .current_dir(&dir)),
-        None => Err(anyhow::anyhow!("connector-server printed '{}' instead of its address", line.trim())),
+    let mut out = BufReader::new(server.stdout.take().unwrap());
+    let mut address = |prefix: &str| -> Option<String> {
+        let mut line = String::new();
+        out.read_line(&mut line).ok()?;
+        line.trim()
+            .strip_prefix(prefix)
+            .map(|u| u.trim_end_matches('/').to_string())
+    };
+    let url = address("listening on ");
+    let metrics = address("metrics on ");
+    // Acceptance of generated webhook URLs depends on DNS and the allowed hosts, which a
+    // schema cannot say; what the issue asks is checked: no 5xx, answers as documented.
+    let checks = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance";
+    let run = |document: String, extra: &[&str]| {
+        sh(Command::new("schemathesis")
+            .args(["run", &document])
+            .args(["--checks", checks])
+            .args([
+                "--max-examples",
+                "50",
+                "--request-timeout",
+                "10",
+                "--seed",
+                "1",
+            ])
+            .args(extra)
+            .current_dir(&dir))
+    };
+    let result = match (url, metrics) {
+        (Some(url), Some(metrics)) => run(format!("{url}/api/openapi.json"), &[]).and_then(|()| {
+            println!("xtask: schemathesis against the admin API's OpenAPI document");
+            let internal = metrics.trim_end_matches("/metrics");
+            run(
+                format!("{internal}/admin/openapi.json"),
+                &["-H", &format!("Authorization: Bearer {ADMIN_SECRET}")],
+            )
+        }),
+        _ => Err(anyhow::anyhow!(
+            "connector-server did not print its addresses"
+        )),
     };
     let _ = server.kill();
     let _ = server.wait();

@@ -113,7 +113,12 @@ fn ids(page: &Value) -> Vec<&str> {
 async fn the_admin_api_is_only_on_the_internal_listener_and_only_with_a_token() {
     let admin = Admin::start(&[]).await;
     // The public listener has no admin API, with or without a token.
-    for path in ["/admin/connections", "/admin/audit", "/admin"] {
+    for path in [
+        "/admin/connections",
+        "/admin/audit",
+        "/admin",
+        "/admin/openapi.json",
+    ] {
         let res = admin
             .client
             .get(format!("{}{path}", admin.server.url))
@@ -170,6 +175,20 @@ async fn the_admin_api_is_only_on_the_internal_listener_and_only_with_a_token() 
     let res = admin.get("/admin/nothing-here", OPS).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "not_found");
+    // Its OpenAPI document is readable without a token, and is the generated one.
+    let res = admin
+        .client
+        .get(format!("{}/admin/openapi.json", admin.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["info"]["title"], "Teams connector admin API");
+    assert!(
+        doc["paths"]["/admin/connections"]["get"].is_object(),
+        "{doc}"
+    );
     // /metrics is as it was: no token asked.
     assert!(admin
         .server
