@@ -7,16 +7,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, launchBrowser, configFrame } from './harness.mjs';
+import { startServer, launchBrowser, configFrame, tempDir } from './harness.mjs';
 
 /** `dir`'s files (and `overrides` by name) over https on 127.0.0.1, on a random port. */
 async function startHttpsServer(dir, overrides) {
-  const keys = mkdtempSync(join(tmpdir(), 'auth-popup-'));
+  const keys = tempDir('auth-popup-');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
     '-keyout', join(keys, 'key.pem'), '-out', join(keys, 'cert.pem')], { stdio: 'ignore' });
   const server = createServer({ key: readFileSync(join(keys, 'key.pem')), cert: readFileSync(join(keys, 'cert.pem')) },

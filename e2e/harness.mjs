@@ -40,19 +40,25 @@ export async function sendAcceptedEvent(server, event, secret = EVENTS_SECRET) {
   return body;
 }
 
-// The servers' directories, removed when this test file's process ends (not when a server
-// stops: a test may start another server on the same database).
-const serverDirs = [];
+// Temporary directories (the servers', a test's keys), removed when this test file's process
+// ends (not when a server stops: a test may start another server on the same database).
+const tempDirs = [];
 process.on('exit', () => {
-  for (const dir of serverDirs) {
+  for (const dir of tempDirs) {
     try { rmSync(dir, { recursive: true, force: true }); } catch { /* nothing to keep */ }
   }
 });
 
+/** A new directory under the system's temporary one, removed when this test file's process ends. */
+export function tempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
 /** Starts the server (`bin`, serving `dist`: another connector's build); resolves once it prints its address. */
 export async function startServer({ db, port = 0, extraArgs = [], dev = true, bin = serverBin, dist = distDir } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'connector-e2e-'));
-  serverDirs.push(dir);
+  const dir = tempDir('connector-e2e-');
   db ??= join(dir, 'test.sqlite');
   const args = [...(dev ? ['--dev'] : []), '--host', '127.0.0.1', '--port', String(port), '--db', db,
     '--dist', dist, '--emulator-dir', join(root, 'emulator'), ...extraArgs];
