@@ -67,7 +67,7 @@ test('a tab with a Workflows webhook: test card before saving, the tab page, set
 
     // The test card arrives before anything is stored.
     await frame.locator('#send-test-card').click();
-    await frame.getByText('The test card was posted to the channel.').waitFor({ timeout: 15000 });
+    await frame.getByText('Workflows accepted the test card.').waitFor({ timeout: 15000 });
     const tested = await inbox(server, first);
     assert.equal(tested.length, 1);
     assert.equal(tested[0].body.attachments[0].content.type, 'AdaptiveCard', 'a Workflows webhook gets an Adaptive Card');

@@ -33,6 +33,9 @@ pub struct Strings {
     pub send_test: &'static str,
     pub test_sending: &'static str,
     pub test_delivered: &'static str,
+    /// A Workflows webhook answered 202: its flow took the card, which does not yet mean the
+    /// flow posted it.
+    pub test_accepted: &'static str,
     pub test_failed: &'static str,
     pub test_pending: &'static str,
     pub sign_in_failed: &'static str,
@@ -117,6 +120,7 @@ static EN: Strings = Strings {
     send_test: "Send a test card",
     test_sending: "Sending a test card…",
     test_delivered: "The test card was posted to the channel.",
+    test_accepted: "Workflows accepted the test card. If it is not in the channel within a minute, open the flow's run history in Power Automate: the flow failed after accepting it.",
     test_failed: "The test card could not be posted",
     test_pending: "The test card is still waiting to be posted",
     sign_in_failed: "signing in with Teams failed",
@@ -198,6 +202,7 @@ static DE: Strings = Strings {
     send_test: "Testkarte senden",
     test_sending: "Testkarte wird gesendet…",
     test_delivered: "Die Testkarte wurde im Kanal gepostet.",
+    test_accepted: "Workflows hat die Testkarte angenommen. Wenn sie nicht innerhalb einer Minute im Kanal erscheint, öffnen Sie den Ausführungsverlauf des Flows in Power Automate: der Flow ist nach der Annahme fehlgeschlagen.",
     test_failed: "Die Testkarte konnte nicht gepostet werden",
     test_pending: "Die Testkarte wartet noch auf die Zustellung",
     sign_in_failed: "die Anmeldung über Teams ist fehlgeschlagen",
@@ -279,6 +284,7 @@ static FR: Strings = Strings {
     send_test: "Envoyer une carte de test",
     test_sending: "Envoi d'une carte de test…",
     test_delivered: "La carte de test a été publiée dans le canal.",
+    test_accepted: "Workflows a accepté la carte de test. Si elle n'apparaît pas dans le canal d'ici une minute, ouvrez l'historique des exécutions du flux dans Power Automate : le flux a échoué après l'avoir acceptée.",
     test_failed: "La carte de test n'a pas pu être publiée",
     test_pending: "La carte de test attend encore d'être publiée",
     sign_in_failed: "la connexion via Teams a échoué",

@@ -13,6 +13,12 @@ use crate::state::{Notice, Page};
 pub(crate) async fn send_test_card(page: Page) {
     page.testing.set(true);
     let s = page.strings();
+    // A tab posts through a Workflows webhook, whose 202 means only that its flow took the card.
+    let success = if page.tab.get_untracked() {
+        s.test_accepted
+    } else {
+        s.test_delivered
+    };
     let outcome = async {
         let call = begin(page, Some(Notice::Info(s.test_sending.into())), None).await?;
         if let (true, Some(url)) = (page.tab.get_untracked(), page.webhook.new_url()) {
@@ -26,7 +32,7 @@ pub(crate) async fn send_test_card(page: Page) {
                 .await
                 .map_err(|e| call.reason(&e))?;
             return match got.error {
-                None if got.delivered => Ok(Notice::Success(s.test_delivered.into())),
+                None if got.delivered => Ok(Notice::Success(success.into())),
                 why => Err(format!("{}: {}", s.test_failed, why.unwrap_or_default())),
             };
         }
@@ -47,7 +53,7 @@ pub(crate) async fn send_test_card(page: Page) {
                 .await
                 .map_err(|e| call.reason(&e))?;
             if status.delivered > 0 {
-                return Ok(Notice::Success(s.test_delivered.into()));
+                return Ok(Notice::Success(success.into()));
             }
             if status.dead > 0 {
                 return Err(format!(

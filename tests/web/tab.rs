@@ -197,7 +197,7 @@ async fn a_test_card_goes_to_the_typed_url_before_the_first_save() {
     until("the test button", || el("send-test-card").is_some()).await;
     click("send-test-card").await;
     until("the outcome", || {
-        body_text().contains("The test card was posted to the channel.")
+        body_text().contains("Workflows accepted the test card.")
     })
     .await;
     let post = &requests("POST")[0];
