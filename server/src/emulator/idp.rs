@@ -20,7 +20,7 @@ use crate::error::AppError;
 const KEY_ID: &str = "emulator-dev-1";
 const PRIVATE_KEY: &str = include_str!("dev-idp-key.pem");
 /// Another key, signing under the same key id: a token with a bad signature.
-const IMPOSTOR_KEY: &str = include_str!("dev-idp-impostor-key.pem");
+pub(super) const IMPOSTOR_KEY: &str = include_str!("dev-idp-impostor-key.pem");
 const MODULUS: &str = include_str!("dev-idp-n.txt");
 /// The tenant an "other tenant" token comes from.
 pub const OTHER_TENANT: &str = "00000000-0000-4000-8000-0000000000ff";
