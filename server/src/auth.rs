@@ -67,7 +67,11 @@ pub struct PublishedKey {
 }
 
 /// Refetching the key set for an unknown key id happens at most this often.
+#[cfg(not(test))]
 const REFRESH_GAP: Duration = Duration::from_secs(30);
+/// Unit tests see a rotation without waiting half a minute.
+#[cfg(test)]
+const REFRESH_GAP: Duration = Duration::from_millis(200);
 
 /// A published key set (JWKS) by key id: fetched when a token names a key it does not hold,
 /// at most every [`REFRESH_GAP`], so a rotated key is picked up and junk ids cost nothing.

@@ -175,3 +175,168 @@ impl BotVerifier {
         Ok(keys)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use axum::routing::get;
+    use axum::{Json, Router};
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    const KEY: &str = include_str!("../emulator/dev-bot-key.pem");
+    const MODULUS: &str = include_str!("../emulator/dev-bot-n.txt");
+    const APP: &str = "00000000-0000-4000-8000-00000000b07e";
+    const SERVICE: &str = "https://smba.trafficmanager.net/amer/";
+
+    /// A Bot Framework stand-in on a free port: its metadata, its key set (which a test
+    /// changes) and how often each was fetched.
+    struct Publisher {
+        url: String,
+        keys: Arc<Mutex<Vec<&'static str>>>,
+        /// Whether the metadata is served (else 503).
+        up: Arc<AtomicBool>,
+        metadata_fetches: Arc<AtomicUsize>,
+        key_fetches: Arc<AtomicUsize>,
+    }
+
+    async fn publisher() -> Publisher {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let keys = Arc::new(Mutex::new(vec!["k1"]));
+        let (m, k) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let jwks_uri = format!("{base}/keys");
+        let up = Arc::new(AtomicBool::new(true));
+        let app = Router::new()
+            .route(
+                "/metadata",
+                get({
+                    let (m, up) = (m.clone(), up.clone());
+                    move || async move {
+                        m.fetch_add(1, Ordering::SeqCst);
+                        if !up.load(Ordering::SeqCst) {
+                            return Err(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+                        }
+                        Ok(Json(
+                            json!({ "issuer": BOT_FRAMEWORK_ISSUER, "jwks_uri": jwks_uri }),
+                        ))
+                    }
+                }),
+            )
+            .route(
+                "/keys",
+                get({
+                    let (k, keys) = (k.clone(), keys.clone());
+                    move || async move {
+                        k.fetch_add(1, Ordering::SeqCst);
+                        let published: Vec<Value> = keys
+                            .lock()
+                            .unwrap()
+                            .iter()
+                            .map(|kid| {
+                                json!({ "kty": "RSA", "kid": kid, "n": MODULUS.trim(), "e": "AQAB",
+                                               "endorsements": ["msteams"] })
+                            })
+                            .collect();
+                        Json(json!({ "keys": published }))
+                    }
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Publisher {
+            url: format!("{base}/metadata"),
+            keys,
+            up,
+            metadata_fetches: m,
+            key_fetches: k,
+        }
+    }
+
+    fn headers(kid: &str) -> HeaderMap {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let claims = json!({ "serviceurl": SERVICE, "nbf": now - 5, "exp": now + 3600,
+                             "iss": BOT_FRAMEWORK_ISSUER, "aud": APP });
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.into());
+        let token = encode(
+            &header,
+            &claims,
+            &EncodingKey::from_rsa_pem(KEY.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            axum::http::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        h
+    }
+
+    #[tokio::test]
+    async fn keys_are_fetched_once_kept_and_fetched_again_for_an_unknown_key_id() {
+        let p = publisher().await;
+        let v = BotVerifier::new(APP, &p.url);
+        let fetches = || {
+            (
+                p.metadata_fetches.load(Ordering::SeqCst),
+                p.key_fetches.load(Ordering::SeqCst),
+            )
+        };
+        assert_eq!(v.verify(&headers("k1"), SERVICE, "msteams").await, Ok(()));
+        assert_eq!(v.verify(&headers("k1"), SERVICE, "msteams").await, Ok(()));
+        assert_eq!(fetches(), (1, 1), "metadata and keys kept");
+        // The Bot Framework rotates its key: a token naming the new id fetches the set again.
+        *p.keys.lock().unwrap() = vec!["k2"];
+        tokio::time::sleep(REFRESH_GAP_FOR_TESTS).await;
+        assert_eq!(v.verify(&headers("k2"), SERVICE, "msteams").await, Ok(()));
+        assert_eq!(fetches(), (1, 2));
+        // An id nobody published: refused, and junk ids right after cost no fetch.
+        tokio::time::sleep(REFRESH_GAP_FOR_TESTS).await;
+        for _ in 0..3 {
+            let e = v.verify(&headers("junk"), SERVICE, "msteams").await;
+            assert!(
+                matches!(&e, Err(VerifyError::Refused(m)) if m.contains("'junk' is not in the published key set")),
+                "{e:?}"
+            );
+        }
+        assert_eq!(fetches(), (1, 3));
+        // The old key is gone from the set.
+        let e = v.verify(&headers("k1"), SERVICE, "msteams").await;
+        assert!(matches!(e, Err(VerifyError::Refused(_))), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn metadata_that_cannot_be_fetched_is_unavailable_not_refused_and_is_tried_again() {
+        let p = publisher().await;
+        p.up.store(false, Ordering::SeqCst);
+        let v = BotVerifier::new(APP, &p.url);
+        for _ in 0..2 {
+            let e = v.verify(&headers("k1"), SERVICE, "msteams").await;
+            assert!(
+                matches!(&e, Err(VerifyError::Unavailable(m)) if m.contains("cannot be fetched")),
+                "{e:?}"
+            );
+        }
+        assert_eq!(
+            p.metadata_fetches.load(Ordering::SeqCst),
+            2,
+            "each use tries"
+        );
+        // Once it answers, the same verifier takes tokens.
+        p.up.store(true, Ordering::SeqCst);
+        assert_eq!(v.verify(&headers("k1"), SERVICE, "msteams").await, Ok(()));
+        // A token for another channel than Teams is refused even with a Teams-endorsed key.
+        let e = v.verify(&headers("k1"), SERVICE, "webchat").await;
+        assert!(
+            matches!(&e, Err(VerifyError::Refused(m)) if m.contains("only Teams'")),
+            "{e:?}"
+        );
+    }
+
+    /// A little more than the key set's refresh gap under test.
+    const REFRESH_GAP_FOR_TESTS: std::time::Duration = std::time::Duration::from_millis(250);
+}
