@@ -1,13 +1,14 @@
 //! The Bot Framework's token on every activity, checked as its authentication article says
 //! for "Connector to bot": a Bearer JWT signed RS256 by a key of the JWKS its OpenID metadata
-//! names (the metadata fetched once, retried while it fails; the key set cached and fetched
-//! again on an unknown key id, as single sign-on's is), issued by
+//! names (the metadata fetched on first use, retried while it fails and read again once a
+//! day; the key set cached and fetched again on an unknown key id, as single sign-on's is),
+//! issued by
 //! `https://api.botframework.com`, for this bot's app id, within `exp`/`nbf` give or take
 //! 5 minutes, its `serviceurl` claim equal to the activity's `serviceUrl`, and its key
 //! endorsed for the activity's channel, which must be Teams'.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use jsonwebtoken::{decode, decode_header, Algorithm, Validation};
@@ -38,11 +39,24 @@ struct Claims {
     serviceurl: Option<String>,
 }
 
+/// How long the metadata is kept before it is read again (the Bot Framework SDK's day).
+#[cfg(not(test))]
+const METADATA_AGE: Duration = Duration::from_secs(24 * 3600);
+#[cfg(test)]
+const METADATA_AGE: Duration = Duration::from_millis(1500);
+
+/// The key set the metadata named, its address, and when the metadata was read.
+struct Discovered {
+    keys: Arc<KeySet>,
+    jwks_uri: String,
+    read_at: Instant,
+}
+
 pub struct BotVerifier {
     app_id: String,
     metadata_url: String,
     http: reqwest::Client,
-    keys: RwLock<Option<Arc<KeySet>>>,
+    discovered: RwLock<Option<Discovered>>,
 }
 
 fn refused(why: impl Into<String>) -> VerifyError {
@@ -60,7 +74,7 @@ impl BotVerifier {
             app_id: app_id.to_string(),
             metadata_url: metadata_url.to_string(),
             http,
-            keys: RwLock::new(None),
+            discovered: RwLock::new(None),
         }
     }
 
@@ -144,16 +158,48 @@ impl BotVerifier {
         Ok(())
     }
 
-    /// The key set the metadata names: fetched the first time, and again on each use while
-    /// it cannot be fetched.
+    /// The key set the metadata names: the metadata read on first use, again on each use
+    /// while it cannot be read, and again once it is [`METADATA_AGE`] old; a key set whose
+    /// address did not change is kept with its keys. When reading it again fails, the key
+    /// set known goes on serving until the next try.
     async fn key_set(&self) -> Result<Arc<KeySet>, VerifyError> {
-        if let Some(k) = self.keys.read().await.as_ref() {
-            return Ok(k.clone());
+        let fresh = |d: &Option<Discovered>| {
+            d.as_ref()
+                .filter(|d| d.read_at.elapsed() < METADATA_AGE)
+                .map(|d| d.keys.clone())
+        };
+        if let Some(k) = fresh(&*self.discovered.read().await) {
+            return Ok(k);
         }
-        let mut kept = self.keys.write().await;
-        if let Some(k) = kept.as_ref() {
-            return Ok(k.clone());
+        let mut kept = self.discovered.write().await;
+        if let Some(k) = fresh(&kept) {
+            return Ok(k);
         }
+        match self.jwks_uri().await {
+            Ok(jwks_uri) => {
+                let keys = match kept.take() {
+                    Some(d) if d.jwks_uri == jwks_uri => d.keys,
+                    _ => Arc::new(KeySet::new(jwks_uri.clone(), self.http.clone())),
+                };
+                *kept = Some(Discovered {
+                    keys: keys.clone(),
+                    jwks_uri,
+                    read_at: Instant::now(),
+                });
+                Ok(keys)
+            }
+            Err(e) => match kept.as_mut() {
+                Some(d) => {
+                    d.read_at = Instant::now();
+                    Ok(d.keys.clone())
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    /// The `jwks_uri` of the OpenID metadata.
+    async fn jwks_uri(&self) -> Result<String, VerifyError> {
         let unavailable = |why: String| {
             tracing::warn!(url = %self.metadata_url, error = %why, "cannot fetch the Bot Framework's OpenID metadata");
             VerifyError::Unavailable(format!(
@@ -170,9 +216,7 @@ impl BotVerifier {
             .json()
             .await
             .map_err(|e| unavailable(format!("its OpenID metadata is malformed: {e}")))?;
-        let keys = Arc::new(KeySet::new(metadata.jwks_uri, self.http.clone()));
-        *kept = Some(keys.clone());
-        Ok(keys)
+        Ok(metadata.jwks_uri)
     }
 }
 
@@ -335,6 +379,32 @@ mod tests {
             matches!(&e, Err(VerifyError::Refused(m)) if m.contains("only Teams'")),
             "{e:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_metadata_is_read_again_once_old_keeping_the_keys_and_surviving_an_outage() {
+        let p = publisher().await;
+        let v = BotVerifier::new(APP, &p.url);
+        let fetches = || {
+            (
+                p.metadata_fetches.load(Ordering::SeqCst),
+                p.key_fetches.load(Ordering::SeqCst),
+            )
+        };
+        assert_eq!(v.verify(&headers("k1"), SERVICE, "msteams").await, Ok(()));
+        tokio::time::sleep(METADATA_AGE + Duration::from_millis(100)).await;
+        assert_eq!(v.verify(&headers("k1"), SERVICE, "msteams").await, Ok(()));
+        assert_eq!(
+            fetches(),
+            (2, 1),
+            "read again; the same key set, its keys kept"
+        );
+        // Old again while the metadata is down: the keys known go on serving.
+        p.up.store(false, Ordering::SeqCst);
+        tokio::time::sleep(METADATA_AGE + Duration::from_millis(100)).await;
+        assert_eq!(v.verify(&headers("k1"), SERVICE, "msteams").await, Ok(()));
+        assert_eq!(v.verify(&headers("k1"), SERVICE, "msteams").await, Ok(()));
+        assert_eq!(fetches(), (3, 1), "one try, then not again until it is old");
     }
 
     /// A little more than the key set's refresh gap under test.
