@@ -4,7 +4,9 @@
 //! host is refused (an allow list, as for webhook hosts: no request to a host of a caller's
 //! choosing, even with a valid token).
 
-use crate::domain::HostList;
+use std::time::Duration;
+
+use crate::domain::{is_public, HostList};
 
 #[derive(Debug, Clone)]
 pub struct ServiceUrlPolicy {
@@ -57,6 +59,38 @@ impl ServiceUrlPolicy {
         };
         if !self.hosts.allows(&host) {
             return refuse("is not on an allowed Bot Framework host (--bot-service-host)");
+        }
+        Ok(())
+    }
+
+    /// Refuses a service URL (one that passed [`ServiceUrlPolicy::check`]) whose host
+    /// resolves to a loopback, private, link-local or otherwise non-public address, as for
+    /// webhook URLs. A name that does not resolve passes here (nothing can be posted to it
+    /// either). The emulator's own connector service passes.
+    pub async fn check_resolves_publicly(&self, url: &str) -> Result<(), String> {
+        if self
+            .dev_prefix
+            .as_deref()
+            .is_some_and(|p| url.starts_with(p))
+        {
+            return Ok(());
+        }
+        let Some(host) = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+        else {
+            return Err(format!("service url '{url}' has no host"));
+        };
+        let lookup = tokio::net::lookup_host((host.as_str(), 443));
+        let Ok(Ok(addrs)) = tokio::time::timeout(Duration::from_secs(3), lookup).await else {
+            return Ok(());
+        };
+        for addr in addrs {
+            if !is_public(addr.ip()) {
+                return Err(format!(
+                    "service url host '{host}' resolves to a non-public address"
+                ));
+            }
         }
         Ok(())
     }
@@ -116,6 +150,27 @@ mod tests {
             .is_err());
         assert!(p.check("http://127.0.0.1:4321/api/connections").is_err());
         assert_eq!(p.check("https://smba.trafficmanager.net/amer/"), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn an_allowed_host_that_resolves_to_a_private_address_is_refused() {
+        // An operator's list naming a host that points inside the network.
+        let p = ServiceUrlPolicy::new(&["localhost".into()], None).unwrap();
+        assert_eq!(p.check("https://localhost/amer/"), Ok(()));
+        let e = p
+            .check_resolves_publicly("https://localhost/amer/")
+            .await
+            .unwrap_err();
+        assert!(
+            e.contains("'localhost' resolves to a non-public address"),
+            "{e}"
+        );
+        let dev = policy(Some("http://127.0.0.1:4321/emulator/smba/"));
+        assert_eq!(
+            dev.check_resolves_publicly("http://127.0.0.1:4321/emulator/smba/amer/")
+                .await,
+            Ok(())
+        );
     }
 
     #[test]

@@ -72,18 +72,20 @@ async fn receive(
     let store = &state.connections;
     match change {
         Change::Install(install) => {
-            bot.settings
-                .service_urls
-                .check(&install.service_url)
-                .map_err(|why| {
-                    tracing::warn!(tenant = %install.tenant_id, team = %install.team_id, reason = %why,
+            let policy = &bot.settings.service_urls;
+            let checked = match policy.check(&install.service_url) {
+                Ok(()) => policy.check_resolves_publicly(&install.service_url).await,
+                Err(why) => Err(why),
+            };
+            checked.map_err(|why| {
+                tracing::warn!(tenant = %install.tenant_id, team = %install.team_id, reason = %why,
                         "bot install refused: its service url is not allowed");
-                    AppError::BadRequest {
-                        code: "service_url_not_allowed",
-                        message: why,
-                        fields: vec![],
-                    }
-                })?;
+                AppError::BadRequest {
+                    code: "service_url_not_allowed",
+                    message: why,
+                    fields: vec![],
+                }
+            })?;
             tracing::info!(tenant = %install.tenant_id, team = %install.team_id, scope = %install.scope,
                 service_url = %install.service_url, "the app's bot was added");
             store.save_bot_install(install).await?;
