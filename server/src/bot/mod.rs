@@ -4,10 +4,12 @@
 //! must be one of Microsoft's ([`service_url`]), as webhook hosts are.
 
 pub mod activity;
+pub mod connector;
 pub mod service_url;
 pub mod verify;
 
 pub use activity::{Activity, Change};
+pub use connector::{BotPoster, PosterSettings, Sent};
 pub use service_url::ServiceUrlPolicy;
 pub use verify::{BotVerifier, VerifyError};
 

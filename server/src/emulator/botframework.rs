@@ -6,13 +6,17 @@
 //! repository: only a server started with `--dev-bot` trusts them. Variants make the forged
 //! activities a server must refuse.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use connector_settings::CONNECTOR;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::EmulatorState;
@@ -21,6 +25,9 @@ use crate::error::AppError;
 
 /// The app id a `--dev-bot` server takes unless given another.
 pub const DEV_BOT_APP_ID: &str = "00000000-0000-4000-8000-00000000b07e";
+/// The bot's client secret at the emulator's identity provider (published here, so only the
+/// emulator takes it).
+pub const DEV_BOT_APP_SECRET: &str = "emulator-dev-bot-client-secret";
 
 const KEY_ID: &str = "emulator-botframework-1";
 const PRIVATE_KEY: &str = include_str!("dev-bot-key.pem");
@@ -276,4 +283,184 @@ pub async fn send(
 /// offered.
 pub async fn info(State(state): State<EmulatorState>) -> Json<Value> {
     Json(json!({ "appId": state.bot_app_id, "variants": VARIANTS }))
+}
+
+// ---- the Bot Connector service (where the bot posts) ----
+
+/// What a conversation of the emulated connector service answers a post.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConversationMode {
+    /// 201 with the new activity's id; the activity is kept.
+    #[default]
+    Ok,
+    /// 403 `BotNotInConversationRoster`: the app was removed from the team.
+    NotInRoster,
+    /// 429 with `Retry-After: 1`.
+    Throttled,
+    /// 412 (Teams' answer to a write it could not apply yet).
+    PreconditionFailed,
+    /// 502.
+    BadGateway,
+}
+
+#[derive(Default)]
+pub struct Conversation {
+    mode: ConversationMode,
+    activities: Vec<Value>,
+    received: u64,
+}
+
+/// The conversations posted to, by conversation id.
+#[derive(Default)]
+pub struct Conversations(Mutex<HashMap<String, Conversation>>);
+
+/// Activities kept per conversation; older ones are dropped.
+const KEEP: usize = 500;
+
+/// `%XX` decoded (a conversation id in a path; `+` stays itself, as in paths).
+fn percent_decoded(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn connector_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": { "code": code, "message": message } })),
+    )
+        .into_response()
+}
+
+/// `POST /emulator/smba/{region}/v3/conversations/{conversation id}/activities`: the Bot
+/// Connector service. It takes a bearer token of the emulator's identity provider for
+/// `https://api.botframework.com` issued to this server's bot, and answers as the
+/// conversation's mode says.
+pub async fn post_activity(
+    State(state): State<EmulatorState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Json(activity): Json<Value>,
+) -> Response {
+    let rest = uri.path().strip_prefix("/emulator/smba/").unwrap_or("");
+    let parts: Vec<&str> = rest.split('/').collect();
+    let conversation = match parts.as_slice() {
+        [_region, "v3", "conversations", id, "activities"] => percent_decoded(id),
+        _ => None,
+    };
+    let Some(conversation) = conversation.filter(|c| !c.is_empty()) else {
+        return connector_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "no such resource on the Bot Connector service",
+        );
+    };
+    let claims = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| {
+            super::idp::verified_flow_token(
+                state.port,
+                t.trim(),
+                crate::bot::connector::BOT_FRAMEWORK_AUDIENCE,
+            )
+        });
+    let bot = state.bot_app_id.as_deref();
+    if bot.is_none() || claims.as_ref().and_then(|c| c["appid"].as_str()) != bot {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "message": "Authorization has been denied for this request." })),
+        )
+            .into_response();
+    }
+    let mut all = state.conversations.0.lock().expect("conversations lock");
+    let c = all.entry(conversation).or_default();
+    c.received += 1;
+    match c.mode {
+        ConversationMode::Ok => {
+            let id = format!("1:{:x}", rand::random::<u64>());
+            c.activities.push(json!({
+                "id": id, "receivedAt": crate::clock::now_rfc3339(), "activity": activity,
+            }));
+            if c.activities.len() > KEEP {
+                c.activities.remove(0);
+            }
+            (StatusCode::CREATED, Json(json!({ "id": id }))).into_response()
+        }
+        ConversationMode::NotInRoster => connector_error(
+            StatusCode::FORBIDDEN,
+            "BotNotInConversationRoster",
+            "The bot is not part of the conversation roster.",
+        ),
+        ConversationMode::Throttled => {
+            let mut res = connector_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Throttled",
+                "Too many requests to this conversation.",
+            );
+            res.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+            res
+        }
+        ConversationMode::PreconditionFailed => connector_error(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "The conversation is not ready; try again.",
+        ),
+        ConversationMode::BadGateway => connector_error(
+            StatusCode::BAD_GATEWAY,
+            "BadGateway",
+            "The service is unavailable.",
+        ),
+    }
+}
+
+/// `GET /emulator/api/bot/conversations/{id}`: what was posted to a conversation, and how it
+/// answers.
+pub async fn conversation(
+    State(state): State<EmulatorState>,
+    Path(id): Path<String>,
+) -> Json<Value> {
+    let all = state.conversations.0.lock().expect("conversations lock");
+    let (mode, activities, received) = all
+        .get(&id)
+        .map_or((ConversationMode::Ok, Vec::new(), 0), |c| {
+            (c.mode, c.activities.clone(), c.received)
+        });
+    Json(json!({ "mode": mode, "activities": activities, "received": received }))
+}
+
+#[derive(Deserialize)]
+pub struct SetConversationMode {
+    mode: ConversationMode,
+}
+
+/// `PUT /emulator/api/bot/conversations/{id}` `{"mode": …}`: how it answers from now on.
+pub async fn set_conversation_mode(
+    State(state): State<EmulatorState>,
+    Path(id): Path<String>,
+    Json(m): Json<SetConversationMode>,
+) -> StatusCode {
+    state
+        .conversations
+        .0
+        .lock()
+        .expect("conversations lock")
+        .entry(id)
+        .or_default()
+        .mode = m.mode;
+    StatusCode::NO_CONTENT
 }

@@ -65,6 +65,8 @@ pub struct Wing {
     flow_app: Option<FlowTokenSettings>,
     /// With --dev-bot: the bot's app id, whose activities the emulator signs.
     bot_app_id: Option<String>,
+    /// The emulated Bot Connector service's conversations.
+    conversations: botframework::Conversations,
 }
 
 impl EmulatorState {
@@ -83,6 +85,7 @@ impl EmulatorState {
             sso,
             flow_app,
             bot_app_id,
+            conversations: Default::default(),
         }))
     }
 }
@@ -117,6 +120,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path, state: EmulatorState
         )
         .route("/emulator/api/bot", get(botframework::info))
         .route("/emulator/api/bot/activity", post(botframework::send))
+        .route("/emulator/smba/{*rest}", post(botframework::post_activity))
+        .route(
+            "/emulator/api/bot/conversations/{*id}",
+            get(botframework::conversation).put(botframework::set_conversation_mode),
+        )
         .route(
             "/emulator/api/inbox-tenant/{*path}",
             put(flow_auth::set_tenant),

@@ -292,3 +292,111 @@ async fn the_emulators_bot_framework_publishes_its_keys_with_their_endorsements(
         "one key for Teams, one for Web Chat only"
     );
 }
+
+/// The conversation id as one path segment.
+fn segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn the_bot_posts_to_the_emulated_connector_service_with_one_token_and_each_answer_is_sorted()
+{
+    use connector_server::bot::{BotPoster, PosterSettings, Sent};
+    let app = bot_app().await;
+    let port = app.url.rsplit(':').next().unwrap().to_string();
+    let poster = |secret: &str| {
+        BotPoster::new(PosterSettings {
+            app_id: "00000000-0000-4000-8000-00000000b07e".into(),
+            app_secret: secret.into(),
+            tenant: "00000000-0000-4000-8000-0000000000b0".into(),
+            authority: format!("http://127.0.0.1:{port}/emulator/idp"),
+        })
+    };
+    let bot = poster("emulator-dev-bot-client-secret");
+    let service = format!("http://127.0.0.1:{port}/emulator/smba/amer/");
+    let thread = format!("{CHANNEL};messageid=1733");
+    let card = json!({ "type": "message", "attachments": [{
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "content": { "type": "AdaptiveCard", "version": "1.5",
+                     "body": [{ "type": "TextBlock", "text": "Build 42 failed" }] } }] });
+    for _ in 0..2 {
+        let sent = bot.send(&service, &thread, &card).await;
+        assert!(
+            matches!(&sent, Sent::Posted { id: Some(id) } if id.starts_with("1:")),
+            "{sent:?}"
+        );
+    }
+    assert_eq!(bot.token_fetches(), 1, "the token is kept");
+    let path = format!("/emulator/api/bot/conversations/{}", segment(&thread));
+    let got: Value = app.get_path(&path).await.json().await.unwrap();
+    let posted = got["activities"].as_array().unwrap();
+    assert_eq!(posted.len(), 2, "{got}");
+    assert_eq!(posted[0]["activity"], card, "in the thread, as sent");
+
+    // What Teams answers, sorted into what a delivery does next.
+    let mode = |m: &'static str| {
+        let (app, path) = (&app, &path);
+        async move {
+            let res = app
+                .client
+                .put(format!("{}{path}", app.url))
+                .json(&json!({ "mode": m }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 204);
+        }
+    };
+    mode("not-in-roster").await;
+    let sent = bot.send(&service, &thread, &card).await;
+    assert!(
+        matches!(&sent, Sent::Removed { error } if error.contains("BotNotInConversationRoster")),
+        "{sent:?}"
+    );
+    mode("throttled").await;
+    let sent = bot.send(&service, &thread, &card).await;
+    assert!(
+        matches!(&sent, Sent::Retry { after: Some(d), .. } if d.as_secs() == 1),
+        "{sent:?}"
+    );
+    for m in ["precondition-failed", "bad-gateway"] {
+        mode(m).await;
+        let sent = bot.send(&service, &thread, &card).await;
+        assert!(
+            matches!(&sent, Sent::Retry { after: None, .. }),
+            "{m}: {sent:?}"
+        );
+    }
+    let got: Value = app.get_path(&path).await.json().await.unwrap();
+    assert_eq!(
+        (
+            got["activities"].as_array().unwrap().len(),
+            got["received"].as_u64()
+        ),
+        (2, Some(6)),
+        "refused posts are not in the conversation"
+    );
+
+    // A wrong secret gets no token: retried later, nothing posted; no token at all is 401.
+    mode("ok").await;
+    let sent = poster("not-the-secret")
+        .send(&service, &thread, &card)
+        .await;
+    assert!(
+        matches!(&sent, Sent::Retry { error, .. } if error.contains("invalid_client")),
+        "{sent:?}"
+    );
+    let res = app
+        .client
+        .post(format!(
+            "{service}v3/conversations/{}/activities",
+            segment(&thread)
+        ))
+        .json(&card)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let got: Value = app.get_path(&path).await.json().await.unwrap();
+    assert_eq!(got["activities"].as_array().unwrap().len(), 2);
+}
