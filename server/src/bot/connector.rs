@@ -2,8 +2,9 @@
 //! (the same cache as flow tokens: kept until five minutes before it ends, one fetch at a time)
 //! and `POST {serviceUrl}/v3/conversations/{conversation id}/activities`, its answer sorted into
 //! what a delivery does next (MS: bot-docs rest-api/bot-framework-rest-connector-authentication.md,
-//! "Bot to Connector"; msteams-docs bots/how-to/rate-limit.md). Not yet used by the delivery
-//! workers: the outbox's bot path, its rate windows per thread and the page's bot path come next.
+//! "Bot to Connector"; msteams-docs bots/how-to/rate-limit.md), and the bot's rate windows per
+//! thread, kept in the store for every instance. Not yet used by the delivery workers: the
+//! outbox's bot path and the page's bot path come next.
 
 use std::time::Duration;
 
@@ -11,6 +12,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::delivery::{FlowTokenSettings, FlowTokens};
+use crate::domain::rate_windows::Windows;
+use crate::store::{Outbox, Reservation, StoreError};
 
 /// The audience of the tokens the Bot Connector service takes; the scope is it + `/.default`.
 pub const BOT_FRAMEWORK_AUDIENCE: &str = "https://api.botframework.com";
@@ -89,6 +92,28 @@ pub fn activities_url(service_url: &str, conversation: &str) -> Result<String, S
         service_url.trim_end_matches('/'),
         id.replace('+', "%20")
     ))
+}
+
+/// The rate-window row of a thread the bot posts to, beside webhooks' (32-byte hashes) and
+/// test cards' rows: the conversation id posted to (a channel, or one of its reply chains
+/// `…;messageid=…`), each a thread of its own.
+pub fn thread_row(conversation: &str) -> Vec<u8> {
+    [b"bot-thread:".as_slice(), conversation.as_bytes()].concat()
+}
+
+/// Takes a slot in the thread's windows (7 in 1 s, 8 in 2 s, 60 in 30 s, 1,800 in an hour),
+/// kept in the store so every instance counts the same posts; `Wait` says until when.
+pub async fn reserve_post(
+    outbox: &dyn Outbox,
+    conversation: &str,
+    now_ms: i64,
+) -> Result<Reservation, StoreError> {
+    outbox
+        .reserve(
+            vec![(thread_row(conversation), Windows::bot_thread())],
+            now_ms,
+        )
+        .await
 }
 
 impl BotPoster {

@@ -160,6 +160,7 @@ conformance!(
     disabling_and_enabling_is_audited_and_the_log_is_read_newest_first,
     deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages,
     where_the_bot_is_is_kept_refreshed_and_forgotten_with_its_channels,
+    the_bots_limits_per_thread_hold_across_instances,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -1910,4 +1911,54 @@ async fn where_the_bot_is_is_kept_refreshed_and_forgotten_with_its_channels(subj
     let fresh = c.bot_install(t1, team).await.unwrap().unwrap();
     assert_eq!(fresh.channels, [team]);
     assert_eq!(fresh.installed_at, "2026-12-03T00:00:00Z");
+}
+
+/// Two instances on one database (PostgreSQL; SQLite: two handles on one file) posting as
+/// the bot to one thread share its windows: 7 in any second, 8 in any 2 seconds.
+async fn the_bots_limits_per_thread_hold_across_instances(subject: &Subject) {
+    use connector_server::bot::connector::reserve_post;
+    use connector_server::domain::rate_windows::MARGIN_MS;
+    use connector_server::store::Reservation;
+    let (a, b) = (subject.open().await, subject.open().await);
+    let thread = "19:channel@thread.tacv2";
+    for t in 0..7 {
+        let instance = if t % 2 == 0 { &a } else { &b };
+        let got = reserve_post(instance.outbox.as_ref(), thread, NOW + t)
+            .await
+            .unwrap();
+        assert_eq!(got, Reservation::Reserved, "post {t}");
+    }
+    let wait = |until_ms, window| Reservation::Wait {
+        until_ms,
+        row: 0,
+        window,
+    };
+    assert_eq!(
+        reserve_post(b.outbox.as_ref(), thread, NOW + 7)
+            .await
+            .unwrap(),
+        wait(NOW + 1_000 + MARGIN_MS, "1s")
+    );
+    // Another thread (a reply chain of the channel) has windows of its own.
+    let reply = "19:channel@thread.tacv2;messageid=1733";
+    assert_eq!(
+        reserve_post(a.outbox.as_ref(), reply, NOW + 7)
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    );
+    // Once the first post leaves the second, an eighth goes; a ninth waits for 2 s.
+    let later = NOW + 1_000 + MARGIN_MS;
+    assert_eq!(
+        reserve_post(a.outbox.as_ref(), thread, later)
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        reserve_post(b.outbox.as_ref(), thread, later + 1)
+            .await
+            .unwrap(),
+        wait(NOW + 2_000 + MARGIN_MS, "2s")
+    );
 }
