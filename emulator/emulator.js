@@ -742,6 +742,52 @@ $('#inbox-mode').addEventListener('change', async (e) => {
   }
 });
 
+// ---- the app's bot (--dev-bot: the server plays the Bot Framework) ----
+
+/** Labels of the ways the emulator can sign an activity; the server lists them. */
+const BOT_VARIANT_LABELS = {
+  valid: 'the Bot Framework (valid)', 'within-skew': 'expired 2 min ago (within the skew)', 'bad-signature': 'a bad signature',
+  'wrong-audience': 'another bot (audience)', 'wrong-issuer': 'another issuer', expired: 'expired 10 min ago',
+  'not-yet-valid': 'not valid yet', 'service-url-mismatch': 'another service URL in the token',
+  'not-endorsed': 'a key not endorsed for Teams', 'unknown-key': 'an unknown key', 'no-token': 'no token',
+  'disallowed-service-url': 'a service URL Teams never gives',
+};
+
+/**
+ * Sends the install (`add`) or uninstall (`remove`) activity Teams would send the app's bot
+ * for this channel's team, signed as chosen, and shows what the server answered.
+ */
+async function sendBotActivity(action) {
+  const variant = $('#bot-variant').value || 'valid';
+  const body = { action, tenant: context.tid, teamId: context.teamId, channelId: context.channelId,
+    groupId: context.groupId, teamName: context.teamName, variant };
+  const status = $('#bot-status');
+  try {
+    const res = await fetch('/emulator/api/bot/activity', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const sent = await res.json();
+    if (!res.ok) throw new Error(sent?.message ?? `the emulator answered ${res.status}`);
+    const what = action === 'add' ? 'Added to' : 'Removed from';
+    status.textContent = sent.status === 200
+      ? `${what} ${context.teamName}: the server answered 200.`
+      : `The server refused it: ${sent.status} ${sent.answer?.message ?? ''}`;
+    note(`bot ${action} (${variant}) → /api/messages answered ${sent.status}`);
+  } catch (e) {
+    status.textContent = `Not sent: ${e.message}`;
+  }
+}
+
+$('#bot-add').addEventListener('click', () => sendBotActivity('add'));
+$('#bot-remove').addEventListener('click', () => sendBotActivity('remove'));
+
+fetch('/emulator/api/bot').then((r) => (r.ok ? r.json() : null)).then((bot) => {
+  if (!bot?.appId) return;
+  $('#bot-variant').replaceChildren(...(bot.variants ?? ['valid']).map((v) =>
+    el('option', { value: v, text: BOT_VARIANT_LABELS[v] ?? v })));
+  $('#bot-section').hidden = false;
+}).catch(() => { /* no server API (a static check): no bot */ });
+
 // ---- start ----
 
 /** Read-only hooks for automated tests (copies, so a test cannot change the emulator). */

@@ -53,10 +53,25 @@ struct Jwk {
     crv: Option<String>,
     x: Option<String>,
     y: Option<String>,
+    /// The channels the Bot Framework endorses the key for (`msteams`, …); other issuers
+    /// publish none.
+    endorsements: Option<Vec<String>>,
+}
+
+/// A key of a published set, with what its publisher endorses it for.
+#[derive(Clone)]
+pub struct PublishedKey {
+    pub key: DecodingKey,
+    /// `None` when the set says nothing (an Entra or OpenID Connect key set).
+    pub endorsements: Option<Vec<String>>,
 }
 
 /// Refetching the key set for an unknown key id happens at most this often.
+#[cfg(not(test))]
 const REFRESH_GAP: Duration = Duration::from_secs(30);
+/// Unit tests see a rotation without waiting half a minute.
+#[cfg(test)]
+const REFRESH_GAP: Duration = Duration::from_millis(200);
 
 /// A published key set (JWKS) by key id: fetched when a token names a key it does not hold,
 /// at most every [`REFRESH_GAP`], so a rotated key is picked up and junk ids cost nothing.
@@ -64,7 +79,7 @@ const REFRESH_GAP: Duration = Duration::from_secs(30);
 pub struct KeySet {
     url: String,
     client: reqwest::Client,
-    keys: RwLock<(HashMap<String, DecodingKey>, Option<Instant>)>,
+    keys: RwLock<(HashMap<String, PublishedKey>, Option<Instant>)>,
 }
 
 impl KeySet {
@@ -78,6 +93,11 @@ impl KeySet {
 
     /// The key `kid`, if the set holds it (fetched again if not, unless just fetched).
     pub async fn get(&self, kid: &str) -> Option<DecodingKey> {
+        self.published(kid).await.map(|k| k.key)
+    }
+
+    /// The same, with its endorsements.
+    pub async fn published(&self, kid: &str) -> Option<PublishedKey> {
         if let Some(k) = self.keys.read().await.0.get(kid) {
             return Some(k.clone());
         }
@@ -95,7 +115,7 @@ impl KeySet {
         guard.0.get(kid).cloned()
     }
 
-    async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, String> {
+    async fn fetch(&self) -> Result<HashMap<String, PublishedKey>, String> {
         let jwks: Jwks = self
             .client
             .get(&self.url)
@@ -117,7 +137,8 @@ impl KeySet {
                 _ => None,
             };
             if let Some(key) = key {
-                out.insert(kid, key);
+                let endorsements = k.endorsements;
+                out.insert(kid, PublishedKey { key, endorsements });
             }
         }
         Ok(out)

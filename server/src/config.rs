@@ -138,6 +138,29 @@ pub struct Config {
     /// (DoD), https://service.powerautomate.cn/ (China).
     #[arg(long, env = "CONNECTOR_FLOW_AUDIENCE", default_value = DEFAULT_FLOW_AUDIENCE)]
     pub flow_audience: String,
+    /// The app's bot (docs/teams.md "Posting as the app's bot"): the Microsoft App ID of its
+    /// Azure Bot registration, a GUID, which the Bot Framework's tokens on /api/messages must
+    /// carry as their audience. Without it (or --dev-bot) /api/messages is off.
+    #[arg(long, env = "CONNECTOR_BOT_APP_ID")]
+    pub bot_app_id: Option<String>,
+    /// Where the Bot Framework's OpenID metadata is, which names the JWKS its tokens are
+    /// signed with.
+    #[arg(
+        long,
+        env = "CONNECTOR_BOT_OPENID_METADATA_URL",
+        default_value = crate::bot::DEFAULT_OPENID_METADATA_URL
+    )]
+    pub bot_openid_metadata_url: String,
+    /// Hosts an activity's service URL (where the bot will post) may name; `*.example.com`
+    /// matches subdomains. Repeat the flag or separate with commas. Defaults to Teams'
+    /// hosts in the public, GCC, GCC High and DoD clouds.
+    #[arg(long = "bot-service-host", env = "CONNECTOR_BOT_SERVICE_HOSTS", value_delimiter = ',',
+          default_values_t = crate::bot::DEFAULT_SERVICE_HOSTS.iter().map(|h| h.to_string()).collect::<Vec<_>>())]
+    pub bot_service_hosts: Vec<String>,
+    /// Dev mode: the emulator plays the Bot Framework: it signs the activities it sends to
+    /// /api/messages with its own development key, which this server then trusts.
+    #[arg(long, env = "CONNECTOR_DEV_BOT", requires = "dev")]
+    pub dev_bot: bool,
     /// The secrets events are signed with; without one /api/events is off. One secret, or
     /// several as `id:secret,id:secret` to rotate (any may sign; the id names it in logs).
     /// A secret is a Standard Webhooks key `whsec_<base64 of 24 to 64 bytes>`, or plain text
@@ -698,6 +721,47 @@ impl Config {
         }))
     }
 
+    /// The app's bot, or `None` when /api/messages is off. With --dev-bot the emulator's
+    /// development app id and OpenID metadata (on `port`) stand in for what is not given,
+    /// and its connector service is a service URL taken too.
+    pub fn bot(&self, port: u16) -> anyhow::Result<Option<crate::bot::BotSettings>> {
+        use crate::emulator::botframework as dev;
+        let dev = self.dev_bot.then_some(port);
+        let app_id = match (&self.bot_app_id, dev) {
+            (Some(id), _) => id.trim().to_string(),
+            (None, Some(_)) => dev::DEV_BOT_APP_ID.to_string(),
+            (None, None) => return Ok(None),
+        };
+        if !is_guid(&app_id) {
+            bail!("--bot-app-id '{app_id}' is not a guid: give the Microsoft App ID of the Azure Bot registration");
+        }
+        let metadata = match dev {
+            Some(port)
+                if self.bot_openid_metadata_url == crate::bot::DEFAULT_OPENID_METADATA_URL =>
+            {
+                tracing::warn!(
+                    "dev mode: the app's bot trusts the emulator's development Bot Framework key"
+                );
+                dev::openid_metadata_url(port)
+            }
+            _ => self.bot_openid_metadata_url.trim().to_string(),
+        };
+        let local_dev = dev.is_some() && metadata.starts_with("http://127.0.0.1:");
+        if !(metadata.starts_with("https://") || local_dev) {
+            bail!("--bot-openid-metadata-url '{metadata}' must start with https://");
+        }
+        let service_urls = crate::bot::ServiceUrlPolicy::new(
+            &self.bot_service_hosts,
+            dev.map(dev::service_url_prefix),
+        )
+        .map_err(anyhow::Error::msg)?;
+        Ok(Some(crate::bot::BotSettings {
+            app_id,
+            openid_metadata_url: metadata,
+            service_urls,
+        }))
+    }
+
     /// What flow tokens are asked with, or `None` when they are off. With --dev-sso the
     /// emulator's app and identity provider (`dev_authority`) stand in for what is not given.
     pub fn flow_tokens(&self, dev_authority: &str) -> anyhow::Result<Option<FlowTokenSettings>> {
@@ -765,6 +829,15 @@ impl Config {
             PathBuf::from(p)
         })
     }
+}
+
+/// Whether `s` is a GUID (8-4-4-4-12 hex digits), as Microsoft App IDs are.
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -938,6 +1011,60 @@ mod tests {
                 && err.contains("at least 2 × 30 + 10 = 70 s"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_bot_is_off_unless_configured_and_bad_values_are_named() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["s"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).unwrap().config.bot(4321)
+        };
+        assert!(parse(&[]).unwrap().is_none());
+        let id = "5a1c0b2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d";
+        let on = parse(&["--bot-app-id", id]).unwrap().unwrap();
+        assert_eq!(on.app_id, id);
+        assert_eq!(
+            on.openid_metadata_url,
+            "https://login.botframework.com/v1/.well-known/openidconfiguration"
+        );
+        assert!(on
+            .service_urls
+            .check("https://smba.trafficmanager.net/amer/")
+            .is_ok());
+        assert!(
+            on.service_urls
+                .check("http://127.0.0.1:4321/emulator/smba/amer/")
+                .is_err(),
+            "the emulator's service url only with --dev-bot"
+        );
+        let e = parse(&["--bot-app-id", "my-bot"]).unwrap_err().to_string();
+        assert!(e.contains("--bot-app-id 'my-bot' is not a guid"), "{e}");
+        let e = parse(&[
+            "--bot-app-id",
+            id,
+            "--bot-openid-metadata-url",
+            "http://x.example/m",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("must start with https://"), "{e}");
+        let e = parse(&["--bot-app-id", id, "--bot-service-host", "a b"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bot service host 'a b'"), "{e}");
+        // The emulator plays the Bot Framework with --dev-bot only (which needs --dev).
+        assert!(Cli::try_parse_from(["s", "--dev-bot"]).is_err());
+        let dev = parse(&["--dev", "--dev-bot"]).unwrap().unwrap();
+        assert_eq!(dev.app_id, crate::emulator::botframework::DEV_BOT_APP_ID);
+        assert_eq!(
+            dev.openid_metadata_url,
+            "http://127.0.0.1:4321/emulator/botframework/v1/.well-known/openidconfiguration"
+        );
+        assert!(dev
+            .service_urls
+            .check("http://127.0.0.1:4321/emulator/smba/amer/")
+            .is_ok());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod backup;
+pub mod bot;
 pub mod cli;
 mod clock;
 pub mod config;

@@ -154,6 +154,11 @@ impl Application {
             let a = a.clone();
             tokio::spawn(async move { a.warm_up().await });
         }
+        let bot = config.bot(port)?.map(|s| Arc::new(crate::bot::Bot::new(s)));
+        if let Some(b) = &bot {
+            tracing::info!(app_id = %b.settings.app_id, metadata = %b.settings.openid_metadata_url,
+                "the app's bot takes Bot Framework activities on /api/messages");
+        }
         let state = AppState::new(Shared {
             connections: stores.connections.clone(),
             outbox: stores.outbox.clone(),
@@ -179,6 +184,7 @@ impl Application {
             flow_tokens,
             windows: delivery.windows.clone(),
             accounts,
+            bot: bot.clone(),
         });
         let wake = state.wake.clone();
         if config.role != Role::Api {
@@ -196,6 +202,10 @@ impl Application {
                 config.dev_inbox_origin.as_deref(),
                 config.dev_sso,
                 state.flow_tokens.as_ref().map(|t| t.settings().clone()),
+                config
+                    .dev_bot
+                    .then(|| bot.as_ref().map(|b| b.settings.app_id.clone()))
+                    .flatten(),
             )
         });
         let router = routes::router(state, &config, emulator);

@@ -56,4 +56,6 @@ pub struct Shared {
     pub windows: Limits,
     /// Sign-in to the service's accounts (builds with `[account]`).
     pub accounts: Option<Arc<crate::account::Accounts>>,
+    /// The app's bot, when configured: /api/messages is off without it.
+    pub bot: Option<Arc<crate::bot::Bot>>,
 }

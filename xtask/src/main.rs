@@ -44,7 +44,7 @@ enum Task {
     Dist(dist::Dist),
     /// Write the Teams app package, validated against the official schema (or validate an
     /// existing one with --check).
-    Package(package::Options),
+    Package(Box<package::Options>),
     /// Benchmarks: delivery (the server) and page (start-up in the emulator).
     #[command(subcommand)]
     Bench(tasks::Bench),

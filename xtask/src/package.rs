@@ -69,6 +69,12 @@ pub struct Options {
     /// The Entra app's resource (api://...) for single sign-on (with --sso-client-id).
     #[arg(long, value_name = "URI")]
     sso_resource: Option<String>,
+    /// The app's bot: the Microsoft App ID (the Entra app's client id) of its Azure Bot
+    /// registration, a GUID. Adds a notification-only bot in teams and group chats beside
+    /// the configurable tab, which posts the cards as the app (README "Posting as the app's
+    /// bot"); the server takes the same id as --bot-app-id.
+    #[arg(long, value_name = "GUID", conflicts_with = "connector")]
+    bot_id: Option<String>,
 }
 
 /// The zip's files, by name, in order.
@@ -115,10 +121,10 @@ pub fn run(opts: &Options) -> Result<()> {
     println!(
         "xtask: wrote {} (manifest v{version}, {})",
         out.display(),
-        if opts.connector {
-            "legacy connector"
-        } else {
-            "configurable tab"
+        match (opts.connector, &opts.bot_id) {
+            (true, _) => "legacy connector",
+            (false, Some(_)) => "configurable tab and notification bot",
+            (false, None) => "configurable tab",
         }
     );
     let examples = examples::in_manifest(&manifest);
@@ -263,6 +269,14 @@ fn prepare(o: &Options, t: &Target) -> Result<(String, Files, Value)> {
     if let Some(sso) = sso {
         manifest["webApplicationInfo"] = sso;
     }
+    if let Some(bot_id) = &o.bot_id {
+        if !is_guid(bot_id) {
+            problems.push(format!(
+                "bot id '{bot_id}' is not a guid: give the Microsoft App ID of the Azure Bot registration"
+            ));
+        }
+        manifest["bots"] = bots(bot_id);
+    }
     problems.extend(schema::manifest_problems(&manifest, &version)?);
     if !problems.is_empty() {
         bail!("no package written:\n  {}", problems.join("\n  "));
@@ -279,7 +293,17 @@ fn prepare(o: &Options, t: &Target) -> Result<(String, Files, Value)> {
     Ok((version, files, manifest))
 }
 
-/// Reads a PNG, resizes it to `size` if needed, checks it, and encodes it again.
+/// The manifest's `bots`: one bot that only posts (Teams shows no message box for it), in
+/// the two scopes the configurable tab has, so that installing the app in a team or a group
+/// chat installs the bot there too and Teams tells the server where it may post.
+fn bots(bot_id: &str) -> Value {
+    json!([{
+        "botId": bot_id,
+        "scopes": ["team", "groupChat"],
+        "isNotificationOnly": true,
+    }])
+}
+
 /// The icon given, or the one in public/.
 fn icon_path(given: &Option<PathBuf>, default: &str) -> PathBuf {
     given
@@ -287,6 +311,7 @@ fn icon_path(given: &Option<PathBuf>, default: &str) -> PathBuf {
         .unwrap_or_else(|| root().join("public").join(default))
 }
 
+/// Reads a PNG, resizes it to `size` if needed, checks it, and encodes it again.
 fn icon(path: &Path, size: u32, outline: bool) -> Result<Vec<u8>, String> {
     let bytes = std::fs::read(path)
         .map_err(|e| format!("icon '{}' cannot be read: {e}", path.display()))?;

@@ -369,6 +369,68 @@ fn the_default_tab_reaches_shared_and_private_channels_and_the_schema_checks_it(
     assert!(!ok && text.contains("/supportsChannelFeatures"), "{text}");
 }
 
+const BOT: &str = "5a1c0b2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d";
+
+#[test]
+fn a_bot_id_adds_a_notification_only_bot_beside_the_tab_and_the_schema_checks_it() {
+    let dir = tmp();
+    let (zip, _) = build_io(dir.path(), &["--bot-id", BOT]);
+    let m = manifest_of(&zip);
+    assert_eq!(
+        m["bots"],
+        serde_json::json!([{ "botId": BOT, "scopes": ["team", "groupChat"], "isNotificationOnly": true }])
+    );
+    assert_eq!(
+        m["configurableTabs"][0]["configurationUrl"], "https://connector.example.com/config/",
+        "the tab stays: the bot only posts"
+    );
+    let (ok, text) = xtask(&["package", "--check", zip.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    // What is written is what the official schema takes: a scope it does not know, a second
+    // bot or a bot id that is not a GUID are each named by their path.
+    for (edit, path) in [
+        (
+            (|m: &mut Value| m["bots"][0]["scopes"] = serde_json::json!(["team", "channel"]))
+                as fn(&mut Value),
+            "/bots/0/scopes/1",
+        ),
+        (
+            |m: &mut Value| {
+                let again = m["bots"][0].clone();
+                m["bots"].as_array_mut().unwrap().push(again);
+            },
+            "/bots",
+        ),
+        (
+            |m: &mut Value| m["bots"][0]["botId"] = "not-a-guid".into(),
+            "/bots/0/botId",
+        ),
+    ] {
+        let bad = dir.path().join("bad-bot.zip");
+        rewrite(&zip, &bad, edit, false);
+        let (ok, text) = xtask(&["package", "--check", bad.to_str().unwrap()]);
+        assert!(!ok && text.contains(path), "{path}: {text}");
+    }
+    // Without --bot-id there is no bot.
+    let plain = manifest_of(&build(dir.path(), &[]));
+    assert!(plain.get("bots").is_none());
+}
+
+#[test]
+fn a_bot_id_must_be_a_guid_and_is_not_for_the_legacy_connector() {
+    let dir = tmp();
+    refused(
+        dir.path(),
+        &["--bot-id", "my-bot"],
+        "bot id 'my-bot' is not a guid",
+    );
+    refused(
+        dir.path(),
+        &["--bot-id", BOT, "--connector"],
+        "cannot be used with",
+    );
+}
+
 #[test]
 fn tab_is_still_accepted_with_a_deprecation_warning() {
     let dir = tmp();

@@ -81,6 +81,12 @@ impl Windows {
         Windows::new(&CONNECTOR)
     }
 
+    /// The app's own bot in one thread (conversation): the same per-bot, per-thread limits
+    /// as the Flow bot's (msteams-docs bots/how-to/rate-limit.md), without a daily budget.
+    pub fn bot_thread() -> Windows {
+        Windows::new(&FLOW_BOT)
+    }
+
     /// Workflows webhooks' windows: the Flow bot's and `daily_budget` posts a day.
     pub fn workflows(daily_budget: usize) -> Windows {
         let mut list = FLOW_BOT.to_vec();

@@ -18,19 +18,14 @@ pub const DEFAULT_HOSTS: &[&str] = &[
     "*.api.powerplatform.com",
 ];
 
-/// Which webhook URLs the server takes.
+/// Host names a URL the server will connect to may name (webhooks, the Bot Framework's
+/// service URLs): lower case; `*.example.com` matches any subdomain (not the bare domain).
 #[derive(Debug, Clone)]
-pub struct WebhookPolicy {
-    /// Lower-case host names; `*.example.com` matches any subdomain (not the bare domain).
-    hosts: Vec<String>,
-    /// Dev mode: this server's port, whose own emulator inbox is allowed.
-    dev_inbox: Option<u16>,
-    /// Dev mode: an emulator inbox served by another local process (`http://127.0.0.1:PORT`).
-    dev_inbox_origin: Option<String>,
-}
+pub struct HostList(Vec<String>);
 
-impl WebhookPolicy {
-    pub fn new(hosts: &[String], dev_inbox: Option<u16>) -> Result<WebhookPolicy, String> {
+impl HostList {
+    /// The list, each entry checked; `what` names the list in the error (`webhook host`).
+    pub fn new(hosts: &[String], what: &str) -> Result<HostList, String> {
         let hosts: Vec<String> = hosts
             .iter()
             .map(|h| h.trim().to_ascii_lowercase())
@@ -45,12 +40,40 @@ impl WebhookPolicy {
                     .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
             {
                 return Err(format!(
-                    "webhook host '{h}' must be a host name, optionally starting with '*.'"
+                    "{what} '{h}' must be a host name, optionally starting with '*.'"
                 ));
             }
         }
+        Ok(HostList(hosts))
+    }
+
+    /// Whether `host` (lower case) is on the list.
+    pub fn allows(&self, host: &str) -> bool {
+        self.0.iter().any(|p| match p.strip_prefix("*.") {
+            Some(domain) => {
+                host.len() > domain.len() + 1
+                    && host.ends_with(domain)
+                    && host[..host.len() - domain.len()].ends_with('.')
+            }
+            None => host == p,
+        })
+    }
+}
+
+/// Which webhook URLs the server takes.
+#[derive(Debug, Clone)]
+pub struct WebhookPolicy {
+    hosts: HostList,
+    /// Dev mode: this server's port, whose own emulator inbox is allowed.
+    dev_inbox: Option<u16>,
+    /// Dev mode: an emulator inbox served by another local process (`http://127.0.0.1:PORT`).
+    dev_inbox_origin: Option<String>,
+}
+
+impl WebhookPolicy {
+    pub fn new(hosts: &[String], dev_inbox: Option<u16>) -> Result<WebhookPolicy, String> {
         Ok(WebhookPolicy {
-            hosts,
+            hosts: HostList::new(hosts, "webhook host")?,
             dev_inbox,
             dev_inbox_origin: None,
         })
@@ -80,14 +103,7 @@ impl WebhookPolicy {
     }
 
     fn allows(&self, host: &str) -> bool {
-        self.hosts.iter().any(|p| match p.strip_prefix("*.") {
-            Some(domain) => {
-                host.len() > domain.len() + 1
-                    && host.ends_with(domain)
-                    && host[..host.len() - domain.len()].ends_with('.')
-            }
-            None => host == p,
-        })
+        self.hosts.allows(host)
     }
 }
 

@@ -15,12 +15,13 @@ use serde_json::{json, Value};
 
 use super::EmulatorState;
 use crate::auth::SsoSettings;
+use crate::delivery::FlowTokenSettings;
 use crate::error::AppError;
 
 const KEY_ID: &str = "emulator-dev-1";
 const PRIVATE_KEY: &str = include_str!("dev-idp-key.pem");
 /// Another key, signing under the same key id: a token with a bad signature.
-const IMPOSTOR_KEY: &str = include_str!("dev-idp-impostor-key.pem");
+pub(super) const IMPOSTOR_KEY: &str = include_str!("dev-idp-impostor-key.pem");
 const MODULUS: &str = include_str!("dev-idp-n.txt");
 /// The tenant an "other tenant" token comes from.
 pub const OTHER_TENANT: &str = "00000000-0000-4000-8000-0000000000ff";
@@ -166,7 +167,19 @@ pub async fn client_credentials(
             ),
         );
     }
-    let Some(app) = &state.flow_app else {
+    // The apps registered here: the flow app, and with --dev-bot the bot's.
+    let bot = state.bot_app_id.as_ref().map(|id| FlowTokenSettings {
+        client_id: id.clone(),
+        client_secret: super::botframework::DEV_BOT_APP_SECRET.into(),
+        authority: String::new(),
+        audience: String::new(),
+    });
+    let app = [state.flow_app.as_ref(), bot.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|a| a.client_id == f.client_id)
+        .or(state.flow_app.as_ref());
+    let Some(app) = app else {
         return entra_error(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",

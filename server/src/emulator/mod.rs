@@ -40,6 +40,7 @@ pub const SECRET_PATHS: [&str; 4] = [
 /// Received cards kept per inbox; older ones are dropped.
 const KEEP: usize = 500;
 
+pub mod botframework;
 mod flow_auth;
 pub mod idp;
 mod inboxes;
@@ -62,6 +63,10 @@ pub struct Wing {
     sso: bool,
     /// The flow app this server asks flow tokens as, when configured.
     flow_app: Option<FlowTokenSettings>,
+    /// With --dev-bot: the bot's app id, whose activities the emulator signs.
+    bot_app_id: Option<String>,
+    /// The emulated Bot Connector service's conversations.
+    conversations: botframework::Conversations,
 }
 
 impl EmulatorState {
@@ -70,6 +75,7 @@ impl EmulatorState {
         inbox_origin: Option<&str>,
         sso: bool,
         flow_app: Option<FlowTokenSettings>,
+        bot_app_id: Option<String>,
     ) -> EmulatorState {
         EmulatorState(Arc::new(Wing {
             inboxes: Inboxes::default(),
@@ -78,6 +84,8 @@ impl EmulatorState {
             inbox_origin: inbox_origin.map(str::to_string),
             sso,
             flow_app,
+            bot_app_id,
+            conversations: Default::default(),
         }))
     }
 }
@@ -102,6 +110,21 @@ pub fn router<S: Clone + Send + Sync + 'static>(dir: &Path, state: EmulatorState
             post(idp::client_credentials),
         )
         .route("/emulator/api/idp", get(idp::stats).put(idp::change))
+        .route(
+            "/emulator/botframework/v1/.well-known/openidconfiguration",
+            get(botframework::metadata),
+        )
+        .route(
+            "/emulator/botframework/v1/.well-known/keys",
+            get(botframework::keys),
+        )
+        .route("/emulator/api/bot", get(botframework::info))
+        .route("/emulator/api/bot/activity", post(botframework::send))
+        .route("/emulator/smba/{*rest}", post(botframework::post_activity))
+        .route(
+            "/emulator/api/bot/conversations/{*id}",
+            get(botframework::conversation).put(botframework::set_conversation_mode),
+        )
         .route(
             "/emulator/api/inbox-tenant/{*path}",
             put(flow_auth::set_tenant),
@@ -417,7 +440,7 @@ mod tests {
     async fn the_emulator_brings_its_own_policy_and_state_and_names_its_inboxes() {
         use tower::ServiceExt;
         let dir = tempfile::tempdir().unwrap();
-        let state = EmulatorState::new(4321, Some("http://127.0.0.1:9999"), true, None);
+        let state = EmulatorState::new(4321, Some("http://127.0.0.1:9999"), true, None, None);
         let app: Router = router(dir.path(), state);
         let get = |path: &str| {
             app.clone().oneshot(

@@ -19,6 +19,7 @@ use crate::layers;
 use crate::state::AppState;
 
 pub mod account;
+pub mod bot;
 pub mod connections;
 pub mod events;
 mod guard;
@@ -37,6 +38,7 @@ pub(crate) fn router(state: AppState, config: &Config, emulator: Option<Emulator
         .merge(try_webhook::router())
         .merge(events::router())
         .merge(account::router())
+        .merge(bot::router())
         .route(
             "/api/{*rest}",
             axum::routing::any(static_files::api_not_found),
@@ -75,10 +77,10 @@ pub(crate) fn router(state: AppState, config: &Config, emulator: Option<Emulator
 
 /// The largest body an API route takes for `path`: events are bigger than the rest.
 fn body_limit(path: &str) -> usize {
-    if path == events::PATH {
-        crate::domain::event::BODY_LIMIT
-    } else {
-        BODY_LIMIT
+    match path {
+        events::PATH => crate::domain::event::BODY_LIMIT,
+        bot::PATH => bot::BODY_LIMIT,
+        _ => BODY_LIMIT,
     }
 }
 

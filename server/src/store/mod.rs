@@ -175,6 +175,32 @@ pub struct ConnectionQuery {
 
 pub use connector_settings::admin::{AuditEntry, DeliveryRow};
 
+/// Where the app's bot is, as Teams told it on install: a team (or group chat) and how to
+/// reach it (its conversation reference), kept until the bot is removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotInstall {
+    /// Lower case.
+    pub tenant_id: String,
+    /// `channelData.team.id` (`19:…@thread.tacv2`, the General channel's id), or a group
+    /// chat's conversation id.
+    pub team_id: String,
+    /// `team` or `groupChat`.
+    pub scope: String,
+    /// The team's Microsoft 365 group (lower case), when Teams sent it.
+    pub aad_group_id: Option<String>,
+    /// Where posts to it go (checked against the allowed Bot Framework hosts).
+    pub service_url: String,
+    /// The conversation the install event came from.
+    pub conversation_id: String,
+    /// The bot's id in Teams (`28:<app id>`).
+    pub bot_id: String,
+    /// Channel conversation ids it may post to, ordered; saving adds to them.
+    pub channels: Vec<String>,
+    /// RFC 3339; saving again keeps the first `installed_at`.
+    pub installed_at: String,
+    pub updated_at: String,
+}
+
 /// What an upsert did.
 #[derive(Debug)]
 pub enum Upsert {
@@ -312,6 +338,29 @@ pub trait ConnectionStore: Send + Sync + 'static {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Keeps where the app's bot is: a new team's reference, or the stored one refreshed
+    /// (service URL, conversation, bot id, group id when given), with `install.channels` added
+    /// to its channels, in one transaction.
+    async fn save_bot_install(&self, install: BotInstall) -> Result<(), StoreError>;
+    /// Forgets the team's reference and its channels; whether there was one.
+    async fn remove_bot_install(&self, tenant: &str, team: &str) -> Result<bool, StoreError>;
+    /// Adds a channel to a team the bot is in; `false` (nothing stored) when it is not.
+    async fn add_bot_channel(
+        &self,
+        tenant: &str,
+        team: &str,
+        channel: &str,
+    ) -> Result<bool, StoreError>;
+    /// Removes a channel of a team; whether it was kept.
+    async fn remove_bot_channel(
+        &self,
+        tenant: &str,
+        team: &str,
+        channel: &str,
+    ) -> Result<bool, StoreError>;
+    /// The team's reference with its channels, if the bot is in it.
+    async fn bot_install(&self, tenant: &str, team: &str)
+        -> Result<Option<BotInstall>, StoreError>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Whether the schema is the one this binary knows: `Some(why not)` when it is behind

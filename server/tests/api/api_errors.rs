@@ -33,7 +33,7 @@ const METHODS: [Method; 5] = [
 async fn every_route_answers_every_method_in_json() {
     let app = TestApp::spawn().await;
     // (path, the methods it has)
-    let routes: [(&str, &[Method]); 10] = [
+    let routes: [(&str, &[Method]); 11] = [
         (
             "/api/connections/c1",
             &[Method::GET, Method::PUT, Method::DELETE],
@@ -42,6 +42,7 @@ async fn every_route_answers_every_method_in_json() {
         ("/api/connections/c1/test-card", &[Method::POST]),
         ("/api/test-card", &[Method::POST]),
         ("/api/events", &[Method::POST]),
+        ("/api/messages", &[Method::POST]),
         ("/api/health", &[Method::GET]),
         ("/api/openapi.json", &[Method::GET]),
         ("/api/account", &[Method::GET]),

@@ -15,6 +15,7 @@ mod admin;
 mod alert_rules;
 mod api_errors;
 mod backups;
+mod bot;
 mod budgets;
 mod connections;
 mod crash;

@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use connector_server::domain::rate_windows::{Limits, Windows};
 use connector_server::domain::{EditKeyHash, HashKey, Keyring, WebhookPolicy, WebhookUrl};
 use connector_server::store::{
-    self, AuditEntry, ConnectionQuery, Database, DeliveryQuery, Finish, NewEvent, Outcome, Record,
-    Replay, Stores, Team, Upsert,
+    self, AuditEntry, BotInstall, ConnectionQuery, Database, DeliveryQuery, Finish, NewEvent,
+    Outcome, Record, Replay, Stores, Team, Upsert,
 };
 use connector_settings::{EntityId, Topic, Value, Values};
 
@@ -159,6 +159,8 @@ conformance!(
     connections_are_searched_by_tenant_team_account_name_kind_and_state_in_pages,
     disabling_and_enabling_is_audited_and_the_log_is_read_newest_first,
     deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages,
+    where_the_bot_is_is_kept_refreshed_and_forgotten_with_its_channels,
+    the_bots_limits_per_thread_hold_across_instances,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -1804,4 +1806,159 @@ async fn deliveries_are_listed_by_connection_event_and_state_newest_first_in_pag
         .await
         .unwrap();
     assert_eq!(rest, vec![all[3].clone()]);
+}
+
+fn bot_install(tenant: &str, team: &str, channels: &[&str], at: &str) -> BotInstall {
+    BotInstall {
+        tenant_id: tenant.into(),
+        team_id: team.into(),
+        scope: "team".into(),
+        aad_group_id: Some("0b4f2a1e-6c3d-4e5f-8a9b-1c2d3e4f5a6b".into()),
+        service_url: "https://smba.trafficmanager.net/amer/".into(),
+        conversation_id: channels.first().copied().unwrap_or(team).into(),
+        bot_id: "28:5a1c0b2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d".into(),
+        channels: channels.iter().map(|c| c.to_string()).collect(),
+        installed_at: at.into(),
+        updated_at: at.into(),
+    }
+}
+
+async fn where_the_bot_is_is_kept_refreshed_and_forgotten_with_its_channels(subject: &Subject) {
+    let s = subject.open().await;
+    let c = &s.connections;
+    let (t1, t2) = ("tenant-1", "tenant-2");
+    let team = "19:team@thread.tacv2";
+    assert_eq!(c.bot_install(t1, team).await.unwrap(), None);
+    // Channel ids sort by byte ('1' < 'a' < 't'), the same in both databases.
+    let first = bot_install(
+        t1,
+        team,
+        &[team, "19:a@thread.tacv2"],
+        "2026-12-01T00:00:00Z",
+    );
+    c.save_bot_install(first.clone()).await.unwrap();
+    let mut want = first.clone();
+    want.channels = vec!["19:a@thread.tacv2".into(), team.into()];
+    assert_eq!(c.bot_install(t1, team).await.unwrap(), Some(want.clone()));
+    // The same team id in another tenant is another install.
+    c.save_bot_install(bot_install(t2, team, &[team], "2026-12-01T00:00:00Z"))
+        .await
+        .unwrap();
+
+    // Saved again (a reinstall, another region): refreshed, channels added to, the first
+    // install time and a known group id kept.
+    let mut again = bot_install(t1, team, &["19:1@thread.tacv2"], "2026-12-02T00:00:00Z");
+    again.service_url = "https://smba.trafficmanager.net/emea/".into();
+    again.aad_group_id = None;
+    c.save_bot_install(again).await.unwrap();
+    let now = c.bot_install(t1, team).await.unwrap().unwrap();
+    assert_eq!(now.service_url, "https://smba.trafficmanager.net/emea/");
+    assert_eq!(now.conversation_id, "19:1@thread.tacv2");
+    assert_eq!(now.aad_group_id, first.aad_group_id);
+    assert_eq!(
+        (now.installed_at.as_str(), now.updated_at.as_str()),
+        ("2026-12-01T00:00:00Z", "2026-12-02T00:00:00Z")
+    );
+    assert_eq!(
+        now.channels,
+        ["19:1@thread.tacv2", "19:a@thread.tacv2", team]
+    );
+
+    // Channels come and go; a channel of a team the bot is not in is not kept.
+    assert!(c
+        .add_bot_channel(t1, team, "19:new@thread.tacv2")
+        .await
+        .unwrap());
+    assert!(
+        c.add_bot_channel(t1, team, "19:new@thread.tacv2")
+            .await
+            .unwrap(),
+        "again: still there"
+    );
+    assert!(!c
+        .add_bot_channel(t1, "19:other@thread.tacv2", "19:x@thread.tacv2")
+        .await
+        .unwrap());
+    assert_eq!(
+        c.bot_install(t1, "19:other@thread.tacv2").await.unwrap(),
+        None
+    );
+    assert!(c
+        .remove_bot_channel(t1, team, "19:a@thread.tacv2")
+        .await
+        .unwrap());
+    assert!(!c
+        .remove_bot_channel(t1, team, "19:a@thread.tacv2")
+        .await
+        .unwrap());
+    assert_eq!(
+        c.bot_install(t1, team).await.unwrap().unwrap().channels,
+        ["19:1@thread.tacv2", "19:new@thread.tacv2", team]
+    );
+
+    // Removed: the reference and its channels gone, the other tenant's untouched; a new
+    // install of the same team starts with only its own channels.
+    assert!(c.remove_bot_install(t1, team).await.unwrap());
+    assert!(!c.remove_bot_install(t1, team).await.unwrap());
+    assert_eq!(c.bot_install(t1, team).await.unwrap(), None);
+    assert_eq!(
+        c.bot_install(t2, team).await.unwrap().unwrap().channels,
+        [team]
+    );
+    c.save_bot_install(bot_install(t1, team, &[team], "2026-12-03T00:00:00Z"))
+        .await
+        .unwrap();
+    let fresh = c.bot_install(t1, team).await.unwrap().unwrap();
+    assert_eq!(fresh.channels, [team]);
+    assert_eq!(fresh.installed_at, "2026-12-03T00:00:00Z");
+}
+
+/// Two instances on one database (PostgreSQL; SQLite: two handles on one file) posting as
+/// the bot to one thread share its windows: 7 in any second, 8 in any 2 seconds.
+async fn the_bots_limits_per_thread_hold_across_instances(subject: &Subject) {
+    use connector_server::bot::connector::reserve_post;
+    use connector_server::domain::rate_windows::MARGIN_MS;
+    use connector_server::store::Reservation;
+    let (a, b) = (subject.open().await, subject.open().await);
+    let thread = "19:channel@thread.tacv2";
+    for t in 0..7 {
+        let instance = if t % 2 == 0 { &a } else { &b };
+        let got = reserve_post(instance.outbox.as_ref(), thread, NOW + t)
+            .await
+            .unwrap();
+        assert_eq!(got, Reservation::Reserved, "post {t}");
+    }
+    let wait = |until_ms, window| Reservation::Wait {
+        until_ms,
+        row: 0,
+        window,
+    };
+    assert_eq!(
+        reserve_post(b.outbox.as_ref(), thread, NOW + 7)
+            .await
+            .unwrap(),
+        wait(NOW + 1_000 + MARGIN_MS, "1s")
+    );
+    // Another thread (a reply chain of the channel) has windows of its own.
+    let reply = "19:channel@thread.tacv2;messageid=1733";
+    assert_eq!(
+        reserve_post(a.outbox.as_ref(), reply, NOW + 7)
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    );
+    // Once the first post leaves the second, an eighth goes; a ninth waits for 2 s.
+    let later = NOW + 1_000 + MARGIN_MS;
+    assert_eq!(
+        reserve_post(a.outbox.as_ref(), thread, later)
+            .await
+            .unwrap(),
+        Reservation::Reserved
+    );
+    assert_eq!(
+        reserve_post(b.outbox.as_ref(), thread, later + 1)
+            .await
+            .unwrap(),
+        wait(NOW + 2_000 + MARGIN_MS, "2s")
+    );
 }

@@ -7,8 +7,8 @@ use sqlx::{PgPool, Row};
 
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
 use crate::store::{
-    db, hash32, search_sql, AuditEntry, ConnectionQuery, ConnectionStore, Record, StoreError, Team,
-    Upsert,
+    db, hash32, search_sql, AuditEntry, BotInstall, ConnectionQuery, ConnectionStore, Record,
+    StoreError, Team, Upsert,
 };
 
 pub(in crate::store) struct PgConnections {
@@ -446,6 +446,142 @@ impl ConnectionStore for PgConnections {
         fill_webhook_kinds(&self.pool, &self.keys)
             .await
             .map_err(|e| db(format!("{e:#}")))
+    }
+
+    async fn save_bot_install(&self, i: BotInstall) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO bot_installs (tenant_id, team_id, scope, aad_group_id, service_url,
+                conversation_id, bot_id, installed_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (tenant_id, team_id) DO UPDATE SET scope = excluded.scope,
+                aad_group_id = coalesce(excluded.aad_group_id, bot_installs.aad_group_id),
+                service_url = excluded.service_url, conversation_id = excluded.conversation_id,
+                bot_id = excluded.bot_id, updated_at = excluded.updated_at",
+        )
+        .bind(&i.tenant_id)
+        .bind(&i.team_id)
+        .bind(&i.scope)
+        .bind(&i.aad_group_id)
+        .bind(&i.service_url)
+        .bind(&i.conversation_id)
+        .bind(&i.bot_id)
+        .bind(&i.installed_at)
+        .bind(&i.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO bot_channels (tenant_id, team_id, channel_id)
+             SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(&i.tenant_id)
+        .bind(&i.team_id)
+        .bind(&i.channels)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn remove_bot_install(&self, tenant: &str, team: &str) -> Result<bool, StoreError> {
+        // Its channels go with it (ON DELETE CASCADE).
+        Ok(
+            sqlx::query("DELETE FROM bot_installs WHERE tenant_id = $1 AND team_id = $2")
+                .bind(tenant)
+                .bind(team)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?
+                .rows_affected()
+                > 0,
+        )
+    }
+
+    async fn add_bot_channel(
+        &self,
+        tenant: &str,
+        team: &str,
+        channel: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Held until the commit: an uninstall at the same time waits, or went first.
+        let there: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM bot_installs WHERE tenant_id = $1 AND team_id = $2 FOR UPDATE",
+        )
+        .bind(tenant)
+        .bind(team)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        if there.is_none() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO bot_channels (tenant_id, team_id, channel_id) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(team)
+        .bind(channel)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn remove_bot_channel(
+        &self,
+        tenant: &str,
+        team: &str,
+        channel: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM bot_channels WHERE tenant_id = $1 AND team_id = $2 AND channel_id = $3",
+        )
+        .bind(tenant)
+        .bind(team)
+        .bind(channel)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?
+        .rows_affected()
+            > 0)
+    }
+
+    async fn bot_install(
+        &self,
+        tenant: &str,
+        team: &str,
+    ) -> Result<Option<BotInstall>, StoreError> {
+        let Some(r) = sqlx::query(
+            "SELECT tenant_id, team_id, scope, aad_group_id, service_url, conversation_id,
+                bot_id, installed_at, updated_at,
+                coalesce((SELECT array_agg(channel_id ORDER BY channel_id COLLATE \"C\") FROM bot_channels c
+                          WHERE c.tenant_id = i.tenant_id AND c.team_id = i.team_id), '{}')
+             FROM bot_installs i WHERE tenant_id = $1 AND team_id = $2",
+        )
+        .bind(tenant)
+        .bind(team)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(BotInstall {
+            tenant_id: r.try_get(0).map_err(db)?,
+            team_id: r.try_get(1).map_err(db)?,
+            scope: r.try_get(2).map_err(db)?,
+            aad_group_id: r.try_get(3).map_err(db)?,
+            service_url: r.try_get(4).map_err(db)?,
+            conversation_id: r.try_get(5).map_err(db)?,
+            bot_id: r.try_get(6).map_err(db)?,
+            installed_at: r.try_get(7).map_err(db)?,
+            updated_at: r.try_get(8).map_err(db)?,
+            channels: r.try_get(9).map_err(db)?,
+        }))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

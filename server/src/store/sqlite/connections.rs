@@ -7,8 +7,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::Db;
 use crate::domain::{EditKeyHash, Keyring, WebhookHash, WebhookUrl};
 use crate::store::{
-    account_of, db, hash32, search_sql, AuditEntry, ConnectionQuery, ConnectionStore, Record,
-    StoreError, Team, Upsert,
+    account_of, db, hash32, search_sql, AuditEntry, BotInstall, ConnectionQuery, ConnectionStore,
+    Record, StoreError, Team, Upsert,
 };
 
 pub(in crate::store) struct SqliteConnections {
@@ -414,6 +414,165 @@ impl ConnectionStore for SqliteConnections {
                     })
                     .map_err(db)?;
                 rows.collect::<Result<_, _>>().map_err(db)
+            })
+            .await
+    }
+
+    async fn save_bot_install(&self, i: BotInstall) -> Result<(), StoreError> {
+        self.db
+            .with(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(db)?;
+                tx.execute(
+                    "INSERT INTO bot_installs (tenant_id, team_id, scope, aad_group_id, service_url,
+                        conversation_id, bot_id, installed_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (tenant_id, team_id) DO UPDATE SET scope = excluded.scope,
+                        aad_group_id = coalesce(excluded.aad_group_id, bot_installs.aad_group_id),
+                        service_url = excluded.service_url, conversation_id = excluded.conversation_id,
+                        bot_id = excluded.bot_id, updated_at = excluded.updated_at",
+                    params![
+                        i.tenant_id, i.team_id, i.scope, i.aad_group_id, i.service_url,
+                        i.conversation_id, i.bot_id, i.installed_at, i.updated_at
+                    ],
+                )
+                .map_err(db)?;
+                for channel in &i.channels {
+                    tx.execute(
+                        "INSERT INTO bot_channels (tenant_id, team_id, channel_id) VALUES (?1, ?2, ?3)
+                         ON CONFLICT DO NOTHING",
+                        params![i.tenant_id, i.team_id, channel],
+                    )
+                    .map_err(db)?;
+                }
+                tx.commit().map_err(db)
+            })
+            .await
+    }
+
+    async fn remove_bot_install(&self, tenant: &str, team: &str) -> Result<bool, StoreError> {
+        let (tenant, team) = (tenant.to_string(), team.to_string());
+        self.db
+            .with(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(db)?;
+                tx.execute(
+                    "DELETE FROM bot_channels WHERE tenant_id = ?1 AND team_id = ?2",
+                    params![tenant, team],
+                )
+                .map_err(db)?;
+                let gone = tx
+                    .execute(
+                        "DELETE FROM bot_installs WHERE tenant_id = ?1 AND team_id = ?2",
+                        params![tenant, team],
+                    )
+                    .map_err(db)?;
+                tx.commit().map_err(db)?;
+                Ok(gone > 0)
+            })
+            .await
+    }
+
+    async fn add_bot_channel(
+        &self,
+        tenant: &str,
+        team: &str,
+        channel: &str,
+    ) -> Result<bool, StoreError> {
+        let (tenant, team, channel) = (tenant.to_string(), team.to_string(), channel.to_string());
+        self.db
+            .with(move |conn| {
+                // One connection, one writer: nothing removes the install in between.
+                let added = conn
+                    .execute(
+                        "INSERT INTO bot_channels (tenant_id, team_id, channel_id)
+                         SELECT tenant_id, team_id, ?3 FROM bot_installs
+                         WHERE tenant_id = ?1 AND team_id = ?2
+                         ON CONFLICT DO NOTHING",
+                        params![tenant, team, channel],
+                    )
+                    .map_err(db)?;
+                if added > 0 {
+                    return Ok(true);
+                }
+                conn.query_row(
+                    "SELECT count(*) FROM bot_installs WHERE tenant_id = ?1 AND team_id = ?2",
+                    params![tenant, team],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n > 0)
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn remove_bot_channel(
+        &self,
+        tenant: &str,
+        team: &str,
+        channel: &str,
+    ) -> Result<bool, StoreError> {
+        let (tenant, team, channel) = (tenant.to_string(), team.to_string(), channel.to_string());
+        self.db
+            .with(move |conn| {
+                conn.execute(
+                    "DELETE FROM bot_channels WHERE tenant_id = ?1 AND team_id = ?2 AND channel_id = ?3",
+                    params![tenant, team, channel],
+                )
+                .map(|n| n > 0)
+                .map_err(db)
+            })
+            .await
+    }
+
+    async fn bot_install(
+        &self,
+        tenant: &str,
+        team: &str,
+    ) -> Result<Option<BotInstall>, StoreError> {
+        let (tenant, team) = (tenant.to_string(), team.to_string());
+        self.db
+            .with(move |conn| {
+                let found = conn
+                    .prepare_cached(
+                        "SELECT tenant_id, team_id, scope, aad_group_id, service_url, conversation_id,
+                            bot_id, installed_at, updated_at
+                         FROM bot_installs WHERE tenant_id = ?1 AND team_id = ?2",
+                    )
+                    .map_err(db)?
+                    .query_row(params![tenant, team], |r| {
+                        Ok(BotInstall {
+                            tenant_id: r.get(0)?,
+                            team_id: r.get(1)?,
+                            scope: r.get(2)?,
+                            aad_group_id: r.get(3)?,
+                            service_url: r.get(4)?,
+                            conversation_id: r.get(5)?,
+                            bot_id: r.get(6)?,
+                            channels: Vec::new(),
+                            installed_at: r.get(7)?,
+                            updated_at: r.get(8)?,
+                        })
+                    })
+                    .optional()
+                    .map_err(db)?;
+                let Some(mut install) = found else {
+                    return Ok(None);
+                };
+                let mut q = conn
+                    .prepare_cached(
+                        "SELECT channel_id FROM bot_channels WHERE tenant_id = ?1 AND team_id = ?2
+                         ORDER BY channel_id",
+                    )
+                    .map_err(db)?;
+                install.channels = q
+                    .query_map(params![tenant, team], |r| r.get(0))
+                    .map_err(db)?
+                    .collect::<Result<_, _>>()
+                    .map_err(db)?;
+                Ok(Some(install))
             })
             .await
     }

@@ -1,0 +1,118 @@
+//! `POST /api/messages`: the Bot Framework's activities for the app's bot (its messaging
+//! endpoint). Each is authenticated before anything is read from it (`bot::verify`: 401, and
+//! nothing stored, for any failed check); install and uninstall events then add or remove the
+//! team's conversation reference (`bot::activity`), whose service URL must be on an allowed
+//! Bot Framework host. Everything else is acknowledged with 200 and kept nowhere.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use serde_json::Value;
+
+use crate::bot::{Activity, Change, VerifyError};
+use crate::error::AppError;
+use crate::extract::body_rejection;
+use crate::state::AppState;
+
+/// The bot's messaging endpoint.
+pub const PATH: &str = "/api/messages";
+/// An activity's size at most: Teams' install and channel events are a few kilobytes, and
+/// a conversation update may list many members.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(PATH, post(receive).layer(DefaultBodyLimit::max(BODY_LIMIT)))
+}
+
+fn invalid(message: String) -> AppError {
+    AppError::BadRequest {
+        code: "invalid_activity",
+        message,
+        fields: vec![],
+    }
+}
+
+async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, AppError> {
+    let Some(bot) = state.bot.as_deref() else {
+        return Err(AppError::NotFound(
+            "the app's bot is not configured on this server (set CONNECTOR_BOT_APP_ID)".into(),
+        ));
+    };
+    let body = body.map_err(|e| body_rejection(e, BODY_LIMIT))?;
+    // Only what the token is checked against is read before it is: a caller without a
+    // valid token learns nothing but 401, whatever it sent.
+    let loose: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let service_url = loose["serviceUrl"].as_str().unwrap_or("");
+    let channel = loose["channelId"].as_str().unwrap_or("");
+    if let Err(e) = bot.verifier.verify(&headers, service_url, channel).await {
+        return Err(match e {
+            VerifyError::Refused(why) => {
+                tracing::warn!(reason = %why, "bot activity refused");
+                AppError::Unauthenticated(why)
+            }
+            VerifyError::Unavailable(why) => AppError::Unavailable {
+                code: "bot_keys_unavailable",
+                message: why,
+                retry_after: Some(5),
+            },
+        });
+    }
+    let activity: Activity = serde_json::from_slice(&body)
+        .map_err(|e| invalid(format!("the activity is not a Bot Framework activity: {e}")))?;
+    let change = activity
+        .change(&crate::clock::now_rfc3339())
+        .map_err(invalid)?;
+    let store = &state.connections;
+    match change {
+        Change::Install(install) => {
+            let policy = &bot.settings.service_urls;
+            let checked = match policy.check(&install.service_url) {
+                Ok(()) => policy.check_resolves_publicly(&install.service_url).await,
+                Err(why) => Err(why),
+            };
+            checked.map_err(|why| {
+                tracing::warn!(tenant = %install.tenant_id, team = %install.team_id, reason = %why,
+                        "bot install refused: its service url is not allowed");
+                AppError::BadRequest {
+                    code: "service_url_not_allowed",
+                    message: why,
+                    fields: vec![],
+                }
+            })?;
+            tracing::info!(tenant = %install.tenant_id, team = %install.team_id, scope = %install.scope,
+                service_url = %install.service_url, "the app's bot was added");
+            store.save_bot_install(install).await?;
+        }
+        Change::Uninstall { tenant, team } => {
+            let known = store.remove_bot_install(&tenant, &team).await?;
+            tracing::info!(%tenant, %team, known, "the app's bot was removed");
+        }
+        Change::ChannelAdded {
+            tenant,
+            team,
+            channel,
+        } => {
+            let known = store.add_bot_channel(&tenant, &team, &channel).await?;
+            tracing::info!(%tenant, %team, %channel, known, "a channel was created in a team");
+        }
+        Change::ChannelRemoved {
+            tenant,
+            team,
+            channel,
+        } => {
+            let known = store.remove_bot_channel(&tenant, &team, &channel).await?;
+            tracing::info!(%tenant, %team, %channel, known, "a channel was deleted in a team");
+        }
+        Change::Nothing(why) => {
+            tracing::debug!(kind = %activity.kind, why, "bot activity kept nowhere");
+        }
+    }
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,402 @@
+//! The app's bot on `POST /api/messages`, against the emulator playing the Bot Framework
+//! (`--dev-bot`: its own signing key, published as OpenID metadata and a JWKS with
+//! endorsements): an install stores the team's conversation reference, an uninstall removes
+//! it, channel events change its channels, and every forged activity is refused with 401
+//! and leaves the database as it was.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{error_of, TestApp};
+
+const TENANT: &str = "72F988BF-86F1-41AF-91AB-2D7CD011DB47";
+const TEAM: &str = "19:8f4c2a1e0b7d4c559e617a0d3f1b2c4d@thread.tacv2";
+const CHANNEL: &str = "19:5d7e9a2b3c4f4e1a8b6c0d2e4f6a8b0c@thread.tacv2";
+const GROUP: &str = "0b4f2a1e-6c3d-4e5f-8a9b-1c2d3e4f5a6b";
+
+async fn bot_app() -> TestApp {
+    TestApp::dev_with_flags(&["--dev-bot"]).await
+}
+
+/// What the emulator's "Add the app to the team" and its siblings send, and the server's
+/// answer: `{status, answer, activity}`.
+async fn send(app: &TestApp, action: &str, via: &str, channel: &str, variant: &str) -> Value {
+    let res = app
+        .client
+        .post(format!("{}/emulator/api/bot/activity", app.url))
+        .json(
+            &json!({ "action": action, "via": via, "tenant": TENANT, "teamId": TEAM,
+                       "channelId": channel, "groupId": GROUP, "variant": variant }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "the emulator sent it");
+    res.json().await.unwrap()
+}
+
+async fn add(app: &TestApp, variant: &str) -> Value {
+    send(app, "add", "installationUpdate", CHANNEL, variant).await
+}
+
+/// The stored references: (tenant, team, scope, group, service url, conversation, bot id).
+fn installs(db: &Path) -> Vec<Vec<Option<String>>> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut q = conn
+        .prepare(
+            "SELECT tenant_id, team_id, scope, aad_group_id, service_url, conversation_id, bot_id
+             FROM bot_installs ORDER BY tenant_id, team_id",
+        )
+        .unwrap();
+    q.query_map([], |r| (0..7).map(|i| r.get(i)).collect())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn channels(db: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut q = conn
+        .prepare("SELECT channel_id FROM bot_channels ORDER BY channel_id")
+        .unwrap();
+    q.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_install_stores_the_teams_reference_and_an_uninstall_removes_it() {
+    let app = bot_app().await;
+    let port = app.url.rsplit(':').next().unwrap().to_string();
+    let sent = add(&app, "valid").await;
+    assert_eq!(sent["status"], 200, "{sent}");
+    assert_eq!(sent["activity"]["type"], "installationUpdate");
+    let service_url = format!("http://127.0.0.1:{port}/emulator/smba/amer/");
+    let some = |s: &str| Some(s.to_string());
+    assert_eq!(
+        installs(&app.db),
+        vec![vec![
+            some(&TENANT.to_ascii_lowercase()),
+            some(TEAM),
+            some("team"),
+            some(GROUP),
+            some(&service_url),
+            some(CHANNEL),
+            some("28:00000000-0000-4000-8000-00000000b07e"),
+        ]]
+    );
+    let mut both = vec![TEAM.to_string(), CHANNEL.to_string()];
+    both.sort();
+    assert_eq!(
+        channels(&app.db),
+        both,
+        "the channel it came from and General"
+    );
+
+    // Installed again (an upgrade, a second install event): one reference, as it was.
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    assert_eq!(installs(&app.db).len(), 1);
+
+    // Channels created and deleted in the team.
+    let new = "19:0a1b2c3d4e5f4a6b8c7d9e0f1a2b3c4d@thread.tacv2";
+    let created = send(&app, "channel-created", "", new, "valid").await;
+    assert_eq!(created["status"], 200, "{created}");
+    assert!(channels(&app.db).contains(&new.to_string()));
+    assert_eq!(
+        send(&app, "channel-deleted", "", new, "valid").await["status"],
+        200
+    );
+    assert_eq!(channels(&app.db), both);
+
+    let removed = send(&app, "remove", "installationUpdate", CHANNEL, "valid").await;
+    assert_eq!(removed["status"], 200, "{removed}");
+    assert!(installs(&app.db).is_empty() && channels(&app.db).is_empty());
+
+    // A channel event for a team the bot is not in keeps nothing.
+    assert_eq!(
+        send(&app, "channel-created", "", new, "valid").await["status"],
+        200
+    );
+    assert!(channels(&app.db).is_empty());
+}
+
+#[tokio::test]
+async fn the_bot_added_and_removed_as_a_team_member_counts_too() {
+    let app = bot_app().await;
+    let added = send(&app, "add", "conversationUpdate", CHANNEL, "valid").await;
+    assert_eq!(added["status"], 200, "{added}");
+    assert_eq!(
+        added["activity"]["channelData"]["eventType"],
+        "teamMemberAdded"
+    );
+    let stored = installs(&app.db);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0][5].as_deref(),
+        Some(TEAM),
+        "in its General channel"
+    );
+    assert_eq!(channels(&app.db), vec![TEAM.to_string()]);
+    let removed = send(&app, "remove", "conversationUpdate", CHANNEL, "valid").await;
+    assert_eq!(removed["status"], 200, "{removed}");
+    assert!(installs(&app.db).is_empty() && channels(&app.db).is_empty());
+}
+
+#[tokio::test]
+async fn every_forged_activity_is_refused_and_nothing_is_stored() {
+    let app = bot_app().await;
+    for (variant, why) in [
+        ("bad-signature", "signature is invalid"),
+        ("wrong-audience", "for another bot (audience)"),
+        ("wrong-issuer", "issuer is not https://api.botframework.com"),
+        ("expired", "has expired"),
+        ("not-yet-valid", "not valid yet"),
+        ("service-url-mismatch", "the activity names"),
+        ("not-endorsed", "is not endorsed for msteams"),
+        ("unknown-key", "is not in the published key set"),
+        ("no-token", "a Bot Framework token is required"),
+    ] {
+        let sent = add(&app, variant).await;
+        assert_eq!(sent["status"], 401, "{variant}: {sent}");
+        let message = sent["answer"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(why), "{variant}: {message}");
+        assert!(
+            installs(&app.db).is_empty() && channels(&app.db).is_empty(),
+            "{variant}: nothing stored"
+        );
+    }
+    // Signed correctly, but naming a service URL Teams would never give: refused too.
+    let sent = add(&app, "disallowed-service-url").await;
+    assert_eq!(sent["status"], 400, "{sent}");
+    assert_eq!(sent["answer"]["error"], "service_url_not_allowed");
+    assert!(installs(&app.db).is_empty());
+    // Two minutes past its expiry is within the five minutes of skew.
+    assert_eq!(add(&app, "within-skew").await["status"], 200);
+    assert_eq!(installs(&app.db).len(), 1);
+    // Forged removals and channel deletions change nothing either.
+    for variant in ["bad-signature", "wrong-audience", "not-endorsed"] {
+        let sent = send(&app, "remove", "installationUpdate", CHANNEL, variant).await;
+        assert_eq!(sent["status"], 401, "{variant}: {sent}");
+        let sent = send(&app, "channel-deleted", "", CHANNEL, variant).await;
+        assert_eq!(sent["status"], 401, "{variant}: {sent}");
+    }
+    assert_eq!(installs(&app.db).len(), 1);
+    assert_eq!(channels(&app.db).len(), 2);
+}
+
+#[tokio::test]
+async fn a_caller_without_a_valid_token_learns_nothing_but_401() {
+    let app = bot_app().await;
+    let post = |body: &'static str, auth: Option<&'static str>| {
+        let mut req = app
+            .client
+            .post(format!("{}/api/messages", app.url))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        req.send()
+    };
+    for (body, auth) in [
+        ("not json at all", None),
+        ("{}", Some("Bearer not-a-jwt")),
+        (
+            r#"{"type":"installationUpdate","action":"add","channelId":"msteams"}"#,
+            Some("Basic dXNlcjpwYXNz"),
+        ),
+        // An unsigned token (alg none) with every claim right.
+        (
+            r#"{"type":"installationUpdate","channelId":"msteams","serviceUrl":"https://smba.trafficmanager.net/amer/"}"#,
+            Some("Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJpc3MiOiJodHRwczovL2FwaS5ib3RmcmFtZXdvcmsuY29tIn0."),
+        ),
+    ] {
+        let res = post(body, auth).await.unwrap();
+        assert_eq!(res.status(), 401, "{body} {auth:?}");
+        let e = error_of(res).await;
+        assert_eq!(e["error"], "invalid_token", "{e}");
+    }
+    assert!(installs(&app.db).is_empty());
+}
+
+#[tokio::test]
+async fn without_a_bot_app_id_there_is_no_messaging_endpoint_and_no_emulated_bot_framework() {
+    let app = TestApp::dev().await;
+    let res = app
+        .client
+        .post(format!("{}/api/messages", app.url))
+        .json(&json!({ "type": "installationUpdate" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let e = error_of(res).await;
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("CONNECTOR_BOT_APP_ID"),
+        "{e}"
+    );
+    let res = app
+        .client
+        .post(format!("{}/emulator/api/bot/activity", app.url))
+        .json(&json!({ "action": "add", "tenant": TENANT, "teamId": TEAM, "channelId": CHANNEL }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        404,
+        "the emulator signs nothing without --dev-bot"
+    );
+}
+
+#[tokio::test]
+async fn the_emulators_bot_framework_publishes_its_keys_with_their_endorsements() {
+    let app = bot_app().await;
+    let metadata: Value = app
+        .get_path("/emulator/botframework/v1/.well-known/openidconfiguration")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["issuer"], "https://api.botframework.com");
+    let jwks_uri = metadata["jwks_uri"].as_str().unwrap();
+    let keys: Value = app
+        .client
+        .get(jwks_uri)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let endorsed: Vec<bool> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            k["endorsements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == "msteams")
+        })
+        .collect();
+    assert_eq!(
+        endorsed,
+        [true, false],
+        "one key for Teams, one for Web Chat only"
+    );
+}
+
+/// The conversation id as one path segment.
+fn segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn the_bot_posts_to_the_emulated_connector_service_with_one_token_and_each_answer_is_sorted()
+{
+    use connector_server::bot::{BotPoster, PosterSettings, Sent};
+    let app = bot_app().await;
+    let port = app.url.rsplit(':').next().unwrap().to_string();
+    let poster = |secret: &str| {
+        BotPoster::new(PosterSettings {
+            app_id: "00000000-0000-4000-8000-00000000b07e".into(),
+            app_secret: secret.into(),
+            tenant: "00000000-0000-4000-8000-0000000000b0".into(),
+            authority: format!("http://127.0.0.1:{port}/emulator/idp"),
+        })
+    };
+    let bot = poster("emulator-dev-bot-client-secret");
+    let service = format!("http://127.0.0.1:{port}/emulator/smba/amer/");
+    let thread = format!("{CHANNEL};messageid=1733");
+    let card = json!({ "type": "message", "attachments": [{
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "content": { "type": "AdaptiveCard", "version": "1.5",
+                     "body": [{ "type": "TextBlock", "text": "Build 42 failed" }] } }] });
+    for _ in 0..2 {
+        let sent = bot.send(&service, &thread, &card).await;
+        assert!(
+            matches!(&sent, Sent::Posted { id: Some(id) } if id.starts_with("1:")),
+            "{sent:?}"
+        );
+    }
+    assert_eq!(bot.token_fetches(), 1, "the token is kept");
+    let path = format!("/emulator/api/bot/conversations/{}", segment(&thread));
+    let got: Value = app.get_path(&path).await.json().await.unwrap();
+    let posted = got["activities"].as_array().unwrap();
+    assert_eq!(posted.len(), 2, "{got}");
+    assert_eq!(posted[0]["activity"], card, "in the thread, as sent");
+
+    // What Teams answers, sorted into what a delivery does next.
+    let mode = |m: &'static str| {
+        let (app, path) = (&app, &path);
+        async move {
+            let res = app
+                .client
+                .put(format!("{}{path}", app.url))
+                .json(&json!({ "mode": m }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 204);
+        }
+    };
+    mode("not-in-roster").await;
+    let sent = bot.send(&service, &thread, &card).await;
+    assert!(
+        matches!(&sent, Sent::Removed { error } if error.contains("BotNotInConversationRoster")),
+        "{sent:?}"
+    );
+    mode("throttled").await;
+    let sent = bot.send(&service, &thread, &card).await;
+    assert!(
+        matches!(&sent, Sent::Retry { after: Some(d), .. } if d.as_secs() == 1),
+        "{sent:?}"
+    );
+    for m in ["precondition-failed", "bad-gateway"] {
+        mode(m).await;
+        let sent = bot.send(&service, &thread, &card).await;
+        assert!(
+            matches!(&sent, Sent::Retry { after: None, .. }),
+            "{m}: {sent:?}"
+        );
+    }
+    let got: Value = app.get_path(&path).await.json().await.unwrap();
+    assert_eq!(
+        (
+            got["activities"].as_array().unwrap().len(),
+            got["received"].as_u64()
+        ),
+        (2, Some(6)),
+        "refused posts are not in the conversation"
+    );
+
+    // A wrong secret gets no token: retried later, nothing posted; no token at all is 401.
+    mode("ok").await;
+    let sent = poster("not-the-secret")
+        .send(&service, &thread, &card)
+        .await;
+    assert!(
+        matches!(&sent, Sent::Retry { error, .. } if error.contains("invalid_client")),
+        "{sent:?}"
+    );
+    let res = app
+        .client
+        .post(format!(
+            "{service}v3/conversations/{}/activities",
+            segment(&thread)
+        ))
+        .json(&card)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let got: Value = app.get_path(&path).await.json().await.unwrap();
+    assert_eq!(got["activities"].as_array().unwrap().len(), 2);
+}
