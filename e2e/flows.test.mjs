@@ -107,6 +107,43 @@ test('remove deletes the connection on the server', async () => {
   });
 });
 
+test('while the wasm downloads the page already talks to Teams, and a remove pressed then is carried out', async () => {
+  await withEmulator('remove-before-wasm', async ({ server, page }) => {
+    await fillNewConnection(page);
+    await page.waitForSelector('#host-save:enabled');
+    await page.click('#host-save');
+    await dialogClosed(page);
+    const [inst] = await instances(page);
+    // The wasm held back until the test lets it through: js/handshake.js has the host alone.
+    let release;
+    const released = new Promise((resolve) => { release = resolve; });
+    let held = 0;
+    await page.route('**/*_bg.wasm', async (route) => { held += 1; await released; await route.continue(); });
+    await page.evaluate(() => document.querySelector('#log-clear').click());
+    await page.click(`li[data-entity-id="${inst.entityId}"] button[data-action=remove]`);
+    await page.waitForSelector('#host-remove:enabled');
+    const asked = async () => (await page.evaluate(() => window.emulator.log()))
+      .filter((e) => e.dir === 'in' && e.frame === 'dialog').map((e) => e.func === 'registerHandler' ? `registerHandler ${e.args[0]}` : e.func);
+    await page.waitForFunction(() => window.emulator.log().some((e) => e.dir === 'in' && e.func === 'registerHandler' && e.args[0] === 'remove'));
+    const before = await asked();
+    for (const func of ['initialize', 'getContext', 'settings.getSettings', 'registerHandler remove']) {
+      assert.ok(before.includes(func), `${func} before the wasm: ${before}`);
+    }
+    assert.ok(!before.includes('registerHandler save'), `${before}`);
+    assert.equal(held, 1, 'the wasm is still held');
+    await page.click('#host-remove');
+    await page.waitForTimeout(500);
+    assert.equal((await getConnection(server, inst.entityId, inst.webhookUrl)).status, 200, 'nothing removed before the wasm');
+    assert.ok(!(await asked()).some((f) => f.startsWith('settings.remove')), 'nobody answered for the page');
+    release();
+    await dialogClosed(page);
+    assert.equal((await instances(page)).length, 0);
+    assert.equal((await getConnection(server, inst.entityId, inst.webhookUrl)).status, 404);
+    assert.equal(countConnections(server.db), 0);
+    assert.ok((await asked()).includes('settings.remove.success'));
+  });
+});
+
 test('a server answering 500 at save fails the save with a readable reason and stores nothing', async () => {
   await withEmulator('save-500', async ({ server, page }) => {
     await page.route('**/api/connections/**', (route) => route.request().method() === 'PUT'

@@ -61,8 +61,12 @@ impl ApiError {
 /// Reads `config.json`; a missing file means "same origin, defaults". `index.html` preloads
 /// it (`<link rel="preload" as="fetch" crossorigin>`): this request has the same mode and
 /// credentials, so the browser hands over the preloaded answer.
+/// When js/handshake.js read it already while the wasm downloaded, its answer is taken.
 pub async fn runtime_config(timeout_ms: u32) -> Result<RuntimeConfig, ApiError> {
-    let reply = http::send(Request::get("config.json"), None, timeout_ms).await?;
+    let reply = match http::early_config(timeout_ms).await {
+        Some(answer) => answer?,
+        None => http::send(Request::get("config.json"), None, timeout_ms).await?,
+    };
     match reply.status {
         200 => reply.decode().ok_or(ApiError::Server { status: 200 }),
         404 => Ok(RuntimeConfig::default()),

@@ -56,6 +56,27 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Option<T> {
     serde_wasm_bindgen::from_value(value).ok()
 }
 
+/// The answer js/handshake.js read for `config.json` while the wasm downloaded (its promise
+/// of `{status, body}`, `body` as [`send`] reads it), within `timeout_ms`; `None` when there
+/// was no handshake. Taking it gives up the handshake when it does not answer in time.
+pub async fn early_config(timeout_ms: u32) -> Option<Result<Reply, Failure>> {
+    let promise = crate::teams::early("config")?;
+    let answer = match select(JsFuture::from(promise), TimeoutFuture::new(timeout_ms)).await {
+        Either::Left((Ok(a), _)) => {
+            let field = |name: &str| js_sys::Reflect::get(&a, &JsValue::from_str(name));
+            let status = field("status").ok().and_then(|s| s.as_f64()).unwrap_or(0.0) as u16;
+            let body = field("body").unwrap_or(JsValue::UNDEFINED);
+            Ok(Reply { status, body })
+        }
+        Either::Left((Err(e), _)) => Err(Failure::Network(describe(&e))),
+        Either::Right(_) => {
+            crate::teams::drop_handshake();
+            Err(Failure::TimedOut)
+        }
+    };
+    Some(answer)
+}
+
 /// Sends `request` (with `body`, when given) and reads the whole answer, aborting it when
 /// it has not arrived within `timeout_ms`.
 pub async fn send(

@@ -12,10 +12,12 @@ export function install(json) {
     page: { id: o.contextEntityId || '', frameContext: o.frameContext || 'settings' },
     user: { id: 'user-1', tenant: { id: 'tenant-1' } },
   };
+  // `hostDelayMs`: a slow host, answering initialize, getContext and getSettings that late.
+  const late = (value) => new Promise((resolve) => setTimeout(() => resolve(value), o.hostDelayMs || 0));
   window.microsoftTeams = {
     app: {
-      initialize: () => (o.hostSilent ? new Promise(() => {}) : Promise.resolve()),
-      getContext: () => Promise.resolve(context),
+      initialize: () => (o.hostSilent ? new Promise(() => {}) : o.hostDelayMs ? late() : Promise.resolve()),
+      getContext: () => (o.hostDelayMs ? late(context) : Promise.resolve(context)),
       notifySuccess: () => { state.appSuccess += 1; },
       registerOnThemeChangeHandler: (h) => { state.registered.push('themeChange'); theme = h; },
     },
@@ -35,7 +37,7 @@ export function install(json) {
         entityId: o.entityId || '', configName: '', contentUrl: o.contentUrl || '',
         webhookUrl: 'webhookUrl' in o ? o.webhookUrl : 'https://contoso.webhook.office.com/webhookb2/g@t/IncomingWebhook/abc/u',
         appType: 'Connector', userObjectId: 'user-1',
-      }), 0),
+      }), o.hostDelayMs || 0),
       setSettings: (s, cb) => {
         state.setSettings.push(s);
         setTimeout(() => (o.setSettingsFails ? cb(false, 'host said no') : cb(true)), 0);

@@ -28,6 +28,8 @@ pub(crate) async fn start(
     api_timeout_ms: u32,
     assume_framed: bool,
 ) {
+    // What js/handshake.js asked Teams while the wasm downloaded, if it ran.
+    teams::take_handshake();
     let config = api::runtime_config(api_timeout_ms)
         .await
         .unwrap_or_else(|e| {

@@ -27,6 +27,40 @@ fn err(what: &str, e: JsValue) -> TeamsError {
     TeamsError(format!("{what}: {}", sys::describe(&e)))
 }
 
+thread_local! {
+    /// The handshake js/handshake.js began while the wasm downloaded, for this start.
+    static HANDSHAKE: RefCell<Option<sys::Handshake>> = const { RefCell::new(None) };
+}
+
+/// Takes over the handshake begun before the wasm (none when the page runs without
+/// js/handshake.js, or unframed): until each answer is taken, the functions below hand out
+/// the early ones instead of asking Teams again.
+pub fn take_handshake() {
+    let early = sys::take_handshake();
+    HANDSHAKE.with(|h| *h.borrow_mut() = early);
+}
+
+/// Forgets the handshake: the page asks Teams everything itself from now on.
+pub fn drop_handshake() {
+    if let Some(h) = HANDSHAKE.with(|h| h.borrow_mut().take()) {
+        h.give_up();
+    }
+}
+
+/// The handshake's promise of `name`, once.
+pub(crate) fn early(name: &str) -> Option<js_sys::Promise> {
+    HANDSHAKE.with(|h| h.borrow().as_ref().and_then(|h| h.take(name)))
+}
+
+/// Hands `handler` to the handshake when it registered `name` (true), or says it did not
+/// (false: register it with the SDK); what registering threw is the page's error.
+fn adopt(name: &str, handler: &JsValue, what: &str) -> Result<bool, TeamsError> {
+    HANDSHAKE.with(|h| match h.borrow().as_ref() {
+        Some(h) => h.handle(name, handler).map_err(|e| err(what, e)),
+        None => Ok(false),
+    })
+}
+
 /// Whether a parent window exists that could be Teams.
 pub fn is_framed() -> bool {
     sys::is_framed()
@@ -43,7 +77,10 @@ pub async fn initialize(valid_message_origins: &[String]) -> Result<(), TeamsErr
             .collect::<js_sys::Array>()
             .into()
     };
-    let promise = sys::initialize(&origins).map_err(|e| err("teams sdk not available", e))?;
+    let promise = match early("initialize") {
+        Some(p) => p,
+        None => sys::initialize(&origins).map_err(|e| err("teams sdk not available", e))?,
+    };
     JsFuture::from(promise)
         .await
         .map_err(|e| err("initialize failed", e))?;
@@ -141,7 +178,10 @@ struct RawPage {
 
 /// `app.getContext()`.
 pub async fn context() -> Result<Context, TeamsError> {
-    let promise = sys::get_context().map_err(|e| err("getContext failed", e))?;
+    let promise = match early("context") {
+        Some(p) => p,
+        None => sys::get_context().map_err(|e| err("getContext failed", e))?,
+    };
     let value = JsFuture::from(promise)
         .await
         .map_err(|e| err("getContext failed", e))?;
@@ -245,6 +285,19 @@ impl InstanceSettings {
 
 /// `settings.getSettings()`.
 pub async fn get_settings() -> Result<InstanceSettings, TeamsError> {
+    let value = match early("settings") {
+        Some(p) => JsFuture::from(p)
+            .await
+            .map_err(|e| err("getSettings failed", e))?,
+        None => ask_settings().await?,
+    };
+    let settings: InstanceSettings = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| TeamsError(format!("getSettings answered something else: {e}")))?;
+    Ok(settings.without_empty())
+}
+
+/// `settings.getSettings(callback)`'s answer.
+async fn ask_settings() -> Result<JsValue, TeamsError> {
     let (tx, rx) = oneshot::channel();
     let tx = RefCell::new(Some(tx));
     let callback = Closure::<dyn FnMut(JsValue)>::new(move |value: JsValue| {
@@ -258,9 +311,7 @@ pub async fn get_settings() -> Result<InstanceSettings, TeamsError> {
         .await
         .map_err(|_| TeamsError("getSettings was never answered".into()))?;
     drop(callback);
-    let settings: InstanceSettings = serde_wasm_bindgen::from_value(value)
-        .map_err(|e| TeamsError(format!("getSettings answered something else: {e}")))?;
-    Ok(settings.without_empty())
+    Ok(value)
 }
 
 /// What the page hands Teams with `settings.setSettings`: a connector's `configName`, or a
@@ -363,8 +414,10 @@ impl Handlers {
         mut handler: impl FnMut(SaveEvent) + 'static,
     ) -> Result<(), TeamsError> {
         let closure = Closure::<dyn FnMut(sys::SaveEvent)>::new(move |e| handler(SaveEvent(e)));
-        sys::register_on_save_handler(&closure)
-            .map_err(|e| err("registerOnSaveHandler failed", e))?;
+        let what = "registerOnSaveHandler failed";
+        if !adopt("save", closure.as_ref(), what)? {
+            sys::register_on_save_handler(&closure).map_err(|e| err(what, e))?;
+        }
         self.save = Some(closure);
         Ok(())
     }
@@ -375,8 +428,10 @@ impl Handlers {
         mut handler: impl FnMut(RemoveEvent) + 'static,
     ) -> Result<(), TeamsError> {
         let closure = Closure::<dyn FnMut(sys::RemoveEvent)>::new(move |e| handler(RemoveEvent(e)));
-        sys::register_on_remove_handler(&closure)
-            .map_err(|e| err("registerOnRemoveHandler failed", e))?;
+        let what = "registerOnRemoveHandler failed";
+        if !adopt("remove", closure.as_ref(), what)? {
+            sys::register_on_remove_handler(&closure).map_err(|e| err(what, e))?;
+        }
         self.remove = Some(closure);
         Ok(())
     }
@@ -387,8 +442,10 @@ impl Handlers {
         mut handler: impl FnMut(Theme) + 'static,
     ) -> Result<(), TeamsError> {
         let closure = Closure::<dyn FnMut(String)>::new(move |t: String| handler(Theme::parse(&t)));
-        sys::register_on_theme_change_handler(&closure)
-            .map_err(|e| err("registerOnThemeChangeHandler failed", e))?;
+        let what = "registerOnThemeChangeHandler failed";
+        if !adopt("theme", closure.as_ref(), what)? {
+            sys::register_on_theme_change_handler(&closure).map_err(|e| err(what, e))?;
+        }
         self.theme = Some(closure);
         Ok(())
     }

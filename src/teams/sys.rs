@@ -54,11 +54,34 @@ extern "C" {
     #[wasm_bindgen(method, js_name = notifyFailure, catch)]
     pub fn notify_failure(this: &SaveEvent, reason: &str) -> Result<(), JsValue>;
 
+    /// `window.connectorHandshake` (js/handshake.js): what was asked of Teams while the wasm
+    /// downloaded.
+    pub type Handshake;
+    #[wasm_bindgen(method)]
+    pub fn take(this: &Handshake, name: &str) -> Option<Promise>;
+    #[wasm_bindgen(method, catch)]
+    pub fn handle(this: &Handshake, name: &str, handler: &JsValue) -> Result<bool, JsValue>;
+    #[wasm_bindgen(method, js_name = drop)]
+    pub fn give_up(this: &Handshake);
+
     pub type RemoveEvent;
     #[wasm_bindgen(method, js_name = notifySuccess, catch)]
     pub fn notify_success(this: &RemoveEvent) -> Result<(), JsValue>;
     #[wasm_bindgen(method, js_name = notifyFailure, catch)]
     pub fn notify_failure(this: &RemoveEvent, reason: &str) -> Result<(), JsValue>;
+}
+
+/// Takes `window.connectorHandshake` off the window (each start of the page takes the one
+/// begun for it), if js/handshake.js began one.
+pub fn take_handshake() -> Option<Handshake> {
+    let global = js_sys::global();
+    let key = JsValue::from_str("connectorHandshake");
+    let value = js_sys::Reflect::get(&global, &key).ok()?;
+    if value.is_undefined() || value.is_null() {
+        return None;
+    }
+    let _ = js_sys::Reflect::delete_property(global.unchecked_ref::<js_sys::Object>(), &key);
+    Some(value.unchecked_into())
 }
 
 /// Whether the page runs inside another window's frame, as it does in Teams.

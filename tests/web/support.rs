@@ -87,6 +87,27 @@ pub(crate) fn last_validity() -> Option<bool> {
 /// Installs the fake with `options`, mounts the page in a fresh element, waits for `ready`.
 pub(crate) async fn mount(options: Value, timeout_ms: u32) -> UnmountHandle<impl Mountable> {
     install(&options.to_string());
+    mount_installed(options, timeout_ms).await
+}
+
+/// Begins the page's own handshake (js/handshake.js, as index.html loads it) against the
+/// fake installed now, as it runs in Teams' frame while the wasm downloads.
+pub(crate) fn begin_handshake() {
+    js_sys::Function::new_no_args(include_str!("../../js/handshake.js"))
+        .call0(&JsValue::UNDEFINED)
+        .unwrap();
+    js_sys::Function::new_no_args(
+        "window.connectorHandshake = window.connectorHandshakeBegin(window.microsoftTeams);",
+    )
+    .call0(&JsValue::UNDEFINED)
+    .unwrap();
+}
+
+/// [`mount`] on the fake installed already (with `options`).
+pub(crate) async fn mount_installed(
+    options: Value,
+    timeout_ms: u32,
+) -> UnmountHandle<impl Mountable> {
     let parent: HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&parent).unwrap();
     // `apiTimeoutMs` in the options shortens the page's wait for the server.
