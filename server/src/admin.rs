@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use connector_settings::admin::{
-    AuditPage, ConnectionDetail, ConnectionPage, ConnectionView, DeliveryPage, DisableBody,
-    TeamView,
+    AuditPage, ConnectionDetail, ConnectionPage, ConnectionView, DeliveryDetail, DeliveryPage,
+    DisableBody, TeamView,
 };
 use connector_settings::api::ErrorBody;
 use connector_settings::webhook::WebhookKind;
@@ -126,6 +126,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/connections/{id}/disable", post(disable))
         .route("/admin/connections/{id}/enable", post(enable))
         .route("/admin/deliveries", get(deliveries))
+        .route("/admin/deliveries/{id}", get(delivery))
         .route("/admin/audit", get(audit))
         .route(
             "/admin/{*rest}",
@@ -503,6 +504,32 @@ async fn deliveries(
         deliveries: found,
         next_before,
     }))
+}
+
+/// A delivery id from the path, or a 400 naming it.
+fn delivery_id(id: &str) -> Result<i64, Refusal> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| bad_request(format!("'{id}' is not a delivery id (a positive integer)")))
+}
+
+fn no_delivery(id: i64) -> Refusal {
+    Refusal {
+        status: StatusCode::NOT_FOUND,
+        code: "not_found",
+        message: format!("no delivery {id}"),
+    }
+}
+
+/// `GET /admin/deliveries/{id}`: the delivery with every attempt at it.
+async fn delivery(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<DeliveryDetail>, Refusal> {
+    let id = delivery_id(&id)?;
+    let found = state.outbox.delivery(id).await?;
+    found.map(Json).ok_or_else(|| no_delivery(id))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -129,6 +129,16 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
+/// `GET /admin/deliveries/{id}`: the delivery with every attempt made at it, oldest first
+/// (a replay keeps the attempts before it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub delivery: DeliveryRow,
+    pub attempt_log: Vec<Attempt>,
+}
+
 /// Body of `POST /admin/deliveries/replay`: every dead delivery matching all the given
 /// filters; with `dryRun` only counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

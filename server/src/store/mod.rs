@@ -173,7 +173,7 @@ pub struct ConnectionQuery {
     pub limit: usize,
 }
 
-pub use connector_settings::admin::{AuditEntry, DeliveryRow};
+pub use connector_settings::admin::{Attempt, AuditEntry, DeliveryDetail, DeliveryRow};
 
 /// What an upsert did.
 #[derive(Debug)]
@@ -407,6 +407,29 @@ pub struct Finish {
     pub delivery_id: i64,
     pub token: i64,
     pub outcome: Outcome,
+    /// The HTTP status the webhook answered with; none when no answer came.
+    pub code: Option<u16>,
+}
+
+impl Outcome {
+    /// The outcome as the attempt log keeps it: `delivered`, `retried` or `dead`.
+    pub fn attempt_name(&self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry { .. } => "retried",
+            Outcome::Dead { .. } | Outcome::Disable { .. } => "dead",
+        }
+    }
+
+    /// The error an attempt ended with, if any.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Outcome::Delivered => None,
+            Outcome::Retry { error, .. } | Outcome::Dead { error } | Outcome::Disable { error } => {
+                Some(error)
+            }
+        }
+    }
 }
 
 /// A dead delivery, for people deciding whether to replay it.
@@ -540,7 +563,8 @@ pub trait Outbox: Send + Sync + 'static {
         rows: Vec<(Vec<u8>, Windows)>,
         now_ms: i64,
     ) -> Result<Reservation, StoreError>;
-    /// Records outcomes. An outcome whose token is no longer current (its lease ran out and
+    /// Records outcomes, each with its attempt in the attempt log (at `now_ms`), in one
+    /// transaction. An outcome whose token is no longer current (its lease ran out and
     /// the row was claimed again) changes nothing; their delivery ids are returned.
     async fn finish(&self, batch: Vec<Finish>, now_ms: i64) -> Result<Vec<i64>, StoreError>;
     /// Returns claims `(delivery id, token)` not started, due at once for any instance.
@@ -555,6 +579,8 @@ pub trait Outbox: Send + Sync + 'static {
     async fn dead(&self, since_ms: i64, limit: usize) -> Result<Vec<DeadDelivery>, StoreError>;
     /// Deliveries matching `query` (the admin API), newest first.
     async fn deliveries(&self, query: DeliveryQuery) -> Result<Vec<DeliveryRow>, StoreError>;
+    /// One delivery with every attempt made at it, oldest first; `None` when there is none.
+    async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetail>, StoreError>;
     /// Makes dead deliveries pending again, with their attempts reset; deliveries of
     /// disabled or deleted connections stay dead. Returns how many.
     async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError>;

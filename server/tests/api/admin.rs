@@ -462,6 +462,33 @@ async fn deliveries_are_listed_by_connection_event_and_state_with_their_attempts
         .await;
     assert_eq!(rest["deliveries"].as_array().unwrap().len(), 1);
     assert_eq!(rest["nextBefore"], Value::Null);
+    // One delivery with its attempts, each with the webhook's answer code.
+    let dead_id = dead[0]["deliveryId"].as_i64().unwrap();
+    let (one, text) = admin.json(&format!("/admin/deliveries/{dead_id}")).await;
+    assert_eq!(one["status"], "dead", "{one}");
+    let log = one["attemptLog"].as_array().unwrap();
+    assert_eq!(log.len(), 1, "{one}");
+    assert_eq!(log[0]["code"], 410, "{one}");
+    assert_eq!(log[0]["outcome"], "dead", "{one}");
+    assert!(
+        log[0]["atMs"].is_i64() && log[0]["error"].is_string(),
+        "{one}"
+    );
+    assert!(!text.contains(&gone), "{text}");
+    let ok_id = ok[0]["deliveryId"].as_i64().unwrap();
+    let (one, _) = admin.json(&format!("/admin/deliveries/{ok_id}")).await;
+    assert_eq!(one["attemptLog"][0]["code"], 200, "{one}");
+    assert_eq!(one["attemptLog"][0]["outcome"], "delivered", "{one}");
+    assert_eq!(one["attemptLog"][0]["error"], Value::Null, "{one}");
+    let res = admin.get("/admin/deliveries/999999", OPS).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = admin.get("/admin/deliveries/first", OPS).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("'first'"),
+        "{body}"
+    );
     let res = admin.get("/admin/deliveries?state=lost", OPS).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let body: Value = res.json().await.unwrap();

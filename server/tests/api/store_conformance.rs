@@ -159,6 +159,7 @@ conformance!(
     connections_are_searched_by_tenant_team_account_name_kind_and_state_in_pages,
     disabling_and_enabling_is_audited_and_the_log_is_read_newest_first,
     deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages,
+    every_attempt_is_logged_with_its_code_and_goes_with_its_delivery,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -272,10 +273,17 @@ async fn accept(s: &Stores, event_id: &str, project: &str, at: i64) -> usize {
 }
 
 fn finish(d: &store::Due, outcome: Outcome) -> Finish {
+    let code = match &outcome {
+        Outcome::Delivered => Some(200),
+        Outcome::Retry { .. } => Some(503),
+        Outcome::Dead { .. } => Some(400),
+        Outcome::Disable { .. } => Some(410),
+    };
     Finish {
         delivery_id: d.delivery_id,
         token: d.token,
         outcome,
+        code,
     }
 }
 
@@ -1804,4 +1812,103 @@ async fn deliveries_are_listed_by_connection_event_and_state_newest_first_in_pag
         .await
         .unwrap();
     assert_eq!(rest, vec![all[3].clone()]);
+}
+
+async fn every_attempt_is_logged_with_its_code_and_goes_with_its_delivery(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    accept(&s, "e1", "", NOW).await;
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
+    let of = |who: &str| due.iter().find(|d| d.entity_id == who).unwrap().clone();
+    let (c0, c1) = (of("c0"), of("c1"));
+    let retry = Outcome::Retry {
+        at_ms: NOW + 100,
+        error: "webhook answered 503".into(),
+    };
+    let mut stale = finish(&c1, Outcome::Delivered);
+    stale.token += 1_000;
+    let gone = s
+        .outbox
+        .finish(vec![finish(&c0, retry), stale], NOW + 10)
+        .await
+        .unwrap();
+    assert_eq!(gone, vec![c1.delivery_id]);
+    s.outbox
+        .finish(
+            vec![finish(
+                &c1,
+                Outcome::Dead {
+                    error: "webhook answered 400: bad card".into(),
+                },
+            )],
+            NOW + 20,
+        )
+        .await
+        .unwrap();
+    let again = s
+        .outbox
+        .claim(NOW + 100, 10, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
+    assert_eq!(again.len(), 1);
+    s.outbox
+        .finish(vec![finish(&again[0], Outcome::Delivered)], NOW + 110)
+        .await
+        .unwrap();
+
+    let detail = s.outbox.delivery(c0.delivery_id).await.unwrap().unwrap();
+    assert_eq!(detail.delivery.status, "delivered");
+    assert_eq!(detail.delivery.attempts, 2);
+    let log: Vec<_> = detail
+        .attempt_log
+        .iter()
+        .map(|a| (a.at_ms, a.code, a.outcome.as_str(), a.error.as_deref()))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (NOW + 10, Some(503), "retried", Some("webhook answered 503")),
+            (NOW + 110, Some(200), "delivered", None),
+        ],
+        "oldest first, each with its code; the stale finish logged nothing"
+    );
+    let dead = s.outbox.delivery(c1.delivery_id).await.unwrap().unwrap();
+    assert_eq!(dead.delivery.status, "dead");
+    assert_eq!(
+        dead.attempt_log
+            .iter()
+            .map(|a| (a.code, a.outcome.as_str()))
+            .collect::<Vec<_>>(),
+        [(Some(400), "dead")]
+    );
+    assert!(s
+        .outbox
+        .delivery(c1.delivery_id + 1_000)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        subject
+            .count("SELECT count(*) FROM delivery_attempts")
+            .await,
+        3
+    );
+
+    // Pruning a delivered delivery takes its attempts; deleting a connection takes its own.
+    s.outbox.prune(NOW + 1_000, NOW + 1_000).await.unwrap();
+    assert!(s.outbox.delivery(c0.delivery_id).await.unwrap().is_none());
+    assert_eq!(
+        subject
+            .count("SELECT count(*) FROM delivery_attempts")
+            .await,
+        1
+    );
+    assert!(s.connections.delete(&id("c1")).await.unwrap());
+    assert_eq!(
+        subject
+            .count("SELECT count(*) FROM delivery_attempts")
+            .await,
+        0
+    );
 }

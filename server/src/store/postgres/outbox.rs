@@ -14,8 +14,9 @@ use crate::domain::rate_windows::{self, Limits, Windows};
 use crate::domain::Keyring;
 use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
-    db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Finish, Gauges, NewEvent, Outbox, Outcome,
-    Pruned, Replay, Reservation, StoreError, Wake, GAUGES,
+    db, Accepted, Attempt, Claimed, DeadDelivery, DeliveryDetail, DeliveryRow, DeliveryStatus,
+    Finish, Gauges, NewEvent, Outbox, Outcome, Pruned, Replay, Reservation, StoreError, Wake,
+    GAUGES,
 };
 
 pub(in crate::store) struct PgOutbox {
@@ -64,6 +65,24 @@ async fn notify(tx: &mut Tx) -> Result<(), StoreError> {
         .await
         .map_err(db)?;
     Ok(())
+}
+
+/// A row of [`crate::store::DELIVERY_COLUMNS`].
+fn delivery_row(r: &sqlx::postgres::PgRow) -> Result<DeliveryRow, sqlx::Error> {
+    let status: String = r.try_get(3)?;
+    let next_at: i64 = r.try_get(5)?;
+    let attempts: i32 = r.try_get(4)?;
+    Ok(DeliveryRow {
+        delivery_id: r.try_get(0)?,
+        event_id: r.try_get(1)?,
+        entity_id: r.try_get(2)?,
+        next_at: (status == "pending").then_some(next_at),
+        status,
+        attempts: attempts as u32,
+        last_error: r.try_get(6)?,
+        delivered_at: r.try_get(7)?,
+        dead_at: r.try_get(8)?,
+    })
 }
 
 #[async_trait]
@@ -192,9 +211,12 @@ impl Outbox for PgOutbox {
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
+        let (mut codes, mut outcomes) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for f in &batch {
             ids.push(f.delivery_id);
             tokens.push(f.token);
+            codes.push(f.code.map(i32::from));
+            outcomes.push(f.outcome.attempt_name());
             let (status, at, error) = match &f.outcome {
                 Outcome::Delivered => ("delivered", None, None),
                 Outcome::Retry { at_ms, error } => ("pending", Some(*at_ms), Some(error.clone())),
@@ -207,16 +229,26 @@ impl Outbox for PgOutbox {
             errors.push(error);
         }
         let mut tx = self.pool.begin().await.map_err(db)?;
+        // One statement: the outcomes, and the attempt of each one that counted.
         let done: Vec<i64> = sqlx::query_scalar(
-            "UPDATE deliveries d SET status = v.status, attempts = d.attempts + 1,
-                 next_at = coalesce(v.next_at, d.next_at), last_error = v.error,
-                 delivered_at = CASE WHEN v.status = 'delivered' THEN $6 ELSE d.delivered_at END,
-                 dead_at = CASE WHEN v.status = 'dead' THEN $6 ELSE d.dead_at END,
-                 claimed_until = 0, claim_token = NULL
-             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])
-                  AS v(id, token, status, next_at, error)
-             WHERE d.id = v.id AND d.claim_token = v.token
-             RETURNING d.id",
+            "WITH v AS (
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[],
+                                      $7::int[], $8::text[])
+                 AS v(id, token, status, next_at, error, code, outcome)
+             ), done AS (
+                 UPDATE deliveries d SET status = v.status, attempts = d.attempts + 1,
+                     next_at = coalesce(v.next_at, d.next_at), last_error = v.error,
+                     delivered_at = CASE WHEN v.status = 'delivered' THEN $6 ELSE d.delivered_at END,
+                     dead_at = CASE WHEN v.status = 'dead' THEN $6 ELSE d.dead_at END,
+                     claimed_until = 0, claim_token = NULL
+                 FROM v
+                 WHERE d.id = v.id AND d.claim_token = v.token
+                 RETURNING d.id
+             ), logged AS (
+                 INSERT INTO delivery_attempts (delivery_id, at_ms, code, outcome, error)
+                 SELECT v.id, $6, v.code, v.outcome, v.error FROM v JOIN done ON done.id = v.id
+             )
+             SELECT id FROM done",
         )
         .bind(&ids)
         .bind(&tokens)
@@ -224,6 +256,8 @@ impl Outbox for PgOutbox {
         .bind(&next)
         .bind(&errors)
         .bind(now_ms)
+        .bind(&codes)
+        .bind(&outcomes)
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
@@ -333,24 +367,45 @@ impl Outbox for PgOutbox {
             .await
             .map_err(db)?
             .iter()
-            .map(|r| {
-                let status: String = r.try_get(3)?;
-                let next_at: i64 = r.try_get(5)?;
-                let attempts: i32 = r.try_get(4)?;
-                Ok(crate::store::DeliveryRow {
-                    delivery_id: r.try_get(0)?,
-                    event_id: r.try_get(1)?,
-                    entity_id: r.try_get(2)?,
-                    next_at: (status == "pending").then_some(next_at),
-                    status,
-                    attempts: attempts as u32,
-                    last_error: r.try_get(6)?,
-                    delivered_at: r.try_get(7)?,
-                    dead_at: r.try_get(8)?,
-                })
-            })
+            .map(delivery_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db)
+    }
+
+    async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetail>, StoreError> {
+        let sql = format!("{} WHERE id = $1", crate::store::DELIVERY_COLUMNS);
+        let Some(row) = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let delivery = delivery_row(&row).map_err(db)?;
+        let attempt_log = sqlx::query(
+            "SELECT at_ms, code, outcome, error FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| {
+            let code: Option<i32> = r.try_get(1)?;
+            Ok(Attempt {
+                at_ms: r.try_get(0)?,
+                code: code.map(|c| c as u16),
+                outcome: r.try_get(2)?,
+                error: r.try_get(3)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db)?;
+        Ok(Some(DeliveryDetail {
+            delivery,
+            attempt_log,
+        }))
     }
 
     async fn dead(&self, since_ms: i64, limit: usize) -> Result<Vec<DeadDelivery>, StoreError> {

@@ -16,9 +16,9 @@ use crate::domain::{Keyring, WebhookUrl};
 use crate::store::claim::{self, Candidate};
 use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
-    db, deliveries_sql, Accepted, Claimed, DeadDelivery, DeliveryQuery, DeliveryRow,
-    DeliveryStatus, Due, Finish, Gauges, NewEvent, Outbox, Outcome, Pruned, Replay, Reservation,
-    StoreError, Wake, DELIVERY_COLUMNS, GAUGES,
+    db, deliveries_sql, Accepted, Attempt, Claimed, DeadDelivery, DeliveryDetail, DeliveryQuery,
+    DeliveryRow, DeliveryStatus, Due, Finish, Gauges, NewEvent, Outbox, Outcome, Pruned, Replay,
+    Reservation, StoreError, Wake, DELIVERY_COLUMNS, GAUGES,
 };
 
 pub(in crate::store) struct SqliteOutbox {
@@ -114,6 +114,23 @@ fn take(
         });
     }
     Ok(out)
+}
+
+/// A row of [`DELIVERY_COLUMNS`].
+fn delivery_row(r: &rusqlite::Row) -> rusqlite::Result<DeliveryRow> {
+    let status: String = r.get(3)?;
+    let next_at: i64 = r.get(5)?;
+    Ok(DeliveryRow {
+        delivery_id: r.get(0)?,
+        event_id: r.get(1)?,
+        entity_id: r.get(2)?,
+        next_at: (status == "pending").then_some(next_at),
+        status,
+        attempts: r.get(4)?,
+        last_error: r.get(6)?,
+        delivered_at: r.get(7)?,
+        dead_at: r.get(8)?,
+    })
 }
 
 /// Disables the connection of `delivery_id` and kills what else it had pending.
@@ -354,7 +371,14 @@ impl Outbox for SqliteOutbox {
                 .map_err(db)?;
                 if changed == 0 {
                     stale.push(id);
-                } else if let Outcome::Disable { error } = &f.outcome {
+                    continue;
+                }
+                tx.prepare_cached(
+                    "INSERT INTO delivery_attempts (delivery_id, at_ms, code, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| s.execute(params![id, now_ms, f.code, f.outcome.attempt_name(), f.outcome.error()]))
+                .map_err(db)?;
+                if let Outcome::Disable { error } = &f.outcome {
                     disable(&tx, id, error, now_ms)?;
                 }
             }
@@ -433,23 +457,45 @@ impl Outbox for SqliteOutbox {
             .with(move |conn| {
                 let mut q = conn.prepare_cached(&sql).map_err(db)?;
                 let rows = q
-                    .query_map(rusqlite::params_from_iter(params.iter()), |r| {
-                        let status: String = r.get(3)?;
-                        let next_at: i64 = r.get(5)?;
-                        Ok(DeliveryRow {
-                            delivery_id: r.get(0)?,
-                            event_id: r.get(1)?,
-                            entity_id: r.get(2)?,
-                            next_at: (status == "pending").then_some(next_at),
-                            status,
-                            attempts: r.get(4)?,
-                            last_error: r.get(6)?,
-                            delivered_at: r.get(7)?,
-                            dead_at: r.get(8)?,
-                        })
-                    })
+                    .query_map(rusqlite::params_from_iter(params.iter()), delivery_row)
                     .map_err(db)?;
                 rows.collect::<Result<_, _>>().map_err(db)
+            })
+            .await
+    }
+
+    async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetail>, StoreError> {
+        self.db
+            .with(move |conn| {
+                let sql = format!("{DELIVERY_COLUMNS} WHERE id = ?1");
+                let Some(delivery) = conn
+                    .prepare_cached(&sql)
+                    .and_then(|mut q| q.query_row([id], delivery_row).optional())
+                    .map_err(db)?
+                else {
+                    return Ok(None);
+                };
+                let mut q = conn
+                    .prepare_cached(
+                        "SELECT at_ms, code, outcome, error FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY id",
+                    )
+                    .map_err(db)?;
+                let attempt_log = q
+                    .query_map([id], |r| {
+                        Ok(Attempt {
+                            at_ms: r.get(0)?,
+                            code: r.get(1)?,
+                            outcome: r.get(2)?,
+                            error: r.get(3)?,
+                        })
+                    })
+                    .map_err(db)?
+                    .collect::<Result<_, _>>()
+                    .map_err(db)?;
+                Ok(Some(DeliveryDetail {
+                    delivery,
+                    attempt_log,
+                }))
             })
             .await
     }
