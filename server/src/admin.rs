@@ -464,8 +464,35 @@ struct DeliveryParams {
     connection: Option<String>,
     event: Option<String>,
     state: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
     limit: Option<usize>,
     before: Option<i64>,
+}
+
+/// A time given as `name`: unix milliseconds, 0 or more.
+fn time_of(name: &str, value: Option<String>) -> Result<Option<i64>, Refusal> {
+    let Some(value) = given(value) else {
+        return Ok(None);
+    };
+    match value.parse::<i64>() {
+        Ok(ms) if ms >= 0 => Ok(Some(ms)),
+        _ => Err(bad_request(format!(
+            "{name} '{value}' is not a time: give unix milliseconds (0 or more), e.g. 1750000000000"
+        ))),
+    }
+}
+
+/// `since` and `until` as a range, refused when it is empty.
+fn range_of(since: Option<i64>, until: Option<i64>) -> Result<(Option<i64>, Option<i64>), Refusal> {
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            return Err(bad_request(format!(
+                "since ({s}) must be before until ({u})"
+            )));
+        }
+    }
+    Ok((since, until))
 }
 
 async fn deliveries(
@@ -486,10 +513,13 @@ async fn deliveries(
         Some(id) => Some(entity_id(&id)?.as_str().to_string()),
         None => None,
     };
+    let (since, until) = range_of(time_of("since", p.since)?, time_of("until", p.until)?)?;
     let query = DeliveryQuery {
         entity_id,
         event_id: given(p.event),
         status,
+        since,
+        until,
         before: p.before,
         limit: limit + 1,
     };

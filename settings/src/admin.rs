@@ -70,6 +70,9 @@ pub struct DeliveryRow {
     pub delivery_id: i64,
     pub event_id: String,
     pub entity_id: String,
+    /// When it was made: when its event was accepted (unix milliseconds; none for rows an
+    /// older version stored without that time).
+    pub created_at: Option<i64>,
     /// `pending`, `delivered` or `dead`.
     pub status: String,
     pub attempts: u32,

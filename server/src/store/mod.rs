@@ -453,6 +453,10 @@ pub struct DeliveryQuery {
     pub event_id: Option<String>,
     /// `pending`, `delivered` or `dead`.
     pub status: Option<String>,
+    /// Made (its event accepted) at or after this time (unix milliseconds).
+    pub since: Option<i64>,
+    /// Made before this time.
+    pub until: Option<i64>,
     /// The delivery id the previous page ended with.
     pub before: Option<i64>,
     pub limit: usize,
@@ -481,6 +485,19 @@ pub(crate) fn deliveries_sql(
         // A number, written as one.
         clauses.push(format!("id < {before}"));
     }
+    // A delivery is made with its event, in one transaction: its time is the event's
+    // (found by the index on `events.received_ms`, then each event's deliveries by theirs).
+    let made = match (query.since, query.until) {
+        (None, None) => None,
+        (Some(since), None) => Some(format!("received_ms >= {since}")),
+        (None, Some(until)) => Some(format!("received_ms < {until}")),
+        (Some(since), Some(until)) => {
+            Some(format!("received_ms >= {since} AND received_ms < {until}"))
+        }
+    };
+    if let Some(made) = made {
+        clauses.push(format!("event_id IN (SELECT id FROM events WHERE {made})"));
+    }
     let mut sql = select.to_string();
     if !clauses.is_empty() {
         sql.push_str(" WHERE ");
@@ -492,7 +509,8 @@ pub(crate) fn deliveries_sql(
 
 /// The columns of a [`DeliveryRow`], in its order.
 pub(crate) const DELIVERY_COLUMNS: &str = "SELECT id, event_id, entity_id, status, attempts,
-    next_at, last_error, delivered_at, dead_at FROM deliveries";
+    next_at, last_error, delivered_at, dead_at,
+    (SELECT e.received_ms FROM events e WHERE e.id = deliveries.event_id) FROM deliveries";
 
 /// Which dead deliveries to replay.
 #[derive(Debug, Clone, Copy)]

@@ -489,6 +489,32 @@ async fn deliveries_are_listed_by_connection_event_and_state_with_their_attempts
         body["message"].as_str().unwrap().contains("'first'"),
         "{body}"
     );
+    // By when they were made: at or after since, before until.
+    let made = dead[0]["createdAt"].as_i64().expect("when it was made");
+    let (found, _) = admin
+        .json(&format!(
+            "/admin/deliveries?since={made}&until={}",
+            made + 1
+        ))
+        .await;
+    assert_eq!(found["deliveries"].as_array().unwrap().len(), 2, "{found}");
+    let (none, _) = admin
+        .json(&format!("/admin/deliveries?since={}", made + 1))
+        .await;
+    assert!(none["deliveries"].as_array().unwrap().is_empty(), "{none}");
+    for (query, named) in [
+        ("since=yesterday", "since 'yesterday'"),
+        ("until=-5", "until '-5'"),
+        ("since=10&until=10", "since (10) must be before until (10)"),
+    ] {
+        let res = admin.get(&format!("/admin/deliveries?{query}"), OPS).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = res.json().await.unwrap();
+        assert!(
+            body["message"].as_str().unwrap().contains(named),
+            "{query}: {body}"
+        );
+    }
     let res = admin.get("/admin/deliveries?state=lost", OPS).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let body: Value = res.json().await.unwrap();

@@ -160,6 +160,7 @@ conformance!(
     disabling_and_enabling_is_audited_and_the_log_is_read_newest_first,
     deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages,
     every_attempt_is_logged_with_its_code_and_goes_with_its_delivery,
+    deliveries_are_found_by_when_they_were_made,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -1911,4 +1912,55 @@ async fn every_attempt_is_logged_with_its_code_and_goes_with_its_delivery(subjec
             .await,
         0
     );
+}
+
+async fn deliveries_are_found_by_when_they_were_made(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    accept(&s, "e1", "", NOW).await;
+    accept(&s, "e2", "", NOW + 60_000).await;
+    accept(&s, "e3", "", NOW + 120_000).await;
+    let found = |since: Option<i64>, until: Option<i64>, entity: Option<&str>| {
+        let q = DeliveryQuery {
+            since,
+            until,
+            entity_id: entity.map(str::to_string),
+            limit: 10,
+            ..DeliveryQuery::default()
+        };
+        let outbox = s.outbox.clone();
+        async move {
+            outbox
+                .deliveries(q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| (d.event_id, d.created_at))
+                .collect::<Vec<_>>()
+        }
+    };
+    let events =
+        |rows: Vec<(String, Option<i64>)>| rows.into_iter().map(|(e, _)| e).collect::<Vec<_>>();
+    let all = found(None, None, None).await;
+    assert_eq!(all.len(), 6);
+    assert!(all.contains(&("e1".to_string(), Some(NOW))), "{all:?}");
+    assert!(
+        all.contains(&("e3".to_string(), Some(NOW + 120_000))),
+        "{all:?}"
+    );
+    assert_eq!(
+        events(found(Some(NOW + 60_000), None, None).await),
+        ["e3", "e3", "e2", "e2"],
+        "since is inclusive"
+    );
+    assert_eq!(
+        events(found(None, Some(NOW + 60_000), None).await),
+        ["e1", "e1"],
+        "until is exclusive"
+    );
+    assert_eq!(
+        events(found(Some(NOW + 1), Some(NOW + 120_000), Some("c1")).await),
+        ["e2"]
+    );
+    assert!(found(Some(NOW + 120_001), None, None).await.is_empty());
 }

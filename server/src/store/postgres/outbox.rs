@@ -82,6 +82,7 @@ fn delivery_row(r: &sqlx::postgres::PgRow) -> Result<DeliveryRow, sqlx::Error> {
         last_error: r.try_get(6)?,
         delivered_at: r.try_get(7)?,
         dead_at: r.try_get(8)?,
+        created_at: r.try_get(9)?,
     })
 }
 

@@ -117,6 +117,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX delivery_attempts_at ON delivery_attempts (at_ms, outcome);
     CREATE TRIGGER delivery_attempts_gone AFTER DELETE ON deliveries
         BEGIN DELETE FROM delivery_attempts WHERE delivery_id = old.id; END;",
+    // The admin API's deliveries by the time they were made (their event's).
+    "CREATE INDEX events_received ON events (received_ms);",
 ];
 
 /// What runs on the connection's thread.

@@ -130,6 +130,7 @@ fn delivery_row(r: &rusqlite::Row) -> rusqlite::Result<DeliveryRow> {
         last_error: r.get(6)?,
         delivered_at: r.get(7)?,
         dead_at: r.get(8)?,
+        created_at: r.get(9)?,
     })
 }
 
