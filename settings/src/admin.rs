@@ -162,12 +162,16 @@ pub struct ReplayFilter {
     pub dry_run: bool,
 }
 
-/// The answer of a replay: how many dead deliveries matched, and how many were made due
-/// again (none on a dry run).
+/// The answer of a replay: how many dead deliveries matched, how many of those stay dead
+/// (their connection disabled or deleted), and how many were made due again (none on a dry
+/// run: there `matched - held` would be).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplayAnswer {
     pub matched: u64,
+    /// Of those matched, how many stay dead because their connection is disabled (enable
+    /// it first) or deleted.
+    pub held: u64,
     pub replayed: u64,
     pub dry_run: bool,
 }

@@ -512,12 +512,84 @@ pub(crate) const DELIVERY_COLUMNS: &str = "SELECT id, event_id, entity_id, statu
     next_at, last_error, delivered_at, dead_at,
     (SELECT e.received_ms FROM events e WHERE e.id = deliveries.event_id) FROM deliveries";
 
-/// Which dead deliveries to replay.
-#[derive(Debug, Clone, Copy)]
-pub enum Replay {
-    One(i64),
-    /// Every delivery that died at or after this time (unix milliseconds).
-    DeadSince(i64),
+/// Which dead deliveries to replay: those matching every filter given (every dead one
+/// without any).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Replay {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// Died at or after this time (unix milliseconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_since: Option<i64>,
+    /// Died before this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_until: Option<i64>,
+}
+
+impl Replay {
+    pub fn one(delivery_id: i64) -> Replay {
+        Replay {
+            delivery_id: Some(delivery_id),
+            ..Replay::default()
+        }
+    }
+
+    /// `status = 'dead' AND` the filters, as SQL with its string parameters (numbers are
+    /// written as numbers); as [`search_sql`].
+    pub(crate) fn sql(&self, placeholder: impl Fn(usize) -> String) -> (String, Vec<String>) {
+        let mut clauses = vec!["status = 'dead'".to_string()];
+        let mut params = Vec::new();
+        for (column, value) in [("entity_id", &self.entity_id), ("event_id", &self.event_id)] {
+            if let Some(v) = value {
+                params.push(v.clone());
+                clauses.push(format!("{column} = {}", placeholder(params.len())));
+            }
+        }
+        if let Some(id) = self.delivery_id {
+            clauses.push(format!("id = {id}"));
+        }
+        // Rows an older version killed have no time: as if they died at 0.
+        if let Some(since) = self.dead_since {
+            clauses.push(format!("coalesce(dead_at, 0) >= {since}"));
+        }
+        if let Some(until) = self.dead_until {
+            clauses.push(format!("coalesce(dead_at, 0) < {until}"));
+        }
+        (clauses.join(" AND "), params)
+    }
+}
+
+/// Which deliveries of a replay's may go again: those of enabled connections.
+pub(crate) const REPLAYABLE: &str =
+    "entity_id IN (SELECT entity_id FROM connections WHERE disabled_reason IS NULL)";
+
+/// What a replay did (or, on a dry run, found).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replayed {
+    /// Dead deliveries matching the filter.
+    pub matched: u64,
+    /// Of those, the ones whose connection is disabled or deleted: they stay dead.
+    pub held: u64,
+    /// Made pending again (none on a dry run).
+    pub replayed: u64,
+}
+
+impl Replayed {
+    /// The audit entry's detail: the filter and the counts, as JSON.
+    pub(crate) fn detail(&self, which: &Replay) -> String {
+        serde_json::json!({
+            "filter": which,
+            "matched": self.matched,
+            "held": self.held,
+            "replayed": self.replayed,
+        })
+        .to_string()
+    }
 }
 
 /// What pruning removed.
@@ -599,9 +671,17 @@ pub trait Outbox: Send + Sync + 'static {
     async fn deliveries(&self, query: DeliveryQuery) -> Result<Vec<DeliveryRow>, StoreError>;
     /// One delivery with every attempt made at it, oldest first; `None` when there is none.
     async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetail>, StoreError>;
-    /// Makes dead deliveries pending again, with their attempts reset; deliveries of
-    /// disabled or deleted connections stay dead. Returns how many.
-    async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError>;
+    /// Makes the dead deliveries `which` matches pending again (due at `now_ms`), with their
+    /// attempt counts reset (their attempt log is kept); those of disabled or deleted
+    /// connections stay dead. With `dry_run` only counts. Otherwise writes `audit` (when
+    /// given) in the same transaction, its detail set to the filter and the counts.
+    async fn replay(
+        &self,
+        which: Replay,
+        now_ms: i64,
+        dry_run: bool,
+        audit: Option<AuditEntry>,
+    ) -> Result<Replayed, StoreError>;
     /// Deletes delivered deliveries delivered before `before_ms`, events nothing refers to
     /// any more, and rate-window rows with no post a window still counts at `now_ms` (those
     /// of deleted connections and of test cards included: Teams counts their posts for a

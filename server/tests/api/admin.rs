@@ -523,3 +523,192 @@ async fn deliveries_are_listed_by_connection_event_and_state_with_their_attempts
         "{body}"
     );
 }
+
+/// Posts `path` with `body` as OPS and answers its status and JSON.
+async fn post_json(admin: &Admin, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let res = admin.post(path, OPS, body).await;
+    let status = res.status();
+    (status, res.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_delivery_shows_its_attempts_is_counted_by_a_dry_run_and_replayed_delivered() {
+    // Retries a hundred thousand times faster: a day of retries in about a second.
+    let admin = Admin::start(&["--test-retry-divisor", "100000"]).await;
+    let (hook, _) = admin.create("adm-flaky", "Flaky builds").await;
+    admin.create("adm-fine", "Fine builds").await;
+    admin.server.mode(&hook, "error").await;
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("the failing one dead", 30, async || {
+        let (page, _) = admin
+            .json("/admin/deliveries?connection=adm-flaky&state=dead")
+            .await;
+        !page["deliveries"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let (page, _) = admin
+        .json("/admin/deliveries?connection=adm-flaky&state=dead")
+        .await;
+    let dead = &page["deliveries"][0];
+    let id = dead["deliveryId"].as_i64().unwrap();
+    let (detail, _) = admin.json(&format!("/admin/deliveries/{id}")).await;
+    let log = detail["attemptLog"].as_array().unwrap();
+    assert_eq!(log.len(), 9, "every attempt: {detail}");
+    assert!(log.iter().all(|a| a["code"] == 500), "{detail}");
+    assert!(
+        log[..8].iter().all(|a| a["outcome"] == "retried"),
+        "{detail}"
+    );
+    assert_eq!(log[8]["outcome"], "dead", "{detail}");
+    assert!(
+        log.windows(2)
+            .all(|w| w[0]["atMs"].as_i64() <= w[1]["atMs"].as_i64()),
+        "oldest first: {detail}"
+    );
+
+    assert!(dead["createdAt"].is_i64(), "{dead}");
+
+    // Replaying one that is not dead, or none at all.
+    let (fine, _) = admin.json("/admin/deliveries?connection=adm-fine").await;
+    let fine_id = fine["deliveries"][0]["deliveryId"].as_i64().unwrap();
+    let (status, body) =
+        post_json(&admin, &format!("/admin/deliveries/{fine_id}/replay"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("not dead"),
+        "{body}"
+    );
+    let (status, _) = post_json(&admin, "/admin/deliveries/999999/replay", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = post_json(
+        &admin,
+        "/admin/deliveries/replay",
+        Some(json!({ "connection": "adm-flaky", "dryrun": true })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"].as_str().unwrap().contains("dryrun"),
+        "{body}"
+    );
+    let (status, body) = post_json(&admin, "/admin/deliveries/replay", Some(json!({}))).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an unfiltered replay needs a filter: {body}"
+    );
+
+    // A dry run counts it and changes nothing; the webhook is fixed; the replay delivers it.
+    let filter = json!({ "connection": "adm-flaky", "since": 0, "dryRun": true });
+    let (status, dry) = post_json(&admin, "/admin/deliveries/replay", Some(filter)).await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(
+        dry,
+        json!({ "matched": 1, "held": 0, "replayed": 0, "dryRun": true })
+    );
+    let (still, _) = admin.json(&format!("/admin/deliveries/{id}")).await;
+    assert_eq!(still["status"], "dead");
+    admin.server.mode(&hook, "ok").await;
+    let filter = json!({ "connection": "adm-flaky", "since": 0 });
+    let (status, done) = post_json(&admin, "/admin/deliveries/replay", Some(filter)).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(
+        done,
+        json!({ "matched": 1, "held": 0, "replayed": 1, "dryRun": false })
+    );
+    until("the replayed one delivered", 20, async || {
+        let (d, _) = admin.json(&format!("/admin/deliveries/{id}")).await;
+        d["status"] == "delivered"
+    })
+    .await;
+    let (detail, _) = admin.json(&format!("/admin/deliveries/{id}")).await;
+    let log = detail["attemptLog"].as_array().unwrap();
+    assert_eq!(
+        log.len(),
+        10,
+        "the attempts before the replay are kept: {detail}"
+    );
+    assert_eq!(
+        (&log[9]["code"], &log[9]["outcome"]),
+        (&json!(200), &json!("delivered"))
+    );
+
+    // The audit log says who replayed what, and how many.
+    let (audit, _) = admin.json("/admin/audit").await;
+    let entry = &audit["entries"][0];
+    assert_eq!(
+        (&entry["actor"], &entry["action"], &entry["target"]),
+        (&json!("ops"), &json!("replay"), &json!("adm-flaky")),
+        "{audit}"
+    );
+    let detail: Value = serde_json::from_str(entry["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["filter"]["entityId"], "adm-flaky", "{detail}");
+    assert_eq!(detail["replayed"], 1, "{detail}");
+    assert_eq!(
+        audit["entries"].as_array().unwrap().len(),
+        1,
+        "a dry run is not audited: {audit}"
+    );
+
+    // A webhook that is gone disables its connection: its dead delivery is held until an
+    // operator enables it, then replayed by its id.
+    admin.server.mode(&hook, "gone").await;
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("the second one dead", 20, async || {
+        let (page, _) = admin
+            .json("/admin/deliveries?connection=adm-flaky&state=dead")
+            .await;
+        !page["deliveries"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let (page, _) = admin
+        .json("/admin/deliveries?connection=adm-flaky&state=dead")
+        .await;
+    let second = page["deliveries"][0]["deliveryId"].as_i64().unwrap();
+    let path = format!("/admin/deliveries/{second}/replay");
+    let (status, body) = post_json(&admin, &path, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("enable it first"),
+        "{body}"
+    );
+    let filter = json!({ "connection": "adm-flaky", "since": 0, "dryRun": true });
+    let (_, dry) = post_json(&admin, "/admin/deliveries/replay", Some(filter)).await;
+    assert_eq!(
+        (&dry["matched"], &dry["held"]),
+        (&json!(1), &json!(1)),
+        "{dry}"
+    );
+    admin.server.mode(&hook, "ok").await;
+    let res = admin
+        .post("/admin/connections/adm-flaky/enable", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, one) = post_json(&admin, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["deliveryId"], second);
+    assert!(
+        one["status"] == "pending" || one["status"] == "delivered",
+        "{one}"
+    );
+    until("the second one delivered", 20, async || {
+        let (d, _) = admin.json(&format!("/admin/deliveries/{second}")).await;
+        d["status"] == "delivered"
+    })
+    .await;
+    let (status, _) = post_json(&admin, &path, None).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "only once: it is delivered now"
+    );
+    let (audit, _) = admin.json("/admin/audit?limit=1").await;
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["target"], format!("delivery:{second}"), "{audit}");
+    assert_eq!(entry["actor"], "ops", "{audit}");
+}

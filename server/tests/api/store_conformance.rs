@@ -161,6 +161,7 @@ conformance!(
     deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages,
     every_attempt_is_logged_with_its_code_and_goes_with_its_delivery,
     deliveries_are_found_by_when_they_were_made,
+    a_filtered_replay_counts_first_then_replays_and_is_audited,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -1232,24 +1233,35 @@ async fn dead_deliveries_are_listed_and_replayed(subject: &Subject) {
     assert_eq!(s.outbox.dead(NOW + 1_000, 10).await.unwrap().len(), 2);
     assert_eq!(
         s.outbox
-            .replay(Replay::One(dead[0].delivery_id), NOW + 5_000)
+            .replay(Replay::one(dead[0].delivery_id), NOW + 5_000, false, None)
             .await
-            .unwrap(),
+            .unwrap()
+            .replayed,
         1
     );
     assert_eq!(
         s.outbox
-            .replay(Replay::One(dead[0].delivery_id), NOW + 5_000)
+            .replay(Replay::one(dead[0].delivery_id), NOW + 5_000, false, None)
             .await
-            .unwrap(),
+            .unwrap()
+            .replayed,
         0,
         "only dead ones"
     );
     assert_eq!(
         s.outbox
-            .replay(Replay::DeadSince(NOW + 2_000), NOW + 5_000)
+            .replay(
+                Replay {
+                    dead_since: Some(NOW + 2_000),
+                    ..Replay::default()
+                },
+                NOW + 5_000,
+                false,
+                None
+            )
             .await
-            .unwrap(),
+            .unwrap()
+            .replayed,
         1
     );
     assert_eq!(s.outbox.dead(0, 10).await.unwrap().len(), 1);
@@ -1963,4 +1975,123 @@ async fn deliveries_are_found_by_when_they_were_made(subject: &Subject) {
         ["e2"]
     );
     assert!(found(Some(NOW + 120_001), None, None).await.is_empty());
+}
+
+async fn a_filtered_replay_counts_first_then_replays_and_is_audited(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 3).await;
+    accept(&s, "e1", "", NOW).await;
+    accept(&s, "e2", "", NOW).await;
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
+    assert_eq!(due.len(), 6);
+    // e1 dies at NOW + 1000, e2 at NOW + 2000, to every connection.
+    for d in &due {
+        let at = if d.event_id == "e1" {
+            NOW + 1_000
+        } else {
+            NOW + 2_000
+        };
+        let dead = Outcome::Dead {
+            error: "webhook answered 400".into(),
+        };
+        s.outbox.finish(vec![finish(d, dead)], at).await.unwrap();
+    }
+    // c2 is disabled: its deliveries are counted but held.
+    assert!(s
+        .connections
+        .set_disabled(
+            &id("c2"),
+            Some("by hand".into()),
+            audit("disable", "c2", NOW)
+        )
+        .await
+        .unwrap());
+    let e1 = Replay {
+        dead_until: Some(NOW + 2_000),
+        ..Replay::default()
+    };
+    let dry = s
+        .outbox
+        .replay(e1.clone(), NOW + 3_000, true, None)
+        .await
+        .unwrap();
+    assert_eq!((dry.matched, dry.held, dry.replayed), (3, 1, 0));
+    assert_eq!(
+        s.outbox.dead(0, 10).await.unwrap().len(),
+        6,
+        "a dry run changes nothing"
+    );
+    let c0_e2 = Replay {
+        entity_id: Some("c0".into()),
+        event_id: Some("e2".into()),
+        dead_since: Some(NOW + 2_000),
+        ..Replay::default()
+    };
+    let dry = s
+        .outbox
+        .replay(c0_e2.clone(), NOW + 3_000, true, None)
+        .await
+        .unwrap();
+    assert_eq!((dry.matched, dry.held), (1, 0));
+    let before = s.connections.audit_log(None, 10).await.unwrap().len();
+    let done = s
+        .outbox
+        .replay(
+            e1,
+            NOW + 3_000,
+            false,
+            Some(audit("replay", "deliveries", NOW + 3_000)),
+        )
+        .await
+        .unwrap();
+    assert_eq!((done.matched, done.held, done.replayed), (3, 1, 2));
+    let log = s.connections.audit_log(None, 10).await.unwrap();
+    assert_eq!(log.len(), before + 1);
+    assert_eq!(
+        (log[0].action.as_str(), log[0].target.as_str()),
+        ("replay", "deliveries")
+    );
+    let detail: serde_json::Value =
+        serde_json::from_str(log[0].detail.as_deref().unwrap()).unwrap();
+    assert_eq!(detail["filter"]["deadUntil"], NOW + 2_000, "{detail}");
+    assert_eq!(
+        (detail["matched"].as_u64(), detail["replayed"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let again = s
+        .outbox
+        .claim(NOW + 3_000, 10, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
+    let mut got: Vec<_> = again
+        .iter()
+        .map(|d| (d.entity_id.as_str(), d.event_id.as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(got, [("c0", "e1"), ("c1", "e1")]);
+    // Replayed, a delivery keeps the attempts it had.
+    let one = s
+        .outbox
+        .delivery(again[0].delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (one.delivery.status.as_str(), one.delivery.attempts),
+        ("pending", 0)
+    );
+    assert_eq!(one.attempt_log.len(), 1);
+    assert_eq!(one.attempt_log[0].outcome, "dead");
+    let done = s
+        .outbox
+        .replay(c0_e2, NOW + 3_000, false, None)
+        .await
+        .unwrap();
+    assert_eq!(done.replayed, 1);
+    assert_eq!(
+        s.outbox.dead(0, 10).await.unwrap().len(),
+        3,
+        "c1's e2 and both of c2's stay dead"
+    );
 }

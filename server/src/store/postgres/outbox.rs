@@ -18,6 +18,7 @@ use crate::store::{
     Finish, Gauges, NewEvent, Outbox, Outcome, Pruned, Replay, Reservation, StoreError, Wake,
     GAUGES,
 };
+use crate::store::{AuditEntry, Replayed, REPLAYABLE};
 
 pub(in crate::store) struct PgOutbox {
     pool: PgPool,
@@ -435,30 +436,69 @@ impl Outbox for PgOutbox {
         .map_err(db)
     }
 
-    async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError> {
-        let (one, since) = match which {
-            Replay::One(id) => (Some(id), None),
-            Replay::DeadSince(t) => (None, Some(t)),
-        };
+    async fn replay(
+        &self,
+        which: Replay,
+        now_ms: i64,
+        dry_run: bool,
+        audit: Option<AuditEntry>,
+    ) -> Result<Replayed, StoreError> {
+        let (filter, params) = which.sql(|n| format!("${n}"));
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let n = sqlx::query(
-            "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = $3, claimed_until = 0,
-             claim_token = NULL, dead_at = NULL
-             WHERE status = 'dead' AND ($1::bigint IS NULL OR id = $1) AND ($2::bigint IS NULL OR dead_at >= $2)
-             AND entity_id IN (SELECT entity_id FROM connections WHERE disabled_reason IS NULL)",
-        )
-        .bind(one)
-        .bind(since)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
-        if n > 0 {
+        // The rows counted are the rows replayed: locked until the transaction ends.
+        let sql = format!(
+            "WITH m AS (SELECT id, {REPLAYABLE} AS ok FROM deliveries WHERE {filter} FOR UPDATE)
+             SELECT count(*), count(*) FILTER (WHERE ok) FROM m"
+        );
+        let mut q = sqlx::query(&sql);
+        for p in &params {
+            q = q.bind(p);
+        }
+        let row = q.fetch_one(&mut *tx).await.map_err(db)?;
+        let (matched, replayable): (i64, i64) =
+            (row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
+        let mut done = Replayed {
+            matched: matched as u64,
+            held: (matched - replayable) as u64,
+            replayed: 0,
+        };
+        if dry_run {
+            tx.rollback().await.map_err(db)?;
+            return Ok(done);
+        }
+        let sql = format!(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = ${}, claimed_until = 0,
+             claim_token = NULL, dead_at = NULL WHERE {filter} AND {REPLAYABLE}",
+            params.len() + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for p in &params {
+            q = q.bind(p);
+        }
+        done.replayed = q
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if let Some(audit) = audit {
+            sqlx::query(
+                "INSERT INTO admin_audit (at_ms, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(audit.at_ms)
+            .bind(&audit.actor)
+            .bind(&audit.action)
+            .bind(&audit.target)
+            .bind(done.detail(&which))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        if done.replayed > 0 {
             notify(&mut tx).await?;
         }
         tx.commit().await.map_err(db)?;
-        Ok(n as usize)
+        Ok(done)
     }
 
     async fn prune(&self, before_ms: i64, now_ms: i64) -> Result<Option<Pruned>, StoreError> {

@@ -20,6 +20,7 @@ use crate::store::{
     DeliveryRow, DeliveryStatus, Due, Finish, Gauges, NewEvent, Outbox, Outcome, Pruned, Replay,
     Reservation, StoreError, Wake, DELIVERY_COLUMNS, GAUGES,
 };
+use crate::store::{AuditEntry, Replayed, REPLAYABLE};
 
 pub(in crate::store) struct SqliteOutbox {
     db: Db,
@@ -527,21 +528,57 @@ impl Outbox for SqliteOutbox {
             .await
     }
 
-    async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError> {
-        let (one, since) = match which {
-            Replay::One(id) => (Some(id), None),
-            Replay::DeadSince(t) => (None, Some(t)),
-        };
+    async fn replay(
+        &self,
+        which: Replay,
+        now_ms: i64,
+        dry_run: bool,
+        audit: Option<AuditEntry>,
+    ) -> Result<Replayed, StoreError> {
+        let (filter, params) = which.sql(|n| format!("?{n}"));
         self.db
             .with(move |conn| {
-                conn.execute(
-                    "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = ?3, claimed_until = 0,
-                     claim_token = NULL, dead_at = NULL
-                     WHERE status = 'dead' AND (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR coalesce(dead_at, 0) >= ?2)
-                     AND entity_id IN (SELECT entity_id FROM connections WHERE disabled_reason IS NULL)",
-                    params![one, since, now_ms],
-                )
-                .map_err(db)
+                let tx = immediate(conn)?;
+                let (matched, replayable): (i64, i64) = tx
+                    .query_row(
+                        &format!(
+                            "SELECT count(*), coalesce(sum(CASE WHEN {REPLAYABLE} THEN 1 ELSE 0 END), 0)
+                             FROM deliveries WHERE {filter}"
+                        ),
+                        rusqlite::params_from_iter(params.iter()),
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(db)?;
+                let mut done = Replayed {
+                    matched: matched as u64,
+                    held: (matched - replayable) as u64,
+                    replayed: 0,
+                };
+                if !dry_run {
+                    let n = params.len();
+                    let mut all: Vec<rusqlite::types::Value> =
+                        params.iter().cloned().map(Into::into).collect();
+                    all.push(now_ms.into());
+                    done.replayed = tx
+                        .execute(
+                            &format!(
+                                "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = ?{}, claimed_until = 0,
+                                 claim_token = NULL, dead_at = NULL WHERE {filter} AND {REPLAYABLE}",
+                                n + 1
+                            ),
+                            rusqlite::params_from_iter(all.iter()),
+                        )
+                        .map_err(db)? as u64;
+                    if let Some(audit) = audit {
+                        tx.execute(
+                            "INSERT INTO admin_audit (at_ms, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![audit.at_ms, audit.actor, audit.action, audit.target, done.detail(&which)],
+                        )
+                        .map_err(db)?;
+                    }
+                }
+                tx.commit().map_err(db)?;
+                Ok(done)
             })
             .await
     }
