@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use connector_settings::admin::{
     AuditPage, ConnectionDetail, ConnectionPage, ConnectionView, DeliveryDetail, DeliveryPage,
-    DisableBody, ReplayAnswer, ReplayFilter, TeamView,
+    DeliveryStats, DisableBody, ReplayAnswer, ReplayFilter, TeamView,
 };
 use connector_settings::api::ErrorBody;
 use connector_settings::webhook::WebhookKind;
@@ -132,6 +132,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/deliveries/{id}/replay", post(replay_one))
         .route("/admin/deliveries/replay", post(replay_matching))
         .route("/admin/audit", get(audit))
+        .route("/admin/stats", get(stats))
         .route(
             "/admin/{*rest}",
             axum::routing::any(|| async {
@@ -701,6 +702,26 @@ async fn replay_matching(
         dry_run: filter.dry_run,
     }))
 }
+
+/// How far back `GET /admin/stats` counts attempts.
+const STATS_WINDOW_MS: i64 = 86_400_000;
+
+/// `GET /admin/stats`: attempts per minute over the last day by outcome, and what is due.
+async fn stats(
+    State(state): State<AdminState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<DeliveryStats>, Refusal> {
+    let _: NoParams = params(query)?;
+    let now = crate::clock::now_ms();
+    // From the start of the minute a day ago, so the first minute is counted whole.
+    let since = (now - STATS_WINDOW_MS) / 60_000 * 60_000;
+    Ok(Json(state.outbox.stats(since, now).await?))
+}
+
+/// A route that takes no query parameters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

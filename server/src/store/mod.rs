@@ -173,7 +173,41 @@ pub struct ConnectionQuery {
     pub limit: usize,
 }
 
-pub use connector_settings::admin::{Attempt, AuditEntry, DeliveryDetail, DeliveryRow};
+pub use connector_settings::admin::{
+    Attempt, AuditEntry, DeliveryDetail, DeliveryRow, DeliveryStats, MinuteCounts,
+};
+
+/// The attempt log's counts per minute and outcome (`$1`: from when), read from its index
+/// on `(at_ms, outcome)` alone.
+pub(crate) const MINUTES: &str = "SELECT at_ms / 60000 * 60000 AS minute, outcome, count(*)
+    FROM delivery_attempts WHERE at_ms >= $1 GROUP BY minute, outcome ORDER BY minute";
+
+/// Deliveries due now and the oldest due time (`$1`: now), from the index of due rows.
+pub(crate) const DUE: &str = "SELECT count(*), min(next_at) FROM deliveries
+    WHERE status = 'pending' AND next_at <= $1 AND claimed_until <= $1";
+
+/// Per-minute rows `(minute, outcome, count)`, in minute order, as [`MinuteCounts`].
+pub(crate) fn minutes_of(rows: Vec<(i64, String, i64)>) -> Vec<MinuteCounts> {
+    let mut out: Vec<MinuteCounts> = Vec::new();
+    for (minute, outcome, n) in rows {
+        if out.last().is_none_or(|m| m.minute != minute) {
+            out.push(MinuteCounts {
+                minute,
+                delivered: 0,
+                retried: 0,
+                dead: 0,
+            });
+        }
+        let m = out.last_mut().expect("pushed above");
+        let n = n as u64;
+        match outcome.as_str() {
+            "delivered" => m.delivered += n,
+            "retried" => m.retried += n,
+            _ => m.dead += n,
+        }
+    }
+    out
+}
 
 /// What an upsert did.
 #[derive(Debug)]
@@ -691,4 +725,7 @@ pub trait Outbox: Send + Sync + 'static {
     async fn listen(&self, wake: Wake) -> Result<(), StoreError>;
     /// Counts for the gauges, as of `now_ms`.
     async fn gauges(&self, now_ms: i64) -> Result<Gauges, StoreError>;
+    /// Attempts per minute by outcome from `since_ms` on (only minutes with one, oldest
+    /// first), and the deliveries due at `now_ms` with the oldest one's due time.
+    async fn stats(&self, since_ms: i64, now_ms: i64) -> Result<DeliveryStats, StoreError>;
 }

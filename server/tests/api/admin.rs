@@ -711,4 +711,35 @@ async fn a_dead_delivery_shows_its_attempts_is_counted_by_a_dry_run_and_replayed
     let entry = &audit["entries"][0];
     assert_eq!(entry["target"], format!("delivery:{second}"), "{audit}");
     assert_eq!(entry["actor"], "ops", "{audit}");
+
+    // The day's attempts per minute by outcome: 4 delivered (2 to the fine one, 2 replayed),
+    // 8 retried, 2 dead; nothing is due now.
+    let (stats, _) = admin.json("/admin/stats").await;
+    let minutes = stats["minutes"].as_array().unwrap();
+    let sum = |what: &str| {
+        minutes
+            .iter()
+            .map(|m| m[what].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (sum("delivered"), sum("retried"), sum("dead")),
+        (4, 8, 2),
+        "{stats}"
+    );
+    assert!(
+        minutes
+            .windows(2)
+            .all(|w| w[0]["minute"].as_i64() < w[1]["minute"].as_i64()),
+        "{stats}"
+    );
+    assert!(minutes
+        .iter()
+        .all(|m| m["minute"].as_i64().unwrap() % 60_000 == 0));
+    assert_eq!(
+        (&stats["due"], &stats["oldestDueAt"]),
+        (&json!(0), &Value::Null)
+    );
+    let res = admin.get("/admin/stats?hours=48", OPS).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }

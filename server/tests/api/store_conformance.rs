@@ -162,6 +162,7 @@ conformance!(
     every_attempt_is_logged_with_its_code_and_goes_with_its_delivery,
     deliveries_are_found_by_when_they_were_made,
     a_filtered_replay_counts_first_then_replays_and_is_audited,
+    stats_count_attempts_per_minute_by_outcome_and_what_is_due,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -2093,5 +2094,64 @@ async fn a_filtered_replay_counts_first_then_replays_and_is_audited(subject: &Su
         s.outbox.dead(0, 10).await.unwrap().len(),
         3,
         "c1's e2 and both of c2's stay dead"
+    );
+}
+
+async fn stats_count_attempts_per_minute_by_outcome_and_what_is_due(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 3).await;
+    const MINUTE: i64 = 60_000;
+    let start = NOW / MINUTE * MINUTE;
+    accept(&s, "e1", "", start).await;
+    let due = s
+        .outbox
+        .claim(start, 10, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
+    let retry = |at_ms| Outcome::Retry {
+        at_ms,
+        error: "webhook answered 503".into(),
+    };
+    // Minute 0: c0 delivered, c1 retried; minute 2: c2 dead; c1's retry is due at minute 3.
+    let by = |who: &str| due.iter().find(|d| d.entity_id == who).unwrap();
+    s.outbox
+        .finish(
+            vec![
+                finish(by("c0"), Outcome::Delivered),
+                finish(by("c1"), retry(start + 3 * MINUTE)),
+            ],
+            start + 10,
+        )
+        .await
+        .unwrap();
+    let dead = Outcome::Dead {
+        error: "webhook answered 400".into(),
+    };
+    s.outbox
+        .finish(vec![finish(by("c2"), dead)], start + 2 * MINUTE + 59_999)
+        .await
+        .unwrap();
+    let stats = s.outbox.stats(start, start + 4 * MINUTE).await.unwrap();
+    let seen: Vec<_> = stats
+        .minutes
+        .iter()
+        .map(|m| (m.minute - start, m.delivered, m.retried, m.dead))
+        .collect();
+    assert_eq!(seen, [(0, 1, 1, 0), (2 * MINUTE, 0, 0, 1)]);
+    assert_eq!(
+        (stats.due, stats.oldest_due_at),
+        (1, Some(start + 3 * MINUTE))
+    );
+    let later = s
+        .outbox
+        .stats(start + MINUTE, start + MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(later.minutes.len(), 1, "only attempts from since on");
+    assert_eq!(
+        (later.due, later.oldest_due_at),
+        (0, None),
+        "nothing due yet"
     );
 }

@@ -18,7 +18,7 @@ use crate::store::{
     Finish, Gauges, NewEvent, Outbox, Outcome, Pruned, Replay, Reservation, StoreError, Wake,
     GAUGES,
 };
-use crate::store::{AuditEntry, Replayed, REPLAYABLE};
+use crate::store::{minutes_of, AuditEntry, DeliveryStats, Replayed, DUE, MINUTES, REPLAYABLE};
 
 pub(in crate::store) struct PgOutbox {
     pool: PgPool,
@@ -556,6 +556,24 @@ impl Outbox for PgOutbox {
             }
         });
         Ok(())
+    }
+
+    async fn stats(&self, since_ms: i64, now_ms: i64) -> Result<DeliveryStats, StoreError> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(MINUTES)
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let (due, oldest_due_at): (i64, Option<i64>) = sqlx::query_as(DUE)
+            .bind(now_ms)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(DeliveryStats {
+            minutes: minutes_of(rows),
+            due: due as u64,
+            oldest_due_at,
+        })
     }
 
     async fn gauges(&self, now_ms: i64) -> Result<Gauges, StoreError> {

@@ -20,7 +20,7 @@ use crate::store::{
     DeliveryRow, DeliveryStatus, Due, Finish, Gauges, NewEvent, Outbox, Outcome, Pruned, Replay,
     Reservation, StoreError, Wake, DELIVERY_COLUMNS, GAUGES,
 };
-use crate::store::{AuditEntry, Replayed, REPLAYABLE};
+use crate::store::{minutes_of, AuditEntry, DeliveryStats, Replayed, DUE, MINUTES, REPLAYABLE};
 
 pub(in crate::store) struct SqliteOutbox {
     db: Db,
@@ -616,6 +616,29 @@ impl Outbox for SqliteOutbox {
     async fn listen(&self, _wake: Wake) -> Result<(), StoreError> {
         // One process owns the file: its own accepts wake its workers directly.
         Ok(())
+    }
+
+    async fn stats(&self, since_ms: i64, now_ms: i64) -> Result<DeliveryStats, StoreError> {
+        self.db
+            .with(move |conn| {
+                let rows = conn
+                    .prepare_cached(MINUTES)
+                    .and_then(|mut q| {
+                        q.query_map([since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(db)?;
+                let (due, oldest_due_at): (i64, Option<i64>) = conn
+                    .prepare_cached(DUE)
+                    .and_then(|mut q| q.query_row([now_ms], |r| Ok((r.get(0)?, r.get(1)?))))
+                    .map_err(db)?;
+                Ok(DeliveryStats {
+                    minutes: minutes_of(rows),
+                    due: due as u64,
+                    oldest_due_at,
+                })
+            })
+            .await
     }
 
     async fn gauges(&self, now_ms: i64) -> Result<Gauges, StoreError> {
