@@ -236,7 +236,7 @@ async fn authorize(
 struct ConnectionView {
     entity_id: String,
     name: String,
-    /// The webhook's kind (`connector`, `workflows`, `workflows-sign-in`, `workflows-retired`).
+    /// The webhook's kind (`connector`, `workflows`, `workflows-sign-in`, `workflows-retired`), or `bot`.
     kind: &'static str,
     /// The webhook's host only.
     host: Option<String>,
@@ -364,7 +364,7 @@ async fn list(
     if let Some(kind) = &kind {
         if WebhookKind::from_name(kind).is_none() {
             return Err(bad_request(format!(
-                "kind '{kind}' is not one of connector, workflows, workflows-sign-in, workflows-retired"
+                "kind '{kind}' is not one of connector, workflows, workflows-sign-in, workflows-retired, bot"
             )));
         }
     }
