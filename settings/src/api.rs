@@ -56,6 +56,17 @@ pub struct SaveConnection {
     pub bot: Option<BotChannel>,
 }
 
+/// `GET /api/bot/install?tenantId=…&teamId=…`: whether a connection of that team can be on
+/// the bot path (the configuration page asks no webhook URL then).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BotInstallStatus {
+    /// The server posts as the app's bot (it has its app id and secret).
+    pub available: bool,
+    /// The server holds the bot's install for the team.
+    pub installed: bool,
+}
+
 /// A channel of a team the app's bot is in, as the tab's context names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -8,14 +8,15 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use connector_settings::api::BotInstallStatus;
 use serde_json::Value;
 
 use crate::bot::{Activity, Change, VerifyError, REMOVED_FROM_TEAM};
 use crate::domain::WebhookKind;
 use crate::error::AppError;
-use crate::extract::body_rejection;
+use crate::extract::{body_rejection, ApiQuery};
 use crate::state::AppState;
 use crate::store::{AuditEntry, ConnectionQuery, ConnectionStore};
 
@@ -26,7 +27,39 @@ pub const PATH: &str = "/api/messages";
 pub const BODY_LIMIT: usize = 256 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(PATH, post(receive).layer(DefaultBodyLimit::max(BODY_LIMIT)))
+    Router::new()
+        .route(PATH, post(receive).layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .route(INSTALL_PATH, get(install_status))
+}
+
+/// Where the configuration page asks whether the bot is in its team.
+pub const INSTALL_PATH: &str = "/api/bot/install";
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InstallQuery {
+    tenant_id: String,
+    team_id: String,
+}
+
+/// Whether a connection of the team can be on the bot path: this server posts as the bot
+/// and holds its install for the team. Says nothing but that (a team's id is not guessable,
+/// and the answer names no channel, service URL or connection).
+async fn install_status(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<InstallQuery>,
+) -> Result<Json<BotInstallStatus>, AppError> {
+    let available = state.bot.as_ref().is_some_and(|b| b.poster.is_some());
+    let installed = available
+        && state
+            .connections
+            .bot_install(&q.tenant_id.to_ascii_lowercase(), &q.team_id)
+            .await?
+            .is_some();
+    Ok(Json(BotInstallStatus {
+        available,
+        installed,
+    }))
 }
 
 /// Disables the team's connections on the bot path ("the app was removed from this team",

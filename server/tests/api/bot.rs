@@ -252,6 +252,14 @@ async fn without_a_bot_app_id_there_is_no_messaging_endpoint_and_no_emulated_bot
         404,
         "the emulator signs nothing without --dev-bot"
     );
+    // Nothing is on the bot path: the page is told so, and a save on it is refused.
+    assert_eq!(
+        install_status(&app).await,
+        json!({ "available": false, "installed": false })
+    );
+    let res = app.put("c", &on_the_bot(CHANNEL)).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(error_of(res).await["error"], "bot_not_configured");
 }
 
 #[tokio::test]
@@ -466,6 +474,18 @@ async fn set_mode(app: &TestApp, conversation: &str, mode: &str) {
     assert_eq!(res.status(), 204);
 }
 
+/// `GET /api/bot/install` for the test's team.
+async fn install_status(app: &TestApp) -> Value {
+    let res = app
+        .get_path(&format!(
+            "/api/bot/install?tenantId={TENANT}&teamId={}",
+            segment(TEAM)
+        ))
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
 async fn send_event(app: &TestApp) {
     let res = app
         .send(&crate::helpers::event("build_failed", "web"))
@@ -476,6 +496,10 @@ async fn send_event(app: &TestApp) {
 #[tokio::test]
 async fn a_connection_on_the_bot_path_needs_no_url_and_its_card_arrives_in_the_channel() {
     let app = fast_bot_app().await;
+    assert_eq!(
+        install_status(&app).await,
+        json!({ "available": true, "installed": false })
+    );
     // Before the app is in the team: refused, naming why.
     let res = app.put("c", &on_the_bot(CHANNEL)).await;
     assert_eq!(res.status(), 400);
@@ -489,6 +513,10 @@ async fn a_connection_on_the_bot_path_needs_no_url_and_its_card_arrives_in_the_c
         "{e}"
     );
     assert_eq!(add(&app, "valid").await["status"], 200);
+    assert_eq!(
+        install_status(&app).await,
+        json!({ "available": true, "installed": true })
+    );
     // Both a webhook and the bot: refused.
     let mut both = on_the_bot(CHANNEL);
     both["webhookUrl"] = json!(crate::helpers::flow_hook(&app.url, "x"));
@@ -607,6 +635,10 @@ async fn removing_the_app_disables_the_teams_bot_connections() {
     );
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(conversation(&app, CHANNEL).await["received"], 0);
+    assert_eq!(
+        install_status(&app).await,
+        json!({ "available": true, "installed": false })
+    );
     // Saving on the bot path again is refused while the app is not in the team.
     let res = app.put("d", &on_the_bot(CHANNEL)).await;
     assert_eq!(error_of(res).await["error"], "bot_not_in_team");
