@@ -212,6 +212,9 @@ async fn save(
         record.webhook_url = webhook;
         record.edit_key_hash = Some(state.key.hash_edit_key(&key));
         let outcome = state.connections.upsert(record).await?;
+        if let Some((url, _)) = &bot {
+            keep_bot_channel(&state, url, &outcome).await?;
+        }
         return saved(&state, &id, outcome, Some(&key));
     };
     let sent_key = edit_key(&headers);
@@ -269,6 +272,7 @@ async fn save(
                 .rebind(record, &existing.webhook_hash)
                 .await?
         };
+        keep_bot_channel(&state, url, &outcome).await?;
         return saved(&state, &id, outcome, minted.as_ref());
     }
     if let Some(webhook) = &webhook {
@@ -356,10 +360,6 @@ async fn bot_target(
             ),
         ));
     };
-    state
-        .connections
-        .add_bot_channel(&tenant, &b.team_id, &b.channel_id)
-        .await?;
     let team = Team {
         group: install
             .aad_group_id
@@ -373,6 +373,22 @@ async fn bot_target(
         channel: b.channel_id.clone(),
     });
     Ok((url, team))
+}
+
+/// Adds a saved bot connection's channel to its install's channels (only once it is saved,
+/// so a refused save adds nothing).
+async fn keep_bot_channel(
+    state: &AppState,
+    url: &WebhookUrl,
+    outcome: &Upsert,
+) -> Result<(), AppError> {
+    if let (Some(t), Upsert::Created(_) | Upsert::Updated(_)) = (url.bot_target(), outcome) {
+        state
+            .connections
+            .add_bot_channel(&t.tenant, &t.team, &t.channel)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The account a save's `accountProof` links, checked before anything is stored: refused

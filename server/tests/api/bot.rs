@@ -643,3 +643,68 @@ async fn removing_the_app_disables_the_teams_bot_connections() {
     let res = app.put("d", &on_the_bot(CHANNEL)).await;
     assert_eq!(error_of(res).await["error"], "bot_not_in_team");
 }
+
+#[tokio::test]
+async fn a_connection_moves_to_the_bot_path_with_its_edit_key_within_its_team_only() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let connector = |group: &str, id: &str| {
+        format!(
+            "{}/emulator/webhook/webhookb2/{group}@{}/IncomingWebhook/{id}/7c1d",
+            app.url,
+            TENANT.to_ascii_lowercase()
+        )
+    };
+    let create = |id: &'static str, hook: String| {
+        let app = &app;
+        async move {
+            let res = app
+                .put(
+                    id,
+                    &json!({ "settings": crate::helpers::settings(), "webhookUrl": hook }),
+                )
+                .await;
+            assert_eq!(res.status(), 201);
+            let v: Value = res.json().await.unwrap();
+            v["editKey"].as_str().unwrap().to_string()
+        }
+    };
+    let other = channel_of("0f0f");
+    let mine = create("mine", connector(GROUP, "aa01")).await;
+    let theirs = create(
+        "theirs",
+        connector("9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a", "aa02"),
+    )
+    .await;
+    use crate::helpers::Creds;
+    let move_to = |id: &'static str, key: String| {
+        let app = &app;
+        let other = other.clone();
+        async move {
+            app.request(reqwest::Method::PUT, id, Creds::key(&key))
+                .json(&on_the_bot(&other))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Another team's connection stays where it is, and its channel is not kept.
+    let res = move_to("theirs", theirs).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(error_of(res).await["error"], "webhook_other_team");
+    assert!(!channels(&app.db).contains(&other));
+    // Without the edit key: refused.
+    let res = app.put("mine", &on_the_bot(&other)).await;
+    assert_eq!(res.status(), 400);
+    assert!(!channels(&app.db).contains(&other));
+    // With it, in the team the bot is in: moved, and the channel is the install's.
+    let res = move_to("mine", mine).await;
+    assert_eq!(res.status(), 200);
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(saved["webhookKind"], "bot");
+    assert!(channels(&app.db).contains(&other));
+}
+
+fn channel_of(id: &str) -> String {
+    format!("19:{id}aaaaaaaaaaaaaaaaaaaaaaaaaaaa@thread.tacv2")
+}
