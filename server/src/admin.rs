@@ -339,7 +339,7 @@ async fn list(
     if let Some(kind) = &kind {
         if WebhookKind::from_name(kind).is_none() {
             return Err(bad_request(format!(
-                "kind '{kind}' is not one of connector, workflows, workflows-sign-in, workflows-retired"
+                "kind '{kind}' is not one of connector, workflows, workflows-sign-in, workflows-retired, bot"
             )));
         }
     }

@@ -157,6 +157,15 @@ pub struct Config {
     #[arg(long = "bot-service-host", env = "CONNECTOR_BOT_SERVICE_HOSTS", value_delimiter = ',',
           default_values_t = crate::bot::DEFAULT_SERVICE_HOSTS.iter().map(|h| h.to_string()).collect::<Vec<_>>())]
     pub bot_service_hosts: Vec<String>,
+    /// The client secret of the bot's Entra app: the bot posts to channels (connections on the
+    /// bot path) with a client-credentials token got with it. Without it the bot takes
+    /// install events but connections cannot be saved on the bot path.
+    #[arg(long, env = "CONNECTOR_BOT_APP_PASSWORD", hide_env_values = true)]
+    pub bot_app_password: Option<String>,
+    /// The tenant the bot's tokens come from: its own tenant id for a single-tenant bot
+    /// (every bot registered since 2025-07-31), `botframework.com` for a legacy multi-tenant one.
+    #[arg(long, env = "CONNECTOR_BOT_TENANT", default_value = crate::bot::connector::LEGACY_BOT_TENANT)]
+    pub bot_tenant: String,
     /// Dev mode: the emulator plays the Bot Framework: it signs the activities it sends to
     /// /api/messages with its own development key, which this server then trusts.
     #[arg(long, env = "CONNECTOR_DEV_BOT", requires = "dev")]
@@ -700,6 +709,7 @@ impl Config {
                 .then(|| std::time::Duration::from_secs(u64::from(self.retention_days) * 86_400)),
             // Set at start, once the server knows its port (dev mode's identity provider).
             flow_tokens: None,
+            bot: None,
             windows: self.windows()?,
         })
     }
@@ -755,10 +765,29 @@ impl Config {
             dev.map(dev::service_url_prefix),
         )
         .map_err(anyhow::Error::msg)?;
+        let poster = match (&self.bot_app_password, dev) {
+            (Some(secret), _) => Some(crate::bot::PosterSettings {
+                app_id: app_id.clone(),
+                app_secret: secret.clone(),
+                tenant: self.bot_tenant.trim().to_string(),
+                authority: DEFAULT_FLOW_AUTHORITY.into(),
+            }),
+            // The emulator's token endpoint, which knows the development bot's secret.
+            (None, Some(port)) if app_id == dev::DEV_BOT_APP_ID => {
+                Some(crate::bot::PosterSettings {
+                    app_id: app_id.clone(),
+                    app_secret: dev::DEV_BOT_APP_SECRET.into(),
+                    tenant: dev::DEV_BOT_TENANT.into(),
+                    authority: crate::emulator::idp::authority(port),
+                })
+            }
+            (None, _) => None,
+        };
         Ok(Some(crate::bot::BotSettings {
             app_id,
             openid_metadata_url: metadata,
             service_urls,
+            poster,
         }))
     }
 

@@ -155,6 +155,13 @@ impl Application {
             tokio::spawn(async move { a.warm_up().await });
         }
         let bot = config.bot(port)?.map(|s| Arc::new(crate::bot::Bot::new(s)));
+        delivery.bot =
+            bot.as_ref()
+                .and_then(|b| b.poster.clone())
+                .map(|poster| delivery::BotDelivery {
+                    poster,
+                    installs: stores.connections.clone(),
+                });
         if let Some(b) = &bot {
             tracing::info!(app_id = %b.settings.app_id, metadata = %b.settings.openid_metadata_url,
                 "the app's bot takes Bot Framework activities on /api/messages");

@@ -14,7 +14,7 @@ use crate::Values;
 pub struct ConnectionView {
     pub entity_id: String,
     pub name: String,
-    /// The webhook's kind (`connector`, `workflows`, `workflows-sign-in`, `workflows-retired`).
+    /// The webhook's kind (`connector`, `workflows`, `workflows-sign-in`, `workflows-retired`), or `bot`.
     pub kind: String,
     /// The webhook's host only.
     pub host: Option<String>,

@@ -49,6 +49,34 @@ pub struct SaveConnection {
     /// changing one keeps its account. Refused when the build has no `[account]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_proof: Option<String>,
+    /// The bot path, instead of `webhookUrl`: the channel the tab is in (from Teams'
+    /// `getContext`), which the app's bot posts to. Taken only when the server holds the
+    /// bot's install for that team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot: Option<BotChannel>,
+}
+
+/// `GET /api/bot/install?tenantId=…&teamId=…`: whether a connection of that team can be on
+/// the bot path (the configuration page asks no webhook URL then).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BotInstallStatus {
+    /// The server posts as the app's bot (it has its app id and secret).
+    pub available: bool,
+    /// The server holds the bot's install for the team.
+    pub installed: bool,
+}
+
+/// A channel of a team the app's bot is in, as the tab's context names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BotChannel {
+    /// `context.user.tenant.id`.
+    pub tenant_id: String,
+    /// `context.team.internalId` (`19:…@thread.tacv2`), the id Teams' install event names.
+    pub team_id: String,
+    /// `context.channel.id`.
+    pub channel_id: String,
 }
 
 /// A stored connection as the API shows it.

@@ -29,6 +29,9 @@ pub enum WebhookKind {
     RetiredWorkflows,
     /// An Office 365 connector webhook (retired; MessageCards, connector rate windows).
     Connector,
+    /// No webhook: the app's own bot posts to a channel of a team it was added to (Adaptive
+    /// Cards, the bot's rate windows per thread).
+    Bot,
 }
 
 impl WebhookKind {
@@ -44,6 +47,7 @@ impl WebhookKind {
             WebhookKind::Workflows { signed: false } => "workflows-sign-in",
             WebhookKind::RetiredWorkflows => "workflows-retired",
             WebhookKind::Connector => "connector",
+            WebhookKind::Bot => "bot",
         }
     }
 
@@ -54,6 +58,7 @@ impl WebhookKind {
             WebhookKind::Workflows { signed: false },
             WebhookKind::RetiredWorkflows,
             WebhookKind::Connector,
+            WebhookKind::Bot,
         ]
         .into_iter()
         .find(|k| k.name() == name)
@@ -183,7 +188,7 @@ pub fn workflows_url_problem(
             let family = match kind_of_inbox_path(rest) {
                 WebhookKind::Connector => HostFamily::Connector,
                 WebhookKind::RetiredWorkflows => HostFamily::Logic,
-                WebhookKind::Workflows { .. } => HostFamily::PowerPlatform,
+                WebhookKind::Workflows { .. } | WebhookKind::Bot => HostFamily::PowerPlatform,
             };
             (Some(family), format!("/{rest}"))
         }

@@ -69,6 +69,7 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
         account_proof: page
             .account
             .with_untracked(|a| a.as_ref().and_then(|a| a.proof.clone())),
+        bot: None,
     };
     let creds = Credentials {
         webhook_url: None,

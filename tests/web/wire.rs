@@ -135,6 +135,7 @@ async fn what_the_page_sends_the_server_reads_into_its_own_types() {
         app_type: Some("Connector".into()),
         user_object_id: None,
         account_proof: None,
+        bot: None,
     };
     let saved = api().save("conn-1", &body, creds()).await.unwrap();
     assert_eq!(saved.settings, body.settings);

@@ -3,8 +3,9 @@
 //! and `POST {serviceUrl}/v3/conversations/{conversation id}/activities`, its answer sorted into
 //! what a delivery does next (MS: bot-docs rest-api/bot-framework-rest-connector-authentication.md,
 //! "Bot to Connector"; msteams-docs bots/how-to/rate-limit.md), and the bot's rate windows per
-//! thread, kept in the store for every instance. Not yet used by the delivery workers: the
-//! outbox's bot path and the page's bot path come next.
+//! thread, kept in the store for every instance. The delivery workers post a bot
+//! connection's cards with it (`delivery::bot_attempt`); the claim reserves the thread's
+//! windows, a bot connection's target being one channel.
 
 use std::time::Duration;
 

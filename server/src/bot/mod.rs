@@ -39,19 +39,31 @@ pub struct BotSettings {
     pub app_id: String,
     pub openid_metadata_url: String,
     pub service_urls: ServiceUrlPolicy,
+    /// Who posts as the bot; `None` when no secret is configured (install events are still
+    /// taken, but no connection can be on the bot path).
+    pub poster: Option<PosterSettings>,
 }
 
 /// What the route needs: the settings, and the verifier with its cached keys.
 pub struct Bot {
     pub settings: BotSettings,
     pub verifier: BotVerifier,
+    /// Shared with the delivery workers.
+    pub poster: Option<std::sync::Arc<BotPoster>>,
 }
 
 impl Bot {
     pub fn new(settings: BotSettings) -> Bot {
         Bot {
             verifier: BotVerifier::new(&settings.app_id, &settings.openid_metadata_url),
+            poster: settings
+                .poster
+                .clone()
+                .map(|p| std::sync::Arc::new(BotPoster::new(p))),
             settings,
         }
     }
 }
+
+/// The reason a bot connection is disabled with when the app is no longer in its team.
+pub const REMOVED_FROM_TEAM: &str = "the app was removed from this team";

@@ -47,7 +47,9 @@ pub(super) fn read_answer(kind: WebhookKind, status: u16, body: &str) -> Answer 
     match kind {
         WebhookKind::Connector => connector(status, body),
         WebhookKind::RetiredWorkflows => retired(status, body),
-        WebhookKind::Workflows { .. } => workflows(status, body),
+        // A bot connection's answers are sorted by `bot::connector`; read as Workflows'
+        // (Adaptive Cards, JSON errors) should one ever come here.
+        WebhookKind::Workflows { .. } | WebhookKind::Bot => workflows(status, body),
     }
 }
 

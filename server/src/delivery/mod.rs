@@ -12,9 +12,10 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::bot::{BotPoster, Sent};
 use crate::clock::now_ms;
-use crate::domain::{dev_inbox_client, webhook_client, WebhookUrl};
-use crate::store::{Due, Outcome};
+use crate::domain::{dev_inbox_client, webhook_client, WebhookKind, WebhookUrl};
+use crate::store::{ConnectionStore, Due, Outcome};
 use answers::{read_answer, without_secrets, Answer, THROTTLED};
 
 pub use flow_token::{FlowTokenError, FlowTokenSettings, FlowTokens};
@@ -36,16 +37,32 @@ struct Clients {
     web: reqwest::Client,
     dev: reqwest::Client,
     flows: Option<Arc<FlowTokens>>,
+    bot: Option<BotDelivery>,
 }
 
 impl Clients {
     /// `timeout`: how long one webhook answer may take before the attempt fails.
-    fn new(timeout: Duration, flows: Option<Arc<FlowTokens>>) -> Clients {
+    fn new(timeout: Duration, flows: Option<Arc<FlowTokens>>, bot: Option<BotDelivery>) -> Clients {
         Clients {
             web: webhook_client(timeout),
             dev: dev_inbox_client(timeout),
             flows,
+            bot,
         }
+    }
+}
+
+/// What posting as the app's bot needs: its poster, and the store of its installs (where a
+/// team's service URL is).
+#[derive(Clone)]
+pub struct BotDelivery {
+    pub poster: Arc<BotPoster>,
+    pub installs: Arc<dyn ConnectionStore>,
+}
+
+impl std::fmt::Debug for BotDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BotDelivery")
     }
 }
 
@@ -73,6 +90,9 @@ async fn post(d: &Due, clients: &Clients, schedule: Schedule, code: &mut Option<
         }
     };
     let card = cards::card(&event, &d.settings, d.webhook_url.kind());
+    if d.webhook_url.kind() == WebhookKind::Bot {
+        return bot_attempt(d, card, clients.bot.as_ref(), schedule).await;
+    }
     let client = if d.webhook_url.is_dev_inbox() {
         &clients.dev
     } else {
@@ -115,6 +135,70 @@ async fn post(d: &Due, clients: &Clients, schedule: Schedule, code: &mut Option<
         .and_then(|v| v.trim().parse::<u64>().ok());
     let body = res.text().await.unwrap_or_default();
     classify(d, status, retry_after, &body, schedule)
+}
+
+/// One attempt on the bot path: the team's service URL from its install, the card posted
+/// to the channel as the bot (the thread's rate windows were reserved by the claim, as a
+/// webhook's are). An install that is gone, or 403 `BotNotInConversationRoster`, disables
+/// the connection: the app was removed from the team.
+async fn bot_attempt(
+    d: &Due,
+    mut card: serde_json::Value,
+    bot: Option<&BotDelivery>,
+    schedule: Schedule,
+) -> Outcome {
+    let Some(target) = d.webhook_url.bot_target() else {
+        return Outcome::Dead {
+            error: "the connection's bot target is unreadable".into(),
+        };
+    };
+    let Some(bot) = bot else {
+        // Another instance may be configured; this one is not (yet): try again later.
+        return schedule.retry(
+            d,
+            None,
+            "this server does not post as the app's bot (set CONNECTOR_BOT_APP_ID and CONNECTOR_BOT_APP_PASSWORD)".into(),
+        );
+    };
+    let install = match bot.installs.bot_install(&target.tenant, &target.team).await {
+        Ok(Some(install)) => install,
+        Ok(None) => {
+            return Outcome::Disable {
+                error: crate::bot::REMOVED_FROM_TEAM.into(),
+            }
+        }
+        Err(e) => return schedule.retry(d, None, format!("the bot's install cannot be read: {e}")),
+    };
+    // The Bot Framework's attachments take no `contentUrl` beside inline content.
+    if let Some(attachments) = card["attachments"].as_array_mut() {
+        for a in attachments {
+            if let Some(a) = a.as_object_mut() {
+                a.remove("contentUrl");
+            }
+        }
+    }
+    match bot
+        .poster
+        .send(&install.service_url, &target.channel, &card)
+        .await
+    {
+        Sent::Posted { .. } => Outcome::Delivered,
+        Sent::Retry { after, error } => {
+            let error = if error.contains(" answered 429") {
+                format!("{THROTTLED} (429): {error}")
+            } else {
+                error
+            };
+            schedule.retry(d, after.map(|a| a.as_secs().max(1)), error)
+        }
+        Sent::Removed { error } => {
+            tracing::warn!(entity_id = %d.entity_id, %error, "the app's bot is no longer in the team");
+            Outcome::Disable {
+                error: crate::bot::REMOVED_FROM_TEAM.into(),
+            }
+        }
+        Sent::Failed { error } => Outcome::Dead { error },
+    }
 }
 
 /// Whether a retry's error says Teams throttled the post.

@@ -38,6 +38,8 @@ pub struct DeliveryConfig {
     pub retention: Option<Duration>,
     /// Tokens for flows that take only signed-in callers, when configured.
     pub flow_tokens: Option<Arc<super::FlowTokens>>,
+    /// Posting as the app's bot, when configured (set at start).
+    pub bot: Option<super::BotDelivery>,
     /// Each webhook kind's rate windows (the Workflows daily budget from the flag).
     pub windows: Limits,
 }
@@ -74,7 +76,11 @@ pub async fn run(
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let clients = Clients::new(config.timeout, config.flow_tokens.clone());
+    let clients = Clients::new(
+        config.timeout,
+        config.flow_tokens.clone(),
+        config.bot.clone(),
+    );
     let slots = Arc::new(Semaphore::new(config.concurrency));
     let (done_tx, done_rx) = mpsc::unbounded_channel::<Done>();
     let finisher = tokio::spawn(finisher(outbox.clone(), done_rx, counters.clone()));

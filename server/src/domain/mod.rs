@@ -11,6 +11,6 @@ pub use encryption::Keyring;
 pub use keyed_hash::{EditKey, EditKeyHash, HashKey, WebhookHash};
 pub use webhook_client::{dev_inbox_client, webhook_client};
 pub use webhook_url::{
-    is_public, Form, HostList, WebhookIdentity, WebhookKind, WebhookPolicy, WebhookUrl,
+    is_public, BotTarget, Form, HostList, WebhookIdentity, WebhookKind, WebhookPolicy, WebhookUrl,
     DEFAULT_HOSTS,
 };

@@ -168,6 +168,7 @@ pub fn for_kind(kind: WebhookKind, daily_budget: usize) -> Windows {
         WebhookKind::Workflows { .. } | WebhookKind::RetiredWorkflows => {
             Windows::workflows(daily_budget)
         }
+        WebhookKind::Bot => Windows::bot_thread(),
     }
 }
 
@@ -181,6 +182,8 @@ pub fn exceeded(windows: &Windows, times_ms: &[f64]) -> usize {
 pub struct Limits {
     connector: Windows,
     workflows: Windows,
+    /// The app's bot, per thread (a bot connection's target is one channel).
+    bot: Windows,
     /// A webhook whose kind is not stored (a row written by an older version): every window
     /// of both sets, so neither is exceeded whichever it is.
     unknown: Windows,
@@ -193,6 +196,7 @@ impl Limits {
         Limits {
             connector,
             workflows,
+            bot: Windows::bot_thread(),
             unknown,
         }
     }
@@ -201,6 +205,7 @@ impl Limits {
         match kind {
             WebhookKind::Connector => &self.connector,
             WebhookKind::Workflows { .. } | WebhookKind::RetiredWorkflows => &self.workflows,
+            WebhookKind::Bot => &self.bot,
         }
     }
 

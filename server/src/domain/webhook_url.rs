@@ -107,6 +107,18 @@ impl WebhookPolicy {
     }
 }
 
+/// How a bot connection's target is written where a webhook URL would be.
+const BOT_PREFIX: &str = "bot:";
+
+/// A channel the app's bot posts to: its tenant (lower case), team (`channelData.team.id`)
+/// and channel conversation id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotTarget {
+    pub tenant: String,
+    pub team: String,
+    pub channel: String,
+}
+
 /// A webhook URL that passed the checks. Its `Debug` and `Display` mask it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookUrl {
@@ -319,8 +331,44 @@ impl WebhookUrl {
         Ok(())
     }
 
+    /// The target of a connection on the bot path: no webhook, a channel of a team the
+    /// app's bot was added to, kept where a webhook URL would be as
+    /// `bot:<tenant>|<team id>|<channel id>` (a form [`WebhookUrl::parse`] never takes, so
+    /// no pasted URL is one). The ids are Teams' (`19:…@thread.tacv2`), the tenant lower case.
+    pub fn bot(target: &BotTarget) -> WebhookUrl {
+        WebhookUrl {
+            url: format!(
+                "{BOT_PREFIX}{}|{}|{}",
+                target.tenant, target.team, target.channel
+            ),
+            host: String::new(),
+            identity: None,
+            kind: WebhookKind::Bot,
+        }
+    }
+
+    /// The channel a bot connection posts to; `None` for a webhook.
+    pub fn bot_target(&self) -> Option<BotTarget> {
+        let rest = self.url.strip_prefix(BOT_PREFIX)?;
+        let mut parts = rest.splitn(3, '|');
+        let (tenant, team, channel) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(BotTarget {
+            tenant: tenant.to_string(),
+            team: team.to_string(),
+            channel: channel.to_string(),
+        })
+    }
+
     /// A value that passed [`WebhookUrl::parse`] when it was stored.
     pub(crate) fn trusted(url: String) -> WebhookUrl {
+        if url.starts_with(BOT_PREFIX) {
+            return WebhookUrl {
+                url,
+                host: String::new(),
+                identity: None,
+                kind: WebhookKind::Bot,
+            };
+        }
         let parsed = url::Url::parse(&url).ok();
         WebhookUrl {
             host: parsed
@@ -473,6 +521,25 @@ mod tests {
     fn policy() -> WebhookPolicy {
         let hosts: Vec<String> = DEFAULT_HOSTS.iter().map(|h| h.to_string()).collect();
         WebhookPolicy::new(&hosts, None).unwrap()
+    }
+
+    #[test]
+    fn a_bot_target_is_kept_as_it_was_and_never_taken_from_a_pasted_url() {
+        let target = BotTarget {
+            tenant: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+            team: "19:abc@thread.tacv2".into(),
+            channel: "19:def@thread.tacv2".into(),
+        };
+        let url = WebhookUrl::bot(&target);
+        assert_eq!(url.kind(), WebhookKind::Bot);
+        assert_eq!(url.bot_target(), Some(target.clone()));
+        assert!(url.identity().is_none() && !url.is_dev_inbox());
+        let stored = WebhookUrl::trusted(url.as_str().to_string());
+        assert_eq!(stored.kind(), WebhookKind::Bot);
+        assert_eq!(stored.bot_target(), Some(target));
+        assert!(!url.to_string().contains("19:"), "shown masked: {url}");
+        assert!(WebhookUrl::parse(url.as_str(), &policy()).is_err());
+        assert!(WebhookUrl::trusted(REAL.into()).bot_target().is_none());
     }
 
     #[test]

@@ -8,14 +8,17 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use connector_settings::api::BotInstallStatus;
 use serde_json::Value;
 
-use crate::bot::{Activity, Change, VerifyError};
+use crate::bot::{Activity, Change, VerifyError, REMOVED_FROM_TEAM};
+use crate::domain::WebhookKind;
 use crate::error::AppError;
-use crate::extract::body_rejection;
+use crate::extract::{body_rejection, ApiQuery};
 use crate::state::AppState;
+use crate::store::{AuditEntry, ConnectionQuery, ConnectionStore};
 
 /// The bot's messaging endpoint.
 pub const PATH: &str = "/api/messages";
@@ -24,7 +27,84 @@ pub const PATH: &str = "/api/messages";
 pub const BODY_LIMIT: usize = 256 * 1024;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(PATH, post(receive).layer(DefaultBodyLimit::max(BODY_LIMIT)))
+    Router::new()
+        .route(PATH, post(receive).layer(DefaultBodyLimit::max(BODY_LIMIT)))
+        .route(INSTALL_PATH, get(install_status))
+}
+
+/// Where the configuration page asks whether the bot is in its team.
+pub const INSTALL_PATH: &str = "/api/bot/install";
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InstallQuery {
+    tenant_id: String,
+    team_id: String,
+}
+
+/// Whether a connection of the team can be on the bot path: this server posts as the bot
+/// and holds its install for the team. Says nothing but that (a team's id is not guessable,
+/// and the answer names no channel, service URL or connection).
+async fn install_status(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<InstallQuery>,
+) -> Result<Json<BotInstallStatus>, AppError> {
+    let available = state.bot.as_ref().is_some_and(|b| b.poster.is_some());
+    let installed = available
+        && state
+            .connections
+            .bot_install(&q.tenant_id.to_ascii_lowercase(), &q.team_id)
+            .await?
+            .is_some();
+    Ok(Json(BotInstallStatus {
+        available,
+        installed,
+    }))
+}
+
+/// Disables the team's connections on the bot path ("the app was removed from this team",
+/// as the tab shows it; the audit log names `teams` as who did it); how many.
+async fn disable_team(
+    store: &dyn ConnectionStore,
+    tenant: &str,
+    team: &str,
+) -> Result<usize, AppError> {
+    let mut disabled = 0;
+    let mut after = None;
+    loop {
+        let page = store
+            .search(ConnectionQuery {
+                tenant: Some(tenant.to_ascii_lowercase()),
+                kind: Some(WebhookKind::Bot.name().into()),
+                disabled: Some(false),
+                after: after.clone(),
+                limit: 200,
+                ..ConnectionQuery::default()
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.entity_id.as_str().to_string());
+        for r in &page {
+            if r.webhook_url.bot_target().is_none_or(|t| t.team != team) {
+                continue;
+            }
+            let audit = AuditEntry {
+                id: 0,
+                at_ms: crate::clock::now_ms(),
+                actor: "teams".into(),
+                action: "disable".into(),
+                target: r.entity_id.as_str().to_string(),
+                detail: Some(REMOVED_FROM_TEAM.into()),
+            };
+            if store
+                .set_disabled(&r.entity_id, Some(REMOVED_FROM_TEAM.into()), audit)
+                .await?
+            {
+                disabled += 1;
+            }
+        }
+    }
+    Ok(disabled)
 }
 
 fn invalid(message: String) -> AppError {
@@ -92,7 +172,8 @@ async fn receive(
         }
         Change::Uninstall { tenant, team } => {
             let known = store.remove_bot_install(&tenant, &team).await?;
-            tracing::info!(%tenant, %team, known, "the app's bot was removed");
+            let disabled = disable_team(store.as_ref(), &tenant, &team).await?;
+            tracing::info!(%tenant, %team, known, disabled, "the app's bot was removed");
         }
         Change::ChannelAdded {
             tenant,

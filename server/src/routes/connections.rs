@@ -18,7 +18,7 @@ use connector_settings::{EntityId, Settings};
 use super::guard::{charge_sender, charge_target, charge_tenant, check_postable, identify};
 use crate::access::{self, Grant, Proof, Refusal};
 use crate::auth::Identity;
-use crate::domain::{EditKey, WebhookHash, WebhookUrl};
+use crate::domain::{BotTarget, EditKey, WebhookHash, WebhookUrl};
 use crate::error::AppError;
 use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use crate::state::AppState;
@@ -108,6 +108,35 @@ async fn save(
             });
         }
     }
+    if let Some(b) = &body.bot {
+        if body.webhook_url.is_some() {
+            fields.push(FieldProblem {
+                field: "bot".into(),
+                rule: "one_target".into(),
+                message: "give 'webhookUrl' or 'bot', not both".into(),
+            });
+        }
+        for (name, value) in [
+            ("bot.tenantId", &b.tenant_id),
+            ("bot.teamId", &b.team_id),
+            ("bot.channelId", &b.channel_id),
+        ] {
+            let bad = value.is_empty()
+                || value.chars().count() > MAX_BOT_ID
+                || value
+                    .chars()
+                    .any(|c| c == '|' || c.is_whitespace() || c.is_control());
+            if bad {
+                fields.push(FieldProblem {
+                    field: name.into(),
+                    rule: "bot_id".into(),
+                    message: format!(
+                        "{name} must be Teams' id from the tab's context: 1 to {MAX_BOT_ID} characters without spaces or '|'"
+                    ),
+                });
+            }
+        }
+    }
     let settings = Settings::parse(body.settings);
     if let Err(errors) = &settings {
         fields.extend(errors.iter().map(FieldProblem::from));
@@ -126,6 +155,10 @@ async fn save(
         identity.as_ref(),
         &body.user_object_id,
     )?;
+    let bot = match &body.bot {
+        Some(b) => Some(bot_target(&state, b, identity.as_ref()).await?),
+        None => None,
+    };
     let stamp = crate::clock::now_rfc3339();
     let mut record = Record {
         entity_id: id.clone(),
@@ -146,8 +179,11 @@ async fn save(
         account: None,
     };
     let Some(existing) = state.connections.get(&id).await? else {
-        // A new connection: its webhook URL is required, and it gets its edit key.
-        let webhook = webhook.ok_or_else(webhook_required)?;
+        // A new connection: its webhook URL (or bot channel) is required, and it gets its
+        // edit key.
+        let webhook = webhook
+            .or_else(|| bot.as_ref().map(|(url, _)| url.clone()))
+            .ok_or_else(webhook_required)?;
         if let Some(accounts) = &state.accounts {
             record.account = Some(linked.ok_or_else(|| AppError::BadRequest {
                 code: "account_required",
@@ -163,14 +199,22 @@ async fn save(
         // must not spend its budget. The target's budget bounds creates instead.
         charge_tenant(&state, identity.as_ref().map(|i| i.tenant.as_str()))?;
         charge_target(&state, &webhook)?;
-        resolves_publicly(&state, &webhook).await?;
-        check_postable(&state, &webhook, record.tenant_id.as_deref())?;
+        if bot.is_none() {
+            resolves_publicly(&state, &webhook).await?;
+            check_postable(&state, &webhook, record.tenant_id.as_deref())?;
+        }
         let key = EditKey::generate();
         record.webhook_hash = state.key.hash(&webhook);
-        record.team = webhook.identity().map(Team::of);
+        record.team = match &bot {
+            Some((_, team)) => Some(team.clone()),
+            None => webhook.identity().map(Team::of),
+        };
         record.webhook_url = webhook;
         record.edit_key_hash = Some(state.key.hash_edit_key(&key));
         let outcome = state.connections.upsert(record).await?;
+        if let Some((url, _)) = &bot {
+            keep_bot_channel(&state, url, &outcome).await?;
+        }
         return saved(&state, &id, outcome, Some(&key));
     };
     let sent_key = edit_key(&headers);
@@ -193,6 +237,44 @@ async fn save(
         other => refusal(other, &id),
     })?;
     charge_tenant(&state, budget_of(identity.as_ref(), &existing))?;
+    if let Some((url, team)) = &bot {
+        // Only the edit key moves a connection to a bot channel (a channel's ids are no
+        // secret), and only within the team and tenant it was added in.
+        if grant != Grant::Key {
+            return Err(webhook_required());
+        }
+        if let Some(added) = &existing.team {
+            if added.tenant != team.tenant {
+                return Err(refusal(Refusal::WebhookOtherTenant, &id));
+            }
+            if added.group != team.group {
+                return Err(refusal(Refusal::WebhookOtherTeam, &id));
+            }
+        }
+        if let Some(tenant) = access::tenant_of(&existing) {
+            if !tenant.eq_ignore_ascii_case(&team.tenant) {
+                return Err(refusal(Refusal::WebhookOtherTenant, &id));
+            }
+        }
+        let mut record = record;
+        record.account = linked.or_else(|| existing.account.clone());
+        let minted = existing.edit_key_hash.is_none().then(EditKey::generate);
+        record.edit_key_hash = minted.as_ref().map(|k| state.key.hash_edit_key(k));
+        record.team = existing.team.clone().or_else(|| Some(team.clone()));
+        record.webhook_hash = state.key.hash(url);
+        record.webhook_url = url.clone();
+        let outcome = if record.webhook_hash.matches(&existing.webhook_hash) {
+            state.connections.upsert(record).await?
+        } else {
+            tracing::info!(entity_id = %id, "connection moves to a channel of the app's bot");
+            state
+                .connections
+                .rebind(record, &existing.webhook_hash)
+                .await?
+        };
+        keep_bot_channel(&state, url, &outcome).await?;
+        return saved(&state, &id, outcome, minted.as_ref());
+    }
     if let Some(webhook) = &webhook {
         resolves_publicly(&state, webhook).await?;
         // Only a URL the connection moves to must be postable; the stored one stays as is.
@@ -237,6 +319,76 @@ async fn save(
         }
     };
     saved(&state, &id, outcome, minted.as_ref())
+}
+
+/// The longest team, channel or tenant id taken for the bot path.
+const MAX_BOT_ID: usize = 200;
+
+/// The bot channel a save names, as the connection keeps it, and the team it is in: taken
+/// only when this server posts as the app's bot and holds the bot's install for that team
+/// (the install event, `/api/messages`); with single sign-on, only in the token's tenant.
+async fn bot_target(
+    state: &AppState,
+    b: &connector_settings::api::BotChannel,
+    identity: Option<&Identity>,
+) -> Result<(WebhookUrl, Team), AppError> {
+    let refuse = |code: &'static str, message: String| AppError::BadRequest {
+        code,
+        fields: vec![FieldProblem {
+            field: "bot".into(),
+            rule: code.into(),
+            message: message.clone(),
+        }],
+        message,
+    };
+    if state.bot.as_ref().is_none_or(|b| b.poster.is_none()) {
+        return Err(refuse(
+            "bot_not_configured",
+            "this server does not post as the app's bot (CONNECTOR_BOT_APP_ID and CONNECTOR_BOT_APP_PASSWORD): give the channel's 'webhookUrl' instead".into(),
+        ));
+    }
+    let tenant = b.tenant_id.to_ascii_lowercase();
+    if identity.is_some_and(|who| !who.tenant.eq_ignore_ascii_case(&tenant)) {
+        return Err(AppError::OtherTenant);
+    }
+    let Some(install) = state.connections.bot_install(&tenant, &b.team_id).await? else {
+        return Err(refuse(
+            "bot_not_in_team",
+            format!(
+                "the app's bot is not in team '{}': add the app to the team in Teams (or give the channel's Workflows 'webhookUrl' instead)",
+                b.team_id
+            ),
+        ));
+    };
+    let team = Team {
+        group: install
+            .aad_group_id
+            .clone()
+            .unwrap_or_else(|| install.team_id.clone()),
+        tenant: tenant.clone(),
+    };
+    let url = WebhookUrl::bot(&BotTarget {
+        tenant,
+        team: b.team_id.clone(),
+        channel: b.channel_id.clone(),
+    });
+    Ok((url, team))
+}
+
+/// Adds a saved bot connection's channel to its install's channels (only once it is saved,
+/// so a refused save adds nothing).
+async fn keep_bot_channel(
+    state: &AppState,
+    url: &WebhookUrl,
+    outcome: &Upsert,
+) -> Result<(), AppError> {
+    if let (Some(t), Upsert::Created(_) | Upsert::Updated(_)) = (url.bot_target(), outcome) {
+        state
+            .connections
+            .add_bot_channel(&t.tenant, &t.team, &t.channel)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The account a save's `accountProof` links, checked before anything is stored: refused

@@ -290,7 +290,7 @@ async fn connections_are_found_and_shown_without_their_webhook_url_or_edit_key()
     // Bad input: a clear error naming what was wrong.
     for (path, says) in [
         ("/admin/connections?state=asleep", "state 'asleep'"),
-        ("/admin/connections?kind=bot", "kind 'bot'"),
+        ("/admin/connections?kind=fax", "kind 'fax'"),
         ("/admin/connections?limit=0", "limit 0"),
         ("/admin/connections?limit=many", "limit"),
         ("/admin/connections?colour=red", "colour"),
@@ -303,6 +303,11 @@ async fn connections_are_found_and_shown_without_their_webhook_url_or_edit_key()
             "{path}: {body}"
         );
     }
+    // The bot path's kind is one (none here are on it).
+    let res = admin.get("/admin/connections?kind=bot", OPS).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["connections"], json!([]), "{body}");
     let res = admin.get("/admin/connections/nobody-here", OPS).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.text().await.unwrap().contains("nobody-here"));

@@ -33,7 +33,7 @@ const METHODS: [Method; 5] = [
 async fn every_route_answers_every_method_in_json() {
     let app = TestApp::spawn().await;
     // (path, the methods it has)
-    let routes: [(&str, &[Method]); 11] = [
+    let routes: [(&str, &[Method]); 12] = [
         (
             "/api/connections/c1",
             &[Method::GET, Method::PUT, Method::DELETE],
@@ -43,6 +43,7 @@ async fn every_route_answers_every_method_in_json() {
         ("/api/test-card", &[Method::POST]),
         ("/api/events", &[Method::POST]),
         ("/api/messages", &[Method::POST]),
+        ("/api/bot/install?tenantId=t&teamId=x", &[Method::GET]),
         ("/api/health", &[Method::GET]),
         ("/api/openapi.json", &[Method::GET]),
         ("/api/account", &[Method::GET]),

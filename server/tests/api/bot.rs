@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{error_of, TestApp};
+use crate::helpers::{error_of, until, TestApp};
 
 const TENANT: &str = "72F988BF-86F1-41AF-91AB-2D7CD011DB47";
 const TEAM: &str = "19:8f4c2a1e0b7d4c559e617a0d3f1b2c4d@thread.tacv2";
@@ -252,6 +252,14 @@ async fn without_a_bot_app_id_there_is_no_messaging_endpoint_and_no_emulated_bot
         404,
         "the emulator signs nothing without --dev-bot"
     );
+    // Nothing is on the bot path: the page is told so, and a save on it is refused.
+    assert_eq!(
+        install_status(&app).await,
+        json!({ "available": false, "installed": false })
+    );
+    let res = app.put("c", &on_the_bot(CHANNEL)).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(error_of(res).await["error"], "bot_not_configured");
 }
 
 #[tokio::test]
@@ -399,4 +407,304 @@ async fn the_bot_posts_to_the_emulated_connector_service_with_one_token_and_each
     assert_eq!(res.status(), 401);
     let got: Value = app.get_path(&path).await.json().await.unwrap();
     assert_eq!(got["activities"].as_array().unwrap().len(), 2);
+}
+
+/// A `--dev-bot` server whose retries come 50 times sooner (5 s → 100 ms).
+async fn fast_bot_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = crate::helpers::config_with(dir.path(), true, &["--write-rate", "0", "--dev-bot"]);
+    c.test_retry_divisor = 50;
+    TestApp::start_in(dir, c).await
+}
+
+/// A save on the bot path: no webhook URL, the tab's channel.
+fn on_the_bot(channel: &str) -> Value {
+    json!({ "settings": crate::helpers::settings(),
+            "bot": { "tenantId": TENANT, "teamId": TEAM, "channelId": channel } })
+}
+
+/// Creates connection `id` on the bot path; its edit key.
+async fn connect_bot(app: &TestApp, id: &str) -> String {
+    let res = app.put(id, &on_the_bot(CHANNEL)).await;
+    assert_eq!(res.status(), 201);
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(saved["webhookKind"], "bot", "{saved}");
+    saved["editKey"].as_str().unwrap().to_string()
+}
+
+async fn status_by_key(app: &TestApp, id: &str, key: &str) -> Value {
+    use crate::helpers::Creds;
+    app.request(
+        reqwest::Method::GET,
+        &format!("{id}/deliveries"),
+        Creds::key(key),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
+/// What the emulated connector service holds for `conversation`.
+async fn conversation(app: &TestApp, conversation: &str) -> Value {
+    app.get_path(&format!(
+        "/emulator/api/bot/conversations/{}",
+        segment(conversation)
+    ))
+    .await
+    .json()
+    .await
+    .unwrap()
+}
+
+async fn set_mode(app: &TestApp, conversation: &str, mode: &str) {
+    let res = app
+        .client
+        .put(format!(
+            "{}/emulator/api/bot/conversations/{}",
+            app.url,
+            segment(conversation)
+        ))
+        .json(&json!({ "mode": mode }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+}
+
+/// `GET /api/bot/install` for the test's team.
+async fn install_status(app: &TestApp) -> Value {
+    let res = app
+        .get_path(&format!(
+            "/api/bot/install?tenantId={TENANT}&teamId={}",
+            segment(TEAM)
+        ))
+        .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn send_event(app: &TestApp) {
+    let res = app
+        .send(&crate::helpers::event("build_failed", "web"))
+        .await;
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_connection_on_the_bot_path_needs_no_url_and_its_card_arrives_in_the_channel() {
+    let app = fast_bot_app().await;
+    assert_eq!(
+        install_status(&app).await,
+        json!({ "available": true, "installed": false })
+    );
+    // Before the app is in the team: refused, naming why.
+    let res = app.put("c", &on_the_bot(CHANNEL)).await;
+    assert_eq!(res.status(), 400);
+    let e = error_of(res).await;
+    assert_eq!(e["error"], "bot_not_in_team", "{e}");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("the app's bot is not in team"),
+        "{e}"
+    );
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    assert_eq!(
+        install_status(&app).await,
+        json!({ "available": true, "installed": true })
+    );
+    // Both a webhook and the bot: refused.
+    let mut both = on_the_bot(CHANNEL);
+    both["webhookUrl"] = json!(crate::helpers::flow_hook(&app.url, "x"));
+    assert_eq!(app.put("c", &both).await.status(), 422);
+
+    let key = connect_bot(&app, "c").await;
+    send_event(&app).await;
+    until("the card in the channel", 10, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let got = conversation(&app, CHANNEL).await;
+    let activity = &got["activities"][0]["activity"];
+    assert_eq!(activity["type"], "message");
+    let attachment = &activity["attachments"][0];
+    assert_eq!(
+        attachment["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert!(attachment.get("contentUrl").is_none(), "{attachment}");
+    assert_eq!(attachment["content"]["type"], "AdaptiveCard");
+    assert_eq!(attachment["content"]["body"][0]["text"], "Build 42 failed");
+    until("delivered", 10, async || {
+        status_by_key(&app, "c", &key).await["delivered"] == 1
+    })
+    .await;
+
+    // Edited with its edit key, with no target sent: it stays on the bot path.
+    use crate::helpers::Creds;
+    let res = app.put_as("c", None, "Renamed", Creds::key(&key)).await;
+    assert_eq!(res.status(), 200);
+    // Without the edit key, knowing the channel's ids changes nothing.
+    let res = app.put("c", &on_the_bot(CHANNEL)).await;
+    assert_eq!(res.status(), 400, "{}", res.text().await.unwrap());
+    let read: Value = app
+        .get_as("c", Creds::key(&key))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["webhookKind"], "bot");
+    assert_eq!(read["configName"], "Renamed");
+}
+
+#[tokio::test]
+async fn a_throttled_post_is_retried_after_its_retry_after_and_then_arrives() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let key = connect_bot(&app, "c").await;
+    set_mode(&app, CHANNEL, "throttled").await;
+    send_event(&app).await;
+    until("a throttled attempt", 10, async || {
+        status_by_key(&app, "c", &key).await["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("429"))
+    })
+    .await;
+    assert_eq!(status_by_key(&app, "c", &key).await["pending"], 1);
+    set_mode(&app, CHANNEL, "ok").await;
+    until("the card after the throttling", 15, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let got = conversation(&app, CHANNEL).await;
+    assert!(got["received"].as_u64().unwrap() >= 2, "{got}");
+    until("delivered", 10, async || {
+        status_by_key(&app, "c", &key).await["delivered"] == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn not_in_the_roster_disables_the_connection_as_removed_from_the_team() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let key = connect_bot(&app, "c").await;
+    set_mode(&app, CHANNEL, "not-in-roster").await;
+    send_event(&app).await;
+    until("disabled", 10, async || {
+        status_by_key(&app, "c", &key).await["disabled"].is_string()
+    })
+    .await;
+    assert_eq!(
+        status_by_key(&app, "c", &key).await["disabled"],
+        "the app was removed from this team"
+    );
+    assert_eq!(
+        conversation(&app, CHANNEL).await["received"],
+        1,
+        "tried once"
+    );
+}
+
+#[tokio::test]
+async fn removing_the_app_disables_the_teams_bot_connections() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let key = connect_bot(&app, "c").await;
+    let removed = send(&app, "remove", "installationUpdate", CHANNEL, "valid").await;
+    assert_eq!(removed["status"], 200, "{removed}");
+    assert_eq!(
+        status_by_key(&app, "c", &key).await["disabled"],
+        "the app was removed from this team"
+    );
+    let res = app
+        .send(&crate::helpers::event("build_failed", "web"))
+        .await;
+    let accepted: Value = res.json().await.unwrap();
+    assert_eq!(
+        accepted["deliveries"], 0,
+        "a disabled connection gets nothing"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(conversation(&app, CHANNEL).await["received"], 0);
+    assert_eq!(
+        install_status(&app).await,
+        json!({ "available": true, "installed": false })
+    );
+    // Saving on the bot path again is refused while the app is not in the team.
+    let res = app.put("d", &on_the_bot(CHANNEL)).await;
+    assert_eq!(error_of(res).await["error"], "bot_not_in_team");
+}
+
+#[tokio::test]
+async fn a_connection_moves_to_the_bot_path_with_its_edit_key_within_its_team_only() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let connector = |group: &str, id: &str| {
+        format!(
+            "{}/emulator/webhook/webhookb2/{group}@{}/IncomingWebhook/{id}/7c1d",
+            app.url,
+            TENANT.to_ascii_lowercase()
+        )
+    };
+    let create = |id: &'static str, hook: String| {
+        let app = &app;
+        async move {
+            let res = app
+                .put(
+                    id,
+                    &json!({ "settings": crate::helpers::settings(), "webhookUrl": hook }),
+                )
+                .await;
+            assert_eq!(res.status(), 201);
+            let v: Value = res.json().await.unwrap();
+            v["editKey"].as_str().unwrap().to_string()
+        }
+    };
+    let other = channel_of("0f0f");
+    let mine = create("mine", connector(GROUP, "aa01")).await;
+    let theirs = create(
+        "theirs",
+        connector("9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a", "aa02"),
+    )
+    .await;
+    use crate::helpers::Creds;
+    let move_to = |id: &'static str, key: String| {
+        let app = &app;
+        let other = other.clone();
+        async move {
+            app.request(reqwest::Method::PUT, id, Creds::key(&key))
+                .json(&on_the_bot(&other))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Another team's connection stays where it is, and its channel is not kept.
+    let res = move_to("theirs", theirs).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(error_of(res).await["error"], "webhook_other_team");
+    assert!(!channels(&app.db).contains(&other));
+    // Without the edit key: refused.
+    let res = app.put("mine", &on_the_bot(&other)).await;
+    assert_eq!(res.status(), 400);
+    assert!(!channels(&app.db).contains(&other));
+    // With it, in the team the bot is in: moved, and the channel is the install's.
+    let res = move_to("mine", mine).await;
+    assert_eq!(res.status(), 200);
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(saved["webhookKind"], "bot");
+    assert!(channels(&app.db).contains(&other));
+}
+
+fn channel_of(id: &str) -> String {
+    format!("19:{id}aaaaaaaaaaaaaaaaaaaaaaaaaaaa@thread.tacv2")
 }
