@@ -171,9 +171,7 @@ fn SignIn() -> impl IntoView {
 fn Console() -> impl IntoView {
     let session = expect_context::<Session>();
     let route = RwSignal::new(current_route());
-    let handle = window_event_listener(leptos::ev::hashchange, move |_| {
-        route.set(current_route())
-    });
+    let handle = window_event_listener(leptos::ev::hashchange, move |_| route.set(current_route()));
     on_cleanup(move || handle.remove());
     let nav = move |href: &'static str, label: &'static str, is: fn(&Route) -> bool| {
         view! {
@@ -586,7 +584,10 @@ fn Deliveries(connection: String) -> impl IntoView {
             ("limit", PAGE.into()),
             (
                 "before",
-                before.get_untracked().map(|b| b.to_string()).unwrap_or_default(),
+                before
+                    .get_untracked()
+                    .map(|b| b.to_string())
+                    .unwrap_or_default(),
             ),
         ]);
         spawn_local(async move {
@@ -685,7 +686,7 @@ fn DeliveryTable(deliveries: Vec<DeliveryRow>, on_replayed: Callback<String>) ->
             </tbody>
         </table>
     }
-        .into_any()
+    .into_any()
 }
 
 #[component]
@@ -917,7 +918,10 @@ fn Audit() -> impl IntoView {
             ("limit", "50".into()),
             (
                 "before",
-                before.get_untracked().map(|b| b.to_string()).unwrap_or_default(),
+                before
+                    .get_untracked()
+                    .map(|b| b.to_string())
+                    .unwrap_or_default(),
             ),
         ]);
         spawn_local(async move {

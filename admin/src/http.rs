@@ -57,7 +57,9 @@ impl ApiError {
     /// One line for a person: the call, the status and the server's words.
     pub fn text(&self) -> String {
         match (self.status, &self.code) {
-            (Some(s), Some(code)) => format!("{} failed ({s}, {code}): {}", self.call, self.message),
+            (Some(s), Some(code)) => {
+                format!("{} failed ({s}, {code}): {}", self.call, self.message)
+            }
             (Some(s), None) => format!("{} failed ({s}): {}", self.call, self.message),
             _ => format!("{} failed: {}", self.call, self.message),
         }
@@ -115,8 +117,7 @@ async fn call<T: DeserializeOwned>(
     let Some(token) = stored_token() else {
         return Err(fail(None, None, "no admin token: sign in first".into()));
     };
-    let abort =
-        web_sys::AbortController::new().map_err(|e| fail(None, None, describe(&e)))?;
+    let abort = web_sys::AbortController::new().map_err(|e| fail(None, None, describe(&e)))?;
     let mut request = RequestBuilder::new(path)
         .method(method)
         .header("Authorization", &format!("Bearer {token}"))
@@ -151,8 +152,7 @@ async fn call<T: DeserializeOwned>(
     };
     let parsed = js_sys::JSON::parse(&text).ok();
     if !(200..300).contains(&status) {
-        let body: Option<ErrorBody> =
-            parsed.and_then(|v| serde_wasm_bindgen::from_value(v).ok());
+        let body: Option<ErrorBody> = parsed.and_then(|v| serde_wasm_bindgen::from_value(v).ok());
         return Err(match body {
             Some(b) => fail(Some(status), Some(b.error), b.message),
             None => fail(
@@ -167,11 +167,7 @@ async fn call<T: DeserializeOwned>(
         });
     }
     let Some(value) = parsed else {
-        return Err(fail(
-            Some(status),
-            None,
-            "the answer is not JSON".into(),
-        ));
+        return Err(fail(Some(status), None, "the answer is not JSON".into()));
     };
     serde_wasm_bindgen::from_value(value).map_err(|e| {
         fail(
