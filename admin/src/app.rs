@@ -3,8 +3,8 @@
 //! `#/dead`, `#/audit`), so every view is a link and the browser's back button works.
 
 use connector_settings::admin::{
-    AuditPage, ConnectionDetail, ConnectionPage, ConnectionView, DeliveryPage, DeliveryRow,
-    DeliveryStats, DisableBody, ReplayAnswer, ReplayFilter,
+    AuditPage, ConnectionDetail, ConnectionPage, ConnectionView, DeliveryDetail, DeliveryPage,
+    DeliveryRow, DeliveryStats, DisableBody, ReplayAnswer, ReplayFilter,
 };
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -13,7 +13,6 @@ use serde::de::IgnoredAny;
 use crate::chart::Chart;
 use crate::http::{self, get, post, query, segment, with_query, ApiError};
 use crate::time;
-use crate::types::DeliveryDetail;
 
 /// What a view shows while its data comes.
 #[derive(Debug, Clone, PartialEq)]
@@ -787,16 +786,24 @@ fn DeadLetters() -> impl IntoView {
     let until = RwSignal::new(String::new());
     let list = RwSignal::new(Load::<DeliveryPage>::Loading);
     // The filter a dry run counted, with its count, waiting for confirmation.
-    let pending = RwSignal::new(None::<(ReplayFilter, u64)>);
+    let pending = RwSignal::new(None::<(ReplayFilter, u64, u64)>);
     let notice = RwSignal::new(None::<String>);
     let error = RwSignal::new(None::<ApiError>);
     let busy = RwSignal::new(false);
-    let filter = move || ReplayFilter {
-        connection: Some(connection.get_untracked().trim().to_string()).filter(|s| !s.is_empty()),
-        event: Some(event.get_untracked().trim().to_string()).filter(|s| !s.is_empty()),
-        since: time::parse_local(&since.get_untracked()),
-        until: time::parse_local(&until.get_untracked()),
-        dry_run: false,
+    let filter = move || {
+        let mut f = ReplayFilter {
+            connection: Some(connection.get_untracked().trim().to_string())
+                .filter(|s| !s.is_empty()),
+            event: Some(event.get_untracked().trim().to_string()).filter(|s| !s.is_empty()),
+            since: time::parse_local(&since.get_untracked()),
+            until: time::parse_local(&until.get_untracked()),
+            dry_run: false,
+        };
+        // No filter at all: every dead delivery, which the API asks to be said as `since: 0`.
+        if f == ReplayFilter::default() {
+            f.since = Some(0);
+        }
+        f
     };
     let load = move || {
         list.set(Load::Loading);
@@ -828,7 +835,7 @@ fn DeadLetters() -> impl IntoView {
                     if a.matched == 0 {
                         notice.set(Some("No dead delivery matches: nothing to replay.".into()));
                     } else {
-                        pending.set(Some((f, a.matched)));
+                        pending.set(Some((f, a.matched, a.held)));
                     }
                 }
                 Err(e) => error.set(Some(e)),
@@ -837,7 +844,7 @@ fn DeadLetters() -> impl IntoView {
         });
     };
     let confirm = move |_| {
-        let Some((f, _)) = pending.get_untracked() else {
+        let Some((f, _, _)) = pending.get_untracked() else {
             return;
         };
         busy.set(true);
@@ -846,8 +853,8 @@ fn DeadLetters() -> impl IntoView {
                 Ok(a) => {
                     pending.set(None);
                     notice.set(Some(format!(
-                        "Replayed {} of {} matching dead deliveries: they are due again.",
-                        a.replayed, a.matched
+                        "Replayed {} of {} matching dead deliveries: they are due again ({} held).",
+                        a.replayed, a.matched, a.held
                     )));
                     load();
                 }
@@ -878,11 +885,15 @@ fn DeadLetters() -> impl IntoView {
                     </button>
                 </div>
             </form>
-            {move || pending.get().map(|(_, n)| view! {
+            {move || pending.get().map(|(_, n, held)| view! {
                 <div class="message confirm" role="alert">
-                    <p id="dry-run">{format!("Dry run: {n} dead deliveries match this filter. Replay them?")}</p>
+                    <p id="dry-run">
+                        {format!("Dry run: {n} dead deliveries match this filter")}
+                        {(held > 0).then(|| format!("; {held} of them stay dead, their connection being disabled or deleted (enable it first)"))}
+                        ". Replay them?"
+                    </p>
                     <button type="button" class="button primary" disabled=move || busy.get() on:click=confirm>
-                        {format!("Replay {n} deliveries")}
+                        {format!("Replay {} deliveries", n - held.min(n))}
                     </button>
                     <button type="button" class="button" on:click=move |_| pending.set(None)>
                         "Cancel"

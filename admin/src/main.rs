@@ -5,7 +5,6 @@ mod app;
 mod chart;
 mod http;
 mod time;
-mod types;
 
 use leptos::prelude::*;
 
