@@ -233,7 +233,7 @@ fn Stats() -> impl IntoView {
             Load::Ready(s) => view! { <Chart stats=s now_ms=time::now_ms() /> }.into_any(),
             Load::Failed(e) => view! { <Failure error=e /> }.into_any(),
         }}
-        <button type="button" class="button" on:click=move |_| load()>
+        <button type="button" class="button refresh-chart" on:click=move |_| load()>
             "Refresh the chart"
         </button>
     }
@@ -440,8 +440,8 @@ fn ConnectionTable(connections: Vec<ConnectionView>) -> impl IntoView {
                             <tr>
                                 <td><a href=href>{name}</a></td>
                                 <td>{c.kind}</td>
-                                <td>{c.host.unwrap_or_default()}</td>
-                                <td>{c.team.map(|t| t.group).unwrap_or_default()}</td>
+                                <td class="long">{c.host.unwrap_or_default()}</td>
+                                <td class="long">{c.team.map(|t| t.group).unwrap_or_default()}</td>
                                 <td>{c.account.map(|a| a.account).unwrap_or_default()}</td>
                                 <td>{c.state}</td>
                                 <td>{c.updated_at}</td>
@@ -718,11 +718,11 @@ fn DeliveryLine(d: DeliveryRow, on_replayed: Callback<String>) -> impl IntoView 
     view! {
         <tr>
             <td>{id}</td>
-            <td>{d.event_id.clone()}</td>
+            <td class="long">{d.event_id.clone()}</td>
             <td class=status_class>{d.status.clone()}</td>
             <td>{d.attempts}</td>
             <td>{when(&d)}</td>
-            <td>{d.last_error.clone().unwrap_or_default()}</td>
+            <td class="long">{d.last_error.clone().unwrap_or_default()}</td>
             <td class="row-actions">
                 <button
                     type="button"
@@ -968,8 +968,8 @@ fn Audit() -> impl IntoView {
                                         <td>{time::absolute(e.at_ms)}</td>
                                         <td>{e.actor}</td>
                                         <td>{e.action}</td>
-                                        <td>{e.target}</td>
-                                        <td>{e.detail.unwrap_or_default()}</td>
+                                        <td class="long">{e.target}</td>
+                                        <td class="long">{e.detail.unwrap_or_default()}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

@@ -132,6 +132,7 @@ pub fn Chart(stats: DeliveryStats, now_ms: i64) -> impl IntoView {
                 aria-labelledby="chart-title chart-summary"
                 viewBox=format!("0 0 {MINUTES} {HEIGHT}")
                 preserveAspectRatio="none"
+                shape-rendering="crispEdges"
             >
                 <rect class="chart-bg" x="0" y="0" width=MINUTES.to_string() height=HEIGHT.to_string()></rect>
                 {rects}

@@ -376,7 +376,10 @@ mod tests {
             row("connector-admin-0123456789abcdef_bg.wasm", 300_000, 90_000),
             row("admin-0123456789abcdef.css", 4_000, 1_000),
         ]);
-        assert!(t.contains("connector-admin-0123456789abcdef_bg.wasm"), "{t}");
+        assert!(
+            t.contains("connector-admin-0123456789abcdef_bg.wasm"),
+            "{t}"
+        );
         let total = t.lines().last().unwrap();
         assert!(
             total.contains("console total")
