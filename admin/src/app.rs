@@ -177,7 +177,7 @@ fn Console() -> impl IntoView {
             <a
                 href=href
                 class="nav-link"
-                aria-current=move || route.with(|r| is(r)).then_some("page")
+                aria-current=move || route.with(is).then_some("page")
             >
                 {label}
             </a>
