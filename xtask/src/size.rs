@@ -327,7 +327,7 @@ fn crate_of(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{crate_of, table, Part, Row};
+    use super::{admin_table, crate_of, table, Part, Row};
 
     #[test]
     fn the_table_totals_each_part_against_its_goal() {
