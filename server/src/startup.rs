@@ -108,11 +108,16 @@ impl Application {
         } else {
             let ids: Vec<&str> = admin_tokens.iter().map(|t| t.id.as_str()).collect();
             tracing::info!(tokens = ?ids, "the admin API is on at /admin on the metrics listener");
-            Some(crate::admin::router(crate::admin::AdminState {
+            let api = crate::admin::router(crate::admin::AdminState {
                 connections: stores.connections.clone(),
                 outbox: stores.outbox.clone(),
                 tokens: admin_tokens.into(),
-            }))
+            });
+            // The operators' console (dist/admin/), on this listener only.
+            Some(crate::admin_page::with_page(
+                api,
+                &config.dist.join("admin"),
+            ))
         };
         for origin in &config.cors_origins {
             if !(origin.starts_with("https://") || origin.starts_with("http://")) {

@@ -33,7 +33,8 @@ pub fn build_cmd(args: &BuildArgs) -> Result<()> {
         release: args.release,
         public_url: args.public_url.clone(),
         dist: None,
-    })
+    })?;
+    crate::admin_page::build(args.release, None).map(drop)
 }
 
 /// Builds the page with Trunk into `dist/` (or `opts.dist`), with its headers for static hosts

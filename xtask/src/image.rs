@@ -75,6 +75,8 @@ pub fn run(args: &ImageArgs) -> Result<()> {
         public_url: None,
         dist: Some(context.join("dist").display().to_string()),
     })?;
+    // The operators' console, which the image's server serves on its internal listener.
+    crate::admin_page::build(true, Some(&context.join("dist")))?;
     println!("xtask: the server for {TARGET} (release)");
     let binary = build_server()?;
     assemble(&context, &binary)?;

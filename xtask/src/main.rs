@@ -2,6 +2,7 @@
 //! missing (and say what they install), so a fresh machine needs only these two commands.
 
 mod accounts;
+mod admin_page;
 mod bench_page;
 mod build;
 mod compress;

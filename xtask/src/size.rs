@@ -21,7 +21,34 @@ pub fn report() -> Result<()> {
         ..Build::default()
     })?;
     print!("{}", table(&measure(&dist)?));
-    costs()
+    costs()?;
+    // The operators' console: served by the internal listener only, so no iframe goal.
+    let admin = crate::admin_page::build(true, Some(&dist))?;
+    print!("\n{}", admin_table(&measure(&admin)?));
+    Ok(())
+}
+
+/// The console's files (`dist/admin/`), raw, gzip and brotli, and their total.
+pub fn admin_table(rows: &[Row]) -> String {
+    let mut out = format!(
+        "{:<46} {:>8} {:>8} {:>8}\n",
+        "operators' console, dist/admin/ (no goal)", "raw", "gzip", "brotli"
+    );
+    let mut total = (0, 0, 0);
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "  {:<44} {:>8} {:>8} {:>8}",
+            r.name, r.raw, r.gzip, r.brotli
+        );
+        total = (total.0 + r.raw, total.1 + r.gzip, total.2 + r.brotli);
+    }
+    let _ = writeln!(
+        out,
+        "  {:<44} {:>8} {:>8} {:>8}",
+        "console total", total.0, total.1, total.2
+    );
+    out
 }
 
 /// What a file of the page is for, and so which goal it counts against.
@@ -300,7 +327,7 @@ fn crate_of(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{crate_of, table, Part, Row};
+    use super::{admin_table, crate_of, table, Part, Row};
 
     #[test]
     fn the_table_totals_each_part_against_its_goal() {
@@ -334,6 +361,33 @@ mod tests {
             .find(|l| l.starts_with("total the iframe"))
             .unwrap();
         assert!(total.ends_with(" 102600"), "{total}");
+    }
+
+    #[test]
+    fn the_console_table_lists_its_files_and_their_total() {
+        let row = |name: &str, raw, brotli| Row {
+            part: Part::FirstParty,
+            name: name.into(),
+            raw,
+            gzip: raw / 2,
+            brotli,
+        };
+        let t = admin_table(&[
+            row("connector-admin-0123456789abcdef_bg.wasm", 300_000, 90_000),
+            row("admin-0123456789abcdef.css", 4_000, 1_000),
+        ]);
+        assert!(
+            t.contains("connector-admin-0123456789abcdef_bg.wasm"),
+            "{t}"
+        );
+        let total = t.lines().last().unwrap();
+        assert!(
+            total.contains("console total")
+                && total.contains("304000")
+                && total.contains("152000")
+                && total.contains("91000"),
+            "{t}"
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         release,
         ..Build::default()
     })?;
+    crate::admin_page::build(release, None)?;
     build_server()?;
     let root = root();
     std::fs::create_dir_all(root.join("build"))?;
@@ -135,12 +136,18 @@ fn lint(root: &std::path::Path) -> Result<()> {
             "--workspace",
             "--exclude",
             "teams-connector",
+            "--exclude",
+            "connector-admin",
             "--all-targets",
         ])
         .args(["--", "-D", "warnings"])
         .current_dir(root))?;
     sh(Command::new("cargo")
         .args(["clippy", "-p", "teams-connector", "--all-targets"])
+        .args(["--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])
+        .current_dir(root))?;
+    sh(Command::new("cargo")
+        .args(["clippy", "-p", "connector-admin", "--all-targets"])
         .args(["--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])
         .current_dir(root))
 }
@@ -270,6 +277,8 @@ pub fn test() -> Result<()> {
 
     println!("xtask: end-to-end tests (real server, emulator, teams-js, Chromium)");
     build_page(&Build::default())?;
+    // The operators' console in dist/admin/, for e2e/admin.test.mjs.
+    crate::admin_page::build(false, None)?;
     // The same page as a static host would serve it: under a sub-path, API elsewhere.
     let subpath_dist = root.join("build/e2e-dist");
     build_page(&Build {

@@ -60,6 +60,9 @@ pub(crate) fn router(state: AppState, config: &Config, emulator: Option<Emulator
         .method_not_allowed_fallback(crate::error::method_not_allowed)
         // The admin API and its page are the internal listener's only (`crate::admin`).
         .route("/admin", axum::routing::any(static_files::admin_not_here))
+        // `/admin/{*rest}` does not match `/admin/` itself, which ServeDir would answer
+        // with dist/admin/index.html (the console).
+        .route("/admin/", axum::routing::any(static_files::admin_not_here))
         .route(
             "/admin/{*rest}",
             axum::routing::any(static_files::admin_not_here),

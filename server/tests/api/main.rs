@@ -12,6 +12,7 @@ mod helpers;
 mod access;
 mod accounts;
 mod admin;
+mod admin_page;
 mod alert_rules;
 mod api_errors;
 mod backups;
