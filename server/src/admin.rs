@@ -34,9 +34,7 @@ const MAX_LIMIT: usize = 200;
 const DEFAULT_LIMIT: usize = 50;
 /// The longest reason a disable takes.
 const MAX_REASON_CHARS: usize = 500;
-/// What a reason given through the admin API is stored after, so the tab page's notice says
-/// who disabled it.
-pub const REASON_PREFIX: &str = "disabled by an operator: ";
+pub use connector_settings::admin::REASON_PREFIX;
 
 /// One admin token: who (`id`, for the audit log) and the SHA-256 of its secret (so every
 /// comparison is of 32 bytes, whatever the length given).

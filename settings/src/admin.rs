@@ -7,6 +7,17 @@ use serde::{Deserialize, Serialize};
 use crate::api::{ConnectionAccount, DeliveryStatus};
 use crate::Values;
 
+/// What a reason given through the admin API is stored after, so the tab page's notice says
+/// who disabled it. A save by the channel's owner keeps a reason starting with it (only an
+/// operator's enable clears it); every other reason (the webhook is gone) a save clears.
+pub const REASON_PREFIX: &str = "disabled by an operator: ";
+
+/// The operator's own words when `disabled` (a connection's disabled reason) is an
+/// operator's disable; `None` for every other reason.
+pub fn operator_reason(disabled: &str) -> Option<&str> {
+    disabled.strip_prefix(REASON_PREFIX)
+}
+
 /// A connection as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -181,4 +192,19 @@ pub struct MinuteCounts {
     pub delivered: u64,
     pub retried: u64,
     pub dead: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_operators_reason_is_one() {
+        assert_eq!(
+            operator_reason("disabled by an operator: abuse report 42"),
+            Some("abuse report 42")
+        );
+        assert_eq!(operator_reason("webhook answered 410"), None);
+        assert_eq!(operator_reason("an operator: x"), None);
+    }
 }

@@ -105,7 +105,8 @@ pub struct Record {
     /// With single sign-on: the tenant (`tid`) and user (`oid`) that created it.
     pub tenant_id: Option<String>,
     pub owner_oid: Option<String>,
-    /// Set when the webhook answered 404 or 410; cleared by saving.
+    /// Set when the webhook answered 404 or 410 (cleared by saving), or by an operator
+    /// (starting with `admin::REASON_PREFIX`; a save keeps it, only an enable clears it).
     pub disabled_reason: Option<String>,
     /// The team it was added in: the tenant and group of the first connector webhook URL it
     /// had. Kept when it moves to a Workflows URL (which names no team), so no sequence of

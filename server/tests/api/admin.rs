@@ -470,3 +470,49 @@ async fn deliveries_are_listed_by_connection_event_and_state_with_their_attempts
         "{body}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_disable_survives_the_owners_save_and_the_answer_says_so() {
+    let admin = Admin::start(&[]).await;
+    let (hook, _) = admin.create("adm-s1", "Sierra").await;
+    let res = admin
+        .post(
+            "/admin/connections/adm-s1/disable",
+            OPS,
+            Some(json!({ "reason": "abuse report 42" })),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let shown = "disabled by an operator: abuse report 42";
+    // The owner saves (new settings, the same webhook): saved, and still disabled.
+    let settings = subscription("Sierra 2", &[event_types()[0]], "", CardStyle::Compact, false);
+    let res = admin
+        .server
+        .put("adm-s1", &json!({ "webhookUrl": hook, "settings": settings }))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(saved["configName"], "Sierra 2", "{saved}");
+    assert_eq!(saved["disabled"], shown, "the answer says it stays disabled");
+    let (detail, _) = admin.json("/admin/connections/adm-s1").await;
+    assert_eq!(detail["state"], "disabled");
+    assert_eq!(detail["disabledReason"], shown);
+    let status = admin.server.status("adm-s1", &hook).await;
+    assert_eq!(status["disabled"], shown, "{status}");
+    // Nothing reaches it while it is.
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let (none, _) = admin.json("/admin/deliveries?connection=adm-s1").await;
+    assert!(none["deliveries"].as_array().unwrap().is_empty(), "{none}");
+    // The operator's enable enables it.
+    let res = admin
+        .post("/admin/connections/adm-s1/enable", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("the card posted", 20, async || {
+        admin.server.received(&hook).await == 1
+    })
+    .await;
+}

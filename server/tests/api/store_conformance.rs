@@ -159,6 +159,7 @@ conformance!(
     connections_are_searched_by_tenant_team_account_name_kind_and_state_in_pages,
     disabling_and_enabling_is_audited_and_the_log_is_read_newest_first,
     deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages,
+    a_save_keeps_an_operators_disable_and_clears_every_other_reason,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -1804,4 +1805,55 @@ async fn deliveries_are_listed_by_connection_event_and_state_newest_first_in_pag
         .await
         .unwrap();
     assert_eq!(rest, vec![all[3].clone()]);
+}
+
+async fn a_save_keeps_an_operators_disable_and_clears_every_other_reason(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    let by_operator = format!("{}abuse report 42", connector_server::admin::REASON_PREFIX);
+    s.connections
+        .set_disabled(&id("c0"), Some(by_operator.clone()), audit("disable", "c0", NOW))
+        .await
+        .unwrap();
+    s.connections
+        .set_disabled(&id("c1"), Some("webhook answered 410".into()), audit("x", "c1", NOW))
+        .await
+        .unwrap();
+    // A save in place: the operator's reason stays, in the answer and stored.
+    let Upsert::Updated(saved) = s.connections.upsert(record("c0", "h0", "api")).await.unwrap()
+    else {
+        panic!("updated")
+    };
+    assert_eq!(saved.disabled_reason.as_deref(), Some(by_operator.as_str()));
+    let stored = s.connections.get(&id("c0")).await.unwrap().unwrap();
+    assert_eq!(stored.disabled_reason.as_deref(), Some(by_operator.as_str()));
+    assert_eq!(stored.settings, settings("api"), "the rest is saved");
+    // So does a move to another webhook.
+    let Upsert::Updated(moved) = s
+        .connections
+        .rebind(record("c0", "moved", ""), &record("c0", "h0", "").webhook_hash)
+        .await
+        .unwrap()
+    else {
+        panic!("moved")
+    };
+    assert_eq!(moved.disabled_reason.as_deref(), Some(by_operator.as_str()));
+    assert_eq!(accept(&s, "e1", "", NOW).await, 0, "both are disabled");
+    // The other reason a save clears, answered and stored.
+    let Upsert::Updated(saved) = s.connections.upsert(record("c1", "h1", "")).await.unwrap()
+    else {
+        panic!("updated")
+    };
+    assert_eq!(saved.disabled_reason, None);
+    assert_eq!(
+        s.connections.get(&id("c1")).await.unwrap().unwrap().disabled_reason,
+        None
+    );
+    assert_eq!(accept(&s, "e2", "", NOW).await, 1, "c1 gets it again");
+    // Only the operator's enable enables it.
+    s.connections
+        .set_disabled(&id("c0"), None, audit("enable", "c0", NOW + 1))
+        .await
+        .unwrap();
+    assert_eq!(accept(&s, "e3", "", NOW).await, 2);
 }

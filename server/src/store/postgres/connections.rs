@@ -82,7 +82,8 @@ fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
 /// key hash stay (the record's team is stored where the row has none yet).
 const UPDATE: &str =
     "UPDATE connections SET webhook_secret = $2, webhook_key_id = $3, config_name = $4,
-    settings = $5, app_type = $6, user_object_id = $7, updated_at = $8, disabled_reason = NULL,
+    settings = $5, app_type = $6, user_object_id = $7, updated_at = $8,
+    disabled_reason = CASE WHEN left(disabled_reason, length($16)) = $16 THEN disabled_reason END,
     edit_key_hash = COALESCE(edit_key_hash, $9), team_tenant = COALESCE(team_tenant, $10),
     team_group = CASE WHEN team_tenant IS NULL THEN $11 ELSE team_group END, webhook_kind = $12,
     account = $13, account_name = $14, linked_by = $15
@@ -112,11 +113,12 @@ fn update_query<'q>(
         .bind(rec.account.as_ref().map(|a| a.account.as_str()))
         .bind(rec.account.as_ref().map(|a| a.name.as_str()))
         .bind(rec.account.as_ref().and_then(|a| a.linked_by.as_deref()))
+        .bind(crate::admin::REASON_PREFIX)
 }
 
 /// What an update keeps of the row, returned by it for [`updated`].
 const KEPT: &str =
-    "RETURNING created_at, tenant_id, owner_oid, edit_key_hash, team_tenant, team_group";
+    "RETURNING created_at, tenant_id, owner_oid, edit_key_hash, team_tenant, team_group, disabled_reason";
 
 /// `rec` as stored over a row whose kept columns ([`KEPT`]) are `kept`.
 fn updated(rec: Record, kept: &PgRow) -> Result<Upsert, StoreError> {
@@ -130,6 +132,8 @@ fn updated(rec: Record, kept: &PgRow) -> Result<Upsert, StoreError> {
             kept.try_get(5).map_err(db)?,
             &rec.webhook_url,
         ),
+        // An operator's disable stays; the reasons a save fixes (the webhook is gone) go.
+        disabled_reason: kept.try_get(6).map_err(db)?,
         ..rec
     }))
 }
@@ -219,7 +223,7 @@ impl ConnectionStore for PgConnections {
             // The common save, of a row that exists with this webhook, in one round trip
             // (the stall of the tests is inside the transaction below).
             let kept = update_query(
-                &format!("{UPDATE} AND webhook_hash = $16 {KEPT}"),
+                &format!("{UPDATE} AND webhook_hash = $17 {KEPT}"),
                 &rec,
                 &sealed,
                 &key_id,

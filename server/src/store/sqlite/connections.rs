@@ -113,7 +113,8 @@ fn update(
 ) -> Result<Upsert, StoreError> {
     tx.prepare_cached(
         "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
-         app_type = ?6, user_object_id = ?7, updated_at = ?8, disabled_reason = NULL,
+         app_type = ?6, user_object_id = ?7, updated_at = ?8,
+         disabled_reason = CASE WHEN substr(disabled_reason, 1, length(?16)) = ?16 THEN disabled_reason END,
          edit_key_hash = COALESCE(edit_key_hash, ?9), team_tenant = COALESCE(team_tenant, ?10),
          team_group = CASE WHEN team_tenant IS NULL THEN ?11 ELSE team_group END, webhook_kind = ?12,
          account = ?13, account_name = ?14, linked_by = ?15
@@ -125,7 +126,8 @@ fn update(
             rec.team.as_ref().map(|t| &t.tenant), rec.team.as_ref().map(|t| &t.group),
             rec.webhook_url.kind().name(),
             rec.account.as_ref().map(|a| &a.account), rec.account.as_ref().map(|a| &a.name),
-            rec.account.as_ref().and_then(|a| a.linked_by.as_ref())]))
+            rec.account.as_ref().and_then(|a| a.linked_by.as_ref()),
+            crate::admin::REASON_PREFIX]))
     .map_err(db)?;
     // As stored now, and as `record` reads it.
     let team = match (old.team_tenant, old.team_group) {
@@ -137,7 +139,12 @@ fn update(
         Some(h) => Some(EditKeyHash(hash32(h)?)),
         None => rec.edit_key_hash,
     };
+    // An operator's disable stays; the reasons a save fixes (the webhook is gone) go.
+    let disabled_reason = old
+        .disabled_reason
+        .filter(|why| connector_settings::admin::operator_reason(why).is_some());
     Ok(Upsert::Updated(Record {
+        disabled_reason,
         created_at: old.created_at,
         tenant_id: old.tenant_id,
         owner_oid: old.owner_oid,
