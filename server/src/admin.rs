@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use connector_settings::admin::{
-    AuditPage, ConnectionDetail, ConnectionPage, ConnectionView, DeliveryPage, DisableBody,
-    TeamView,
+    AuditPage, ConnectionDetail, ConnectionPage, ConnectionView, Deleted, DeliveryPage,
+    DisableBody, TeamView, TestCardAnswer,
 };
 use connector_settings::api::ErrorBody;
 use connector_settings::webhook::WebhookKind;
@@ -113,6 +113,10 @@ pub struct AdminState {
     pub connections: Arc<dyn ConnectionStore>,
     pub outbox: Arc<dyn Outbox>,
     pub tokens: Arc<[AdminToken]>,
+    /// Wakes the delivery workers (a test card).
+    pub wake: crate::store::Wake,
+    /// How long a test card's answer waits for its first attempt to end.
+    pub test_wait: std::time::Duration,
 }
 
 /// The admin routes, every one (an unknown `/admin/…` path too) behind the token check.
@@ -120,9 +124,10 @@ pub fn router(state: AdminState) -> Router {
     let tokens = state.tokens.clone();
     Router::new()
         .route("/admin/connections", get(list))
-        .route("/admin/connections/{id}", get(detail))
+        .route("/admin/connections/{id}", get(detail).delete(remove))
         .route("/admin/connections/{id}/disable", post(disable))
         .route("/admin/connections/{id}/enable", post(enable))
+        .route("/admin/connections/{id}/test", post(test_card))
         .route("/admin/deliveries", get(deliveries))
         .route("/admin/audit", get(audit))
         .route(
@@ -453,6 +458,112 @@ async fn act(
     }
     tracing::info!(%actor, %action, entity_id = id.as_str(), "admin action");
     show(state, id).await
+}
+
+/// `DELETE /admin/connections/{id}`: the connection and its deliveries (the pending ones
+/// never posted), audited with who and what it was.
+async fn remove(
+    State(state): State<AdminState>,
+    Extension(Operator(actor)): Extension<Operator>,
+    Path(id): Path<String>,
+) -> Result<Json<Deleted>, Refusal> {
+    let id = entity_id(&id)?;
+    let record = state
+        .connections
+        .get(&id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    let shown = view(&record);
+    let audit = AuditEntry {
+        id: 0,
+        at_ms: crate::clock::now_ms(),
+        actor: actor.clone(),
+        action: "delete".into(),
+        target: id.as_str().to_string(),
+        detail: Some(format!(
+            "'{}', {} webhook on {}",
+            shown.name,
+            shown.kind,
+            shown.host.as_deref().unwrap_or("?")
+        )),
+    };
+    let pending_dropped = state
+        .connections
+        .delete_audited(&id, audit)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    tracing::info!(%actor, action = "delete", entity_id = id.as_str(), pending_dropped, "admin action");
+    Ok(Json(Deleted {
+        entity_id: id.as_str().to_string(),
+        pending_dropped,
+    }))
+}
+
+/// `POST /admin/connections/{id}/test`: the configuration page's test card, queued to the
+/// connection's webhook through the outbox, answered with how its first attempt ended
+/// (waiting at most `test_wait`), audited with that outcome.
+async fn test_card(
+    State(state): State<AdminState>,
+    Extension(Operator(actor)): Extension<Operator>,
+    Path(id): Path<String>,
+) -> Result<Json<TestCardAnswer>, Refusal> {
+    let id = entity_id(&id)?;
+    let record = state
+        .connections
+        .get(&id)
+        .await?
+        .ok_or_else(|| not_found(&id))?;
+    if let Some(why) = &record.disabled_reason {
+        return Err(Refusal {
+            status: StatusCode::CONFLICT,
+            code: "connection_disabled",
+            message: format!(
+                "connection '{}' is disabled ({why}): nothing is posted to it; enable it first",
+                id.as_str()
+            ),
+        });
+    }
+    let event_id =
+        crate::routes::connections::queue_test_card(state.outbox.as_ref(), &state.wake, &record)
+            .await?;
+    let deadline = tokio::time::Instant::now() + state.test_wait;
+    let (outcome, error) = loop {
+        let st = state
+            .outbox
+            .delivery_status(&id, Some(event_id.clone()))
+            .await?;
+        if st.delivered > 0 {
+            break ("delivered", None);
+        }
+        if st.dead > 0 {
+            break ("dead", st.last_error);
+        }
+        if st.last_error.is_some() {
+            break ("failed", st.last_error);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break ("pending", None);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let audit = AuditEntry {
+        id: 0,
+        at_ms: crate::clock::now_ms(),
+        actor: actor.clone(),
+        action: "test".into(),
+        target: id.as_str().to_string(),
+        detail: Some(match &error {
+            Some(e) => format!("{event_id}: {outcome}: {e}"),
+            None => format!("{event_id}: {outcome}"),
+        }),
+    };
+    state.connections.write_audit(audit).await?;
+    tracing::info!(%actor, action = "test", entity_id = id.as_str(), outcome, "admin action");
+    Ok(Json(TestCardAnswer {
+        event_id,
+        outcome: outcome.into(),
+        error,
+    }))
 }
 
 #[derive(Debug, Default, Deserialize)]

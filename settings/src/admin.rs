@@ -74,6 +74,29 @@ pub struct DisableBody {
     pub reason: String,
 }
 
+/// The answer of `DELETE /admin/connections/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deleted {
+    pub entity_id: String,
+    /// How many of its deliveries were still pending (dropped with it, never posted).
+    pub pending_dropped: u64,
+}
+
+/// The answer of `POST /admin/connections/{id}/test`: the test card the configuration
+/// page sends, queued to the connection's webhook, and how its first attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestCardAnswer {
+    /// The test card's event id (`GET /admin/deliveries?event=…` shows it later).
+    pub event_id: String,
+    /// `delivered`; `failed` (the webhook refused it and a retry is due), `dead` (refused
+    /// for good); or `pending` (no attempt ended within the wait).
+    pub outcome: String,
+    /// The webhook's error, when it failed.
+    pub error: Option<String>,
+}
+
 /// A delivery as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

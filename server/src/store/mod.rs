@@ -313,6 +313,17 @@ pub trait ConnectionStore: Send + Sync + 'static {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Deletes the connection with its deliveries (as [`ConnectionStore::delete`]), writing
+    /// `audit` in the same transaction: how many of them were pending, `None` (and nothing
+    /// written) when there is no such connection.
+    async fn delete_audited(
+        &self,
+        id: &EntityId,
+        audit: AuditEntry,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Writes `audit` to the audit log (an action that changes nothing stored, such as a test
+    /// card).
+    async fn write_audit(&self, audit: AuditEntry) -> Result<(), StoreError>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Whether the schema is the one this binary knows: `Some(why not)` when it is behind

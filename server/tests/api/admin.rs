@@ -485,22 +485,36 @@ async fn an_operators_disable_survives_the_owners_save_and_the_answer_says_so() 
     assert_eq!(res.status(), StatusCode::OK);
     let shown = "disabled by an operator: abuse report 42";
     // The owner saves (new settings, the same webhook): saved, and still disabled.
-    let settings = subscription("Sierra 2", &[event_types()[0]], "", CardStyle::Compact, false);
+    let settings = subscription(
+        "Sierra 2",
+        &[event_types()[0]],
+        "",
+        CardStyle::Compact,
+        false,
+    );
     let res = admin
         .server
-        .put("adm-s1", &json!({ "webhookUrl": hook, "settings": settings }))
+        .put(
+            "adm-s1",
+            &json!({ "webhookUrl": hook, "settings": settings }),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let saved: Value = res.json().await.unwrap();
     assert_eq!(saved["configName"], "Sierra 2", "{saved}");
-    assert_eq!(saved["disabled"], shown, "the answer says it stays disabled");
+    assert_eq!(
+        saved["disabled"], shown,
+        "the answer says it stays disabled"
+    );
     let (detail, _) = admin.json("/admin/connections/adm-s1").await;
     assert_eq!(detail["state"], "disabled");
     assert_eq!(detail["disabledReason"], shown);
     let status = admin.server.status("adm-s1", &hook).await;
     assert_eq!(status["disabled"], shown, "{status}");
     // Nothing reaches it while it is.
-    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    let mut first = event(event_types()[0], "web");
+    first["id"] = json!("while-disabled");
+    let res = admin.server.send(&first).await;
     assert!(res.status().is_success(), "{}", res.status());
     let (none, _) = admin.json("/admin/deliveries?connection=adm-s1").await;
     assert!(none["deliveries"].as_array().unwrap().is_empty(), "{none}");
@@ -509,10 +523,185 @@ async fn an_operators_disable_survives_the_owners_save_and_the_answer_says_so() 
         .post("/admin/connections/adm-s1/enable", OPS, None)
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    let mut second = event(event_types()[0], "web");
+    second["id"] = json!("once-enabled");
+    let res = admin.server.send(&second).await;
     assert!(res.status().is_success(), "{}", res.status());
     until("the card posted", 20, async || {
         admin.server.received(&hook).await == 1
     })
     .await;
+}
+
+/// The audit log's (actor, action, target, detail), newest first.
+async fn audit_of(admin: &Admin) -> Vec<(String, String, String, String)> {
+    let (log, _) = admin.json("/admin/audit").await;
+    log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (s("actor"), s("action"), s("target"), s("detail"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_card_is_posted_to_the_webhook_and_answered_with_how_it_went() {
+    let admin = Admin::start(&[]).await;
+    let (ok, _) = admin.create("adm-t1", "Tango").await;
+    let (failing, _) = admin.create("adm-t2", "Uniform").await;
+    admin.server.mode(&failing, "error").await;
+
+    let res = admin
+        .post("/admin/connections/adm-t1/test", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["outcome"], "delivered", "{answer}");
+    assert_eq!(answer["error"], Value::Null);
+    let event_id = answer["eventId"].as_str().unwrap().to_string();
+    assert!(event_id.starts_with("test-"), "{answer}");
+    // The card reached the channel's webhook, the page's test card as the page sends it.
+    let cards = admin.server.inbox(&ok).await;
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert!(
+        cards[0]["body"]["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Test card from")),
+        "{}",
+        cards[0]
+    );
+    assert!(
+        cards[0]["headers"]["idempotency-key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with(&event_id)),
+        "{}",
+        cards[0]
+    );
+    let (row, _) = admin
+        .json(&format!("/admin/deliveries?event={event_id}"))
+        .await;
+    assert_eq!(row["deliveries"][0]["status"], "delivered", "{row}");
+
+    // The webhook's error, when it refuses.
+    let res = admin
+        .post("/admin/connections/adm-t2/test", OLD, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["outcome"], "failed", "{answer}");
+    let error = answer["error"].as_str().expect("the webhook's error");
+    assert!(error.contains("500"), "{error}");
+
+    // A disabled one, an unknown one, a bad id: refused, and not logged.
+    admin
+        .post(
+            "/admin/connections/adm-t1/disable",
+            OPS,
+            Some(json!({ "reason": "paused" })),
+        )
+        .await;
+    let res = admin
+        .post("/admin/connections/adm-t1/test", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "connection_disabled", "{body}");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("enable it first"));
+    let res = admin
+        .post("/admin/connections/nobody/test", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.server.received(&ok).await, 1, "nothing more posted");
+
+    let log = audit_of(&admin).await;
+    let tests: Vec<_> = log.iter().filter(|e| e.1 == "test").collect();
+    assert_eq!(tests.len(), 2, "{log:?}");
+    assert_eq!(
+        (tests[0].0.as_str(), tests[0].2.as_str()),
+        ("old", "adm-t2")
+    );
+    assert!(
+        tests[0].3.contains("failed") && tests[0].3.contains("500"),
+        "{log:?}"
+    );
+    assert_eq!(
+        (tests[1].0.as_str(), tests[1].2.as_str()),
+        ("ops", "adm-t1")
+    );
+    assert_eq!(tests[1].3, format!("{event_id}: delivered"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_connection_drops_its_pending_deliveries_and_is_audited() {
+    let admin = Admin::start(&[]).await;
+    let (hook, key) = admin.create("adm-x1", "X-ray").await;
+    admin.create("adm-x2", "Yankee").await;
+    admin.server.mode(&hook, "error").await;
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("a failed attempt, retried later", 20, async || {
+        let (page, _) = admin.json("/admin/deliveries?connection=adm-x1").await;
+        let d = &page["deliveries"][0];
+        d["status"] == "pending" && d["lastError"].is_string()
+    })
+    .await;
+
+    let res = admin
+        .client
+        .delete(format!("{}/admin/connections/adm-x1", admin.base))
+        .bearer_auth(OLD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(
+        answer,
+        json!({ "entityId": "adm-x1", "pendingDropped": 1 }),
+        "{answer}"
+    );
+    // Gone: from the admin API, its deliveries with it, and from the owner's page.
+    let res = admin.get("/admin/connections/adm-x1", OPS).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (none, _) = admin.json("/admin/deliveries?connection=adm-x1").await;
+    assert!(none["deliveries"].as_array().unwrap().is_empty(), "{none}");
+    let res = admin
+        .server
+        .request(
+            reqwest::Method::GET,
+            "adm-x1",
+            crate::helpers::Creds::key(&key),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (rest, _) = admin.json("/admin/connections").await;
+    assert_eq!(ids(&rest), ["adm-x2"]);
+    // Again, or an unknown one: 404, and nothing more logged.
+    let res = admin
+        .client
+        .delete(format!("{}/admin/connections/adm-x1", admin.base))
+        .bearer_auth(OPS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let log = audit_of(&admin).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    let (actor, action, target, detail) = &log[0];
+    assert_eq!(
+        (actor.as_str(), action.as_str(), target.as_str()),
+        ("old", "delete", "adm-x1")
+    );
+    assert!(
+        detail.contains("X-ray") && detail.contains("connector") && !detail.contains(&hook),
+        "{detail}"
+    );
 }

@@ -1812,26 +1812,44 @@ async fn a_save_keeps_an_operators_disable_and_clears_every_other_reason(subject
     connections(&s, 2).await;
     let by_operator = format!("{}abuse report 42", connector_server::admin::REASON_PREFIX);
     s.connections
-        .set_disabled(&id("c0"), Some(by_operator.clone()), audit("disable", "c0", NOW))
+        .set_disabled(
+            &id("c0"),
+            Some(by_operator.clone()),
+            audit("disable", "c0", NOW),
+        )
         .await
         .unwrap();
     s.connections
-        .set_disabled(&id("c1"), Some("webhook answered 410".into()), audit("x", "c1", NOW))
+        .set_disabled(
+            &id("c1"),
+            Some("webhook answered 410".into()),
+            audit("x", "c1", NOW),
+        )
         .await
         .unwrap();
     // A save in place: the operator's reason stays, in the answer and stored.
-    let Upsert::Updated(saved) = s.connections.upsert(record("c0", "h0", "api")).await.unwrap()
+    let Upsert::Updated(saved) = s
+        .connections
+        .upsert(record("c0", "h0", "api"))
+        .await
+        .unwrap()
     else {
         panic!("updated")
     };
     assert_eq!(saved.disabled_reason.as_deref(), Some(by_operator.as_str()));
     let stored = s.connections.get(&id("c0")).await.unwrap().unwrap();
-    assert_eq!(stored.disabled_reason.as_deref(), Some(by_operator.as_str()));
+    assert_eq!(
+        stored.disabled_reason.as_deref(),
+        Some(by_operator.as_str())
+    );
     assert_eq!(stored.settings, settings("api"), "the rest is saved");
     // So does a move to another webhook.
     let Upsert::Updated(moved) = s
         .connections
-        .rebind(record("c0", "moved", ""), &record("c0", "h0", "").webhook_hash)
+        .rebind(
+            record("c0", "moved", ""),
+            &record("c0", "h0", "").webhook_hash,
+        )
         .await
         .unwrap()
     else {
@@ -1840,13 +1858,17 @@ async fn a_save_keeps_an_operators_disable_and_clears_every_other_reason(subject
     assert_eq!(moved.disabled_reason.as_deref(), Some(by_operator.as_str()));
     assert_eq!(accept(&s, "e1", "", NOW).await, 0, "both are disabled");
     // The other reason a save clears, answered and stored.
-    let Upsert::Updated(saved) = s.connections.upsert(record("c1", "h1", "")).await.unwrap()
-    else {
+    let Upsert::Updated(saved) = s.connections.upsert(record("c1", "h1", "")).await.unwrap() else {
         panic!("updated")
     };
     assert_eq!(saved.disabled_reason, None);
     assert_eq!(
-        s.connections.get(&id("c1")).await.unwrap().unwrap().disabled_reason,
+        s.connections
+            .get(&id("c1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled_reason,
         None
     );
     assert_eq!(accept(&s, "e2", "", NOW).await, 1, "c1 gets it again");

@@ -78,6 +78,25 @@ fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
     })
 }
 
+/// Appends `audit` to the audit log, in `tx`.
+async fn insert_audit(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    audit: AuditEntry,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO admin_audit (at_ms, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(audit.at_ms)
+    .bind(audit.actor)
+    .bind(audit.action)
+    .bind(audit.target)
+    .bind(audit.detail)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+    .map_err(db)
+}
+
 /// A save of an existing row: the creation time, tenant binding, team and an existing edit
 /// key hash stay (the record's team is stored where the row has none yet).
 const UPDATE: &str =
@@ -379,6 +398,45 @@ impl ConnectionStore for PgConnections {
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(true)
+    }
+
+    async fn delete_audited(
+        &self,
+        id: &EntityId,
+        audit: AuditEntry,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Locked first, so no delivery is added to it meanwhile.
+        let found = sqlx::query("SELECT 1 FROM connections WHERE entity_id = $1 FOR UPDATE")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if found.is_none() {
+            return Ok(None);
+        }
+        let pending: i64 = sqlx::query_scalar(
+            "WITH gone AS (DELETE FROM deliveries WHERE entity_id = $1 RETURNING status)
+             SELECT count(*) FROM gone WHERE status = 'pending'",
+        )
+        .bind(id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query("DELETE FROM connections WHERE entity_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(pending as u64))
+    }
+
+    async fn write_audit(&self, audit: AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn audit_log(

@@ -154,6 +154,16 @@ fn update(
     }))
 }
 
+/// Appends `audit` to the audit log.
+fn insert_audit(conn: &Connection, audit: &AuditEntry) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO admin_audit (at_ms, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![audit.at_ms, audit.actor, audit.action, audit.target, audit.detail],
+    )
+    .map(|_| ())
+    .map_err(db)
+}
+
 /// Stores the webhook kind of rows saved before it was kept, from their opened URLs.
 /// Returns how many.
 fn fill_webhook_kinds(conn: &mut Connection, keys: &Keyring) -> anyhow::Result<usize> {
@@ -423,6 +433,46 @@ impl ConnectionStore for SqliteConnections {
                 rows.collect::<Result<_, _>>().map_err(db)
             })
             .await
+    }
+
+    async fn delete_audited(
+        &self,
+        id: &EntityId,
+        audit: AuditEntry,
+    ) -> Result<Option<u64>, StoreError> {
+        let id = id.clone();
+        self.db
+            .with(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(db)?;
+                let pending: u64 = tx
+                    .query_row(
+                        "SELECT count(*) FROM deliveries WHERE entity_id = ?1 AND status = 'pending'",
+                        [id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+                tx.execute("DELETE FROM deliveries WHERE entity_id = ?1", [id.as_str()])
+                    .map_err(db)?;
+                let deleted = tx
+                    .execute(
+                        "DELETE FROM connections WHERE entity_id = ?1",
+                        [id.as_str()],
+                    )
+                    .map_err(db)?;
+                if deleted == 0 {
+                    return Ok(None);
+                }
+                insert_audit(&tx, &audit)?;
+                tx.commit().map_err(db)?;
+                Ok(Some(pending))
+            })
+            .await
+    }
+
+    async fn write_audit(&self, audit: AuditEntry) -> Result<(), StoreError> {
+        self.db.with(move |conn| insert_audit(conn, &audit)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
