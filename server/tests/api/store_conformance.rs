@@ -160,6 +160,7 @@ conformance!(
     disabling_and_enabling_is_audited_and_the_log_is_read_newest_first,
     deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages,
     a_save_keeps_an_operators_disable_and_clears_every_other_reason,
+    an_audited_delete_drops_the_deliveries_and_logs_it_in_one_go,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -1878,4 +1879,57 @@ async fn a_save_keeps_an_operators_disable_and_clears_every_other_reason(subject
         .await
         .unwrap();
     assert_eq!(accept(&s, "e3", "", NOW).await, 2);
+}
+
+async fn an_audited_delete_drops_the_deliveries_and_logs_it_in_one_go(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    accept(&s, "e1", "", NOW).await;
+    accept(&s, "e2", "", NOW).await;
+    // c0's first delivered, its second still pending.
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
+    let first = due
+        .iter()
+        .find(|d| d.entity_id == "c0" && d.event_id == "e1")
+        .unwrap();
+    s.outbox
+        .finish(vec![finish(first, Outcome::Delivered)], NOW)
+        .await
+        .unwrap();
+    let dropped = s
+        .connections
+        .delete_audited(&id("c0"), audit("delete", "c0", NOW))
+        .await
+        .unwrap();
+    assert_eq!(dropped, Some(1), "one was pending");
+    assert!(s.connections.get(&id("c0")).await.unwrap().is_none());
+    let status = s.outbox.delivery_status(&id("c0"), None).await.unwrap();
+    assert_eq!((status.pending, status.delivered, status.dead), (0, 0, 0));
+    assert_eq!(
+        s.outbox
+            .delivery_status(&id("c1"), None)
+            .await
+            .unwrap()
+            .pending,
+        2,
+        "the other's stay"
+    );
+    // None there: nothing deleted, nothing logged.
+    assert_eq!(
+        s.connections
+            .delete_audited(&id("c0"), audit("delete", "c0", NOW + 1))
+            .await
+            .unwrap(),
+        None
+    );
+    s.connections
+        .write_audit(audit("test", "c1", NOW + 2))
+        .await
+        .unwrap();
+    let log = s.connections.audit_log(None, 10).await.unwrap();
+    let seen: Vec<(&str, &str)> = log
+        .iter()
+        .map(|e| (e.action.as_str(), e.target.as_str()))
+        .collect();
+    assert_eq!(seen, [("test", "c1"), ("delete", "c0")]);
 }
