@@ -705,3 +705,114 @@ async fn deleting_a_connection_drops_its_pending_deliveries_and_is_audited() {
         "{detail}"
     );
 }
+
+/// Runs `connector-server <args>` as an operator's machine would: no database of its own
+/// (`--db` names one that must stay absent), the admin token `token` in the environment.
+fn cli(args: &[&str], token: Option<&str>, absent_db: &std::path::Path) -> Result<String, String> {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_connector-server"));
+    cmd.arg("--db")
+        .arg(absent_db)
+        .args(args)
+        .env("RUST_LOG", "error")
+        .env_remove("CONNECTOR_ADMIN_TOKEN")
+        .env_remove("CONNECTOR_ADMIN_TOKEN_FILE")
+        .env_remove("CONNECTOR_ADMIN_URL");
+    if let Some(token) = token {
+        cmd.env("CONNECTOR_ADMIN_TOKEN", token);
+    }
+    let out = cmd.output().unwrap();
+    assert!(!absent_db.exists(), "the command opened a database");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_and_status_ask_the_admin_api_with_admin_url_and_need_no_database() {
+    let admin = Admin::start(&[]).await;
+    admin.create("adm-c1", "Charlie").await;
+    let (gone, _) = admin.create("adm-c2", "Gone builds").await;
+    admin.server.mode(&gone, "gone").await;
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("one dead", 20, async || {
+        let (page, _) = admin.json("/admin/deliveries?state=dead").await;
+        page["deliveries"].as_array().unwrap().len() == 1
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let absent = dir.path().join("never.sqlite");
+    let token = format!("ops:{OPS}");
+    let token = Some(token.as_str());
+    let url = admin.base.as_str();
+
+    let listed = cli(&["dead", "--admin-url", url], token, &absent).unwrap();
+    let rows: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{listed}");
+    let cols: Vec<&str> = rows[0].split('\t').collect();
+    assert_eq!(cols[3], "adm-c2", "{listed}");
+    assert!(
+        cols[1].ends_with('Z') && cols[5].contains("410"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&gone) && !listed.contains("webhookb2"),
+        "{listed}"
+    );
+    // --since after it died: none.
+    let later = cli(
+        &[
+            "dead",
+            "--admin-url",
+            url,
+            "--since",
+            "2999-01-01T00:00:00Z",
+        ],
+        token,
+        &absent,
+    )
+    .unwrap();
+    assert_eq!(later.lines().count(), 1, "the header only: {later}");
+
+    let shown = cli(
+        &["status", "--entity-id", "adm-c2", "--admin-url", url],
+        token,
+        &absent,
+    )
+    .unwrap();
+    let detail: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(detail["entityId"], "adm-c2");
+    assert_eq!(detail["state"], "disabled");
+    assert_eq!(detail["deliveries"]["dead"], 1, "{detail}");
+    assert!(!shown.contains(&gone), "{shown}");
+
+    // Refusals say what was wrong, never the secret.
+    let unknown = cli(
+        &["status", "--entity-id", "nobody", "--admin-url", url],
+        token,
+        &absent,
+    )
+    .unwrap_err();
+    assert!(
+        unknown.contains("404") && unknown.contains("no connection 'nobody'"),
+        "{unknown}"
+    );
+    let wrong = cli(
+        &["dead", "--admin-url", url],
+        Some("ops:not-the-secret-at-all"),
+        &absent,
+    )
+    .unwrap_err();
+    assert!(
+        wrong.contains("401")
+            && wrong.contains("admin_token_refused")
+            && !wrong.contains("not-the-secret"),
+        "{wrong}"
+    );
+    let none = cli(&["dead", "--admin-url", url], None, &absent).unwrap_err();
+    assert!(none.contains("CONNECTOR_ADMIN_TOKEN"), "{none}");
+    let bare = cli(&["dead", "--admin-url", url], Some(OPS), &absent).unwrap_err();
+    assert!(bare.contains("id:secret") && !bare.contains(OPS), "{bare}");
+}
