@@ -204,6 +204,10 @@ pub(crate) const GAUGES: &str = "SELECT
 /// string parameters in order; `placeholder(n)` writes the n-th (from 1). Only the filters
 /// given are in the WHERE clause, so each can use its index. `find` is the database's
 /// `find(haystack, needle)`, 0 when absent (SQLite's `instr`, PostgreSQL's `strpos`).
+///
+/// The page's entity ids are found first, from the indexes alone (each filter's column with
+/// `entity_id`, in its order: no sort and no row read for what does not match; a name is
+/// matched on the `(entity_id, config_name)` index), and only the page's rows are read.
 pub(crate) fn search_sql(
     select: &str,
     find: &str,
@@ -241,12 +245,13 @@ pub(crate) fn search_sql(
     if let Some(after) = &query.after {
         clauses.push(format!("entity_id > {}", next(after, &mut params)));
     }
-    let mut sql = select.to_string();
+    let mut page = "SELECT entity_id FROM connections".to_string();
     if !clauses.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&clauses.join(" AND "));
+        page.push_str(" WHERE ");
+        page.push_str(&clauses.join(" AND "));
     }
-    sql.push_str(&format!(" ORDER BY entity_id LIMIT {}", query.limit));
+    page.push_str(&format!(" ORDER BY entity_id LIMIT {}", query.limit));
+    let sql = format!("{select} WHERE entity_id IN ({page}) ORDER BY entity_id");
     (sql, params)
 }
 
