@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use connector_settings::admin::{
-    AuditPage, ConnectionDetail, ConnectionPage, ConnectionView, Deleted, DeliveryPage,
-    DisableBody, TeamView, TestCardAnswer,
+    AuditPage, ConnectionDetail, ConnectionPage, ConnectionView, Deleted, DeliveryDetail,
+    DeliveryPage, DeliveryStats, DisableBody, ReplayAnswer, ReplayFilter, TeamView, TestCardAnswer,
 };
 use connector_settings::api::ErrorBody;
 use connector_settings::webhook::WebhookKind;
@@ -25,7 +25,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::store::{AuditEntry, ConnectionQuery, ConnectionStore, DeliveryQuery, Outbox, Record};
+use crate::store::{
+    AuditEntry, ConnectionQuery, ConnectionStore, DeliveryQuery, Outbox, Record, Replay,
+};
 
 /// The shortest secret an admin token may have.
 pub const MIN_SECRET_CHARS: usize = 16;
@@ -129,7 +131,11 @@ pub fn router(state: AdminState) -> Router {
         .route("/admin/connections/{id}/enable", post(enable))
         .route("/admin/connections/{id}/test", post(test_card))
         .route("/admin/deliveries", get(deliveries))
+        .route("/admin/deliveries/{id}", get(delivery))
+        .route("/admin/deliveries/{id}/replay", post(replay_one))
+        .route("/admin/deliveries/replay", post(replay_matching))
         .route("/admin/audit", get(audit))
+        .route("/admin/stats", get(stats))
         .route(
             "/admin/{*rest}",
             axum::routing::any(|| async {
@@ -572,8 +578,35 @@ struct DeliveryParams {
     connection: Option<String>,
     event: Option<String>,
     state: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
     limit: Option<usize>,
     before: Option<i64>,
+}
+
+/// A time given as `name`: unix milliseconds, 0 or more.
+fn time_of(name: &str, value: Option<String>) -> Result<Option<i64>, Refusal> {
+    let Some(value) = given(value) else {
+        return Ok(None);
+    };
+    match value.parse::<i64>() {
+        Ok(ms) if ms >= 0 => Ok(Some(ms)),
+        _ => Err(bad_request(format!(
+            "{name} '{value}' is not a time: give unix milliseconds (0 or more), e.g. 1750000000000"
+        ))),
+    }
+}
+
+/// `since` and `until` as a range, refused when it is empty.
+fn range_of(since: Option<i64>, until: Option<i64>) -> Result<(Option<i64>, Option<i64>), Refusal> {
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            return Err(bad_request(format!(
+                "since ({s}) must be before until ({u})"
+            )));
+        }
+    }
+    Ok((since, until))
 }
 
 async fn deliveries(
@@ -594,10 +627,13 @@ async fn deliveries(
         Some(id) => Some(entity_id(&id)?.as_str().to_string()),
         None => None,
     };
+    let (since, until) = range_of(time_of("since", p.since)?, time_of("until", p.until)?)?;
     let query = DeliveryQuery {
         entity_id,
         event_id: given(p.event),
         status,
+        since,
+        until,
         before: p.before,
         limit: limit + 1,
     };
@@ -613,6 +649,188 @@ async fn deliveries(
         next_before,
     }))
 }
+
+/// A delivery id from the path, or a 400 naming it.
+fn delivery_id(id: &str) -> Result<i64, Refusal> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| bad_request(format!("'{id}' is not a delivery id (a positive integer)")))
+}
+
+fn no_delivery(id: i64) -> Refusal {
+    Refusal {
+        status: StatusCode::NOT_FOUND,
+        code: "not_found",
+        message: format!("no delivery {id}"),
+    }
+}
+
+/// `GET /admin/deliveries/{id}`: the delivery with every attempt at it.
+async fn delivery(
+    State(state): State<AdminState>,
+    Path(id): Path<String>,
+) -> Result<Json<DeliveryDetail>, Refusal> {
+    let id = delivery_id(&id)?;
+    let found = state.outbox.delivery(id).await?;
+    found.map(Json).ok_or_else(|| no_delivery(id))
+}
+
+fn conflict(message: String) -> Refusal {
+    Refusal {
+        status: StatusCode::CONFLICT,
+        code: "conflict",
+        message,
+    }
+}
+
+/// The audit entry of a replay by `actor` (the store adds the filter and the counts).
+fn replay_audit(actor: String, target: String) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at_ms: crate::clock::now_ms(),
+        actor,
+        action: "replay".into(),
+        target,
+        detail: None,
+    }
+}
+
+/// `POST /admin/deliveries/{id}/replay`: one dead delivery due again now; answers it.
+async fn replay_one(
+    State(state): State<AdminState>,
+    Extension(Operator(actor)): Extension<Operator>,
+    Path(id): Path<String>,
+) -> Result<Json<DeliveryDetail>, Refusal> {
+    let id = delivery_id(&id)?;
+    let found = state
+        .outbox
+        .delivery(id)
+        .await?
+        .ok_or_else(|| no_delivery(id))?;
+    let status = &found.delivery.status;
+    if status != "dead" {
+        return Err(conflict(format!(
+            "delivery {id} is {status}, not dead: only a dead delivery is replayed"
+        )));
+    }
+    let entity = EntityId::parse(&found.delivery.entity_id).ok();
+    let connection = match &entity {
+        Some(e) => state.connections.get(e).await?,
+        None => None,
+    };
+    match connection {
+        None => {
+            return Err(conflict(format!(
+                "delivery {id}'s connection '{}' is deleted: there is nowhere to send it",
+                found.delivery.entity_id
+            )))
+        }
+        Some(c) if c.disabled_reason.is_some() => {
+            return Err(conflict(format!(
+                "delivery {id}'s connection '{}' is disabled: enable it first",
+                found.delivery.entity_id
+            )))
+        }
+        Some(_) => {}
+    }
+    let audit = replay_audit(actor.clone(), format!("delivery:{id}"));
+    let done = state
+        .outbox
+        .replay(Replay::one(id), crate::clock::now_ms(), false, Some(audit))
+        .await?;
+    if done.replayed == 0 {
+        return Err(conflict(format!(
+            "delivery {id} changed meanwhile and was not replayed; look at it again"
+        )));
+    }
+    tracing::info!(%actor, action = "replay", delivery_id = id, "admin action");
+    let now = state
+        .outbox
+        .delivery(id)
+        .await?
+        .ok_or_else(|| no_delivery(id))?;
+    Ok(Json(now))
+}
+
+/// `POST /admin/deliveries/replay`: every dead delivery matching the body's filter due
+/// again now, or with `dryRun` only counted.
+async fn replay_matching(
+    State(state): State<AdminState>,
+    Extension(Operator(actor)): Extension<Operator>,
+    body: Bytes,
+) -> Result<Json<ReplayAnswer>, Refusal> {
+    let filter: ReplayFilter = serde_path_to_error::deserialize(
+        &mut serde_json::Deserializer::from_slice(&body),
+    )
+    .map_err(|e| {
+        bad_request(format!(
+            "the body must be a replay filter {{\"connection\", \"event\", \"since\", \"until\", \"dryRun\"}}: {e}"
+        ))
+    })?;
+    for (name, value) in [("since", filter.since), ("until", filter.until)] {
+        if value.is_some_and(|v| v < 0) {
+            return Err(bad_request(format!(
+                "{name} must be unix milliseconds, 0 or more"
+            )));
+        }
+    }
+    let (since, until) = range_of(filter.since, filter.until)?;
+    let entity_id = match given(filter.connection.clone()) {
+        Some(id) => Some(entity_id(&id)?.as_str().to_string()),
+        None => None,
+    };
+    let which = Replay {
+        delivery_id: None,
+        entity_id,
+        event_id: given(filter.event.clone()),
+        dead_since: since,
+        dead_until: until,
+    };
+    if !filter.dry_run && which == Replay::default() {
+        return Err(bad_request(
+            "give at least one of connection, event, since, until (since: 0 replays every dead delivery); try dryRun first",
+        ));
+    }
+    let target = which
+        .entity_id
+        .clone()
+        .unwrap_or_else(|| "deliveries".to_string());
+    let audit = (!filter.dry_run).then(|| replay_audit(actor.clone(), target));
+    let done = state
+        .outbox
+        .replay(which, crate::clock::now_ms(), filter.dry_run, audit)
+        .await?;
+    if !filter.dry_run {
+        tracing::info!(%actor, action = "replay", replayed = done.replayed, "admin action");
+    }
+    Ok(Json(ReplayAnswer {
+        matched: done.matched,
+        held: done.held,
+        replayed: done.replayed,
+        dry_run: filter.dry_run,
+    }))
+}
+
+/// How far back `GET /admin/stats` counts attempts.
+const STATS_WINDOW_MS: i64 = 86_400_000;
+
+/// `GET /admin/stats`: attempts per minute over the last day by outcome, and what is due.
+async fn stats(
+    State(state): State<AdminState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<DeliveryStats>, Refusal> {
+    let _: NoParams = params(query)?;
+    let now = crate::clock::now_ms();
+    // From the start of the minute a day ago, so the first minute is counted whole.
+    let since = (now - STATS_WINDOW_MS) / 60_000 * 60_000;
+    Ok(Json(state.outbox.stats(since, now).await?))
+}
+
+/// A route that takes no query parameters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::store::{self, Replay};
+use crate::store::{self, AuditEntry, Replay};
 
 // The one definition of the command line: main.rs parses it, and the tests read it to check
 // the deploy files and to write docs/configuration.md.
@@ -175,11 +175,34 @@ async fn on_database(command: Command, config: &Config) -> Result<()> {
         }
         Command::Replay { id, since } => {
             let which = match (id, since) {
-                (Some(id), _) => Replay::One(id),
-                (None, Some(since)) => Replay::DeadSince(crate::clock::ms_from_rfc3339(&since)?),
+                (Some(id), _) => Replay::one(id),
+                (None, Some(since)) => Replay {
+                    dead_since: Some(crate::clock::ms_from_rfc3339(&since)?),
+                    ..Replay::default()
+                },
                 (None, None) => bail!("give --id or --since"),
             };
-            let n = stores.outbox.replay(which, crate::clock::now_ms()).await?;
+            // The same replay as the admin API's, audited under who ran the command.
+            let now = crate::clock::now_ms();
+            let audit = AuditEntry {
+                id: 0,
+                at_ms: now,
+                actor: format!(
+                    "cli:{}",
+                    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+                ),
+                action: "replay".into(),
+                target: match which.delivery_id {
+                    Some(id) => format!("delivery:{id}"),
+                    None => "deliveries".into(),
+                },
+                detail: None,
+            };
+            let n = stores
+                .outbox
+                .replay(which, now, false, Some(audit))
+                .await?
+                .replayed;
             if n == 0 {
                 bail!("no dead delivery of an enabled connection matched; nothing was replayed");
             }

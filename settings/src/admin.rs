@@ -104,6 +104,9 @@ pub struct DeliveryRow {
     pub delivery_id: i64,
     pub event_id: String,
     pub entity_id: String,
+    /// When it was made: when its event was accepted (unix milliseconds; none for rows an
+    /// older version stored without that time).
+    pub created_at: Option<i64>,
     /// `pending`, `delivered` or `dead`.
     pub status: String,
     pub attempts: u32,
@@ -163,6 +166,16 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
+/// `GET /admin/deliveries/{id}`: the delivery with every attempt made at it, oldest first
+/// (a replay keeps the attempts before it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub delivery: DeliveryRow,
+    pub attempt_log: Vec<Attempt>,
+}
+
 /// Body of `POST /admin/deliveries/replay`: every dead delivery matching all the given
 /// filters; with `dryRun` only counted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,12 +196,16 @@ pub struct ReplayFilter {
     pub dry_run: bool,
 }
 
-/// The answer of a replay: how many dead deliveries matched, and how many were made due
-/// again (none on a dry run).
+/// The answer of a replay: how many dead deliveries matched, how many of those stay dead
+/// (their connection disabled or deleted), and how many were made due again (none on a dry
+/// run: there `matched - held` would be).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplayAnswer {
     pub matched: u64,
+    /// Of those matched, how many stay dead because their connection is disabled (enable
+    /// it first) or deleted.
+    pub held: u64,
     pub replayed: u64,
     pub dry_run: bool,
 }

@@ -55,8 +55,15 @@ pub struct Schedule {
     pub divisor: u32,
 }
 
-/// One attempt: builds the card and posts it.
-async fn attempt(d: &Due, clients: &Clients, schedule: Schedule) -> Outcome {
+/// One attempt: builds the card and posts it. With the outcome, the HTTP status the webhook
+/// answered with (none when no answer came), for the attempt log.
+async fn attempt(d: &Due, clients: &Clients, schedule: Schedule) -> (Outcome, Option<u16>) {
+    let mut code = None;
+    let outcome = post(d, clients, schedule, &mut code).await;
+    (outcome, code)
+}
+
+async fn post(d: &Due, clients: &Clients, schedule: Schedule, code: &mut Option<u16>) -> Outcome {
     let event: cards::Event = match serde_json::from_str(&d.event) {
         Ok(e) => e,
         Err(e) => {
@@ -100,6 +107,7 @@ async fn attempt(d: &Due, clients: &Clients, schedule: Schedule) -> Outcome {
         }
     };
     let status = res.status().as_u16();
+    *code = Some(status);
     let retry_after = res
         .headers()
         .get("retry-after")

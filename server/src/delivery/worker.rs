@@ -129,7 +129,7 @@ pub async fn run(
                 (clients.clone(), done_tx.clone(), in_flight.clone());
             let schedule = config.schedule;
             tasks.spawn(async move {
-                let outcome = attempt(&due, &clients, schedule).await;
+                let (outcome, code) = attempt(&due, &clients, schedule).await;
                 if let Outcome::Dead { error } | Outcome::Disable { error } = &outcome {
                     tracing::warn!(entity_id = %due.entity_id, event_id = %due.event_id, %error, "delivery failed for good");
                 }
@@ -141,6 +141,7 @@ pub async fn run(
                     delivery_id: due.delivery_id,
                     token: due.token,
                     outcome,
+                    code,
                 };
                 let _ = done_tx.send(Done {
                     finish,
@@ -288,6 +289,7 @@ mod tests {
             delivery_id,
             token: 1,
             outcome,
+            code: None,
         };
         let finishes = [
             finish(1, Outcome::Delivered),

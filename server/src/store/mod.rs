@@ -174,7 +174,41 @@ pub struct ConnectionQuery {
     pub limit: usize,
 }
 
-pub use connector_settings::admin::{AuditEntry, DeliveryRow};
+pub use connector_settings::admin::{
+    Attempt, AuditEntry, DeliveryDetail, DeliveryRow, DeliveryStats, MinuteCounts,
+};
+
+/// The attempt log's counts per minute and outcome (`$1`: from when), read from its index
+/// on `(at_ms, outcome)` alone.
+pub(crate) const MINUTES: &str = "SELECT at_ms / 60000 * 60000 AS minute, outcome, count(*)
+    FROM delivery_attempts WHERE at_ms >= $1 GROUP BY minute, outcome ORDER BY minute";
+
+/// Deliveries due now and the oldest due time (`$1`: now), from the index of due rows.
+pub(crate) const DUE: &str = "SELECT count(*), min(next_at) FROM deliveries
+    WHERE status = 'pending' AND next_at <= $1 AND claimed_until <= $1";
+
+/// Per-minute rows `(minute, outcome, count)`, in minute order, as [`MinuteCounts`].
+pub(crate) fn minutes_of(rows: Vec<(i64, String, i64)>) -> Vec<MinuteCounts> {
+    let mut out: Vec<MinuteCounts> = Vec::new();
+    for (minute, outcome, n) in rows {
+        if out.last().is_none_or(|m| m.minute != minute) {
+            out.push(MinuteCounts {
+                minute,
+                delivered: 0,
+                retried: 0,
+                dead: 0,
+            });
+        }
+        let m = out.last_mut().expect("pushed above");
+        let n = n as u64;
+        match outcome.as_str() {
+            "delivered" => m.delivered += n,
+            "retried" => m.retried += n,
+            _ => m.dead += n,
+        }
+    }
+    out
+}
 
 /// What an upsert did.
 #[derive(Debug)]
@@ -424,6 +458,29 @@ pub struct Finish {
     pub delivery_id: i64,
     pub token: i64,
     pub outcome: Outcome,
+    /// The HTTP status the webhook answered with; none when no answer came.
+    pub code: Option<u16>,
+}
+
+impl Outcome {
+    /// The outcome as the attempt log keeps it: `delivered`, `retried` or `dead`.
+    pub fn attempt_name(&self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry { .. } => "retried",
+            Outcome::Dead { .. } | Outcome::Disable { .. } => "dead",
+        }
+    }
+
+    /// The error an attempt ended with, if any.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Outcome::Delivered => None,
+            Outcome::Retry { error, .. } | Outcome::Dead { error } | Outcome::Disable { error } => {
+                Some(error)
+            }
+        }
+    }
 }
 
 /// A dead delivery, for people deciding whether to replay it.
@@ -447,6 +504,10 @@ pub struct DeliveryQuery {
     pub event_id: Option<String>,
     /// `pending`, `delivered` or `dead`.
     pub status: Option<String>,
+    /// Made (its event accepted) at or after this time (unix milliseconds).
+    pub since: Option<i64>,
+    /// Made before this time.
+    pub until: Option<i64>,
     /// The delivery id the previous page ended with.
     pub before: Option<i64>,
     pub limit: usize,
@@ -475,6 +536,19 @@ pub(crate) fn deliveries_sql(
         // A number, written as one.
         clauses.push(format!("id < {before}"));
     }
+    // A delivery is made with its event, in one transaction: its time is the event's
+    // (found by the index on `events.received_ms`, then each event's deliveries by theirs).
+    let made = match (query.since, query.until) {
+        (None, None) => None,
+        (Some(since), None) => Some(format!("received_ms >= {since}")),
+        (None, Some(until)) => Some(format!("received_ms < {until}")),
+        (Some(since), Some(until)) => {
+            Some(format!("received_ms >= {since} AND received_ms < {until}"))
+        }
+    };
+    if let Some(made) = made {
+        clauses.push(format!("event_id IN (SELECT id FROM events WHERE {made})"));
+    }
     let mut sql = select.to_string();
     if !clauses.is_empty() {
         sql.push_str(" WHERE ");
@@ -486,14 +560,87 @@ pub(crate) fn deliveries_sql(
 
 /// The columns of a [`DeliveryRow`], in its order.
 pub(crate) const DELIVERY_COLUMNS: &str = "SELECT id, event_id, entity_id, status, attempts,
-    next_at, last_error, delivered_at, dead_at FROM deliveries";
+    next_at, last_error, delivered_at, dead_at,
+    (SELECT e.received_ms FROM events e WHERE e.id = deliveries.event_id) FROM deliveries";
 
-/// Which dead deliveries to replay.
-#[derive(Debug, Clone, Copy)]
-pub enum Replay {
-    One(i64),
-    /// Every delivery that died at or after this time (unix milliseconds).
-    DeadSince(i64),
+/// Which dead deliveries to replay: those matching every filter given (every dead one
+/// without any).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Replay {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// Died at or after this time (unix milliseconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_since: Option<i64>,
+    /// Died before this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dead_until: Option<i64>,
+}
+
+impl Replay {
+    pub fn one(delivery_id: i64) -> Replay {
+        Replay {
+            delivery_id: Some(delivery_id),
+            ..Replay::default()
+        }
+    }
+
+    /// `status = 'dead' AND` the filters, as SQL with its string parameters (numbers are
+    /// written as numbers); as [`search_sql`].
+    pub(crate) fn sql(&self, placeholder: impl Fn(usize) -> String) -> (String, Vec<String>) {
+        let mut clauses = vec!["status = 'dead'".to_string()];
+        let mut params = Vec::new();
+        for (column, value) in [("entity_id", &self.entity_id), ("event_id", &self.event_id)] {
+            if let Some(v) = value {
+                params.push(v.clone());
+                clauses.push(format!("{column} = {}", placeholder(params.len())));
+            }
+        }
+        if let Some(id) = self.delivery_id {
+            clauses.push(format!("id = {id}"));
+        }
+        // Rows an older version killed have no time: as if they died at 0.
+        if let Some(since) = self.dead_since {
+            clauses.push(format!("coalesce(dead_at, 0) >= {since}"));
+        }
+        if let Some(until) = self.dead_until {
+            clauses.push(format!("coalesce(dead_at, 0) < {until}"));
+        }
+        (clauses.join(" AND "), params)
+    }
+}
+
+/// Which deliveries of a replay's may go again: those of enabled connections.
+pub(crate) const REPLAYABLE: &str =
+    "entity_id IN (SELECT entity_id FROM connections WHERE disabled_reason IS NULL)";
+
+/// What a replay did (or, on a dry run, found).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replayed {
+    /// Dead deliveries matching the filter.
+    pub matched: u64,
+    /// Of those, the ones whose connection is disabled or deleted: they stay dead.
+    pub held: u64,
+    /// Made pending again (none on a dry run).
+    pub replayed: u64,
+}
+
+impl Replayed {
+    /// The audit entry's detail: the filter and the counts, as JSON.
+    pub(crate) fn detail(&self, which: &Replay) -> String {
+        serde_json::json!({
+            "filter": which,
+            "matched": self.matched,
+            "held": self.held,
+            "replayed": self.replayed,
+        })
+        .to_string()
+    }
 }
 
 /// What pruning removed.
@@ -557,7 +704,8 @@ pub trait Outbox: Send + Sync + 'static {
         rows: Vec<(Vec<u8>, Windows)>,
         now_ms: i64,
     ) -> Result<Reservation, StoreError>;
-    /// Records outcomes. An outcome whose token is no longer current (its lease ran out and
+    /// Records outcomes, each with its attempt in the attempt log (at `now_ms`), in one
+    /// transaction. An outcome whose token is no longer current (its lease ran out and
     /// the row was claimed again) changes nothing; their delivery ids are returned.
     async fn finish(&self, batch: Vec<Finish>, now_ms: i64) -> Result<Vec<i64>, StoreError>;
     /// Returns claims `(delivery id, token)` not started, due at once for any instance.
@@ -572,9 +720,19 @@ pub trait Outbox: Send + Sync + 'static {
     async fn dead(&self, since_ms: i64, limit: usize) -> Result<Vec<DeadDelivery>, StoreError>;
     /// Deliveries matching `query` (the admin API), newest first.
     async fn deliveries(&self, query: DeliveryQuery) -> Result<Vec<DeliveryRow>, StoreError>;
-    /// Makes dead deliveries pending again, with their attempts reset; deliveries of
-    /// disabled or deleted connections stay dead. Returns how many.
-    async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError>;
+    /// One delivery with every attempt made at it, oldest first; `None` when there is none.
+    async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetail>, StoreError>;
+    /// Makes the dead deliveries `which` matches pending again (due at `now_ms`), with their
+    /// attempt counts reset (their attempt log is kept); those of disabled or deleted
+    /// connections stay dead. With `dry_run` only counts. Otherwise writes `audit` (when
+    /// given) in the same transaction, its detail set to the filter and the counts.
+    async fn replay(
+        &self,
+        which: Replay,
+        now_ms: i64,
+        dry_run: bool,
+        audit: Option<AuditEntry>,
+    ) -> Result<Replayed, StoreError>;
     /// Deletes delivered deliveries delivered before `before_ms`, events nothing refers to
     /// any more, and rate-window rows with no post a window still counts at `now_ms` (those
     /// of deleted connections and of test cards included: Teams counts their posts for a
@@ -584,4 +742,7 @@ pub trait Outbox: Send + Sync + 'static {
     async fn listen(&self, wake: Wake) -> Result<(), StoreError>;
     /// Counts for the gauges, as of `now_ms`.
     async fn gauges(&self, now_ms: i64) -> Result<Gauges, StoreError>;
+    /// Attempts per minute by outcome from `since_ms` on (only minutes with one, oldest
+    /// first), and the deliveries due at `now_ms` with the oldest one's due time.
+    async fn stats(&self, since_ms: i64, now_ms: i64) -> Result<DeliveryStats, StoreError>;
 }

@@ -462,6 +462,59 @@ async fn deliveries_are_listed_by_connection_event_and_state_with_their_attempts
         .await;
     assert_eq!(rest["deliveries"].as_array().unwrap().len(), 1);
     assert_eq!(rest["nextBefore"], Value::Null);
+    // One delivery with its attempts, each with the webhook's answer code.
+    let dead_id = dead[0]["deliveryId"].as_i64().unwrap();
+    let (one, text) = admin.json(&format!("/admin/deliveries/{dead_id}")).await;
+    assert_eq!(one["status"], "dead", "{one}");
+    let log = one["attemptLog"].as_array().unwrap();
+    assert_eq!(log.len(), 1, "{one}");
+    assert_eq!(log[0]["code"], 410, "{one}");
+    assert_eq!(log[0]["outcome"], "dead", "{one}");
+    assert!(
+        log[0]["atMs"].is_i64() && log[0]["error"].is_string(),
+        "{one}"
+    );
+    assert!(!text.contains(&gone), "{text}");
+    let ok_id = ok[0]["deliveryId"].as_i64().unwrap();
+    let (one, _) = admin.json(&format!("/admin/deliveries/{ok_id}")).await;
+    assert_eq!(one["attemptLog"][0]["code"], 200, "{one}");
+    assert_eq!(one["attemptLog"][0]["outcome"], "delivered", "{one}");
+    assert_eq!(one["attemptLog"][0]["error"], Value::Null, "{one}");
+    let res = admin.get("/admin/deliveries/999999", OPS).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = admin.get("/admin/deliveries/first", OPS).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("'first'"),
+        "{body}"
+    );
+    // By when they were made: at or after since, before until.
+    let made = dead[0]["createdAt"].as_i64().expect("when it was made");
+    let (found, _) = admin
+        .json(&format!(
+            "/admin/deliveries?since={made}&until={}",
+            made + 1
+        ))
+        .await;
+    assert_eq!(found["deliveries"].as_array().unwrap().len(), 2, "{found}");
+    let (none, _) = admin
+        .json(&format!("/admin/deliveries?since={}", made + 1))
+        .await;
+    assert!(none["deliveries"].as_array().unwrap().is_empty(), "{none}");
+    for (query, named) in [
+        ("since=yesterday", "since 'yesterday'"),
+        ("until=-5", "until '-5'"),
+        ("since=10&until=10", "since (10) must be before until (10)"),
+    ] {
+        let res = admin.get(&format!("/admin/deliveries?{query}"), OPS).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = res.json().await.unwrap();
+        assert!(
+            body["message"].as_str().unwrap().contains(named),
+            "{query}: {body}"
+        );
+    }
     let res = admin.get("/admin/deliveries?state=lost", OPS).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let body: Value = res.json().await.unwrap();
@@ -815,4 +868,224 @@ async fn dead_and_status_ask_the_admin_api_with_admin_url_and_need_no_database()
     assert!(none.contains("CONNECTOR_ADMIN_TOKEN"), "{none}");
     let bare = cli(&["dead", "--admin-url", url], Some(OPS), &absent).unwrap_err();
     assert!(bare.contains("id:secret") && !bare.contains(OPS), "{bare}");
+}
+
+/// Posts `path` with `body` as OPS and answers its status and JSON.
+async fn post_json(admin: &Admin, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let res = admin.post(path, OPS, body).await;
+    let status = res.status();
+    (status, res.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_delivery_shows_its_attempts_is_counted_by_a_dry_run_and_replayed_delivered() {
+    // Retries a hundred thousand times faster: a day of retries in about a second.
+    let admin = Admin::start(&["--test-retry-divisor", "100000"]).await;
+    let (hook, _) = admin.create("adm-flaky", "Flaky builds").await;
+    admin.create("adm-fine", "Fine builds").await;
+    admin.server.mode(&hook, "error").await;
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("the failing one dead", 30, async || {
+        let (page, _) = admin
+            .json("/admin/deliveries?connection=adm-flaky&state=dead")
+            .await;
+        !page["deliveries"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let (page, _) = admin
+        .json("/admin/deliveries?connection=adm-flaky&state=dead")
+        .await;
+    let dead = &page["deliveries"][0];
+    let id = dead["deliveryId"].as_i64().unwrap();
+    let (detail, _) = admin.json(&format!("/admin/deliveries/{id}")).await;
+    let log = detail["attemptLog"].as_array().unwrap();
+    assert_eq!(log.len(), 9, "every attempt: {detail}");
+    assert!(log.iter().all(|a| a["code"] == 500), "{detail}");
+    assert!(
+        log[..8].iter().all(|a| a["outcome"] == "retried"),
+        "{detail}"
+    );
+    assert_eq!(log[8]["outcome"], "dead", "{detail}");
+    assert!(
+        log.windows(2)
+            .all(|w| w[0]["atMs"].as_i64() <= w[1]["atMs"].as_i64()),
+        "oldest first: {detail}"
+    );
+
+    assert!(dead["createdAt"].is_i64(), "{dead}");
+
+    // Replaying one that is not dead, or none at all.
+    let (fine, _) = admin.json("/admin/deliveries?connection=adm-fine").await;
+    let fine_id = fine["deliveries"][0]["deliveryId"].as_i64().unwrap();
+    let (status, body) =
+        post_json(&admin, &format!("/admin/deliveries/{fine_id}/replay"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("not dead"),
+        "{body}"
+    );
+    let (status, _) = post_json(&admin, "/admin/deliveries/999999/replay", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = post_json(
+        &admin,
+        "/admin/deliveries/replay",
+        Some(json!({ "connection": "adm-flaky", "dryrun": true })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"].as_str().unwrap().contains("dryrun"),
+        "{body}"
+    );
+    let (status, body) = post_json(&admin, "/admin/deliveries/replay", Some(json!({}))).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an unfiltered replay needs a filter: {body}"
+    );
+
+    // A dry run counts it and changes nothing; the webhook is fixed; the replay delivers it.
+    let filter = json!({ "connection": "adm-flaky", "since": 0, "dryRun": true });
+    let (status, dry) = post_json(&admin, "/admin/deliveries/replay", Some(filter)).await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(
+        dry,
+        json!({ "matched": 1, "held": 0, "replayed": 0, "dryRun": true })
+    );
+    let (still, _) = admin.json(&format!("/admin/deliveries/{id}")).await;
+    assert_eq!(still["status"], "dead");
+    admin.server.mode(&hook, "ok").await;
+    let filter = json!({ "connection": "adm-flaky", "since": 0 });
+    let (status, done) = post_json(&admin, "/admin/deliveries/replay", Some(filter)).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(
+        done,
+        json!({ "matched": 1, "held": 0, "replayed": 1, "dryRun": false })
+    );
+    until("the replayed one delivered", 20, async || {
+        let (d, _) = admin.json(&format!("/admin/deliveries/{id}")).await;
+        d["status"] == "delivered"
+    })
+    .await;
+    let (detail, _) = admin.json(&format!("/admin/deliveries/{id}")).await;
+    let log = detail["attemptLog"].as_array().unwrap();
+    assert_eq!(
+        log.len(),
+        10,
+        "the attempts before the replay are kept: {detail}"
+    );
+    assert_eq!(
+        (&log[9]["code"], &log[9]["outcome"]),
+        (&json!(200), &json!("delivered"))
+    );
+
+    // The audit log says who replayed what, and how many.
+    let (audit, _) = admin.json("/admin/audit").await;
+    let entry = &audit["entries"][0];
+    assert_eq!(
+        (&entry["actor"], &entry["action"], &entry["target"]),
+        (&json!("ops"), &json!("replay"), &json!("adm-flaky")),
+        "{audit}"
+    );
+    let detail: Value = serde_json::from_str(entry["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["filter"]["entityId"], "adm-flaky", "{detail}");
+    assert_eq!(detail["replayed"], 1, "{detail}");
+    assert_eq!(
+        audit["entries"].as_array().unwrap().len(),
+        1,
+        "a dry run is not audited: {audit}"
+    );
+
+    // A webhook that is gone disables its connection: its dead delivery is held until an
+    // operator enables it, then replayed by its id.
+    admin.server.mode(&hook, "gone").await;
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("the second one dead", 20, async || {
+        let (page, _) = admin
+            .json("/admin/deliveries?connection=adm-flaky&state=dead")
+            .await;
+        !page["deliveries"].as_array().unwrap().is_empty()
+    })
+    .await;
+    let (page, _) = admin
+        .json("/admin/deliveries?connection=adm-flaky&state=dead")
+        .await;
+    let second = page["deliveries"][0]["deliveryId"].as_i64().unwrap();
+    let path = format!("/admin/deliveries/{second}/replay");
+    let (status, body) = post_json(&admin, &path, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("enable it first"),
+        "{body}"
+    );
+    let filter = json!({ "connection": "adm-flaky", "since": 0, "dryRun": true });
+    let (_, dry) = post_json(&admin, "/admin/deliveries/replay", Some(filter)).await;
+    assert_eq!(
+        (&dry["matched"], &dry["held"]),
+        (&json!(1), &json!(1)),
+        "{dry}"
+    );
+    admin.server.mode(&hook, "ok").await;
+    let res = admin
+        .post("/admin/connections/adm-flaky/enable", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, one) = post_json(&admin, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["deliveryId"], second);
+    assert!(
+        one["status"] == "pending" || one["status"] == "delivered",
+        "{one}"
+    );
+    until("the second one delivered", 20, async || {
+        let (d, _) = admin.json(&format!("/admin/deliveries/{second}")).await;
+        d["status"] == "delivered"
+    })
+    .await;
+    let (status, _) = post_json(&admin, &path, None).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "only once: it is delivered now"
+    );
+    let (audit, _) = admin.json("/admin/audit?limit=1").await;
+    let entry = &audit["entries"][0];
+    assert_eq!(entry["target"], format!("delivery:{second}"), "{audit}");
+    assert_eq!(entry["actor"], "ops", "{audit}");
+
+    // The day's attempts per minute by outcome: 4 delivered (2 to the fine one, 2 replayed),
+    // 8 retried, 2 dead; nothing is due now.
+    let (stats, _) = admin.json("/admin/stats").await;
+    let minutes = stats["minutes"].as_array().unwrap();
+    let sum = |what: &str| {
+        minutes
+            .iter()
+            .map(|m| m[what].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (sum("delivered"), sum("retried"), sum("dead")),
+        (4, 8, 2),
+        "{stats}"
+    );
+    assert!(
+        minutes
+            .windows(2)
+            .all(|w| w[0]["minute"].as_i64() < w[1]["minute"].as_i64()),
+        "{stats}"
+    );
+    assert!(minutes
+        .iter()
+        .all(|m| m["minute"].as_i64().unwrap() % 60_000 == 0));
+    assert_eq!(
+        (&stats["due"], &stats["oldestDueAt"]),
+        (&json!(0), &Value::Null)
+    );
+    let res = admin.get("/admin/stats?hours=48", OPS).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }

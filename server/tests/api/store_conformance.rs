@@ -161,6 +161,10 @@ conformance!(
     deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages,
     a_save_keeps_an_operators_disable_and_clears_every_other_reason,
     an_audited_delete_drops_the_deliveries_and_logs_it_in_one_go,
+    every_attempt_is_logged_with_its_code_and_goes_with_its_delivery,
+    deliveries_are_found_by_when_they_were_made,
+    a_filtered_replay_counts_first_then_replays_and_is_audited,
+    stats_count_attempts_per_minute_by_outcome_and_what_is_due,
 );
 
 const NOW: i64 = 1_750_000_000_000;
@@ -274,10 +278,17 @@ async fn accept(s: &Stores, event_id: &str, project: &str, at: i64) -> usize {
 }
 
 fn finish(d: &store::Due, outcome: Outcome) -> Finish {
+    let code = match &outcome {
+        Outcome::Delivered => Some(200),
+        Outcome::Retry { .. } => Some(503),
+        Outcome::Dead { .. } => Some(400),
+        Outcome::Disable { .. } => Some(410),
+    };
     Finish {
         delivery_id: d.delivery_id,
         token: d.token,
         outcome,
+        code,
     }
 }
 
@@ -1225,24 +1236,35 @@ async fn dead_deliveries_are_listed_and_replayed(subject: &Subject) {
     assert_eq!(s.outbox.dead(NOW + 1_000, 10).await.unwrap().len(), 2);
     assert_eq!(
         s.outbox
-            .replay(Replay::One(dead[0].delivery_id), NOW + 5_000)
+            .replay(Replay::one(dead[0].delivery_id), NOW + 5_000, false, None)
             .await
-            .unwrap(),
+            .unwrap()
+            .replayed,
         1
     );
     assert_eq!(
         s.outbox
-            .replay(Replay::One(dead[0].delivery_id), NOW + 5_000)
+            .replay(Replay::one(dead[0].delivery_id), NOW + 5_000, false, None)
             .await
-            .unwrap(),
+            .unwrap()
+            .replayed,
         0,
         "only dead ones"
     );
     assert_eq!(
         s.outbox
-            .replay(Replay::DeadSince(NOW + 2_000), NOW + 5_000)
+            .replay(
+                Replay {
+                    dead_since: Some(NOW + 2_000),
+                    ..Replay::default()
+                },
+                NOW + 5_000,
+                false,
+                None
+            )
             .await
-            .unwrap(),
+            .unwrap()
+            .replayed,
         1
     );
     assert_eq!(s.outbox.dead(0, 10).await.unwrap().len(), 1);
@@ -1932,4 +1954,332 @@ async fn an_audited_delete_drops_the_deliveries_and_logs_it_in_one_go(subject: &
         .map(|e| (e.action.as_str(), e.target.as_str()))
         .collect();
     assert_eq!(seen, [("test", "c1"), ("delete", "c0")]);
+}
+
+async fn every_attempt_is_logged_with_its_code_and_goes_with_its_delivery(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    accept(&s, "e1", "", NOW).await;
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
+    let of = |who: &str| due.iter().find(|d| d.entity_id == who).unwrap().clone();
+    let (c0, c1) = (of("c0"), of("c1"));
+    let retry = Outcome::Retry {
+        at_ms: NOW + 100,
+        error: "webhook answered 503".into(),
+    };
+    let mut stale = finish(&c1, Outcome::Delivered);
+    stale.token += 1_000;
+    let gone = s
+        .outbox
+        .finish(vec![finish(&c0, retry), stale], NOW + 10)
+        .await
+        .unwrap();
+    assert_eq!(gone, vec![c1.delivery_id]);
+    s.outbox
+        .finish(
+            vec![finish(
+                &c1,
+                Outcome::Dead {
+                    error: "webhook answered 400: bad card".into(),
+                },
+            )],
+            NOW + 20,
+        )
+        .await
+        .unwrap();
+    let again = s
+        .outbox
+        .claim(NOW + 100, 10, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
+    assert_eq!(again.len(), 1);
+    s.outbox
+        .finish(vec![finish(&again[0], Outcome::Delivered)], NOW + 110)
+        .await
+        .unwrap();
+
+    let detail = s.outbox.delivery(c0.delivery_id).await.unwrap().unwrap();
+    assert_eq!(detail.delivery.status, "delivered");
+    assert_eq!(detail.delivery.attempts, 2);
+    let log: Vec<_> = detail
+        .attempt_log
+        .iter()
+        .map(|a| (a.at_ms, a.code, a.outcome.as_str(), a.error.as_deref()))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            (NOW + 10, Some(503), "retried", Some("webhook answered 503")),
+            (NOW + 110, Some(200), "delivered", None),
+        ],
+        "oldest first, each with its code; the stale finish logged nothing"
+    );
+    let dead = s.outbox.delivery(c1.delivery_id).await.unwrap().unwrap();
+    assert_eq!(dead.delivery.status, "dead");
+    assert_eq!(
+        dead.attempt_log
+            .iter()
+            .map(|a| (a.code, a.outcome.as_str()))
+            .collect::<Vec<_>>(),
+        [(Some(400), "dead")]
+    );
+    assert!(s
+        .outbox
+        .delivery(c1.delivery_id + 1_000)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        subject
+            .count("SELECT count(*) FROM delivery_attempts")
+            .await,
+        3
+    );
+
+    // Pruning a delivered delivery takes its attempts; deleting a connection takes its own.
+    s.outbox.prune(NOW + 1_000, NOW + 1_000).await.unwrap();
+    assert!(s.outbox.delivery(c0.delivery_id).await.unwrap().is_none());
+    assert_eq!(
+        subject
+            .count("SELECT count(*) FROM delivery_attempts")
+            .await,
+        1
+    );
+    assert!(s.connections.delete(&id("c1")).await.unwrap());
+    assert_eq!(
+        subject
+            .count("SELECT count(*) FROM delivery_attempts")
+            .await,
+        0
+    );
+}
+
+async fn deliveries_are_found_by_when_they_were_made(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    accept(&s, "e1", "", NOW).await;
+    accept(&s, "e2", "", NOW + 60_000).await;
+    accept(&s, "e3", "", NOW + 120_000).await;
+    let found = |since: Option<i64>, until: Option<i64>, entity: Option<&str>| {
+        let q = DeliveryQuery {
+            since,
+            until,
+            entity_id: entity.map(str::to_string),
+            limit: 10,
+            ..DeliveryQuery::default()
+        };
+        let outbox = s.outbox.clone();
+        async move {
+            outbox
+                .deliveries(q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|d| (d.event_id, d.created_at))
+                .collect::<Vec<_>>()
+        }
+    };
+    let events =
+        |rows: Vec<(String, Option<i64>)>| rows.into_iter().map(|(e, _)| e).collect::<Vec<_>>();
+    let all = found(None, None, None).await;
+    assert_eq!(all.len(), 6);
+    assert!(all.contains(&("e1".to_string(), Some(NOW))), "{all:?}");
+    assert!(
+        all.contains(&("e3".to_string(), Some(NOW + 120_000))),
+        "{all:?}"
+    );
+    assert_eq!(
+        events(found(Some(NOW + 60_000), None, None).await),
+        ["e3", "e3", "e2", "e2"],
+        "since is inclusive"
+    );
+    assert_eq!(
+        events(found(None, Some(NOW + 60_000), None).await),
+        ["e1", "e1"],
+        "until is exclusive"
+    );
+    assert_eq!(
+        events(found(Some(NOW + 1), Some(NOW + 120_000), Some("c1")).await),
+        ["e2"]
+    );
+    assert!(found(Some(NOW + 120_001), None, None).await.is_empty());
+}
+
+async fn a_filtered_replay_counts_first_then_replays_and_is_audited(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 3).await;
+    accept(&s, "e1", "", NOW).await;
+    accept(&s, "e2", "", NOW).await;
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
+    assert_eq!(due.len(), 6);
+    // e1 dies at NOW + 1000, e2 at NOW + 2000, to every connection.
+    for d in &due {
+        let at = if d.event_id == "e1" {
+            NOW + 1_000
+        } else {
+            NOW + 2_000
+        };
+        let dead = Outcome::Dead {
+            error: "webhook answered 400".into(),
+        };
+        s.outbox.finish(vec![finish(d, dead)], at).await.unwrap();
+    }
+    // c2 is disabled: its deliveries are counted but held.
+    assert!(s
+        .connections
+        .set_disabled(
+            &id("c2"),
+            Some("by hand".into()),
+            audit("disable", "c2", NOW)
+        )
+        .await
+        .unwrap());
+    let e1 = Replay {
+        dead_until: Some(NOW + 2_000),
+        ..Replay::default()
+    };
+    let dry = s
+        .outbox
+        .replay(e1.clone(), NOW + 3_000, true, None)
+        .await
+        .unwrap();
+    assert_eq!((dry.matched, dry.held, dry.replayed), (3, 1, 0));
+    assert_eq!(
+        s.outbox.dead(0, 10).await.unwrap().len(),
+        6,
+        "a dry run changes nothing"
+    );
+    let c0_e2 = Replay {
+        entity_id: Some("c0".into()),
+        event_id: Some("e2".into()),
+        dead_since: Some(NOW + 2_000),
+        ..Replay::default()
+    };
+    let dry = s
+        .outbox
+        .replay(c0_e2.clone(), NOW + 3_000, true, None)
+        .await
+        .unwrap();
+    assert_eq!((dry.matched, dry.held), (1, 0));
+    let before = s.connections.audit_log(None, 10).await.unwrap().len();
+    let done = s
+        .outbox
+        .replay(
+            e1,
+            NOW + 3_000,
+            false,
+            Some(audit("replay", "deliveries", NOW + 3_000)),
+        )
+        .await
+        .unwrap();
+    assert_eq!((done.matched, done.held, done.replayed), (3, 1, 2));
+    let log = s.connections.audit_log(None, 10).await.unwrap();
+    assert_eq!(log.len(), before + 1);
+    assert_eq!(
+        (log[0].action.as_str(), log[0].target.as_str()),
+        ("replay", "deliveries")
+    );
+    let detail: serde_json::Value =
+        serde_json::from_str(log[0].detail.as_deref().unwrap()).unwrap();
+    assert_eq!(detail["filter"]["deadUntil"], NOW + 2_000, "{detail}");
+    assert_eq!(
+        (detail["matched"].as_u64(), detail["replayed"].as_u64()),
+        (Some(3), Some(2))
+    );
+    let again = s
+        .outbox
+        .claim(NOW + 3_000, 10, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
+    let mut got: Vec<_> = again
+        .iter()
+        .map(|d| (d.entity_id.as_str(), d.event_id.as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(got, [("c0", "e1"), ("c1", "e1")]);
+    // Replayed, a delivery keeps the attempts it had.
+    let one = s
+        .outbox
+        .delivery(again[0].delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (one.delivery.status.as_str(), one.delivery.attempts),
+        ("pending", 0)
+    );
+    assert_eq!(one.attempt_log.len(), 1);
+    assert_eq!(one.attempt_log[0].outcome, "dead");
+    let done = s
+        .outbox
+        .replay(c0_e2, NOW + 3_000, false, None)
+        .await
+        .unwrap();
+    assert_eq!(done.replayed, 1);
+    assert_eq!(
+        s.outbox.dead(0, 10).await.unwrap().len(),
+        3,
+        "c1's e2 and both of c2's stay dead"
+    );
+}
+
+async fn stats_count_attempts_per_minute_by_outcome_and_what_is_due(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 3).await;
+    const MINUTE: i64 = 60_000;
+    let start = NOW / MINUTE * MINUTE;
+    accept(&s, "e1", "", start).await;
+    let due = s
+        .outbox
+        .claim(start, 10, LEASE, &limits())
+        .await
+        .unwrap()
+        .due;
+    let retry = |at_ms| Outcome::Retry {
+        at_ms,
+        error: "webhook answered 503".into(),
+    };
+    // Minute 0: c0 delivered, c1 retried; minute 2: c2 dead; c1's retry is due at minute 3.
+    let by = |who: &str| due.iter().find(|d| d.entity_id == who).unwrap();
+    s.outbox
+        .finish(
+            vec![
+                finish(by("c0"), Outcome::Delivered),
+                finish(by("c1"), retry(start + 3 * MINUTE)),
+            ],
+            start + 10,
+        )
+        .await
+        .unwrap();
+    let dead = Outcome::Dead {
+        error: "webhook answered 400".into(),
+    };
+    s.outbox
+        .finish(vec![finish(by("c2"), dead)], start + 2 * MINUTE + 59_999)
+        .await
+        .unwrap();
+    let stats = s.outbox.stats(start, start + 4 * MINUTE).await.unwrap();
+    let seen: Vec<_> = stats
+        .minutes
+        .iter()
+        .map(|m| (m.minute - start, m.delivered, m.retried, m.dead))
+        .collect();
+    assert_eq!(seen, [(0, 1, 1, 0), (2 * MINUTE, 0, 0, 1)]);
+    assert_eq!(
+        (stats.due, stats.oldest_due_at),
+        (1, Some(start + 3 * MINUTE))
+    );
+    let later = s
+        .outbox
+        .stats(start + MINUTE, start + MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(later.minutes.len(), 1, "only attempts from since on");
+    assert_eq!(
+        (later.due, later.oldest_due_at),
+        (0, None),
+        "nothing due yet"
+    );
 }

@@ -14,9 +14,11 @@ use crate::domain::rate_windows::{self, Limits, Windows};
 use crate::domain::Keyring;
 use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
-    db, Accepted, Claimed, DeadDelivery, DeliveryStatus, Finish, Gauges, NewEvent, Outbox, Outcome,
-    Pruned, Replay, Reservation, StoreError, Wake, GAUGES,
+    db, Accepted, Attempt, Claimed, DeadDelivery, DeliveryDetail, DeliveryRow, DeliveryStatus,
+    Finish, Gauges, NewEvent, Outbox, Outcome, Pruned, Replay, Reservation, StoreError, Wake,
+    GAUGES,
 };
+use crate::store::{minutes_of, AuditEntry, DeliveryStats, Replayed, DUE, MINUTES, REPLAYABLE};
 
 pub(in crate::store) struct PgOutbox {
     pool: PgPool,
@@ -64,6 +66,25 @@ async fn notify(tx: &mut Tx) -> Result<(), StoreError> {
         .await
         .map_err(db)?;
     Ok(())
+}
+
+/// A row of [`crate::store::DELIVERY_COLUMNS`].
+fn delivery_row(r: &sqlx::postgres::PgRow) -> Result<DeliveryRow, sqlx::Error> {
+    let status: String = r.try_get(3)?;
+    let next_at: i64 = r.try_get(5)?;
+    let attempts: i32 = r.try_get(4)?;
+    Ok(DeliveryRow {
+        delivery_id: r.try_get(0)?,
+        event_id: r.try_get(1)?,
+        entity_id: r.try_get(2)?,
+        next_at: (status == "pending").then_some(next_at),
+        status,
+        attempts: attempts as u32,
+        last_error: r.try_get(6)?,
+        delivered_at: r.try_get(7)?,
+        dead_at: r.try_get(8)?,
+        created_at: r.try_get(9)?,
+    })
 }
 
 #[async_trait]
@@ -192,9 +213,12 @@ impl Outbox for PgOutbox {
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
+        let (mut codes, mut outcomes) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for f in &batch {
             ids.push(f.delivery_id);
             tokens.push(f.token);
+            codes.push(f.code.map(i32::from));
+            outcomes.push(f.outcome.attempt_name());
             let (status, at, error) = match &f.outcome {
                 Outcome::Delivered => ("delivered", None, None),
                 Outcome::Retry { at_ms, error } => ("pending", Some(*at_ms), Some(error.clone())),
@@ -207,16 +231,26 @@ impl Outbox for PgOutbox {
             errors.push(error);
         }
         let mut tx = self.pool.begin().await.map_err(db)?;
+        // One statement: the outcomes, and the attempt of each one that counted.
         let done: Vec<i64> = sqlx::query_scalar(
-            "UPDATE deliveries d SET status = v.status, attempts = d.attempts + 1,
-                 next_at = coalesce(v.next_at, d.next_at), last_error = v.error,
-                 delivered_at = CASE WHEN v.status = 'delivered' THEN $6 ELSE d.delivered_at END,
-                 dead_at = CASE WHEN v.status = 'dead' THEN $6 ELSE d.dead_at END,
-                 claimed_until = 0, claim_token = NULL
-             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])
-                  AS v(id, token, status, next_at, error)
-             WHERE d.id = v.id AND d.claim_token = v.token
-             RETURNING d.id",
+            "WITH v AS (
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[],
+                                      $7::int[], $8::text[])
+                 AS v(id, token, status, next_at, error, code, outcome)
+             ), done AS (
+                 UPDATE deliveries d SET status = v.status, attempts = d.attempts + 1,
+                     next_at = coalesce(v.next_at, d.next_at), last_error = v.error,
+                     delivered_at = CASE WHEN v.status = 'delivered' THEN $6 ELSE d.delivered_at END,
+                     dead_at = CASE WHEN v.status = 'dead' THEN $6 ELSE d.dead_at END,
+                     claimed_until = 0, claim_token = NULL
+                 FROM v
+                 WHERE d.id = v.id AND d.claim_token = v.token
+                 RETURNING d.id
+             ), logged AS (
+                 INSERT INTO delivery_attempts (delivery_id, at_ms, code, outcome, error)
+                 SELECT v.id, $6, v.code, v.outcome, v.error FROM v JOIN done ON done.id = v.id
+             )
+             SELECT id FROM done",
         )
         .bind(&ids)
         .bind(&tokens)
@@ -224,6 +258,8 @@ impl Outbox for PgOutbox {
         .bind(&next)
         .bind(&errors)
         .bind(now_ms)
+        .bind(&codes)
+        .bind(&outcomes)
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
@@ -333,24 +369,45 @@ impl Outbox for PgOutbox {
             .await
             .map_err(db)?
             .iter()
-            .map(|r| {
-                let status: String = r.try_get(3)?;
-                let next_at: i64 = r.try_get(5)?;
-                let attempts: i32 = r.try_get(4)?;
-                Ok(crate::store::DeliveryRow {
-                    delivery_id: r.try_get(0)?,
-                    event_id: r.try_get(1)?,
-                    entity_id: r.try_get(2)?,
-                    next_at: (status == "pending").then_some(next_at),
-                    status,
-                    attempts: attempts as u32,
-                    last_error: r.try_get(6)?,
-                    delivered_at: r.try_get(7)?,
-                    dead_at: r.try_get(8)?,
-                })
-            })
+            .map(delivery_row)
             .collect::<Result<_, sqlx::Error>>()
             .map_err(db)
+    }
+
+    async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetail>, StoreError> {
+        let sql = format!("{} WHERE id = $1", crate::store::DELIVERY_COLUMNS);
+        let Some(row) = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let delivery = delivery_row(&row).map_err(db)?;
+        let attempt_log = sqlx::query(
+            "SELECT at_ms, code, outcome, error FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?
+        .iter()
+        .map(|r| {
+            let code: Option<i32> = r.try_get(1)?;
+            Ok(Attempt {
+                at_ms: r.try_get(0)?,
+                code: code.map(|c| c as u16),
+                outcome: r.try_get(2)?,
+                error: r.try_get(3)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db)?;
+        Ok(Some(DeliveryDetail {
+            delivery,
+            attempt_log,
+        }))
     }
 
     async fn dead(&self, since_ms: i64, limit: usize) -> Result<Vec<DeadDelivery>, StoreError> {
@@ -379,30 +436,69 @@ impl Outbox for PgOutbox {
         .map_err(db)
     }
 
-    async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError> {
-        let (one, since) = match which {
-            Replay::One(id) => (Some(id), None),
-            Replay::DeadSince(t) => (None, Some(t)),
-        };
+    async fn replay(
+        &self,
+        which: Replay,
+        now_ms: i64,
+        dry_run: bool,
+        audit: Option<AuditEntry>,
+    ) -> Result<Replayed, StoreError> {
+        let (filter, params) = which.sql(|n| format!("${n}"));
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let n = sqlx::query(
-            "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = $3, claimed_until = 0,
-             claim_token = NULL, dead_at = NULL
-             WHERE status = 'dead' AND ($1::bigint IS NULL OR id = $1) AND ($2::bigint IS NULL OR dead_at >= $2)
-             AND entity_id IN (SELECT entity_id FROM connections WHERE disabled_reason IS NULL)",
-        )
-        .bind(one)
-        .bind(since)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
-        if n > 0 {
+        // The rows counted are the rows replayed: locked until the transaction ends.
+        let sql = format!(
+            "WITH m AS (SELECT id, {REPLAYABLE} AS ok FROM deliveries WHERE {filter} FOR UPDATE)
+             SELECT count(*), count(*) FILTER (WHERE ok) FROM m"
+        );
+        let mut q = sqlx::query(&sql);
+        for p in &params {
+            q = q.bind(p);
+        }
+        let row = q.fetch_one(&mut *tx).await.map_err(db)?;
+        let (matched, replayable): (i64, i64) =
+            (row.try_get(0).map_err(db)?, row.try_get(1).map_err(db)?);
+        let mut done = Replayed {
+            matched: matched as u64,
+            held: (matched - replayable) as u64,
+            replayed: 0,
+        };
+        if dry_run {
+            tx.rollback().await.map_err(db)?;
+            return Ok(done);
+        }
+        let sql = format!(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = ${}, claimed_until = 0,
+             claim_token = NULL, dead_at = NULL WHERE {filter} AND {REPLAYABLE}",
+            params.len() + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for p in &params {
+            q = q.bind(p);
+        }
+        done.replayed = q
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if let Some(audit) = audit {
+            sqlx::query(
+                "INSERT INTO admin_audit (at_ms, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(audit.at_ms)
+            .bind(&audit.actor)
+            .bind(&audit.action)
+            .bind(&audit.target)
+            .bind(done.detail(&which))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        if done.replayed > 0 {
             notify(&mut tx).await?;
         }
         tx.commit().await.map_err(db)?;
-        Ok(n as usize)
+        Ok(done)
     }
 
     async fn prune(&self, before_ms: i64, now_ms: i64) -> Result<Option<Pruned>, StoreError> {
@@ -460,6 +556,24 @@ impl Outbox for PgOutbox {
             }
         });
         Ok(())
+    }
+
+    async fn stats(&self, since_ms: i64, now_ms: i64) -> Result<DeliveryStats, StoreError> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(MINUTES)
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let (due, oldest_due_at): (i64, Option<i64>) = sqlx::query_as(DUE)
+            .bind(now_ms)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(DeliveryStats {
+            minutes: minutes_of(rows),
+            due: due as u64,
+            oldest_due_at,
+        })
     }
 
     async fn gauges(&self, now_ms: i64) -> Result<Gauges, StoreError> {

@@ -103,6 +103,22 @@ const MIGRATIONS: &[&str] = &[
         target TEXT NOT NULL,
         detail TEXT
     );",
+    // Every attempt at a delivery (the admin API's history and its per-minute chart), gone
+    // with its delivery (pruned, or its connection deleted).
+    "CREATE TABLE delivery_attempts (
+        id INTEGER PRIMARY KEY,
+        delivery_id INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        code INTEGER,
+        outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'retried', 'dead')),
+        error TEXT
+    );
+    CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id);
+    CREATE INDEX delivery_attempts_at ON delivery_attempts (at_ms, outcome);
+    CREATE TRIGGER delivery_attempts_gone AFTER DELETE ON deliveries
+        BEGIN DELETE FROM delivery_attempts WHERE delivery_id = old.id; END;",
+    // The admin API's deliveries by the time they were made (their event's).
+    "CREATE INDEX events_received ON events (received_ms);",
     // The admin API's search over many connections: each filter's column with entity_id,
     // so a page is read in entity id order from the index alone (no sort of every match);
     // the names beside the ids, so a name is matched without reading rows; the disabled

@@ -16,10 +16,11 @@ use crate::domain::{Keyring, WebhookUrl};
 use crate::store::claim::{self, Candidate};
 use crate::store::subscribers::{Snapshot, Subscribers};
 use crate::store::{
-    db, deliveries_sql, Accepted, Claimed, DeadDelivery, DeliveryQuery, DeliveryRow,
-    DeliveryStatus, Due, Finish, Gauges, NewEvent, Outbox, Outcome, Pruned, Replay, Reservation,
-    StoreError, Wake, DELIVERY_COLUMNS, GAUGES,
+    db, deliveries_sql, Accepted, Attempt, Claimed, DeadDelivery, DeliveryDetail, DeliveryQuery,
+    DeliveryRow, DeliveryStatus, Due, Finish, Gauges, NewEvent, Outbox, Outcome, Pruned, Replay,
+    Reservation, StoreError, Wake, DELIVERY_COLUMNS, GAUGES,
 };
+use crate::store::{minutes_of, AuditEntry, DeliveryStats, Replayed, DUE, MINUTES, REPLAYABLE};
 
 pub(in crate::store) struct SqliteOutbox {
     db: Db,
@@ -114,6 +115,24 @@ fn take(
         });
     }
     Ok(out)
+}
+
+/// A row of [`DELIVERY_COLUMNS`].
+fn delivery_row(r: &rusqlite::Row) -> rusqlite::Result<DeliveryRow> {
+    let status: String = r.get(3)?;
+    let next_at: i64 = r.get(5)?;
+    Ok(DeliveryRow {
+        delivery_id: r.get(0)?,
+        event_id: r.get(1)?,
+        entity_id: r.get(2)?,
+        next_at: (status == "pending").then_some(next_at),
+        status,
+        attempts: r.get(4)?,
+        last_error: r.get(6)?,
+        delivered_at: r.get(7)?,
+        dead_at: r.get(8)?,
+        created_at: r.get(9)?,
+    })
 }
 
 /// Disables the connection of `delivery_id` and kills what else it had pending.
@@ -354,7 +373,14 @@ impl Outbox for SqliteOutbox {
                 .map_err(db)?;
                 if changed == 0 {
                     stale.push(id);
-                } else if let Outcome::Disable { error } = &f.outcome {
+                    continue;
+                }
+                tx.prepare_cached(
+                    "INSERT INTO delivery_attempts (delivery_id, at_ms, code, outcome, error) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut s| s.execute(params![id, now_ms, f.code, f.outcome.attempt_name(), f.outcome.error()]))
+                .map_err(db)?;
+                if let Outcome::Disable { error } = &f.outcome {
                     disable(&tx, id, error, now_ms)?;
                 }
             }
@@ -433,23 +459,45 @@ impl Outbox for SqliteOutbox {
             .with(move |conn| {
                 let mut q = conn.prepare_cached(&sql).map_err(db)?;
                 let rows = q
-                    .query_map(rusqlite::params_from_iter(params.iter()), |r| {
-                        let status: String = r.get(3)?;
-                        let next_at: i64 = r.get(5)?;
-                        Ok(DeliveryRow {
-                            delivery_id: r.get(0)?,
-                            event_id: r.get(1)?,
-                            entity_id: r.get(2)?,
-                            next_at: (status == "pending").then_some(next_at),
-                            status,
-                            attempts: r.get(4)?,
-                            last_error: r.get(6)?,
-                            delivered_at: r.get(7)?,
-                            dead_at: r.get(8)?,
-                        })
-                    })
+                    .query_map(rusqlite::params_from_iter(params.iter()), delivery_row)
                     .map_err(db)?;
                 rows.collect::<Result<_, _>>().map_err(db)
+            })
+            .await
+    }
+
+    async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetail>, StoreError> {
+        self.db
+            .with(move |conn| {
+                let sql = format!("{DELIVERY_COLUMNS} WHERE id = ?1");
+                let Some(delivery) = conn
+                    .prepare_cached(&sql)
+                    .and_then(|mut q| q.query_row([id], delivery_row).optional())
+                    .map_err(db)?
+                else {
+                    return Ok(None);
+                };
+                let mut q = conn
+                    .prepare_cached(
+                        "SELECT at_ms, code, outcome, error FROM delivery_attempts WHERE delivery_id = ?1 ORDER BY id",
+                    )
+                    .map_err(db)?;
+                let attempt_log = q
+                    .query_map([id], |r| {
+                        Ok(Attempt {
+                            at_ms: r.get(0)?,
+                            code: r.get(1)?,
+                            outcome: r.get(2)?,
+                            error: r.get(3)?,
+                        })
+                    })
+                    .map_err(db)?
+                    .collect::<Result<_, _>>()
+                    .map_err(db)?;
+                Ok(Some(DeliveryDetail {
+                    delivery,
+                    attempt_log,
+                }))
             })
             .await
     }
@@ -480,21 +528,57 @@ impl Outbox for SqliteOutbox {
             .await
     }
 
-    async fn replay(&self, which: Replay, now_ms: i64) -> Result<usize, StoreError> {
-        let (one, since) = match which {
-            Replay::One(id) => (Some(id), None),
-            Replay::DeadSince(t) => (None, Some(t)),
-        };
+    async fn replay(
+        &self,
+        which: Replay,
+        now_ms: i64,
+        dry_run: bool,
+        audit: Option<AuditEntry>,
+    ) -> Result<Replayed, StoreError> {
+        let (filter, params) = which.sql(|n| format!("?{n}"));
         self.db
             .with(move |conn| {
-                conn.execute(
-                    "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = ?3, claimed_until = 0,
-                     claim_token = NULL, dead_at = NULL
-                     WHERE status = 'dead' AND (?1 IS NULL OR id = ?1) AND (?2 IS NULL OR coalesce(dead_at, 0) >= ?2)
-                     AND entity_id IN (SELECT entity_id FROM connections WHERE disabled_reason IS NULL)",
-                    params![one, since, now_ms],
-                )
-                .map_err(db)
+                let tx = immediate(conn)?;
+                let (matched, replayable): (i64, i64) = tx
+                    .query_row(
+                        &format!(
+                            "SELECT count(*), coalesce(sum(CASE WHEN {REPLAYABLE} THEN 1 ELSE 0 END), 0)
+                             FROM deliveries WHERE {filter}"
+                        ),
+                        rusqlite::params_from_iter(params.iter()),
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map_err(db)?;
+                let mut done = Replayed {
+                    matched: matched as u64,
+                    held: (matched - replayable) as u64,
+                    replayed: 0,
+                };
+                if !dry_run {
+                    let n = params.len();
+                    let mut all: Vec<rusqlite::types::Value> =
+                        params.iter().cloned().map(Into::into).collect();
+                    all.push(now_ms.into());
+                    done.replayed = tx
+                        .execute(
+                            &format!(
+                                "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = ?{}, claimed_until = 0,
+                                 claim_token = NULL, dead_at = NULL WHERE {filter} AND {REPLAYABLE}",
+                                n + 1
+                            ),
+                            rusqlite::params_from_iter(all.iter()),
+                        )
+                        .map_err(db)? as u64;
+                    if let Some(audit) = audit {
+                        tx.execute(
+                            "INSERT INTO admin_audit (at_ms, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![audit.at_ms, audit.actor, audit.action, audit.target, done.detail(&which)],
+                        )
+                        .map_err(db)?;
+                    }
+                }
+                tx.commit().map_err(db)?;
+                Ok(done)
             })
             .await
     }
@@ -532,6 +616,29 @@ impl Outbox for SqliteOutbox {
     async fn listen(&self, _wake: Wake) -> Result<(), StoreError> {
         // One process owns the file: its own accepts wake its workers directly.
         Ok(())
+    }
+
+    async fn stats(&self, since_ms: i64, now_ms: i64) -> Result<DeliveryStats, StoreError> {
+        self.db
+            .with(move |conn| {
+                let rows = conn
+                    .prepare_cached(MINUTES)
+                    .and_then(|mut q| {
+                        q.query_map([since_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(db)?;
+                let (due, oldest_due_at): (i64, Option<i64>) = conn
+                    .prepare_cached(DUE)
+                    .and_then(|mut q| q.query_row([now_ms], |r| Ok((r.get(0)?, r.get(1)?))))
+                    .map_err(db)?;
+                Ok(DeliveryStats {
+                    minutes: minutes_of(rows),
+                    due: due as u64,
+                    oldest_due_at,
+                })
+            })
+            .await
     }
 
     async fn gauges(&self, now_ms: i64) -> Result<Gauges, StoreError> {
