@@ -5,7 +5,9 @@
 //! written as the server takes it: `id:secret`. Only the secret is sent.
 
 use anyhow::{bail, Context, Result};
-use connector_settings::admin::{ConnectionDetail, DeliveryPage, DeliveryRow};
+use connector_settings::admin::{
+    ConnectionDetail, DeliveryDetail, DeliveryPage, DeliveryRow, ReplayAnswer, ReplayFilter,
+};
 use connector_settings::api::ErrorBody;
 use serde::de::DeserializeOwned;
 
@@ -129,6 +131,30 @@ pub async fn dead(client: &AdminClient, since: i64, limit: usize) -> Result<Vec<
 pub async fn status(client: &AdminClient, entity_id: &str) -> Result<ConnectionDetail> {
     let id = url::form_urlencoded::byte_serialize(entity_id.as_bytes()).collect::<String>();
     client.get(&format!("/admin/connections/{id}")).await
+}
+
+/// `replay --id --admin-url`: the dead delivery `id` due again (`POST
+/// /admin/deliveries/{id}/replay`).
+pub async fn replay_one(client: &AdminClient, id: i64) -> Result<DeliveryDetail> {
+    client
+        .post(&format!("/admin/deliveries/{id}/replay"), None)
+        .await
+}
+
+/// `replay --since --admin-url [--dry-run]`: every dead delivery that died at or after
+/// `since` (unix ms) due again, or only counted (`POST /admin/deliveries/replay`).
+pub async fn replay_since(client: &AdminClient, since: i64, dry_run: bool) -> Result<ReplayAnswer> {
+    let filter = ReplayFilter {
+        since: Some(since),
+        dry_run,
+        ..ReplayFilter::default()
+    };
+    client
+        .post(
+            "/admin/deliveries/replay",
+            Some(&serde_json::to_value(filter)?),
+        )
+        .await
 }
 
 #[cfg(test)]

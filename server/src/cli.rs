@@ -110,6 +110,14 @@ pub enum Command {
         /// Every delivery that died at or after this time (RFC 3339).
         #[arg(long)]
         since: Option<String>,
+        /// A running server's admin API (its --metrics-addr listener, e.g.
+        /// http://127.0.0.1:9090), with the token of CONNECTOR_ADMIN_TOKEN (id:secret); else
+        /// the database the server flags name.
+        #[arg(long, env = "CONNECTOR_ADMIN_URL")]
+        admin_url: Option<String>,
+        /// Only count what --since would replay (with --admin-url).
+        #[arg(long, requires_all = ["since", "admin_url"])]
+        dry_run: bool,
     },
     /// Keys and secrets for a new installation.
     Keys {
@@ -173,7 +181,7 @@ async fn on_database(command: Command, config: &Config) -> Result<()> {
                 )
             }));
         }
-        Command::Replay { id, since } => {
+        Command::Replay { id, since, .. } => {
             let which = match (id, since) {
                 (Some(id), _) => Replay::one(id),
                 (None, Some(since)) => Replay {
@@ -269,6 +277,43 @@ async fn on_admin_api(command: Command, config: &Config) -> Result<()> {
             let detail = crate::admin_client::status(&client, &entity_id).await?;
             println!("{}", serde_json::to_string_pretty(&detail)?);
         }
+        Command::Replay {
+            id,
+            since,
+            admin_url: Some(url),
+            dry_run,
+        } => {
+            let client = crate::admin_client::AdminClient::new(&url, token)?;
+            match (id, since) {
+                (Some(id), _) => {
+                    crate::admin_client::replay_one(&client, id).await?;
+                    println!("replayed 1 deliveries; running instances pick them up");
+                }
+                (None, Some(since)) => {
+                    let since = crate::clock::ms_from_rfc3339(&since)?;
+                    let answer = crate::admin_client::replay_since(&client, since, dry_run).await?;
+                    if dry_run {
+                        println!(
+                            "{} dead deliveries match; a replay would make {} due ({} held: their connection is disabled or deleted)",
+                            answer.matched,
+                            answer.matched.saturating_sub(answer.held),
+                            answer.held
+                        );
+                    } else if answer.replayed == 0 {
+                        bail!(
+                            "no dead delivery of an enabled connection matched ({} held); nothing was replayed",
+                            answer.held
+                        );
+                    } else {
+                        println!(
+                            "replayed {} deliveries; running instances pick them up",
+                            answer.replayed
+                        );
+                    }
+                }
+                (None, None) => bail!("give --id or --since"),
+            }
+        }
         _ => unreachable!("only admin API commands come here"),
     }
     Ok(())
@@ -280,6 +325,9 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
             admin_url: Some(_), ..
         }
         | Command::Status {
+            admin_url: Some(_), ..
+        }
+        | Command::Replay {
             admin_url: Some(_), ..
         } => return on_admin_api(command, config).await,
         Command::Dead { .. } | Command::Replay { .. } => return on_database(command, config).await,

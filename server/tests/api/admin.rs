@@ -868,6 +868,54 @@ async fn dead_and_status_ask_the_admin_api_with_admin_url_and_need_no_database()
     assert!(none.contains("CONNECTOR_ADMIN_TOKEN"), "{none}");
     let bare = cli(&["dead", "--admin-url", url], Some(OPS), &absent).unwrap_err();
     assert!(bare.contains("id:secret") && !bare.contains(OPS), "{bare}");
+
+    // replay: a dry run counts, and holds it while its connection is disabled.
+    let since = ["--since", "2020-01-01T00:00:00Z"];
+    let dry = cli(
+        &[&["replay", "--admin-url", url, "--dry-run"][..], &since[..]].concat(),
+        token,
+        &absent,
+    )
+    .unwrap();
+    assert!(
+        dry.contains("1 dead deliveries match; a replay would make 0 due (1 held"),
+        "{dry}"
+    );
+    // The channel is back: enabled, its webhook answering; the dead card replayed by id.
+    let res = admin
+        .post("/admin/connections/adm-c2/enable", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    admin.server.mode(&gone, "ok").await;
+    let dry = cli(
+        &[&["replay", "--admin-url", url, "--dry-run"][..], &since[..]].concat(),
+        token,
+        &absent,
+    )
+    .unwrap();
+    assert!(dry.contains("a replay would make 1 due (0 held"), "{dry}");
+    let id = cols[0];
+    let replayed = cli(&["replay", "--admin-url", url, "--id", id], token, &absent).unwrap();
+    assert!(replayed.contains("replayed 1 deliveries"), "{replayed}");
+    until("the replayed card", 20, async || {
+        admin.server.inbox(&gone).await.len() == 1
+    })
+    .await;
+    let again = cli(&["replay", "--admin-url", url, "--id", id], token, &absent).unwrap_err();
+    assert!(again.contains("409"), "{again}");
+    let none_left = cli(
+        &[&["replay", "--admin-url", url][..], &since[..]].concat(),
+        token,
+        &absent,
+    )
+    .unwrap_err();
+    assert!(none_left.contains("nothing was replayed"), "{none_left}");
+    let log = audit_of(&admin).await;
+    assert!(
+        log.iter()
+            .any(|e| e.0 == "ops" && e.1 == "replay" && e.2.contains(id)),
+        "{log:?}"
+    );
 }
 
 /// Posts `path` with `body` as OPS and answers its status and JSON.
