@@ -236,8 +236,9 @@ pub(crate) const GAUGES: &str = "SELECT
 
 /// The search of `query` as SQL after `select` (which ends with `FROM connections`), with its
 /// string parameters in order; `placeholder(n)` writes the n-th (from 1). Only the filters
-/// given are in the WHERE clause, so each can use its index. `find` is the database's
-/// `find(haystack, needle)`, 0 when absent (SQLite's `instr`, PostgreSQL's `strpos`).
+/// given are in the WHERE clause, so each can use its index. `find` is how the database
+/// finds a part of the name: `instr` (SQLite: `instr(haystack, needle) > 0`) or `like`
+/// (PostgreSQL: `LIKE '%needle%'`, which its trigram index answers when `pg_trgm` is there).
 ///
 /// The page's entity ids are found first, from the indexes alone (each filter's column with
 /// `entity_id`, in its order: no sort and no row read for what does not match; a name is
@@ -265,8 +266,18 @@ pub(crate) fn search_sql(
         clauses.push(format!("account = {}", next(account, &mut params)));
     }
     if let Some(name) = &query.name {
-        let p = next(&name.to_lowercase(), &mut params);
-        clauses.push(format!("{find}(lower(config_name), {p}) > 0"));
+        let needle = name.to_lowercase();
+        if find == "like" {
+            let escaped = needle
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let p = next(&format!("%{escaped}%"), &mut params);
+            clauses.push(format!("lower(config_name) LIKE {p} ESCAPE '\\'"));
+        } else {
+            let p = next(&needle, &mut params);
+            clauses.push(format!("{find}(lower(config_name), {p}) > 0"));
+        }
     }
     if let Some(kind) = &query.kind {
         clauses.push(format!("webhook_kind = {}", next(kind, &mut params)));

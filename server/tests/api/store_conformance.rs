@@ -1634,6 +1634,21 @@ async fn connections_are_searched_by_tenant_team_account_name_kind_and_state_in_
         found(&s, q(|q| q.name = Some("NIGHTLY".into()))).await,
         ["c1", "c2", "c4", "c5"]
     );
+    // A wildcard of LIKE is a character like any other.
+    for literal in ["_", "%", "\\"] {
+        assert!(
+            found(
+                &s,
+                ConnectionQuery {
+                    name: Some(literal.into()),
+                    ..ConnectionQuery::default()
+                }
+            )
+            .await
+            .is_empty(),
+            "{literal}"
+        );
+    }
     assert_eq!(
         found(&s, q(|q| q.kind = Some("workflows".into()))).await,
         ["c3"]

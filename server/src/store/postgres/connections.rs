@@ -354,7 +354,7 @@ impl ConnectionStore for PgConnections {
         let select = SELECT
             .strip_suffix(" WHERE entity_id = $1")
             .expect("SELECT ends with its WHERE");
-        let (sql, params) = search_sql(select, "strpos", &query, |n| format!("${n}"));
+        let (sql, params) = search_sql(select, "like", &query, |n| format!("${n}"));
         let mut q = sqlx::query(&sql);
         for p in params {
             q = q.bind(p);
