@@ -30,6 +30,11 @@ pub struct Strings {
     pub removed: &'static str,
     pub other_tenant: &'static str,
     pub disabled: &'static str,
+    /// An operator disabled it (the admin API): saving does not enable it. Followed by
+    /// the operator's reason.
+    pub disabled_by_operator: &'static str,
+    /// A save's answer when the connection stays disabled by an operator.
+    pub saved_still_disabled: &'static str,
     pub send_test: &'static str,
     pub test_sending: &'static str,
     pub test_delivered: &'static str,
@@ -117,6 +122,8 @@ static EN: Strings = Strings {
     removed: "The connection was removed.",
     other_tenant: "this connection belongs to another organisation; sign in with an account of that organisation",
     disabled: "Cards are not delivered: the channel's webhook is gone. Saving enables the connection again. Reason",
+    disabled_by_operator: "Cards are not delivered: an operator of this connector disabled the connection. Saving does not enable it again; ask the connector's operator. Reason",
+    saved_still_disabled: "Saved. The connection stays disabled by an operator of this connector: cards are not delivered until the operator enables it again. Reason",
     send_test: "Send a test card",
     test_sending: "Sending a test card…",
     test_delivered: "The test card was posted to the channel.",
@@ -199,6 +206,8 @@ static DE: Strings = Strings {
     removed: "Die Verbindung wurde entfernt.",
     other_tenant: "diese Verbindung gehört zu einer anderen Organisation; melden Sie sich mit einem Konto dieser Organisation an",
     disabled: "Karten werden nicht zugestellt: der Webhook des Kanals existiert nicht mehr. Speichern aktiviert die Verbindung wieder. Grund",
+    disabled_by_operator: "Karten werden nicht zugestellt: ein Betreiber dieses Connectors hat die Verbindung deaktiviert. Speichern aktiviert sie nicht wieder; wenden Sie sich an den Betreiber des Connectors. Grund",
+    saved_still_disabled: "Gespeichert. Die Verbindung bleibt von einem Betreiber dieses Connectors deaktiviert: Karten werden erst zugestellt, wenn der Betreiber sie wieder aktiviert. Grund",
     send_test: "Testkarte senden",
     test_sending: "Testkarte wird gesendet…",
     test_delivered: "Die Testkarte wurde im Kanal gepostet.",
@@ -281,6 +290,8 @@ static FR: Strings = Strings {
     removed: "La connexion a été supprimée.",
     other_tenant: "cette connexion appartient à une autre organisation ; connectez-vous avec un compte de cette organisation",
     disabled: "Les cartes ne sont pas publiées : le webhook du canal n'existe plus. L'enregistrement réactive la connexion. Motif",
+    disabled_by_operator: "Les cartes ne sont pas publiées : un opérateur de ce connecteur a désactivé la connexion. L'enregistrement ne la réactive pas ; adressez-vous à l'opérateur du connecteur. Motif",
+    saved_still_disabled: "Enregistré. La connexion reste désactivée par un opérateur de ce connecteur : les cartes ne sont publiées qu'une fois qu'il l'a réactivée. Motif",
     send_test: "Envoyer une carte de test",
     test_sending: "Envoi d'une carte de test…",
     test_delivered: "La carte de test a été publiée dans le canal.",
@@ -347,6 +358,18 @@ pub fn strings(locale: Locale) -> &'static Strings {
         Locale::En => &EN,
         Locale::De => &DE,
         Locale::Fr => &FR,
+    }
+}
+
+impl Strings {
+    /// Why a connection is disabled, in words for the person: an operator's disable (the
+    /// admin API) with the operator's reason, any other (the webhook is gone) with the
+    /// delivery's error.
+    pub fn disabled_text(&self, why: &str) -> String {
+        match connector_settings::admin::operator_reason(why) {
+            Some(reason) => format!("{}: {reason}", self.disabled_by_operator),
+            None => format!("{}: {why}", self.disabled),
+        }
     }
 }
 

@@ -98,7 +98,7 @@ pub(crate) fn TabView(
         let st = d.status;
         let kind = d.connection.webhook_kind.as_str();
         let disabled = d.connection.disabled.or(st.disabled).map(|why| {
-            view! { <div class="message-bar error" role="alert" id="tab-disabled">{format!("{}: {why}", s.disabled)}</div> }
+            view! { <div class="message-bar error" role="alert" id="tab-disabled">{s.disabled_text(&why)}</div> }
         });
         // The Logic Apps shape stopped working: nothing this connection sends arrives.
         let retired = (kind == "workflows-retired").then(|| {

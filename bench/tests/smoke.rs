@@ -131,3 +131,40 @@ fn a_grouped_fan_out_sends_one_event_per_group() {
     assert!(out.contains("cards delivered 30,"), "{out}");
     assert!(out.contains("lost 0, duplicates 0"), "{out}");
 }
+
+#[test]
+fn a_small_admin_bench_times_every_filter_and_finds_what_each_matches() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bench-admin"))
+        .args(["--server", &server()])
+        .args(["--connections", "2000", "--repeat", "5"])
+        .output()
+        .expect("bench-admin runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "bench-admin failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("seeded 2000 connections"), "{stdout}");
+    // What each filter finds among the 2,000 (a page holds 50 at most).
+    for (filter, found) in [
+        ("none", 50),
+        ("tenant", 20),
+        ("team", 10),
+        ("account", 10),
+        ("name", 2),
+        ("name (none)", 0),
+        ("kind", 50),
+        ("state", 20),
+        ("tenant+state", 20),
+        ("kind+tenant", 20),
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.get(11..25).map(str::trim_end) == Some(filter))
+            .unwrap_or_else(|| panic!("no {filter} line in:\n{stdout}"));
+        assert!(line.contains("p50") && line.contains("p99"), "{line}");
+        assert!(line.ends_with(&format!("found {found:>3}")), "{line}");
+    }
+    assert!(stdout.contains("worst p99"), "{stdout}");
+}

@@ -64,7 +64,8 @@ pub enum Command {
         #[arg(long)]
         id: Option<String>,
     },
-    /// Shows a connection's deliveries: pending, delivered, dead, last error, disabled.
+    /// Shows a connection's deliveries: pending, delivered, dead, last error, disabled. With
+    /// --admin-url, its detail from the admin API instead (no webhook URL or edit key needed).
     Status {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         server: String,
@@ -75,21 +76,30 @@ pub enum Command {
             long,
             env = "CONNECTOR_WEBHOOK_URL",
             hide_env_values = true,
-            required_unless_present = "edit_key"
+            required_unless_present_any = ["edit_key", "admin_url"]
         )]
         webhook_url: Option<String>,
+        /// A running server's admin API (its --metrics-addr listener, e.g.
+        /// http://127.0.0.1:9090), with the token of CONNECTOR_ADMIN_TOKEN (id:secret).
+        #[arg(long, env = "CONNECTOR_ADMIN_URL", conflicts_with_all = ["webhook_url", "edit_key"])]
+        admin_url: Option<String>,
         /// The connection's edit key (in a tab's contentUrl after `#editKey=`): the other one.
         #[arg(long, env = "CONNECTOR_EDIT_KEY", hide_env_values = true)]
         edit_key: Option<String>,
     },
-    /// Lists dead deliveries, oldest first, from the database the server flags name
-    /// (--db or --database-url, given before the command).
+    /// Lists dead deliveries, oldest first: from a running server's admin API with
+    /// --admin-url, else from the database the server flags name (--db or --database-url,
+    /// given before the command; for a server that is down).
     Dead {
         /// Only those that died at or after this time (RFC 3339, e.g. 2025-03-01T00:00:00Z).
         #[arg(long)]
         since: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// A running server's admin API (its --metrics-addr listener, e.g.
+        /// http://127.0.0.1:9090), with the token of CONNECTOR_ADMIN_TOKEN (id:secret).
+        #[arg(long, env = "CONNECTOR_ADMIN_URL")]
+        admin_url: Option<String>,
     },
     /// Makes dead deliveries pending again (attempts reset): one by id, or every one that
     /// died since a time. Deliveries of disabled or deleted connections stay dead.
@@ -100,6 +110,14 @@ pub enum Command {
         /// Every delivery that died at or after this time (RFC 3339).
         #[arg(long)]
         since: Option<String>,
+        /// A running server's admin API (its --metrics-addr listener, e.g.
+        /// http://127.0.0.1:9090), with the token of CONNECTOR_ADMIN_TOKEN (id:secret); else
+        /// the database the server flags name.
+        #[arg(long, env = "CONNECTOR_ADMIN_URL")]
+        admin_url: Option<String>,
+        /// Only count what --since would replay (with --admin-url).
+        #[arg(long, requires_all = ["since", "admin_url"])]
+        dry_run: bool,
     },
     /// Keys and secrets for a new installation.
     Keys {
@@ -149,28 +167,21 @@ async fn on_database(command: Command, config: &Config) -> Result<()> {
     let (_, keys) = config.keys()?;
     let stores = store::open_beside_server(&config.database()?, keys).await?;
     match command {
-        Command::Dead { since, limit } => {
-            let since = since
-                .as_deref()
-                .map(crate::clock::ms_from_rfc3339)
-                .transpose()?
-                .unwrap_or(0);
+        Command::Dead { since, limit, .. } => {
+            let since = since_ms(since.as_deref())?;
             let dead = stores.outbox.dead(since, limit).await?;
-            println!("id\tdied at\tattempts\tentity id\tevent id\tlast error");
-            for d in &dead {
-                println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}",
+            print_dead(dead.iter().map(|d| {
+                (
                     d.delivery_id,
-                    crate::clock::rfc3339_from_ms(d.dead_at),
+                    d.dead_at,
                     d.attempts,
-                    d.entity_id,
-                    d.event_id,
-                    d.last_error.as_deref().unwrap_or("")
-                );
-            }
-            eprintln!("{} dead deliveries", dead.len());
+                    d.entity_id.as_str(),
+                    d.event_id.as_str(),
+                    d.last_error.as_deref(),
+                )
+            }));
         }
-        Command::Replay { id, since } => {
+        Command::Replay { id, since, .. } => {
             let which = match (id, since) {
                 (Some(id), _) => Replay::one(id),
                 (None, Some(since)) => Replay {
@@ -210,8 +221,115 @@ async fn on_database(command: Command, config: &Config) -> Result<()> {
     Ok(())
 }
 
+/// `--since` as unix milliseconds (0 without).
+fn since_ms(since: Option<&str>) -> Result<i64> {
+    Ok(since
+        .map(crate::clock::ms_from_rfc3339)
+        .transpose()?
+        .unwrap_or(0))
+}
+
+/// Prints dead deliveries (id, died at, attempts, entity id, event id, last error) as a
+/// table, and how many on standard error.
+fn print_dead<'a>(rows: impl Iterator<Item = (i64, i64, u32, &'a str, &'a str, Option<&'a str>)>) {
+    println!("id\tdied at\tattempts\tentity id\tevent id\tlast error");
+    let mut n = 0;
+    for (id, dead_at, attempts, entity_id, event_id, error) in rows {
+        n += 1;
+        println!(
+            "{id}\t{}\t{attempts}\t{entity_id}\t{event_id}\t{}",
+            crate::clock::rfc3339_from_ms(dead_at),
+            error.unwrap_or("")
+        );
+    }
+    eprintln!("{n} dead deliveries");
+}
+
+/// The commands that ask a running server's admin API (`--admin-url`).
+async fn on_admin_api(command: Command, config: &Config) -> Result<()> {
+    let token = config.admin_token.as_deref();
+    match command {
+        Command::Dead {
+            since,
+            limit,
+            admin_url: Some(url),
+        } => {
+            let client = crate::admin_client::AdminClient::new(&url, token)?;
+            let dead =
+                crate::admin_client::dead(&client, since_ms(since.as_deref())?, limit).await?;
+            print_dead(dead.iter().map(|d| {
+                (
+                    d.delivery_id,
+                    d.dead_at.unwrap_or(0),
+                    d.attempts,
+                    d.entity_id.as_str(),
+                    d.event_id.as_str(),
+                    d.last_error.as_deref(),
+                )
+            }));
+        }
+        Command::Status {
+            entity_id,
+            admin_url: Some(url),
+            ..
+        } => {
+            let client = crate::admin_client::AdminClient::new(&url, token)?;
+            let detail = crate::admin_client::status(&client, &entity_id).await?;
+            println!("{}", serde_json::to_string_pretty(&detail)?);
+        }
+        Command::Replay {
+            id,
+            since,
+            admin_url: Some(url),
+            dry_run,
+        } => {
+            let client = crate::admin_client::AdminClient::new(&url, token)?;
+            match (id, since) {
+                (Some(id), _) => {
+                    crate::admin_client::replay_one(&client, id).await?;
+                    println!("replayed 1 deliveries; running instances pick them up");
+                }
+                (None, Some(since)) => {
+                    let since = crate::clock::ms_from_rfc3339(&since)?;
+                    let answer = crate::admin_client::replay_since(&client, since, dry_run).await?;
+                    if dry_run {
+                        println!(
+                            "{} dead deliveries match; a replay would make {} due ({} held: their connection is disabled or deleted)",
+                            answer.matched,
+                            answer.matched.saturating_sub(answer.held),
+                            answer.held
+                        );
+                    } else if answer.replayed == 0 {
+                        bail!(
+                            "no dead delivery of an enabled connection matched ({} held); nothing was replayed",
+                            answer.held
+                        );
+                    } else {
+                        println!(
+                            "replayed {} deliveries; running instances pick them up",
+                            answer.replayed
+                        );
+                    }
+                }
+                (None, None) => bail!("give --id or --since"),
+            }
+        }
+        _ => unreachable!("only admin API commands come here"),
+    }
+    Ok(())
+}
+
 pub async fn run(command: Command, config: &Config) -> Result<()> {
     match command {
+        Command::Dead {
+            admin_url: Some(_), ..
+        }
+        | Command::Status {
+            admin_url: Some(_), ..
+        }
+        | Command::Replay {
+            admin_url: Some(_), ..
+        } => return on_admin_api(command, config).await,
         Command::Dead { .. } | Command::Replay { .. } => return on_database(command, config).await,
         Command::Keys {
             command: KeysCommand::Generate { json },
@@ -302,6 +420,7 @@ pub async fn run(command: Command, config: &Config) -> Result<()> {
             entity_id,
             webhook_url,
             edit_key,
+            ..
         } => {
             let mut req = client.get(format!(
                 "{}/api/connections/{entity_id}/deliveries",

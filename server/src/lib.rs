@@ -5,6 +5,7 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod admin_client;
 pub mod admin_page;
 pub mod auth;
 pub mod backup;

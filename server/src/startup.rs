@@ -98,6 +98,9 @@ impl Application {
             ),
             None => None,
         };
+        // One for the whole instance: the API's and the admin API's new deliveries wake the
+        // same workers.
+        let wake = Wake::default();
         let admin_tokens = config.admin_tokens()?;
         let admin = if admin_tokens.is_empty() {
             tracing::info!("the admin API is off: no admin token (CONNECTOR_ADMIN_TOKEN or CONNECTOR_ADMIN_TOKEN_FILE)");
@@ -112,6 +115,8 @@ impl Application {
                 connections: stores.connections.clone(),
                 outbox: stores.outbox.clone(),
                 tokens: admin_tokens.into(),
+                wake: wake.clone(),
+                test_wait: std::time::Duration::from_secs(15),
             });
             // The operators' console (dist/admin/), on this listener only.
             Some(crate::admin_page::with_page(
@@ -186,7 +191,7 @@ impl Application {
                 }
             },
             events_secrets,
-            wake: Wake::default(),
+            wake,
             sso: config.sso(port)?.map(|s| Arc::new(Verifier::new(s))),
             address_limit: Arc::new(RateLimiter::new(config.write_rate)),
             tenant_limit: Arc::new(RateLimiter::new(config.tenant_write_rate)),

@@ -7,6 +7,17 @@ use serde::{Deserialize, Serialize};
 use crate::api::{ConnectionAccount, DeliveryStatus};
 use crate::Values;
 
+/// What a reason given through the admin API is stored after, so the tab page's notice says
+/// who disabled it. A save by the channel's owner keeps a reason starting with it (only an
+/// operator's enable clears it); every other reason (the webhook is gone) a save clears.
+pub const REASON_PREFIX: &str = "disabled by an operator: ";
+
+/// The operator's own words when `disabled` (a connection's disabled reason) is an
+/// operator's disable; `None` for every other reason.
+pub fn operator_reason(disabled: &str) -> Option<&str> {
+    disabled.strip_prefix(REASON_PREFIX)
+}
+
 /// A connection as the admin API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -66,6 +77,31 @@ pub struct ConnectionDetail {
 pub struct DisableBody {
     /// Why, 1 to 500 characters; the tab page shows it.
     pub reason: String,
+}
+
+/// The answer of `DELETE /admin/connections/{id}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deleted {
+    pub entity_id: String,
+    /// How many of its deliveries were still pending (dropped with it, never posted).
+    pub pending_dropped: u64,
+}
+
+/// The answer of `POST /admin/connections/{id}/test`: the test card the configuration
+/// page sends, queued to the connection's webhook, and how its first attempt ended.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TestCardAnswer {
+    /// The test card's event id (`GET /admin/deliveries?event=…` shows it later).
+    pub event_id: String,
+    /// `delivered`; `failed` (the webhook refused it and a retry is due), `dead` (refused
+    /// for good); or `pending` (no attempt ended within the wait).
+    pub outcome: String,
+    /// The webhook's error, when it failed.
+    pub error: Option<String>,
 }
 
 /// A delivery as the admin API shows it.
@@ -213,4 +249,19 @@ pub struct MinuteCounts {
     pub delivered: u64,
     pub retried: u64,
     pub dead: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_operators_reason_is_one() {
+        assert_eq!(
+            operator_reason("disabled by an operator: abuse report 42"),
+            Some("abuse report 42")
+        );
+        assert_eq!(operator_reason("webhook answered 410"), None);
+        assert_eq!(operator_reason("an operator: x"), None);
+    }
 }

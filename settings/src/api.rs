@@ -89,7 +89,9 @@ pub struct Connection {
     /// RFC 3339.
     pub created_at: String,
     pub updated_at: String,
-    /// Why deliveries stopped (the webhook answered 404 or 410); saving enables it again.
+    /// Why deliveries stopped: the webhook answered 404 or 410 (saving enables it again),
+    /// or an operator disabled it (the reason starts with `admin::REASON_PREFIX`; saving
+    /// keeps it disabled, only the operator enables it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<String>,
     /// What kind of webhook the connection posts to, as `webhook::WebhookKind::name` says

@@ -30,7 +30,7 @@ pub(super) async fn load_form(page: Page, known: Option<InstanceSettings>) -> Re
         Ok(conn) => {
             if let Some(why) = &conn.disabled {
                 page.notice
-                    .set(Some(Notice::Error(format!("{}: {why}", call.s.disabled))));
+                    .set(Some(Notice::Error(call.s.disabled_text(why))));
             }
             let mut values = default_values();
             values.extend(conn.settings);

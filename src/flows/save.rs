@@ -30,10 +30,17 @@ pub(super) async fn save(page: Page, event: SaveEvent) {
         _ => Err(s.invalid_form.to_string()),
     };
     match outcome {
-        Ok(()) => {
+        Ok(disabled) => {
             page.existing.set(true);
             page.webhook.stored_now();
-            page.notice.set(Some(Notice::Success(s.saved.into())));
+            // Saved, but an operator's disable stays: the owner hears it is still off.
+            let by_operator = disabled
+                .as_deref()
+                .and_then(connector_settings::admin::operator_reason);
+            page.notice.set(Some(match by_operator {
+                Some(reason) => Notice::Error(format!("{}: {reason}", s.saved_still_disabled)),
+                None => Notice::Success(s.saved.into()),
+            }));
             if let Err(e) = event.notify_success() {
                 leptos::logging::warn!("{e}");
             }
@@ -48,8 +55,9 @@ pub(super) async fn save(page: Page, event: SaveEvent) {
     }
 }
 
-/// Stores the connection, then hands Teams its settings.
-async fn store(page: Page, settings: Settings) -> Result<(), String> {
+/// Stores the connection, then hands Teams its settings; answers why the stored connection
+/// is disabled, if it still is.
+async fn store(page: Page, settings: Settings) -> Result<Option<String>, String> {
     let call = begin(page, None, None).await?;
     let instance = &call.instance;
     let tab = instance.webhook_url.is_none();
@@ -112,6 +120,7 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
         page.edit_key.set_value(conn.edit_key.clone());
     }
     page.webhook.stored_kind.set(conn.webhook_kind.clone());
+    let disabled = conn.disabled.clone();
     let key = page.edit_key.get_value();
     let content_url = content_url(&entity_id, key.as_deref());
     let new = if tab {
@@ -139,5 +148,5 @@ async fn store(page: Page, settings: Settings) -> Result<(), String> {
         }
         return Err(e.to_string());
     }
-    Ok(())
+    Ok(disabled)
 }

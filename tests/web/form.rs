@@ -462,3 +462,33 @@ async fn a_connection_of_another_tenant_says_so_when_editing() {
     })
     .await;
 }
+
+#[wasm_bindgen_test]
+async fn an_operators_disable_is_shown_with_its_reason_and_a_save_says_it_stays() {
+    let stored = json!({ "entityId": "conn-1", "configName": "Deploys", "createdAt": "2026-01-01T00:00:00Z",
+        "updatedAt": "2026-01-01T00:00:00Z",
+        "disabled": "disabled by an operator: abuse report 42",
+        "settings": { "subscription_name": "Deploys", "events": ["deployment_finished"], "filter": "api",
+            "card_style": "detailed", "mention_channel": true } });
+    let _h = mount_form(json!({ "entityId": "conn-1",
+        "responses": { "GET": { "status": 200, "body": stored }, "PUT": { "status": 200, "body": stored } } }))
+    .await;
+    until("pre-fill", || input(NAME).value() == "Deploys").await;
+    let shown = body_text();
+    assert!(
+        shown.contains("an operator of this connector disabled the connection")
+            && shown.contains("Saving does not enable it")
+            && shown.contains("Reason: abuse report 42"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("webhook is gone") && !shown.contains("Saving enables"),
+        "not the gone webhook's words: {shown}"
+    );
+    assert_eq!(press_save().await.as_string().as_deref(), Some("success"));
+    until("the save's notice", || {
+        body_text().contains("Saved. The connection stays disabled by an operator")
+    })
+    .await;
+    assert!(body_text().contains("abuse report 42"));
+}

@@ -444,6 +444,34 @@ async fn a_disabled_connection_shows_its_reason_on_the_tab() {
 }
 
 #[wasm_bindgen_test]
+async fn an_operators_disable_shows_the_operators_reason_on_the_tab() {
+    let why = "disabled by an operator: abuse report 42";
+    let _h = mount_tab_page("connector", "en-US", json!({ "disabled": why })).await;
+    let shown = text_of("tab-disabled");
+    assert!(
+        shown.contains("an operator of this connector disabled the connection")
+            && shown.contains("Reason: abuse report 42")
+            && !shown.contains("webhook is gone")
+            && !shown.contains("disabled by an operator:"),
+        "{shown}"
+    );
+    drop(_h);
+    let _h = mount_tab_page("connector", "de-DE", json!({ "disabled": why })).await;
+    let shown = text_of("tab-disabled");
+    assert!(
+        shown.contains("ein Betreiber dieses Connectors") && shown.contains("abuse report 42"),
+        "{shown}"
+    );
+    drop(_h);
+    let _h = mount_tab_page("connector", "fr-FR", json!({ "disabled": why })).await;
+    let shown = text_of("tab-disabled");
+    assert!(
+        shown.contains("un opérateur de ce connecteur") && shown.contains("abuse report 42"),
+        "{shown}"
+    );
+}
+
+#[wasm_bindgen_test]
 async fn a_tab_without_an_edit_key_says_what_to_do() {
     let _h = mount(json!({ "webhookUrl": null, "entityId": "tab-1" }), 2000).await;
     until("the message", || body_text().contains("carry no edit key")).await;

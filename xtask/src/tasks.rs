@@ -418,6 +418,12 @@ pub enum Bench {
     /// p50/p99/max, errors, CPU per request, peak memory; on SQLite, then on a throwaway
     /// PostgreSQL. Every flag after xtask's own goes to `bench-api` (`-- --help` lists them).
     Api(ApiArgs),
+    /// The admin API's connection search: N connections (default 100000) seeded through the
+    /// store, then `GET /admin/connections` by each filter (tenant, team, account, name,
+    /// kind, state, some together) R times on a release server: p50/p99/max per filter; on
+    /// SQLite, then on a throwaway PostgreSQL. Every flag after xtask's own goes to
+    /// `bench-admin` (`-- --help` lists them).
+    Admin(ApiArgs),
 }
 
 /// `bench api`'s own flags; the rest are `bench-api`'s.
@@ -518,6 +524,7 @@ pub fn bench(bench: &Bench) -> Result<()> {
         Bench::Delivery(args) => args,
         Bench::Page(o) => return crate::bench_page::run(o),
         Bench::Api(a) => return bench_api(a),
+        Bench::Admin(a) => return bench_admin(a),
     };
     let root = root();
     let binary = args.build.build(&root, "bench-delivery")?;
@@ -539,6 +546,28 @@ pub fn bench(bench: &Bench) -> Result<()> {
     let result = sh(&mut cmd);
     drop(cluster);
     result
+}
+
+/// `bench admin`: the admin API's search, on SQLite and then on a throwaway PostgreSQL with
+/// fsync on (`--sqlite` or `--postgres` for one of them).
+fn bench_admin(args: &ApiArgs) -> Result<()> {
+    let root = root();
+    let binary = args.build.build(&root, "bench-admin")?;
+    if args.build.has("--help") || args.build.has("-h") {
+        return sh(&mut args.build.command(&root, &binary));
+    }
+    if !args.postgres {
+        sh(&mut args.build.command(&root, &binary))?;
+    }
+    if !args.sqlite {
+        // Stopped when dropped, after the benchmark.
+        let cluster = crate::postgres::Cluster::start(true)?;
+        sh(args
+            .build
+            .command(&root, &binary)
+            .args(["--database-url", &cluster.url()]))?;
+    }
+    Ok(())
 }
 
 /// `bench api`: the API under load from 64 clients, on SQLite and then on a throwaway

@@ -606,17 +606,27 @@ async fn test_card(
     let id = entity_id(&raw_id)?;
     let (record, identity) = authorised(&state, &headers, &id).await?;
     charge_tenant(&state, budget_of(identity.as_ref(), &record))?;
+    let event_id = queue_test_card(state.outbox.as_ref(), &state.wake, &record).await?;
+    Ok((StatusCode::ACCEPTED, Json(TestCard { event_id })))
+}
+
+/// Queues the test card of `record` (the configuration page's, and the admin API's) through
+/// the same outbox as real events and wakes the workers; answers its event id.
+pub(crate) async fn queue_test_card(
+    outbox: &dyn crate::store::Outbox,
+    wake: &crate::store::Wake,
+    record: &Record,
+) -> Result<String, crate::store::StoreError> {
     let event = crate::delivery::cards::test_event(Some(&record.config_name), &record.settings);
     let event_id = format!("test-{}", hex::encode(rand::random::<[u8; 12]>()));
     let new = crate::store::NewEvent {
         id: event_id.clone(),
-        body: serde_json::to_string(&event).map_err(|e| AppError::Internal(e.to_string()))?,
+        body: serde_json::to_string(&event).map_err(crate::store::db)?,
         received_at: crate::clock::now_rfc3339(),
     };
-    state
-        .outbox
-        .enqueue_one(new, &id, crate::clock::now_ms())
+    outbox
+        .enqueue_one(new, &record.entity_id, crate::clock::now_ms())
         .await?;
-    state.wake.wake();
-    Ok((StatusCode::ACCEPTED, Json(TestCard { event_id })))
+    wake.wake();
+    Ok(event_id)
 }

@@ -105,7 +105,8 @@ pub struct Record {
     /// With single sign-on: the tenant (`tid`) and user (`oid`) that created it.
     pub tenant_id: Option<String>,
     pub owner_oid: Option<String>,
-    /// Set when the webhook answered 404 or 410; cleared by saving.
+    /// Set when the webhook answered 404 or 410 (cleared by saving), or by an operator
+    /// (starting with `admin::REASON_PREFIX`; a save keeps it, only an enable clears it).
     pub disabled_reason: Option<String>,
     /// The team it was added in: the tenant and group of the first connector webhook URL it
     /// had. Kept when it moves to a Workflows URL (which names no team), so no sequence of
@@ -261,8 +262,13 @@ pub(crate) const GAUGES: &str = "SELECT
 
 /// The search of `query` as SQL after `select` (which ends with `FROM connections`), with its
 /// string parameters in order; `placeholder(n)` writes the n-th (from 1). Only the filters
-/// given are in the WHERE clause, so each can use its index. `find` is the database's
-/// `find(haystack, needle)`, 0 when absent (SQLite's `instr`, PostgreSQL's `strpos`).
+/// given are in the WHERE clause, so each can use its index. `find` is how the database
+/// finds a part of the name: `instr` (SQLite: `instr(haystack, needle) > 0`) or `like`
+/// (PostgreSQL: `LIKE '%needle%'`, which its trigram index answers when `pg_trgm` is there).
+///
+/// The page's entity ids are found first, from the indexes alone (each filter's column with
+/// `entity_id`, in its order: no sort and no row read for what does not match; a name is
+/// matched on the `(entity_id, config_name)` index), and only the page's rows are read.
 pub(crate) fn search_sql(
     select: &str,
     find: &str,
@@ -286,8 +292,18 @@ pub(crate) fn search_sql(
         clauses.push(format!("account = {}", next(account, &mut params)));
     }
     if let Some(name) = &query.name {
-        let p = next(&name.to_lowercase(), &mut params);
-        clauses.push(format!("{find}(lower(config_name), {p}) > 0"));
+        let needle = name.to_lowercase();
+        if find == "like" {
+            let escaped = needle
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let p = next(&format!("%{escaped}%"), &mut params);
+            clauses.push(format!("lower(config_name) LIKE {p} ESCAPE '\\'"));
+        } else {
+            let p = next(&needle, &mut params);
+            clauses.push(format!("{find}(lower(config_name), {p}) > 0"));
+        }
     }
     if let Some(kind) = &query.kind {
         clauses.push(format!("webhook_kind = {}", next(kind, &mut params)));
@@ -300,12 +316,13 @@ pub(crate) fn search_sql(
     if let Some(after) = &query.after {
         clauses.push(format!("entity_id > {}", next(after, &mut params)));
     }
-    let mut sql = select.to_string();
+    let mut page = "SELECT entity_id FROM connections".to_string();
     if !clauses.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&clauses.join(" AND "));
+        page.push_str(" WHERE ");
+        page.push_str(&clauses.join(" AND "));
     }
-    sql.push_str(&format!(" ORDER BY entity_id LIMIT {}", query.limit));
+    page.push_str(&format!(" ORDER BY entity_id LIMIT {}", query.limit));
+    let sql = format!("{select} WHERE entity_id IN ({page}) ORDER BY entity_id");
     (sql, params)
 }
 
@@ -395,6 +412,17 @@ pub trait ConnectionStore: Send + Sync + 'static {
     /// The team's reference with its channels, if the bot is in it.
     async fn bot_install(&self, tenant: &str, team: &str)
         -> Result<Option<BotInstall>, StoreError>;
+    /// Deletes the connection with its deliveries (as [`ConnectionStore::delete`]), writing
+    /// `audit` in the same transaction: how many of them were pending, `None` (and nothing
+    /// written) when there is no such connection.
+    async fn delete_audited(
+        &self,
+        id: &EntityId,
+        audit: AuditEntry,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Writes `audit` to the audit log (an action that changes nothing stored, such as a test
+    /// card).
+    async fn write_audit(&self, audit: AuditEntry) -> Result<(), StoreError>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Whether the schema is the one this binary knows: `Some(why not)` when it is behind

@@ -548,6 +548,400 @@ async fn deliveries_are_listed_by_connection_event_and_state_with_their_attempts
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_disable_survives_the_owners_save_and_the_answer_says_so() {
+    let admin = Admin::start(&[]).await;
+    let (hook, _) = admin.create("adm-s1", "Sierra").await;
+    let res = admin
+        .post(
+            "/admin/connections/adm-s1/disable",
+            OPS,
+            Some(json!({ "reason": "abuse report 42" })),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let shown = "disabled by an operator: abuse report 42";
+    // The owner saves (new settings, the same webhook): saved, and still disabled.
+    let settings = subscription(
+        "Sierra 2",
+        &[event_types()[0]],
+        "",
+        CardStyle::Compact,
+        false,
+    );
+    let res = admin
+        .server
+        .put(
+            "adm-s1",
+            &json!({ "webhookUrl": hook, "settings": settings }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(saved["configName"], "Sierra 2", "{saved}");
+    assert_eq!(
+        saved["disabled"], shown,
+        "the answer says it stays disabled"
+    );
+    let (detail, _) = admin.json("/admin/connections/adm-s1").await;
+    assert_eq!(detail["state"], "disabled");
+    assert_eq!(detail["disabledReason"], shown);
+    let status = admin.server.status("adm-s1", &hook).await;
+    assert_eq!(status["disabled"], shown, "{status}");
+    // Nothing reaches it while it is.
+    let mut first = event(event_types()[0], "web");
+    first["id"] = json!("while-disabled");
+    let res = admin.server.send(&first).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let (none, _) = admin.json("/admin/deliveries?connection=adm-s1").await;
+    assert!(none["deliveries"].as_array().unwrap().is_empty(), "{none}");
+    // The operator's enable enables it.
+    let res = admin
+        .post("/admin/connections/adm-s1/enable", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut second = event(event_types()[0], "web");
+    second["id"] = json!("once-enabled");
+    let res = admin.server.send(&second).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("the card posted", 20, async || {
+        admin.server.received(&hook).await == 1
+    })
+    .await;
+}
+
+/// The audit log's (actor, action, target, detail), newest first.
+async fn audit_of(admin: &Admin) -> Vec<(String, String, String, String)> {
+    let (log, _) = admin.json("/admin/audit").await;
+    log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (s("actor"), s("action"), s("target"), s("detail"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_card_is_posted_to_the_webhook_and_answered_with_how_it_went() {
+    let admin = Admin::start(&[]).await;
+    let (ok, _) = admin.create("adm-t1", "Tango").await;
+    let (failing, _) = admin.create("adm-t2", "Uniform").await;
+    admin.server.mode(&failing, "error").await;
+
+    let res = admin
+        .post("/admin/connections/adm-t1/test", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["outcome"], "delivered", "{answer}");
+    assert_eq!(answer["error"], Value::Null);
+    let event_id = answer["eventId"].as_str().unwrap().to_string();
+    assert!(event_id.starts_with("test-"), "{answer}");
+    // The card reached the channel's webhook, the page's test card as the page sends it.
+    let cards = admin.server.inbox(&ok).await;
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert!(
+        cards[0]["body"]["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Test card from")),
+        "{}",
+        cards[0]
+    );
+    assert!(
+        cards[0]["headers"]["idempotency-key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with(&event_id)),
+        "{}",
+        cards[0]
+    );
+    let (row, _) = admin
+        .json(&format!("/admin/deliveries?event={event_id}"))
+        .await;
+    assert_eq!(row["deliveries"][0]["status"], "delivered", "{row}");
+
+    // The webhook's error, when it refuses.
+    let res = admin
+        .post("/admin/connections/adm-t2/test", OLD, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["outcome"], "failed", "{answer}");
+    let error = answer["error"].as_str().expect("the webhook's error");
+    assert!(error.contains("500"), "{error}");
+
+    // A disabled one, an unknown one, a bad id: refused, and not logged.
+    admin
+        .post(
+            "/admin/connections/adm-t1/disable",
+            OPS,
+            Some(json!({ "reason": "paused" })),
+        )
+        .await;
+    let res = admin
+        .post("/admin/connections/adm-t1/test", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "connection_disabled", "{body}");
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("enable it first"));
+    let res = admin
+        .post("/admin/connections/nobody/test", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(admin.server.received(&ok).await, 1, "nothing more posted");
+
+    let log = audit_of(&admin).await;
+    let tests: Vec<_> = log.iter().filter(|e| e.1 == "test").collect();
+    assert_eq!(tests.len(), 2, "{log:?}");
+    assert_eq!(
+        (tests[0].0.as_str(), tests[0].2.as_str()),
+        ("old", "adm-t2")
+    );
+    assert!(
+        tests[0].3.contains("failed") && tests[0].3.contains("500"),
+        "{log:?}"
+    );
+    assert_eq!(
+        (tests[1].0.as_str(), tests[1].2.as_str()),
+        ("ops", "adm-t1")
+    );
+    assert_eq!(tests[1].3, format!("{event_id}: delivered"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_connection_drops_its_pending_deliveries_and_is_audited() {
+    let admin = Admin::start(&[]).await;
+    let (hook, key) = admin.create("adm-x1", "X-ray").await;
+    admin.create("adm-x2", "Yankee").await;
+    admin.server.mode(&hook, "error").await;
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("a failed attempt, retried later", 20, async || {
+        let (page, _) = admin.json("/admin/deliveries?connection=adm-x1").await;
+        let d = &page["deliveries"][0];
+        d["status"] == "pending" && d["lastError"].is_string()
+    })
+    .await;
+
+    let res = admin
+        .client
+        .delete(format!("{}/admin/connections/adm-x1", admin.base))
+        .bearer_auth(OLD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(
+        answer,
+        json!({ "entityId": "adm-x1", "pendingDropped": 1 }),
+        "{answer}"
+    );
+    // Gone: from the admin API, its deliveries with it, and from the owner's page.
+    let res = admin.get("/admin/connections/adm-x1", OPS).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (none, _) = admin.json("/admin/deliveries?connection=adm-x1").await;
+    assert!(none["deliveries"].as_array().unwrap().is_empty(), "{none}");
+    let res = admin
+        .server
+        .request(
+            reqwest::Method::GET,
+            "adm-x1",
+            crate::helpers::Creds::key(&key),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (rest, _) = admin.json("/admin/connections").await;
+    assert_eq!(ids(&rest), ["adm-x2"]);
+    // Again, or an unknown one: 404, and nothing more logged.
+    let res = admin
+        .client
+        .delete(format!("{}/admin/connections/adm-x1", admin.base))
+        .bearer_auth(OPS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let log = audit_of(&admin).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    let (actor, action, target, detail) = &log[0];
+    assert_eq!(
+        (actor.as_str(), action.as_str(), target.as_str()),
+        ("old", "delete", "adm-x1")
+    );
+    assert!(
+        detail.contains("X-ray") && detail.contains("connector") && !detail.contains(&hook),
+        "{detail}"
+    );
+}
+
+/// Runs `connector-server <args>` as an operator's machine would: no database of its own
+/// (`--db` names one that must stay absent), the admin token `token` in the environment.
+fn cli(args: &[&str], token: Option<&str>, absent_db: &std::path::Path) -> Result<String, String> {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_connector-server"));
+    cmd.arg("--db")
+        .arg(absent_db)
+        .args(args)
+        .env("RUST_LOG", "error")
+        .env_remove("CONNECTOR_ADMIN_TOKEN")
+        .env_remove("CONNECTOR_ADMIN_TOKEN_FILE")
+        .env_remove("CONNECTOR_ADMIN_URL");
+    if let Some(token) = token {
+        cmd.env("CONNECTOR_ADMIN_TOKEN", token);
+    }
+    let out = cmd.output().unwrap();
+    assert!(!absent_db.exists(), "the command opened a database");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_and_status_ask_the_admin_api_with_admin_url_and_need_no_database() {
+    let admin = Admin::start(&[]).await;
+    admin.create("adm-c1", "Charlie").await;
+    let (gone, _) = admin.create("adm-c2", "Gone builds").await;
+    admin.server.mode(&gone, "gone").await;
+    let res = admin.server.send(&event(event_types()[0], "web")).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    until("one dead", 20, async || {
+        let (page, _) = admin.json("/admin/deliveries?state=dead").await;
+        page["deliveries"].as_array().unwrap().len() == 1
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let absent = dir.path().join("never.sqlite");
+    let token = format!("ops:{OPS}");
+    let token = Some(token.as_str());
+    let url = admin.base.as_str();
+
+    let listed = cli(&["dead", "--admin-url", url], token, &absent).unwrap();
+    let rows: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{listed}");
+    let cols: Vec<&str> = rows[0].split('\t').collect();
+    assert_eq!(cols[3], "adm-c2", "{listed}");
+    assert!(
+        cols[1].ends_with('Z') && cols[5].contains("410"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&gone) && !listed.contains("webhookb2"),
+        "{listed}"
+    );
+    // --since after it died: none.
+    let later = cli(
+        &[
+            "dead",
+            "--admin-url",
+            url,
+            "--since",
+            "2999-01-01T00:00:00Z",
+        ],
+        token,
+        &absent,
+    )
+    .unwrap();
+    assert_eq!(later.lines().count(), 1, "the header only: {later}");
+
+    let shown = cli(
+        &["status", "--entity-id", "adm-c2", "--admin-url", url],
+        token,
+        &absent,
+    )
+    .unwrap();
+    let detail: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(detail["entityId"], "adm-c2");
+    assert_eq!(detail["state"], "disabled");
+    assert_eq!(detail["deliveries"]["dead"], 1, "{detail}");
+    assert!(!shown.contains(&gone), "{shown}");
+
+    // Refusals say what was wrong, never the secret.
+    let unknown = cli(
+        &["status", "--entity-id", "nobody", "--admin-url", url],
+        token,
+        &absent,
+    )
+    .unwrap_err();
+    assert!(
+        unknown.contains("404") && unknown.contains("no connection 'nobody'"),
+        "{unknown}"
+    );
+    let wrong = cli(
+        &["dead", "--admin-url", url],
+        Some("ops:not-the-secret-at-all"),
+        &absent,
+    )
+    .unwrap_err();
+    assert!(
+        wrong.contains("401")
+            && wrong.contains("admin_token_refused")
+            && !wrong.contains("not-the-secret"),
+        "{wrong}"
+    );
+    let none = cli(&["dead", "--admin-url", url], None, &absent).unwrap_err();
+    assert!(none.contains("CONNECTOR_ADMIN_TOKEN"), "{none}");
+    let bare = cli(&["dead", "--admin-url", url], Some(OPS), &absent).unwrap_err();
+    assert!(bare.contains("id:secret") && !bare.contains(OPS), "{bare}");
+
+    // replay: a dry run counts, and holds it while its connection is disabled.
+    let since = ["--since", "2020-01-01T00:00:00Z"];
+    let dry = cli(
+        &[&["replay", "--admin-url", url, "--dry-run"][..], &since[..]].concat(),
+        token,
+        &absent,
+    )
+    .unwrap();
+    assert!(
+        dry.contains("1 dead deliveries match; a replay would make 0 due (1 held"),
+        "{dry}"
+    );
+    // The channel is back: enabled, its webhook answering; the dead card replayed by id.
+    let res = admin
+        .post("/admin/connections/adm-c2/enable", OPS, None)
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    admin.server.mode(&gone, "ok").await;
+    let dry = cli(
+        &[&["replay", "--admin-url", url, "--dry-run"][..], &since[..]].concat(),
+        token,
+        &absent,
+    )
+    .unwrap();
+    assert!(dry.contains("a replay would make 1 due (0 held"), "{dry}");
+    let id = cols[0];
+    let replayed = cli(&["replay", "--admin-url", url, "--id", id], token, &absent).unwrap();
+    assert!(replayed.contains("replayed 1 deliveries"), "{replayed}");
+    until("the replayed card", 20, async || {
+        admin.server.inbox(&gone).await.len() == 1
+    })
+    .await;
+    let again = cli(&["replay", "--admin-url", url, "--id", id], token, &absent).unwrap_err();
+    assert!(again.contains("409"), "{again}");
+    let none_left = cli(
+        &[&["replay", "--admin-url", url][..], &since[..]].concat(),
+        token,
+        &absent,
+    )
+    .unwrap_err();
+    assert!(none_left.contains("nothing was replayed"), "{none_left}");
+    let log = audit_of(&admin).await;
+    assert!(
+        log.iter()
+            .any(|e| e.0 == "ops" && e.1 == "replay" && e.2.contains(id)),
+        "{log:?}"
+    );
+}
+
 /// Posts `path` with `body` as OPS and answers its status and JSON.
 async fn post_json(admin: &Admin, path: &str, body: Option<Value>) -> (StatusCode, Value) {
     let res = admin.post(path, OPS, body).await;

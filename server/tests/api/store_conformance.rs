@@ -159,6 +159,8 @@ conformance!(
     connections_are_searched_by_tenant_team_account_name_kind_and_state_in_pages,
     disabling_and_enabling_is_audited_and_the_log_is_read_newest_first,
     deliveries_are_listed_by_connection_event_and_state_newest_first_in_pages,
+    a_save_keeps_an_operators_disable_and_clears_every_other_reason,
+    an_audited_delete_drops_the_deliveries_and_logs_it_in_one_go,
     every_attempt_is_logged_with_its_code_and_goes_with_its_delivery,
     deliveries_are_found_by_when_they_were_made,
     a_filtered_replay_counts_first_then_replays_and_is_audited,
@@ -1634,6 +1636,21 @@ async fn connections_are_searched_by_tenant_team_account_name_kind_and_state_in_
         found(&s, q(|q| q.name = Some("NIGHTLY".into()))).await,
         ["c1", "c2", "c4", "c5"]
     );
+    // A wildcard of LIKE is a character like any other.
+    for literal in ["_", "%", "\\"] {
+        assert!(
+            found(
+                &s,
+                ConnectionQuery {
+                    name: Some(literal.into()),
+                    ..ConnectionQuery::default()
+                }
+            )
+            .await
+            .is_empty(),
+            "{literal}"
+        );
+    }
     assert_eq!(
         found(&s, q(|q| q.kind = Some("workflows".into()))).await,
         ["c3"]
@@ -1983,6 +2000,132 @@ async fn the_bots_limits_per_thread_hold_across_instances(subject: &Subject) {
             .unwrap(),
         wait(NOW + 2_000 + MARGIN_MS, "2s")
     );
+}
+
+async fn a_save_keeps_an_operators_disable_and_clears_every_other_reason(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    let by_operator = format!("{}abuse report 42", connector_server::admin::REASON_PREFIX);
+    s.connections
+        .set_disabled(
+            &id("c0"),
+            Some(by_operator.clone()),
+            audit("disable", "c0", NOW),
+        )
+        .await
+        .unwrap();
+    s.connections
+        .set_disabled(
+            &id("c1"),
+            Some("webhook answered 410".into()),
+            audit("x", "c1", NOW),
+        )
+        .await
+        .unwrap();
+    // A save in place: the operator's reason stays, in the answer and stored.
+    let Upsert::Updated(saved) = s
+        .connections
+        .upsert(record("c0", "h0", "api"))
+        .await
+        .unwrap()
+    else {
+        panic!("updated")
+    };
+    assert_eq!(saved.disabled_reason.as_deref(), Some(by_operator.as_str()));
+    let stored = s.connections.get(&id("c0")).await.unwrap().unwrap();
+    assert_eq!(
+        stored.disabled_reason.as_deref(),
+        Some(by_operator.as_str())
+    );
+    assert_eq!(stored.settings, settings("api"), "the rest is saved");
+    // So does a move to another webhook.
+    let Upsert::Updated(moved) = s
+        .connections
+        .rebind(
+            record("c0", "moved", ""),
+            &record("c0", "h0", "").webhook_hash,
+        )
+        .await
+        .unwrap()
+    else {
+        panic!("moved")
+    };
+    assert_eq!(moved.disabled_reason.as_deref(), Some(by_operator.as_str()));
+    assert_eq!(accept(&s, "e1", "", NOW).await, 0, "both are disabled");
+    // The other reason a save clears, answered and stored.
+    let Upsert::Updated(saved) = s.connections.upsert(record("c1", "h1", "")).await.unwrap() else {
+        panic!("updated")
+    };
+    assert_eq!(saved.disabled_reason, None);
+    assert_eq!(
+        s.connections
+            .get(&id("c1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled_reason,
+        None
+    );
+    assert_eq!(accept(&s, "e2", "", NOW).await, 1, "c1 gets it again");
+    // Only the operator's enable enables it.
+    s.connections
+        .set_disabled(&id("c0"), None, audit("enable", "c0", NOW + 1))
+        .await
+        .unwrap();
+    assert_eq!(accept(&s, "e3", "", NOW).await, 2);
+}
+
+async fn an_audited_delete_drops_the_deliveries_and_logs_it_in_one_go(subject: &Subject) {
+    let s = subject.open().await;
+    connections(&s, 2).await;
+    accept(&s, "e1", "", NOW).await;
+    accept(&s, "e2", "", NOW).await;
+    // c0's first delivered, its second still pending.
+    let due = s.outbox.claim(NOW, 10, LEASE, &limits()).await.unwrap().due;
+    let first = due
+        .iter()
+        .find(|d| d.entity_id == "c0" && d.event_id == "e1")
+        .unwrap();
+    s.outbox
+        .finish(vec![finish(first, Outcome::Delivered)], NOW)
+        .await
+        .unwrap();
+    let dropped = s
+        .connections
+        .delete_audited(&id("c0"), audit("delete", "c0", NOW))
+        .await
+        .unwrap();
+    assert_eq!(dropped, Some(1), "one was pending");
+    assert!(s.connections.get(&id("c0")).await.unwrap().is_none());
+    let status = s.outbox.delivery_status(&id("c0"), None).await.unwrap();
+    assert_eq!((status.pending, status.delivered, status.dead), (0, 0, 0));
+    assert_eq!(
+        s.outbox
+            .delivery_status(&id("c1"), None)
+            .await
+            .unwrap()
+            .pending,
+        2,
+        "the other's stay"
+    );
+    // None there: nothing deleted, nothing logged.
+    assert_eq!(
+        s.connections
+            .delete_audited(&id("c0"), audit("delete", "c0", NOW + 1))
+            .await
+            .unwrap(),
+        None
+    );
+    s.connections
+        .write_audit(audit("test", "c1", NOW + 2))
+        .await
+        .unwrap();
+    let log = s.connections.audit_log(None, 10).await.unwrap();
+    let seen: Vec<(&str, &str)> = log
+        .iter()
+        .map(|e| (e.action.as_str(), e.target.as_str()))
+        .collect();
+    assert_eq!(seen, [("test", "c1"), ("delete", "c0")]);
 }
 
 async fn every_attempt_is_logged_with_its_code_and_goes_with_its_delivery(subject: &Subject) {

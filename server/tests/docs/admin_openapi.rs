@@ -104,11 +104,73 @@ fn ops() -> Vec<Op> {
                 ("connection", "string", "A connection's entity id."),
                 ("event", "string", "An event id."),
                 ("state", "string", "pending, delivered or dead."),
+                ("since", "integer", "Made at or after (unix milliseconds)."),
+                ("until", "integer", "Made before (unix milliseconds)."),
                 PAGING[0],
                 PAGING[1],
             ],
             body: None,
             ok: (200, Some("DeliveryPage"), "One page of deliveries."),
+            errors: &[400],
+        },
+        Op {
+            method: "delete",
+            path: "/admin/connections/{id}",
+            id: "deleteConnection",
+            summary: "Deletes the connection with its deliveries (pending ones are never posted). Audited.",
+            query: &[],
+            body: None,
+            ok: (200, Some("Deleted"), "Deleted, with how many pending deliveries went with it."),
+            errors: &[400, 404],
+        },
+        Op {
+            method: "post",
+            path: "/admin/connections/{id}/test",
+            id: "sendTestCard",
+            summary: "Sends the configuration page's test card to the connection's webhook and waits up to 15 s for its first attempt. Audited.",
+            query: &[],
+            body: None,
+            ok: (200, Some("TestCardAnswer"), "How the first attempt ended."),
+            errors: &[400, 404, 409],
+        },
+        Op {
+            method: "get",
+            path: "/admin/deliveries/{id}",
+            id: "getDelivery",
+            summary: "One delivery with every attempt: when, the answer code, the outcome, the error.",
+            query: &[],
+            body: None,
+            ok: (200, Some("DeliveryDetail"), "The delivery and its attempts."),
+            errors: &[400, 404],
+        },
+        Op {
+            method: "post",
+            path: "/admin/deliveries/{id}/replay",
+            id: "replayDelivery",
+            summary: "Makes one dead delivery due again (409 when it is not dead or its connection is disabled or deleted). Audited.",
+            query: &[],
+            body: None,
+            ok: (200, Some("DeliveryDetail"), "The delivery, pending again."),
+            errors: &[400, 404, 409],
+        },
+        Op {
+            method: "post",
+            path: "/admin/deliveries/replay",
+            id: "replayDeliveries",
+            summary: "Every dead delivery matching all the filters given made due again, or with dryRun only counted. A replay with no filter is refused (since 0 means all). Audited.",
+            query: &[],
+            body: Some("ReplayFilter"),
+            ok: (200, Some("ReplayAnswer"), "How many matched, were held, were replayed."),
+            errors: &[400],
+        },
+        Op {
+            method: "get",
+            path: "/admin/stats",
+            id: "deliveryStats",
+            summary: "The last day's attempts per minute by outcome, the deliveries due now and the oldest due time.",
+            query: &[],
+            body: None,
+            ok: (200, Some("DeliveryStats"), "The figures."),
             errors: &[400],
         },
         Op {
@@ -142,6 +204,12 @@ fn schemas() -> Map<String, Value> {
     gen.subschema_for::<admin::DisableBody>();
     gen.subschema_for::<admin::DeliveryPage>();
     gen.subschema_for::<admin::AuditPage>();
+    gen.subschema_for::<admin::Deleted>();
+    gen.subschema_for::<admin::TestCardAnswer>();
+    gen.subschema_for::<admin::DeliveryDetail>();
+    gen.subschema_for::<admin::ReplayFilter>();
+    gen.subschema_for::<admin::ReplayAnswer>();
+    gen.subschema_for::<admin::DeliveryStats>();
     gen.subschema_for::<ErrorBody>();
     gen.definitions()
         .iter()
@@ -166,7 +234,12 @@ fn operation(op: &Op) -> Value {
         parameters.insert(
             0,
             json!({"name": "id", "in": "path", "required": true,
-                   "description": "The connection's entity id.", "schema": {"type": "string"}}),
+                   "description": if op.path.starts_with("/admin/deliveries") {
+                "The delivery's id."
+            } else {
+                "The connection's entity id."
+            },
+            "schema": {"type": if op.path.starts_with("/admin/deliveries") { "integer" } else { "string" }}}),
         );
     }
     let mut responses = Map::new();

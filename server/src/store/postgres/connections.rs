@@ -78,11 +78,31 @@ fn record(r: &PgRow, keys: &Keyring) -> Result<Record, StoreError> {
     })
 }
 
+/// Appends `audit` to the audit log, in `tx`.
+async fn insert_audit(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    audit: AuditEntry,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO admin_audit (at_ms, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(audit.at_ms)
+    .bind(audit.actor)
+    .bind(audit.action)
+    .bind(audit.target)
+    .bind(audit.detail)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+    .map_err(db)
+}
+
 /// A save of an existing row: the creation time, tenant binding, team and an existing edit
 /// key hash stay (the record's team is stored where the row has none yet).
 const UPDATE: &str =
     "UPDATE connections SET webhook_secret = $2, webhook_key_id = $3, config_name = $4,
-    settings = $5, app_type = $6, user_object_id = $7, updated_at = $8, disabled_reason = NULL,
+    settings = $5, app_type = $6, user_object_id = $7, updated_at = $8,
+    disabled_reason = CASE WHEN left(disabled_reason, length($16)) = $16 THEN disabled_reason END,
     edit_key_hash = COALESCE(edit_key_hash, $9), team_tenant = COALESCE(team_tenant, $10),
     team_group = CASE WHEN team_tenant IS NULL THEN $11 ELSE team_group END, webhook_kind = $12,
     account = $13, account_name = $14, linked_by = $15
@@ -112,11 +132,12 @@ fn update_query<'q>(
         .bind(rec.account.as_ref().map(|a| a.account.as_str()))
         .bind(rec.account.as_ref().map(|a| a.name.as_str()))
         .bind(rec.account.as_ref().and_then(|a| a.linked_by.as_deref()))
+        .bind(crate::admin::REASON_PREFIX)
 }
 
 /// What an update keeps of the row, returned by it for [`updated`].
 const KEPT: &str =
-    "RETURNING created_at, tenant_id, owner_oid, edit_key_hash, team_tenant, team_group";
+    "RETURNING created_at, tenant_id, owner_oid, edit_key_hash, team_tenant, team_group, disabled_reason";
 
 /// `rec` as stored over a row whose kept columns ([`KEPT`]) are `kept`.
 fn updated(rec: Record, kept: &PgRow) -> Result<Upsert, StoreError> {
@@ -130,6 +151,8 @@ fn updated(rec: Record, kept: &PgRow) -> Result<Upsert, StoreError> {
             kept.try_get(5).map_err(db)?,
             &rec.webhook_url,
         ),
+        // An operator's disable stays; the reasons a save fixes (the webhook is gone) go.
+        disabled_reason: kept.try_get(6).map_err(db)?,
         ..rec
     }))
 }
@@ -219,7 +242,7 @@ impl ConnectionStore for PgConnections {
             // The common save, of a row that exists with this webhook, in one round trip
             // (the stall of the tests is inside the transaction below).
             let kept = update_query(
-                &format!("{UPDATE} AND webhook_hash = $16 {KEPT}"),
+                &format!("{UPDATE} AND webhook_hash = $17 {KEPT}"),
                 &rec,
                 &sealed,
                 &key_id,
@@ -331,7 +354,7 @@ impl ConnectionStore for PgConnections {
         let select = SELECT
             .strip_suffix(" WHERE entity_id = $1")
             .expect("SELECT ends with its WHERE");
-        let (sql, params) = search_sql(select, "strpos", &query, |n| format!("${n}"));
+        let (sql, params) = search_sql(select, "like", &query, |n| format!("${n}"));
         let mut q = sqlx::query(&sql);
         for p in params {
             q = q.bind(p);
@@ -375,6 +398,45 @@ impl ConnectionStore for PgConnections {
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(true)
+    }
+
+    async fn delete_audited(
+        &self,
+        id: &EntityId,
+        audit: AuditEntry,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Locked first, so no delivery is added to it meanwhile.
+        let found = sqlx::query("SELECT 1 FROM connections WHERE entity_id = $1 FOR UPDATE")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if found.is_none() {
+            return Ok(None);
+        }
+        let pending: i64 = sqlx::query_scalar(
+            "WITH gone AS (DELETE FROM deliveries WHERE entity_id = $1 RETURNING status)
+             SELECT count(*) FROM gone WHERE status = 'pending'",
+        )
+        .bind(id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        sqlx::query("DELETE FROM connections WHERE entity_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(pending as u64))
+    }
+
+    async fn write_audit(&self, audit: AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn audit_log(

@@ -113,7 +113,8 @@ fn update(
 ) -> Result<Upsert, StoreError> {
     tx.prepare_cached(
         "UPDATE connections SET webhook_secret = ?2, webhook_key_id = ?3, config_name = ?4, settings = ?5,
-         app_type = ?6, user_object_id = ?7, updated_at = ?8, disabled_reason = NULL,
+         app_type = ?6, user_object_id = ?7, updated_at = ?8,
+         disabled_reason = CASE WHEN substr(disabled_reason, 1, length(?16)) = ?16 THEN disabled_reason END,
          edit_key_hash = COALESCE(edit_key_hash, ?9), team_tenant = COALESCE(team_tenant, ?10),
          team_group = CASE WHEN team_tenant IS NULL THEN ?11 ELSE team_group END, webhook_kind = ?12,
          account = ?13, account_name = ?14, linked_by = ?15
@@ -125,7 +126,8 @@ fn update(
             rec.team.as_ref().map(|t| &t.tenant), rec.team.as_ref().map(|t| &t.group),
             rec.webhook_url.kind().name(),
             rec.account.as_ref().map(|a| &a.account), rec.account.as_ref().map(|a| &a.name),
-            rec.account.as_ref().and_then(|a| a.linked_by.as_ref())]))
+            rec.account.as_ref().and_then(|a| a.linked_by.as_ref()),
+            crate::admin::REASON_PREFIX]))
     .map_err(db)?;
     // As stored now, and as `record` reads it.
     let team = match (old.team_tenant, old.team_group) {
@@ -137,7 +139,12 @@ fn update(
         Some(h) => Some(EditKeyHash(hash32(h)?)),
         None => rec.edit_key_hash,
     };
+    // An operator's disable stays; the reasons a save fixes (the webhook is gone) go.
+    let disabled_reason = old
+        .disabled_reason
+        .filter(|why| connector_settings::admin::operator_reason(why).is_some());
     Ok(Upsert::Updated(Record {
+        disabled_reason,
         created_at: old.created_at,
         tenant_id: old.tenant_id,
         owner_oid: old.owner_oid,
@@ -145,6 +152,16 @@ fn update(
         team,
         ..rec
     }))
+}
+
+/// Appends `audit` to the audit log.
+fn insert_audit(conn: &Connection, audit: &AuditEntry) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO admin_audit (at_ms, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![audit.at_ms, audit.actor, audit.action, audit.target, audit.detail],
+    )
+    .map(|_| ())
+    .map_err(db)
 }
 
 /// Stores the webhook kind of rows saved before it was kept, from their opened URLs.
@@ -575,6 +592,46 @@ impl ConnectionStore for SqliteConnections {
                 Ok(Some(install))
             })
             .await
+    }
+
+    async fn delete_audited(
+        &self,
+        id: &EntityId,
+        audit: AuditEntry,
+    ) -> Result<Option<u64>, StoreError> {
+        let id = id.clone();
+        self.db
+            .with(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(db)?;
+                let pending: u64 = tx
+                    .query_row(
+                        "SELECT count(*) FROM deliveries WHERE entity_id = ?1 AND status = 'pending'",
+                        [id.as_str()],
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+                tx.execute("DELETE FROM deliveries WHERE entity_id = ?1", [id.as_str()])
+                    .map_err(db)?;
+                let deleted = tx
+                    .execute(
+                        "DELETE FROM connections WHERE entity_id = ?1",
+                        [id.as_str()],
+                    )
+                    .map_err(db)?;
+                if deleted == 0 {
+                    return Ok(None);
+                }
+                insert_audit(&tx, &audit)?;
+                tx.commit().map_err(db)?;
+                Ok(Some(pending))
+            })
+            .await
+    }
+
+    async fn write_audit(&self, audit: AuditEntry) -> Result<(), StoreError> {
+        self.db.with(move |conn| insert_audit(conn, &audit)).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
