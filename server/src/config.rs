@@ -151,7 +151,7 @@ pub struct Config {
         default_value = crate::bot::DEFAULT_OPENID_METADATA_URL
     )]
     pub bot_openid_metadata_url: String,
-    /// Hosts an activity's service URL (where the bot will post) may name; `*.example.com`
+    /// Hosts an activity's service URL (where the bot posts) may name; `*.example.com`
     /// matches subdomains. Repeat the flag or separate with commas. Defaults to Teams'
     /// hosts in the public, GCC, GCC High and DoD clouds.
     #[arg(long = "bot-service-host", env = "CONNECTOR_BOT_SERVICE_HOSTS", value_delimiter = ',',
