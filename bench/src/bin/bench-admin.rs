@@ -181,6 +181,10 @@ fn start(o: &Options, db_path: &std::path::Path) -> Result<ServerProcess> {
     if let Some(url) = &o.database_url {
         cmd.args(["--database-url", url]);
     }
+    // A build with [account] does not start without its sign-in's client secret.
+    if CONNECTOR.account.is_some() {
+        cmd.args(["--account-client-secret", support::BENCH_ACCOUNT_SECRET]);
+    }
     ServerProcess::spawn(cmd, false)
 }
 
