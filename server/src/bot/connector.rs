@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::delivery::{FlowTokenSettings, FlowTokens};
+use crate::delivery::flow_token::{FlowTokenSettings, FlowTokens};
 use crate::domain::rate_windows::Windows;
 use crate::store::{Outbox, Reservation, StoreError};
 

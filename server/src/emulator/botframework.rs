@@ -25,9 +25,7 @@ use crate::error::AppError;
 
 /// The app id a `--dev-bot` server takes unless given another.
 pub const DEV_BOT_APP_ID: &str = "00000000-0000-4000-8000-00000000b07e";
-/// The bot's client secret at the emulator's identity provider (published here, so only the
-/// emulator takes it).
-pub const DEV_BOT_APP_SECRET: &str = "emulator-dev-bot-client-secret";
+pub use super::idp::DEV_BOT_APP_SECRET;
 /// The tenant a `--dev-bot` server's bot gets its tokens from (a single-tenant bot's own).
 pub const DEV_BOT_TENANT: &str = "00000000-0000-4000-8000-0000000000b0";
 

@@ -24,6 +24,10 @@ const PRIVATE_KEY: &str = include_str!("dev-idp-key.pem");
 pub(super) const IMPOSTOR_KEY: &str = include_str!("dev-idp-impostor-key.pem");
 const MODULUS: &str = include_str!("dev-idp-n.txt");
 /// The tenant an "other tenant" token comes from.
+/// The `--dev-bot` bot's client secret at this identity provider (published in the code, so
+/// only the emulator takes it).
+pub const DEV_BOT_APP_SECRET: &str = "emulator-dev-bot-client-secret";
+
 pub const OTHER_TENANT: &str = "00000000-0000-4000-8000-0000000000ff";
 /// The Entra app a `--dev-sso` server asks flow tokens as, unless told another.
 pub const DEV_FLOW_CLIENT_ID: &str = "00000000-0000-4000-8000-00000000f10e";
@@ -170,7 +174,7 @@ pub async fn client_credentials(
     // The apps registered here: the flow app, and with --dev-bot the bot's.
     let bot = state.bot_app_id.as_ref().map(|id| FlowTokenSettings {
         client_id: id.clone(),
-        client_secret: super::botframework::DEV_BOT_APP_SECRET.into(),
+        client_secret: DEV_BOT_APP_SECRET.into(),
         authority: String::new(),
         audience: String::new(),
     });

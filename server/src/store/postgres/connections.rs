@@ -132,7 +132,7 @@ fn update_query<'q>(
         .bind(rec.account.as_ref().map(|a| a.account.as_str()))
         .bind(rec.account.as_ref().map(|a| a.name.as_str()))
         .bind(rec.account.as_ref().and_then(|a| a.linked_by.as_deref()))
-        .bind(crate::admin::REASON_PREFIX)
+        .bind(connector_settings::admin::REASON_PREFIX)
 }
 
 /// What an update keeps of the row, returned by it for [`updated`].

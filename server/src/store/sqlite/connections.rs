@@ -127,7 +127,7 @@ fn update(
             rec.webhook_url.kind().name(),
             rec.account.as_ref().map(|a| &a.account), rec.account.as_ref().map(|a| &a.name),
             rec.account.as_ref().and_then(|a| a.linked_by.as_ref()),
-            crate::admin::REASON_PREFIX]))
+            connector_settings::admin::REASON_PREFIX]))
     .map_err(db)?;
     // As stored now, and as `record` reads it.
     let team = match (old.team_tenant, old.team_group) {
