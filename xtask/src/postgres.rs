@@ -42,7 +42,11 @@ impl Cluster {
     pub fn start(durable: bool) -> Result<Cluster> {
         let bin = postgres_bin()?;
         let as_postgres = is_root();
-        let dir = std::env::temp_dir().join(format!("connector-pg-{}", std::process::id()));
+        // One directory per cluster: a task may start more than one (the native tests', then
+        // the image test's), and the first is still being removed while the next starts.
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("connector-pg-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
         if as_postgres {
