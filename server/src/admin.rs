@@ -383,6 +383,27 @@ fn entity_id(id: &str) -> Result<EntityId, Refusal> {
     EntityId::parse(id).map_err(|e| bad_request(format!("'{id}' is not an entity id: {e}")))
 }
 
+/// The stored connection, or 404 naming the id.
+async fn stored(state: &AdminState, id: &EntityId) -> Result<Record, Refusal> {
+    state
+        .connections
+        .get(id)
+        .await?
+        .ok_or_else(|| not_found(id))
+}
+
+/// An audit entry of `actor`'s `action` on `target`, stamped now.
+fn audited(actor: String, action: &str, target: String, detail: Option<String>) -> AuditEntry {
+    AuditEntry {
+        id: 0,
+        at_ms: crate::clock::now_ms(),
+        actor,
+        action: action.into(),
+        target,
+        detail,
+    }
+}
+
 fn not_found(id: &EntityId) -> Refusal {
     Refusal {
         status: StatusCode::NOT_FOUND,
@@ -400,11 +421,7 @@ async fn detail(
 
 /// One connection's detail, with its delivery counts.
 async fn show(state: &AdminState, id: &EntityId) -> Result<Json<ConnectionDetail>, Refusal> {
-    let record = state
-        .connections
-        .get(id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+    let record = stored(state, id).await?;
     let deliveries = state.outbox.delivery_status(id, None).await?;
     Ok(Json(ConnectionDetail {
         connection: view(&record),
@@ -428,14 +445,12 @@ async fn disable(
             "reason must be 1 to {MAX_REASON_CHARS} characters"
         )));
     }
-    let audit = AuditEntry {
-        id: 0,
-        at_ms: crate::clock::now_ms(),
+    let audit = audited(
         actor,
-        action: "disable".into(),
-        target: id.as_str().to_string(),
-        detail: Some(reason.to_string()),
-    };
+        "disable",
+        id.as_str().to_string(),
+        Some(reason.to_string()),
+    );
     let stored = format!("{REASON_PREFIX}{reason}");
     act(&state, &id, Some(stored), audit).await
 }
@@ -446,20 +461,13 @@ async fn enable(
     Path(id): Path<String>,
 ) -> Result<Json<ConnectionDetail>, Refusal> {
     let id = entity_id(&id)?;
-    let before = state
-        .connections
-        .get(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?
-        .disabled_reason;
-    let audit = AuditEntry {
-        id: 0,
-        at_ms: crate::clock::now_ms(),
+    let before = stored(&state, &id).await?.disabled_reason;
+    let audit = audited(
         actor,
-        action: "enable".into(),
-        target: id.as_str().to_string(),
-        detail: before.map(|why| format!("was disabled: {why}")),
-    };
+        "enable",
+        id.as_str().to_string(),
+        before.map(|why| format!("was disabled: {why}")),
+    );
     act(&state, &id, None, audit).await
 }
 
@@ -486,25 +494,19 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<Json<Deleted>, Refusal> {
     let id = entity_id(&id)?;
-    let record = state
-        .connections
-        .get(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let record = stored(&state, &id).await?;
     let shown = view(&record);
-    let audit = AuditEntry {
-        id: 0,
-        at_ms: crate::clock::now_ms(),
-        actor: actor.clone(),
-        action: "delete".into(),
-        target: id.as_str().to_string(),
-        detail: Some(format!(
+    let audit = audited(
+        actor.clone(),
+        "delete",
+        id.as_str().to_string(),
+        Some(format!(
             "'{}', {} webhook on {}",
             shown.name,
             shown.kind,
             shown.host.as_deref().unwrap_or("?")
         )),
-    };
+    );
     let pending_dropped = state
         .connections
         .delete_audited(&id, audit)
@@ -526,11 +528,7 @@ async fn test_card(
     Path(id): Path<String>,
 ) -> Result<Json<TestCardAnswer>, Refusal> {
     let id = entity_id(&id)?;
-    let record = state
-        .connections
-        .get(&id)
-        .await?
-        .ok_or_else(|| not_found(&id))?;
+    let record = stored(&state, &id).await?;
     if let Some(why) = &record.disabled_reason {
         return Err(Refusal {
             status: StatusCode::CONFLICT,
@@ -564,17 +562,15 @@ async fn test_card(
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
-    let audit = AuditEntry {
-        id: 0,
-        at_ms: crate::clock::now_ms(),
-        actor: actor.clone(),
-        action: "test".into(),
-        target: id.as_str().to_string(),
-        detail: Some(match &error {
+    let audit = audited(
+        actor.clone(),
+        "test",
+        id.as_str().to_string(),
+        Some(match &error {
             Some(e) => format!("{event_id}: {outcome}: {e}"),
             None => format!("{event_id}: {outcome}"),
         }),
-    };
+    );
     state.connections.write_audit(audit).await?;
     tracing::info!(%actor, action = "test", entity_id = id.as_str(), outcome, "admin action");
     Ok(Json(TestCardAnswer {
@@ -698,14 +694,7 @@ fn conflict(message: String) -> Refusal {
 
 /// The audit entry of a replay by `actor` (the store adds the filter and the counts).
 fn replay_audit(actor: String, target: String) -> AuditEntry {
-    AuditEntry {
-        id: 0,
-        at_ms: crate::clock::now_ms(),
-        actor,
-        action: "replay".into(),
-        target,
-        detail: None,
-    }
+    audited(actor, "replay", target, None)
 }
 
 /// `POST /admin/deliveries/{id}/replay`: one dead delivery due again now; answers it.
