@@ -148,44 +148,59 @@ impl BotPoster {
             Ok(url) => url,
             Err(error) => return Sent::Failed { error },
         };
-        let token = match self.tokens.token(&self.tenant).await {
-            Ok(t) => t,
-            Err(e) => {
-                return Sent::Retry {
-                    after: None,
-                    error: e.to_string(),
+        // A token the service refuses (401: expired early, revoked) is dropped and a new one
+        // fetched, once; a second 401 is a delivery to try again later.
+        let mut refused = false;
+        loop {
+            let token = match self.tokens.token(&self.tenant).await {
+                Ok(t) => t,
+                Err(e) => {
+                    return Sent::Retry {
+                        after: None,
+                        error: e.to_string(),
+                    }
+                }
+            };
+            let res = match self
+                .client
+                .post(&url)
+                .bearer_auth(&token)
+                .json(activity)
+                .send()
+                .await
+            {
+                Ok(res) => res,
+                Err(e) => {
+                    return Sent::Retry {
+                        after: None,
+                        error: if e.is_timeout() {
+                            "the Bot Connector service did not answer in time".into()
+                        } else {
+                            "the Bot Connector service cannot be reached".into()
+                        },
+                    }
+                }
+            };
+            let status = res.status().as_u16();
+            if status == 401 {
+                self.tokens.forget(&self.tenant, &token).await;
+                if !refused {
+                    refused = true;
+                    tracing::info!(
+                        "the Bot Connector service refused the bot's token; fetching a new one"
+                    );
+                    continue;
                 }
             }
-        };
-        let res = match self
-            .client
-            .post(&url)
-            .bearer_auth(token)
-            .json(activity)
-            .send()
-            .await
-        {
-            Ok(res) => res,
-            Err(e) => {
-                return Sent::Retry {
-                    after: None,
-                    error: if e.is_timeout() {
-                        "the Bot Connector service did not answer in time".into()
-                    } else {
-                        "the Bot Connector service cannot be reached".into()
-                    },
-                }
-            }
-        };
-        let status = res.status().as_u16();
-        let after = res
-            .headers()
-            .get(axum::http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = res.text().await.unwrap_or_default();
-        sort(status, after, &body)
+            let after = res
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let body = res.text().await.unwrap_or_default();
+            return sort(status, after, &body);
+        }
     }
 }
 
@@ -205,6 +220,12 @@ fn sort(status: u16, after: Option<Duration>, body: &str) -> Sent {
     };
     match status {
         403 if e.error.code == "BotNotInConversationRoster" => Sent::Removed { error },
+        // A fresh token refused too: the bot's registration (app id, tenant) is off, which
+        // an operator can fix; the card waits for it.
+        401 => Sent::Retry {
+            after,
+            error: format!("{error} (the bot's token was refused twice; check CONNECTOR_BOT_APP_ID and CONNECTOR_BOT_TENANT)"),
+        },
         429 | 412 | 500..=599 => Sent::Retry { after, error },
         _ => Sent::Failed { error },
     }
@@ -252,6 +273,10 @@ mod tests {
                 "{status}"
             );
         }
+        assert!(
+            matches!(sort(401, None, r#"{"message":"Authorization has been denied for this request."}"#),
+                Sent::Retry { error, .. } if error.contains("refused twice"))
+        );
         assert!(
             matches!(sort(404, None, "not here"), Sent::Failed { error } if error.contains("404: not here"))
         );

@@ -708,3 +708,195 @@ async fn a_connection_moves_to_the_bot_path_with_its_edit_key_within_its_team_on
 fn channel_of(id: &str) -> String {
     format!("19:{id}aaaaaaaaaaaaaaaaaaaaaaaaaaaa@thread.tacv2")
 }
+
+/// `PUT /emulator/api/idp` with `change`.
+async fn change_idp(app: &TestApp, change: Value) {
+    let res = app
+        .client
+        .put(format!("{}/emulator/api/idp", app.url))
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+}
+
+async fn idp_stats(app: &TestApp) -> Value {
+    app.get_path("/emulator/api/idp")
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_expired_token_the_service_refuses_is_dropped_and_a_new_one_delivers_the_card() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let key = connect_bot(&app, "c").await;
+    // The token endpoint hands out the next token already expired (its answer says it lasts).
+    change_idp(&app, json!({ "botExpiredTokens": 1 })).await;
+    assert_eq!(idp_stats(&app).await["botExpiredTokens"], 1);
+    let before = idp_stats(&app).await["tokenRequests"].as_u64().unwrap();
+    send_event(&app).await;
+    until("the card after a new token", 10, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let stats = idp_stats(&app).await;
+    assert_eq!(stats["botExpiredTokens"], 0);
+    assert_eq!(
+        stats["tokenRequests"].as_u64().unwrap() - before,
+        2,
+        "the expired token, then a new one: {stats}"
+    );
+    until("delivered", 10, async || {
+        status_by_key(&app, "c", &key).await["delivered"] == 1
+    })
+    .await;
+    // The new token is kept: the next card takes no fetch.
+    let mut second = crate::helpers::event("build_failed", "web");
+    second["id"] = json!("build-43");
+    let res = app.send(&second).await;
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    until("the second card", 10, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2)
+    })
+    .await;
+    assert_eq!(
+        idp_stats(&app).await["tokenRequests"].as_u64().unwrap() - before,
+        2
+    );
+    let posted = conversation(&app, CHANNEL).await;
+    assert_eq!(
+        posted["activities"][0]["from"]["id"], "28:00000000-0000-4000-8000-00000000b07e",
+        "posted as the app's bot: {posted}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_refused_twice_keeps_the_card_for_a_later_attempt() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let key = connect_bot(&app, "c").await;
+    change_idp(&app, json!({ "botExpiredTokens": 2 })).await;
+    send_event(&app).await;
+    until("a refused attempt", 10, async || {
+        status_by_key(&app, "c", &key).await["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("401") && e.contains("refused twice"))
+    })
+    .await;
+    // The third token is good: the retry delivers it.
+    until("the card on a retry", 15, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    assert_eq!(idp_stats(&app).await["botExpiredTokens"], 0);
+    // Bad switches are refused by name.
+    let res = app
+        .client
+        .put(format!("{}/emulator/api/idp", app.url))
+        .json(&json!({ "botExpiredTokens": 5000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(res).await["error"], "invalid_count");
+}
+
+#[tokio::test]
+async fn the_next_posts_throttled_then_the_conversation_answers_again_by_itself() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let key = connect_bot(&app, "c").await;
+    let res = app
+        .client
+        .put(format!(
+            "{}/emulator/api/bot/conversations/{}",
+            app.url,
+            segment(CHANNEL)
+        ))
+        .json(&json!({ "mode": "throttled", "count": 2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let got = conversation(&app, CHANNEL).await;
+    assert_eq!(
+        (got["mode"].as_str(), got["remaining"].as_u64()),
+        (Some("throttled"), Some(2))
+    );
+    send_event(&app).await;
+    until("the card after two 429s", 15, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let got = conversation(&app, CHANNEL).await;
+    assert_eq!(got["received"], 3, "{got}");
+    assert_eq!(got["mode"], "ok");
+    until("delivered", 10, async || {
+        status_by_key(&app, "c", &key).await["delivered"] == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_deleted_channel_disables_its_connections_and_a_deleted_team_all_of_its_own() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let in_channel = connect_bot(&app, "c").await;
+    let other = channel_of("0e0e");
+    let res = app.put("d", &on_the_bot(&other)).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let in_other: Value = res.json().await.unwrap();
+    let in_other = in_other["editKey"].as_str().unwrap().to_string();
+    assert!(channels(&app.db).contains(&CHANNEL.to_string()));
+
+    let deleted = send(&app, "channel-deleted", "", CHANNEL, "valid").await;
+    assert_eq!(deleted["status"], 200, "{deleted}");
+    assert_eq!(
+        deleted["activity"]["channelData"]["eventType"],
+        "channelDeleted"
+    );
+    assert_eq!(
+        status_by_key(&app, "c", &in_channel).await["disabled"],
+        "the channel was deleted in Teams"
+    );
+    assert!(
+        status_by_key(&app, "d", &in_other).await["disabled"].is_null(),
+        "another channel's connection is left alone"
+    );
+    assert!(!channels(&app.db).contains(&CHANNEL.to_string()));
+    assert_eq!(installs(&app.db).len(), 1, "the app is still in the team");
+    // A forged deletion is refused and changes nothing.
+    let forged = send(&app, "channel-deleted", "", &other, "bad-signature").await;
+    assert_eq!(forged["status"], 401);
+    assert!(status_by_key(&app, "d", &in_other).await["disabled"].is_null());
+
+    let gone = send(&app, "team-deleted", "", CHANNEL, "valid").await;
+    assert_eq!(gone["status"], 200, "{gone}");
+    assert_eq!(gone["activity"]["channelData"]["eventType"], "teamDeleted");
+    assert_eq!(
+        status_by_key(&app, "d", &in_other).await["disabled"],
+        "the team was deleted in Teams"
+    );
+    assert_eq!(
+        status_by_key(&app, "c", &in_channel).await["disabled"],
+        "the channel was deleted in Teams",
+        "the first reason stays"
+    );
+    assert!(installs(&app.db).is_empty());
+    let res = app
+        .send(&crate::helpers::event("build_failed", "web"))
+        .await;
+    let accepted: Value = res.json().await.unwrap();
+    assert_eq!(accepted["deliveries"], 0);
+}
