@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::managed_identity::{ManagedIdentity, ManagedIdentityTokens};
 use crate::delivery::flow_token::{FlowTokenSettings, FlowTokens};
 use crate::domain::rate_windows::Windows;
 use crate::store::{Outbox, Reservation, StoreError};
@@ -24,7 +25,8 @@ pub const LEGACY_BOT_TENANT: &str = "botframework.com";
 const POST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Who posts: the bot's Entra app, the tenant its tokens come from (its own, for a
-/// single-tenant bot) and where they come from.
+/// single-tenant bot) and where they come from: client credentials with `app_secret`, or
+/// the bot's managed identity (then the secret, tenant and authority are not used).
 #[derive(Debug, Clone)]
 pub struct PosterSettings {
     pub app_id: String,
@@ -32,6 +34,38 @@ pub struct PosterSettings {
     pub tenant: String,
     /// `https://login.microsoftonline.com`, without a trailing slash.
     pub authority: String,
+    pub managed_identity: Option<ManagedIdentity>,
+}
+
+/// Where the bot's tokens come from.
+enum Tokens {
+    ClientCredentials { tenant: String, tokens: FlowTokens },
+    ManagedIdentity(ManagedIdentityTokens),
+}
+
+impl Tokens {
+    async fn token(&self) -> Result<String, String> {
+        match self {
+            Tokens::ClientCredentials { tenant, tokens } => {
+                tokens.token(tenant).await.map_err(|e| e.to_string())
+            }
+            Tokens::ManagedIdentity(m) => m.token().await,
+        }
+    }
+
+    async fn forget(&self, token: &str) {
+        match self {
+            Tokens::ClientCredentials { tenant, tokens } => tokens.forget(tenant, token).await,
+            Tokens::ManagedIdentity(m) => m.forget(token).await,
+        }
+    }
+
+    fn fetches(&self) -> u64 {
+        match self {
+            Tokens::ClientCredentials { tokens, .. } => tokens.fetches(),
+            Tokens::ManagedIdentity(m) => m.fetches(),
+        }
+    }
 }
 
 /// What one post came to.
@@ -73,8 +107,7 @@ struct ErrorBody {
 
 /// Posts activities as the bot.
 pub struct BotPoster {
-    tenant: String,
-    tokens: FlowTokens,
+    tokens: Tokens,
     client: reqwest::Client,
 }
 
@@ -124,16 +157,22 @@ impl BotPoster {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the bot client builds");
-        BotPoster {
-            tokens: FlowTokens::new(FlowTokenSettings {
-                client_id: s.app_id,
-                client_secret: s.app_secret,
-                authority: s.authority,
-                audience: BOT_FRAMEWORK_AUDIENCE.into(),
-            }),
-            tenant: s.tenant,
-            client,
-        }
+        let tokens = match s.managed_identity {
+            Some(identity) => Tokens::ManagedIdentity(ManagedIdentityTokens::new(
+                identity,
+                BOT_FRAMEWORK_AUDIENCE,
+            )),
+            None => Tokens::ClientCredentials {
+                tokens: FlowTokens::new(FlowTokenSettings {
+                    client_id: s.app_id,
+                    client_secret: s.app_secret,
+                    authority: s.authority,
+                    audience: BOT_FRAMEWORK_AUDIENCE.into(),
+                }),
+                tenant: s.tenant,
+            },
+        };
+        BotPoster { tokens, client }
     }
 
     /// Tokens asked for so far.
@@ -152,14 +191,9 @@ impl BotPoster {
         // fetched, once; a second 401 is a delivery to try again later.
         let mut refused = false;
         loop {
-            let token = match self.tokens.token(&self.tenant).await {
+            let token = match self.tokens.token().await {
                 Ok(t) => t,
-                Err(e) => {
-                    return Sent::Retry {
-                        after: None,
-                        error: e.to_string(),
-                    }
-                }
+                Err(error) => return Sent::Retry { after: None, error },
             };
             let res = match self
                 .client
@@ -183,7 +217,7 @@ impl BotPoster {
             };
             let status = res.status().as_u16();
             if status == 401 {
-                self.tokens.forget(&self.tenant, &token).await;
+                self.tokens.forget(&token).await;
                 if !refused {
                     refused = true;
                     tracing::info!(

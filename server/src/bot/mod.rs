@@ -5,11 +5,13 @@
 
 pub mod activity;
 pub mod connector;
+pub mod managed_identity;
 pub mod service_url;
 pub mod verify;
 
 pub use activity::{Activity, Change};
 pub use connector::{BotPoster, PosterSettings, Sent};
+pub use managed_identity::ManagedIdentity;
 pub use service_url::ServiceUrlPolicy;
 pub use verify::{BotVerifier, VerifyError};
 
