@@ -149,13 +149,23 @@ function renderAdaptive(post, content) {
 /**
  * One received POST ({receivedAt, headers, body}) as a channel post: `.card` with a meta line
  * (time and idempotency key), then the card, or the raw JSON/text when it is neither kind.
+ * With `postedBy` (a post of the app's bot), the meta line names the bot instead.
  */
 export function renderPost(message) {
   const body = message?.body;
   const card = el('article', { class: 'card' });
   const when = new Date(message?.receivedAt);
   const key = message?.headers?.['idempotency-key'];
-  card.append(el('div', { class: 'meta', text: `${Number.isNaN(when.getTime()) ? '?' : when.toLocaleString()} · ${key ? `idempotency key ${key}` : 'no idempotency key'}` }));
+  const time = Number.isNaN(when.getTime()) ? '?' : when.toLocaleString();
+  // A post of the app's bot (through the Bot Connector service) is the bot's, as Teams shows it.
+  const by = typeof message?.postedBy === 'string' ? message.postedBy : null;
+  if (by) {
+    card.classList.add('bot-post');
+    card.dataset.postedBy = by;
+    card.append(el('div', { class: 'meta', text: `${time} · posted by ${by} (the app's bot)` }));
+  } else {
+    card.append(el('div', { class: 'meta', text: `${time} · ${key ? `idempotency key ${key}` : 'no idempotency key'}` }));
+  }
   if (body && typeof body === 'object' && body['@type'] === 'MessageCard') {
     renderMessageCard(card, body);
   } else if (body && typeof body === 'object' && body.type === 'message' && Array.isArray(body.attachments)) {

@@ -682,11 +682,14 @@ function showInbox(target) {
   $('#inbox').replaceChildren();
   $('#inbox-hint').hidden = !!target;
   $('#inbox-mode').disabled = !target || !inboxPath(target.webhookUrl);
+  // The bot's posts are switched in the bot's section (the connector service, not a webhook).
+  $('#inbox-mode-label').hidden = !!target?.bot;
   $('#inbox-title').textContent = target ? `Channel posts · ${target.name}` : 'Channel posts';
   $('#inbox-status').textContent = '';
   renderInstances();
   renderWorkflows();
   if (!target) return;
+  if (target.bot) { pollInbox(); return; }
   if (!inboxPath(target.webhookUrl)) {
     $('#inbox-status').textContent = 'This webhook is not the emulator\'s inbox: its posts cannot be shown here.';
     return;
@@ -698,6 +701,7 @@ function showInbox(target) {
 async function pollInbox() {
   clearTimeout(pollTimer);
   const current = shownInbox;
+  if (current?.bot) { await pollBotPosts(current); return; }
   const path = current && inboxPath(current.webhookUrl);
   if (!path) return;
   if (!document.hidden) {
@@ -754,8 +758,9 @@ const BOT_VARIANT_LABELS = {
 };
 
 /**
- * Sends the install (`add`) or uninstall (`remove`) activity Teams would send the app's bot
- * for this channel's team, signed as chosen, and shows what the server answered.
+ * Sends the install (`add`), uninstall (`remove`), channel deleted (`channel-deleted`: this
+ * channel) or team deleted (`team-deleted`) activity Teams would send the app's bot for this
+ * channel's team, signed as chosen, and shows what the server answered.
  */
 async function sendBotActivity(action) {
   const variant = $('#bot-variant').value || 'valid';
@@ -768,9 +773,12 @@ async function sendBotActivity(action) {
     });
     const sent = await res.json();
     if (!res.ok) throw new Error(sent?.message ?? `the emulator answered ${res.status}`);
-    const what = action === 'add' ? 'Added to' : 'Removed from';
+    const what = {
+      add: `Added to ${context.teamName}`, remove: `Removed from ${context.teamName}`,
+      'channel-deleted': `Deleted # ${context.channelName} in ${context.teamName}`, 'team-deleted': `Deleted ${context.teamName}`,
+    }[action];
     status.textContent = sent.status === 200
-      ? `${what} ${context.teamName}: the server answered 200.`
+      ? `${what}: the server answered 200.`
       : `The server refused it: ${sent.status} ${sent.answer?.message ?? ''}`;
     note(`bot ${action} (${variant}) → /api/messages answered ${sent.status}`);
   } catch (e) {
@@ -780,6 +788,103 @@ async function sendBotActivity(action) {
 
 $('#bot-add').addEventListener('click', () => sendBotActivity('add'));
 $('#bot-remove').addEventListener('click', () => sendBotActivity('remove'));
+$('#bot-delete-channel').addEventListener('click', () => sendBotActivity('channel-deleted'));
+$('#bot-delete-team').addEventListener('click', () => sendBotActivity('team-deleted'));
+
+// ---- the app's bot's posts: the emulated Bot Connector service's conversation ----
+
+/**
+ * What the connector service can answer the channel's posts: `mode` or `mode:count` (that
+ * mode for the next `count` posts, then 201 again). The real answers: 429 with Retry-After,
+ * 403 BotNotInConversationRoster (the app was removed), 412 and 502 (passing failures).
+ */
+const BOT_ANSWERS = [
+  ['ok', '201 (posted)'],
+  ['throttled:2', '429 Retry-After 1 for the next 2 posts'],
+  ['throttled', '429 Retry-After 1 (every post)'],
+  ['not-in-roster', '403 BotNotInConversationRoster'],
+  ['precondition-failed', '412 (every post)'],
+  ['bad-gateway', '502 (every post)'],
+];
+const botAnswerLabel = (mode, remaining) => {
+  const [, label] = BOT_ANSWERS.find(([v]) => v === mode) ?? [mode, mode];
+  return remaining ? `${label.replace(/ \(every post\)$/, '')} (${remaining} more post${remaining === 1 ? '' : 's'})` : label;
+};
+$('#bot-answers').replaceChildren(...BOT_ANSWERS.map(([value, text]) => el('option', { value, text })));
+
+/** The conversation the server posts this channel's cards to (the channel's id). */
+const botConversationPath = () => `/emulator/api/bot/conversations/${encodeURIComponent(context.channelId)}`;
+/** True while a switch is on its way, so a poll does not flip it back. */
+let botSwitchPending = false;
+
+$('#bot-posts').addEventListener('click', () => showInbox({ key: 'bot', bot: true, name: `${connector.name} (the app's bot)` }));
+
+$('#bot-answers').addEventListener('change', async (e) => {
+  const [mode, count] = e.target.value.split(':');
+  botSwitchPending = true;
+  try {
+    const res = await fetch(botConversationPath(), {
+      method: 'PUT', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(count ? { mode, count: Number(count) } : { mode }),
+    });
+    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message ?? `answered ${res.status}`);
+    note(`connector service: ${context.channelName} answers ${botAnswerLabel(e.target.value)}`);
+  } catch (err) {
+    $('#bot-status').textContent = `Could not change the connector service's answer (${err.message})`;
+  } finally {
+    botSwitchPending = false;
+  }
+});
+
+$('#bot-tokens').addEventListener('change', async (e) => {
+  botSwitchPending = true;
+  try {
+    const res = await fetch('/emulator/api/idp', {
+      method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ botExpiredTokens: Number(e.target.value) }),
+    });
+    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message ?? `answered ${res.status}`);
+    note(`token endpoint: ${e.target.selectedOptions[0]?.textContent ?? e.target.value}`);
+  } catch (err) {
+    $('#bot-status').textContent = `Could not change the token endpoint (${err.message})`;
+  } finally {
+    botSwitchPending = false;
+  }
+});
+
+/** Polls the channel's conversation at the connector service while the bot's posts are shown. */
+async function pollBotPosts(current) {
+  if (!document.hidden) {
+    try {
+      const [res, idp] = await Promise.all([fetch(botConversationPath(), { cache: 'no-store' }), fetch('/emulator/api/idp', { cache: 'no-store' })]);
+      if (!res.ok) throw new Error(`the connector service answered ${res.status}`);
+      const data = await res.json();
+      const tokens = idp.ok ? await idp.json() : null;
+      if (current !== shownInbox) return;
+      const posts = Array.isArray(data.activities) ? data.activities : [];
+      const last = posts.at(-1);
+      const signature = `bot|${posts.length}|${last?.id ?? ''}`;
+      if (signature !== rendered) {
+        rendered = signature;
+        await hostConfigReady;
+        $('#inbox').replaceChildren(...posts.slice().reverse().map((p) => renderPost({
+          receivedAt: p.receivedAt, headers: {}, body: p.activity, postedBy: p.from?.name ?? 'the app\'s bot',
+        })));
+      }
+      if (!botSwitchPending) {
+        const value = data.remaining ? `${data.mode}:2` : data.mode;
+        if (BOT_ANSWERS.some(([v]) => v === value)) $('#bot-answers').value = value;
+        if (tokens) $('#bot-tokens').value = tokens.botExpiredTokens > 0 ? '1' : '0';
+      }
+      const received = Number(data.received) || 0;
+      const refused = received - posts.length;
+      $('#inbox-status').textContent = `${posts.length} post${posts.length === 1 ? '' : 's'} by the app's bot`
+        + `${refused > 0 ? ` · ${refused} refused` : ''} · connector service answers: ${botAnswerLabel(data.mode, data.remaining)}`;
+    } catch (e) {
+      if (current === shownInbox) $('#inbox-status').textContent = `Connector service not reachable (${e.message}); retrying…`;
+    }
+  }
+  if (current === shownInbox) pollTimer = setTimeout(pollInbox, INBOX_POLL_MS);
+}
 
 fetch('/emulator/api/bot').then((r) => (r.ok ? r.json() : null)).then((bot) => {
   if (!bot?.appId) return;

@@ -162,6 +162,26 @@ pub struct Config {
     /// install events but connections cannot be saved on the bot path.
     #[arg(long, env = "CONNECTOR_BOT_APP_PASSWORD", hide_env_values = true)]
     pub bot_app_password: Option<String>,
+    /// The bot posts with tokens of its managed identity instead of a client secret (an Azure
+    /// Bot of type UserAssignedMSI): the user-assigned identity's client id, which is the
+    /// bot's Microsoft App ID. The tokens come from App Service's identity endpoint when
+    /// IDENTITY_ENDPOINT and IDENTITY_HEADER are set, else from the Azure Instance Metadata
+    /// Service (http://169.254.169.254/metadata/identity/oauth2/token).
+    #[arg(
+        long,
+        env = "CONNECTOR_BOT_MANAGED_IDENTITY",
+        conflicts_with = "bot_app_password"
+    )]
+    pub bot_managed_identity: Option<String>,
+    /// Where the managed identity's tokens come from: App Service sets it (with
+    /// IDENTITY_HEADER); without it, the Azure Instance Metadata Service's endpoint.
+    #[arg(long, env = "IDENTITY_ENDPOINT")]
+    pub bot_identity_endpoint: Option<String>,
+    /// The header App Service's identity endpoint wants (X-IDENTITY-HEADER); App Service
+    /// sets it. Without it the endpoint is asked as the Instance Metadata Service is
+    /// (Metadata: true).
+    #[arg(long, env = "IDENTITY_HEADER", hide_env_values = true)]
+    pub bot_identity_header: Option<String>,
     /// The tenant the bot's tokens come from: its own tenant id for a single-tenant bot
     /// (every bot registered since 2025-07-31), `botframework.com` for a legacy multi-tenant one.
     #[arg(long, env = "CONNECTOR_BOT_TENANT", default_value = crate::bot::connector::LEGACY_BOT_TENANT)]
@@ -765,12 +785,25 @@ impl Config {
             dev.map(dev::service_url_prefix),
         )
         .map_err(anyhow::Error::msg)?;
+        let managed_identity = self
+            .bot_managed_identity
+            .as_deref()
+            .map(|id| self.managed_identity(id, &app_id))
+            .transpose()?;
         let poster = match (&self.bot_app_password, dev) {
+            _ if managed_identity.is_some() => Some(crate::bot::PosterSettings {
+                app_id: app_id.clone(),
+                app_secret: String::new(),
+                tenant: self.bot_tenant.trim().to_string(),
+                authority: DEFAULT_FLOW_AUTHORITY.into(),
+                managed_identity,
+            }),
             (Some(secret), _) => Some(crate::bot::PosterSettings {
                 app_id: app_id.clone(),
                 app_secret: secret.clone(),
                 tenant: self.bot_tenant.trim().to_string(),
                 authority: DEFAULT_FLOW_AUTHORITY.into(),
+                managed_identity: None,
             }),
             // The emulator's token endpoint, which knows the development bot's secret.
             (None, Some(port)) if app_id == dev::DEV_BOT_APP_ID => {
@@ -779,6 +812,7 @@ impl Config {
                     app_secret: dev::DEV_BOT_APP_SECRET.into(),
                     tenant: dev::DEV_BOT_TENANT.into(),
                     authority: crate::emulator::idp::authority(port),
+                    managed_identity: None,
                 })
             }
             (None, _) => None,
@@ -789,6 +823,39 @@ impl Config {
             service_urls,
             poster,
         }))
+    }
+
+    /// The bot's managed identity `client_id` and where its tokens come from.
+    fn managed_identity(
+        &self,
+        client_id: &str,
+        app_id: &str,
+    ) -> anyhow::Result<crate::bot::ManagedIdentity> {
+        let client_id = client_id.trim();
+        if !is_guid(client_id) {
+            bail!("--bot-managed-identity '{client_id}' is not a guid: give the client id of the bot's user-assigned managed identity");
+        }
+        if !client_id.eq_ignore_ascii_case(app_id) {
+            bail!("--bot-managed-identity '{client_id}' is not the bot's app id '{app_id}': an Azure Bot of type UserAssignedMSI has its managed identity's client id as its Microsoft App ID");
+        }
+        let endpoint = self
+            .bot_identity_endpoint
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .unwrap_or(crate::bot::managed_identity::IMDS_ENDPOINT);
+        match url::Url::parse(endpoint) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+            _ => bail!("the managed identity endpoint '{endpoint}' (--bot-identity-endpoint, IDENTITY_ENDPOINT) is not an http(s) url"),
+        }
+        Ok(crate::bot::ManagedIdentity {
+            client_id: client_id.to_ascii_lowercase(),
+            endpoint: endpoint.to_string(),
+            identity_header: self
+                .bot_identity_header
+                .clone()
+                .filter(|h| !h.trim().is_empty()),
+        })
     }
 
     /// What flow tokens are asked with, or `None` when they are off. With --dev-sso the
@@ -1040,6 +1107,84 @@ mod tests {
                 && err.contains("at least 2 × 30 + 10 = 70 s"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_bot_posts_with_its_managed_identity_from_imds_or_app_service() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["s"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).map(|c| c.config.bot(4321))
+        };
+        let id = "5a1c0b2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d";
+        let imds = parse(&["--bot-app-id", id, "--bot-managed-identity", id])
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let mi = imds.poster.unwrap().managed_identity.unwrap();
+        assert_eq!(
+            (
+                mi.client_id.as_str(),
+                mi.endpoint.as_str(),
+                mi.identity_header
+            ),
+            (
+                id,
+                "http://169.254.169.254/metadata/identity/oauth2/token",
+                None
+            )
+        );
+        let app_service = parse(&[
+            "--bot-app-id",
+            id,
+            "--bot-managed-identity",
+            &id.to_ascii_uppercase(),
+            "--bot-identity-endpoint",
+            "http://localhost:8081/msi/token",
+            "--bot-identity-header",
+            "h",
+        ])
+        .unwrap()
+        .unwrap()
+        .unwrap();
+        let mi = app_service.poster.unwrap().managed_identity.unwrap();
+        assert_eq!(
+            (mi.endpoint.as_str(), mi.identity_header.as_deref()),
+            ("http://localhost:8081/msi/token", Some("h"))
+        );
+        let other = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a";
+        let e = parse(&["--bot-app-id", id, "--bot-managed-identity", other])
+            .unwrap()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not the bot's app id"), "{e}");
+        let e = parse(&["--bot-app-id", id, "--bot-managed-identity", "mine"])
+            .unwrap()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'mine' is not a guid"), "{e}");
+        let e = parse(&[
+            "--bot-app-id",
+            id,
+            "--bot-managed-identity",
+            id,
+            "--bot-identity-endpoint",
+            "file:///etc/passwd",
+        ])
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("is not an http(s) url"), "{e}");
+        // A secret and a managed identity at once: refused.
+        assert!(parse(&[
+            "--bot-app-id",
+            id,
+            "--bot-managed-identity",
+            id,
+            "--bot-app-password",
+            "x"
+        ])
+        .is_err());
     }
 
     #[test]

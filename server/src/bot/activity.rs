@@ -90,8 +90,10 @@ pub struct TenantInfo {
 pub enum Change {
     /// The bot is in this team or group chat now: keep (or refresh) its reference.
     Install(BotInstall),
-    /// The bot left the team or chat, or the team is gone.
+    /// The bot left the team or chat.
     Uninstall { tenant: String, team: String },
+    /// The team is gone (deleted, or deleted for good).
+    TeamDeleted { tenant: String, team: String },
     ChannelAdded {
         tenant: String,
         team: String,
@@ -206,7 +208,7 @@ impl Activity {
             }
             "teamDeleted" | "teamHardDeleted" => {
                 let (tenant, (team, _)) = self.tenant_and_place()?;
-                Ok(Change::Uninstall { tenant, team })
+                Ok(Change::TeamDeleted { tenant, team })
             }
             "channelCreated" | "channelDeleted" | "channelRestored" => {
                 let (tenant, (team, _)) = self.tenant_and_place()?;
@@ -357,8 +359,13 @@ mod tests {
         ));
         v["channelData"]["eventType"] = "teamDeleted".into();
         assert!(matches!(
+            activity(v.clone()).change("now"),
+            Ok(Change::TeamDeleted { .. })
+        ));
+        v["channelData"]["eventType"] = "teamHardDeleted".into();
+        assert!(matches!(
             activity(v).change("now"),
-            Ok(Change::Uninstall { .. })
+            Ok(Change::TeamDeleted { .. })
         ));
     }
 

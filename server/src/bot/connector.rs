@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::managed_identity::{ManagedIdentity, ManagedIdentityTokens};
 use crate::delivery::flow_token::{FlowTokenSettings, FlowTokens};
 use crate::domain::rate_windows::Windows;
 use crate::store::{Outbox, Reservation, StoreError};
@@ -24,7 +25,8 @@ pub const LEGACY_BOT_TENANT: &str = "botframework.com";
 const POST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Who posts: the bot's Entra app, the tenant its tokens come from (its own, for a
-/// single-tenant bot) and where they come from.
+/// single-tenant bot) and where they come from: client credentials with `app_secret`, or
+/// the bot's managed identity (then the secret, tenant and authority are not used).
 #[derive(Debug, Clone)]
 pub struct PosterSettings {
     pub app_id: String,
@@ -32,6 +34,38 @@ pub struct PosterSettings {
     pub tenant: String,
     /// `https://login.microsoftonline.com`, without a trailing slash.
     pub authority: String,
+    pub managed_identity: Option<ManagedIdentity>,
+}
+
+/// Where the bot's tokens come from.
+enum Tokens {
+    ClientCredentials { tenant: String, tokens: FlowTokens },
+    ManagedIdentity(ManagedIdentityTokens),
+}
+
+impl Tokens {
+    async fn token(&self) -> Result<String, String> {
+        match self {
+            Tokens::ClientCredentials { tenant, tokens } => {
+                tokens.token(tenant).await.map_err(|e| e.to_string())
+            }
+            Tokens::ManagedIdentity(m) => m.token().await,
+        }
+    }
+
+    async fn forget(&self, token: &str) {
+        match self {
+            Tokens::ClientCredentials { tenant, tokens } => tokens.forget(tenant, token).await,
+            Tokens::ManagedIdentity(m) => m.forget(token).await,
+        }
+    }
+
+    fn fetches(&self) -> u64 {
+        match self {
+            Tokens::ClientCredentials { tokens, .. } => tokens.fetches(),
+            Tokens::ManagedIdentity(m) => m.fetches(),
+        }
+    }
 }
 
 /// What one post came to.
@@ -73,8 +107,7 @@ struct ErrorBody {
 
 /// Posts activities as the bot.
 pub struct BotPoster {
-    tenant: String,
-    tokens: FlowTokens,
+    tokens: Tokens,
     client: reqwest::Client,
 }
 
@@ -124,16 +157,22 @@ impl BotPoster {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the bot client builds");
-        BotPoster {
-            tokens: FlowTokens::new(FlowTokenSettings {
-                client_id: s.app_id,
-                client_secret: s.app_secret,
-                authority: s.authority,
-                audience: BOT_FRAMEWORK_AUDIENCE.into(),
-            }),
-            tenant: s.tenant,
-            client,
-        }
+        let tokens = match s.managed_identity {
+            Some(identity) => Tokens::ManagedIdentity(ManagedIdentityTokens::new(
+                identity,
+                BOT_FRAMEWORK_AUDIENCE,
+            )),
+            None => Tokens::ClientCredentials {
+                tokens: FlowTokens::new(FlowTokenSettings {
+                    client_id: s.app_id,
+                    client_secret: s.app_secret,
+                    authority: s.authority,
+                    audience: BOT_FRAMEWORK_AUDIENCE.into(),
+                }),
+                tenant: s.tenant,
+            },
+        };
+        BotPoster { tokens, client }
     }
 
     /// Tokens asked for so far.
@@ -148,44 +187,54 @@ impl BotPoster {
             Ok(url) => url,
             Err(error) => return Sent::Failed { error },
         };
-        let token = match self.tokens.token(&self.tenant).await {
-            Ok(t) => t,
-            Err(e) => {
-                return Sent::Retry {
-                    after: None,
-                    error: e.to_string(),
+        // A token the service refuses (401: expired early, revoked) is dropped and a new one
+        // fetched, once; a second 401 is a delivery to try again later.
+        let mut refused = false;
+        loop {
+            let token = match self.tokens.token().await {
+                Ok(t) => t,
+                Err(error) => return Sent::Retry { after: None, error },
+            };
+            let res = match self
+                .client
+                .post(&url)
+                .bearer_auth(&token)
+                .json(activity)
+                .send()
+                .await
+            {
+                Ok(res) => res,
+                Err(e) => {
+                    return Sent::Retry {
+                        after: None,
+                        error: if e.is_timeout() {
+                            "the Bot Connector service did not answer in time".into()
+                        } else {
+                            "the Bot Connector service cannot be reached".into()
+                        },
+                    }
+                }
+            };
+            let status = res.status().as_u16();
+            if status == 401 {
+                self.tokens.forget(&token).await;
+                if !refused {
+                    refused = true;
+                    tracing::info!(
+                        "the Bot Connector service refused the bot's token; fetching a new one"
+                    );
+                    continue;
                 }
             }
-        };
-        let res = match self
-            .client
-            .post(&url)
-            .bearer_auth(token)
-            .json(activity)
-            .send()
-            .await
-        {
-            Ok(res) => res,
-            Err(e) => {
-                return Sent::Retry {
-                    after: None,
-                    error: if e.is_timeout() {
-                        "the Bot Connector service did not answer in time".into()
-                    } else {
-                        "the Bot Connector service cannot be reached".into()
-                    },
-                }
-            }
-        };
-        let status = res.status().as_u16();
-        let after = res
-            .headers()
-            .get(axum::http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body = res.text().await.unwrap_or_default();
-        sort(status, after, &body)
+            let after = res
+                .headers()
+                .get(axum::http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let body = res.text().await.unwrap_or_default();
+            return sort(status, after, &body);
+        }
     }
 }
 
@@ -205,6 +254,12 @@ fn sort(status: u16, after: Option<Duration>, body: &str) -> Sent {
     };
     match status {
         403 if e.error.code == "BotNotInConversationRoster" => Sent::Removed { error },
+        // A fresh token refused too: the bot's registration (app id, tenant) is off, which
+        // an operator can fix; the card waits for it.
+        401 => Sent::Retry {
+            after,
+            error: format!("{error} (the bot's token was refused twice; check CONNECTOR_BOT_APP_ID and CONNECTOR_BOT_TENANT)"),
+        },
         429 | 412 | 500..=599 => Sent::Retry { after, error },
         _ => Sent::Failed { error },
     }
@@ -252,6 +307,10 @@ mod tests {
                 "{status}"
             );
         }
+        assert!(
+            matches!(sort(401, None, r#"{"message":"Authorization has been denied for this request."}"#),
+                Sent::Retry { error, .. } if error.contains("refused twice"))
+        );
         assert!(
             matches!(sort(404, None, "not here"), Sent::Failed { error } if error.contains("404: not here"))
         );

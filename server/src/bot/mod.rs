@@ -5,11 +5,13 @@
 
 pub mod activity;
 pub mod connector;
+pub mod managed_identity;
 pub mod service_url;
 pub mod verify;
 
 pub use activity::{Activity, Change};
 pub use connector::{BotPoster, PosterSettings, Sent};
+pub use managed_identity::ManagedIdentity;
 pub use service_url::ServiceUrlPolicy;
 pub use verify::{BotVerifier, VerifyError};
 
@@ -67,3 +69,7 @@ impl Bot {
 
 /// The reason a bot connection is disabled with when the app is no longer in its team.
 pub const REMOVED_FROM_TEAM: &str = "the app was removed from this team";
+/// The reason a bot connection is disabled with when its channel was deleted in Teams.
+pub const CHANNEL_DELETED: &str = "the channel was deleted in Teams";
+/// The reason a bot connection is disabled with when its team was deleted in Teams.
+pub const TEAM_DELETED: &str = "the team was deleted in Teams";

@@ -170,6 +170,24 @@ impl FlowTokens {
         Ok(token)
     }
 
+    /// Drops `token` of `tenant` from the cache when it is still the cached one (the service
+    /// it was sent to refused it: revoked, or expired early by a clock that is off), so the
+    /// next ask fetches a new one; a token fetched meanwhile by another ask stays.
+    pub async fn forget(&self, tenant: &str, token: &str) {
+        let slot = self
+            .slots
+            .lock()
+            .expect("flow token slots")
+            .get(&tenant.to_ascii_lowercase())
+            .cloned();
+        if let Some(slot) = slot {
+            let mut cached = slot.lock().await;
+            if cached.as_ref().is_some_and(|c| c.token == token) {
+                *cached = None;
+            }
+        }
+    }
+
     /// Asks the identity provider; the error says what it answered, never the secret.
     async fn fetch(&self, tenant: &str) -> Result<(String, Duration), FlowTokenError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
@@ -331,6 +349,20 @@ mod tests {
         assert_eq!(tokens.token_at("t", almost).await.unwrap(), "token-1");
         let late = start + Duration::from_secs(3600 - 299);
         assert_eq!(tokens.token_at("t", late).await.unwrap(), "token-2");
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_token_is_fetched_anew_and_another_forgotten_one_changes_nothing() {
+        let (url, count) = idp(3600).await;
+        let tokens = FlowTokens::new(settings(&url));
+        assert_eq!(tokens.token("t").await.unwrap(), "token-1");
+        tokens.forget("T", "token-1").await;
+        assert_eq!(tokens.token("t").await.unwrap(), "token-2");
+        // A refusal of the old token, arriving late, keeps the new one.
+        tokens.forget("t", "token-1").await;
+        tokens.forget("unknown-tenant", "token-2").await;
+        assert_eq!(tokens.token("t").await.unwrap(), "token-2");
         assert_eq!(count.load(Ordering::SeqCst), 2);
     }
 

@@ -157,7 +157,7 @@ async fn bot_attempt(
         return schedule.retry(
             d,
             None,
-            "this server does not post as the app's bot (set CONNECTOR_BOT_APP_ID and CONNECTOR_BOT_APP_PASSWORD)".into(),
+            "this server does not post as the app's bot (set CONNECTOR_BOT_APP_ID and CONNECTOR_BOT_APP_PASSWORD or CONNECTOR_BOT_MANAGED_IDENTITY)".into(),
         );
     };
     let install = match bot.installs.bot_install(&target.tenant, &target.team).await {

@@ -78,7 +78,7 @@ pub async fn keys() -> Json<Value> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Send {
-    /// `add`, `remove`, `channel-created` or `channel-deleted`.
+    /// `add`, `remove`, `channel-created`, `channel-deleted` or `team-deleted`.
     action: String,
     /// `installationUpdate` (default) or `conversationUpdate` (the bot as a team member) for
     /// `add` and `remove`.
@@ -156,6 +156,15 @@ fn activity(s: &Send, app_id: &str, service_url: &str) -> Result<Value, AppError
             a["channelData"]["eventType"] = json!(event);
             a[members] = json!([{ "id": format!("28:{app_id}") }]);
         }
+        ("team-deleted", _) => {
+            a["type"] = json!("conversationUpdate");
+            a["conversation"]["id"] = json!(s.team_id);
+            a["channelData"]["eventType"] = json!("teamDeleted");
+            a["channelData"]
+                .as_object_mut()
+                .expect("channelData")
+                .remove("channel");
+        }
         ("channel-created" | "channel-deleted", _) => {
             a["type"] = json!("conversationUpdate");
             a["conversation"]["id"] = json!(s.team_id);
@@ -168,7 +177,7 @@ fn activity(s: &Send, app_id: &str, service_url: &str) -> Result<Value, AppError
         (action, via) => {
             return Err(bad_request(
                 "invalid_action",
-                format!("action '{action}' via '{via}' is not one of add, remove (via installationUpdate or conversationUpdate), channel-created, channel-deleted"),
+                format!("action '{action}' via '{via}' is not one of add, remove (via installationUpdate or conversationUpdate), channel-created, channel-deleted, team-deleted"),
             ))
         }
     }
@@ -221,7 +230,7 @@ fn token(variant: &str, app_id: &str, service_url: &str) -> Result<Option<String
 }
 
 /// `POST /emulator/api/bot/activity`: "Add the app to the team", "Remove the app", a channel
-/// created or deleted: the activity Teams would send, signed (or forged, per `variant`), sent
+/// created or deleted, the team deleted: the activity Teams would send, signed (or forged, per `variant`), sent
 /// to this server's `/api/messages`; answers what the server answered.
 pub async fn send(
     State(state): State<EmulatorState>,
@@ -304,9 +313,21 @@ pub enum ConversationMode {
     BadGateway,
 }
 
+/// Every mode, as the emulator's UI lists them.
+pub const CONVERSATION_MODES: &[&str] = &[
+    "ok",
+    "throttled",
+    "not-in-roster",
+    "precondition-failed",
+    "bad-gateway",
+];
+
 #[derive(Default)]
 pub struct Conversation {
     mode: ConversationMode,
+    /// Posts still to be answered in `mode` before the conversation answers `ok` again;
+    /// `None`: until the mode is changed.
+    remaining: Option<u64>,
     activities: Vec<Value>,
     received: u64,
 }
@@ -389,11 +410,21 @@ pub async fn post_activity(
     let mut all = state.conversations.0.lock().expect("conversations lock");
     let c = all.entry(conversation).or_default();
     c.received += 1;
-    match c.mode {
+    let mode = c.mode;
+    if let Some(n) = c.remaining.as_mut() {
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            (c.mode, c.remaining) = (ConversationMode::Ok, None);
+        }
+    }
+    match mode {
         ConversationMode::Ok => {
             let id = format!("1:{:x}", rand::random::<u64>());
+            // The service posts as the bot the token was issued to, as Teams shows it.
+            let from =
+                json!({ "id": format!("28:{}", bot.unwrap_or_default()), "name": CONNECTOR.name });
             c.activities.push(json!({
-                "id": id, "receivedAt": crate::clock::now_rfc3339(), "activity": activity,
+                "id": id, "receivedAt": crate::clock::now_rfc3339(), "from": from, "activity": activity,
             }));
             if c.activities.len() > KEEP {
                 c.activities.remove(0);
@@ -435,32 +466,44 @@ pub async fn conversation(
     Path(id): Path<String>,
 ) -> Json<Value> {
     let all = state.conversations.0.lock().expect("conversations lock");
-    let (mode, activities, received) = all
+    let (mode, remaining, activities, received) = all
         .get(&id)
-        .map_or((ConversationMode::Ok, Vec::new(), 0), |c| {
-            (c.mode, c.activities.clone(), c.received)
+        .map_or((ConversationMode::Ok, None, Vec::new(), 0), |c| {
+            (c.mode, c.remaining, c.activities.clone(), c.received)
         });
-    Json(json!({ "mode": mode, "activities": activities, "received": received }))
+    Json(
+        json!({ "mode": mode, "remaining": remaining, "modes": CONVERSATION_MODES,
+                 "activities": activities, "received": received }),
+    )
 }
 
 #[derive(Deserialize)]
 pub struct SetConversationMode {
     mode: ConversationMode,
+    /// For how many posts (then `ok` again); absent: until changed.
+    #[serde(default)]
+    count: Option<u64>,
 }
 
-/// `PUT /emulator/api/bot/conversations/{id}` `{"mode": …}`: how it answers from now on.
+/// `PUT /emulator/api/bot/conversations/{id}` `{"mode": …, "count"?: n}`: how it answers
+/// from now on (the next `count` posts only, when given).
 pub async fn set_conversation_mode(
     State(state): State<EmulatorState>,
     Path(id): Path<String>,
     Json(m): Json<SetConversationMode>,
-) -> StatusCode {
-    state
-        .conversations
-        .0
-        .lock()
-        .expect("conversations lock")
-        .entry(id)
-        .or_default()
-        .mode = m.mode;
-    StatusCode::NO_CONTENT
+) -> Result<StatusCode, AppError> {
+    if m.count == Some(0) || m.count.is_some_and(|n| n > 1000) {
+        return Err(bad_request(
+            "invalid_count",
+            format!(
+                "count {} is not between 1 and 1000",
+                m.count.unwrap_or_default()
+            ),
+        ));
+    }
+    let mut all = state.conversations.0.lock().expect("conversations lock");
+    let c = all.entry(id).or_default();
+    c.mode = m.mode;
+    c.remaining = m.count.filter(|_| m.mode != ConversationMode::Ok);
+    Ok(StatusCode::NO_CONTENT)
 }

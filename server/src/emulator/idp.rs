@@ -216,7 +216,7 @@ pub async fn client_credentials(
         0 => FLOW_TOKEN_LIFETIME,
         n => n,
     };
-    let claims = json!({
+    let mut claims = json!({
         "aud": audience,
         "iss": settings(state.port).issuer_pattern.replace("{tid}", &tenant),
         "tid": tenant,
@@ -224,6 +224,22 @@ pub async fn client_credentials(
         "oid": service_principal_id(&tenant, &f.client_id),
         "iat": now, "nbf": now - 5, "exp": now + lifetime as i64,
     });
+    // The bot's switch "tokens already expired": the answer says the token lasts, the token
+    // itself ended ten minutes ago (a clock far off, or a token revoked), so the Bot
+    // Connector service answers 401 to it.
+    let is_bot = state.bot_app_id.as_deref() == Some(f.client_id.as_str());
+    if is_bot
+        && state
+            .idp
+            .0
+            .bot_expired_tokens
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    {
+        claims["iat"] = json!(now - 4200);
+        claims["nbf"] = json!(now - 4200);
+        claims["exp"] = json!(now - 600);
+    }
     let signed = EncodingKey::from_rsa_pem(PRIVATE_KEY.as_bytes()).and_then(|key| {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(KEY_ID.into());
@@ -248,9 +264,13 @@ pub fn verified_flow_token(port: u16, token: &str, audience: &str) -> Option<Val
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IdpChange {
-    token_lifetime: u64,
+    #[serde(default)]
+    token_lifetime: Option<u64>,
+    /// How many of the next tokens for the `--dev-bot` bot are already expired (0: none).
+    #[serde(default)]
+    bot_expired_tokens: Option<u64>,
 }
 
 /// `GET /emulator/api/idp`: flow tokens asked for so far, and how long they last.
@@ -262,28 +282,42 @@ pub async fn stats(State(state): State<EmulatorState>) -> Json<Value> {
     Json(json!({
         "tokenRequests": state.idp.0.token_requests.load(Ordering::Relaxed),
         "tokenLifetime": lifetime,
+        "botExpiredTokens": state.idp.0.bot_expired_tokens.load(Ordering::Relaxed),
     }))
 }
 
-/// `PUT /emulator/api/idp` `{"tokenLifetime": seconds}`: how long flow tokens last from now on.
+/// `PUT /emulator/api/idp` `{"tokenLifetime"?: seconds, "botExpiredTokens"?: n}`: how long
+/// flow tokens last from now on; how many of the bot's next tokens are already expired.
 pub async fn change(
     State(state): State<EmulatorState>,
     Json(c): Json<IdpChange>,
 ) -> Result<StatusCode, AppError> {
-    if !(1..=86_400).contains(&c.token_lifetime) {
+    if let Some(lifetime) = c.token_lifetime.filter(|l| !(1..=86_400).contains(l)) {
         return Err(AppError::BadRequest {
             code: "invalid_lifetime",
-            message: format!(
-                "token lifetime {} s is not between 1 and 86400",
-                c.token_lifetime
-            ),
+            message: format!("token lifetime {lifetime} s is not between 1 and 86400"),
             fields: vec![],
         });
     }
-    state
-        .idp
-        .0
-        .lifetime
-        .store(c.token_lifetime, Ordering::Relaxed);
+    if let Some(n) = c.bot_expired_tokens.filter(|n| *n > 1000) {
+        return Err(AppError::BadRequest {
+            code: "invalid_count",
+            message: format!("botExpiredTokens {n} is not between 0 and 1000"),
+            fields: vec![],
+        });
+    }
+    if c.token_lifetime.is_none() && c.bot_expired_tokens.is_none() {
+        return Err(AppError::BadRequest {
+            code: "invalid_change",
+            message: "name tokenLifetime or botExpiredTokens".into(),
+            fields: vec![],
+        });
+    }
+    if let Some(lifetime) = c.token_lifetime {
+        state.idp.0.lifetime.store(lifetime, Ordering::Relaxed);
+    }
+    if let Some(n) = c.bot_expired_tokens {
+        state.idp.0.bot_expired_tokens.store(n, Ordering::Relaxed);
+    }
     Ok(StatusCode::NO_CONTENT)
 }

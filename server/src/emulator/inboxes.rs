@@ -291,4 +291,6 @@ pub struct IdpCounters {
     pub(crate) token_requests: std::sync::atomic::AtomicU64,
     /// 0: the identity provider's default flow token lifetime.
     pub(crate) lifetime: std::sync::atomic::AtomicU64,
+    /// How many of the next tokens for the `--dev-bot` bot are handed out already expired.
+    pub(crate) bot_expired_tokens: std::sync::atomic::AtomicU64,
 }

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use connector_settings::api::BotInstallStatus;
 use serde_json::Value;
 
-use crate::bot::{Activity, Change, VerifyError, REMOVED_FROM_TEAM};
+use crate::bot::{Activity, Change, VerifyError, CHANNEL_DELETED, REMOVED_FROM_TEAM, TEAM_DELETED};
 use crate::domain::WebhookKind;
 use crate::error::AppError;
 use crate::extract::{body_rejection, ApiQuery};
@@ -62,12 +62,15 @@ async fn install_status(
     }))
 }
 
-/// Disables the team's connections on the bot path ("the app was removed from this team",
-/// as the tab shows it; the audit log names `teams` as who did it); how many.
+/// Disables the team's connections on the bot path (all of them, or only those posting to
+/// `channel`) with `reason` ("the app was removed from this team", as the tab shows it; the
+/// audit log names `teams` as who did it); how many.
 async fn disable_team(
     store: &dyn ConnectionStore,
     tenant: &str,
     team: &str,
+    channel: Option<&str>,
+    reason: &str,
 ) -> Result<usize, AppError> {
     let mut disabled = 0;
     let mut after = None;
@@ -85,7 +88,10 @@ async fn disable_team(
         let Some(last) = page.last() else { break };
         after = Some(last.entity_id.as_str().to_string());
         for r in &page {
-            if r.webhook_url.bot_target().is_none_or(|t| t.team != team) {
+            let Some(target) = r.webhook_url.bot_target() else {
+                continue;
+            };
+            if target.team != team || channel.is_some_and(|c| target.channel != c) {
                 continue;
             }
             let audit = AuditEntry {
@@ -94,10 +100,10 @@ async fn disable_team(
                 actor: "teams".into(),
                 action: "disable".into(),
                 target: r.entity_id.as_str().to_string(),
-                detail: Some(REMOVED_FROM_TEAM.into()),
+                detail: Some(reason.into()),
             };
             if store
-                .set_disabled(&r.entity_id, Some(REMOVED_FROM_TEAM.into()), audit)
+                .set_disabled(&r.entity_id, Some(reason.into()), audit)
                 .await?
             {
                 disabled += 1;
@@ -172,8 +178,14 @@ async fn receive(
         }
         Change::Uninstall { tenant, team } => {
             let known = store.remove_bot_install(&tenant, &team).await?;
-            let disabled = disable_team(store.as_ref(), &tenant, &team).await?;
+            let disabled =
+                disable_team(store.as_ref(), &tenant, &team, None, REMOVED_FROM_TEAM).await?;
             tracing::info!(%tenant, %team, known, disabled, "the app's bot was removed");
+        }
+        Change::TeamDeleted { tenant, team } => {
+            let known = store.remove_bot_install(&tenant, &team).await?;
+            let disabled = disable_team(store.as_ref(), &tenant, &team, None, TEAM_DELETED).await?;
+            tracing::info!(%tenant, %team, known, disabled, "a team the app's bot was in was deleted");
         }
         Change::ChannelAdded {
             tenant,
@@ -189,7 +201,15 @@ async fn receive(
             channel,
         } => {
             let known = store.remove_bot_channel(&tenant, &team, &channel).await?;
-            tracing::info!(%tenant, %team, %channel, known, "a channel was deleted in a team");
+            let disabled = disable_team(
+                store.as_ref(),
+                &tenant,
+                &team,
+                Some(&channel),
+                CHANNEL_DELETED,
+            )
+            .await?;
+            tracing::info!(%tenant, %team, %channel, known, disabled, "a channel was deleted in a team");
         }
         Change::Nothing(why) => {
             tracing::debug!(kind = %activity.kind, why, "bot activity kept nowhere");

@@ -344,7 +344,7 @@ async fn bot_target(
     if state.bot.as_ref().is_none_or(|b| b.poster.is_none()) {
         return Err(refuse(
             "bot_not_configured",
-            "this server does not post as the app's bot (CONNECTOR_BOT_APP_ID and CONNECTOR_BOT_APP_PASSWORD): give the channel's 'webhookUrl' instead".into(),
+            "this server does not post as the app's bot (CONNECTOR_BOT_APP_ID and CONNECTOR_BOT_APP_PASSWORD or CONNECTOR_BOT_MANAGED_IDENTITY): give the channel's 'webhookUrl' instead".into(),
         ));
     }
     let tenant = b.tenant_id.to_ascii_lowercase();

@@ -318,6 +318,7 @@ async fn the_bot_posts_to_the_emulated_connector_service_with_one_token_and_each
             app_secret: secret.into(),
             tenant: "00000000-0000-4000-8000-0000000000b0".into(),
             authority: format!("http://127.0.0.1:{port}/emulator/idp"),
+            managed_identity: None,
         })
     };
     let bot = poster("emulator-dev-bot-client-secret");
@@ -707,4 +708,388 @@ async fn a_connection_moves_to_the_bot_path_with_its_edit_key_within_its_team_on
 
 fn channel_of(id: &str) -> String {
     format!("19:{id}aaaaaaaaaaaaaaaaaaaaaaaaaaaa@thread.tacv2")
+}
+
+/// `PUT /emulator/api/idp` with `change`.
+async fn change_idp(app: &TestApp, change: Value) {
+    let res = app
+        .client
+        .put(format!("{}/emulator/api/idp", app.url))
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204, "{}", res.text().await.unwrap());
+}
+
+async fn idp_stats(app: &TestApp) -> Value {
+    app.get_path("/emulator/api/idp")
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_expired_token_the_service_refuses_is_dropped_and_a_new_one_delivers_the_card() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let key = connect_bot(&app, "c").await;
+    // The token endpoint hands out the next token already expired (its answer says it lasts).
+    change_idp(&app, json!({ "botExpiredTokens": 1 })).await;
+    assert_eq!(idp_stats(&app).await["botExpiredTokens"], 1);
+    let before = idp_stats(&app).await["tokenRequests"].as_u64().unwrap();
+    send_event(&app).await;
+    until("the card after a new token", 10, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let stats = idp_stats(&app).await;
+    assert_eq!(stats["botExpiredTokens"], 0);
+    assert_eq!(
+        stats["tokenRequests"].as_u64().unwrap() - before,
+        2,
+        "the expired token, then a new one: {stats}"
+    );
+    until("delivered", 10, async || {
+        status_by_key(&app, "c", &key).await["delivered"] == 1
+    })
+    .await;
+    // The new token is kept: the next card takes no fetch.
+    let mut second = crate::helpers::event("build_failed", "web");
+    second["id"] = json!("build-43");
+    let res = app.send(&second).await;
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    until("the second card", 10, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2)
+    })
+    .await;
+    assert_eq!(
+        idp_stats(&app).await["tokenRequests"].as_u64().unwrap() - before,
+        2
+    );
+    let posted = conversation(&app, CHANNEL).await;
+    assert_eq!(
+        posted["activities"][0]["from"]["id"], "28:00000000-0000-4000-8000-00000000b07e",
+        "posted as the app's bot: {posted}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_refused_twice_keeps_the_card_for_a_later_attempt() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let key = connect_bot(&app, "c").await;
+    change_idp(&app, json!({ "botExpiredTokens": 2 })).await;
+    send_event(&app).await;
+    until("a refused attempt", 10, async || {
+        status_by_key(&app, "c", &key).await["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("401") && e.contains("refused twice"))
+    })
+    .await;
+    // The third token is good: the retry delivers it.
+    until("the card on a retry", 15, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    assert_eq!(idp_stats(&app).await["botExpiredTokens"], 0);
+    // Bad switches are refused by name.
+    let res = app
+        .client
+        .put(format!("{}/emulator/api/idp", app.url))
+        .json(&json!({ "botExpiredTokens": 5000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(res).await["error"], "invalid_count");
+}
+
+#[tokio::test]
+async fn the_next_posts_throttled_then_the_conversation_answers_again_by_itself() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let key = connect_bot(&app, "c").await;
+    let res = app
+        .client
+        .put(format!(
+            "{}/emulator/api/bot/conversations/{}",
+            app.url,
+            segment(CHANNEL)
+        ))
+        .json(&json!({ "mode": "throttled", "count": 2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let got = conversation(&app, CHANNEL).await;
+    assert_eq!(
+        (got["mode"].as_str(), got["remaining"].as_u64()),
+        (Some("throttled"), Some(2))
+    );
+    send_event(&app).await;
+    until("the card after two 429s", 15, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    let got = conversation(&app, CHANNEL).await;
+    assert_eq!(got["received"], 3, "{got}");
+    assert_eq!(got["mode"], "ok");
+    until("delivered", 10, async || {
+        status_by_key(&app, "c", &key).await["delivered"] == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_deleted_channel_disables_its_connections_and_a_deleted_team_all_of_its_own() {
+    let app = fast_bot_app().await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let in_channel = connect_bot(&app, "c").await;
+    let other = channel_of("0e0e");
+    let res = app.put("d", &on_the_bot(&other)).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let in_other: Value = res.json().await.unwrap();
+    let in_other = in_other["editKey"].as_str().unwrap().to_string();
+    assert!(channels(&app.db).contains(&CHANNEL.to_string()));
+
+    let deleted = send(&app, "channel-deleted", "", CHANNEL, "valid").await;
+    assert_eq!(deleted["status"], 200, "{deleted}");
+    assert_eq!(
+        deleted["activity"]["channelData"]["eventType"],
+        "channelDeleted"
+    );
+    assert_eq!(
+        status_by_key(&app, "c", &in_channel).await["disabled"],
+        "the channel was deleted in Teams"
+    );
+    assert!(
+        status_by_key(&app, "d", &in_other).await["disabled"].is_null(),
+        "another channel's connection is left alone"
+    );
+    assert!(!channels(&app.db).contains(&CHANNEL.to_string()));
+    assert_eq!(installs(&app.db).len(), 1, "the app is still in the team");
+    // A forged deletion is refused and changes nothing.
+    let forged = send(&app, "channel-deleted", "", &other, "bad-signature").await;
+    assert_eq!(forged["status"], 401);
+    assert!(status_by_key(&app, "d", &in_other).await["disabled"].is_null());
+
+    let gone = send(&app, "team-deleted", "", CHANNEL, "valid").await;
+    assert_eq!(gone["status"], 200, "{gone}");
+    assert_eq!(gone["activity"]["channelData"]["eventType"], "teamDeleted");
+    assert_eq!(
+        status_by_key(&app, "d", &in_other).await["disabled"],
+        "the team was deleted in Teams"
+    );
+    assert_eq!(
+        status_by_key(&app, "c", &in_channel).await["disabled"],
+        "the channel was deleted in Teams",
+        "the first reason stays"
+    );
+    assert!(installs(&app.db).is_empty());
+    let res = app
+        .send(&crate::helpers::event("build_failed", "web"))
+        .await;
+    let accepted: Value = res.json().await.unwrap();
+    assert_eq!(accepted["deliveries"], 0);
+}
+
+/// A stand-in for the host's managed identity endpoint: the Azure Instance Metadata
+/// Service's shape (`Metadata: true`, `expires_in` as a string), or with `identity_header`
+/// App Service's (`X-IDENTITY-HEADER`, `expires_on` only). Like the real one it holds the
+/// identity's credential: it gets the token from the emulator's identity provider (whose
+/// tokens the emulated connector service takes) with the development bot's secret.
+struct IdentityEndpoint {
+    url: String,
+    /// The server's URL, once it runs.
+    app: std::sync::Arc<std::sync::Mutex<String>>,
+    /// The query of each request.
+    asked: std::sync::Arc<std::sync::Mutex<Vec<std::collections::HashMap<String, String>>>>,
+}
+
+async fn identity_endpoint(identity_header: Option<&'static str>) -> IdentityEndpoint {
+    use axum::extract::{Query, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    type Shared = (
+        Arc<Mutex<String>>,
+        Arc<Mutex<Vec<HashMap<String, String>>>>,
+        Option<&'static str>,
+    );
+    async fn token(
+        State((app, asked, identity_header)): State<Shared>,
+        headers: HeaderMap,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> (StatusCode, axum::Json<Value>) {
+        asked.lock().unwrap().push(q.clone());
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let ok_header = match identity_header {
+            Some(h) => header("x-identity-header") == Some(h),
+            None => header("metadata") == Some("true"),
+        };
+        if !ok_header {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({ "error": "invalid_request",
+                    "error_description": "Required metadata header not specified or wrong" })),
+            );
+        }
+        let version = if identity_header.is_some() {
+            "2019-08-01"
+        } else {
+            "2018-02-01"
+        };
+        if q.get("api-version").map(String::as_str) != Some(version)
+            || q.get("resource").map(String::as_str) != Some("https://api.botframework.com")
+            || q.get("client_id").map(String::as_str)
+                != Some("00000000-0000-4000-8000-00000000b07e")
+        {
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({ "error": "invalid_request",
+                    "error_description": format!("unexpected query {q:?}") })),
+            );
+        }
+        let app = app.lock().unwrap().clone();
+        let granted: Value = reqwest::Client::new()
+            .post(format!(
+                "{app}/emulator/idp/00000000-0000-4000-8000-0000000000b0/oauth2/v2.0/token"
+            ))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "00000000-0000-4000-8000-00000000b07e"),
+                ("client_secret", "emulator-dev-bot-client-secret"),
+                ("scope", "https://api.botframework.com/.default"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let lifetime = granted["expires_in"].as_i64().unwrap();
+        let mut answer = json!({
+            "access_token": granted["access_token"],
+            "expires_on": (now + lifetime).to_string(),
+            "resource": "https://api.botframework.com",
+            "token_type": "Bearer",
+        });
+        if identity_header.is_none() {
+            answer["expires_in"] = json!(lifetime.to_string());
+        } else {
+            answer["client_id"] = json!("00000000-0000-4000-8000-00000000b07e");
+        }
+        (StatusCode::OK, axum::Json(answer))
+    }
+    let app = Arc::new(Mutex::new(String::new()));
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let router = axum::Router::new()
+        .route("/metadata/identity/oauth2/token", axum::routing::get(token))
+        .with_state((app.clone(), asked.clone(), identity_header));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/metadata/identity/oauth2/token",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    IdentityEndpoint { url, app, asked }
+}
+
+/// A fast `--dev-bot` server posting with the bot's managed identity at `endpoint`.
+async fn managed_identity_app(endpoint: &IdentityEndpoint, header: Option<&str>) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut flags = vec![
+        "--write-rate",
+        "0",
+        "--dev-bot",
+        "--bot-managed-identity",
+        "00000000-0000-4000-8000-00000000b07e",
+        "--bot-identity-endpoint",
+        &endpoint.url,
+    ];
+    if let Some(h) = header {
+        flags.extend(["--bot-identity-header", h]);
+    }
+    let mut c = crate::helpers::config_with(dir.path(), true, &flags);
+    c.test_retry_divisor = 50;
+    let app = TestApp::start_in(dir, c).await;
+    *endpoint.app.lock().unwrap() = app.url.clone();
+    app
+}
+
+#[tokio::test]
+async fn the_bot_posts_with_its_managed_identitys_token_from_the_instance_metadata_service() {
+    let imds = identity_endpoint(None).await;
+    let app = managed_identity_app(&imds, None).await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let key = connect_bot(&app, "c").await;
+    send_event(&app).await;
+    until("the card", 10, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    until("delivered", 10, async || {
+        status_by_key(&app, "c", &key).await["delivered"] == 1
+    })
+    .await;
+    let asked = imds.asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1, "one token, kept: {asked:?}");
+    assert_eq!(
+        idp_stats(&app).await["tokenRequests"],
+        1,
+        "only the identity endpoint asked"
+    );
+}
+
+#[tokio::test]
+async fn the_bot_posts_with_its_managed_identitys_token_from_app_service() {
+    let endpoint = identity_endpoint(Some("h3ader-of-app-service")).await;
+    let app = managed_identity_app(&endpoint, Some("h3ader-of-app-service")).await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let _key = connect_bot(&app, "c").await;
+    send_event(&app).await;
+    until("the card", 10, async || {
+        conversation(&app, CHANNEL).await["activities"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    })
+    .await;
+    assert_eq!(endpoint.asked.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_managed_identity_endpoint_that_refuses_keeps_the_card_waiting_and_says_why() {
+    let endpoint = identity_endpoint(Some("the-right-header")).await;
+    let app = managed_identity_app(&endpoint, Some("a-wrong-header")).await;
+    assert_eq!(add(&app, "valid").await["status"], 200);
+    let key = connect_bot(&app, "c").await;
+    send_event(&app).await;
+    until("a refused token", 10, async || {
+        status_by_key(&app, "c", &key).await["lastError"]
+            .as_str()
+            .is_some_and(|e| {
+                e.contains("managed identity '00000000-0000-4000-8000-00000000b07e'")
+                    && e.contains("400 invalid_request")
+            })
+    })
+    .await;
+    let status = status_by_key(&app, "c", &key).await;
+    assert_eq!(status["pending"], 1, "{status}");
+    assert!(
+        !status.to_string().contains("a-wrong-header"),
+        "the header is a credential: {status}"
+    );
+    assert_eq!(conversation(&app, CHANNEL).await["received"], 0);
 }
