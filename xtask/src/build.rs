@@ -43,31 +43,56 @@ pub fn build_page(opts: &Build) -> Result<()> {
     build_page_for(opts, None)
 }
 
+/// The page's entries: (Trunk's target, its HTML in `dist`). The configuration page first
+/// (its Trunk run empties `dist`), then the tab page, each its own wasm binary.
+pub const ENTRIES: [(&str, &str); 2] = [("index.html", "index.html"), ("tab.html", "tab.html")];
+
 /// `build_page` for the connector `connector_toml` names instead of `connector.toml`.
 pub fn build_page_for(opts: &Build, connector_toml: Option<&Path>) -> Result<()> {
     // Trunk runs cargo offline (Trunk.toml), so fetch first.
     sh(Command::new("cargo").arg("fetch").current_dir(root()))?;
-    let mut cmd = Command::new("trunk");
-    cmd.arg("build")
-        .current_dir(root())
-        .env("PATH", tool_path());
-    if let Some(toml) = connector_toml {
-        cmd.env("CONNECTOR_TOML", toml);
-    }
-    if opts.release {
-        cmd.arg("--release");
-    }
-    if let Some(url) = &opts.public_url {
-        cmd.args(["--public-url", url]);
-    }
-    if let Some(dist) = &opts.dist {
-        cmd.args(["--dist", dist]);
-    }
-    sh(&mut cmd)?;
     let dist = opts
         .dist
         .as_ref()
         .map_or_else(|| root().join("dist"), std::path::PathBuf::from);
+    let dist = if dist.is_absolute() {
+        dist
+    } else {
+        std::env::current_dir()?.join(dist)
+    };
+    // Trunk empties its dist directory first: each entry after the first is built into a
+    // directory of its own and its files moved into `dist` (the shared ones, such as the
+    // CSS and teams-js, have the same hashed names in both).
+    let staging = root().join("target/page-entries");
+    for (i, (target, html)) in ENTRIES.into_iter().enumerate() {
+        let out = if i == 0 {
+            dist.clone()
+        } else {
+            staging.join(html)
+        };
+        let mut cmd = Command::new("trunk");
+        cmd.arg("build")
+            .arg(target)
+            .arg("--html-output")
+            .arg(html)
+            .arg("--dist")
+            .arg(&out)
+            .current_dir(root())
+            .env("PATH", tool_path());
+        if let Some(toml) = connector_toml {
+            cmd.env("CONNECTOR_TOML", toml);
+        }
+        if opts.release {
+            cmd.arg("--release");
+        }
+        if let Some(url) = &opts.public_url {
+            cmd.args(["--public-url", url]);
+        }
+        sh(&mut cmd)?;
+        if i > 0 {
+            merge_into(&out, &dist)?;
+        }
+    }
     write_form(&dist, connector_toml)?;
     crate::headers::write(&dist, None)?;
     let quality = if opts.release {
@@ -76,6 +101,25 @@ pub fn build_page_for(opts: &Build, connector_toml: Option<&Path>) -> Result<()>
         crate::compress::Quality::Fast
     };
     crate::compress::precompress(&dist, quality)?;
+    Ok(())
+}
+
+/// Moves the files of one entry's Trunk output into `dist`, replacing same-named ones.
+fn merge_into(from: &Path, dist: &Path) -> Result<()> {
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
+        let entry = entry?;
+        let to = dist.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(&to)?;
+            merge_into(&entry.path(), &to)?;
+        } else {
+            std::fs::copy(entry.path(), &to).with_context(|| {
+                format!("cannot copy {} to {}", entry.path().display(), to.display())
+            })?;
+        }
+    }
     Ok(())
 }
 
