@@ -242,7 +242,7 @@ fn costs() -> Result<()> {
     let total: usize = by_crate.iter().map(|(_, n)| n).sum();
     by_crate.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     println!(
-        "\nwhere the wasm's bytes go (code by crate and data, after wasm-opt -O{level}, uncompressed):"
+        "\nwhere the configuration page's wasm bytes go (code by crate and data, after wasm-opt -O{level}, uncompressed):"
     );
     for (name, n) in by_crate.iter().take(15) {
         println!("{n:>9} {:>5.1}%  {name}", *n as f64 * 100.0 / total as f64);
