@@ -90,6 +90,7 @@ pub fn build_page_for(opts: &Build, connector_toml: Option<&Path>) -> Result<()>
         }
         sh(&mut cmd)?;
         if i > 0 {
+            share_assets(&dist, &out, html)?;
             merge_into(&out, &dist)?;
         }
     }
@@ -102,6 +103,64 @@ pub fn build_page_for(opts: &Build, connector_toml: Option<&Path>) -> Result<()>
     };
     crate::compress::precompress(&dist, quality)?;
     Ok(())
+}
+
+/// Points a later entry's HTML (`html` in `out`) at the first page's copy of each asset both
+/// name (same source, so the same name before Trunk's `-<16 hex>`), with its integrity, and
+/// drops the entry's own copy: Trunk's JS minifier does not give the same bytes twice (the
+/// handshake got two names), and a person opening both pages should fetch a shared file once.
+fn share_assets(dist: &Path, out: &Path, html: &str) -> Result<()> {
+    let first = std::fs::read_to_string(dist.join(ENTRIES[0].1))?;
+    let path = out.join(html);
+    let mut page = std::fs::read_to_string(&path)?;
+    let theirs = hashed_names(&first);
+    for own in hashed_names(&page) {
+        let Some(shared) = theirs.iter().find(|t| stem(t) == stem(&own) && **t != own) else {
+            continue;
+        };
+        let own_file = out.join(&own);
+        let (Ok(own_bytes), Ok(shared_bytes)) =
+            (std::fs::read(&own_file), std::fs::read(dist.join(shared)))
+        else {
+            continue;
+        };
+        page = page
+            .replace(&own, shared)
+            .replace(&sri(&own_bytes), &sri(&shared_bytes));
+        std::fs::remove_file(&own_file)?;
+    }
+    std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The names `name-<16 hex>.ext` an HTML file refers to (not `name-<hash>_bg.wasm`).
+fn hashed_names(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for word in html.split(|c: char| {
+        c == '"' || c == '\'' || c == '/' || c == '=' || c.is_whitespace() || c == '>' || c == '<'
+    }) {
+        if stem(word).is_some() && !out.iter().any(|w| w == word) {
+            out.push(word.to_string());
+        }
+    }
+    out
+}
+
+/// `name.ext` of `name-<16 hex>.ext`, or `None` when `file` is not such a name.
+fn stem(file: &str) -> Option<String> {
+    let (base, ext) = file.split_once('.')?;
+    let (name, hash) = base.rsplit_once('-')?;
+    (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) && !name.is_empty())
+        .then(|| format!("{name}.{ext}"))
+}
+
+/// A subresource-integrity value as Trunk writes it.
+fn sri(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(bytes))
+    )
 }
 
 /// Moves the files of one entry's Trunk output into `dist`, replacing same-named ones.
@@ -156,4 +215,69 @@ fn write_form(dist: &std::path::Path, connector_toml: Option<&Path>) -> Result<(
     let file = dist.join(connector_settings::api::FORM_FILE);
     std::fs::write(&file, format!("{form}\n"))
         .with_context(|| format!("cannot write {}", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_page_shares_the_first_pages_copy_of_an_asset_with_its_integrity() {
+        let dist = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let (first, own) = (b"first minified".as_slice(), b"own minified".as_slice());
+        std::fs::write(dist.path().join("handshake-00000000000000aa.js"), first).unwrap();
+        std::fs::write(out.path().join("handshake-00000000000000bb.js"), own).unwrap();
+        std::fs::write(
+            out.path().join("teams-connector-tab-00000000000000cc.js"),
+            "glue",
+        )
+        .unwrap();
+        std::fs::write(
+            dist.path().join("index.html"),
+            format!(
+                "<script integrity={} src=/p/handshake-00000000000000aa.js></script>\
+                 <script>import init from '/p/teams-connector-00000000000000dd.js'</script>",
+                sri(first)
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            out.path().join("tab.html"),
+            format!(
+                "<script integrity={} src=/p/handshake-00000000000000bb.js></script>\
+                 <script>import init from '/p/teams-connector-tab-00000000000000cc.js'</script>",
+                sri(own)
+            ),
+        )
+        .unwrap();
+        share_assets(dist.path(), out.path(), "tab.html").unwrap();
+        let tab = std::fs::read_to_string(out.path().join("tab.html")).unwrap();
+        assert!(
+            tab.contains(&format!(
+                "integrity={} src=/p/handshake-00000000000000aa.js",
+                sri(first)
+            )),
+            "{tab}"
+        );
+        assert!(
+            !tab.contains("00000000000000bb") && !tab.contains(&sri(own)),
+            "{tab}"
+        );
+        assert!(!out.path().join("handshake-00000000000000bb.js").exists());
+        // Its own glue (another name before the hash) stays.
+        assert!(
+            tab.contains("teams-connector-tab-00000000000000cc.js"),
+            "{tab}"
+        );
+        assert!(out
+            .path()
+            .join("teams-connector-tab-00000000000000cc.js")
+            .exists());
+        assert_eq!(
+            stem("main-9939d0f4bd700964.css").as_deref(),
+            Some("main.css")
+        );
+        assert_eq!(stem("teams-connector-4f9e7f4c595c565b_bg.wasm"), None);
+    }
 }
