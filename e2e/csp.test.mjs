@@ -28,15 +28,19 @@ test('the page runs under the production csp with no violation', async () => {
   const consoleCsp = [];
   page.on('console', (m) => { if (/Content.Security.Policy/i.test(m.text())) consoleCsp.push(m.text()); });
   try {
-    const res = await page.goto(`${server.url}/`);
-    const csp = res.headers()['content-security-policy'];
-    assert.match(csp, /script-src 'self' 'wasm-unsafe-eval' 'sha256-/);
-    assert.doesNotMatch(csp, /unsafe-inline|'unsafe-eval'/);
-    assert.match(csp, /frame-ancestors teams\.microsoft\.com/);
-    // The wasm ran: it rendered the outside-Teams explanation.
-    await page.getByText('Open this page from Microsoft Teams').waitFor({ timeout: 8000 });
-    assert.deepEqual(violations, []);
-    assert.deepEqual(consoleCsp, []);
+    // Both pages, each its own wasm and loader: the configuration page and the tab page.
+    for (const path of ['/', '/tab.html']) {
+      const res = await page.goto(`${server.url}${path}`);
+      assert.equal(res.status(), 200, path);
+      const csp = res.headers()['content-security-policy'];
+      assert.match(csp, /script-src 'self' 'wasm-unsafe-eval' 'sha256-/);
+      assert.doesNotMatch(csp, /unsafe-inline|'unsafe-eval'/);
+      assert.match(csp, /frame-ancestors teams\.microsoft\.com/);
+      // The wasm ran: it rendered the outside-Teams explanation.
+      await page.getByText('Open this page from Microsoft Teams').waitFor({ timeout: 8000 });
+      assert.deepEqual(violations, [], path);
+      assert.deepEqual(consoleCsp, [], path);
+    }
   } finally {
     await context.close();
     await server.stop();
@@ -55,6 +59,20 @@ test('a whole save in the emulator reports no csp violation', async () => {
     await page.click('#host-save');
     await dialogClosed(page);
     assert.equal(countConnections(server.db), 1);
+    assert.deepEqual(violations, []);
+    // And a tab: its configuration, then the tab page the save points at.
+    await page.click('#add-tab');
+    await configFrame(page).locator('#field-subscription_name').fill('Tab under CSP');
+    const flow = await page.evaluate(async () => {
+      document.querySelector('#add-workflow').click();
+      return window.emulator.workflows().at(-1).url;
+    });
+    await configFrame(page).locator('#field-webhook_url').fill(flow);
+    await page.waitForSelector('#host-save:enabled');
+    await page.click('#host-save');
+    await dialogClosed(page);
+    await page.frameLocator('#tab-frame').locator('#tab-connection').getByText('Tab under CSP').waitFor({ timeout: 15000 });
+    assert.equal(countConnections(server.db), 2);
     assert.deepEqual(violations, []);
   } finally {
     await context.close();

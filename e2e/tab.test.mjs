@@ -82,7 +82,12 @@ test('a tab with a Workflows webhook: test card before saving, the tab page, set
     const settings = await page.evaluate(() => window.emulator.lastSettings());
     assert.equal(settings.suggestedDisplayName, 'Release alerts');
     assert.match(settings.contentUrl, /\?entityId=[0-9a-f-]{36}#editKey=[0-9a-f]{64}$/);
-    assert.equal(settings.removeUrl, settings.contentUrl);
+    // The tab is the tab page (its own binary) beside the configuration page; removing it
+    // loads the configuration page, with the same entityId and edit key.
+    const configUrl = new URL(await page.evaluate(() => window.emulator.pageUrl()));
+    const query = settings.contentUrl.slice(settings.contentUrl.indexOf('?'));
+    assert.equal(settings.contentUrl, new URL('tab.html', configUrl).href + query);
+    assert.equal(settings.removeUrl, configUrl.origin + configUrl.pathname + query);
     assert.equal(settings.webhookUrl, undefined);
     const key = settings.contentUrl.split('#editKey=')[1];
     assert.ok(!(await page.textContent('#host-log')).includes(key), 'the edit key is masked in the log');
@@ -139,6 +144,43 @@ test('a tab with a Workflows webhook: test card before saving, the tab page, set
     assert.deepEqual(errors, []);
   } finally {
     await screenshot(page, 'tab-flow').catch(() => {});
+    await context.close();
+    await server.stop();
+  }
+});
+
+test('a tab saved before the pages were split (its contentUrl the configuration page) still shows the tab page', async () => {
+  const server = await startServer();
+  const { context, page, errors } = await openEmulator(browser, server);
+  try {
+    const flow = await createWorkflow(page);
+    await page.click('#add-tab');
+    const frame = configFrame(page);
+    await frame.locator('#field-subscription_name').fill('Saved long ago');
+    await frame.locator('#field-webhook_url').fill(flow);
+    await page.waitForSelector('#host-save:enabled');
+    await page.click('#host-save');
+    await dialogClosed(page);
+    const [tab] = await instances(page);
+    // What a save before the split kept: the configuration page's URL with the query and key.
+    const configUrl = new URL(await page.evaluate(() => window.emulator.pageUrl()));
+    const query = tab.contentUrl.slice(tab.contentUrl.indexOf('?'));
+    const old = configUrl.origin + configUrl.pathname + query;
+    await page.evaluate((old) => {
+      const list = JSON.parse(localStorage.getItem('teams-emulator.instances'));
+      list[0].contentUrl = old;
+      localStorage.setItem('teams-emulator.instances', JSON.stringify(list));
+    }, old);
+    await page.reload();
+    assert.equal((await instances(page))[0].contentUrl, old);
+    await page.click(`li[data-entity-id="${tab.entityId}"] [data-action=open]`);
+    // The configuration page, in frame context content, hands the frame to the tab page.
+    await tabFrame(page).locator('#tab-connection').getByText('Saved long ago').waitFor({ timeout: 15000 });
+    const shownAt = await page.evaluate(() => document.querySelector('#tab-frame').contentWindow.location.href);
+    assert.equal(shownAt, new URL('tab.html', configUrl).href + query, 'the tab page, with the entityId and the edit key');
+    assert.equal(await tabFrame(page).locator('#field-subscription_name').count(), 0, 'no form in the tab');
+    assert.deepEqual(errors, []);
+  } finally {
     await context.close();
     await server.stop();
   }

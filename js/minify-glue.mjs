@@ -1,8 +1,9 @@
 // Minifies the wasm-bindgen JS glue of a release build, as Trunk's post_build hook
 // (Trunk.toml). Trunk's own minifier cannot parse the glue (it leaves it as it is, with a
 // warning), and esbuild saves about a quarter of its brotli bytes. The glue is changed in
-// Trunk's staging directory, and its subresource-integrity hash in index.html with it.
-import { readFileSync, writeFileSync } from 'node:fs';
+// Trunk's staging directory, and its subresource-integrity hash in the page's HTML with it:
+// index.html, or the tab page's tab.html (`trunk build tab.html --html-output tab.html`).
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { transform } from 'esbuild';
@@ -15,8 +16,15 @@ export function glueName(html) {
   return m ? m[1] : null;
 }
 
+/** The page's HTML in `staging`: the one `.html` file at its top (the auth pages are below). */
+export function pageHtml(staging) {
+  const pages = readdirSync(staging).filter((n) => n.endsWith('.html'));
+  if (pages.length !== 1) throw new Error(`${staging} holds ${pages.length} HTML files (${pages.join(', ')}), not one page`);
+  return pages[0];
+}
+
 export async function minifyGlue(staging) {
-  const htmlPath = join(staging, 'index.html');
+  const htmlPath = join(staging, pageHtml(staging));
   const html = readFileSync(htmlPath, 'utf8');
   const name = glueName(html);
   if (!name) throw new Error(`${htmlPath} imports no wasm-bindgen glue`);

@@ -11,12 +11,11 @@ use leptos::task::spawn_local;
 
 use crate::account::AccountStep;
 use crate::api;
-use crate::flows::{reload, send_test_card, start};
+use crate::flows::{reload, send_test_card, start, ConfigPage, Entry};
 use crate::form::{ConfigForm, FormState};
 use crate::i18n::strings;
 use crate::parts::{Heading, NoticeBar};
 use crate::state::{Page, Phase};
-use crate::tab::TabView;
 use crate::teams::{self, Handlers};
 use crate::webhook::WebhookUrlField;
 
@@ -34,46 +33,19 @@ pub fn App(
     api_timeout_ms: u32,
 ) -> impl IntoView {
     let page = Page::new(api_timeout_ms);
-    let form = page.form;
-    provide_context(form);
-    // The SDK keeps calling these handlers for the page's whole life.
-    let handlers = Rc::new(RefCell::new(Handlers::default()));
-    let _keep = StoredValue::new_local(handlers.clone());
-
     Effect::new(move |_| {
         let valid = page.valid();
         if page.phase.get() == Phase::Ready {
             let _ = teams::set_validity_state(valid);
         }
     });
-
-    spawn_local(start(
+    shell::<ConfigPage>(
         page,
-        handlers,
         host_timeout_ms,
         api_timeout_ms,
         assume_framed,
-    ));
-
-    view! {
-        <main class="page" aria-busy=move || (page.phase.get() == Phase::Starting || page.saving.get()).to_string()>
-            {move || match page.phase.get() {
-                Phase::Starting => view! { <Skeleton /> }.into_any(),
-                Phase::OutsideTeams => view! { <OutsideTeams /> }.into_any(),
-                Phase::LoadFailed(why) => {
-                    let s = page.strings();
-                    view! {
-                        <Heading />
-                        <div class="message-bar error" role="alert">
-                            <span>{format!("{}: {why}", s.load_failed)}</span>
-                            <button class="button secondary" type="button" on:click=move |_| {
-                                page.phase.set(Phase::Starting);
-                                spawn_local(reload(page));
-                            }>{s.retry}</button>
-                        </div>
-                    }
-                    .into_any()
-                }
+        move |phase| {
+            match phase {
                 // The message bar comes last: what it shows arrives while the form is on
                 // screen, and below the form it moves nothing (issue 7: nothing jumps).
                 Phase::Ready => view! {
@@ -105,7 +77,53 @@ pub fn App(
                     <NoticeBar notice=page.notice saving=page.saving />
                 }
                 .into_any(),
-                Phase::Tab => view! { <TabView page=page /> }.into_any(),
+        _ => ().into_any(),
+    }
+        },
+    )
+}
+
+/// What both pages show around their own views: the skeleton while starting, the
+/// outside-Teams explanation, a failed load with its retry; `own` shows every other phase.
+/// Starts `E`'s start-up.
+pub(crate) fn shell<E: Entry>(
+    page: Page,
+    host_timeout_ms: u32,
+    api_timeout_ms: u32,
+    assume_framed: bool,
+    own: impl Fn(Phase) -> AnyView + Send + Sync + 'static,
+) -> impl IntoView {
+    provide_context(page.form);
+    // The SDK keeps calling these handlers for the page's whole life.
+    let handlers = Rc::new(RefCell::new(Handlers::default()));
+    let _keep = StoredValue::new_local(handlers.clone());
+    spawn_local(start::<E>(
+        page,
+        handlers,
+        host_timeout_ms,
+        api_timeout_ms,
+        assume_framed,
+    ));
+    view! {
+        <main class="page" aria-busy=move || (page.phase.get() == Phase::Starting || page.saving.get()).to_string()>
+            {move || match page.phase.get() {
+                Phase::Starting => view! { <Skeleton /> }.into_any(),
+                Phase::OutsideTeams => view! { <OutsideTeams /> }.into_any(),
+                Phase::LoadFailed(why) => {
+                    let s = page.strings();
+                    view! {
+                        <Heading />
+                        <div class="message-bar error" role="alert">
+                            <span>{format!("{}: {why}", s.load_failed)}</span>
+                            <button class="button secondary" type="button" on:click=move |_| {
+                                page.phase.set(Phase::Starting);
+                                spawn_local(reload::<E>(page));
+                            }>{s.retry}</button>
+                        </div>
+                    }
+                    .into_any()
+                }
+                other => own(other),
             }}
         </main>
     }

@@ -1,4 +1,7 @@
-//! The Teams connector configuration page: a Leptos app that Teams loads in its iframe.
+//! The Teams connector's pages, Leptos apps that Teams loads in its iframe: the
+//! configuration page ([`App`], `src/main.rs`, `index.html`: frame contexts `settings` and
+//! `remove`) and the tab page ([`TabApp`], `src/bin/tab.rs`, `tab.html`: `content`), each its
+//! own binary with only the code it reaches.
 
 mod account;
 pub mod api;
@@ -14,3 +17,4 @@ mod teams;
 mod webhook;
 
 pub use app::App;
+pub use tab::TabApp;

@@ -1,3 +1,6 @@
+//! The configuration page's binary (frame contexts `settings` and `remove`, `index.html`):
+//! the form, its save and the remove; a tab's frame goes to the tab page (`src/bin/tab.rs`).
+
 use leptos::prelude::*;
 use teams_connector::App;
 

@@ -74,8 +74,6 @@ pub(crate) struct Page {
     pub(crate) webhook: WebhookField,
     /// The connection's edit key: from what Teams kept, or from the save that made it.
     pub(crate) edit_key: StoredValue<Option<String>>,
-    /// Whether this frame is the tab itself (frame context `content`).
-    pub(crate) content: StoredValue<bool>,
     /// What the tab shows.
     pub(crate) tab_data: RwSignal<Option<TabData>>,
     /// The linked account, stored or just signed in (`[account]` builds).
@@ -106,7 +104,6 @@ impl Page {
             tab: RwSignal::new(false),
             webhook: WebhookField::new(),
             edit_key: StoredValue::new(None),
-            content: StoredValue::new(false),
             tab_data: RwSignal::new(None),
             account: RwSignal::new(None),
             signing_in: RwSignal::new(false),

@@ -1,15 +1,44 @@
 //! The tab itself (frame context `content`, at the `contentUrl` the page saved): what the
 //! channel sees — the connection's name, its chosen settings, how deliveries go, a test card,
-//! and where to change it. The same app as the form, choosing this view from the frame.
+//! and where to change it. Its own binary (`src/bin/tab.rs`, `tab.html`), on the same
+//! start-up and shell as the configuration page.
 
 use connector_settings::{FieldKind, Locale, Value, CONNECTOR};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::flows::{refresh_tab, send_test_card, tab_data};
+use crate::api;
+use crate::app::shell;
+use crate::flows::{refresh_tab, send_test_card, tab_data, TabPage};
 use crate::i18n::strings;
 use crate::parts::{Heading, NoticeBar};
-use crate::state::Page;
+use crate::state::{Page, Phase};
+
+/// The tab page: the tab's view in the page's shell, with only the tab's flows.
+#[component]
+pub fn TabApp(
+    /// How long to wait for a Teams host before saying the page is outside Teams.
+    #[prop(default = 4000)]
+    host_timeout_ms: u32,
+    /// Skip the "is there a parent frame" check (browser tests run the page unframed).
+    #[prop(optional)]
+    assume_framed: bool,
+    /// How long to wait for the server before telling the person it did not answer.
+    #[prop(default = api::TIMEOUT_MS)]
+    api_timeout_ms: u32,
+) -> impl IntoView {
+    let page = Page::new(api_timeout_ms);
+    shell::<TabPage>(
+        page,
+        host_timeout_ms,
+        api_timeout_ms,
+        assume_framed,
+        move |phase| match phase {
+            Phase::Tab => view! { <TabView page=page /> }.into_any(),
+            _ => ().into_any(),
+        },
+    )
+}
 
 /// A stored value as the person chose it: option labels, on/off, or the text.
 fn shown(kind: &FieldKind, value: Option<&Value>, locale: Locale) -> String {
@@ -54,7 +83,7 @@ fn shown(kind: &FieldKind, value: Option<&Value>, locale: Locale) -> String {
 
 /// The tab's view.
 #[component]
-pub(crate) fn TabView(
+fn TabView(
     /// The page's state.
     page: Page,
 ) -> impl IntoView {

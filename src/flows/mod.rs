@@ -18,6 +18,6 @@ mod startup;
 mod tab;
 mod test_card;
 
-pub(crate) use startup::{reload, start};
+pub(crate) use startup::{reload, start, ConfigPage, Entry, TabPage};
 pub(crate) use tab::{refresh_tab, tab_data};
 pub(crate) use test_card::send_test_card;

@@ -6,7 +6,7 @@ use connector_settings::{Settings, CONNECTOR};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::browser::content_url;
+use super::browser::{content_url, TAB_PAGE};
 use super::call::begin;
 use crate::api::{Api, ApiError, Credentials};
 use crate::state::{Notice, Page};
@@ -122,22 +122,25 @@ async fn store(page: Page, settings: Settings) -> Result<Option<String>, String>
     page.webhook.stored_kind.set(conn.webhook_kind.clone());
     let disabled = conn.disabled.clone();
     let key = page.edit_key.get_value();
-    let content_url = content_url(&entity_id, key.as_deref());
+    // This page (the configuration page) with the connection's entityId and edit key.
+    let here = content_url(None, &entity_id, key.as_deref());
     let new = if tab {
         NewSettings {
             entity_id: entity_id.clone(),
             suggested_display_name: Some(conn.config_name),
             website_url: Some(CONNECTOR.website_url.to_string()),
             // Teams loads it when the tab is removed, so the connection goes with the tab.
-            remove_url: Some(content_url.clone()),
-            content_url,
+            remove_url: Some(here),
+            // The tab itself: the tab page's own binary, beside this one.
+            content_url: content_url(Some(TAB_PAGE), &entity_id, key.as_deref()),
             config_name: None,
         }
     } else {
+        // A connector's contentUrl is what Teams loads to edit it: this page.
         NewSettings {
             entity_id: entity_id.clone(),
             config_name: Some(conn.config_name),
-            content_url,
+            content_url: here,
             ..NewSettings::default()
         }
     };

@@ -100,10 +100,16 @@ async fn save_stores_the_connection_then_sets_settings_then_notifies_success() {
     assert_eq!(set["configName"], "Nightly builds");
     let id = set["entityId"].as_str().unwrap();
     assert_eq!(id.len(), 36, "a new random entityId: {id}");
-    assert!(set["contentUrl"]
-        .as_str()
-        .unwrap()
-        .ends_with(&format!("?entityId={id}")));
+    // A connector's contentUrl is what Teams loads to edit it: this page, not the tab page.
+    let location = window().location();
+    assert_eq!(
+        set["contentUrl"],
+        format!(
+            "{}{}?entityId={id}",
+            location.origin().unwrap(),
+            location.pathname().unwrap()
+        )
+    );
     assert!(s["requests"]
         .as_array()
         .unwrap()

@@ -5,7 +5,7 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::mount::mount_to;
 use leptos::prelude::*;
 use serde_json::Value;
-use teams_connector::App;
+use teams_connector::{App, TabApp};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlElement, HtmlInputElement};
@@ -114,8 +114,15 @@ pub(crate) async fn mount_installed(
     let api_timeout_ms = options["apiTimeoutMs"]
         .as_u64()
         .map_or(20_000, |n| n as u32);
+    // Each frame gets its own page, as Teams loads it: the tab page (tab.html) in `content`,
+    // the configuration page (index.html) in `settings` and `remove`.
+    let tab = options["frameContext"] == "content";
     let handle = mount_to(parent, move || {
-        view! { <App host_timeout_ms=timeout_ms api_timeout_ms=api_timeout_ms assume_framed=true /> }
+        if tab {
+            view! { <TabApp host_timeout_ms=timeout_ms api_timeout_ms=api_timeout_ms assume_framed=true /> }.into_any()
+        } else {
+            view! { <App host_timeout_ms=timeout_ms api_timeout_ms=api_timeout_ms assume_framed=true /> }.into_any()
+        }
     });
     leptos::task::tick().await;
     handle

@@ -121,14 +121,20 @@ async fn a_tab_saves_the_typed_url_and_hands_teams_its_tab_settings_with_the_edi
     let set = &state()["setSettings"][0];
     let id = set["entityId"].as_str().unwrap();
     assert_eq!(id.len(), 36);
+    // The tab is the tab page beside this one; removing it loads this page (the
+    // configuration page), which removes the connection. Both with the entityId and key.
+    let location = window().location();
+    let here = location.origin().unwrap() + &location.pathname().unwrap();
+    let dir = &here[..here.rfind('/').unwrap() + 1];
     let content = set["contentUrl"].as_str().unwrap();
-    assert!(
-        content.ends_with(&format!("?entityId={id}#editKey={}", key())),
-        "{content}"
+    assert_eq!(
+        content,
+        format!("{dir}tab.html?entityId={id}#editKey={}", key())
     );
     assert_eq!(
-        set["removeUrl"], content,
-        "removing the tab loads the page to remove the connection"
+        set["removeUrl"],
+        format!("{here}?entityId={id}#editKey={}", key()),
+        "removing the tab loads the configuration page to remove the connection"
     );
     assert_eq!(set["suggestedDisplayName"], "Nightly builds");
     assert_eq!(set["websiteUrl"], "https://example.com");

@@ -24,6 +24,13 @@ pub struct Options {
     /// `fast` (no throttling), `slow` (CPU 4x, 150 ms RTT, 1.6 Mbit/s) or both.
     #[arg(long, value_enum, default_value_t = Profile::Both)]
     pub profile: Profile,
+    /// A page built already with `--public-url /ours/` (another commit's, to compare builds
+    /// in alternating runs) instead of building this one.
+    #[arg(long, value_name = "DIR")]
+    pub ours: Option<PathBuf>,
+    /// The server binary that hosts the emulator, instead of building the release server.
+    #[arg(long, value_name = "BIN")]
+    pub server: Option<PathBuf>,
 }
 
 /// The network and CPU profiles the pages load under.
@@ -49,23 +56,35 @@ pub fn run(o: &Options) -> Result<()> {
     setup::install(setup::BENCH_PAGE)?;
     let root = root();
     let dir = root.join("target/bench-page");
-    let ours = dir.join("ours");
     let reference = dir.join("reference");
-    build_page(&Build {
-        release: true,
-        public_url: Some("/ours/".into()),
-        dist: Some(ours.display().to_string()),
-    })?;
+    let ours = match &o.ours {
+        Some(built) => std::path::absolute(built)?,
+        None => {
+            let ours = dir.join("ours");
+            build_page(&Build {
+                release: true,
+                public_url: Some("/ours/".into()),
+                dist: Some(ours.display().to_string()),
+            })?;
+            ours
+        }
+    };
     assemble_reference(&ours, &reference)?;
-    sh(Command::new("cargo")
-        .args(["build", "--release", "-p", "connector-server"])
-        .current_dir(&root))?;
+    let server = match &o.server {
+        Some(bin) => std::path::absolute(bin)?,
+        None => {
+            sh(Command::new("cargo")
+                .args(["build", "--release", "-p", "connector-server"])
+                .current_dir(&root))?;
+            root.join("target/release/connector-server")
+        }
+    };
     sh(Command::new("node")
         .arg(root.join("bench/page.mjs"))
         .args(["--rounds", &o.rounds.to_string()])
         .args(["--profiles", &o.profiles().join(",")])
         .current_dir(&root)
-        .env("SERVER_BIN", root.join("target/release/connector-server"))
+        .env("SERVER_BIN", server)
         .env("OURS_DIR", &ours)
         .env("REFERENCE_DIR", &reference))
 }
@@ -228,6 +247,19 @@ mod tests {
             .to_string()
             .contains("'0'"));
         assert!(parse(&["--profile", "3g"]).is_err());
+        assert_eq!((o.ours, o.server), (None, None));
+        let o = parse(&[
+            "--ours",
+            "before/ours",
+            "--server",
+            "target/debug/connector-server",
+        ])
+        .unwrap();
+        assert_eq!(o.ours, Some(PathBuf::from("before/ours")));
+        assert_eq!(
+            o.server,
+            Some(PathBuf::from("target/debug/connector-server"))
+        );
     }
 
     #[test]

@@ -12,10 +12,11 @@ use connector_settings::hosting::FRAME_ANCESTORS;
 /// teams-js fetches its list of valid host origins from here when it loads.
 const TEAMS_JS_CDN: &str = "https://res.cdn.office.net";
 
-/// The policy for the page in `dist/`, allowing exactly its inline loader script by hash.
-pub fn content_security_policy(index_html: &str, api_origin: Option<&str>) -> String {
+/// The policy for the pages in `dist/`, allowing exactly their inline loader scripts by hash
+/// (`pages_html`: the pages' HTML, one after the other).
+pub fn content_security_policy(pages_html: &str, api_origin: Option<&str>) -> String {
     let mut script = String::from("'self' 'wasm-unsafe-eval'");
-    for body in inline_scripts(index_html) {
+    for body in inline_scripts(pages_html) {
         let _ = write!(script, " 'sha256-{}'", sha256_base64(body.as_bytes()));
     }
     let mut connect = format!("'self' {TEAMS_JS_CDN}");
@@ -35,14 +36,14 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// then the cache rules. `_headers` and `staticwebapp.config.json` are both written from it.
 pub type Policy = Vec<(String, Vec<(String, String)>)>;
 
-pub fn policy(index_html: &str, api_origin: Option<&str>) -> Policy {
+pub fn policy(pages_html: &str, api_origin: Option<&str>) -> Policy {
     let h = |pairs: &[(&str, &str)]| {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<Vec<_>>()
     };
-    let csp = content_security_policy(index_html, api_origin);
+    let csp = content_security_policy(pages_html, api_origin);
     let mut p = vec![(
         "/*".to_string(),
         h(&[
@@ -56,6 +57,7 @@ pub fn policy(index_html: &str, api_origin: Option<&str>) -> Policy {
     for route in [
         "/index.html",
         "/",
+        "/tab.html",
         "/config.json",
         "/auth/start.html",
         "/auth/callback.html",
@@ -72,9 +74,15 @@ pub fn policy(index_html: &str, api_origin: Option<&str>) -> Policy {
 /// `staticwebapp.config.json` (Azure Static Web Apps) into `dist`, with the same policy.
 pub fn write(dist: &Path, api_origin: Option<&str>) -> Result<()> {
     stamp_auth_pages(dist)?;
-    let index =
+    // One policy for every page: the configuration page's and the tab page's loaders.
+    let mut pages =
         std::fs::read_to_string(dist.join("index.html")).context("cannot read dist/index.html")?;
-    let policy = policy(&index, api_origin);
+    for (_, html) in crate::build::ENTRIES.into_iter().skip(1) {
+        if let Ok(page) = std::fs::read_to_string(dist.join(html)) {
+            pages.push_str(&page);
+        }
+    }
+    let policy = policy(&pages, api_origin);
     std::fs::write(dist.join("_headers"), headers_file(&policy))
         .context("cannot write dist/_headers")?;
     std::fs::write(
@@ -294,10 +302,32 @@ mod tests {
                 .clone()
         };
         assert_eq!(cache("/index.html"), "no-cache");
+        assert_eq!(cache("/tab.html"), "no-cache");
         assert_eq!(cache("/config.json"), "no-cache");
         assert_eq!(cache("/*.wasm"), IMMUTABLE);
         let v: serde_json::Value = serde_json::from_str(&swa).unwrap();
         assert_eq!(v["mimeTypes"][".wasm"], "application/wasm");
+    }
+
+    #[test]
+    fn the_policy_allows_the_loaders_of_both_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("index.html"),
+            "<script type=\"module\">config()</script>",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("tab.html"),
+            "<script type=\"module\">tab()</script>",
+        )
+        .unwrap();
+        write(dir.path(), None).unwrap();
+        let headers = std::fs::read_to_string(dir.path().join("_headers")).unwrap();
+        for loader in [&b"config()"[..], b"tab()"] {
+            let source = format!("'sha256-{}'", sha256_base64(loader));
+            assert!(headers.contains(&source), "{source} not in {headers}");
+        }
     }
 
     #[test]

@@ -189,6 +189,15 @@ fn prepare(o: &Options, t: &Target) -> Result<(String, Files, Value)> {
     if page_url.starts_with("https://") && (host.is_empty() || host.contains('@')) {
         problems.push(format!("page url '{}' has no valid host", page_url));
     }
+    // The manifest's configurationUrl is the configuration page; the tab page (its own
+    // binary, which has no form) is what the configuration page's save hands Teams.
+    let path = page_url.split(['?', '#']).next().unwrap_or("");
+    if path.ends_with("/tab.html") {
+        problems.push(format!(
+            "page url '{page_url}' is the tab page (tab.html): give the configuration page, \
+             its directory or index.html"
+        ));
+    }
     let app_id = &t.app_id;
     if !is_guid(app_id) {
         problems.push(format!(

@@ -20,7 +20,22 @@ pub fn report() -> Result<()> {
         dist: Some(dist.display().to_string()),
         ..Build::default()
     })?;
-    print!("{}", table(&measure(&dist)?));
+    let rows = measure(&dist)?;
+    // Each page is its own download: its HTML and what it names (the shared CSS, teams-js,
+    // handshake and config.json, and its own wasm and glue).
+    for (i, (_, html)) in crate::build::ENTRIES.into_iter().enumerate() {
+        let page = std::fs::read_to_string(dist.join(html))?;
+        let title = if i == 0 {
+            "the configuration page"
+        } else {
+            "the tab page"
+        };
+        print!(
+            "{}{title} ({html}):\n{}",
+            if i == 0 { "" } else { "\n" },
+            table(&of_page(&rows, html, &page))
+        );
+    }
     costs()?;
     // The operators' console: served by the internal listener only, so no iframe goal.
     let admin = crate::admin_page::build(true, Some(&dist))?;
@@ -58,7 +73,7 @@ pub enum Part {
     FirstParty,
     /// The teams-js bundle (js/teams-js.js).
     TeamsJs,
-    /// Downloaded too: index.html and config.json.
+    /// Downloaded too: the page's HTML (index.html, tab.html) and config.json.
     Document,
 }
 
@@ -83,7 +98,7 @@ pub fn measure(dist: &Path) -> Result<Vec<Row>> {
             Part::TeamsJs
         } else if name.ends_with(".wasm") || name.ends_with(".js") || name.ends_with(".css") {
             Part::FirstParty
-        } else if name == "index.html" || name == "config.json" {
+        } else if name.ends_with(".html") || name == "config.json" {
             Part::Document
         } else {
             continue;
@@ -108,6 +123,15 @@ pub fn measure(dist: &Path) -> Result<Vec<Row>> {
     }
     rows.sort_by(|a, b| a.part.cmp(&b.part).then(b.raw.cmp(&a.raw)));
     Ok(rows)
+}
+
+/// The rows one page downloads: its own HTML (`html`, whose text is `page`) and every file
+/// that text names (Trunk's loader and preloads name the wasm and its glue).
+pub fn of_page(rows: &[Row], html: &str, page: &str) -> Vec<Row> {
+    rows.iter()
+        .filter(|r| r.name == html || (!r.name.ends_with(".html") && page.contains(&r.name)))
+        .cloned()
+        .collect()
 }
 
 /// KB here are 1024 bytes.
@@ -218,7 +242,7 @@ fn costs() -> Result<()> {
     let total: usize = by_crate.iter().map(|(_, n)| n).sum();
     by_crate.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     println!(
-        "\nwhere the wasm's bytes go (code by crate and data, after wasm-opt -O{level}, uncompressed):"
+        "\nwhere the configuration page's wasm bytes go (code by crate and data, after wasm-opt -O{level}, uncompressed):"
     );
     for (name, n) in by_crate.iter().take(15) {
         println!("{n:>9} {:>5.1}%  {name}", *n as f64 * 100.0 / total as f64);
@@ -327,7 +351,47 @@ fn crate_of(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{admin_table, crate_of, table, Part, Row};
+    use super::{admin_table, crate_of, of_page, table, Part, Row};
+
+    #[test]
+    fn each_page_counts_its_own_html_and_what_it_names() {
+        let row = |part, name: &str| Row {
+            part,
+            name: name.into(),
+            raw: 1,
+            gzip: 1,
+            brotli: 1,
+        };
+        let rows = [
+            row(Part::FirstParty, "teams-connector-aa_bg.wasm"),
+            row(Part::FirstParty, "teams-connector-aa.js"),
+            row(Part::FirstParty, "teams-connector-tab-bb_bg.wasm"),
+            row(Part::FirstParty, "teams-connector-tab-bb.js"),
+            row(Part::FirstParty, "main-cc.css"),
+            row(Part::TeamsJs, "teams-js-dd.js"),
+            row(Part::Document, "index.html"),
+            row(Part::Document, "tab.html"),
+            row(Part::Document, "config.json"),
+        ];
+        let tab = "<link href=\"config.json\"><script src=\"/teams-js-dd.js\"></script>\
+                   <link href=\"/main-cc.css\"><link href=\"/teams-connector-tab-bb_bg.wasm\">\
+                   <script>import init from '/teams-connector-tab-bb.js'</script>";
+        let names: Vec<_> = of_page(&rows, "tab.html", tab)
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "teams-connector-tab-bb_bg.wasm",
+                "teams-connector-tab-bb.js",
+                "main-cc.css",
+                "teams-js-dd.js",
+                "tab.html",
+                "config.json"
+            ]
+        );
+    }
 
     #[test]
     fn the_table_totals_each_part_against_its_goal() {

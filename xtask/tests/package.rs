@@ -216,6 +216,14 @@ fn each_bad_input_gets_its_error_and_no_zip() {
     );
     refused(
         dir.path(),
+        &[
+            "--page-url",
+            "https://connector.example.com/connector/tab.html",
+        ],
+        "page url 'https://connector.example.com/connector/tab.html' is the tab page (tab.html)",
+    );
+    refused(
+        dir.path(),
         &["--app-id", "not-a-guid"],
         "app id 'not-a-guid' is not a guid",
     );
