@@ -117,6 +117,10 @@ pub(crate) fn TabView(
                 </p>
             }
         });
+        // The app's bot posts the cards itself: no workflow to look after.
+        let bot = (kind == "bot").then(|| {
+            view! { <p class="help" id="bot-note">{s.bot_tab_note}</p> }
+        });
         let last = st.last_error.map(
             |e| view! { <p class="help" id="last-error">{format!("{}: {e}", s.last_error)}</p> },
         );
@@ -137,6 +141,7 @@ pub(crate) fn TabView(
             </dl>
             {last}
             {note}
+            {bot}
         })
     };
     view! {
