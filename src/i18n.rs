@@ -47,6 +47,8 @@ pub struct Strings {
     pub remove_failed: &'static str,
     /// After a failed removal of a tab: Teams removes the tab anyway, the connection stays.
     pub remove_still_posts: &'static str,
+    /// After `remove_still_posts`, where the server posts as the app's bot.
+    pub remove_still_posts_bot: &'static str,
     pub other_team: &'static str,
     pub other_tenant_webhook: &'static str,
     /// The bot path (a tab in a team's channel, a server that posts as the app's bot).
@@ -150,6 +152,7 @@ static EN: Strings = Strings {
     sign_in_failed: "signing in with Teams failed",
     remove_failed: "Could not remove the connection",
     remove_still_posts: "Teams removes the tab anyway, but the connection still posts to the channel. To stop it, turn off or delete the workflow (the channel's ••• menu › Workflows), or add the tab again and remove it.",
+    remove_still_posts_bot: "If the app posts the cards itself, removing the app from the team stops it too.",
     other_team: "this webhook URL posts to another team's channel, and a connection only posts to the team it was added in. Nothing was changed. Create the webhook in a channel of this team, or add the app in the other team",
     other_tenant_webhook: "this webhook URL belongs to another organisation. Nothing was changed. Create the webhook in a channel of this organisation",
     bot_checking: "Checking whether the app is in this team…",
@@ -246,6 +249,7 @@ static DE: Strings = Strings {
     sign_in_failed: "die Anmeldung über Teams ist fehlgeschlagen",
     remove_failed: "Die Verbindung konnte nicht entfernt werden",
     remove_still_posts: "Teams entfernt die Registerkarte trotzdem, aber die Verbindung postet weiter in den Kanal. Um das zu beenden, schalten Sie den Workflow aus oder löschen Sie ihn (Menü ••• des Kanals › Workflows), oder fügen Sie die Registerkarte erneut hinzu und entfernen Sie sie.",
+    remove_still_posts_bot: "Wenn die App die Karten selbst postet, beendet auch das Entfernen der App aus dem Team das Posten.",
     other_team: "diese Webhook-URL postet in den Kanal eines anderen Teams, und eine Verbindung postet nur in das Team, in dem sie hinzugefügt wurde. Nichts wurde geändert. Erstellen Sie den Webhook in einem Kanal dieses Teams oder fügen Sie die App im anderen Team hinzu",
     other_tenant_webhook: "diese Webhook-URL gehört zu einer anderen Organisation. Nichts wurde geändert. Erstellen Sie den Webhook in einem Kanal dieser Organisation",
     bot_checking: "Es wird geprüft, ob die App in diesem Team ist …",
@@ -342,6 +346,7 @@ static FR: Strings = Strings {
     sign_in_failed: "la connexion via Teams a échoué",
     remove_failed: "La connexion n'a pas pu être supprimée",
     remove_still_posts: "Teams retire l'onglet malgré tout, mais la connexion publie toujours dans le canal. Pour l'arrêter, désactivez ou supprimez le workflow (menu ••• du canal › Workflows), ou ajoutez à nouveau l'onglet puis retirez-le.",
+    remove_still_posts_bot: "Si l'application publie elle-même les cartes, retirer l'application de l'équipe l'arrête aussi.",
     other_team: "cette URL de webhook publie dans le canal d'une autre équipe, et une connexion ne publie que dans l'équipe où elle a été ajoutée. Rien n'a été modifié. Créez le webhook dans un canal de cette équipe, ou ajoutez l'application dans l'autre équipe",
     other_tenant_webhook: "cette URL de webhook appartient à une autre organisation. Rien n'a été modifié. Créez le webhook dans un canal de cette organisation",
     bot_checking: "Vérification de la présence de l'application dans cette équipe…",

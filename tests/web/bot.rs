@@ -319,3 +319,32 @@ async fn the_bot_path_speaks_german_and_french() {
     let _h = mount_form(o).await;
     assert!(text_of("bot-posts-here").contains("L'application publie elle-même"));
 }
+
+#[wasm_bindgen_test]
+async fn a_failed_remove_in_a_team_with_the_bot_says_removing_the_app_stops_it() {
+    let mut o = saved_tab("bot", install(true, true), "remove");
+    o["responses"]["DELETE"] = json!({ "status": 500 });
+    let _h = mount(o, 2000).await;
+    until("the remove handler", || {
+        state()["registered"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "remove")
+    })
+    .await;
+    assert_eq!(press_remove().await.as_string().as_deref(), Some("failure"));
+    let why = state()["notified"][0][2]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(why.contains("still posts to the channel"), "{why}");
+    assert!(
+        why.contains("removing the app from the team stops it"),
+        "{why}"
+    );
+    assert!(
+        install_asks().is_empty(),
+        "removing asks nothing of the bot"
+    );
+}
