@@ -3,8 +3,8 @@
 //! person is told which.
 
 use connector_settings::api::{
-    Connection, DeliveryStatus, ErrorBody, LinkAccount, LinkedAccount, SaveConnection, TestCard,
-    TryOutcome, TryWebhook, EDIT_KEY_HEADER, WEBHOOK_HEADER,
+    BotInstallStatus, Connection, DeliveryStatus, ErrorBody, LinkAccount, LinkedAccount,
+    SaveConnection, TestCard, TryOutcome, TryWebhook, EDIT_KEY_HEADER, WEBHOOK_HEADER,
 };
 use gloo_net::http::{Request, RequestBuilder};
 use serde::Deserialize;
@@ -28,6 +28,9 @@ pub struct RuntimeConfig {
     /// The server posts to flows that take only signed-in callers (Workflows URLs without
     /// `sig`) with a token of the connection's tenant, so the form takes them.
     pub flow_tokens: bool,
+    /// The server posts as the app's bot: a tab's configuration asks it whether the app is
+    /// in the tab's team (`/api/bot/install`); without it the page never asks.
+    pub bot: bool,
 }
 
 /// What proves the editor of a connection to the server: the webhook URL Teams handed the
@@ -166,6 +169,23 @@ impl Api {
         };
         let request = Request::post(&(self.base.clone() + "/api/test-card"));
         decode(self.call(request, creds, Some(http::to_json(body))).await?)
+    }
+
+    /// Whether the server posts as the app's bot and holds its install for the team
+    /// (`team_id`: the context's `team.internalId`).
+    pub async fn bot_install(
+        &self,
+        tenant_id: &str,
+        team_id: &str,
+        token: Option<&str>,
+    ) -> Result<BotInstallStatus, ApiError> {
+        let creds = Credentials {
+            token,
+            ..Credentials::default()
+        };
+        let request = Request::get(&(self.base.clone() + "/api/bot/install"))
+            .query([("tenantId", tenant_id), ("teamId", team_id)]);
+        decode(self.call(request, creds, None).await?)
     }
 
     /// Exchanges the sign-in popup's code for the account and a proof for the save

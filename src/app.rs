@@ -1,5 +1,6 @@
 //! The page: the view of each phase (the skeleton, the new/edit form with its message bar
-//! and test-card button and, for a tab, its webhook URL field, the remove view, the tab's own
+//! and test-card button and, for a tab, where its cards go (`bot`: as the app, or its
+//! webhook URL field), the remove view, the tab's own
 //! view from `tab`, the outside-Teams explanation), started by the flows in `flows`.
 
 use std::cell::RefCell;
@@ -11,13 +12,13 @@ use leptos::task::spawn_local;
 
 use crate::account::AccountStep;
 use crate::api;
+use crate::bot::TabTarget;
 use crate::flows::{reload, send_test_card, start, ConfigPage, Entry};
 use crate::form::{ConfigForm, FormState};
 use crate::i18n::strings;
 use crate::parts::{Heading, NoticeBar};
 use crate::state::{Page, Phase};
 use crate::teams::{self, Handlers};
-use crate::webhook::WebhookUrlField;
 
 /// The configuration page.
 #[component]
@@ -53,10 +54,15 @@ pub fn App(
                     // With `[account]`: which account of the service this channel is for.
                     <AccountStep page=page />
                     <ConfigForm>
-                        {move || page.tab.get().then(|| view! { <WebhookUrlField field=page.webhook /> })}
+                        {move || page.tab.get().then(|| view! { <TabTarget page=page /> })}
                     </ConfigForm>
-                    // A test card can go to a stored connection, or to a webhook URL just typed.
-                    <Show when=move || page.existing.get() || (page.tab.get() && page.webhook.editing() && page.webhook.problem().is_none())>
+                    // A test card can go to a stored connection (not while a switch to the bot
+                    // path is unsaved), or to a webhook URL just typed.
+                    <Show when=move || {
+                        let bot = page.posts_as_bot();
+                        (page.existing.get() && (!bot || page.webhook.stored_kind.get() == "bot"))
+                            || (page.tab.get() && !bot && page.webhook.editing() && page.webhook.problem().is_none())
+                    }>
                         <div class="actions">
                             <button
                                 class="button secondary"

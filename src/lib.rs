@@ -6,6 +6,7 @@
 mod account;
 pub mod api;
 mod app;
+mod bot;
 mod flows;
 mod form;
 mod http;

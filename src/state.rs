@@ -34,6 +34,31 @@ pub enum Notice {
     Error(String),
 }
 
+/// Whether a tab's configuration can post as the app's bot: what `/api/bot/install` said
+/// for the tab's team.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum BotPath {
+    /// The server has no bot, or the tab is not in a team's channel: the Workflows path only.
+    Off,
+    /// Asking the server.
+    Checking,
+    /// The app is in the team: the form asks no webhook URL.
+    Installed,
+    /// The server posts as the bot, but the app is not in this team.
+    NotInstalled,
+    /// The server could not say, in the person's words.
+    Failed(String),
+}
+
+/// The channel the tab is in, from Teams' context: where the app's bot posts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct TabChannel {
+    pub(crate) tenant_id: String,
+    pub(crate) team_id: String,
+    pub(crate) channel_id: String,
+    pub(crate) name: String,
+}
+
 /// What the tab shows, once loaded.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TabData {
@@ -84,6 +109,14 @@ pub(crate) struct Page {
     pub(crate) account_error: RwSignal<Option<String>>,
     /// `getContext().user`: (object id, tenant id), to which the server binds the proof.
     pub(crate) user: StoredValue<(Option<String>, Option<String>)>,
+    /// `config.json` says the server posts as the app's bot.
+    pub(crate) bot_server: StoredValue<bool>,
+    /// The channel the tab is in, when the context names its team and channel.
+    pub(crate) channel: StoredValue<Option<TabChannel>>,
+    /// Whether the app is in the tab's team.
+    pub(crate) bot: RwSignal<BotPath>,
+    /// The person chose to post as the app (only while `bot` is `Installed`).
+    pub(crate) use_bot: RwSignal<bool>,
 }
 
 impl Page {
@@ -109,6 +142,10 @@ impl Page {
             signing_in: RwSignal::new(false),
             account_error: RwSignal::new(None),
             user: StoredValue::new((None, None)),
+            bot_server: StoredValue::new(false),
+            channel: StoredValue::new(None),
+            bot: RwSignal::new(BotPath::Off),
+            use_bot: RwSignal::new(false),
         }
     }
 
@@ -122,11 +159,17 @@ impl Page {
         strings(self.locale())
     }
 
-    /// Whether Teams' Save may be pressed: the declared fields, a tab's webhook URL, and
-    /// with `[account]` a linked account.
+    /// Whether a tab's Save posts as the app's bot (the app is in the team, and the person
+    /// did not choose a Workflows webhook instead).
+    pub(crate) fn posts_as_bot(&self) -> bool {
+        self.tab.get() && self.use_bot.get() && self.bot.with(|b| *b == BotPath::Installed)
+    }
+
+    /// Whether Teams' Save may be pressed: the declared fields, a tab's webhook URL (none on
+    /// the bot path), and with `[account]` a linked account.
     pub(crate) fn valid(&self) -> bool {
         self.form.is_valid()
-            && (!self.tab.get() || self.webhook.problem().is_none())
+            && (!self.tab.get() || self.posts_as_bot() || self.webhook.problem().is_none())
             && (CONNECTOR.account.is_none() || self.account.with(Option::is_some))
     }
 }

@@ -146,6 +146,10 @@ fn TabView(
                 </p>
             }
         });
+        // The app's bot posts the cards itself: no workflow to look after.
+        let bot = (kind == "bot").then(|| {
+            view! { <p class="help" id="bot-note">{s.bot_tab_note}</p> }
+        });
         let last = st.last_error.map(
             |e| view! { <p class="help" id="last-error">{format!("{}: {e}", s.last_error)}</p> },
         );
@@ -166,6 +170,7 @@ fn TabView(
             </dl>
             {last}
             {note}
+            {bot}
         })
     };
     view! {

@@ -12,6 +12,11 @@ export function install(json) {
     page: { id: o.contextEntityId || '', frameContext: o.frameContext || 'settings' },
     user: { id: 'user-1', tenant: { id: 'tenant-1' } },
   };
+  // `teamId`: the page runs in a channel of a team (a tab there), as Teams' context says.
+  if (o.teamId) {
+    context.team = { internalId: o.teamId, displayName: 'Contoso Engineering' };
+    context.channel = { id: o.channelId || '19:deploys@thread.tacv2', displayName: o.channelName || 'Deploys' };
+  }
   // `hostDelayMs`: a slow host, answering initialize, getContext and getSettings that late.
   const late = (value) => new Promise((resolve) => setTimeout(() => resolve(value), o.hostDelayMs || 0));
   window.microsoftTeams = {
@@ -63,7 +68,9 @@ export function install(json) {
       return o.config ? json(200, o.config) : json(404, { error: 'not_found', message: 'no config' });
     }
     // A response for `METHOD last-segment` (e.g. "GET deliveries") wins over one for the method.
-    const r = responses[`${req.method} ${url.pathname.split('/').pop()}`] ?? responses[req.method];
+    let r = responses[`${req.method} ${url.pathname.split('/').pop()}`] ?? responses[req.method];
+    // A list answers in turn, its last answer from then on.
+    if (Array.isArray(r)) r = r.length > 1 ? r.shift() : r[0];
     if (!r) return json(404, { error: 'not_found', message: 'connection not found' });
     if (r.network) throw new TypeError('Failed to fetch');
     if (r.hang) {
@@ -77,7 +84,9 @@ export function install(json) {
       const sent = JSON.parse(body);
       const id = decodeURIComponent(url.pathname.split('/').pop());
       return json(201, { entityId: id, configName: sent.settings[r.nameField || 'subscription_name'], settings: sent.settings,
-        createdAt: '2026-11-24T12:00:00Z', updatedAt: '2026-11-24T12:00:00Z', ...(r.editKey ? { editKey: r.editKey } : {}) });
+        createdAt: '2026-11-24T12:00:00Z', updatedAt: '2026-11-24T12:00:00Z', ...(r.editKey ? { editKey: r.editKey } : {}),
+        // `kind`: the webhookKind the server would name (`bot` when the save sent `bot`).
+        ...(r.kind ? { webhookKind: r.kind === 'auto' ? (sent.bot ? 'bot' : 'workflows') : r.kind } : {}) });
     }
     return json(r.status, r.body === undefined ? null : r.body);
   };

@@ -95,8 +95,10 @@ pub struct Connection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<String>,
     /// What kind of webhook the connection posts to, as `webhook::WebhookKind::name` says
-    /// (`connector`, `workflows`, `workflows-sign-in`, `workflows-retired`): the tab words
-    /// its counts and advice by it. Empty from a server that predates it.
+    /// (`connector`, `workflows`, `workflows-sign-in`, `workflows-retired`, `bot`: no webhook,
+    /// the app's bot posts to the channel saved with `bot`): the page words its counts and
+    /// advice by it, and opens a `bot` connection on the bot path. Empty from a server that
+    /// predates it.
     #[serde(default)]
     pub webhook_kind: String,
     /// The connection's edit key, only in the answer to the save that made it (the first

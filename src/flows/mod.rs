@@ -7,8 +7,9 @@
 //!
 //! Each flow has its module: `startup` (start-up and what the frame shows), `call` (what
 //! every flow against the server starts from), `prefill` (the form's values), `save`,
-//! `remove`, `test_card`, `tab` (the tab's data), and `browser` (the page's URL and root).
+//! `remove`, `test_card`, `tab` (the tab's data), `bot` (whether the app is in the tab's team), and `browser` (the page's URL and root).
 
+mod bot;
 mod browser;
 mod call;
 mod prefill;
@@ -18,6 +19,7 @@ mod startup;
 mod tab;
 mod test_card;
 
+pub(crate) use bot::ask_bot;
 pub(crate) use startup::{reload, start, ConfigPage, Entry, TabPage};
 pub(crate) use tab::{refresh_tab, tab_data};
 pub(crate) use test_card::send_test_card;

@@ -2,8 +2,10 @@
 //! defaults for a new one.
 
 use connector_settings::default_values;
+use futures::future::join;
 use leptos::prelude::*;
 
+use super::bot::ask_bot;
 use super::browser::new_entity_id;
 use super::call::{adopt_identity, begin};
 use crate::state::{AccountLink, Notice, Page, Phase};
@@ -21,12 +23,17 @@ pub(super) async fn load_form(page: Page, known: Option<InstanceSettings>) -> Re
     page.tab.set(instance.webhook_url.is_none());
     if page.entity_id.get_untracked().is_empty() {
         page.entity_id.set(new_entity_id());
+        // A new tab posts as the app when the app is in the team.
+        page.use_bot.set(true);
+        ask_bot(page).await;
         ready(page);
         return Ok(());
     }
     let call = begin(page, None, Some(instance)).await?;
     let creds = call.proof(call.s.tab_no_key)?;
-    match call.api.load(&call.entity_id, creds).await {
+    // Both at once: the stored connection, and whether the app is in the tab's team.
+    let (loaded, ()) = join(call.api.load(&call.entity_id, creds), ask_bot(page)).await;
+    match loaded {
         Ok(conn) => {
             if let Some(why) = &conn.disabled {
                 page.notice
@@ -36,7 +43,11 @@ pub(super) async fn load_form(page: Page, known: Option<InstanceSettings>) -> Re
             values.extend(conn.settings);
             page.form.values.set(values);
             page.existing.set(true);
-            page.webhook.stored.set(true);
+            // A connection on the bot path has no Workflows webhook stored: moving it to one
+            // needs a URL. It stays on the bot path while the app is in the team.
+            let bot = conn.webhook_kind == "bot";
+            page.use_bot.set(bot);
+            page.webhook.stored.set(!bot);
             page.webhook.stored_kind.set(conn.webhook_kind);
             // Its stored account: no new sign-in needed to change the other settings.
             page.account.set(conn.account.map(|a| AccountLink {
@@ -46,6 +57,7 @@ pub(super) async fn load_form(page: Page, known: Option<InstanceSettings>) -> Re
             }));
         }
         Err(e) if e.is_not_found() => {
+            page.use_bot.set(true);
             page.notice.set(Some(Notice::Info(call.s.not_found.into())));
         }
         Err(e) => return Err(call.reason(&e)),

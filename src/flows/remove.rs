@@ -47,6 +47,11 @@ pub(super) async fn remove(page: Page, event: RemoveEvent) {
             let mut text = format!("{}: {why}.", s.remove_failed);
             if tab.get() {
                 text = text + " " + s.remove_still_posts;
+                // In a team, with a server that posts as the app's bot: the connection may be
+                // on the bot path, which no workflow stops.
+                if page.bot_server.get_value() && page.channel.with_value(Option::is_some) {
+                    text = text + " " + s.remove_still_posts_bot;
+                }
             }
             page.notice.set(Some(Notice::Error(text.clone())));
             let _ = event.notify_failure(&text);

@@ -1,7 +1,7 @@
 //! Teams' Save: the connection stored on the server, then its settings handed to Teams;
 //! a connection Teams never learned of is forgotten again.
 
-use connector_settings::api::SaveConnection;
+use connector_settings::api::{BotChannel, SaveConnection};
 use connector_settings::{Settings, CONNECTOR};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -17,7 +17,8 @@ pub(super) async fn save(page: Page, event: SaveEvent) {
     let s = page.strings();
     page.form.show_all.set(true);
     page.notice.set(None);
-    let webhook_ok = !page.tab.get_untracked() || untrack(|| page.webhook.problem()).is_none();
+    let webhook_ok = !page.tab.get_untracked()
+        || untrack(|| page.posts_as_bot() || page.webhook.problem().is_none());
     let account_ok = CONNECTOR.account.is_none() || page.account.with_untracked(Option::is_some);
     let outcome = match Settings::parse(page.form.values.get_untracked()) {
         Ok(_) if !account_ok => Err(s.account_required.to_string()),
@@ -33,6 +34,10 @@ pub(super) async fn save(page: Page, event: SaveEvent) {
         Ok(disabled) => {
             page.existing.set(true);
             page.webhook.stored_now();
+            // On the bot path no Workflows webhook is stored: moving to one needs a URL.
+            if page.webhook.stored_kind.get_untracked() == "bot" {
+                page.webhook.stored.set(false);
+            }
             // Saved, but an operator's disable stays: the owner hears it is still off.
             let by_operator = disabled
                 .as_deref()
@@ -61,9 +66,21 @@ async fn store(page: Page, settings: Settings) -> Result<Option<String>, String>
     let call = begin(page, None, None).await?;
     let instance = &call.instance;
     let tab = instance.webhook_url.is_none();
-    // A connector stores the webhook Teams handed it; a tab the one typed (none when the
-    // stored one stays).
-    let webhook_url = if tab {
+    // A connector stores the webhook Teams handed it; a tab on the bot path the channel it
+    // is in, else the URL typed (none when the stored one stays).
+    let bot = if tab && untrack(|| page.posts_as_bot()) {
+        let channel = page.channel.get_value().ok_or(call.s.bot_no_channel)?;
+        Some(BotChannel {
+            tenant_id: channel.tenant_id,
+            team_id: channel.team_id,
+            channel_id: channel.channel_id,
+        })
+    } else {
+        None
+    };
+    let webhook_url = if bot.is_some() {
+        None
+    } else if tab {
         page.webhook.new_url()
     } else {
         instance.webhook_url.clone()
@@ -77,7 +94,7 @@ async fn store(page: Page, settings: Settings) -> Result<Option<String>, String>
         account_proof: page
             .account
             .with_untracked(|a| a.as_ref().and_then(|a| a.proof.clone())),
-        bot: None,
+        bot,
     };
     let creds = Credentials {
         webhook_url: None,

@@ -17,7 +17,7 @@ use super::save::save;
 use super::tab::load_tab;
 use crate::api::{self, Api, RuntimeConfig};
 use crate::i18n::reason;
-use crate::state::{Page, Phase};
+use crate::state::{Page, Phase, TabChannel};
 use crate::teams::{self, FrameContext, Handlers, InstanceSettings, TeamsError};
 
 /// What one of the page's binaries serves: the configuration page ([`ConfigPage`]: frame
@@ -111,6 +111,7 @@ pub(crate) async fn start<E: Entry>(
     page.sso.set_value(config.sso);
     page.webhook.dev_inboxes.set_value(config.dev_inboxes);
     page.webhook.flow_tokens.set_value(config.flow_tokens);
+    page.bot_server.set_value(config.bot);
     if !assume_framed && !teams::is_framed() {
         page.phase.set(Phase::OutsideTeams);
         return;
@@ -140,6 +141,17 @@ pub(crate) async fn start<E: Entry>(
             page.form.locale.set_value(locale);
             set_root("lang", locale.code());
             set_root("data-theme", c.theme.as_str());
+            // A channel of a team: where the app's bot would post.
+            if let (Some(tenant_id), Some(team_id), Some(channel_id)) =
+                (&c.tenant_id, c.team_id, c.channel_id)
+            {
+                page.channel.set_value(Some(TabChannel {
+                    tenant_id: tenant_id.clone(),
+                    team_id,
+                    name: c.channel_name.unwrap_or_else(|| channel_id.clone()),
+                    channel_id,
+                }));
+            }
             page.user.set_value((c.user_object_id, c.tenant_id));
             (c.frame_context, c.entity_id)
         }

@@ -13,15 +13,21 @@ use crate::state::{Notice, Page};
 pub(crate) async fn send_test_card(page: Page) {
     page.testing.set(true);
     let s = page.strings();
-    // A tab posts through a Workflows webhook, whose 202 means only that its flow took the card.
-    let success = if page.tab.get_untracked() {
+    // A Workflows webhook's 202 means only that its flow took the card; the app's bot and a
+    // connector post it.
+    let kind = page.webhook.stored_kind.get_untracked();
+    let success = if page.tab.get_untracked() && kind != "bot" {
         s.test_accepted
     } else {
         s.test_delivered
     };
+    // A Workflows URL just typed (never on the bot path, which asks none).
+    let typed = (page.tab.get_untracked() && !untrack(|| page.posts_as_bot()))
+        .then(|| page.webhook.new_url())
+        .flatten();
     let outcome = async {
         let call = begin(page, Some(Notice::Info(s.test_sending.into())), None).await?;
-        if let (true, Some(url)) = (page.tab.get_untracked(), page.webhook.new_url()) {
+        if let Some(url) = typed {
             let body = TryWebhook {
                 webhook_url: url,
                 settings: page.form.values.get_untracked(),
@@ -32,7 +38,7 @@ pub(crate) async fn send_test_card(page: Page) {
                 .await
                 .map_err(|e| call.reason(&e))?;
             return match got.error {
-                None if got.delivered => Ok(Notice::Success(success.into())),
+                None if got.delivered => Ok(Notice::Success(s.test_accepted.into())),
                 why => Err(format!("{}: {}", s.test_failed, why.unwrap_or_default())),
             };
         }

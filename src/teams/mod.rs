@@ -137,6 +137,12 @@ pub struct Context {
     pub user_object_id: Option<String>,
     /// `user.tenant.id`.
     pub tenant_id: Option<String>,
+    /// `team.internalId` (`19:…@thread.tacv2`): the id the bot's install event names.
+    pub team_id: Option<String>,
+    /// `channel.id`: the channel the tab is in.
+    pub channel_id: Option<String>,
+    /// `channel.displayName`.
+    pub channel_name: Option<String>,
 }
 
 /// `app.getContext()` as the SDK returns it (v2 shape); every member is optional, as hosts
@@ -147,6 +153,21 @@ struct RawContext {
     app: RawApp,
     page: RawPage,
     user: RawUser,
+    team: RawTeam,
+    channel: RawChannel,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RawTeam {
+    internal_id: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RawChannel {
+    id: String,
+    display_name: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -199,6 +220,9 @@ pub async fn context() -> Result<Context, TeamsError> {
         entity_id: Some(raw.page.id).filter(|s| !s.is_empty()),
         user_object_id: Some(raw.user.id).filter(|s| !s.is_empty()),
         tenant_id: Some(raw.user.tenant.id).filter(|s| !s.is_empty()),
+        team_id: Some(raw.team.internal_id).filter(|s| !s.is_empty()),
+        channel_id: Some(raw.channel.id).filter(|s| !s.is_empty()),
+        channel_name: Some(raw.channel.display_name).filter(|s| !s.is_empty()),
     })
 }
 

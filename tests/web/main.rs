@@ -11,6 +11,7 @@ use wasm_bindgen_test::wasm_bindgen_test_configure;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod bot;
 mod form;
 mod handshake;
 mod support;

@@ -166,8 +166,8 @@ async fn what_the_page_sends_the_server_reads_into_its_own_types() {
 #[wasm_bindgen_test]
 async fn config_json_as_the_dev_server_writes_it_configures_the_page() {
     let inbox = "http://127.0.0.1:8080/emulator/webhook/";
-    let config =
-        json!({ "apiBaseUrl": "", "validMessageOrigins": [], "sso": true, "devInboxes": [inbox] });
+    let config = json!({ "apiBaseUrl": "", "validMessageOrigins": [], "sso": true, "devInboxes": [inbox],
+            "flowTokens": false, "bot": true });
     install(&json!({ "config": config }).to_string());
     let got = teams_connector::api::runtime_config(2000).await.unwrap();
     assert_eq!(
@@ -178,6 +178,7 @@ async fn config_json_as_the_dev_server_writes_it_configures_the_page() {
             sso: true,
             dev_inboxes: vec![inbox.into()],
             flow_tokens: false,
+            bot: true,
         }
     );
     // What `cargo xtask dist` writes: fewer members, the rest default.
@@ -186,5 +187,5 @@ async fn config_json_as_the_dev_server_writes_it_configures_the_page() {
     let got = teams_connector::api::runtime_config(2000).await.unwrap();
     assert_eq!(got.api_base_url, "https://api.example.com");
     assert_eq!(got.valid_message_origins, ["https://host.example.com"]);
-    assert!(!got.sso && got.dev_inboxes.is_empty());
+    assert!(!got.sso && got.dev_inboxes.is_empty() && !got.bot);
 }

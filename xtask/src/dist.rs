@@ -27,6 +27,10 @@ pub struct Dist {
     /// A debug build of the page instead of the release build.
     #[arg(long)]
     pub debug: bool,
+    /// The server posts as the app's bot (`--bot-app-id`, `--bot-app-password`): a tab's
+    /// configuration asks it whether the app is in the tab's team (`"bot": true`).
+    #[arg(long)]
+    pub bot: bool,
 }
 
 impl Dist {
@@ -85,7 +89,7 @@ pub fn run(d: &Dist) -> Result<()> {
 
 /// Writes `config.json` and `_headers` (whose CSP must let the page reach the API).
 pub fn write_config(out: &std::path::Path, d: &Dist) -> Result<()> {
-    let config = serde_json::json!({
+    let mut config = serde_json::json!({
         "apiBaseUrl": d.api_url.trim_end_matches('/'),
         "validMessageOrigins": d
             .valid_origins
@@ -93,6 +97,9 @@ pub fn write_config(out: &std::path::Path, d: &Dist) -> Result<()> {
             .map(|o| o.trim_end_matches('/'))
             .collect::<Vec<_>>(),
     });
+    if d.bot {
+        config["bot"] = true.into();
+    }
     let config = serde_json::to_string_pretty(&config)? + "\n";
     std::fs::write(out.join("config.json"), config).context("cannot write config.json")?;
     crate::headers::write(out, Some(&origin(&d.api_url)?))
@@ -164,6 +171,12 @@ mod tests {
         let headers = std::fs::read_to_string(dir.join("_headers")).unwrap();
         assert!(headers
             .contains("connect-src 'self' https://res.cdn.office.net https://api.example.com"));
+        // With the app's bot the page asks whether the app is in the tab's team.
+        let d = parse(&["--api-url", "https://api.example.com", "--bot"]).unwrap();
+        write_config(&dir, &d).unwrap();
+        let config: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+        assert_eq!(config["bot"], true);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

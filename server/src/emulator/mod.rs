@@ -178,7 +178,8 @@ async fn headers(req: Request, next: Next) -> Response {
 /// The page's `config.json` in dev mode: the same origin for the API, single sign-on when
 /// the emulator's identity provider is on, and the URL prefixes of the inboxes this server
 /// takes as webhooks (`devInboxes`), which only a dev-mode server ever names; `flowTokens`
-/// when it posts to flows that take only signed-in callers.
+/// when it posts to flows that take only signed-in callers; `bot` when it posts as the
+/// app's bot (`--dev-bot`), so a tab's configuration asks whether the app is in its team.
 fn page_config(state: &EmulatorState) -> Value {
     let mut inboxes = Vec::new();
     for host in ["127.0.0.1", "localhost"] {
@@ -188,7 +189,7 @@ fn page_config(state: &EmulatorState) -> Value {
         inboxes.push(format!("{origin}{DEV_INBOX_PATH}"));
     }
     json!({ "apiBaseUrl": "", "validMessageOrigins": [], "sso": state.sso, "devInboxes": inboxes,
-            "flowTokens": state.flow_app.is_some() })
+            "flowTokens": state.flow_app.is_some(), "bot": state.bot_app_id.is_some() })
 }
 
 async fn connector() -> Json<Value> {
@@ -481,8 +482,12 @@ mod tests {
             ])
         );
         assert_eq!(
-            (config["sso"].clone(), config["flowTokens"].clone()),
-            (json!(true), json!(false))
+            (
+                config["sso"].clone(),
+                config["flowTokens"].clone(),
+                config["bot"].clone()
+            ),
+            (json!(true), json!(false), json!(false))
         );
     }
 
