@@ -30,6 +30,9 @@ pub struct Strings {
     pub removed: &'static str,
     pub other_tenant: &'static str,
     pub disabled: &'static str,
+    /// A connection on the bot path that the app can no longer post to (removed from the
+    /// team, the channel or the team deleted). Followed by the server's reason.
+    pub disabled_bot: &'static str,
     /// An operator disabled it (the admin API): saving does not enable it. Followed by
     /// the operator's reason.
     pub disabled_by_operator: &'static str,
@@ -141,6 +144,7 @@ static EN: Strings = Strings {
     removed: "The connection was removed.",
     other_tenant: "this connection belongs to another organisation; sign in with an account of that organisation",
     disabled: "Cards are not delivered: the channel's webhook is gone. Saving enables the connection again. Reason",
+    disabled_bot: "Cards are not posted: the app can no longer post to this channel. Add the app to the team again and save, or choose a Workflows webhook. Reason",
     disabled_by_operator: "Cards are not delivered: an operator of this connector disabled the connection. Saving does not enable it again; ask the connector's operator. Reason",
     saved_still_disabled: "Saved. The connection stays disabled by an operator of this connector: cards are not delivered until the operator enables it again. Reason",
     send_test: "Send a test card",
@@ -238,6 +242,7 @@ static DE: Strings = Strings {
     removed: "Die Verbindung wurde entfernt.",
     other_tenant: "diese Verbindung gehört zu einer anderen Organisation; melden Sie sich mit einem Konto dieser Organisation an",
     disabled: "Karten werden nicht zugestellt: der Webhook des Kanals existiert nicht mehr. Speichern aktiviert die Verbindung wieder. Grund",
+    disabled_bot: "Karten werden nicht gepostet: die App kann nicht mehr in diesen Kanal posten. Fügen Sie die App dem Team wieder hinzu und speichern Sie, oder wählen Sie einen Workflows-Webhook. Grund",
     disabled_by_operator: "Karten werden nicht zugestellt: ein Betreiber dieses Connectors hat die Verbindung deaktiviert. Speichern aktiviert sie nicht wieder; wenden Sie sich an den Betreiber des Connectors. Grund",
     saved_still_disabled: "Gespeichert. Die Verbindung bleibt von einem Betreiber dieses Connectors deaktiviert: Karten werden erst zugestellt, wenn der Betreiber sie wieder aktiviert. Grund",
     send_test: "Testkarte senden",
@@ -335,6 +340,7 @@ static FR: Strings = Strings {
     removed: "La connexion a été supprimée.",
     other_tenant: "cette connexion appartient à une autre organisation ; connectez-vous avec un compte de cette organisation",
     disabled: "Les cartes ne sont pas publiées : le webhook du canal n'existe plus. L'enregistrement réactive la connexion. Motif",
+    disabled_bot: "Les cartes ne sont pas publiées : l'application ne peut plus publier dans ce canal. Ajoutez de nouveau l'application à l'équipe et enregistrez, ou choisissez un webhook Workflows. Motif",
     disabled_by_operator: "Les cartes ne sont pas publiées : un opérateur de ce connecteur a désactivé la connexion. L'enregistrement ne la réactive pas ; adressez-vous à l'opérateur du connecteur. Motif",
     saved_still_disabled: "Enregistré. La connexion reste désactivée par un opérateur de ce connecteur : les cartes ne sont publiées qu'une fois qu'il l'a réactivée. Motif",
     send_test: "Envoyer une carte de test",
@@ -420,12 +426,13 @@ pub fn strings(locale: Locale) -> &'static Strings {
 }
 
 impl Strings {
-    /// Why a connection is disabled, in words for the person: an operator's disable (the
-    /// admin API) with the operator's reason, any other (the webhook is gone) with the
-    /// delivery's error.
-    pub fn disabled_text(&self, why: &str) -> String {
+    /// Why a connection of `webhook_kind` is disabled, in words for the person: an
+    /// operator's disable (the admin API) with the operator's reason; on the bot path, that the
+    /// app can no longer post there; any other (the webhook is gone) with the delivery's error.
+    pub fn disabled_text(&self, why: &str, webhook_kind: &str) -> String {
         match connector_settings::admin::operator_reason(why) {
             Some(reason) => format!("{}: {reason}", self.disabled_by_operator),
+            None if webhook_kind == "bot" => format!("{}: {why}", self.disabled_bot),
             None => format!("{}: {why}", self.disabled),
         }
     }

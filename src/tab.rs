@@ -127,7 +127,7 @@ fn TabView(
         let st = d.status;
         let kind = d.connection.webhook_kind.as_str();
         let disabled = d.connection.disabled.or(st.disabled).map(|why| {
-            view! { <div class="message-bar error" role="alert" id="tab-disabled">{s.disabled_text(&why)}</div> }
+            view! { <div class="message-bar error" role="alert" id="tab-disabled">{s.disabled_text(&why, kind)}</div> }
         });
         // The Logic Apps shape stopped working: nothing this connection sends arrives.
         let retired = (kind == "workflows-retired").then(|| {

@@ -36,8 +36,9 @@ pub(super) async fn load_form(page: Page, known: Option<InstanceSettings>) -> Re
     match loaded {
         Ok(conn) => {
             if let Some(why) = &conn.disabled {
-                page.notice
-                    .set(Some(Notice::Error(call.s.disabled_text(why))));
+                page.notice.set(Some(Notice::Error(
+                    call.s.disabled_text(why, &conn.webhook_kind),
+                )));
             }
             let mut values = default_values();
             values.extend(conn.settings);

@@ -497,3 +497,24 @@ async fn another_teams_webhook_is_refused_in_words_and_with_what_to_do() {
     .await;
     assert!(body_text().contains("Create the webhook in a channel of this team"));
 }
+
+#[wasm_bindgen_test]
+async fn a_disabled_bot_connection_says_the_app_can_no_longer_post_not_that_a_webhook_is_gone() {
+    let why = "the app was removed from this team";
+    let _h = mount_tab_page("bot", "en-US", json!({ "disabled": why })).await;
+    let shown = text_of("tab-disabled");
+    assert!(
+        shown.contains("the app can no longer post to this channel")
+            && shown.contains("Add the app to the team again")
+            && shown.contains(why),
+        "{shown}"
+    );
+    assert!(!shown.contains("webhook is gone"), "{shown}");
+    drop(_h);
+    let _h = mount_tab_page("bot", "fr-FR", json!({ "disabled": why })).await;
+    let shown = text_of("tab-disabled");
+    assert!(
+        shown.contains("l'application ne peut plus publier"),
+        "{shown}"
+    );
+}
