@@ -53,8 +53,13 @@ pub(crate) fn router(state: AppState, config: &Config, emulator: Option<Emulator
         body_limit,
     )
     .merge(health::router());
+    let posts_as_bot = state.bot.as_ref().is_some_and(|b| b.poster.is_some());
     if let Some(emulator) = emulator {
         app = app.merge(emulator::router(&config.emulator_dir, emulator));
+    } else if posts_as_bot {
+        // The page this server serves asks whether the app is in a tab's team (the
+        // emulator's config.json says so itself in dev mode).
+        app = app.merge(static_files::config_with_bot(&config.dist));
     }
     let app = app
         .method_not_allowed_fallback(crate::error::method_not_allowed)

@@ -36,6 +36,51 @@ pub fn router(dist: &Path) -> Router<AppState> {
     }
 }
 
+/// `/config.json` of the page this server serves, with `"bot": true`: a server that posts as
+/// the app's bot says so to its own page (a page on a CDN gets it from `cargo xtask dist
+/// --bot`). Read on each request, as the file is, so an edit of `dist/config.json` shows.
+pub fn config_with_bot(dist: &Path) -> Router<AppState> {
+    let file = dist.join("config.json");
+    Router::new().route(
+        "/config.json",
+        axum::routing::get(move || {
+            let file = file.clone();
+            async move { page_config_with_bot(&file).await }
+        }),
+    )
+}
+
+async fn page_config_with_bot(file: &Path) -> Response {
+    let text = match tokio::fs::read_to_string(file).await {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return (StatusCode::NOT_FOUND, format!("no {}", file.display())).into_response()
+        }
+        Err(e) => {
+            tracing::error!(file = %file.display(), error = %e, "cannot read the page's config.json");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read {}: {e}", file.display()),
+            )
+                .into_response();
+        }
+    };
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(mut config)) => {
+            config.insert("bot".into(), serde_json::Value::Bool(true));
+            axum::Json(config).into_response()
+        }
+        _ => {
+            tracing::error!(file = %file.display(), "the page's config.json is not a JSON object");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{} is not a JSON object", file.display()),
+            )
+                .into_response()
+        }
+    }
+}
+
 async fn vary_on_encoding(mut res: Response) -> Response {
     res.headers_mut()
         .append(header::VARY, HeaderValue::from_static("accept-encoding"));

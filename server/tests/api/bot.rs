@@ -1093,3 +1093,57 @@ async fn a_managed_identity_endpoint_that_refuses_keeps_the_card_waiting_and_say
     );
     assert_eq!(conversation(&app, CHANNEL).await["received"], 0);
 }
+
+/// A server that posts as the bot (not in dev mode) tells the page it serves: its
+/// `config.json` gets `"bot": true` beside what the file says, never cached; without the
+/// bot the file is answered as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_posting_as_the_bot_says_so_in_the_config_json_of_the_page_it_serves() {
+    for with_bot in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let dist = dir.path().join("dist");
+        std::fs::create_dir_all(&dist).unwrap();
+        std::fs::write(dist.join("index.html"), "<html>the page</html>").unwrap();
+        std::fs::write(
+            dist.join("config.json"),
+            r#"{"apiBaseUrl": "", "validMessageOrigins": ["https://example.com"]}"#,
+        )
+        .unwrap();
+        let flags: &[&str] = if with_bot {
+            &[
+                "--bot-app-id",
+                BOT_APP_ID_LIKE,
+                "--bot-app-password",
+                "a-secret",
+            ]
+        } else {
+            &[]
+        };
+        let c = crate::helpers::config_with(dir.path(), false, flags);
+        let app = TestApp::start_in(dir, c).await;
+        let res = app.get_path("/config.json").await;
+        assert_eq!(res.status(), 200);
+        let cache = res
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        assert!(
+            cache.contains("no-cache") || cache.contains("no-store"),
+            "{cache}"
+        );
+        let config: Value = res.json().await.unwrap();
+        assert_eq!(
+            config["validMessageOrigins"],
+            json!(["https://example.com"])
+        );
+        if with_bot {
+            assert_eq!(config["bot"], json!(true), "{config}");
+        } else {
+            assert!(config.get("bot").is_none(), "{config}");
+        }
+    }
+}
+
+/// An app id of the shape Entra gives (a GUID).
+const BOT_APP_ID_LIKE: &str = "6f1a2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
