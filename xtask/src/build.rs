@@ -47,6 +47,11 @@ pub fn build_page(opts: &Build) -> Result<()> {
 /// (its Trunk run empties `dist`), then the tab page, each its own wasm binary.
 pub const ENTRIES: [(&str, &str); 2] = [("index.html", "index.html"), ("tab.html", "tab.html")];
 
+/// The HTML file of each page, the configuration page's first.
+pub fn entry_pages() -> Vec<&'static str> {
+    ENTRIES.iter().map(|(_, html)| *html).collect()
+}
+
 /// `build_page` for the connector `connector_toml` names instead of `connector.toml`.
 pub fn build_page_for(opts: &Build, connector_toml: Option<&Path>) -> Result<()> {
     // Trunk runs cargo offline (Trunk.toml), so fetch first.
@@ -95,7 +100,7 @@ pub fn build_page_for(opts: &Build, connector_toml: Option<&Path>) -> Result<()>
         }
     }
     write_form(&dist, connector_toml)?;
-    crate::headers::write(&dist, None)?;
+    crate::headers::write(&dist, &entry_pages(), None)?;
     let quality = if opts.release {
         crate::compress::Quality::Best
     } else {

@@ -102,7 +102,11 @@ pub fn write_config(out: &std::path::Path, d: &Dist) -> Result<()> {
     }
     let config = serde_json::to_string_pretty(&config)? + "\n";
     std::fs::write(out.join("config.json"), config).context("cannot write config.json")?;
-    crate::headers::write(out, Some(&origin(&d.api_url)?))
+    crate::headers::write(
+        out,
+        &crate::build::entry_pages(),
+        Some(&origin(&d.api_url)?),
+    )
 }
 
 #[cfg(test)]

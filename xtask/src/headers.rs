@@ -71,13 +71,14 @@ pub fn policy(pages_html: &str, api_origin: Option<&str>) -> Policy {
 }
 
 /// Writes `_headers` (Netlify, Cloudflare Pages and similar hosts) and
-/// `staticwebapp.config.json` (Azure Static Web Apps) into `dist`, with the same policy.
-pub fn write(dist: &Path, api_origin: Option<&str>) -> Result<()> {
+/// `staticwebapp.config.json` (Azure Static Web Apps) into `dist`, with the same policy,
+/// which allows the loader of each page in `entries` (HTML files in `dist`).
+pub fn write(dist: &Path, entries: &[&str], api_origin: Option<&str>) -> Result<()> {
     stamp_auth_pages(dist)?;
     // One policy for every page: the configuration page's and the tab page's loaders.
     let mut pages =
         std::fs::read_to_string(dist.join("index.html")).context("cannot read dist/index.html")?;
-    for (_, html) in crate::build::ENTRIES.into_iter().skip(1) {
+    for html in entries.iter().filter(|html| **html != "index.html") {
         if let Ok(page) = std::fs::read_to_string(dist.join(html)) {
             pages.push_str(&page);
         }
@@ -282,7 +283,12 @@ mod tests {
             "<script src=\"/t.js\"></script><script type=\"module\">init()</script>",
         )
         .unwrap();
-        write(dir.path(), Some("https://api.example.com")).unwrap();
+        write(
+            dir.path(),
+            &["index.html", "tab.html"],
+            Some("https://api.example.com"),
+        )
+        .unwrap();
         let headers =
             parse_headers_file(&std::fs::read_to_string(dir.path().join("_headers")).unwrap());
         let swa = std::fs::read_to_string(dir.path().join("staticwebapp.config.json")).unwrap();
@@ -322,7 +328,7 @@ mod tests {
             "<script type=\"module\">tab()</script>",
         )
         .unwrap();
-        write(dir.path(), None).unwrap();
+        write(dir.path(), &["index.html", "tab.html"], None).unwrap();
         let headers = std::fs::read_to_string(dir.path().join("_headers")).unwrap();
         for loader in [&b"config()"[..], b"tab()"] {
             let source = format!("'sha256-{}'", sha256_base64(loader));
