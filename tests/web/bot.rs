@@ -16,16 +16,6 @@ fn key() -> String {
     "cd".repeat(32)
 }
 
-fn requests(method: &str) -> Vec<Value> {
-    state()["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == method)
-        .cloned()
-        .collect()
-}
-
 fn install_asks() -> Vec<Value> {
     requests("GET")
         .into_iter()

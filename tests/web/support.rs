@@ -25,6 +25,17 @@ pub(crate) fn state() -> Value {
     serde_json::from_str(&state_json()).unwrap()
 }
 
+/// The requests the fake server got with `method`, in order.
+pub(crate) fn requests(method: &str) -> Vec<Value> {
+    state()["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["method"] == method)
+        .cloned()
+        .collect()
+}
+
 pub(crate) fn el(id: &str) -> Option<web_sys::Element> {
     document().get_element_by_id(id)
 }

@@ -15,16 +15,6 @@ fn key() -> String {
     "ab".repeat(32)
 }
 
-fn requests(method: &str) -> Vec<Value> {
-    state()["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == method)
-        .cloned()
-        .collect()
-}
-
 fn stored_tab() -> Value {
     json!({ "entityId": "tab-1", "configName": "Deploys", "createdAt": "2026-01-01T00:00:00Z",
         "updatedAt": "2026-01-01T00:00:00Z",
